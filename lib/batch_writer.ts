@@ -1,0 +1,180 @@
+/**
+ * One buffered writer per output stream: many small synchronous `write` calls
+ * become few large asynchronous writes.
+ *
+ * `write` copies into the current chunk and returns at once, so a formatter's
+ * calls for one record land side by side: output lines stay whole even with
+ * thousands of clients, and there is no per-line system call. A single flush
+ * loop writes the gathered chunks in order, each with a write-all loop, while
+ * new data gathers behind it; the busier the server, the larger the writes.
+ *
+ * Memory is bounded by the callers: {@linkcode BatchWriter.backlogged} turns
+ * true above `highWaterMark` pending bytes, and the server stops reading
+ * sockets until {@linkcode BatchWriter.drained} resolves. A slow stdout or
+ * disk therefore slows the clients down (TCP backpressure) instead of growing
+ * the heap.
+ *
+ * @module
+ */
+
+import type { ChunkSink } from "./output_format.ts";
+
+/** What the writer writes to: `Deno.stdout`, `Deno.stderr`, a `Deno.FsFile`. */
+export interface ByteWriter {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** Options for {@linkcode BatchWriter}. */
+export interface BatchWriterOptions {
+  /** Size of each gathering chunk, the usual size of one write.
+   * @default {65536} */
+  chunkSize?: number;
+  /** Pending bytes above which the writer reports itself backlogged.
+   * @default {1048576} */
+  highWaterMark?: number;
+  /** Called once, with the error, if a write fails; later output is dropped
+   * and `flush` rejects with the same error.
+   * @default {undefined} */
+  onError?: (error: unknown) => void;
+}
+
+const encoder = new TextEncoder();
+
+/** Buffers synchronous writes and writes them out in order. */
+export class BatchWriter implements ChunkSink {
+  readonly #out: ByteWriter;
+  readonly #chunkSize: number;
+  readonly #highWaterMark: number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  /** Filled chunks waiting for the flush loop, oldest first. */
+  #full: Uint8Array[] = [];
+  #current: Uint8Array;
+  #used = 0;
+  /** Spare chunk, reused so a steady stream does not allocate. */
+  #spare: Uint8Array | null = null;
+  #pending = 0;
+  #flushing: Promise<void> | null = null;
+  #error: { cause: unknown } | null = null;
+  #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+
+  constructor(out: ByteWriter, options: BatchWriterOptions = {}) {
+    this.#out = out;
+    this.#chunkSize = options.chunkSize ?? 65536;
+    this.#highWaterMark = options.highWaterMark ?? 1048576;
+    this.#onError = options.onError;
+    if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize < 16) {
+      throw new RangeError(`Invalid chunkSize "${this.#chunkSize}": must be an integer >= 16`);
+    }
+    this.#current = new Uint8Array(this.#chunkSize);
+  }
+
+  /** Bytes accepted and not yet written, including a write in progress. */
+  get pendingBytes(): number {
+    return this.#pending;
+  }
+
+  /** True while more than `highWaterMark` bytes are pending: stop producing. */
+  get backlogged(): boolean {
+    return this.#pending > this.#highWaterMark;
+  }
+
+  /** The write error, once one has happened. */
+  get failed(): boolean {
+    return this.#error !== null;
+  }
+
+  /** Appends bytes or a string (as UTF-8). Never blocks; see `backlogged`. */
+  write(chunk: string | Uint8Array): void {
+    if (this.#error !== null) return;
+    if (typeof chunk === "string") this.#writeString(chunk);
+    else this.#writeBytes(chunk);
+    this.#schedule();
+  }
+
+  /** Resolves once pending bytes are at or under `highWaterMark`; rejects if
+   * the output has failed. */
+  drained(): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error.cause);
+    if (!this.backlogged) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Resolves when everything written so far is out; rejects on a write error. */
+  async flush(): Promise<void> {
+    while (this.#flushing !== null) await this.#flushing;
+    if (this.#error !== null) throw this.#error.cause;
+  }
+
+  #writeBytes(bytes: Uint8Array): void {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const room = this.#current.length - this.#used;
+      if (room === 0) {
+        this.#rotate();
+        continue;
+      }
+      const take = Math.min(room, bytes.length - offset);
+      this.#current.set(bytes.subarray(offset, offset + take), this.#used);
+      this.#used += take;
+      offset += take;
+    }
+    this.#pending += bytes.length;
+  }
+
+  #writeString(text: string): void {
+    // At most 3 bytes per UTF-16 unit; strings that surely fit skip a copy.
+    if (text.length * 3 <= this.#current.length - this.#used) {
+      const { written } = encoder.encodeInto(text, this.#current.subarray(this.#used));
+      this.#used += written;
+      this.#pending += written;
+      return;
+    }
+    this.#writeBytes(encoder.encode(text));
+  }
+
+  #rotate(): void {
+    this.#full.push(this.#current.subarray(0, this.#used));
+    this.#current = this.#spare ?? new Uint8Array(this.#chunkSize);
+    this.#spare = null;
+    this.#used = 0;
+  }
+
+  #schedule(): void {
+    if (this.#flushing === null) this.#flushing = this.#flushLoop();
+  }
+
+  async #flushLoop(): Promise<void> {
+    // Let the current task finish its burst of writes before the first write.
+    await Promise.resolve();
+    try {
+      while (this.#full.length > 0 || this.#used > 0) {
+        if (this.#full.length === 0) this.#rotate();
+        const chunk = this.#full.shift() as Uint8Array;
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#out.write(chunk.subarray(offset));
+        }
+        this.#pending -= chunk.length;
+        if (chunk.buffer.byteLength === this.#chunkSize && this.#spare === null) {
+          this.#spare = new Uint8Array(chunk.buffer);
+        }
+        if (!this.backlogged) this.#wakeWaiters();
+      }
+    } catch (error) {
+      this.#error = { cause: error };
+      this.#full = [];
+      this.#used = 0;
+      this.#pending = 0;
+      for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
+      this.#onError?.(error);
+    } finally {
+      // Cleared in the same synchronous step as the last emptiness check, so
+      // a write that comes after it always schedules a new loop.
+      this.#flushing = null;
+    }
+  }
+
+  #wakeWaiters(): void {
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
+  }
+}

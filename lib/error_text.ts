@@ -1,0 +1,61 @@
+/**
+ * Short, lower-case descriptions of system errors, for one-line messages such
+ * as `Cannot listen on 0.0.0.0:8888: address already in use`. Users see these
+ * instead of stack traces or Rust-flavoured error text.
+ *
+ * @module
+ */
+
+const BY_CLASS: ReadonlyArray<[new (...args: never[]) => Error, string]> = [
+  [Deno.errors.AddrInUse, "address already in use"],
+  [Deno.errors.AddrNotAvailable, "address not available"],
+  [Deno.errors.ConnectionRefused, "connection refused"],
+  [Deno.errors.ConnectionReset, "connection reset by peer"],
+  [Deno.errors.ConnectionAborted, "connection aborted"],
+  [Deno.errors.BrokenPipe, "broken pipe"],
+  [Deno.errors.TimedOut, "timed out"],
+  [Deno.errors.NotFound, "no such file or directory"],
+  [Deno.errors.IsADirectory, "is a directory"],
+  [Deno.errors.NotConnected, "not connected"],
+];
+
+/** What a lookup failure says, whichever resolver produced it. */
+const UNKNOWN_HOST =
+  /failed to lookup address|name or service not known|no address associated|nodename nor servname|temporary failure in name resolution/i;
+
+/**
+ * Describes an error in a few lower-case words, without a stack trace.
+ *
+ * @example
+ * ```ts
+ * import { describeError } from "./error_text.ts";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * assertEquals(describeError(new Deno.errors.AddrInUse("os error 98")), "address already in use");
+ * ```
+ */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+    return permissionText(error.message);
+  }
+  for (const [kind, text] of BY_CLASS) {
+    if (error instanceof kind) return text;
+  }
+  if (UNKNOWN_HOST.test(error.message)) return "unknown host";
+  if (/network is unreachable/i.test(error.message)) return "network unreachable";
+  if (/no route to host/i.test(error.message)) return "no route to host";
+  return cleanMessage(error.message);
+}
+
+function permissionText(message: string): string {
+  // Deno's own permission errors say which flag is missing; the OS's say little.
+  return /Requires/.test(message) ? cleanMessage(message) : "permission denied";
+}
+
+/** Drops Rust's `(os error N)` suffix and a trailing period, lower-cases the start. */
+function cleanMessage(message: string): string {
+  const firstLine = message.split("\n")[0] ?? "";
+  const text = firstLine.replace(/\s*\(os error \d+\)\s*$/, "").replace(/\.$/, "").trim();
+  return text.length > 0 ? text[0]?.toLowerCase() + text.slice(1) : "unknown error";
+}

@@ -1,0 +1,207 @@
+/**
+ * Splits a byte stream into lines, whatever the chunk boundaries.
+ *
+ * A line ends at `\n`; one `\r` right before it is removed. The framer works on
+ * bytes, never on decoded text, so a multi-byte character split across chunks
+ * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
+ * unfinished line are held, and a longer line is cut at `maxLine` bytes,
+ * delivered at once with `truncated` set, and the rest of it up to the next
+ * `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}).
+ *
+ * Lines are handed to a callback as views: a line that came whole inside one
+ * chunk is a `subarray` of that chunk, and one assembled from several chunks
+ * is a view of the framer's own buffer. Either is valid only until the next
+ * call to `push` or `end`, so the callback must use or copy it at once. That
+ * is what keeps the hot path free of allocations.
+ *
+ * @module
+ */
+
+/** Default cap on a line's length in bytes, not counting the line ending. */
+export const DEFAULT_MAX_LINE = 65536;
+
+/** Smallest buffer allocated for an unfinished line; it doubles as needed. */
+const INITIAL_PENDING = 256;
+
+/** An assembled-line buffer larger than this is released once the line is done,
+ * so a client that once sent a long line does not keep the memory while idle. */
+const KEEP_PENDING = 4096;
+
+const LF = 10;
+const CR = 13;
+
+/** Receives each line; `line` is only valid during the call. */
+export type LineSink = (line: Uint8Array, truncated: boolean, partial: boolean) => void;
+
+/** Options for {@linkcode LineFramer}. */
+export interface LineFramerOptions {
+  /** Longest line, in bytes, delivered whole; longer ones are cut at this length.
+   * @default {65536} */
+  maxLine?: number;
+}
+
+/**
+ * Incremental, bounded line splitter over bytes.
+ *
+ * @example
+ * ```ts
+ * import { LineFramer } from "./line_framer.ts";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const framer = new LineFramer();
+ * const lines: string[] = [];
+ * const sink = (line: Uint8Array) => lines.push(new TextDecoder().decode(line));
+ * const bytes = new TextEncoder().encode("hel");
+ * framer.push(bytes, sink);
+ * framer.push(new TextEncoder().encode("lo\r\nworld\n"), sink);
+ * assertEquals(lines, ["hello", "world"]);
+ * ```
+ */
+export class LineFramer {
+  /** The configured cap, in bytes. */
+  readonly maxLine: number;
+  #pending: Uint8Array | null = null;
+  #pendingLength = 0;
+  #discarding = false;
+  #truncatedLines = 0;
+  #droppedBytes = 0;
+
+  constructor(options: LineFramerOptions = {}) {
+    const maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
+    if (!Number.isSafeInteger(maxLine) || maxLine < 1) {
+      throw new RangeError(`Invalid maxLine "${maxLine}": must be a positive integer`);
+    }
+    this.maxLine = maxLine;
+  }
+
+  /** Bytes of an unfinished line currently held. */
+  get bufferedBytes(): number {
+    return this.#pendingLength;
+  }
+
+  /** Lines cut at `maxLine` so far. */
+  get truncatedLines(): number {
+    return this.#truncatedLines;
+  }
+
+  /** Bytes dropped from the tails of truncated lines so far. */
+  get droppedBytes(): number {
+    return this.#droppedBytes;
+  }
+
+  /** Feeds one chunk; calls `sink` for every line it completes. */
+  push(chunk: Uint8Array, sink: LineSink): void {
+    let pos = 0;
+    const length = chunk.length;
+    while (pos < length) {
+      const newline = chunk.indexOf(LF, pos);
+      if (this.#discarding) {
+        if (newline < 0) {
+          this.#droppedBytes += length - pos;
+          return;
+        }
+        this.#droppedBytes += newline - pos;
+        this.#discarding = false;
+        pos = newline + 1;
+        continue;
+      }
+      if (newline >= 0 && this.#pendingLength === 0) {
+        // Fast path: the whole line lies inside this chunk.
+        this.#deliver(chunk.subarray(pos, newline), sink);
+        pos = newline + 1;
+        continue;
+      }
+      const end = newline < 0 ? length : newline;
+      const room = this.maxLine + 1 - this.#pendingLength;
+      const take = Math.min(room, end - pos);
+      this.#append(chunk.subarray(pos, pos + take));
+      if (take < end - pos) {
+        // More than maxLine + 1 bytes without a newline: cut here, drop the rest.
+        this.#droppedBytes += end - pos - take;
+        this.#cutPending(sink);
+        if (newline < 0) {
+          this.#discarding = true;
+          return;
+        }
+        pos = newline + 1;
+        continue;
+      }
+      if (newline >= 0) {
+        this.#deliver(this.#takePending(), sink);
+        pos = newline + 1;
+        continue;
+      }
+      // The chunk ended mid-line. One byte past maxLine is kept only if it is a
+      // `\r` that a `\n` may still follow; anything else settles the cut now,
+      // so a line that never ends is still delivered promptly.
+      const pending = this.#pending;
+      if (
+        pending !== null && this.#pendingLength === this.maxLine + 1 &&
+        pending[this.maxLine] !== CR
+      ) {
+        this.#droppedBytes += 1;
+        this.#cutPending(sink);
+        this.#discarding = true;
+      }
+      return;
+    }
+  }
+
+  /** Ends the stream: delivers an unfinished last line, flagged `partial`. */
+  end(sink: LineSink): void {
+    this.#discarding = false;
+    if (this.#pendingLength === 0) return;
+    const line = this.#takePending();
+    if (line.length > this.maxLine) {
+      // Only possible as maxLine bytes plus a trailing `\r`.
+      this.#truncatedLines++;
+      this.#droppedBytes += line.length - this.maxLine;
+      sink(line.subarray(0, this.maxLine), true, true);
+    } else {
+      sink(line, false, true);
+    }
+  }
+
+  #deliver(raw: Uint8Array, sink: LineSink): void {
+    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
+    if (line.length > this.maxLine) {
+      this.#truncatedLines++;
+      this.#droppedBytes += line.length - this.maxLine;
+      sink(line.subarray(0, this.maxLine), true, false);
+    } else {
+      sink(line, false, false);
+    }
+  }
+
+  #cutPending(sink: LineSink): void {
+    const line = this.#takePending();
+    this.#truncatedLines++;
+    this.#droppedBytes += line.length - this.maxLine;
+    sink(line.subarray(0, this.maxLine), true, false);
+  }
+
+  #append(bytes: Uint8Array): void {
+    const needed = this.#pendingLength + bytes.length;
+    let pending = this.#pending;
+    if (pending === null || pending.length < needed) {
+      let size = Math.max(INITIAL_PENDING, pending?.length ?? 0);
+      while (size < needed) size *= 2;
+      const grown = new Uint8Array(Math.min(size, this.maxLine + 1));
+      if (pending !== null) grown.set(pending.subarray(0, this.#pendingLength));
+      this.#pending = pending = grown;
+    }
+    pending.set(bytes, this.#pendingLength);
+    this.#pendingLength = needed;
+  }
+
+  /** Returns the held bytes as a view and empties the buffer. The view stays
+   * valid until the next append, which is after the sink has returned. */
+  #takePending(): Uint8Array {
+    const pending = this.#pending;
+    if (pending === null) return new Uint8Array(0);
+    const line = pending.subarray(0, this.#pendingLength);
+    this.#pendingLength = 0;
+    if (pending.length > KEEP_PENDING) this.#pending = null;
+    return line;
+  }
+}

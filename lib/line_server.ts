@@ -1,0 +1,307 @@
+/**
+ * The linehub server: accepts TCP clients, numbers them from 0, frames what
+ * each sends into lines and writes every line, labelled, to one output.
+ *
+ * One async task per connection reads into its own buffer and hands each
+ * chunk to its {@linkcode LineFramer}; the lines go straight into the shared
+ * {@linkcode BatchWriter}, synchronously, so no output line mixes two clients.
+ * A failing connection ends only its own task, and every promise is awaited
+ * or caught, so no client can crash the server.
+ *
+ * @module
+ */
+
+import { formatHostPort, unmapIPv4 } from "./address.ts";
+import type { BatchWriter } from "./batch_writer.ts";
+import { describeError } from "./error_text.ts";
+import { DEFAULT_MAX_LINE, LineFramer, type LineSink } from "./line_framer.ts";
+import {
+  type ChunkSink,
+  type ClientInfo,
+  type ConnectionEvent,
+  type DisconnectReason,
+  formatJsonEvent,
+  formatMessage,
+  formatTextEvent,
+  type OutputFormat,
+} from "./output_format.ts";
+
+/** First read buffer of a connection: small, as idle clients are the many. */
+const INITIAL_READ_BUFFER = 2048;
+/** A connection whose reads keep filling its buffer gets a larger one, to here. */
+const MAX_READ_BUFFER = 65536;
+/** Pause before accepting again after the process ran out of descriptors. */
+const ACCEPT_RETRY_MS = 100;
+
+/** Options for {@linkcode LineServer}. */
+export interface LineServerOptions {
+  /** Address to listen on; `::` listens on IPv6 and, where the OS allows, IPv4.
+   * @default {"0.0.0.0"} */
+  host?: string;
+  /** TCP port; 0 picks a free one (see {@linkcode LineServer.addr}).
+   * @default {8888} */
+  port?: number;
+  /** Output format for messages (and, for `json`, events).
+   * @default {"text"} */
+  format?: OutputFormat;
+  /** Longest line in bytes; longer lines are cut and flagged.
+   * @default {65536} */
+  maxLine?: number;
+  /** Seconds that connected clients get to finish after a shutdown starts.
+   * @default {5} */
+  drainTimeout?: number;
+  /** Listen queue length, for bursts of connects.
+   * @default {511} */
+  backlog?: number;
+}
+
+/** Totals since the server started. */
+export interface ServerStats {
+  /** Clients accepted. */
+  clients: number;
+  /** Clients connected now. */
+  connected: number;
+  /** Lines written to the output. */
+  lines: number;
+  /** Bytes received from clients. */
+  bytes: number;
+  /** Lines cut at the line limit. */
+  truncated: number;
+  /** Clients still connected when the drain timeout ran out. */
+  cutOff: number;
+}
+
+interface Connection {
+  readonly conn: Deno.TcpConn;
+  readonly client: ClientInfo;
+  /** Set when the server closes the socket itself, to name the reason. */
+  stopReason: DisconnectReason | null;
+}
+
+/** Thrown by {@linkcode LineServer.listen} with a message naming the address. */
+export class ListenError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ListenError";
+  }
+}
+
+/**
+ * A line-collecting TCP server. `listen`, then `serve`; `shutdown` stops
+ * accepting and drains.
+ */
+export class LineServer {
+  readonly #output: BatchWriter;
+  readonly #log: ChunkSink;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #format: OutputFormat;
+  readonly #maxLine: number;
+  readonly #drainTimeout: number;
+  readonly #backlog: number;
+  #listener: Deno.TcpListener | null = null;
+  #accepting = false;
+  #nextId = 0;
+  readonly #connections = new Map<Connection, Promise<void>>();
+  readonly #stats: ServerStats = {
+    clients: 0,
+    connected: 0,
+    lines: 0,
+    bytes: 0,
+    truncated: 0,
+    cutOff: 0,
+  };
+
+  /**
+   * @param output where messages go (and events, in `json` format)
+   * @param log where diagnostics and, outside `json`, events go (stderr)
+   */
+  constructor(output: BatchWriter, log: ChunkSink, options: LineServerOptions = {}) {
+    this.#output = output;
+    this.#log = log;
+    this.#host = options.host ?? "0.0.0.0";
+    this.#port = options.port ?? 8888;
+    this.#format = options.format ?? "text";
+    this.#maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
+    this.#drainTimeout = options.drainTimeout ?? 5;
+    this.#backlog = options.backlog ?? 511;
+  }
+
+  /** The bound address; valid after `listen`. */
+  get addr(): Deno.NetAddr {
+    if (this.#listener === null) throw new Error("Cannot read the address: not listening");
+    return this.#listener.addr;
+  }
+
+  /** A snapshot of the totals. */
+  get stats(): ServerStats {
+    return { ...this.#stats, connected: this.#connections.size };
+  }
+
+  /** Binds the listening socket; throws {@linkcode ListenError} on failure. */
+  listen(): Deno.NetAddr {
+    try {
+      this.#listener = Deno.listen({
+        hostname: this.#host,
+        port: this.#port,
+        transport: "tcp",
+        tcpBacklog: this.#backlog,
+      });
+    } catch (error) {
+      const where = formatHostPort(this.#host, this.#port);
+      throw new ListenError(`Cannot listen on ${where}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    this.#accepting = true;
+    return this.#listener.addr;
+  }
+
+  /** Accepts clients until `shutdown`; resolves once the listener is closed. */
+  async serve(): Promise<void> {
+    const listener = this.#listener;
+    if (listener === null) throw new Error("Cannot serve: call listen() first");
+    while (this.#accepting) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (!this.#accepting) break;
+        // Out of descriptors (EMFILE) or a connection that died in the queue:
+        // say so and keep accepting, after a pause so a persistent error
+        // does not spin. `for await` over the listener would stop for good.
+        this.#log.write(`accept failed: ${describeError(error)}\n`);
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (!this.#accepting) {
+        conn.close();
+        break;
+      }
+      this.#start(conn);
+    }
+  }
+
+  /**
+   * Stops accepting, lets connected clients finish for up to `drainTimeout`
+   * seconds, closes the rest, and flushes the output. Resolves with the totals.
+   */
+  async shutdown(): Promise<ServerStats> {
+    this.#accepting = false;
+    try {
+      this.#listener?.close();
+    } catch {
+      // Already closed.
+    }
+    const all = Promise.all(this.#connections.values());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), this.#drainTimeout * 1000);
+    });
+    const outcome = await Promise.race([all, expired]);
+    clearTimeout(timer);
+    if (outcome === "expired") {
+      for (const connection of this.#connections.keys()) {
+        connection.stopReason = "drain-timeout";
+        this.#stats.cutOff++;
+        closeQuietly(connection.conn);
+      }
+      await Promise.all(this.#connections.values());
+    }
+    await this.#output.flush();
+    return this.stats;
+  }
+
+  #start(conn: Deno.TcpConn): void {
+    const remote = conn.remoteAddr;
+    const client: ClientInfo = {
+      id: this.#nextId++,
+      address: unmapIPv4(remote.hostname),
+      port: remote.port,
+    };
+    const connection: Connection = { conn, client, stopReason: null };
+    this.#stats.clients++;
+    const task = this.#serveConnection(connection)
+      .catch((error) => {
+        // #serveConnection handles its own errors; this is a last line of defence.
+        this.#log.write(`client ${client.id}: internal error: ${describeError(error)}\n`);
+      })
+      .finally(() => this.#connections.delete(connection));
+    this.#connections.set(connection, task);
+  }
+
+  async #serveConnection(connection: Connection): Promise<void> {
+    const { conn, client } = connection;
+    const started = Date.now();
+    this.#event({ type: "connect", client, time: started });
+    const framer = new LineFramer({ maxLine: this.#maxLine });
+    const output = this.#output;
+    const format = this.#format;
+    let lines = 0;
+    let bytes = 0;
+    let now = started;
+    const sink: LineSink = (line, truncated, partial) => {
+      lines++;
+      formatMessage(output, format, client, line, truncated, partial, now);
+    };
+    let reason: DisconnectReason = "eof";
+    let detail = "";
+    let buffer = new Uint8Array(INITIAL_READ_BUFFER);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        bytes += n;
+        now = Date.now();
+        framer.push(buffer.subarray(0, n), sink);
+        // The lines above were consumed synchronously, so the buffer may now
+        // be replaced; a client that fills it gets a bigger one.
+        if (n === buffer.length && buffer.length < MAX_READ_BUFFER) {
+          buffer = new Uint8Array(buffer.length * 2);
+        }
+        // Backpressure: stop reading this socket while the output is behind.
+        if (output.backlogged) await output.drained();
+      }
+    } catch (error) {
+      if (connection.stopReason !== null) {
+        reason = connection.stopReason;
+      } else if (error instanceof Deno.errors.ConnectionReset) {
+        reason = "reset";
+      } else {
+        reason = "error";
+        detail = describeError(error);
+      }
+    }
+    // Whatever was received of a last, unfinished line is delivered, flagged.
+    now = Date.now();
+    framer.end(sink);
+    closeQuietly(conn);
+    this.#stats.lines += lines;
+    this.#stats.bytes += bytes;
+    this.#stats.truncated += framer.truncatedLines;
+    this.#event({
+      type: "disconnect",
+      client,
+      time: now,
+      reason,
+      detail,
+      lines,
+      bytes,
+      truncated: framer.truncatedLines,
+      durationMs: now - started,
+    });
+  }
+
+  #event(event: ConnectionEvent): void {
+    if (this.#format === "json") this.#output.write(formatJsonEvent(event));
+    else this.#log.write(formatTextEvent(event));
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

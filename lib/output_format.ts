@@ -1,0 +1,153 @@
+/**
+ * The server's output formats, as pure functions over bytes and records.
+ *
+ * - `text`: `[client N] message`, one line per message, terminal-safe; the
+ *   label says `truncated` or `partial` when the line was cut at `--max-line`
+ *   or ended without a newline. Connection events go to stderr.
+ * - `json`: one JSON object per line (JSON Lines) for every message and every
+ *   connection event, in one stream, so a pipeline sees them in order.
+ * - `raw`: the message bytes as received and a newline, like `nc -lk`.
+ *
+ * Each formatter writes its output for one record in consecutive calls to a
+ * {@linkcode ChunkSink}; a sink that buffers those calls synchronously keeps
+ * every output line whole.
+ *
+ * @module
+ */
+
+import { formatHostPort } from "./address.ts";
+import { isPrintableAscii, jsonText, safeText } from "./safe_text.ts";
+
+/** The names accepted by `--format`. */
+export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
+
+/** One of {@linkcode OUTPUT_FORMATS}. */
+export type OutputFormat = typeof OUTPUT_FORMATS[number];
+
+/** Where formatted output goes: strings are written as UTF-8. */
+export interface ChunkSink {
+  write(chunk: string | Uint8Array): void;
+}
+
+/** Who sent a line: fixed for the life of a connection. */
+export interface ClientInfo {
+  /** Client number, from 0 in order of connection. */
+  readonly id: number;
+  /** Peer address as shown to users (IPv4-mapped IPv6 shown as IPv4). */
+  readonly address: string;
+  /** Peer port. */
+  readonly port: number;
+}
+
+/** Why a connection ended, as shown in disconnect events. */
+export type DisconnectReason =
+  | "eof"
+  | "reset"
+  | "shutdown"
+  | "drain-timeout"
+  | "error";
+
+/** Connection events, reported once each. */
+export type ConnectionEvent =
+  | { readonly type: "connect"; readonly client: ClientInfo; readonly time: number }
+  | {
+    readonly type: "disconnect";
+    readonly client: ClientInfo;
+    readonly time: number;
+    readonly reason: DisconnectReason;
+    /** Detail for `error` (the system's message), empty otherwise. */
+    readonly detail: string;
+    readonly lines: number;
+    readonly bytes: number;
+    readonly truncated: number;
+    readonly durationMs: number;
+  };
+
+const NEWLINE = new Uint8Array([10]);
+
+/** `1 line`, `2 lines`: a count with its noun, for messages people read. */
+export function countOf(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function textLabel(client: ClientInfo, truncated: boolean, partial: boolean): string {
+  if (!truncated && !partial) return `[client ${client.id}] `;
+  const flags = [truncated ? "truncated" : "", partial ? "partial" : ""].filter(Boolean);
+  return `[client ${client.id} ${flags.join(" ")}] `;
+}
+
+/**
+ * Writes one message in `format`.
+ *
+ * @example
+ * ```ts
+ * import { formatMessage } from "./output_format.ts";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * let out = "";
+ * const sink = {
+ *   write: (c: string | Uint8Array) => out += typeof c === "string" ? c : new TextDecoder().decode(c),
+ * };
+ * const client = { id: 3, address: "127.0.0.1", port: 40000 };
+ * formatMessage(sink, "text", client, new TextEncoder().encode("hi\x07"), false, false, 0);
+ * assertEquals(out, "[client 3] hi\\x07\n");
+ * ```
+ */
+export function formatMessage(
+  sink: ChunkSink,
+  format: OutputFormat,
+  client: ClientInfo,
+  line: Uint8Array,
+  truncated: boolean,
+  partial: boolean,
+  time: number,
+): void {
+  switch (format) {
+    case "raw":
+      sink.write(line);
+      sink.write(NEWLINE);
+      return;
+    case "text":
+      sink.write(textLabel(client, truncated, partial));
+      if (isPrintableAscii(line)) {
+        sink.write(line);
+        sink.write(NEWLINE);
+      } else {
+        sink.write(safeText(line) + "\n");
+      }
+      return;
+    case "json":
+      sink.write(
+        `{"time":"${new Date(time).toISOString()}","type":"message","client":${client.id},` +
+          `"address":${JSON.stringify(client.address)},"port":${client.port},` +
+          `"text":${jsonText(line)}` +
+          (truncated ? `,"truncated":true` : "") +
+          (partial ? `,"partial":true` : "") + "}\n",
+      );
+      return;
+  }
+}
+
+/** Formats a connection event as one line of text for stderr. */
+export function formatTextEvent(event: ConnectionEvent): string {
+  const { client } = event;
+  const who = `client ${client.id}`;
+  const from = formatHostPort(client.address, client.port);
+  if (event.type === "connect") return `${who} connected from ${from}\n`;
+  const reason = event.detail === "" ? event.reason : `${event.reason}: ${event.detail}`;
+  const seconds = (event.durationMs / 1000).toFixed(1);
+  const truncated = event.truncated > 0 ? `, ${event.truncated} truncated` : "";
+  return `${who} disconnected from ${from} (${reason}): ` +
+    `${countOf(event.lines, "line")}, ${countOf(event.bytes, "byte")}${truncated}, ${seconds} s\n`;
+}
+
+/** Formats a connection event as one JSON line. */
+export function formatJsonEvent(event: ConnectionEvent): string {
+  const { client } = event;
+  const head = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}",` +
+    `"client":${client.id},"address":${JSON.stringify(client.address)},"port":${client.port}`;
+  if (event.type === "connect") return head + "}\n";
+  const detail = event.detail === "" ? "" : `,"detail":${JSON.stringify(event.detail)}`;
+  return head + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
+    `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;
+}

@@ -1,0 +1,148 @@
+/**
+ * `linehub-server` as a function from arguments to an exit status: flags,
+ * output file, signals, the start-up line and the summary. The protocol work
+ * is in {@linkcode LineServer}.
+ *
+ * @module
+ */
+
+import { formatHostPort } from "./address.ts";
+import { BatchWriter } from "./batch_writer.ts";
+import { describeError } from "./error_text.ts";
+import { countOf } from "./output_format.ts";
+import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
+import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
+import { UsageError } from "./usage_error.ts";
+import { VERSION } from "./version.ts";
+
+/** Exit statuses of the server, as documented in the usage text and README. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+const PROGRAM = "linehub-server";
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** Runs the server until a signal or a fatal error; returns the exit status. */
+export async function runServerCli(args: string[]): Promise<number> {
+  const stderr = new BatchWriter(Deno.stderr, { chunkSize: 4096 });
+  try {
+    return await run(args, stderr);
+  } finally {
+    await stderr.flush().catch(() => {});
+  }
+}
+
+async function run(args: string[], stderr: BatchWriter): Promise<number> {
+  let config;
+  try {
+    config = parseServerArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    stderr.write(`${PROGRAM}: ${error.message}\n\n${SERVER_USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (config.help) {
+    await Deno.stdout.write(new TextEncoder().encode(SERVER_USAGE));
+    return EXIT_OK;
+  }
+  if (config.version) {
+    await Deno.stdout.write(new TextEncoder().encode(`${PROGRAM} ${VERSION}\n`));
+    return EXIT_OK;
+  }
+
+  let sink: Deno.FsFile | typeof Deno.stdout = Deno.stdout;
+  if (config.output !== undefined) {
+    try {
+      sink = await Deno.open(config.output, { append: true, create: true });
+    } catch (error) {
+      stderr.write(
+        `${PROGRAM}: Cannot open output file "${config.output}": ${describeError(error)}\n`,
+      );
+      return EXIT_FAILURE;
+    }
+  }
+  // Least privilege: the output is open, so nothing else may be written.
+  Deno.permissions.revokeSync({ name: "write" });
+
+  const fatal = Promise.withResolvers<number>();
+  const output = new BatchWriter(sink, {
+    onError(error): void {
+      const where = config.output === undefined ? "stdout" : `"${config.output}"`;
+      stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}\n`);
+      fatal.resolve(EXIT_FAILURE);
+    },
+  });
+  const server = new LineServer(output, stderr, {
+    host: config.host,
+    port: config.port,
+    format: config.format,
+    maxLine: config.maxLine,
+    drainTimeout: config.drainTimeout,
+  });
+  let addr: Deno.NetAddr;
+  try {
+    addr = server.listen();
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    stderr.write(`${PROGRAM}: ${error.message}\n`);
+    return EXIT_FAILURE;
+  }
+  const destination = config.output === undefined ? "stdout" : config.output;
+  stderr.write(
+    `${PROGRAM}: listening on ${formatHostPort(addr.hostname, addr.port)}` +
+      ` (${config.format} to ${destination})\n`,
+  );
+
+  let shutdown: Promise<ServerStats> | null = null;
+  const onSignal = (signal: Deno.Signal): void => {
+    if (shutdown !== null) {
+      stderr.write(`${PROGRAM}: ${signal} again: exiting without waiting for clients\n`);
+      fatal.resolve(SIGNAL_EXIT[signal] ?? EXIT_FAILURE);
+      return;
+    }
+    const connected = server.stats.connected;
+    stderr.write(
+      `${PROGRAM}: ${signal}: no longer accepting; waiting up to ${config.drainTimeout} s ` +
+        `for ${countOf(connected, "connected client")}\n`,
+    );
+    shutdown = server.shutdown();
+  };
+  const signals = listenForSignals(onSignal);
+  try {
+    const finished = server.serve().then(async () => {
+      const stats = await (shutdown ?? server.shutdown());
+      stderr.write(`${PROGRAM}: ${summary(stats)}\n`);
+      return EXIT_OK;
+    });
+    return await Promise.race([finished, fatal.promise]);
+  } finally {
+    signals();
+  }
+}
+
+/** The one-line summary printed at shutdown. */
+export function summary(stats: ServerStats): string {
+  const cutOff = stats.cutOff > 0
+    ? `; ${countOf(stats.cutOff, "client")} cut off at the drain timeout`
+    : "";
+  return `shut down: ${countOf(stats.clients, "client")} served, ` +
+    `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
+    `${stats.truncated} truncated${cutOff}`;
+}
+
+/** Installs SIGINT/SIGTERM handlers where the platform has them; returns the
+ * function that removes them. */
+function listenForSignals(handler: (signal: Deno.Signal) => void): () => void {
+  const removers: Array<() => void> = [];
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const listener = (): void => handler(signal);
+    try {
+      Deno.addSignalListener(signal, listener);
+      removers.push(() => Deno.removeSignalListener(signal, listener));
+    } catch {
+      // Windows has no SIGTERM; SIGINT (Ctrl-C) is enough there.
+    }
+  }
+  return () => removers.forEach((remove) => remove());
+}

@@ -1,0 +1,89 @@
+/**
+ * The server's command line: one `parseArgs` declaration, the usage text, and
+ * validation of every value before any socket or file is opened.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parsePort } from "./address.ts";
+import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { DEFAULT_MAX_LINE } from "./line_framer.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** Everything the server's command line can say. */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly format: OutputFormat;
+  /** File to append messages to; stdout when undefined. */
+  readonly output: string | undefined;
+  readonly maxLine: number;
+  readonly drainTimeout: number;
+  readonly help: boolean;
+  readonly version: boolean;
+}
+
+/** Largest accepted `--max-line`: 64 MiB, so one client cannot claim more. */
+export const MAX_MAX_LINE = 64 * 1024 * 1024;
+
+/** The usage text printed by `--help` and after a usage error. */
+export const SERVER_USAGE = `Usage: linehub-server [options]
+
+Receives lines from any number of TCP clients and writes each one, labelled
+with its client's number, to stdout. Events and diagnostics go to stderr.
+
+Options:
+  --host ADDR             address to listen on; "::" for IPv6 (default 0.0.0.0)
+  -p, --port N            TCP port; 0 picks a free one (default 8888)
+  -f, --format FORMAT     text, json or raw (default text)
+  -o, --output FILE       append messages to FILE instead of stdout
+  --max-line BYTES        longest line; longer ones are cut (default ${DEFAULT_MAX_LINE})
+  --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
+  -h, --help              show this help and exit
+  -V, --version           show the version and exit
+
+Exit status: 0 after a clean shutdown, 1 on a runtime error, 2 on bad usage,
+130 or 143 when a second SIGINT or SIGTERM cut the drain short.
+`;
+
+/** Parses and validates the server's arguments; throws {@linkcode UsageError}. */
+export function parseServerArgs(args: string[]): ServerConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string", default: "0.0.0.0" },
+        port: { type: "string", short: "p", default: "8888" },
+        format: { type: "string", short: "f", default: "text" },
+        output: { type: "string", short: "o" },
+        "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
+        "drain-timeout": { type: "string", default: "5" },
+        help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", short: "V", default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(parseArgsMessage(error));
+  }
+  const format = values.format;
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`Invalid format "${format}": must be one of ${OUTPUT_FORMATS.join(", ")}`);
+  }
+  if (values.host === "") throw new UsageError(`Invalid host "": empty host`);
+  if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
+  return {
+    host: values.host,
+    port: parsePort(values.port),
+    format: format as OutputFormat,
+    output: values.output,
+    maxLine: parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE),
+    drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
+    help: values.help,
+    version: values.version,
+  };
+}
