@@ -25,10 +25,10 @@ export interface HostPort {
  * @example
  * ```ts
  * import { parsePort } from "./address.ts";
- * import { assertEquals, assertThrows } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(parsePort("8888"), 8888);
- * assertThrows(() => parsePort("88x"), /Invalid port "88x"/);
+ * assert.deepEqual(parsePort("8888"), 8888);
+ * assert.throws(() => parsePort("88x"), /Invalid port "88x"/);
  * ```
  */
 export function parsePort(text: string, what = "port"): number {
@@ -46,11 +46,11 @@ export function parsePort(text: string, what = "port"): number {
  * @example
  * ```ts
  * import { parseTarget } from "./address.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(parseTarget("[::1]:9000"), { host: "::1", port: 9000 });
- * assertEquals(parseTarget("::1"), { host: "::1", port: 8888 });
- * assertEquals(parseTarget("example.org", "7"), { host: "example.org", port: 7 });
+ * assert.deepEqual(parseTarget("[::1]:9000"), { host: "::1", port: 9000 });
+ * assert.deepEqual(parseTarget("::1"), { host: "::1", port: 8888 });
+ * assert.deepEqual(parseTarget("example.org", "7"), { host: "example.org", port: 7 });
  * ```
  */
 export function parseTarget(target: string, port?: string): HostPort {

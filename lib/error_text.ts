@@ -29,9 +29,9 @@ const UNKNOWN_HOST =
  * @example
  * ```ts
  * import { describeError } from "./error_text.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(describeError(new Deno.errors.AddrInUse("os error 98")), "address already in use");
+ * assert.deepEqual(describeError(new Deno.errors.AddrInUse("os error 98")), "address already in use");
  * ```
  */
 export function describeError(error: unknown): string {

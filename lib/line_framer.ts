@@ -46,7 +46,7 @@ export interface LineFramerOptions {
  * @example
  * ```ts
  * import { LineFramer } from "./line_framer.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const framer = new LineFramer();
  * const lines: string[] = [];
@@ -54,7 +54,7 @@ export interface LineFramerOptions {
  * const bytes = new TextEncoder().encode("hel");
  * framer.push(bytes, sink);
  * framer.push(new TextEncoder().encode("lo\r\nworld\n"), sink);
- * assertEquals(lines, ["hello", "world"]);
+ * assert.deepEqual(lines, ["hello", "world"]);
  * ```
  */
 export class LineFramer {

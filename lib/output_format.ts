@@ -82,7 +82,7 @@ function textLabel(client: ClientInfo, truncated: boolean, partial: boolean): st
  * @example
  * ```ts
  * import { formatMessage } from "./output_format.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * let out = "";
  * const sink = {
@@ -90,7 +90,7 @@ function textLabel(client: ClientInfo, truncated: boolean, partial: boolean): st
  * };
  * const client = { id: 3, address: "127.0.0.1", port: 40000 };
  * formatMessage(sink, "text", client, new TextEncoder().encode("hi\x07"), false, false, 0);
- * assertEquals(out, "[client 3] hi\\x07\n");
+ * assert.deepEqual(out, "[client 3] hi\\x07\n");
  * ```
  */
 export function formatMessage(

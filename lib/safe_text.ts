@@ -49,10 +49,10 @@ function unicodeEscape(char: string): string {
  * @example
  * ```ts
  * import { safeText } from "./safe_text.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const bytes = new Uint8Array([0x1b, 0x5b, 0x32, 0x4a, 0x68, 0x69, 0xff]);
- * assertEquals(safeText(bytes), "\\x1b[2Jhi\ufffd");
+ * assert.deepEqual(safeText(bytes), "\\x1b[2Jhi\ufffd");
  * ```
  */
 export function safeText(bytes: Uint8Array): string {
@@ -69,11 +69,11 @@ export function safeText(bytes: Uint8Array): string {
  * @example
  * ```ts
  * import { jsonText } from "./safe_text.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const literal = jsonText(new TextEncoder().encode("a\x1b\x7fb"));
- * assertEquals(literal, '"a\\u001b\\u007fb"');
- * assertEquals(JSON.parse(literal), "a\x1b\x7fb");
+ * assert.deepEqual(literal, '"a\\u001b\\u007fb"');
+ * assert.deepEqual(JSON.parse(literal), "a\x1b\x7fb");
  * ```
  */
 export function jsonText(bytes: Uint8Array): string {
