@@ -53,9 +53,12 @@ function permissionText(message: string): string {
   return /Requires/.test(message) ? cleanMessage(message) : "permission denied";
 }
 
-/** Drops Rust's `(os error N)` suffix and a trailing period, lower-cases the start. */
+/** Drops Rust's `(os error N)` suffix, with the `: open '/path'` detail Deno
+ * appends after it (callers name the file themselves), and a trailing period;
+ * lower-cases the start. */
 function cleanMessage(message: string): string {
   const firstLine = message.split("\n")[0] ?? "";
-  const text = firstLine.replace(/\s*\(os error \d+\)\s*$/, "").replace(/\.$/, "").trim();
+  const text = firstLine.replace(/\s*\(os error -?\d+\)(?::.*)?\s*$/, "").replace(/\.$/, "")
+    .trim();
   return text.length > 0 ? text[0]?.toLowerCase() + text.slice(1) : "unknown error";
 }

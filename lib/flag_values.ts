@@ -30,10 +30,18 @@ export function parseArgsMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const unknown = /Unknown option '([^']+)'/.exec(message);
   if (unknown !== null) return `Unknown option "${unknown[1]}"`;
-  const missing = /Option '(?:-\w, )?(--[\w-]+)[^']*' argument (?:missing|is ambiguous)/.exec(
+  // "-p -1": node calls the value ambiguous, naming the option as typed
+  // (`-p` or `--port`), and says how to pass a value that starts with "-".
+  const missing = /Option '(?:-\w, )?(--?[\w-]+)[^']*' argument (missing|is ambiguous)/.exec(
     message,
   );
-  if (missing !== null) return `Option "${missing[1]}" needs a value`;
+  if (missing !== null) {
+    const long = /use '(--[\w-]+)=-XYZ'/.exec(message);
+    const tip = missing[2] === "is ambiguous" && long !== null
+      ? `: write ${long[1]}=VALUE for a value that starts with "-"`
+      : "";
+    return `Option "${missing[1]}" needs a value${tip}`;
+  }
   const extra = /Option '(?:-\w, )?(--[\w-]+)[^']*' does not take an argument/.exec(message);
   if (extra !== null) return `Option "${extra[1]}" does not take a value`;
   const positional = /Unexpected argument '([^']+)'/.exec(message);

@@ -84,7 +84,8 @@ export class LineFramer {
     return this.#truncatedLines;
   }
 
-  /** Bytes dropped from the tails of truncated lines so far. */
+  /** Bytes dropped from the tails of truncated lines so far: everything after
+   * the cut up to the `\n`, whatever the chunk boundaries. */
   get droppedBytes(): number {
     return this.#droppedBytes;
   }
@@ -139,7 +140,7 @@ export class LineFramer {
         pending !== null && this.#pendingLength === this.maxLine + 1 &&
         pending[this.maxLine] !== CR
       ) {
-        this.#droppedBytes += 1;
+        // #cutPending counts the byte past maxLine as dropped.
         this.#cutPending(sink);
         this.#discarding = true;
       }
@@ -166,7 +167,9 @@ export class LineFramer {
     const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
     if (line.length > this.maxLine) {
       this.#truncatedLines++;
-      this.#droppedBytes += line.length - this.maxLine;
+      // Everything past the cut up to the `\n`, `\r` included, as when the
+      // line arrives in pieces and the cut is made before the `\r` is seen.
+      this.#droppedBytes += raw.length - this.maxLine;
       sink(line.subarray(0, this.maxLine), true, false);
     } else {
       sink(line, false, false);

@@ -1,0 +1,162 @@
+/**
+ * Unit tests for the client's command line, `linehub-client [options] HOST
+ * [PORT]`: defaults, every flag in each of its spellings, the HOST and PORT
+ * positionals, and a UsageError naming the bad value for every mistake.
+ */
+
+import assert from "node:assert/strict";
+import { CLIENT_USAGE, parseClientArgs } from "../lib/client_flags.ts";
+import { UsageError } from "../lib/usage_error.ts";
+
+/** Asserts that parsing `args` throws a UsageError with exactly `message`. */
+function rejects(args: string[], message: string): void {
+  assert.throws(() => parseClientArgs(args), (error: unknown) => {
+    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
+    assert.equal(error.message, message, `for ${JSON.stringify(args)}`);
+    return true;
+  });
+}
+
+const DEFAULTS = {
+  target: { host: "localhost", port: 8888 },
+  messages: [],
+  connectTimeout: 10,
+  help: false,
+  version: false,
+};
+
+Deno.test("client connects to HOST on port 8888 by default, reading stdin", () => {
+  assert.deepEqual(parseClientArgs(["localhost"]), DEFAULTS);
+});
+
+Deno.test("client takes PORT as a second argument", () => {
+  assert.deepEqual(parseClientArgs(["localhost", "9000"]), {
+    ...DEFAULTS,
+    target: { host: "localhost", port: 9000 },
+  });
+  assert.deepEqual(parseClientArgs(["::1", "9000"]).target, { host: "::1", port: 9000 });
+});
+
+Deno.test("client takes HOST:PORT and [IPV6]:PORT", () => {
+  assert.deepEqual(parseClientArgs(["10.0.0.2:7000"]).target, { host: "10.0.0.2", port: 7000 });
+  assert.deepEqual(parseClientArgs(["[::1]:7000"]).target, { host: "::1", port: 7000 });
+  assert.deepEqual(parseClientArgs(["[fe80::1]"]).target, { host: "fe80::1", port: 8888 });
+  assert.deepEqual(parseClientArgs(["fe80::1"]).target, { host: "fe80::1", port: 8888 });
+});
+
+Deno.test("client takes options before or after HOST", () => {
+  const expected = { ...DEFAULTS, connectTimeout: 3 };
+  assert.deepEqual(parseClientArgs(["--connect-timeout", "3", "localhost"]), expected);
+  assert.deepEqual(parseClientArgs(["localhost", "--connect-timeout", "3"]), expected);
+});
+
+Deno.test("client accepts -m and --message, repeated, in order", () => {
+  assert.deepEqual(parseClientArgs(["-m", "hello", "localhost"]).messages, ["hello"]);
+  assert.deepEqual(
+    parseClientArgs(["--message", "one", "-m", "two", "--message=three", "-mfour", "h"]).messages,
+    ["one", "two", "three", "four"],
+  );
+});
+
+Deno.test("client accepts empty, non-ASCII and dash-leading messages", () => {
+  assert.deepEqual(parseClientArgs(["-m", "", "h"]).messages, [""]);
+  assert.deepEqual(parseClientArgs(["-m", "h\u00e9llo \u{1f389}", "h"]).messages, [
+    "h\u00e9llo \u{1f389}",
+  ]);
+  assert.deepEqual(parseClientArgs(["--message=-v", "h"]).messages, ["-v"]);
+  assert.deepEqual(parseClientArgs(["-m", "a\tb", "h"]).messages, ["a\tb"]);
+});
+
+Deno.test("client rejects a message containing a line break", () => {
+  rejects(
+    ["-m", "a\nb", "localhost"],
+    'Invalid --message "a\\nb": a message is one line; repeat -m for more',
+  );
+  rejects(
+    ["-m", "ok", "-m", "x\r", "localhost"],
+    'Invalid --message "x\\r": a message is one line; repeat -m for more',
+  );
+});
+
+Deno.test("client accepts --connect-timeout in whole or fractional seconds", () => {
+  assert.equal(parseClientArgs(["--connect-timeout", "0", "h"]).connectTimeout, 0);
+  assert.equal(parseClientArgs(["--connect-timeout=2.5", "h"]).connectTimeout, 2.5);
+  assert.equal(parseClientArgs(["--connect-timeout", "86400", "h"]).connectTimeout, 86400);
+});
+
+Deno.test("client rejects a bad --connect-timeout, naming it", () => {
+  for (const value of ["-1", "abc", "86401", "1e3", ""]) {
+    rejects(
+      [`--connect-timeout=${value}`, "localhost"],
+      `Invalid --connect-timeout "${value}": must be a number of seconds from 0 to 86400`,
+    );
+  }
+});
+
+Deno.test("client --help and --version need no HOST", () => {
+  const noTarget = { ...DEFAULTS, target: undefined };
+  assert.deepEqual(parseClientArgs(["--help"]), { ...noTarget, help: true });
+  assert.deepEqual(parseClientArgs(["-h"]), { ...noTarget, help: true });
+  assert.deepEqual(parseClientArgs(["--version"]), { ...noTarget, version: true });
+  assert.deepEqual(parseClientArgs(["-V"]), { ...noTarget, version: true });
+});
+
+Deno.test("client --help ignores HOST and PORT, even too many of them", () => {
+  assert.deepEqual(parseClientArgs(["localhost", "1", "2", "--help"]), {
+    ...DEFAULTS,
+    target: undefined,
+    help: true,
+  });
+});
+
+Deno.test("client requires HOST", () => {
+  rejects([], "Missing HOST: say where to connect");
+  rejects(["-m", "hi"], "Missing HOST: say where to connect");
+});
+
+Deno.test("client rejects more than HOST and PORT", () => {
+  rejects(["localhost", "8888", "extra"], 'Unexpected argument "extra": expected HOST [PORT]');
+});
+
+Deno.test("client rejects a bad HOST or PORT, naming it", () => {
+  rejects(["localhost", "99999"], 'Invalid port "99999": must be an integer from 0 to 65535');
+  rejects(["localhost:x"], 'Invalid port "x": must be an integer from 0 to 65535');
+  rejects(["[::1"], 'Invalid host "[::1": unbalanced brackets');
+  rejects([""], 'Invalid host "": empty host');
+  rejects(["host:1", "2"], 'Port given twice: "host:1" and "2"');
+});
+
+Deno.test("client rejects an unknown option", () => {
+  rejects(["--nope", "localhost"], 'Unknown option "--nope"');
+  rejects(["-x", "localhost"], 'Unknown option "-x"');
+});
+
+Deno.test("client rejects a flag without its value", () => {
+  rejects(["localhost", "-m"], 'Option "--message" needs a value');
+  rejects(["localhost", "--connect-timeout"], 'Option "--connect-timeout" needs a value');
+});
+
+Deno.test("client explains how to send a message that starts with a dash", () => {
+  rejects(
+    ["-m", "-hello", "localhost"],
+    'Option "-m" needs a value: write --message=VALUE for a value that starts with "-"',
+  );
+});
+
+Deno.test("client rejects a value given to --version", () => {
+  rejects(["--version=2"], 'Option "--version" does not take a value');
+});
+
+Deno.test("client treats arguments after -- as HOST and PORT", () => {
+  assert.deepEqual(parseClientArgs(["--", "localhost", "9"]).target, {
+    host: "localhost",
+    port: 9,
+  });
+});
+
+Deno.test("client usage names HOST, PORT and every flag", () => {
+  assert.match(CLIENT_USAGE, /^Usage: linehub-client \[options\] HOST \[PORT\]\n/);
+  for (const flag of ["-m, --message", "--connect-timeout", "-h, --help", "-V, --version"]) {
+    assert.ok(CLIENT_USAGE.includes(flag), flag);
+  }
+});

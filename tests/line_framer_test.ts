@@ -1,0 +1,504 @@
+/**
+ * Unit tests for {@linkcode LineFramer}: the lines it produces must not depend
+ * on where the chunks happen to be cut, and memory must stay bounded by
+ * `maxLine` whatever a client sends.
+ *
+ * Several tests compare the framer with a tiny reference model that sees the
+ * whole input at once; random inputs and random chunkings then check that the
+ * streaming implementation agrees with it, counters included.
+ */
+
+import assert from "node:assert/strict";
+import { DEFAULT_MAX_LINE, LineFramer } from "../lib/line_framer.ts";
+
+const CR = 13;
+const encoder = new TextEncoder();
+
+/** One delivered line, copied out of the framer's view. */
+interface Frame {
+  /** The line's bytes as a binary string (one char per byte), exact and readable. */
+  line: string;
+  truncated: boolean;
+  partial: boolean;
+}
+
+/** What a whole stream produced: the lines and the final counters. */
+interface Outcome {
+  frames: Frame[];
+  truncatedLines: number;
+  droppedBytes: number;
+}
+
+function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Bytes from a binary string (each char code is one byte). */
+function binary(text: string): Uint8Array {
+  return Uint8Array.from(text, (char) => char.charCodeAt(0));
+}
+
+function toBinary(line: Uint8Array): string {
+  let text = "";
+  for (const byte of line) text += String.fromCharCode(byte);
+  return text;
+}
+
+function frame(line: string, truncated = false, partial = false): Frame {
+  return { line, truncated, partial };
+}
+
+/** A framer plus the frames it has delivered so far. */
+function collector(maxLine?: number): {
+  framer: LineFramer;
+  frames: Frame[];
+  push: (chunk: Uint8Array) => void;
+  end: () => void;
+} {
+  const framer = maxLine === undefined ? new LineFramer() : new LineFramer({ maxLine });
+  const frames: Frame[] = [];
+  // The line is a view valid only during the call, so copy it at once.
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+    frames.push(frame(toBinary(line), truncated, partial));
+  };
+  return {
+    framer,
+    frames,
+    push: (chunk) => framer.push(chunk, sink),
+    end: () => framer.end(sink),
+  };
+}
+
+/** Feeds `chunks` in order, ends the stream, and reports everything. */
+function run(chunks: Uint8Array[], maxLine?: number): Outcome {
+  const { framer, frames, push, end } = collector(maxLine);
+  for (const chunk of chunks) push(chunk);
+  end();
+  return { frames, truncatedLines: framer.truncatedLines, droppedBytes: framer.droppedBytes };
+}
+
+/** Splits `input` at the given offsets (ascending). */
+function splitAt(input: Uint8Array, offsets: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let start = 0;
+  for (const offset of offsets) {
+    chunks.push(input.subarray(start, offset));
+    start = offset;
+  }
+  chunks.push(input.subarray(start));
+  return chunks;
+}
+
+function oneByteChunks(input: Uint8Array): Uint8Array[] {
+  return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
+}
+
+/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomChunks(input: Uint8Array, random: () => number, maxChunk: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let pos = 0;
+  while (pos < input.length) {
+    // Zero-length chunks are legal and must change nothing.
+    const size = Math.floor(random() * (maxChunk + 1));
+    chunks.push(input.subarray(pos, pos + size));
+    pos += size;
+  }
+  return chunks;
+}
+
+/**
+ * The reference: frames the whole input at once. A line's bytes are those
+ * before its `\n`, one trailing `\r` removed; past `maxLine` the line is cut and
+ * every byte after the cut up to the `\n` counts as dropped. An unfinished last
+ * line is `partial`, unless it is already known to be too long (more than
+ * `maxLine + 1` bytes, or `maxLine + 1` not ending in `\r`): then it was cut
+ * and delivered before the end.
+ */
+function model(input: Uint8Array, maxLine: number): Outcome {
+  const frames: Frame[] = [];
+  let truncatedLines = 0;
+  let droppedBytes = 0;
+  let start = 0;
+  for (let newline = input.indexOf(10); newline >= 0; newline = input.indexOf(10, start)) {
+    const raw = input.subarray(start, newline);
+    const line = raw.at(-1) === CR ? raw.subarray(0, -1) : raw;
+    if (line.length > maxLine) {
+      truncatedLines++;
+      droppedBytes += raw.length - maxLine;
+      frames.push(frame(toBinary(line.subarray(0, maxLine)), true, false));
+    } else {
+      frames.push(frame(toBinary(line)));
+    }
+    start = newline + 1;
+  }
+  const rest = input.subarray(start);
+  const cutEarly = rest.length > maxLine + 1 ||
+    (rest.length === maxLine + 1 && rest[maxLine] !== CR);
+  if (rest.length > maxLine) {
+    truncatedLines++;
+    droppedBytes += rest.length - maxLine;
+    frames.push(frame(toBinary(rest.subarray(0, maxLine)), true, !cutEarly));
+  } else if (rest.length > 0) {
+    frames.push(frame(toBinary(rest), false, true));
+  }
+  return { frames, truncatedLines, droppedBytes };
+}
+
+/** Inputs full of edge cases for a small maxLine (8). */
+const TRICKY_INPUTS = [
+  "hello\nworld\n",
+  "a\r\nb\rc\r\n\r\n\n\r\r\nlast",
+  "12345678\n123456789\n1234567\n",
+  "12345678\r\n123456789\r\n1234567\r\n12345678\r\r\n",
+  "abcdefghijklmnop\nnext\n",
+  "abcdefghijklmnop\r\nnext\r\n",
+  "12345678\rX\n12345678\r",
+  "123456789",
+  "12345678",
+  "1234567\r",
+  "x\n\n\n",
+  "",
+  "\n",
+  "\r",
+  "h\u00e9llo w\u00f6rld \u65e5\u672c\u8a9e \u{1f389}\n\u00e9\u00e9\u00e9\u00e9\u00e9\n",
+];
+
+Deno.test("LineFramer splits lines at \\n and removes one \\r before it", () => {
+  assert.deepEqual(run([bytes("one\ntwo\r\nthree\n")]).frames, [
+    frame("one"),
+    frame("two"),
+    frame("three"),
+  ]);
+});
+
+Deno.test("LineFramer keeps a lone \\r inside a line", () => {
+  assert.deepEqual(run([bytes("a\rb\n\rlead\ntrail\r\r\n")]).frames, [
+    frame("a\rb"),
+    frame("\rlead"),
+    frame("trail\r"),
+  ]);
+});
+
+Deno.test("LineFramer keeps one \\r of \\r\\r\\n", () => {
+  assert.deepEqual(run([bytes("x\r\r\n")]).frames, [frame("x\r")]);
+  assert.deepEqual(run(oneByteChunks(bytes("x\r\r\n"))).frames, [frame("x\r")]);
+});
+
+Deno.test("LineFramer delivers empty lines, with \\n or \\r\\n", () => {
+  assert.deepEqual(run([bytes("\n\r\n\n")]).frames, [frame(""), frame(""), frame("")]);
+});
+
+Deno.test("LineFramer delivers a final line without newline as partial", () => {
+  const { frames, push, end } = collector();
+  push(bytes("done\nunfinished"));
+  assert.deepEqual(frames, [frame("done")]);
+  end();
+  assert.deepEqual(frames, [frame("done"), frame("unfinished", false, true)]);
+});
+
+Deno.test("LineFramer keeps a trailing \\r of a partial last line", () => {
+  // Only a `\r` followed by `\n` is a line ending.
+  assert.deepEqual(run([bytes("abc\r")]).frames, [frame("abc\r", false, true)]);
+});
+
+Deno.test("LineFramer delivers nothing at the end when the last line was complete", () => {
+  assert.deepEqual(run([bytes("a\n")]).frames, [frame("a")]);
+  assert.deepEqual(run([]).frames, []);
+  assert.deepEqual(run([new Uint8Array(0)]).frames, []);
+});
+
+Deno.test("LineFramer produces the same lines for a split at every byte position", () => {
+  for (const text of TRICKY_INPUTS) {
+    const input = bytes(text);
+    const whole = run([input], 8);
+    assert.deepEqual(whole, model(input, 8), `whole ${JSON.stringify(text)}`);
+    for (let i = 0; i <= input.length; i++) {
+      assert.deepEqual(
+        run(splitAt(input, [i]), 8),
+        whole,
+        `split at ${i} of ${JSON.stringify(text)}`,
+      );
+    }
+  }
+});
+
+Deno.test("LineFramer produces the same lines for two splits at every pair of positions", () => {
+  for (const text of TRICKY_INPUTS) {
+    const input = bytes(text);
+    const whole = run([input], 8);
+    for (let i = 0; i <= input.length; i++) {
+      for (let j = i; j <= input.length; j++) {
+        assert.deepEqual(run(splitAt(input, [i, j]), 8), whole, `splits ${i},${j} of ${text}`);
+      }
+    }
+  }
+});
+
+Deno.test("LineFramer produces the same lines when fed one byte at a time", () => {
+  for (const text of TRICKY_INPUTS) {
+    const input = bytes(text);
+    assert.deepEqual(run(oneByteChunks(input), 8), run([input], 8), JSON.stringify(text));
+  }
+});
+
+Deno.test("LineFramer matches the whole-input model for random input in random chunks", () => {
+  const random = prng(0x1ee7);
+  // Few symbols, so `\r`, `\n` and lengths around maxLine keep coming up.
+  const alphabet = [0x61, 0x62, CR, 10, 0xc3, 0xa9, 0x00, 0xff];
+  for (let round = 0; round < 400; round++) {
+    const maxLine = 1 + Math.floor(random() * 10);
+    const length = Math.floor(random() * 80);
+    const input = Uint8Array.from(
+      { length },
+      () => alphabet[Math.floor(random() * alphabet.length)] as number,
+    );
+    const expected = model(input, maxLine);
+    const label = `round ${round}, maxLine ${maxLine}, input [${input.join(",")}]`;
+    assert.deepEqual(run([input], maxLine), expected, `${label}, whole`);
+    assert.deepEqual(run(oneByteChunks(input), maxLine), expected, `${label}, 1-byte chunks`);
+    for (let trial = 0; trial < 5; trial++) {
+      const chunks = randomChunks(input, random, 1 + Math.floor(random() * 12));
+      const sizes = chunks.map((chunk) => chunk.length).join(",");
+      assert.deepEqual(run(chunks, maxLine), expected, `${label}, chunks ${sizes}`);
+    }
+  }
+});
+
+Deno.test("LineFramer delivers lines one below, at and one over maxLine", () => {
+  assert.deepEqual(run([bytes("1234567\n12345678\n123456789\n")], 8), {
+    frames: [frame("1234567"), frame("12345678"), frame("12345678", true)],
+    truncatedLines: 1,
+    droppedBytes: 1,
+  });
+});
+
+Deno.test("LineFramer does not count \\r\\n towards maxLine", () => {
+  assert.deepEqual(run([bytes("1234567\r\n12345678\r\n123456789\r\n")], 8), {
+    frames: [frame("1234567"), frame("12345678"), frame("12345678", true)],
+    truncatedLines: 1,
+    // The `9` and the `\r` after it: everything between the cut and the `\n`.
+    droppedBytes: 2,
+  });
+});
+
+Deno.test("LineFramer handles lines around maxLine split anywhere", () => {
+  for (const ending of ["\n", "\r\n"]) {
+    for (const length of [7, 8, 9]) {
+      const body = "abcdefghi".slice(0, length);
+      const input = bytes(`${body}${ending}after${ending}`);
+      const expected = {
+        frames: [frame(body.slice(0, 8), length > 8), frame("after")],
+        truncatedLines: length > 8 ? 1 : 0,
+        droppedBytes: length > 8 ? ending.length : 0,
+      };
+      for (let i = 0; i <= input.length; i++) {
+        for (let j = i; j <= input.length; j++) {
+          const label = `${JSON.stringify(body + ending)} split at ${i},${j}`;
+          assert.deepEqual(run(splitAt(input, [i, j]), 8), expected, label);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("LineFramer holds a line of maxLine bytes plus \\r until it knows what follows", () => {
+  const { frames, push, end, framer } = collector(8);
+  push(bytes("12345678\r"));
+  assert.deepEqual(frames, []);
+  assert.equal(framer.bufferedBytes, 9);
+  push(bytes("\n"));
+  assert.deepEqual(frames, [frame("12345678")]);
+  end();
+  assert.equal(framer.truncatedLines, 0);
+  assert.equal(framer.droppedBytes, 0);
+});
+
+Deno.test("LineFramer cuts maxLine bytes plus \\r at the end of the stream", () => {
+  assert.deepEqual(run([bytes("12345678\r")], 8), {
+    frames: [frame("12345678", true, true)],
+    truncatedLines: 1,
+    droppedBytes: 1,
+  });
+});
+
+Deno.test("LineFramer delivers an overlong line before its newline arrives", () => {
+  const { frames, push, framer } = collector(8);
+  push(bytes("abcdefghijkl"));
+  assert.deepEqual(frames, [frame("abcdefgh", true)]);
+  assert.equal(framer.bufferedBytes, 0);
+  push(bytes("mnop"));
+  assert.deepEqual(frames, [frame("abcdefgh", true)]);
+  push(bytes("qr\nnext\n"));
+  assert.deepEqual(frames, [frame("abcdefgh", true), frame("next")]);
+  assert.equal(framer.truncatedLines, 1);
+  assert.equal(framer.droppedBytes, "ijklmnopqr".length);
+});
+
+Deno.test("LineFramer delivers an overlong line as soon as byte maxLine + 1 arrives", () => {
+  const { frames, push } = collector(8);
+  const input = bytes("abcdefghi");
+  for (let i = 0; i < 8; i++) push(input.subarray(i, i + 1));
+  assert.deepEqual(frames, []);
+  push(input.subarray(8));
+  assert.deepEqual(frames, [frame("abcdefgh", true)]);
+});
+
+Deno.test("LineFramer drops the rest of an overlong line and keeps the next line intact", () => {
+  const input = bytes("x".repeat(100) + "\r\nintact line\nsecond\r\n");
+  const expected = {
+    frames: [frame("xxxxxxxxxxxx", true), frame("intact line"), frame("second")],
+    truncatedLines: 1,
+    droppedBytes: 89,
+  };
+  assert.deepEqual(run([input], 12), expected);
+  assert.deepEqual(run(oneByteChunks(input), 12), expected);
+  for (let i = 0; i <= input.length; i++) {
+    assert.deepEqual(run(splitAt(input, [i]), 12), expected, `split at ${i}`);
+  }
+});
+
+Deno.test("LineFramer counts truncated lines and dropped bytes across lines", () => {
+  const input = bytes("0123456789\nok\n0123456789ABCDEF\n01234\n012345678");
+  assert.deepEqual(run([input], 5), {
+    frames: [
+      frame("01234", true),
+      frame("ok"),
+      frame("01234", true),
+      frame("01234"),
+      frame("01234", true),
+    ],
+    truncatedLines: 3,
+    droppedBytes: 5 + 11 + 4,
+  });
+});
+
+Deno.test("LineFramer counters start at zero", () => {
+  const framer = new LineFramer();
+  assert.equal(framer.truncatedLines, 0);
+  assert.equal(framer.droppedBytes, 0);
+  assert.equal(framer.bufferedBytes, 0);
+});
+
+Deno.test("LineFramer reports the bytes of an unfinished line as buffered", () => {
+  const { framer, push, end } = collector(8);
+  push(bytes("ab"));
+  assert.equal(framer.bufferedBytes, 2);
+  push(bytes("cd"));
+  assert.equal(framer.bufferedBytes, 4);
+  push(bytes("\nxy"));
+  assert.equal(framer.bufferedBytes, 2);
+  end();
+  assert.equal(framer.bufferedBytes, 0);
+});
+
+Deno.test("LineFramer holds at most maxLine + 1 bytes of 50 MB without a newline", () => {
+  const { framer, frames, push } = collector();
+  const chunk = new Uint8Array(64 * 1024).fill(0x78);
+  const total = 50 * 1024 * 1024;
+  let maxBuffered = 0;
+  for (let fed = 0; fed < total; fed += chunk.length) {
+    push(chunk);
+    maxBuffered = Math.max(maxBuffered, framer.bufferedBytes);
+  }
+  assert.ok(maxBuffered <= DEFAULT_MAX_LINE + 1, `buffered ${maxBuffered} bytes`);
+  assert.equal(frames.length, 1);
+  assert.deepEqual(frames[0], frame("x".repeat(DEFAULT_MAX_LINE), true));
+  assert.equal(framer.truncatedLines, 1);
+  assert.equal(framer.droppedBytes, total - DEFAULT_MAX_LINE);
+  push(bytes("tail\nok\n"));
+  assert.equal(frames.length, 2);
+  assert.deepEqual(frames[1], frame("ok"));
+  assert.equal(framer.droppedBytes, total - DEFAULT_MAX_LINE + 4);
+});
+
+Deno.test("LineFramer holds at most maxLine + 1 bytes for any chunking of a long line", () => {
+  const random = prng(42);
+  const input = binary("y".repeat(300) + "\r".repeat(3) + "z".repeat(50) + "\n");
+  for (const maxLine of [1, 2, 7, 64, 299, 300, 301]) {
+    for (let trial = 0; trial < 20; trial++) {
+      const { framer, push } = collector(maxLine);
+      for (const chunk of randomChunks(input, random, 40)) {
+        push(chunk);
+        assert.ok(framer.bufferedBytes <= maxLine + 1, `maxLine ${maxLine}`);
+      }
+    }
+  }
+});
+
+Deno.test("LineFramer uses 65536 bytes as the default maxLine", () => {
+  assert.equal(DEFAULT_MAX_LINE, 65536);
+  assert.equal(new LineFramer().maxLine, 65536);
+  assert.equal(new LineFramer({}).maxLine, 65536);
+  assert.equal(new LineFramer({ maxLine: 3 }).maxLine, 3);
+  const atCap = "z".repeat(65536);
+  assert.deepEqual(run([bytes(`${atCap}\n${atCap}z\n`)]).frames, [
+    frame(atCap),
+    frame(atCap, true),
+  ]);
+});
+
+Deno.test("LineFramer accepts maxLine 1", () => {
+  assert.deepEqual(run([bytes("a\nbc\r\n\r\n")], 1), {
+    frames: [frame("a"), frame("b", true), frame("")],
+    truncatedLines: 1,
+    droppedBytes: 2,
+  });
+});
+
+Deno.test("LineFramer rejects an invalid maxLine with a RangeError naming it", () => {
+  for (const maxLine of [0, -1, 1.5, NaN, Infinity, 2 ** 53]) {
+    assert.throws(() => new LineFramer({ maxLine }), {
+      name: "RangeError",
+      message: `Invalid maxLine "${maxLine}": must be a positive integer`,
+    });
+    assert.throws(() => new LineFramer({ maxLine }), RangeError);
+  }
+});
+
+Deno.test("LineFramer keeps multi-byte UTF-8 characters split across chunks intact", () => {
+  const text = "h\u00e9llo w\u00f6rld\n\u65e5\u672c\u8a9e\r\n\u{1f389}\u{1f600}\n\u00e9";
+  const input = bytes(text);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const expected = ["h\u00e9llo w\u00f6rld", "\u65e5\u672c\u8a9e", "\u{1f389}\u{1f600}", "\u00e9"];
+  const chunkings = [oneByteChunks(input)];
+  for (let i = 0; i <= input.length; i++) chunkings.push(splitAt(input, [i]));
+  for (const chunks of chunkings) {
+    const lines = run(chunks).frames.map((f) => decoder.decode(binary(f.line)));
+    assert.deepEqual(lines, expected);
+  }
+});
+
+Deno.test("LineFramer cuts at a byte count, even inside a multi-byte character", () => {
+  // Framing is byte-level: "a\u00e9\u20ac" is 61 c3 a9 e2 82 ac.
+  assert.deepEqual(run([bytes("a\u00e9\u20ac\n")], 3).frames, [frame("a\xc3\xa9", true)]);
+  assert.deepEqual(run([bytes("a\u00e9\u20ac\n")], 2).frames, [frame("a\xc3", true)]);
+});
+
+Deno.test("LineFramer passes any byte other than \\n through unchanged", () => {
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 10);
+  const input = new Uint8Array(all.length + 1);
+  input.set(all);
+  input[all.length] = 10;
+  assert.deepEqual(run([input], 1000).frames, [frame(toBinary(all))]);
+  assert.deepEqual(run(oneByteChunks(input), 1000).frames, [frame(toBinary(all))]);
+});
+
+Deno.test("LineFramer starts a fresh line after end", () => {
+  const { frames, push, end } = collector(4);
+  push(bytes("abcdefg"));
+  end();
+  push(bytes("xy\n"));
+  end();
+  assert.deepEqual(frames, [frame("abcd", true), frame("xy")]);
+});

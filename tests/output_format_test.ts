@@ -1,0 +1,298 @@
+/**
+ * Unit tests for the server's output formats: what a user sees on stdout for
+ * each message in `text`, `json` and `raw`, and on stderr (or in the JSON
+ * stream) for each connection event.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type ChunkSink,
+  type ClientInfo,
+  type ConnectionEvent,
+  countOf,
+  formatJsonEvent,
+  formatMessage,
+  formatTextEvent,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from "../lib/output_format.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const CLIENT: ClientInfo = { id: 3, address: "127.0.0.1", port: 40000 };
+const V6_CLIENT: ClientInfo = { id: 12, address: "::1", port: 5000 };
+/** 2023-11-14T22:13:20.123Z */
+const TIME = 1700000000123;
+
+function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** A sink that keeps a copy of everything written, as bytes. */
+class CollectingSink implements ChunkSink {
+  readonly chunks: Uint8Array[] = [];
+
+  write(chunk: string | Uint8Array): void {
+    // Copy: formatters may pass views of buffers that are reused afterwards.
+    this.chunks.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk.slice());
+  }
+
+  get bytes(): Uint8Array {
+    const total = this.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const all = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      all.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return all;
+  }
+
+  get text(): string {
+    return decoder.decode(this.bytes);
+  }
+}
+
+function format(
+  outputFormat: OutputFormat,
+  line: Uint8Array,
+  { truncated = false, partial = false, client = CLIENT, time = TIME } = {},
+): CollectingSink {
+  const sink = new CollectingSink();
+  formatMessage(sink, outputFormat, client, line, truncated, partial, time);
+  return sink;
+}
+
+function text(line: string, flags: { truncated?: boolean; partial?: boolean } = {}): string {
+  return format("text", bytes(line), flags).text;
+}
+
+function json(line: Uint8Array, flags: { truncated?: boolean; partial?: boolean } = {}): string {
+  return format("json", line, flags).text;
+}
+
+function disconnect(
+  overrides: Partial<Extract<ConnectionEvent, { type: "disconnect" }>> = {},
+): ConnectionEvent {
+  return {
+    type: "disconnect",
+    client: CLIENT,
+    time: TIME,
+    reason: "eof",
+    detail: "",
+    lines: 2,
+    bytes: 10,
+    truncated: 0,
+    durationMs: 1500,
+    ...overrides,
+  };
+}
+
+Deno.test("OUTPUT_FORMATS lists text, json and raw", () => {
+  assert.deepEqual([...OUTPUT_FORMATS], ["text", "json", "raw"]);
+});
+
+Deno.test("text format labels each message with its client number", () => {
+  assert.equal(text("hello"), "[client 3] hello\n");
+  assert.equal(text(""), "[client 3] \n");
+  assert.equal(text("a\tb"), "[client 3] a\tb\n");
+});
+
+Deno.test("text format says truncated and partial in the label", () => {
+  assert.equal(text("cut", { truncated: true }), "[client 3 truncated] cut\n");
+  assert.equal(text("end", { partial: true }), "[client 3 partial] end\n");
+  assert.equal(
+    text("both", { truncated: true, partial: true }),
+    "[client 3 truncated partial] both\n",
+  );
+});
+
+Deno.test("text format shows non-ASCII text as sent", () => {
+  assert.equal(
+    text("h\u00e9llo \u{1f389} \u65e5\u672c"),
+    "[client 3] h\u00e9llo \u{1f389} \u65e5\u672c\n",
+  );
+});
+
+Deno.test("text format escapes control characters and terminal sequences", () => {
+  assert.equal(text("\x1b]0;pwned\x07hi"), "[client 3] \\x1b]0;pwned\\x07hi\n");
+  assert.equal(text("\x1b[2J\rx"), "[client 3] \\x1b[2J\\x0dx\n");
+  assert.equal(text("\u009b2J\x7f"), "[client 3] \\x9b2J\\x7f\n");
+  assert.equal(
+    format("text", new Uint8Array([0x61, 0xff, 0x1b, 0x62]), { partial: true }).text,
+    "[client 3 partial] a\ufffd\\x1bb\n",
+  );
+});
+
+Deno.test("text format writes exactly one newline per message", () => {
+  for (const line of ["plain", "\u00e9", "a\rb", "\x1b"]) {
+    const out = text(line);
+    assert.equal(out.indexOf("\n"), out.length - 1, JSON.stringify(line));
+  }
+});
+
+Deno.test("json format writes one exact JSON line per message", () => {
+  assert.equal(
+    json(bytes("hello")),
+    '{"time":"2023-11-14T22:13:20.123Z","type":"message","client":3,' +
+      '"address":"127.0.0.1","port":40000,"text":"hello"}\n',
+  );
+});
+
+Deno.test("json format lines parse with time, type, client, address, port and text", () => {
+  const out = format("json", bytes("h\u00e9llo"), { client: V6_CLIENT, time: 0 }).text;
+  assert.equal(out.indexOf("\n"), out.length - 1);
+  assert.deepEqual(JSON.parse(out), {
+    time: "1970-01-01T00:00:00.000Z",
+    type: "message",
+    client: 12,
+    address: "::1",
+    port: 5000,
+    text: "h\u00e9llo",
+  });
+});
+
+Deno.test("json format adds truncated and partial only when set", () => {
+  const plain = JSON.parse(json(bytes("x")));
+  assert.equal("truncated" in plain, false);
+  assert.equal("partial" in plain, false);
+  const truncated = json(bytes("x"), { truncated: true });
+  assert.match(truncated, /"truncated":true/);
+  assert.doesNotMatch(truncated, /partial/);
+  assert.equal(JSON.parse(truncated).truncated, true);
+  const partial = json(bytes("x"), { partial: true });
+  assert.match(partial, /"partial":true/);
+  assert.doesNotMatch(partial, /truncated/);
+  const both = JSON.parse(json(bytes("x"), { truncated: true, partial: true }));
+  assert.equal(both.truncated, true);
+  assert.equal(both.partial, true);
+  assert.equal(both.text, "x");
+});
+
+Deno.test("json format keeps control characters as data, escaped", () => {
+  const line = '\x1b]0;t\x07\r\t\x7f\u0085"\\';
+  const out = json(bytes(line));
+  assert.equal(JSON.parse(out).text, line);
+  const raw = [...out.slice(0, -1)].map((c) => c.codePointAt(0) as number);
+  assert.deepEqual(raw.filter((c) => c < 0x20 || (c >= 0x7f && c <= 0x9f)), []);
+});
+
+Deno.test("json format shows invalid UTF-8 as U+FFFD", () => {
+  assert.equal(JSON.parse(json(new Uint8Array([0x61, 0xff, 0x62]))).text, "a\ufffdb");
+});
+
+Deno.test("json format quotes an address that needs escaping", () => {
+  const client = { id: 1, address: 'odd"name\\', port: 1 };
+  assert.equal(JSON.parse(format("json", bytes("x"), { client }).text).address, 'odd"name\\');
+});
+
+Deno.test("raw format passes the bytes through untouched plus a newline", () => {
+  const line = new Uint8Array([0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x00, 0x0d, 0xc2, 0x9b, 0x61]);
+  const expected = new Uint8Array([...line, 0x0a]);
+  assert.deepEqual(format("raw", line).bytes, expected);
+  assert.deepEqual(format("raw", line, { truncated: true, partial: true }).bytes, expected);
+  assert.deepEqual(format("raw", new Uint8Array(0)).bytes, new Uint8Array([0x0a]));
+});
+
+Deno.test("formatTextEvent reports a connection with host:port", () => {
+  assert.equal(
+    formatTextEvent({ type: "connect", client: CLIENT, time: TIME }),
+    "client 3 connected from 127.0.0.1:40000\n",
+  );
+});
+
+Deno.test("formatTextEvent brackets an IPv6 address", () => {
+  assert.equal(
+    formatTextEvent({ type: "connect", client: V6_CLIENT, time: TIME }),
+    "client 12 connected from [::1]:5000\n",
+  );
+  assert.equal(
+    formatTextEvent(disconnect({ client: V6_CLIENT })),
+    "client 12 disconnected from [::1]:5000 (eof): 2 lines, 10 bytes, 1.5 s\n",
+  );
+});
+
+Deno.test("formatTextEvent reports a disconnect with reason, counts and duration", () => {
+  assert.equal(
+    formatTextEvent(disconnect()),
+    "client 3 disconnected from 127.0.0.1:40000 (eof): 2 lines, 10 bytes, 1.5 s\n",
+  );
+  assert.equal(
+    formatTextEvent(disconnect({ reason: "reset", lines: 1, bytes: 1, durationMs: 0 })),
+    "client 3 disconnected from 127.0.0.1:40000 (reset): 1 line, 1 byte, 0.0 s\n",
+  );
+  assert.equal(
+    formatTextEvent(disconnect({ reason: "shutdown", lines: 0, bytes: 0, durationMs: 61234 })),
+    "client 3 disconnected from 127.0.0.1:40000 (shutdown): 0 lines, 0 bytes, 61.2 s\n",
+  );
+});
+
+Deno.test("formatTextEvent mentions truncated lines only when there were some", () => {
+  assert.equal(
+    formatTextEvent(disconnect({ truncated: 2 })),
+    "client 3 disconnected from 127.0.0.1:40000 (eof): 2 lines, 10 bytes, 2 truncated, 1.5 s\n",
+  );
+  assert.doesNotMatch(formatTextEvent(disconnect({ truncated: 0 })), /truncated/);
+});
+
+Deno.test("formatTextEvent adds the detail of an error after the reason", () => {
+  assert.equal(
+    formatTextEvent(disconnect({ reason: "error", detail: "connection reset by peer" })),
+    "client 3 disconnected from 127.0.0.1:40000 (error: connection reset by peer): " +
+      "2 lines, 10 bytes, 1.5 s\n",
+  );
+  assert.match(
+    formatTextEvent(disconnect({ reason: "drain-timeout" })),
+    /\(drain-timeout\): /,
+  );
+});
+
+Deno.test("formatJsonEvent writes a connect event as one JSON line", () => {
+  const out = formatJsonEvent({ type: "connect", client: V6_CLIENT, time: TIME });
+  assert.equal(
+    out,
+    '{"time":"2023-11-14T22:13:20.123Z","type":"connect","client":12,' +
+      '"address":"::1","port":5000}\n',
+  );
+  assert.deepEqual(JSON.parse(out), {
+    time: "2023-11-14T22:13:20.123Z",
+    type: "connect",
+    client: 12,
+    address: "::1",
+    port: 5000,
+  });
+});
+
+Deno.test("formatJsonEvent writes a disconnect event with reason and counts", () => {
+  const out = formatJsonEvent(disconnect({ truncated: 1 }));
+  assert.equal(out.indexOf("\n"), out.length - 1);
+  assert.deepEqual(JSON.parse(out), {
+    time: "2023-11-14T22:13:20.123Z",
+    type: "disconnect",
+    client: 3,
+    address: "127.0.0.1",
+    port: 40000,
+    reason: "eof",
+    lines: 2,
+    bytes: 10,
+    truncated: 1,
+    duration_ms: 1500,
+  });
+});
+
+Deno.test("formatJsonEvent includes detail only when there is one", () => {
+  assert.doesNotMatch(formatJsonEvent(disconnect()), /detail/);
+  const event = JSON.parse(
+    formatJsonEvent(disconnect({ reason: "error", detail: 'bad "thing"\n\\' })),
+  );
+  assert.equal(event.reason, "error");
+  assert.equal(event.detail, 'bad "thing"\n\\');
+});
+
+Deno.test("countOf pluralises the noun unless the count is 1", () => {
+  assert.equal(countOf(0, "line"), "0 lines");
+  assert.equal(countOf(1, "line"), "1 line");
+  assert.equal(countOf(2, "byte"), "2 bytes");
+  assert.equal(countOf(1000000, "byte"), "1000000 bytes");
+});

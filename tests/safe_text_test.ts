@@ -1,0 +1,203 @@
+/**
+ * Unit tests for the terminal-safe decoding of untrusted line bytes: nothing a
+ * client sends may reach the operator's terminal as a control character, and
+ * ordinary text must come out exactly as sent.
+ */
+
+import assert from "node:assert/strict";
+import { isPrintableAscii, jsonText, safeText } from "../lib/safe_text.ts";
+
+const encoder = new TextEncoder();
+
+function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+function hex2(code: number): string {
+  return code.toString(16).padStart(2, "0");
+}
+
+/** Every code point a terminal may obey: C0 except tab, DEL, C1. */
+function isUnsafe(code: number): boolean {
+  return (code < 0x20 && code !== 0x09) || (code >= 0x7f && code <= 0x9f);
+}
+
+function unsafeCodes(text: string): number[] {
+  return [...text].map((char) => char.codePointAt(0) as number).filter(isUnsafe);
+}
+
+/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random byte strings biased towards control bytes, C1 and UTF-8 fragments. */
+function randomInputs(count: number): Uint8Array[] {
+  const random = prng(7);
+  const interesting = [0x00, 0x07, 0x09, 0x0a, 0x0d, 0x1b, 0x7f, 0xc2, 0x80, 0x9b, 0x9f, 0xff];
+  return Array.from(
+    { length: count },
+    () =>
+      Uint8Array.from(
+        { length: Math.floor(random() * 24) },
+        () =>
+          random() < 0.5
+            ? interesting[Math.floor(random() * interesting.length)] as number
+            : Math.floor(random() * 256),
+      ),
+  );
+}
+
+const UNCHANGED_TEXTS = [
+  "hello, world",
+  "h\u00e9llo",
+  "na\u00efve caf\u00e9 \u00a0non-breaking \u00a1",
+  "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8",
+  "emoji \u{1f389}\u{1f600}\u{1f468}\u200d\u{1f469}\u200d\u{1f467}",
+  "\u03a9\u2248\u00e7\u221a \u20ac100",
+  "replacement char \ufffd kept",
+  "",
+];
+
+Deno.test("safeText leaves printable ASCII unchanged", () => {
+  let printable = "";
+  for (let code = 0x20; code < 0x7f; code++) printable += String.fromCharCode(code);
+  assert.equal(safeText(bytes(printable)), printable);
+  assert.equal(safeText(bytes('say "hi" \\ [1;2] ~')), 'say "hi" \\ [1;2] ~');
+});
+
+Deno.test("safeText leaves valid non-ASCII text unchanged", () => {
+  for (const text of UNCHANGED_TEXTS) assert.equal(safeText(bytes(text)), text);
+});
+
+Deno.test("safeText keeps tabs", () => {
+  assert.equal(safeText(bytes("a\tb\t")), "a\tb\t");
+  assert.equal(safeText(bytes("\t\u00e9\t")), "\t\u00e9\t");
+});
+
+Deno.test("safeText escapes every C0 control character except tab as \\xHH", () => {
+  for (let code = 0; code < 0x20; code++) {
+    if (code === 0x09) continue;
+    const expected = `a\\x${hex2(code)}b`;
+    assert.equal(safeText(new Uint8Array([0x61, code, 0x62])), expected, `byte ${code}`);
+    // Also next to non-ASCII, where the fast path does not apply.
+    assert.equal(
+      safeText(new Uint8Array([0xc3, 0xa9, code])),
+      `\u00e9\\x${hex2(code)}`,
+      `byte ${code} after \u00e9`,
+    );
+  }
+});
+
+Deno.test("safeText escapes DEL as \\x7f", () => {
+  assert.equal(safeText(new Uint8Array([0x61, 0x7f, 0x62])), "a\\x7fb");
+});
+
+Deno.test("safeText escapes every C1 control character as \\xHH", () => {
+  for (let code = 0x80; code <= 0x9f; code++) {
+    // U+0080..U+009F are encoded C2 80..C2 9F.
+    const input = new Uint8Array([0x78, 0xc2, code, 0x79]);
+    assert.equal(safeText(input), `x\\x${hex2(code)}y`, `U+00${hex2(code)}`);
+  }
+});
+
+Deno.test("safeText does not escape U+00A0, the first character after C1", () => {
+  assert.equal(safeText(new Uint8Array([0xc2, 0xa0])), "\u00a0");
+});
+
+Deno.test("safeText escapes line breaks so one line stays one line", () => {
+  assert.equal(safeText(bytes("a\rb\nc")), "a\\x0db\\x0ac");
+});
+
+Deno.test("safeText neutralises terminal escape sequences", () => {
+  assert.equal(safeText(bytes("\x1b]0;title\x07")), "\\x1b]0;title\\x07");
+  assert.equal(safeText(bytes("\x1b[2J\x1b[H")), "\\x1b[2J\\x1b[H");
+  assert.equal(safeText(bytes("\x1b[31mred\x1b[0m")), "\\x1b[31mred\\x1b[0m");
+  // The same sequences introduced by C1 CSI (U+009B) and OSC (U+009D).
+  assert.equal(safeText(bytes("\u009b2J")), "\\x9b2J");
+  assert.equal(safeText(bytes("\u009d0;title\u009c")), "\\x9d0;title\\x9c");
+});
+
+Deno.test("safeText replaces invalid UTF-8 with U+FFFD", () => {
+  assert.equal(safeText(new Uint8Array([0x61, 0xff, 0x62])), "a\ufffdb");
+  // A lone continuation byte, even one in the C1 range, is not C1: it is invalid.
+  assert.equal(safeText(new Uint8Array([0x9b, 0x32, 0x4a])), "\ufffd2J");
+  // A character cut short, as at a --max-line cut.
+  assert.equal(safeText(new Uint8Array([0x61, 0xe2, 0x82])), "a\ufffd");
+  // An overlong encoding of "/" and an encoded surrogate.
+  assert.equal(safeText(new Uint8Array([0xc0, 0xaf])), "\ufffd\ufffd");
+  assert.equal(safeText(new Uint8Array([0xed, 0xa0, 0x80])), "\ufffd\ufffd\ufffd");
+});
+
+Deno.test("safeText keeps a leading byte order mark as data", () => {
+  assert.equal(safeText(new Uint8Array([0xef, 0xbb, 0xbf, 0x61])), "\ufeffa");
+});
+
+Deno.test("safeText never lets a control character through, whatever the bytes", () => {
+  const decoder = new TextDecoder();
+  for (const input of randomInputs(2000)) {
+    const shown = safeText(input);
+    assert.deepEqual(unsafeCodes(shown), [], `input [${input.join(",")}]`);
+    // Unescaping gives back the decoded text: nothing else was altered.
+    const unescaped = shown.replace(
+      /\\x([0-9a-f]{2})/g,
+      (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
+    );
+    const decoded = decoder.decode(input);
+    if (!decoded.includes("\\x")) assert.equal(unescaped, decoded, `input [${input.join(",")}]`);
+  }
+});
+
+Deno.test("isPrintableAscii accepts only printable ASCII and tab", () => {
+  assert.equal(isPrintableAscii(new Uint8Array(0)), true);
+  assert.equal(isPrintableAscii(bytes(" ~hello\tworld")), true);
+  for (const byte of [0x00, 0x0a, 0x0d, 0x1b, 0x1f, 0x7f, 0x80, 0xc3, 0xff]) {
+    assert.equal(isPrintableAscii(new Uint8Array([0x61, byte])), false, `byte ${byte}`);
+  }
+});
+
+Deno.test("jsonText writes printable text as a plain JSON string", () => {
+  assert.equal(jsonText(bytes("hello")), '"hello"');
+  assert.equal(jsonText(bytes('say "hi" \\')), '"say \\"hi\\" \\\\"');
+  assert.equal(jsonText(new Uint8Array(0)), '""');
+  assert.equal(jsonText(bytes("h\u00e9llo \u{1f389}")), '"h\u00e9llo \u{1f389}"');
+});
+
+Deno.test("jsonText writes controls, DEL and C1 as JSON escapes", () => {
+  assert.equal(jsonText(bytes("a\x1b[2Jb")), '"a\\u001b[2Jb"');
+  assert.equal(jsonText(bytes("\x7f")), '"\\u007f"');
+  assert.equal(jsonText(bytes("\u0085\u009b")), '"\\u0085\\u009b"');
+  assert.equal(jsonText(bytes("a\tb\rc")), '"a\\tb\\rc"');
+  assert.equal(jsonText(bytes("\x1b]0;title\x07")), '"\\u001b]0;title\\u0007"');
+});
+
+Deno.test("jsonText round-trips every control character through JSON.parse", () => {
+  for (let code = 0; code <= 0xa0; code++) {
+    const char = String.fromCharCode(code);
+    const literal = jsonText(bytes(`<${char}>`));
+    assert.equal(JSON.parse(literal), `<${char}>`, `U+${code.toString(16)}`);
+    assert.deepEqual(unsafeCodes(literal), [], `U+${code.toString(16)} left raw`);
+  }
+});
+
+Deno.test("jsonText replaces invalid UTF-8 with U+FFFD", () => {
+  assert.equal(JSON.parse(jsonText(new Uint8Array([0x61, 0xff, 0x9b, 0x62]))), "a\ufffd\ufffdb");
+});
+
+Deno.test("jsonText is a valid, terminal-safe literal for any bytes", () => {
+  const decoder = new TextDecoder();
+  for (const input of randomInputs(2000)) {
+    const literal = jsonText(input);
+    const label = `input [${input.join(",")}]`;
+    assert.equal(JSON.parse(literal), decoder.decode(input), label);
+    assert.deepEqual(unsafeCodes(literal), [], label);
+    assert.match(literal, /^".*"$/s, label);
+  }
+});

@@ -1,0 +1,191 @@
+/**
+ * Unit tests for the server's command line: defaults, every flag in each of
+ * its spellings, and a UsageError naming the bad value for every mistake,
+ * all before any socket or file is opened.
+ */
+
+import assert from "node:assert/strict";
+import { MAX_MAX_LINE, parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
+import { UsageError } from "../lib/usage_error.ts";
+
+/** Asserts that parsing `args` throws a UsageError with exactly `message`. */
+function rejects(args: string[], message: string): void {
+  assert.throws(() => parseServerArgs(args), (error: unknown) => {
+    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
+    assert.equal(error.message, message, `for ${JSON.stringify(args)}`);
+    return true;
+  });
+}
+
+const DEFAULTS = {
+  host: "0.0.0.0",
+  port: 8888,
+  format: "text",
+  output: undefined,
+  maxLine: 65536,
+  drainTimeout: 5,
+  help: false,
+  version: false,
+};
+
+Deno.test("server flags default to 0.0.0.0:8888, text, stdout", () => {
+  assert.deepEqual(parseServerArgs([]), DEFAULTS);
+});
+
+Deno.test("server accepts --host", () => {
+  assert.deepEqual(parseServerArgs(["--host", "::"]), { ...DEFAULTS, host: "::" });
+  assert.deepEqual(parseServerArgs(["--host=127.0.0.1"]), { ...DEFAULTS, host: "127.0.0.1" });
+});
+
+Deno.test("server accepts --port and -p in every spelling", () => {
+  for (const args of [["--port", "9000"], ["--port=9000"], ["-p", "9000"], ["-p9000"]]) {
+    assert.deepEqual(parseServerArgs(args), { ...DEFAULTS, port: 9000 }, args.join(" "));
+  }
+  assert.equal(parseServerArgs(["-p", "0"]).port, 0);
+  assert.equal(parseServerArgs(["-p", "65535"]).port, 65535);
+});
+
+Deno.test("server accepts --format and -f with text, json and raw", () => {
+  for (const format of ["text", "json", "raw"]) {
+    assert.equal(parseServerArgs(["--format", format]).format, format);
+    assert.equal(parseServerArgs([`--format=${format}`]).format, format);
+    assert.equal(parseServerArgs(["-f", format]).format, format);
+  }
+});
+
+Deno.test("server accepts --output and -o", () => {
+  assert.deepEqual(parseServerArgs(["--output", "out.log"]), { ...DEFAULTS, output: "out.log" });
+  assert.equal(parseServerArgs(["--output=/tmp/x y.log"]).output, "/tmp/x y.log");
+  assert.equal(parseServerArgs(["-o", "out.log"]).output, "out.log");
+});
+
+Deno.test("server accepts --max-line from 1 to 64 MiB", () => {
+  assert.equal(MAX_MAX_LINE, 64 * 1024 * 1024);
+  assert.deepEqual(parseServerArgs(["--max-line", "100"]), { ...DEFAULTS, maxLine: 100 });
+  assert.equal(parseServerArgs(["--max-line=1"]).maxLine, 1);
+  assert.equal(parseServerArgs(["--max-line", String(MAX_MAX_LINE)]).maxLine, MAX_MAX_LINE);
+});
+
+Deno.test("server accepts --drain-timeout in whole or fractional seconds", () => {
+  assert.deepEqual(parseServerArgs(["--drain-timeout", "0"]), { ...DEFAULTS, drainTimeout: 0 });
+  assert.equal(parseServerArgs(["--drain-timeout=0.5"]).drainTimeout, 0.5);
+  assert.equal(parseServerArgs(["--drain-timeout", "86400"]).drainTimeout, 86400);
+});
+
+Deno.test("server accepts --help, -h, --version and -V", () => {
+  assert.deepEqual(parseServerArgs(["--help"]), { ...DEFAULTS, help: true });
+  assert.deepEqual(parseServerArgs(["-h"]), { ...DEFAULTS, help: true });
+  assert.deepEqual(parseServerArgs(["--version"]), { ...DEFAULTS, version: true });
+  assert.deepEqual(parseServerArgs(["-V"]), { ...DEFAULTS, version: true });
+  assert.deepEqual(parseServerArgs(["-hV"]), { ...DEFAULTS, help: true, version: true });
+});
+
+Deno.test("server takes the last of a repeated flag", () => {
+  assert.equal(parseServerArgs(["-p", "1", "--port", "2"]).port, 2);
+});
+
+Deno.test("server accepts every flag at once", () => {
+  assert.deepEqual(
+    parseServerArgs([
+      "--host=::1",
+      "-p",
+      "7000",
+      "-f",
+      "json",
+      "-o",
+      "log.jsonl",
+      "--max-line",
+      "512",
+      "--drain-timeout",
+      "2.5",
+    ]),
+    {
+      host: "::1",
+      port: 7000,
+      format: "json",
+      output: "log.jsonl",
+      maxLine: 512,
+      drainTimeout: 2.5,
+      help: false,
+      version: false,
+    },
+  );
+});
+
+Deno.test("server rejects an unknown option", () => {
+  rejects(["--verbose"], 'Unknown option "--verbose"');
+  rejects(["-x"], 'Unknown option "-x"');
+});
+
+Deno.test("server rejects a flag without its value", () => {
+  rejects(["--port"], 'Option "--port" needs a value');
+  rejects(["-p"], 'Option "--port" needs a value');
+  rejects(["--format"], 'Option "--format" needs a value');
+  rejects(["-o"], 'Option "--output" needs a value');
+  rejects(["--max-line"], 'Option "--max-line" needs a value');
+  rejects(["--drain-timeout"], 'Option "--drain-timeout" needs a value');
+  rejects(["--host"], 'Option "--host" needs a value');
+});
+
+Deno.test("server explains how to give a value that starts with a dash", () => {
+  rejects(
+    ["-p", "-1"],
+    'Option "-p" needs a value: write --port=VALUE for a value that starts with "-"',
+  );
+});
+
+Deno.test("server rejects a value given to --help", () => {
+  rejects(["--help=1"], 'Option "--help" does not take a value');
+});
+
+Deno.test("server rejects positional arguments", () => {
+  rejects(["8888"], 'Unexpected argument "8888"');
+});
+
+Deno.test("server rejects a bad port, naming it", () => {
+  for (const port of ["-1", "65536", "http", "", "1e3", "0x50"]) {
+    rejects([`--port=${port}`], `Invalid port "${port}": must be an integer from 0 to 65535`);
+  }
+});
+
+Deno.test("server rejects a format other than text, json or raw", () => {
+  for (const format of ["xml", "TEXT", "", "jsonl"]) {
+    rejects(["-f", format], `Invalid format "${format}": must be one of text, json, raw`);
+  }
+});
+
+Deno.test("server rejects a bad --max-line, naming it", () => {
+  for (const value of ["0", "-5", "1.5", "abc", String(MAX_MAX_LINE + 1), "1e6"]) {
+    rejects(
+      [`--max-line=${value}`],
+      `Invalid --max-line "${value}": must be an integer from 1 to ${MAX_MAX_LINE}`,
+    );
+  }
+});
+
+Deno.test("server rejects a bad --drain-timeout, naming it", () => {
+  for (const value of ["-1", "abc", "86401", ".5", ""]) {
+    rejects(
+      [`--drain-timeout=${value}`],
+      `Invalid --drain-timeout "${value}": must be a number of seconds from 0 to 86400`,
+    );
+  }
+});
+
+Deno.test("server rejects an empty host or output path", () => {
+  rejects(["--host="], 'Invalid host "": empty host');
+  rejects(["-o", ""], 'Invalid output file "": empty path');
+});
+
+Deno.test("server usage lists every flag and the default max line", () => {
+  for (
+    const flag of ["--host", "-p, --port", "-f, --format", "-o, --output", "--max-line"]
+  ) {
+    assert.ok(SERVER_USAGE.includes(flag), flag);
+  }
+  for (const flag of ["--drain-timeout", "-h, --help", "-V, --version"]) {
+    assert.ok(SERVER_USAGE.includes(flag), flag);
+  }
+  assert.match(SERVER_USAGE, /^Usage: linehub-server \[options\]\n/);
+  assert.match(SERVER_USAGE, /--max-line BYTES .*\(default 65536\)/);
+});
