@@ -65,6 +65,11 @@ export class BatchWriter implements ChunkSink {
     if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize < 16) {
       throw new RangeError(`Invalid chunkSize "${this.#chunkSize}": must be an integer >= 16`);
     }
+    if (!Number.isSafeInteger(this.#highWaterMark) || this.#highWaterMark < 0) {
+      throw new RangeError(
+        `Invalid highWaterMark "${this.#highWaterMark}": must be a non-negative integer`,
+      );
+    }
     this.#current = new Uint8Array(this.#chunkSize);
   }
 

@@ -35,7 +35,13 @@ const UNKNOWN_HOST =
  * ```
  */
 export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) {
+    try {
+      return String(error);
+    } catch {
+      return "unknown error"; // e.g. an object without a prototype
+    }
+  }
   if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
     return permissionText(error.message);
   }

@@ -48,6 +48,22 @@ Exit status: 0 after a clean shutdown, 1 on a runtime error, 2 on bad usage,
 130 or 143 when a second SIGINT or SIGTERM cut the drain short.
 `;
 
+/**
+ * Checks `--host`: an address or host name, with no port; `[::1]` is taken
+ * as `::1`, since that is how IPv6 addresses are often written.
+ */
+export function parseListenHost(text: string): string {
+  const host = /^\[([^\]]*)\]$/.exec(text)?.[1] ?? text;
+  if (host === "") throw new UsageError(`Invalid host "${text}": empty host`);
+  if (/[\s\[\]\/]/.test(host)) {
+    throw new UsageError(`Invalid host "${text}": not an address or host name`);
+  }
+  if (host.split(":").length === 2) {
+    throw new UsageError(`Invalid host "${text}": give the port with --port`);
+  }
+  return host;
+}
+
 /** Parses and validates the server's arguments; throws {@linkcode UsageError}. */
 export function parseServerArgs(args: string[]): ServerConfig {
   let values;
@@ -74,10 +90,10 @@ export function parseServerArgs(args: string[]): ServerConfig {
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`Invalid format "${format}": must be one of ${OUTPUT_FORMATS.join(", ")}`);
   }
-  if (values.host === "") throw new UsageError(`Invalid host "": empty host`);
+  const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
   return {
-    host: values.host,
+    host,
     port: parsePort(values.port),
     format: format as OutputFormat,
     output: values.output,

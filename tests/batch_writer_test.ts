@@ -436,3 +436,10 @@ Deno.test("BatchWriter rejects a chunkSize under 16, naming it", () => {
     });
   }
 });
+
+Deno.test("BatchWriter rejects a negative or fractional highWaterMark, naming it", () => {
+  const out: ByteWriter = { write: (bytes) => Promise.resolve(bytes.length) };
+  assert.throws(() => new BatchWriter(out, { highWaterMark: -1 }), /Invalid highWaterMark "-1"/);
+  assert.throws(() => new BatchWriter(out, { highWaterMark: 1.5 }), /Invalid highWaterMark "1.5"/);
+  assert.throws(() => new BatchWriter(out, { highWaterMark: NaN }), RangeError);
+});

@@ -132,3 +132,8 @@ Deno.test("describeError turns values that are not errors into text", () => {
   assert.equal(describeError(null), "null");
   assert.equal(describeError({ code: 1 }), "[object Object]");
 });
+
+Deno.test("describeError copes with a value that cannot be turned into a string", () => {
+  assert.equal(describeError(Object.create(null)), "unknown error");
+  assert.equal(describeError("plain text"), "plain text");
+});

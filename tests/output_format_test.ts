@@ -296,3 +296,11 @@ Deno.test("countOf pluralises the noun unless the count is 1", () => {
   assert.equal(countOf(2, "byte"), "2 bytes");
   assert.equal(countOf(1000000, "byte"), "1000000 bytes");
 });
+
+Deno.test("formatTextEvent escapes control characters in an error detail", () => {
+  assert.equal(
+    formatTextEvent(disconnect({ reason: "error", detail: "bad\x1b[2J\nthing" })),
+    "client 3 disconnected from 127.0.0.1:40000 (error: bad\\x1b[2J\\x0athing): " +
+      "2 lines, 10 bytes, 1.5 s\n",
+  );
+});

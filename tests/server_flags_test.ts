@@ -189,3 +189,16 @@ Deno.test("server usage lists every flag and the default max line", () => {
   assert.match(SERVER_USAGE, /^Usage: linehub-server \[options\]\n/);
   assert.match(SERVER_USAGE, /--max-line BYTES .*\(default 65536\)/);
 });
+
+Deno.test("server takes a bracketed IPv6 --host as the address inside", () => {
+  assert.equal(parseServerArgs(["--host", "[::1]"]).host, "::1");
+  assert.equal(parseServerArgs(["--host", "::"]).host, "::");
+  assert.equal(parseServerArgs(["--host", "localhost"]).host, "localhost");
+});
+
+Deno.test("server rejects a --host that holds a port or is no address", () => {
+  rejects(["--host", "127.0.0.1:9000"], 'Invalid host "127.0.0.1:9000": give the port with --port');
+  rejects(["--host", "[]"], 'Invalid host "[]": empty host');
+  rejects(["--host", "a b"], 'Invalid host "a b": not an address or host name');
+  rejects(["--host", "[::1]:80"], 'Invalid host "[::1]:80": not an address or host name');
+});
