@@ -7,11 +7,13 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
+
 /** The deno binary running the tests, used to start the programs. */
 export const DENO = Deno.execPath();
 
 /** The project root, as a path. */
-export const ROOT = new URL("..", import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Flags that `deno task server` uses; tests start the server the same way. */
 export const SERVER_PERMISSIONS = ["--allow-net", "--allow-write"];
@@ -45,6 +47,9 @@ export interface ServerProcess {
 
 const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
 const STARTUP_TIMEOUT_MS = 20_000;
+/** A program run to completion is killed after this long, so a hang fails
+ * one test instead of stalling the suite. */
+export const RUN_TIMEOUT_MS = 30_000;
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -124,7 +129,7 @@ export async function startServer(args: string[] = []): Promise<ServerProcess> {
 }
 
 /** Runs a program (`server.ts`, `client.ts` or any command) to completion,
- * feeding `stdin` if given. */
+ * feeding `stdin` if given; kills it after {@linkcode RUN_TIMEOUT_MS}. */
 export async function runProgram(
   command: string,
   args: string[],
@@ -136,16 +141,29 @@ export async function runProgram(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (stdin !== undefined) {
+  const timer = setTimeout(() => {
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, RUN_TIMEOUT_MS);
+  const feeding = (async () => {
+    if (stdin === undefined) return;
     const writer = process.stdin.getWriter();
-    await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
-    await writer.close();
-  }
+    try {
+      await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
+      await writer.close();
+    } catch {
+      // The program exited without reading all its input; its status says why.
+    }
+  })();
   const [stdoutBytes, stderrBytes, status] = await Promise.all([
     collect(process.stdout),
     collect(process.stderr),
     process.status,
-  ]);
+    feeding,
+  ]).finally(() => clearTimeout(timer));
   const decoder = new TextDecoder();
   return {
     code: status.code,

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 /** Every target `compile:all` builds. */
@@ -34,7 +35,7 @@ export const PROGRAMS = [
   { name: "linehub-client", entry: "client.ts", permissions: ["--allow-net"] },
 ] as const;
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Compiles one program; resolves with deno's stderr when it fails. */
 export async function compileProgram(
