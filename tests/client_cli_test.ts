@@ -1,0 +1,242 @@
+/**
+ * End-to-end tests of `client.ts` as a real process (see `_process.ts`),
+ * against a real server process and against small peers in this process:
+ * what reaches the server, what the client prints, exit statuses, and the
+ * one-line messages of every failure.
+ */
+
+import assert from "node:assert/strict";
+import { CLIENT_USAGE } from "../lib/client_flags.ts";
+import { type ProcessResult, ROOT, runClientProcess, startServer } from "./_process.ts";
+import {
+  assertNoCrash,
+  bytes,
+  closeQuietly,
+  nameUnless,
+  noIPv6Reason,
+  readToEnd,
+  unansweringListener,
+  unusedPort,
+  writeAll,
+} from "./_net.ts";
+
+/** Checks a client run: status, stdout and stderr exactly, and no crash. */
+function assertRun(
+  result: ProcessResult,
+  expected: { code: number; stdout: string; stderr: string },
+): void {
+  assertNoCrash(result.stderr);
+  assert.deepEqual(
+    { code: result.code, stdout: result.stdout, stderr: result.stderr },
+    expected,
+  );
+}
+
+Deno.test("client sends its stdin lines to the server and exits 0 without output", async () => {
+  const server = await startServer();
+  try {
+    const result = await runClientProcess(
+      ["127.0.0.1", String(server.port)],
+      "one\ntwo\r\n\n\x1b[31mthree",
+    );
+    assertRun(result, { code: 0, stdout: "", stderr: "" });
+    const served = await server.stop();
+    assert.equal(
+      served.stdout,
+      "[client 0] one\n[client 0] two\n[client 0] \n[client 0 partial] \\x1b[31mthree\n",
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("client -m sends each message as a line to HOST:PORT", async () => {
+  const server = await startServer();
+  try {
+    const result = await runClientProcess([
+      "-m",
+      "hello",
+      "--message",
+      "with  spaces\tand tab",
+      "--connect-timeout",
+      "0",
+      `127.0.0.1:${server.port}`,
+    ]);
+    assertRun(result, { code: 0, stdout: "", stderr: "" });
+    const served = await server.stop();
+    assert.equal(served.stdout, "[client 0] hello\n[client 0] with  spaces\tand tab\n");
+  } finally {
+    await server.stop();
+  }
+});
+
+const noIPv6 = noIPv6Reason();
+
+Deno.test({
+  name: nameUnless(noIPv6, "client connects to [::1]:PORT"),
+  ignore: noIPv6 !== null,
+  async fn(): Promise<void> {
+    const server = await startServer(["--host", "::1"]);
+    try {
+      const result = await runClientProcess([`[::1]:${server.port}`], "over v6\n");
+      assertRun(result, { code: 0, stdout: "", stderr: "" });
+      const served = await server.stop();
+      assert.equal(served.stdout, "[client 0] over v6\n");
+      assert.match(served.stderr, /^client 0 connected from \[::1\]:\d+$/m);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test("client prints what the server sends, also after its input ended, and exits 0 when the server closes", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const peer = (async () => {
+    const conn = await listener.accept();
+    try {
+      await writeAll(conn, bytes("welcome\n"));
+      // Returns once the client has half-closed at the end of its stdin.
+      const received = new TextDecoder().decode(await readToEnd(conn));
+      await writeAll(conn, bytes(`echo: ${received}`));
+      await writeAll(conn, bytes("no newline at the end"));
+    } finally {
+      conn.close();
+    }
+  })();
+  try {
+    const [result, peerError] = await Promise.all([
+      runClientProcess(["127.0.0.1", String(listener.addr.port)], "ping\npong\n"),
+      peer.then(() => null, (error: unknown) => error),
+    ]);
+    assertRun(result, {
+      code: 0,
+      stdout: "welcome\necho: ping\npong\nno newline at the end",
+      stderr: "",
+    });
+    assert.equal(peerError, null);
+  } finally {
+    listener.close();
+    await peer.catch(() => {});
+  }
+});
+
+Deno.test("client exits 1 with one line when the connection is refused", async () => {
+  const port = unusedPort();
+  const result = await runClientProcess(["127.0.0.1", String(port)], "lost\n");
+  assertRun(result, {
+    code: 1,
+    stdout: "",
+    stderr: `linehub-client: Cannot connect to 127.0.0.1:${port}: connection refused\n`,
+  });
+});
+
+Deno.test("client exits 1 with one line when --connect-timeout passes", async () => {
+  const { listener, queued } = await unansweringListener();
+  try {
+    const port = listener.addr.port;
+    const result = await runClientProcess(
+      ["--connect-timeout", "0.5", "127.0.0.1", String(port)],
+      "lost\n",
+    );
+    assertRun(result, {
+      code: 1,
+      stdout: "",
+      stderr: `linehub-client: Cannot connect to 127.0.0.1:${port}: timed out after 0.5 s\n`,
+    });
+  } finally {
+    queued.forEach(closeQuietly);
+    listener.close();
+  }
+});
+
+Deno.test("client exits 1 with one line for an unknown host", async () => {
+  // .invalid is reserved (RFC 2606): it never resolves.
+  const result = await runClientProcess(["nosuch.invalid", "9"], "lost\n");
+  assertRun(result, {
+    code: 1,
+    stdout: "",
+    stderr: "linehub-client: Cannot connect to nosuch.invalid:9: unknown host\n",
+  });
+});
+
+Deno.test("client rejects bad usage with exit 2, a message naming the value, and the usage", async () => {
+  const cases: Array<[string[], string]> = [
+    [
+      ["--connect-timeout", "abc", "127.0.0.1"],
+      `Invalid --connect-timeout "abc": must be a number of seconds from 0 to 86400`,
+    ],
+    [[], "Missing HOST: say where to connect"],
+    [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 0 to 65535`],
+    [["--bogus", "127.0.0.1"], `Unknown option "--bogus"`],
+    [["127.0.0.1:1", "2"], `Port given twice: "127.0.0.1:1" and "2"`],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runClientProcess(args)));
+  results.forEach((result, i) => {
+    const [, message] = cases[i] as [string[], string];
+    assertRun(result, {
+      code: 2,
+      stdout: "",
+      stderr: `linehub-client: ${message}\n\n${CLIENT_USAGE}`,
+    });
+  });
+});
+
+Deno.test("client --help prints the usage on stdout and --version the version", async () => {
+  const version = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).version;
+  const [help, short, versionRun, shortVersion] = await Promise.all([
+    runClientProcess(["--help"]),
+    runClientProcess(["-h"]),
+    runClientProcess(["--version"]),
+    runClientProcess(["-V"]),
+  ]);
+  assert.match(CLIENT_USAGE, /^Usage: linehub-client \[options\] HOST \[PORT\]\n/);
+  assertRun(help, { code: 0, stdout: CLIENT_USAGE, stderr: "" });
+  assertRun(short, { code: 0, stdout: CLIENT_USAGE, stderr: "" });
+  assertRun(versionRun, { code: 0, stdout: `linehub-client ${version}\n`, stderr: "" });
+  assertRun(shortVersion, { code: 0, stdout: `linehub-client ${version}\n`, stderr: "" });
+});
+
+Deno.test("client exits 1 with one line when the server closes before the input ended", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  // The peer closes at once, while the client's stdin stays open: its
+  // input cannot have ended.
+  const peer = (async () => {
+    const conn = await listener.accept();
+    conn.close();
+  })();
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", `${ROOT}client.ts`, "127.0.0.1", String(listener.addr.port)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await peer;
+    const [stdout, stderr, status] = await Promise.all([
+      new Response(process.stdout).text(),
+      new Response(process.stderr).text(),
+      process.status,
+    ]);
+    assertRun(
+      { code: status.code, signal: status.signal, stdout, stderr, stdoutBytes: bytes(stdout) },
+      {
+        code: 1,
+        stdout: "",
+        stderr: `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
+          "closed the connection before the input ended\n",
+      },
+    );
+  } finally {
+    closeQuietly(listener);
+    await peer.catch(() => {});
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await process.status;
+    await process.stdin.close().catch(() => {});
+    await process.stdout.cancel().catch(() => {});
+    await process.stderr.cancel().catch(() => {});
+  }
+});

@@ -1,0 +1,540 @@
+/**
+ * Integration tests for {@linkcode LineServer} in this process: a real
+ * listener on loopback port 0, real TCP clients from `Deno.connect`, and the
+ * output and log collected in memory. Each step that depends on the server
+ * having seen something waits for it in the output or the log, so the
+ * expected output is exact and no test depends on timing.
+ */
+
+import assert from "node:assert/strict";
+import { formatHostPort } from "../lib/address.ts";
+import { BatchWriter } from "../lib/batch_writer.ts";
+import {
+  LineServer,
+  type LineServerOptions,
+  ListenError,
+  type ServerStats,
+} from "../lib/line_server.ts";
+import {
+  assertNotServed,
+  bytes,
+  closeQuietly,
+  concat,
+  connectTo,
+  LogSink,
+  MemoryWriter,
+  nameUnless,
+  noIPv6Reason,
+  sleep,
+  waitFor,
+  writeAll,
+} from "./_net.ts";
+import { hasCommand } from "./_process.ts";
+
+/** A server under test with its in-memory output and log. */
+interface Harness {
+  readonly server: LineServer;
+  readonly out: MemoryWriter;
+  readonly log: LogSink;
+  readonly port: number;
+  /** Shuts down once (later calls give the same result) and waits for `serve`. */
+  stop(): Promise<ServerStats>;
+}
+
+function startLineServer(options: LineServerOptions = {}): Harness {
+  const out = new MemoryWriter();
+  const log = new LogSink();
+  const host = options.host ?? "127.0.0.1";
+  const server = new LineServer(new BatchWriter(out), log, { ...options, host, port: 0 });
+  const { port } = server.listen();
+  const serving = server.serve();
+  let stopped: Promise<ServerStats> | null = null;
+  return {
+    server,
+    out,
+    log,
+    port,
+    stop(): Promise<ServerStats> {
+      stopped ??= (async () => {
+        const stats = await server.shutdown();
+        await serving;
+        return stats;
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Waits until the log shows client `id` connected from `conn`'s address. */
+function accepted(h: Harness, conn: Deno.TcpConn, id: number): Promise<void> {
+  const from = formatHostPort(conn.localAddr.hostname, conn.localAddr.port);
+  const line = `client ${id} connected from ${from}\n`;
+  return waitFor(`"${line.trim()}"`, () => h.log.text().includes(line), () => h.log.text());
+}
+
+/** Waits until the log shows client `id` disconnected. */
+function disconnected(h: Harness, id: number): Promise<void> {
+  const start = `client ${id} disconnected from `;
+  return waitFor(
+    `client ${id} to disconnect`,
+    () => h.log.text().includes(start),
+    () => h.log.text(),
+  );
+}
+
+/** Waits until the output includes `text`. */
+function outputShows(h: Harness, text: string): Promise<void> {
+  return waitFor(
+    `output ${JSON.stringify(text)}`,
+    () => h.out.text().includes(text),
+    () => h.out.text(),
+  );
+}
+
+/** The log's lines with durations (`0.0 s`) replaced by `D s`. */
+function logLines(h: Harness): string[] {
+  return h.log.text().split("\n").filter((line) => line !== "").map((line) =>
+    line.replace(/, \d+\.\d s$/, ", D s")
+  );
+}
+
+Deno.test("server numbers clients from 0 in the order it accepts them", async () => {
+  const h = startLineServer();
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let id = 0; id < 3; id++) {
+      const conn = await connectTo(h.port);
+      conns.push(conn);
+      await accepted(h, conn, id);
+    }
+    const [a, b, c] = conns as [Deno.TcpConn, Deno.TcpConn, Deno.TcpConn];
+    // Sent in the reverse order, one client at a time.
+    const turns: Array<[number, Deno.TcpConn, string]> = [
+      [2, c, "from c"],
+      [1, b, "from b"],
+      [0, a, "from a"],
+    ];
+    for (const [id, conn, text] of turns) {
+      await writeAll(conn, bytes(text + "\n"));
+      conn.close();
+      await disconnected(h, id);
+    }
+    const stats = await h.stop();
+    assert.equal(h.out.text(), "[client 2] from c\n[client 1] from b\n[client 0] from a\n");
+    assert.deepEqual(stats, {
+      clients: 3,
+      connected: 0,
+      lines: 3,
+      bytes: 21,
+      truncated: 0,
+      cutOff: 0,
+    });
+    const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
+    assert.deepEqual(logLines(h), [
+      `client 0 connected from 127.0.0.1:${pa}`,
+      `client 1 connected from 127.0.0.1:${pb}`,
+      `client 2 connected from 127.0.0.1:${pc}`,
+      `client 2 disconnected from 127.0.0.1:${pc} (eof): 1 line, 7 bytes, D s`,
+      `client 1 disconnected from 127.0.0.1:${pb} (eof): 1 line, 7 bytes, D s`,
+      `client 0 disconnected from 127.0.0.1:${pa} (eof): 1 line, 7 bytes, D s`,
+    ]);
+  } finally {
+    conns.forEach(closeQuietly);
+    await h.stop();
+  }
+});
+
+Deno.test("server reassembles lines written a byte at a time and splits many lines from one write", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    conn.setNoDelay(true);
+    await accepted(h, conn, 0);
+    // Multi-byte characters split between writes must come out undamaged.
+    const slow = bytes("h\u00e9llo w\u00f6rld \u2713 split across many writes\n");
+    for (let i = 0; i < slow.length; i++) {
+      await writeAll(conn, slow.subarray(i, i + 1));
+      if (i % 8 === 0) await sleep(1); // give the server separate reads
+    }
+    const many = Array.from({ length: 200 }, (_, i) => `line ${i} of one write`);
+    await writeAll(conn, bytes(many.map((line) => line + "\n").join("")));
+    conn.close();
+    const stats = await h.stop();
+    const expected = ["h\u00e9llo w\u00f6rld \u2713 split across many writes", ...many]
+      .map((line) => `[client 0] ${line}\n`).join("");
+    assert.equal(h.out.text(), expected);
+    assert.equal(stats.lines, 201);
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("server strips CRLF line endings, even split between writes, and shows a lone CR", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    conn.setNoDelay(true);
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("dos line\r\nsplit crlf\r"));
+    await sleep(5);
+    await writeAll(conn, bytes("\nbare\rcr\n\r\nlast\r\n"));
+    conn.close();
+    await h.stop();
+    assert.equal(
+      h.out.text(),
+      "[client 0] dos line\n[client 0] split crlf\n[client 0] bare\\x0dcr\n[client 0] \n" +
+        "[client 0] last\n",
+    );
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("server delivers a final line without newline, flagged partial", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("done\nunfinished"));
+    conn.close();
+    await disconnected(h, 0);
+    const stats = await h.stop();
+    assert.equal(h.out.text(), "[client 0] done\n[client 0 partial] unfinished\n");
+    assert.equal(stats.lines, 2);
+    const port = conn.localAddr.port;
+    assert.equal(
+      logLines(h)[1],
+      `client 0 disconnected from 127.0.0.1:${port} (eof): 2 lines, 15 bytes, D s`,
+    );
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("server cuts lines longer than --max-line, flags them truncated and counts them", async () => {
+  const h = startLineServer({ maxLine: 8 });
+  const conn = await connectTo(h.port);
+  try {
+    conn.setNoDelay(true);
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("12345678\n123456789\n"));
+    // 100 bytes in pieces of 7, so the cut falls inside a piece.
+    const long = bytes("x".repeat(50) + "y".repeat(50) + "\n");
+    for (let i = 0; i < long.length; i += 7) await writeAll(conn, long.subarray(i, i + 7));
+    // A last line of exactly maxLine bytes and a CR: a CR is data when no LF follows.
+    await writeAll(conn, bytes("ok\nABCDEFGH\r"));
+    conn.close();
+    const stats = await h.stop();
+    assert.equal(
+      h.out.text(),
+      "[client 0] 12345678\n" +
+        "[client 0 truncated] 12345678\n" +
+        "[client 0 truncated] xxxxxxxx\n" +
+        "[client 0] ok\n" +
+        "[client 0 truncated partial] ABCDEFGH\n",
+    );
+    assert.equal(stats.truncated, 3);
+    assert.equal(stats.lines, 5);
+    assert.equal(stats.bytes, 9 + 10 + 101 + 3 + 9);
+    assert.equal(
+      logLines(h)[1],
+      `client 0 disconnected from 127.0.0.1:${conn.localAddr.port} (eof): ` +
+        "5 lines, 132 bytes, 3 truncated, D s",
+    );
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("server escapes terminal escape sequences, control bytes and invalid UTF-8 in text output", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    await accepted(h, conn, 0);
+    await writeAll(
+      conn,
+      concat([
+        bytes("\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m\n"),
+        new Uint8Array([0x66, 0xff, 0xfe, 0x6f, 0xc3, 0x0a]), // f, 2 bad bytes, o, cut sequence
+        new Uint8Array([0xc2, 0x9b, 0x33, 0x31, 0x6d, 0x0a]), // C1 CSI "31m"
+        bytes("tab\tkept\n\x00\x7f\b\n"),
+      ]),
+    );
+    conn.close();
+    await h.stop();
+    assert.equal(
+      h.out.text(),
+      "[client 0] \\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mred\\x1b[0m\n" +
+        "[client 0] f\ufffd\ufffdo\ufffd\n" +
+        "[client 0] \\x9b31m\n" +
+        "[client 0] tab\tkept\n" +
+        "[client 0] \\x00\\x7f\\x08\n",
+    );
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("server in json format writes events and messages in order, one object per line", async () => {
+  const h = startLineServer({ format: "json", maxLine: 10 });
+  const records = (): Array<Record<string, unknown>> =>
+    h.out.text().split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+  const has = (type: string, client: number) => (): boolean =>
+    records().some((record) => record.type === type && record.client === client);
+  const a = await connectTo(h.port);
+  let b: Deno.TcpConn | null = null;
+  try {
+    await waitFor("client 0 to connect", has("connect", 0), () => h.out.text());
+    b = await connectTo(h.port);
+    await waitFor("client 1 to connect", has("connect", 1), () => h.out.text());
+    await writeAll(b, bytes("0123456789AB\n"));
+    b.close();
+    await waitFor("client 1 to disconnect", has("disconnect", 1), () => h.out.text());
+    await writeAll(a, bytes("hello\n\x1b[31m\ttab\ntail"));
+    a.close();
+    await h.stop();
+    const pa = a.localAddr.port;
+    const pb = b.localAddr.port;
+    const got = records();
+    assert.ok(h.out.text().endsWith("}\n"), "output ends with a whole line");
+    for (const record of got) {
+      assert.match(String(record.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      delete record.time;
+      if (record.type === "disconnect") {
+        assert.ok(Number.isInteger(record.duration_ms) && (record.duration_ms as number) >= 0);
+        delete record.duration_ms;
+      }
+    }
+    const who = (client: number, port: number) => ({ client, address: "127.0.0.1", port });
+    assert.deepEqual(got, [
+      { type: "connect", ...who(0, pa) },
+      { type: "connect", ...who(1, pb) },
+      { type: "message", ...who(1, pb), text: "0123456789", truncated: true },
+      {
+        type: "disconnect",
+        ...who(1, pb),
+        reason: "eof",
+        lines: 1,
+        bytes: 13,
+        truncated: 1,
+      },
+      { type: "message", ...who(0, pa), text: "hello" },
+      { type: "message", ...who(0, pa), text: "\x1b[31m\ttab" },
+      { type: "message", ...who(0, pa), text: "tail", partial: true },
+      {
+        type: "disconnect",
+        ...who(0, pa),
+        reason: "eof",
+        lines: 3,
+        bytes: 20,
+        truncated: 0,
+      },
+    ]);
+    // The escape is sent as a JSON escape, never as a raw ESC byte.
+    assert.ok(!h.out.text().includes("\x1b"));
+    assert.equal(h.log.text(), "", "json events go to the output, not the log");
+  } finally {
+    closeQuietly(a);
+    if (b !== null) closeQuietly(b);
+    await h.stop();
+  }
+});
+
+Deno.test("a client closing mid-line gets its partial line delivered and never disturbs another client's line", async () => {
+  const h = startLineServer();
+  const a = await connectTo(h.port);
+  let b: Deno.TcpConn | null = null;
+  try {
+    a.setNoDelay(true);
+    await accepted(h, a, 0);
+    b = await connectTo(h.port);
+    b.setNoDelay(true);
+    await accepted(h, b, 1);
+    await writeAll(b, bytes("b1\n"));
+    await outputShows(h, "[client 1] b1\n");
+    await writeAll(a, bytes("a1\n"));
+    await outputShows(h, "[client 0] a1\n");
+    // B is mid-line while A goes away mid-line.
+    await writeAll(b, bytes("b2 sta"));
+    await writeAll(a, bytes("half-a"));
+    a.close();
+    await disconnected(h, 0);
+    await writeAll(b, bytes("rted, b2 ends\nb3\n"));
+    b.close();
+    await h.stop();
+    assert.equal(
+      h.out.text(),
+      "[client 1] b1\n[client 0] a1\n[client 0 partial] half-a\n" +
+        "[client 1] b2 started, b2 ends\n[client 1] b3\n",
+    );
+  } finally {
+    closeQuietly(a);
+    if (b !== null) closeQuietly(b);
+    await h.stop();
+  }
+});
+
+// Deno cannot set SO_LINGER, so the resetting client is socat with
+// linger=0, killed: the kernel then sends RST instead of FIN.
+const noSocat = await hasCommand("socat") ? null : "socat is not installed";
+
+Deno.test({
+  name: nameUnless(
+    noSocat,
+    "a client that resets its connection is reported as reset and never disturbs another client's line",
+  ),
+  ignore: noSocat !== null,
+  async fn(): Promise<void> {
+    const h = startLineServer();
+    const other = await connectTo(h.port);
+    const socat = new Deno.Command("socat", {
+      args: ["-u", "STDIN", `TCP:127.0.0.1:${h.port},linger=0`],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const stdin = socat.stdin.getWriter();
+    try {
+      await accepted(h, other, 0);
+      await writeAll(other, bytes("other sta"));
+      await waitFor("socat to connect", () => h.log.text().includes("client 1 connected"));
+      await stdin.write(bytes("whole\n"));
+      await outputShows(h, "[client 1] whole\n");
+      socat.kill("SIGKILL");
+      await socat.status;
+      await disconnected(h, 1);
+      assert.match(
+        logLines(h)[2] ?? "",
+        /^client 1 disconnected from 127\.0\.0\.1:\d+ \(reset\): 1 line, 6 bytes, D s$/,
+      );
+      await writeAll(other, bytes("rted, then ended\n"));
+      other.close();
+      const stats = await h.stop();
+      assert.equal(h.out.text(), "[client 1] whole\n[client 0] other started, then ended\n");
+      assert.equal(stats.clients, 2);
+    } finally {
+      closeQuietly(other);
+      try {
+        socat.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await socat.status;
+      await stdin.close().catch(() => {});
+      await h.stop();
+    }
+  },
+});
+
+Deno.test("listen() on a port in use throws ListenError naming the address", () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const server = new LineServer(new BatchWriter(new MemoryWriter()), new LogSink(), {
+      host: "127.0.0.1",
+      port: taken.addr.port,
+    });
+    assert.throws(() => server.listen(), (error: unknown) => {
+      assert.ok(error instanceof ListenError);
+      assert.equal(
+        error.message,
+        `Cannot listen on 127.0.0.1:${taken.addr.port}: address already in use`,
+      );
+      return true;
+    });
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("shutdown stops accepting and writes every line of a client that finishes in time", async () => {
+  const h = startLineServer({ drainTimeout: 10 });
+  const conn = await connectTo(h.port);
+  try {
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("first\n"));
+    await outputShows(h, "[client 0] first\n");
+    const stopping = h.stop();
+    await assertNotServed(h.port);
+    await writeAll(conn, bytes("second\nthird"));
+    conn.close();
+    const stats = await stopping;
+    assert.equal(
+      h.out.text(),
+      "[client 0] first\n[client 0] second\n[client 0 partial] third\n",
+    );
+    assert.deepEqual(stats, {
+      clients: 1,
+      connected: 0,
+      lines: 3,
+      bytes: 18,
+      truncated: 0,
+      cutOff: 0,
+    });
+    assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("shutdown cuts off a silent client at the drain timeout and delivers its partial line", async () => {
+  const h = startLineServer({ drainTimeout: 0.3 });
+  const silent = await connectTo(h.port);
+  let prompt: Deno.TcpConn | null = null;
+  try {
+    await accepted(h, silent, 0);
+    prompt = await connectTo(h.port);
+    await accepted(h, prompt, 1);
+    await writeAll(silent, bytes("kept\nhalf"));
+    await outputShows(h, "[client 0] kept\n");
+    const stopping = h.stop();
+    await writeAll(prompt, bytes("in time\n"));
+    prompt.close();
+    const stats = await stopping;
+    assert.equal(stats.cutOff, 1);
+    assert.equal(stats.connected, 0);
+    assert.equal(
+      h.out.text(),
+      "[client 0] kept\n[client 1] in time\n[client 0 partial] half\n",
+    );
+    assert.deepEqual(logLines(h).slice(2), [
+      `client 1 disconnected from 127.0.0.1:${prompt.localAddr.port} (eof): 1 line, 8 bytes, D s`,
+      `client 0 disconnected from 127.0.0.1:${silent.localAddr.port} (drain-timeout): ` +
+      "2 lines, 9 bytes, D s",
+    ]);
+    // The cut-off client sees the server close the connection.
+    assert.equal(await silent.read(new Uint8Array(16)), null);
+  } finally {
+    closeQuietly(silent);
+    if (prompt !== null) closeQuietly(prompt);
+    await h.stop();
+  }
+});
+
+const noIPv6 = noIPv6Reason();
+
+Deno.test({
+  name: nameUnless(noIPv6, "server listens and serves on IPv6 loopback ::1"),
+  ignore: noIPv6 !== null,
+  async fn(): Promise<void> {
+    const h = startLineServer({ host: "::1" });
+    const conn = await connectTo(h.port, "::1");
+    try {
+      assert.equal(h.server.addr.hostname, "::1");
+      await accepted(h, conn, 0);
+      assert.equal(logLines(h)[0], `client 0 connected from [::1]:${conn.localAddr.port}`);
+      await writeAll(conn, bytes("over v6\n"));
+      conn.close();
+      await h.stop();
+      assert.equal(h.out.text(), "[client 0] over v6\n");
+    } finally {
+      closeQuietly(conn);
+      await h.stop();
+    }
+  },
+});

@@ -1,0 +1,453 @@
+/**
+ * End-to-end tests of `server.ts` as a real process (see `_process.ts`):
+ * stdout, stderr, output files, exit statuses and signals. Clients are TCP
+ * connections from this process. A client that half-closes and then sees the
+ * server close knows the server has handled all it sent, which is how these
+ * tests know what the server has seen without looking at the clock.
+ */
+
+import assert from "node:assert/strict";
+import { SERVER_USAGE } from "../lib/server_flags.ts";
+import {
+  DENO,
+  ROOT,
+  runServerProcess,
+  SERVER_PERMISSIONS,
+  type ServerProcess,
+  startServer,
+} from "./_process.ts";
+import {
+  assertNoCrash,
+  assertNotServed,
+  bytes,
+  closeQuietly,
+  concat,
+  connectTo,
+  sendAndClose,
+  waitFor,
+  withTimeout,
+  writeAll,
+} from "./_net.ts";
+
+const SESSION_TIMEOUT_MS = 10_000;
+
+/** Sends `data`, half-closes, and waits for the server to close: after
+ * that, the server has written every line. Returns the client's port. */
+async function session(port: number, data: string | Uint8Array): Promise<number> {
+  const conn = await connectTo(port);
+  try {
+    await finish(conn, data);
+    return conn.localAddr.port;
+  } finally {
+    conn.close();
+  }
+}
+
+/** The second half of {@linkcode session}, for a connection already open. */
+async function finish(conn: Deno.TcpConn, data: string | Uint8Array = ""): Promise<void> {
+  await writeAll(conn, typeof data === "string" ? bytes(data) : data);
+  await conn.closeWrite();
+  const n = await withTimeout(
+    conn.read(new Uint8Array(1)),
+    SESSION_TIMEOUT_MS,
+    "the server to close the connection",
+  );
+  assert.equal(n, null, "the server sent nothing");
+}
+
+/** Waits until the server's stderr includes `text`. */
+function stderrShows(server: ServerProcess, text: string): Promise<void> {
+  return waitFor(
+    `server stderr ${JSON.stringify(text)}`,
+    () => server.stderrSoFar().includes(text),
+    () => server.stderrSoFar(),
+  );
+}
+
+/** Opens a client and waits until the server reports it as client `id`. */
+async function connectAs(server: ServerProcess, id: number): Promise<Deno.TcpConn> {
+  const conn = await connectTo(server.port);
+  try {
+    await stderrShows(server, `client ${id} connected from 127.0.0.1:${conn.localAddr.port}\n`);
+    return conn;
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/** stderr lines, with durations (`0.0 s`) shown as `D s`. */
+function stderrLines(stderr: string): string[] {
+  assert.ok(stderr.endsWith("\n"), `stderr ends with a newline: ${JSON.stringify(stderr)}`);
+  return stderr.slice(0, -1).split("\n").map((line) => line.replace(/, \d+\.\d s$/, ", D s"));
+}
+
+async function readVersion(): Promise<string> {
+  return JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).version;
+}
+
+Deno.test("server prints each client's lines labelled with its number and reports connections on stderr", async () => {
+  const server = await startServer();
+  const conns: Deno.TcpConn[] = [];
+  try {
+    conns.push(await connectAs(server, 0));
+    conns.push(await connectAs(server, 1));
+    const [a, b] = conns as [Deno.TcpConn, Deno.TcpConn];
+    await finish(b, "b says hi\nbye\r\n");
+    await finish(a, "a says hi\n");
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "[client 1] b says hi\n[client 1] bye\n[client 0] a says hi\n");
+    const [pa, pb] = [a.localAddr.port, b.localAddr.port];
+    assert.deepEqual(stderrLines(result.stderr), [
+      `linehub-server: listening on 127.0.0.1:${server.port} (text to stdout)`,
+      `client 0 connected from 127.0.0.1:${pa}`,
+      `client 1 connected from 127.0.0.1:${pb}`,
+      `client 1 disconnected from 127.0.0.1:${pb} (eof): 2 lines, 15 bytes, D s`,
+      `client 0 disconnected from 127.0.0.1:${pa} (eof): 1 line, 10 bytes, D s`,
+      "linehub-server: SIGTERM: no longer accepting; waiting up to 5 s for 0 connected clients",
+      "linehub-server: shut down: 2 clients served, 3 lines, 25 bytes, 0 truncated",
+    ]);
+  } finally {
+    conns.forEach(closeQuietly);
+    await server.stop();
+  }
+});
+
+Deno.test("server --format json writes one JSON object per line, events and messages in order per client", async () => {
+  const server = await startServer(["--format", "json", "--max-line", "10"]);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const a = await connectTo(server.port);
+    conns.push(a);
+    const b = await connectTo(server.port);
+    conns.push(b);
+    // Interleaved, with a line of each client split around the other's.
+    await writeAll(a, bytes("a1\na2 sta"));
+    await writeAll(b, bytes("b1 \x1b[2J\tok\n"));
+    await writeAll(a, bytes("rted\n"));
+    await writeAll(b, bytes("0123456789ABC\nb3"));
+    await Promise.all([finish(a, "a3\n"), finish(b)]);
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    const lines = result.stdout.split("\n");
+    assert.equal(lines.pop(), "", "stdout ends with a newline");
+    const records = lines.map((line) => {
+      const record = JSON.parse(line);
+      assert.match(record.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, line);
+      delete record.time;
+      if (record.type === "disconnect") {
+        assert.ok(Number.isInteger(record.duration_ms) && record.duration_ms >= 0, line);
+        delete record.duration_ms;
+      }
+      return record;
+    });
+    const idOf = (conn: Deno.TcpConn): number => {
+      const connect = records.find((r) => r.type === "connect" && r.port === conn.localAddr.port);
+      assert.ok(connect !== undefined, `no connect event for port ${conn.localAddr.port}`);
+      return connect.client;
+    };
+    const [ida, idb] = [idOf(a), idOf(b)];
+    assert.deepEqual([ida, idb].sort(), [0, 1]);
+    const who = (conn: Deno.TcpConn) => ({
+      client: idOf(conn),
+      address: "127.0.0.1",
+      port: conn.localAddr.port,
+    });
+    const ofClient = (id: number) => records.filter((r) => r.client === id);
+    assert.equal(records.length, ofClient(0).length + ofClient(1).length);
+    assert.deepEqual(ofClient(ida), [
+      { type: "connect", ...who(a) },
+      { type: "message", ...who(a), text: "a1" },
+      { type: "message", ...who(a), text: "a2 started" },
+      { type: "message", ...who(a), text: "a3" },
+      { type: "disconnect", ...who(a), reason: "eof", lines: 3, bytes: 17, truncated: 0 },
+    ]);
+    assert.deepEqual(ofClient(idb), [
+      { type: "connect", ...who(b) },
+      { type: "message", ...who(b), text: "b1 \x1b[2J\tok" },
+      { type: "message", ...who(b), text: "0123456789", truncated: true },
+      { type: "message", ...who(b), text: "b3", partial: true },
+      { type: "disconnect", ...who(b), reason: "eof", lines: 3, bytes: 27, truncated: 1 },
+    ]);
+    assert.ok(!result.stdout.includes("\x1b"), "escape bytes are JSON-escaped");
+    // In json, events are data: stderr has only the server's own lines.
+    assert.deepEqual(stderrLines(result.stderr), [
+      `linehub-server: listening on 127.0.0.1:${server.port} (json to stdout)`,
+      "linehub-server: SIGTERM: no longer accepting; waiting up to 5 s for 0 connected clients",
+      "linehub-server: shut down: 2 clients served, 6 lines, 44 bytes, 1 truncated",
+    ]);
+  } finally {
+    conns.forEach(closeQuietly);
+    await server.stop();
+  }
+});
+
+Deno.test("server --format raw writes the bytes of each line as received, and a newline", async () => {
+  const server = await startServer(["--format", "raw", "--max-line", "8"]);
+  try {
+    await session(
+      server.port,
+      concat([
+        bytes("a\x1bb"),
+        new Uint8Array([0xff, 0x00]),
+        bytes("\r\nplain\n0123456789\n\npart"),
+      ]),
+    );
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    assert.deepEqual(
+      result.stdoutBytes,
+      concat([bytes("a\x1bb"), new Uint8Array([0xff, 0x00]), bytes("\nplain\n01234567\n\npart\n")]),
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server --output appends to an existing file and creates a missing one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_output_" });
+  try {
+    const existing = `${dir}/existing.log`;
+    await Deno.writeTextFile(existing, "from before\n");
+    const missing = `${dir}/new.log`;
+    for (const file of [existing, missing]) {
+      const server = await startServer(["--output", file]);
+      try {
+        await session(server.port, `into ${file}\n`);
+        const result = await server.stop();
+        assert.equal(result.code, 0);
+        assert.equal(result.stdout, "");
+        assert.ok(
+          result.stderr.startsWith(
+            `linehub-server: listening on 127.0.0.1:${server.port} (text to ${file})\n`,
+          ),
+          result.stderr,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+    assert.equal(
+      await Deno.readTextFile(existing),
+      `from before\n[client 0] into ${existing}\n`,
+    );
+    assert.equal(await Deno.readTextFile(missing), `[client 0] into ${missing}\n`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server on a port in use exits 1 with one line naming the address", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = taken.addr.port;
+    const result = await runServerProcess(["--host", "127.0.0.1", "--port", String(port)]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `linehub-server: Cannot listen on 127.0.0.1:${port}: address already in use\n`,
+    );
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("server rejects bad flags with exit 2, a message naming the value, and the usage", async () => {
+  const cases: Array<[string[], string]> = [
+    [["--port", "70000"], `Invalid port "70000": must be an integer from 0 to 65535`],
+    [["--format", "xml"], `Invalid format "xml": must be one of text, json, raw`],
+    [["--max-line", "0"], `Invalid --max-line "0": must be an integer from 1 to 67108864`],
+    [["--bogus"], `Unknown option "--bogus"`],
+    [
+      ["--drain-timeout", "soon"],
+      `Invalid --drain-timeout "soon": must be a number of seconds from 0 to 86400`,
+    ],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runServerProcess(args)));
+  results.forEach((result, i) => {
+    const [args, message] = cases[i] as [string[], string];
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, `linehub-server: ${message}\n\n${SERVER_USAGE}`);
+  });
+});
+
+Deno.test("server --help prints the usage on stdout and --version the version", async () => {
+  const [help, short, version] = await Promise.all([
+    runServerProcess(["--help"]),
+    runServerProcess(["-h"]),
+    runServerProcess(["--version"]),
+  ]);
+  for (const result of [help, short]) {
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, SERVER_USAGE);
+    assert.equal(result.stderr, "");
+  }
+  assert.match(SERVER_USAGE, /^Usage: linehub-server \[options\]\n/);
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout, `linehub-server ${await readVersion()}\n`);
+  assert.equal(version.stderr, "");
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`server on ${signal} stops accepting, lets a connected client finish, prints a summary and exits 0`, async () => {
+    const server = await startServer();
+    let conn: Deno.TcpConn | null = null;
+    try {
+      conn = await connectAs(server, 0);
+      await writeAll(conn, bytes("one\ntwo\n"));
+      server.process.kill(signal);
+      await stderrShows(
+        server,
+        `linehub-server: ${signal}: no longer accepting; waiting up to 5 s for 1 connected client\n`,
+      );
+      await assertNotServed(server.port);
+      await finish(conn, "three\nfour");
+      const result = await server.finished();
+      assert.equal(result.code, 0);
+      assert.equal(
+        result.stdout,
+        "[client 0] one\n[client 0] two\n[client 0] three\n[client 0 partial] four\n",
+      );
+      assert.deepEqual(stderrLines(result.stderr).slice(2), [
+        `linehub-server: ${signal}: no longer accepting; waiting up to 5 s for 1 connected client`,
+        `client 0 disconnected from 127.0.0.1:${conn.localAddr.port} (eof): 4 lines, 18 bytes, D s`,
+        "linehub-server: shut down: 1 client served, 4 lines, 18 bytes, 0 truncated",
+      ]);
+    } finally {
+      if (conn !== null) closeQuietly(conn);
+      await server.stop();
+    }
+  });
+}
+
+Deno.test("server cuts off a silent client at the drain timeout and says so in the summary", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_drain_" });
+  const file = `${dir}/out.log`;
+  const server = await startServer(["--drain-timeout", "0.3", "--output", file]);
+  let conn: Deno.TcpConn | null = null;
+  try {
+    conn = await connectAs(server, 0);
+    await writeAll(conn, bytes("kept\nhalf"));
+    // The output file shows when the server has read what was sent.
+    await waitFor(
+      "the first line in the output file",
+      async () => (await Deno.readTextFile(file)).includes("[client 0] kept\n"),
+    );
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assert.equal(await Deno.readTextFile(file), "[client 0] kept\n[client 0 partial] half\n");
+    assert.deepEqual(stderrLines(result.stderr).slice(2), [
+      "linehub-server: SIGTERM: no longer accepting; waiting up to 0.3 s for 1 connected client",
+      `client 0 disconnected from 127.0.0.1:${conn.localAddr.port} (drain-timeout): ` +
+      "2 lines, 9 bytes, D s",
+      "linehub-server: shut down: 1 client served, 2 lines, 9 bytes, 0 truncated; " +
+      "1 client cut off at the drain timeout",
+    ]);
+  } finally {
+    if (conn !== null) closeQuietly(conn);
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  Deno.test(`a second ${signal} during the drain makes the server exit at once with ${code}`, async () => {
+    const server = await startServer(["--drain-timeout", "30"]);
+    let conn: Deno.TcpConn | null = null;
+    try {
+      conn = await connectAs(server, 0);
+      server.process.kill(signal);
+      await stderrShows(server, `waiting up to 30 s for 1 connected client\n`);
+      const result = await withTimeout(
+        server.stop(signal),
+        SESSION_TIMEOUT_MS,
+        `the server to exit on the second ${signal}`,
+      );
+      assert.equal(result.code, code);
+      assert.equal(result.signal, null, "the server exits by itself, not killed by the signal");
+      assert.deepEqual(stderrLines(result.stderr).slice(2), [
+        `linehub-server: ${signal}: no longer accepting; waiting up to 30 s for 1 connected client`,
+        `linehub-server: ${signal} again: exiting without waiting for clients`,
+      ]);
+    } finally {
+      if (conn !== null) closeQuietly(conn);
+      await server.stop();
+    }
+  });
+}
+
+Deno.test("server exits 1 with one line when its output can no longer be written", async () => {
+  // Like `linehub-server | head -c 0`: the reader of stdout is gone.
+  const process = new Deno.Command(DENO, {
+    args: ["run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, "--host", "127.0.0.1", "--port", "0"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await process.stdout.cancel();
+  let stderr = "";
+  const decoder = new TextDecoder();
+  const stderrDone = (async () => {
+    for await (const chunk of process.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  try {
+    await waitFor(
+      "the start-up line",
+      () => /listening on 127\.0\.0\.1:\d+ /.test(stderr),
+      () => stderr,
+    );
+    const port = Number(/listening on 127\.0\.0\.1:(\d+) /.exec(stderr)?.[1]);
+    await sendAndClose(port, "nobody reads this\n");
+    const status = await withTimeout(process.status, SESSION_TIMEOUT_MS, "the server to exit");
+    await stderrDone;
+    assert.equal(status.code, 1);
+    assertNoCrash(stderr);
+    // The connection's own events may come before or after the error.
+    const lines = stderrLines(stderr).filter((line) => line.startsWith("linehub-server: "));
+    assert.deepEqual(lines, [
+      `linehub-server: listening on 127.0.0.1:${port} (text to stdout)`,
+      "linehub-server: Cannot write output to stdout: broken pipe",
+    ]);
+  } finally {
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await process.status;
+    await stderrDone;
+  }
+});
+
+Deno.test("server that cannot open its output file exits 1 with one line naming the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_nofile_" });
+  try {
+    const file = `${dir}/no such dir/out.log`;
+    const result = await runServerProcess(["--host", "127.0.0.1", "--port", "0", "-o", file]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `linehub-server: Cannot open output file "${file}": no such file or directory\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server reports other bad values in one line and the usage, without a stack trace", async () => {
+  const results = await Promise.all([
+    runServerProcess(["--port", "-1"]),
+    runServerProcess(["--output", ""]),
+    runServerProcess(["--host", "127.0.0.1:80"]),
+  ]);
+  for (const result of results) {
+    assertNoCrash(result.stderr);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^linehub-server: [^\n]+\n\nUsage: linehub-server /);
+  }
+});
