@@ -103,6 +103,9 @@ export class LineServer {
   #accepting = false;
   #nextId = 0;
   readonly #connections = new Map<Connection, Promise<void>>();
+  /** Resolved when the drain deadline passes, to release connections that
+   * are waiting for a stalled output rather than reading. */
+  readonly #deadline = Promise.withResolvers<void>();
   readonly #stats: ServerStats = {
     clients: 0,
     connected: 0,
@@ -201,6 +204,7 @@ export class LineServer {
     const outcome = await Promise.race([all, expired]);
     clearTimeout(timer);
     if (outcome === "expired") {
+      this.#deadline.resolve();
       for (const connection of this.#connections.keys()) {
         connection.stopReason = "drain-timeout";
         this.#stats.cutOff++;
@@ -259,8 +263,12 @@ export class LineServer {
         if (n === buffer.length && buffer.length < MAX_READ_BUFFER) {
           buffer = new Uint8Array(buffer.length * 2);
         }
-        // Backpressure: stop reading this socket while the output is behind.
-        if (output.backlogged) await output.drained();
+        // Backpressure: stop reading this socket while the output is behind,
+        // unless the drain deadline cuts this client off meanwhile.
+        if (output.backlogged) {
+          await Promise.race([output.drained(), this.#deadline.promise]);
+          if (connection.stopReason !== null) throw new Error(connection.stopReason);
+        }
       }
     } catch (error) {
       if (connection.stopReason !== null) {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { formatHostPort } from "../lib/address.ts";
-import { BatchWriter } from "../lib/batch_writer.ts";
+import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
 import {
   LineServer,
   type LineServerOptions,
@@ -537,4 +537,48 @@ Deno.test({
       await h.stop();
     }
   },
+});
+
+Deno.test("server cuts off a client held up by a stalled output at the drain deadline", async () => {
+  // An output that takes nothing until released, like a paused pager.
+  const gate = Promise.withResolvers<void>();
+  const written: Uint8Array[] = [];
+  const stalled: ByteWriter = {
+    async write(chunk) {
+      await gate.promise;
+      written.push(chunk.slice());
+      return chunk.length;
+    },
+  };
+  const output = new BatchWriter(stalled, { chunkSize: 1024, highWaterMark: 4096 });
+  const log = new LogSink();
+  const server = new LineServer(output, log, { host: "127.0.0.1", port: 0, drainTimeout: 0.3 });
+  const { port } = server.listen();
+  const serving = server.serve();
+  const conn = await connectTo(port);
+  let stopping: Promise<ServerStats> | null = null;
+  try {
+    // Far more than the output may hold, so the server stops reading this client.
+    await writeAll(conn, bytes(("x".repeat(99) + "\n").repeat(2000)));
+    await waitFor("the output to be backlogged", () => output.backlogged);
+    stopping = server.shutdown();
+    await waitFor(
+      "the client to be cut off while the output is still stalled",
+      () => server.stats.connected === 0,
+      () => log.text(),
+    );
+    assert.equal(server.stats.cutOff, 1);
+    assert.match(log.text(), /client 0 disconnected from .* \(drain-timeout\)/);
+  } finally {
+    gate.resolve();
+    const stats = await (stopping ?? server.shutdown());
+    await serving;
+    closeQuietly(conn);
+    assert.equal(stats.cutOff, 1);
+  }
+  // What was received still comes out once the output moves, in whole lines.
+  const lines = new TextDecoder().decode(concat(written)).split("\n");
+  assert.equal(lines.pop(), "");
+  assert.ok(lines.length > 40, `only ${lines.length} lines written`);
+  for (const line of lines) assert.match(line, /^\[client 0( partial)?\] x+$/);
 });
