@@ -5,6 +5,7 @@
  */
 
 import { CLIENT_USAGE, parseClientArgs } from "./client_flags.ts";
+import { describeError } from "./error_text.ts";
 import { ClientError, runClient } from "./line_client.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
@@ -43,8 +44,10 @@ export async function runClientCli(args: string[]): Promise<number> {
     });
     return EXIT_OK;
   } catch (error) {
-    if (!(error instanceof ClientError)) throw error;
-    await say(`${PROGRAM}: ${error.message}\n`);
+    const message = error instanceof ClientError
+      ? error.message
+      : `internal error: ${describeError(error)}`;
+    await say(`${PROGRAM}: ${message}\n`);
     return EXIT_FAILURE;
   }
 }

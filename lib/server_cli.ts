@@ -26,9 +26,20 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 /** Runs the server until a signal or a fatal error; returns the exit status. */
 export async function runServerCli(args: string[]): Promise<number> {
   const stderr = new BatchWriter(Deno.stderr, { chunkSize: 4096 });
+  // Last line of defence: every promise is meant to be awaited or caught, but
+  // should one slip through, a single client must not bring the server down.
+  const onUnhandled = (event: PromiseRejectionEvent): void => {
+    event.preventDefault();
+    stderr.write(`${PROGRAM}: internal error (kept running): ${describeError(event.reason)}\n`);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
   try {
     return await run(args, stderr);
+  } catch (error) {
+    stderr.write(`${PROGRAM}: internal error: ${describeError(error)}\n`);
+    return EXIT_FAILURE;
   } finally {
+    globalThis.removeEventListener("unhandledrejection", onUnhandled);
     await stderr.flush().catch(() => {});
   }
 }

@@ -62,9 +62,15 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
  */
 export async function startServer(args: string[] = []): Promise<ServerProcess> {
   const full = [...args];
-  if (!full.includes("--host")) full.push("--host", "127.0.0.1");
-  if (!full.includes("--port") && !full.includes("-p")) full.push("--port", "0");
-  const host = full[full.indexOf("--host") + 1] ?? "127.0.0.1";
+  const given = (flag: string): boolean =>
+    full.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  if (!given("--host")) full.push("--host", "127.0.0.1");
+  if (!given("--port") && !given("-p")) full.push("--port", "0");
+  const hostAt = full.findIndex((arg) => arg === "--host" || arg.startsWith("--host="));
+  const hostArg = full[hostAt] ?? "";
+  const host = hostArg.startsWith("--host=")
+    ? hostArg.slice("--host=".length)
+    : full[hostAt + 1] ?? "127.0.0.1";
   const process = new Deno.Command(DENO, {
     args: ["run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, ...full],
     stdin: "null",

@@ -544,7 +544,7 @@ Deno.test("server cuts off a client held up by a stalled output at the drain dea
   const gate = Promise.withResolvers<void>();
   const written: Uint8Array[] = [];
   const stalled: ByteWriter = {
-    async write(chunk) {
+    async write(chunk): Promise<number> {
       await gate.promise;
       written.push(chunk.slice());
       return chunk.length;
