@@ -91,9 +91,17 @@ export class BatchWriter implements ChunkSink {
   /** Appends bytes or a string (as UTF-8). Never blocks; see `backlogged`. */
   write(chunk: string | Uint8Array): void {
     if (this.#error !== null) return;
-    if (typeof chunk === "string") this.#writeString(chunk);
-    else this.#writeBytes(chunk);
-    this.#schedule();
+    if (typeof chunk === "string") {
+      this.#writeString(chunk);
+    } else if (chunk.length <= this.#current.length - this.#used) {
+      // The common case, kept free of allocations: it fits the current chunk.
+      this.#current.set(chunk, this.#used);
+      this.#used += chunk.length;
+      this.#pending += chunk.length;
+    } else {
+      this.#writeBytes(chunk);
+    }
+    if (this.#flushing === null) this.#flushing = this.#flushLoop();
   }
 
   /** Resolves once pending bytes are at or under `highWaterMark`; rejects if
@@ -142,10 +150,6 @@ export class BatchWriter implements ChunkSink {
     this.#current = this.#spare ?? new Uint8Array(this.#chunkSize);
     this.#spare = null;
     this.#used = 0;
-  }
-
-  #schedule(): void {
-    if (this.#flushing === null) this.#flushing = this.#flushLoop();
   }
 
   async #flushLoop(): Promise<void> {

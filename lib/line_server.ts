@@ -21,8 +21,8 @@ import {
   type ConnectionEvent,
   type DisconnectReason,
   formatJsonEvent,
-  formatMessage,
   formatTextEvent,
+  MessageFormatter,
   type OutputFormat,
 } from "./output_format.ts";
 
@@ -240,13 +240,13 @@ export class LineServer {
     this.#event({ type: "connect", client, time: started });
     const framer = new LineFramer({ maxLine: this.#maxLine });
     const output = this.#output;
-    const format = this.#format;
+    const formatter = new MessageFormatter(this.#format, client);
     let lines = 0;
     let bytes = 0;
     let now = started;
     const sink: LineSink = (line, truncated, partial) => {
       lines++;
-      formatMessage(output, format, client, line, truncated, partial, now);
+      formatter.write(output, line, truncated, partial, now);
     };
     let reason: DisconnectReason = "eof";
     let detail = "";

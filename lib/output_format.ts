@@ -16,7 +16,7 @@
  */
 
 import { formatHostPort } from "./address.ts";
-import { isPrintableAscii, jsonText, safeText } from "./safe_text.ts";
+import { isPlainJsonAscii, isPrintableAscii, jsonText, safeText } from "./safe_text.ts";
 
 /** The names accepted by `--format`. */
 export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
@@ -76,6 +76,82 @@ function textLabel(client: ClientInfo, truncated: boolean, partial: boolean): st
   return `[client ${client.id} ${flags.join(" ")}] `;
 }
 
+const encoder = new TextEncoder();
+const QUOTE = new Uint8Array([34]);
+
+/**
+ * Formats the messages of one client. What is the same for every line (the
+ * text label, the JSON fields before the time and before the text) is
+ * encoded once per connection; a line of plain ASCII is then copied as
+ * bytes, with no decoding or string building. The ISO time string is reused
+ * while the time (one per read) stays the same.
+ */
+export class MessageFormatter {
+  readonly #format: OutputFormat;
+  readonly #client: ClientInfo;
+  readonly #label: Uint8Array;
+  readonly #jsonFields: Uint8Array;
+  #time = Number.NaN;
+  #timeHead: Uint8Array = new Uint8Array(0);
+
+  constructor(format: OutputFormat, client: ClientInfo) {
+    this.#format = format;
+    this.#client = client;
+    this.#label = format === "text" ? encoder.encode(textLabel(client, false, false)) : NEWLINE;
+    this.#jsonFields = format === "json"
+      ? encoder.encode(
+        `","type":"message","client":${client.id},` +
+          `"address":${JSON.stringify(client.address)},"port":${client.port},"text":`,
+      )
+      : NEWLINE;
+  }
+
+  /** Writes one message, in consecutive calls to `sink`. */
+  write(
+    sink: ChunkSink,
+    line: Uint8Array,
+    truncated: boolean,
+    partial: boolean,
+    time: number,
+  ): void {
+    switch (this.#format) {
+      case "raw":
+        sink.write(line);
+        sink.write(NEWLINE);
+        return;
+      case "text":
+        sink.write(
+          truncated || partial ? textLabel(this.#client, truncated, partial) : this.#label,
+        );
+        if (isPrintableAscii(line)) {
+          sink.write(line);
+          sink.write(NEWLINE);
+        } else {
+          sink.write(safeText(line) + "\n");
+        }
+        return;
+      case "json":
+        if (time !== this.#time) {
+          this.#time = time;
+          this.#timeHead = encoder.encode(`{"time":"${new Date(time).toISOString()}`);
+        }
+        sink.write(this.#timeHead);
+        sink.write(this.#jsonFields);
+        if (isPlainJsonAscii(line)) {
+          sink.write(QUOTE);
+          sink.write(line);
+          sink.write(QUOTE);
+        } else {
+          sink.write(jsonText(line));
+        }
+        sink.write(
+          (truncated ? `,"truncated":true` : "") + (partial ? `,"partial":true` : "") + "}\n",
+        );
+        return;
+    }
+  }
+}
+
 /**
  * Writes one message in `format`.
  *
@@ -102,30 +178,7 @@ export function formatMessage(
   partial: boolean,
   time: number,
 ): void {
-  switch (format) {
-    case "raw":
-      sink.write(line);
-      sink.write(NEWLINE);
-      return;
-    case "text":
-      sink.write(textLabel(client, truncated, partial));
-      if (isPrintableAscii(line)) {
-        sink.write(line);
-        sink.write(NEWLINE);
-      } else {
-        sink.write(safeText(line) + "\n");
-      }
-      return;
-    case "json":
-      sink.write(
-        `{"time":"${new Date(time).toISOString()}","type":"message","client":${client.id},` +
-          `"address":${JSON.stringify(client.address)},"port":${client.port},` +
-          `"text":${jsonText(line)}` +
-          (truncated ? `,"truncated":true` : "") +
-          (partial ? `,"partial":true` : "") + "}\n",
-      );
-      return;
-  }
+  new MessageFormatter(format, client).write(sink, line, truncated, partial, time);
 }
 
 /** Formats a connection event as one line of text for stderr. */

@@ -34,6 +34,19 @@ export function isPrintableAscii(bytes: Uint8Array): boolean {
   return true;
 }
 
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+/** Whether the bytes are printable ASCII (tab excluded) without `"` or `\\`,
+ * so that `"` + bytes + `"` is already the JSON string for them. */
+export function isPlainJsonAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    if (byte < SPACE || byte >= DEL || byte === QUOTE || byte === BACKSLASH) return false;
+  }
+  return true;
+}
+
 function hexEscape(char: string): string {
   return "\\x" + char.charCodeAt(0).toString(16).padStart(2, "0");
 }

@@ -1,0 +1,430 @@
+/**
+ * `deno task bench`: linehub against the naive Deno port (bench/naive_server.ts),
+ * `ncat -lk` and `socat ... fork`, side by side in one run, on loopback.
+ *
+ * Fan-in: C clients each send L lines of 100 bytes as fast as they can; the
+ * server's stdout is a pipe read by this process. Every client's last line is
+ * made of `#`, a byte found nowhere else in the input or in any server's
+ * labels, so the run is complete when all C of those lines have come out: the
+ * clock runs from the first connect until then. Lines/s counts input lines
+ * (the naive port and ncat do not output lines one for one).
+ *
+ * Scale: N clients connect and stay idle; the server's RSS above its
+ * baseline is divided by N; then every client sends one `#` line and the run
+ * waits until all N came out (the server still serves each of them).
+ *
+ * Peak RSS is sampled every 20 ms over the server's whole process tree.
+ * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
+ * [--fanin-lines L] [--idle N] [--repeat R]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { hostname } from "node:os";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DENO = Deno.execPath();
+const HASH = 35; // '#'
+const LINE_BYTES = 100;
+
+interface Contender {
+  name: string;
+  /** argv to start it listening on 127.0.0.1:port, output on stdout */
+  command(port: number): string[];
+  /** whether it can run here */
+  available(): Promise<boolean>;
+}
+
+const contenders: Contender[] = [
+  {
+    name: "linehub text",
+    command: (
+      port,
+    ) => [
+      DENO,
+      "run",
+      "--allow-net",
+      "--allow-write",
+      `${ROOT}server.ts`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+    ],
+    available: () => Promise.resolve(true),
+  },
+  {
+    name: "linehub json",
+    command: (
+      port,
+    ) => [
+      DENO,
+      "run",
+      "--allow-net",
+      "--allow-write",
+      `${ROOT}server.ts`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--format",
+      "json",
+    ],
+    available: () => Promise.resolve(true),
+  },
+  {
+    name: "naive deno port",
+    command: (port) => [DENO, "run", "--allow-net", `${ROOT}bench/naive_server.ts`, String(port)],
+    available: () => Promise.resolve(true),
+  },
+  {
+    name: "ncat -lk",
+    // --max-conns: its default of 100 would measure a setting, not ncat.
+    command: (port) => ["ncat", "-l", "-k", "--max-conns", "100000", "127.0.0.1", String(port)],
+    available: () => hasCommand("ncat"),
+  },
+  {
+    name: "socat fork",
+    command: (
+      port,
+    ) => ["socat", "-u", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,backlog=4096`, "STDOUT"],
+    available: () => hasCommand("socat"),
+  },
+];
+
+async function hasCommand(name: string): Promise<boolean> {
+  const { code } = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${name}`],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return code === 0;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** RSS in KiB of a process and all its descendants. */
+function treeRss(pid: number): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop() as number;
+    try {
+      const status = Deno.readTextFileSync(`/proc/${p}/status`);
+      total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      for (const task of Deno.readDirSync(`/proc/${p}/task`)) {
+        const children = Deno.readTextFileSync(`/proc/${p}/task/${task.name}/children`).trim();
+        if (children !== "") stack.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+interface Running {
+  process: Deno.ChildProcess;
+  port: number;
+  /** counts of `#` bytes and all bytes seen on stdout so far */
+  seen: { hashes: number; bytes: number };
+  peakRss: number;
+  stop(): Promise<void>;
+}
+
+async function start(contender: Contender): Promise<Running> {
+  const port = freePort();
+  const [cmd, ...args] = contender.command(port) as [string, ...string[]];
+  const process = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "null" })
+    .spawn();
+  const seen = { hashes: 0, bytes: 0 };
+  const reading = (async () => {
+    for await (const chunk of process.stdout) {
+      seen.bytes += chunk.length;
+      let at = chunk.indexOf(HASH);
+      while (at >= 0) {
+        seen.hashes++;
+        at = chunk.indexOf(HASH, at + 1);
+      }
+    }
+  })();
+  // Wait until it accepts connections (a probe client is harmless to all of them).
+  for (let attempt = 0;; attempt++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch {
+      if (attempt > 200) throw new Error(`${contender.name} did not start listening`);
+      await sleep(25);
+    }
+  }
+  const running: Running = {
+    process,
+    port,
+    seen,
+    peakRss: 0,
+    async stop(): Promise<void> {
+      clearInterval(sampler);
+      try {
+        process.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+      await process.status;
+      await reading.catch(() => {});
+    },
+  };
+  const sampler = setInterval(() => {
+    running.peakRss = Math.max(running.peakRss, treeRss(process.pid));
+  }, 20);
+  await sleep(200); // let it settle before any baseline is read
+  running.peakRss = treeRss(process.pid);
+  return running;
+}
+
+/** Builds one client's input: L-1 lines of `x` payload, then a `#` line. */
+function clientPayload(client: number, lines: number): Uint8Array {
+  const out = new Uint8Array(lines * LINE_BYTES);
+  const encoder = new TextEncoder();
+  for (let i = 0; i < lines - 1; i++) {
+    const head = encoder.encode(`c${client} l${i} `);
+    const base = i * LINE_BYTES;
+    out.fill(120, base, base + LINE_BYTES - 1); // 'x'
+    out.set(head, base);
+    out[base + LINE_BYTES - 1] = 10;
+  }
+  const last = (lines - 1) * LINE_BYTES;
+  out.fill(HASH, last, last + LINE_BYTES - 1);
+  out[last + LINE_BYTES - 1] = 10;
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset, offset + 262144));
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) return false;
+    await sleep(1);
+  }
+  return true;
+}
+
+interface FaninResult {
+  name: string;
+  seconds: number;
+  complete: boolean;
+  /** clients whose connection failed (reset, refused) */
+  failed: number;
+  linesPerSecond: number;
+  mbPerSecond: number;
+  peakRssMb: number;
+}
+
+async function fanin(contender: Contender, clients: number, lines: number): Promise<FaninResult> {
+  const payloads = Array.from({ length: clients }, (_, i) => clientPayload(i, lines));
+  const server = await start(contender);
+  try {
+    const expected = clients * (LINE_BYTES - 1);
+    const t0 = performance.now();
+    let failed = 0;
+    await Promise.all(payloads.map(async (payload) => {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        try {
+          await writeAll(conn, payload);
+        } finally {
+          conn.close();
+        }
+      } catch {
+        failed++; // a server that drops clients is a result, not a crash
+      }
+    }));
+    const complete = failed === 0 && await waitFor(() => server.seen.hashes >= expected, 120_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const totalLines = clients * lines;
+    return {
+      name: contender.name,
+      seconds,
+      complete,
+      failed,
+      linesPerSecond: totalLines / seconds,
+      mbPerSecond: (totalLines * LINE_BYTES) / seconds / 1e6,
+      peakRssMb: server.peakRss / 1024,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+interface ScaleResult {
+  name: string;
+  connected: number;
+  connectSeconds: number;
+  kbPerIdle: number;
+  served: number;
+  serveSeconds: number;
+  peakRssMb: number;
+}
+
+async function scale(contender: Contender, count: number): Promise<ScaleResult> {
+  const server = await start(contender);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const baseline = treeRss(server.process.pid);
+    const t0 = performance.now();
+    const batch = 256;
+    for (let i = 0; i < count; i += batch) {
+      const made = await Promise.allSettled(
+        Array.from(
+          { length: Math.min(batch, count - i) },
+          () =>
+            Deno.connect({
+              hostname: "127.0.0.1",
+              port: server.port,
+              signal: AbortSignal.timeout(5000),
+            }),
+        ),
+      );
+      for (const result of made) if (result.status === "fulfilled") conns.push(result.value);
+    }
+    const connectSeconds = (performance.now() - t0) / 1000;
+    await sleep(1000); // let the server take every connection off the queue
+    const idle = treeRss(server.process.pid);
+    const line = new Uint8Array(LINE_BYTES).fill(HASH);
+    line[LINE_BYTES - 1] = 10;
+    const t1 = performance.now();
+    await Promise.allSettled(conns.map((conn) => writeAll(conn, line)));
+    await waitFor(() => server.seen.hashes >= conns.length * (LINE_BYTES - 1), 20_000);
+    const serveSeconds = (performance.now() - t1) / 1000;
+    return {
+      name: contender.name,
+      connected: conns.length,
+      connectSeconds,
+      kbPerIdle: (idle - baseline) / Math.max(1, conns.length),
+      served: Math.floor(server.seen.hashes / (LINE_BYTES - 1)),
+      serveSeconds,
+      peakRssMb: server.peakRss / 1024,
+    };
+  } finally {
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // gone
+      }
+    }
+    await server.stop();
+  }
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    "| " + cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ") + " |";
+  return [
+    line(header),
+    "| " + widths.map((w) => "-".repeat(w)).join(" | ") + " |",
+    ...rows.map(line),
+  ].join("\n");
+}
+
+function machine(): string {
+  const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
+    "unknown CPU";
+  return `${hostname()}: ${navigator.hardwareConcurrency} cores, ${cpu}, Deno ${Deno.version.deno}, ${Deno.build.os}`;
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      "fanin-clients": { type: "string", default: "50" },
+      "fanin-lines": { type: "string", default: "20000" },
+      idle: { type: "string", default: "10000" },
+      repeat: { type: "string", default: "3" },
+      "skip-scale": { type: "boolean", default: false },
+    },
+  });
+  const clients = Number(values["fanin-clients"]);
+  const lines = values.quick ? 2000 : Number(values["fanin-lines"]);
+  const idle = values.quick ? 1000 : Number(values.idle);
+  const repeat = values.quick ? 1 : Number(values.repeat);
+  const only = values.only?.split(",");
+  const chosen: Contender[] = [];
+  for (const c of contenders) {
+    if (only !== undefined && !only.some((o) => c.name.includes(o))) continue;
+    if (await c.available()) chosen.push(c);
+    else console.log(`(${c.name}: not installed, skipped)`);
+  }
+  console.log(`# linehub bench, ${new Date().toISOString().slice(0, 10)}\n${machine()}\n`);
+  console.log(
+    `## Fan-in: ${clients} clients x ${lines} lines x ${LINE_BYTES} bytes, best of ${repeat}\n`,
+  );
+  const fan: FaninResult[] = [];
+  for (const c of chosen) {
+    let best: FaninResult | undefined;
+    for (let r = 0; r < repeat; r++) {
+      const result = await fanin(c, clients, lines);
+      console.error(
+        `  ${c.name} run ${r + 1}: ${result.seconds.toFixed(3)} s` +
+          (result.complete ? "" : `, INCOMPLETE (${result.failed} clients failed)`),
+      );
+      if (best === undefined || (result.complete && result.seconds < best.seconds)) best = result;
+    }
+    if (best !== undefined) fan.push(best);
+  }
+  const reference = fan.find((r) => r.name === "linehub text");
+  console.log(table(
+    ["server", "lines/s", "MB/s", "seconds", "peak RSS MB", "linehub text is"],
+    fan.map((r) => [
+      r.name + (r.complete ? "" : ` (INCOMPLETE: ${r.failed} clients failed)`),
+      Math.round(r.linesPerSecond).toLocaleString("en-US"),
+      r.mbPerSecond.toFixed(0),
+      r.seconds.toFixed(3),
+      r.peakRssMb.toFixed(0),
+      reference === undefined ? "" : `${(reference.linesPerSecond / r.linesPerSecond).toFixed(2)}x`,
+    ]),
+  ));
+  if (!values["skip-scale"]) {
+    console.log(`\n## Scale: ${idle} idle clients, then one line from each\n`);
+    const sc: ScaleResult[] = [];
+    for (const c of chosen) sc.push(await scale(c, idle));
+    console.log(table(
+      [
+        "server",
+        "connected",
+        "connect s",
+        "KB per idle conn",
+        "served a line",
+        "serve s",
+        "peak RSS MB",
+      ],
+      sc.map((r) => [
+        r.name,
+        String(r.connected),
+        r.connectSeconds.toFixed(2),
+        r.kbPerIdle.toFixed(1),
+        String(r.served),
+        r.serveSeconds.toFixed(2),
+        r.peakRssMb.toFixed(0),
+      ]),
+    ));
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
