@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { ChunkSink } from "./output_format.ts";
+import type { LineSink } from "./output_format.ts";
 
 /** What the writer writes to: `Deno.stdout`, `Deno.stderr`, a `Deno.FsFile`. */
 export interface ByteWriter {
@@ -39,9 +39,10 @@ export interface BatchWriterOptions {
 }
 
 const encoder = new TextEncoder();
+const NEWLINE = new Uint8Array([10]);
 
 /** Buffers synchronous writes and writes them out in order. */
-export class BatchWriter implements ChunkSink {
+export class BatchWriter implements LineSink {
   readonly #out: ByteWriter;
   readonly #chunkSize: number;
   readonly #highWaterMark: number;
@@ -100,6 +101,35 @@ export class BatchWriter implements ChunkSink {
       this.#pending += chunk.length;
     } else {
       this.#writeBytes(chunk);
+    }
+    if (this.#flushing === null) this.#flushing = this.#flushLoop();
+  }
+
+  /**
+   * Appends `prefix`, `body`, `suffix` and a newline as one line: the hot
+   * path for formatted messages, with one bounds check instead of four.
+   */
+  writeLine(prefix: Uint8Array, body: Uint8Array, suffix: Uint8Array | null = null): void {
+    if (this.#error !== null) return;
+    const current = this.#current;
+    const used = this.#used;
+    const total = prefix.length + body.length + (suffix?.length ?? 0) + 1;
+    if (total <= current.length - used) {
+      current.set(prefix, used);
+      current.set(body, used + prefix.length);
+      let end = used + prefix.length + body.length;
+      if (suffix !== null) {
+        current.set(suffix, end);
+        end += suffix.length;
+      }
+      current[end] = 10;
+      this.#used = end + 1;
+      this.#pending += total;
+    } else {
+      this.#writeBytes(prefix);
+      this.#writeBytes(body);
+      if (suffix !== null) this.#writeBytes(suffix);
+      this.#writeBytes(NEWLINE);
     }
     if (this.#flushing === null) this.#flushing = this.#flushLoop();
   }

@@ -29,6 +29,12 @@ export interface ChunkSink {
   write(chunk: string | Uint8Array): void;
 }
 
+/** A sink that can also take a whole line in one call (the fast path). */
+export interface LineSink extends ChunkSink {
+  /** Writes `prefix`, `body`, `suffix` if given, and a newline. */
+  writeLine(prefix: Uint8Array, body: Uint8Array, suffix?: Uint8Array | null): void;
+}
+
 /** Who sent a line: fixed for the life of a connection. */
 export interface ClientInfo {
   /** Client number, from 0 in order of connection. */
@@ -77,7 +83,9 @@ function textLabel(client: ClientInfo, truncated: boolean, partial: boolean): st
 }
 
 const encoder = new TextEncoder();
-const QUOTE = new Uint8Array([34]);
+const EMPTY = new Uint8Array(0);
+/** Ends a plain JSON message: closing quote and brace (the newline is added). */
+const JSON_END = encoder.encode(`"}`);
 
 /**
  * Formats the messages of one client. What is the same for every line (the
@@ -90,25 +98,22 @@ export class MessageFormatter {
   readonly #format: OutputFormat;
   readonly #client: ClientInfo;
   readonly #label: Uint8Array;
-  readonly #jsonFields: Uint8Array;
+  readonly #jsonFields: string;
   #time = Number.NaN;
-  #timeHead: Uint8Array = new Uint8Array(0);
+  /** `{"time":"...","type":"message",...,"text":"`: all before a plain text. */
+  #jsonHead: Uint8Array = EMPTY;
 
   constructor(format: OutputFormat, client: ClientInfo) {
     this.#format = format;
     this.#client = client;
-    this.#label = format === "text" ? encoder.encode(textLabel(client, false, false)) : NEWLINE;
-    this.#jsonFields = format === "json"
-      ? encoder.encode(
-        `","type":"message","client":${client.id},` +
-          `"address":${JSON.stringify(client.address)},"port":${client.port},"text":`,
-      )
-      : NEWLINE;
+    this.#label = format === "text" ? encoder.encode(textLabel(client, false, false)) : EMPTY;
+    this.#jsonFields = `","type":"message","client":${client.id},` +
+      `"address":${JSON.stringify(client.address)},"port":${client.port},"text":`;
   }
 
   /** Writes one message, in consecutive calls to `sink`. */
   write(
-    sink: ChunkSink,
+    sink: LineSink,
     line: Uint8Array,
     truncated: boolean,
     partial: boolean,
@@ -116,38 +121,38 @@ export class MessageFormatter {
   ): void {
     switch (this.#format) {
       case "raw":
-        sink.write(line);
-        sink.write(NEWLINE);
+        sink.writeLine(EMPTY, line);
         return;
-      case "text":
-        sink.write(
-          truncated || partial ? textLabel(this.#client, truncated, partial) : this.#label,
-        );
-        if (isPrintableAscii(line)) {
-          sink.write(line);
-          sink.write(NEWLINE);
-        } else {
-          sink.write(safeText(line) + "\n");
-        }
+      case "text": {
+        const label = truncated || partial
+          ? encoder.encode(textLabel(this.#client, truncated, partial))
+          : this.#label;
+        if (isPrintableAscii(line)) sink.writeLine(label, line);
+        else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
-      case "json":
+      }
+      case "json": {
         if (time !== this.#time) {
           this.#time = time;
-          this.#timeHead = encoder.encode(`{"time":"${new Date(time).toISOString()}`);
+          this.#jsonHead = encoder.encode(
+            `{"time":"${new Date(time).toISOString()}${this.#jsonFields}"`,
+          );
         }
-        sink.write(this.#timeHead);
-        sink.write(this.#jsonFields);
-        if (isPlainJsonAscii(line)) {
-          sink.write(QUOTE);
-          sink.write(line);
-          sink.write(QUOTE);
-        } else {
-          sink.write(jsonText(line));
+        if (!truncated && !partial && isPlainJsonAscii(line)) {
+          sink.writeLine(this.#jsonHead, line, JSON_END);
+          return;
         }
-        sink.write(
-          (truncated ? `,"truncated":true` : "") + (partial ? `,"partial":true` : "") + "}\n",
+        // The head ends with the opening quote of a plain text; jsonText
+        // brings its own quotes.
+        sink.writeLine(
+          this.#jsonHead.subarray(0, -1),
+          encoder.encode(jsonText(line)),
+          encoder.encode(
+            (truncated ? `,"truncated":true` : "") + (partial ? `,"partial":true` : "") + "}",
+          ),
         );
         return;
+      }
     }
   }
 }
@@ -170,7 +175,7 @@ export class MessageFormatter {
  * ```
  */
 export function formatMessage(
-  sink: ChunkSink,
+  sink: ChunkSink | LineSink,
   format: OutputFormat,
   client: ClientInfo,
   line: Uint8Array,
@@ -178,7 +183,21 @@ export function formatMessage(
   partial: boolean,
   time: number,
 ): void {
-  new MessageFormatter(format, client).write(sink, line, truncated, partial, time);
+  const lines = "writeLine" in sink ? sink : lineSinkOver(sink);
+  new MessageFormatter(format, client).write(lines, line, truncated, partial, time);
+}
+
+/** Lets a plain {@linkcode ChunkSink} take whole lines, one chunk per part. */
+export function lineSinkOver(sink: ChunkSink): LineSink {
+  return {
+    write: (chunk) => sink.write(chunk),
+    writeLine(prefix, body, suffix = null): void {
+      sink.write(prefix);
+      sink.write(body);
+      if (suffix !== null) sink.write(suffix);
+      sink.write(NEWLINE);
+    },
+  };
 }
 
 /** Formats a connection event as one line of text for stderr. */

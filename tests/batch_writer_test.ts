@@ -443,3 +443,24 @@ Deno.test("BatchWriter rejects a negative or fractional highWaterMark, naming it
   assert.throws(() => new BatchWriter(out, { highWaterMark: 1.5 }), /Invalid highWaterMark "1.5"/);
   assert.throws(() => new BatchWriter(out, { highWaterMark: NaN }), RangeError);
 });
+
+Deno.test("BatchWriter.writeLine writes prefix, body, suffix and a newline, across chunk edges", async () => {
+  const out = new FakeWriter({ maxPerCall: 5 });
+  const writer = new BatchWriter(out, { chunkSize: 16 });
+  const random = prng(7);
+  let expected = "";
+  for (let i = 0; i < 300; i++) {
+    const prefix = "p".repeat(Math.floor(random() * 20));
+    const body = "b" + String(i) + "x".repeat(Math.floor(random() * 40));
+    const suffix = random() < 0.5 ? null : "s".repeat(Math.floor(random() * 5));
+    writer.writeLine(
+      new TextEncoder().encode(prefix),
+      new TextEncoder().encode(body),
+      suffix === null ? null : new TextEncoder().encode(suffix),
+    );
+    expected += prefix + body + (suffix ?? "") + "\n";
+  }
+  await writer.flush();
+  assert.equal(new TextDecoder().decode(concat(out.writes)), expected);
+  assert.equal(writer.pendingBytes, 0);
+});

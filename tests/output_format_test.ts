@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { BatchWriter } from "../lib/batch_writer.ts";
 import {
   type ChunkSink,
   type ClientInfo,
@@ -13,6 +14,7 @@ import {
   formatJsonEvent,
   formatMessage,
   formatTextEvent,
+  MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
 } from "../lib/output_format.ts";
@@ -304,3 +306,60 @@ Deno.test("formatTextEvent escapes control characters in an error detail", () =>
       "2 lines, 10 bytes, 1.5 s\n",
   );
 });
+
+Deno.test("the per-client fast path through a BatchWriter writes exactly what formatMessage does", async () => {
+  // Lines mixing plain ASCII, quotes, backslashes, tabs, UTF-8, controls and
+  // invalid bytes, so both the copy-as-bytes path and the escaping path run.
+  const alphabet = [..."abc xyz09~", '"', "\\", "\t", "\u00e9", "\u{1f600}", "\x1b", "\x7f", "\r"];
+  let seed = 12345;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  const lines: Uint8Array[] = [];
+  for (let i = 0; i < 2000; i++) {
+    let text = "";
+    const length = Math.floor(random() * 30);
+    for (let j = 0; j < length; j++) text += alphabet[Math.floor(random() * alphabet.length)];
+    const line = encoder.encode(text);
+    lines.push(random() < 0.1 ? Uint8Array.of(...line, 0xff, 0xc3) : line);
+  }
+  for (const fmt of OUTPUT_FORMATS) {
+    const written: Uint8Array[] = [];
+    const writer = new BatchWriter(
+      { write: (chunk) => Promise.resolve(written.push(chunk.slice()) && chunk.length) },
+      { chunkSize: 256 },
+    );
+    const formatter = new MessageFormatter(fmt, CLIENT);
+    const plain: Uint8Array[] = [];
+    const sink: ChunkSink = {
+      write: (chunk) =>
+        plain.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk.slice()),
+    };
+    lines.forEach((line, i) => {
+      const truncated = i % 7 === 0;
+      const partial = i % 11 === 0;
+      // The time changes every few lines, as it does once per read.
+      const time = TIME + Math.floor(i / 5);
+      formatter.write(writer, line, truncated, partial, time);
+      formatMessage(sink, fmt, CLIENT, line, truncated, partial, time);
+    });
+    await writer.flush();
+    const fast = decoder.decode(concatBytes(written));
+    assert.equal(fast, decoder.decode(concatBytes(plain)), `format ${fmt}`);
+    assert.equal(fast.split("\n").length, lines.length + 1, `format ${fmt}: one line per message`);
+    if (fmt === "json") {
+      for (const record of fast.trimEnd().split("\n")) assert.equal(JSON.parse(record).client, 3);
+    }
+  }
+});
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
