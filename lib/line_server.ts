@@ -26,10 +26,15 @@ import {
   type OutputFormat,
 } from "./output_format.ts";
 
-/** First read buffer of a connection: small, as idle clients are the many. */
-const INITIAL_READ_BUFFER = 2048;
+/** First read buffer of a connection: small, since a pending read holds its
+ * buffer and idle clients are the many. */
+const INITIAL_READ_BUFFER = 512;
+/** How much a read buffer grows when a read fills it: 512 B to 64 KiB in 4 reads. */
+const READ_BUFFER_GROWTH = 4;
 /** A connection whose reads keep filling its buffer gets a larger one, to here. */
 const MAX_READ_BUFFER = 65536;
+/** Listen queue length unless told otherwise: room for a burst of connects. */
+export const DEFAULT_BACKLOG = 4096;
 /** Pause before accepting again after the process ran out of descriptors. */
 const ACCEPT_RETRY_MS = 100;
 
@@ -50,8 +55,10 @@ export interface LineServerOptions {
   /** Seconds that connected clients get to finish after a shutdown starts.
    * @default {5} */
   drainTimeout?: number;
-  /** Listen queue length, for bursts of connects.
-   * @default {511} */
+  /** Listen queue length, for bursts of connects; the kernel caps it (on
+   * Linux at net.core.somaxconn). A full queue makes connecting clients wait
+   * a second or more for a retry.
+   * @default {4096} */
   backlog?: number;
 }
 
@@ -127,7 +134,7 @@ export class LineServer {
     this.#format = options.format ?? "text";
     this.#maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
     this.#drainTimeout = options.drainTimeout ?? 5;
-    this.#backlog = options.backlog ?? 511;
+    this.#backlog = options.backlog ?? DEFAULT_BACKLOG;
   }
 
   /** The bound address; valid after `listen`. */
@@ -261,7 +268,7 @@ export class LineServer {
         // The lines above were consumed synchronously, so the buffer may now
         // be replaced; a client that fills it gets a bigger one.
         if (n === buffer.length && buffer.length < MAX_READ_BUFFER) {
-          buffer = new Uint8Array(buffer.length * 2);
+          buffer = new Uint8Array(Math.min(buffer.length * READ_BUFFER_GROWTH, MAX_READ_BUFFER));
         }
         // Backpressure: stop reading this socket while the output is behind,
         // unless the drain deadline cuts this client off meanwhile.

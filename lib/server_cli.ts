@@ -90,6 +90,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     format: config.format,
     maxLine: config.maxLine,
     drainTimeout: config.drainTimeout,
+    backlog: config.backlog,
   });
   let addr: Deno.NetAddr;
   try {

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { parsePort } from "./address.ts";
 import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
+import { DEFAULT_BACKLOG } from "./line_server.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -21,6 +22,7 @@ export interface ServerConfig {
   readonly output: string | undefined;
   readonly maxLine: number;
   readonly drainTimeout: number;
+  readonly backlog: number;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -41,6 +43,7 @@ Options:
   -o, --output FILE       append messages to FILE instead of stdout
   --max-line BYTES        longest line; longer ones are cut (default ${DEFAULT_MAX_LINE})
   --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
+  --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
   -h, --help              show this help and exit
   -V, --version           show the version and exit
 
@@ -79,6 +82,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
         output: { type: "string", short: "o" },
         "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
         "drain-timeout": { type: "string", default: "5" },
+        backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -99,6 +103,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     output: values.output,
     maxLine: parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE),
     drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
+    backlog: parseInteger(values.backlog, "backlog", 1, 65535),
     help: values.help,
     version: values.version,
   };

@@ -24,6 +24,7 @@ const DEFAULTS = {
   output: undefined,
   maxLine: 65536,
   drainTimeout: 5,
+  backlog: 4096,
   help: false,
   version: false,
 };
@@ -98,6 +99,8 @@ Deno.test("server accepts every flag at once", () => {
       "512",
       "--drain-timeout",
       "2.5",
+      "--backlog",
+      "64",
     ]),
     {
       host: "::1",
@@ -106,6 +109,7 @@ Deno.test("server accepts every flag at once", () => {
       output: "log.jsonl",
       maxLine: 512,
       drainTimeout: 2.5,
+      backlog: 64,
       help: false,
       version: false,
     },
@@ -201,4 +205,10 @@ Deno.test("server rejects a --host that holds a port or is no address", () => {
   rejects(["--host", "[]"], 'Invalid host "[]": empty host');
   rejects(["--host", "a b"], 'Invalid host "a b": not an address or host name');
   rejects(["--host", "[::1]:80"], 'Invalid host "[::1]:80": not an address or host name');
+});
+
+Deno.test("server accepts --backlog and rejects values outside 1 to 65535, naming them", () => {
+  assert.equal(parseServerArgs(["--backlog", "128"]).backlog, 128);
+  rejects(["--backlog", "0"], 'Invalid --backlog "0": must be an integer from 1 to 65535');
+  rejects(["--backlog", "70000"], 'Invalid --backlog "70000": must be an integer from 1 to 65535');
 });
