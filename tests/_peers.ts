@@ -12,6 +12,8 @@
  */
 
 import { CLIENT_PERMISSIONS, type ProcessResult, ROOT, type ServerProcess } from "./_process.ts";
+import { concat } from "./_net.ts";
+export { canListenOn } from "./_net.ts";
 
 /** How long a peer or a client may run before it is killed. */
 export const PROCESS_TIMEOUT_MS = 15_000;
@@ -44,16 +46,6 @@ export interface Peer {
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -201,16 +193,6 @@ export function freePort(hostname = "127.0.0.1"): number {
   const { port } = listener.addr;
   listener.close();
   return port;
-}
-
-/** Whether `hostname` can be bound here (for `::1` on hosts without IPv6). */
-export function canListenOn(hostname: string): boolean {
-  try {
-    Deno.listen({ hostname, port: 0, transport: "tcp" }).close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The OpenBSD netcat command (`nc.openbsd`, or `nc` when it is that one),

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
+import { concat, seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -82,35 +83,13 @@ class FakeWriter implements ByteWriter {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function microtasks(count: number): Promise<void> {
   for (let i = 0; i < count; i++) await Promise.resolve();
 }
 
 /** Random mix of strings (with multi-byte characters) and byte arrays. */
 function randomPieces(seed: number, count: number): Array<string | Uint8Array> {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const words = ["a", "line\n", "h\u00e9llo", "\u65e5\u672c", "\u{1f389}", "x".repeat(40), ""];
   return Array.from({ length: count }, () => {
     if (random() < 0.5) {
@@ -447,7 +426,7 @@ Deno.test("BatchWriter rejects a negative or fractional highWaterMark, naming it
 Deno.test("BatchWriter.writeLine writes prefix, body, suffix and a newline, across chunk edges", async () => {
   const out = new FakeWriter({ maxPerCall: 5 });
   const writer = new BatchWriter(out, { chunkSize: 16 });
-  const random = prng(7);
+  const random = seededRandom(7);
   let expected = "";
   for (let i = 0; i < 300; i++) {
     const prefix = "p".repeat(Math.floor(random() * 20));

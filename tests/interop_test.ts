@@ -29,6 +29,7 @@ import {
   waitForDisconnects,
   waitForListener,
 } from "./_peers.ts";
+import { concat } from "./_net.ts";
 
 const NC = await findOpenbsdNetcat();
 const HAVE_NCAT = await hasCommand("ncat");
@@ -75,16 +76,11 @@ function nc(): string {
 }
 
 function bytes(...parts: Array<string | number[]>): Uint8Array {
-  const encoded = parts.map((part) =>
-    typeof part === "string" ? new TextEncoder().encode(part) : new Uint8Array(part)
+  return concat(
+    parts.map((part) =>
+      typeof part === "string" ? new TextEncoder().encode(part) : new Uint8Array(part)
+    ),
   );
-  const out = new Uint8Array(encoded.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of encoded) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** A peer client finished cleanly and printed nothing. */

@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer } from "../lib/line_framer.ts";
+import { seededRandom } from "./_net.ts";
 
 const CR = 13;
 const encoder = new TextEncoder();
@@ -91,18 +92,6 @@ function splitAt(input: Uint8Array, offsets: number[]): Uint8Array[] {
 
 function oneByteChunks(input: Uint8Array): Uint8Array[] {
   return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomChunks(input: Uint8Array, random: () => number, maxChunk: number): Uint8Array[] {
@@ -253,7 +242,7 @@ Deno.test("LineFramer produces the same lines when fed one byte at a time", () =
 });
 
 Deno.test("LineFramer matches the whole-input model for random input in random chunks", () => {
-  const random = prng(0x1ee7);
+  const random = seededRandom(0x1ee7);
   // Few symbols, so `\r`, `\n` and lengths around maxLine keep coming up.
   const alphabet = [0x61, 0x62, CR, 10, 0xc3, 0xa9, 0x00, 0xff];
   for (let round = 0; round < 400; round++) {
@@ -423,7 +412,7 @@ Deno.test("LineFramer holds at most maxLine + 1 bytes of 50 MB without a newline
 });
 
 Deno.test("LineFramer holds at most maxLine + 1 bytes for any chunking of a long line", () => {
-  const random = prng(42);
+  const random = seededRandom(42);
   const input = binary("y".repeat(300) + "\r".repeat(3) + "z".repeat(50) + "\n");
   for (const maxLine of [1, 2, 7, 64, 299, 300, 301]) {
     for (let trial = 0; trial < 20; trial++) {

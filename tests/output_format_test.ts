@@ -18,6 +18,7 @@ import {
   OUTPUT_FORMATS,
   type OutputFormat,
 } from "../lib/output_format.ts";
+import { concat } from "./_net.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -345,21 +346,11 @@ Deno.test("the per-client fast path through a BatchWriter writes exactly what fo
       formatMessage(sink, fmt, CLIENT, line, truncated, partial, time);
     });
     await writer.flush();
-    const fast = decoder.decode(concatBytes(written));
-    assert.equal(fast, decoder.decode(concatBytes(plain)), `format ${fmt}`);
+    const fast = decoder.decode(concat(written));
+    assert.equal(fast, decoder.decode(concat(plain)), `format ${fmt}`);
     assert.equal(fast.split("\n").length, lines.length + 1, `format ${fmt}: one line per message`);
     if (fmt === "json") {
       for (const record of fast.trimEnd().split("\n")) assert.equal(JSON.parse(record).client, 3);
     }
   }
 });
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { isPrintableAscii, jsonText, safeText } from "../lib/safe_text.ts";
+import { seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();
 
@@ -26,21 +27,9 @@ function unsafeCodes(text: string): number[] {
   return [...text].map((char) => char.codePointAt(0) as number).filter(isUnsafe);
 }
 
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random byte strings biased towards control bytes, C1 and UTF-8 fragments. */
 function randomInputs(count: number): Uint8Array[] {
-  const random = prng(7);
+  const random = seededRandom(7);
   const interesting = [0x00, 0x07, 0x09, 0x0a, 0x0d, 0x1b, 0x7f, 0xc2, 0x80, 0x9b, 0x9f, 0xff];
   return Array.from(
     { length: count },
