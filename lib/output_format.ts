@@ -49,7 +49,6 @@ export interface ClientInfo {
 export type DisconnectReason =
   | "eof"
   | "reset"
-  | "shutdown"
   | "drain-timeout"
   | "error";
 

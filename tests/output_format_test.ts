@@ -226,8 +226,10 @@ Deno.test("formatTextEvent reports a disconnect with reason, counts and duration
     "client 3 disconnected from 127.0.0.1:40000 (reset): 1 line, 1 byte, 0.0 s\n",
   );
   assert.equal(
-    formatTextEvent(disconnect({ reason: "shutdown", lines: 0, bytes: 0, durationMs: 61234 })),
-    "client 3 disconnected from 127.0.0.1:40000 (shutdown): 0 lines, 0 bytes, 61.2 s\n",
+    formatTextEvent(
+      disconnect({ reason: "drain-timeout", lines: 0, bytes: 0, durationMs: 61234 }),
+    ),
+    "client 3 disconnected from 127.0.0.1:40000 (drain-timeout): 0 lines, 0 bytes, 61.2 s\n",
   );
 });
 
