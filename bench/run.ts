@@ -111,7 +111,9 @@ interface Running {
   stop(): Promise<void>;
 }
 
-async function start(contender: Contender): Promise<Running> {
+/** Starts a contender; `readRate` (bytes/s) makes this process a slow reader
+ * of its stdout, as a stalled pipeline or a slow disk would be. */
+async function start(contender: Contender, readRate = Infinity): Promise<Running> {
   const port = freePort();
   const [cmd, ...args] = contender.command(port) as [string, ...string[]];
   const process = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "null" })
@@ -120,6 +122,7 @@ async function start(contender: Contender): Promise<Running> {
   const reading = (async () => {
     for await (const chunk of process.stdout) {
       seen.bytes += chunk.length;
+      if (readRate !== Infinity) await sleep((chunk.length / readRate) * 1000);
       let at = chunk.indexOf(HASH);
       while (at >= 0) {
         seen.hashes++;
@@ -312,6 +315,83 @@ async function scale(contender: Contender, count: number): Promise<ScaleResult> 
   }
 }
 
+interface BoundedResult {
+  scenario: string;
+  baselineMb: number;
+  peakMb: number;
+  detail: string;
+}
+
+/** One client sends `bytes` without a newline; the line is cut at --max-line. */
+async function noNewline(contender: Contender, bytes: number): Promise<BoundedResult> {
+  const server = await start(contender);
+  try {
+    const baseline = server.peakRss;
+    const block = new Uint8Array(1 << 20).fill(120);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const t0 = performance.now();
+    for (let sent = 0; sent < bytes; sent += block.length) await writeAll(conn, block);
+    await writeAll(conn, new Uint8Array([10]));
+    conn.close();
+    const seconds = (performance.now() - t0) / 1000;
+    await sleep(300);
+    return {
+      scenario: `1 client, ${bytes / 2 ** 30} GiB without a newline`,
+      baselineMb: baseline / 1024,
+      peakMb: server.peakRss / 1024,
+      detail: `sent in ${seconds.toFixed(1)} s; ${server.seen.bytes} bytes of output`,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** `clients` send flat out for `seconds` while stdout is read at `rate` B/s. */
+async function slowReader(
+  contender: Contender,
+  clients: number,
+  seconds: number,
+  rate: number,
+): Promise<BoundedResult> {
+  const server = await start(contender, rate);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const baseline = server.peakRss;
+    const payload = clientPayload(0, 656).subarray(0, 655 * LINE_BYTES);
+    const stopAt = performance.now() + seconds * 1000;
+    const senders = Array.from({ length: clients }, async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      conns.push(conn);
+      try {
+        // Stops when the time is up; a write that blocks (backpressure) is
+        // what this scenario is about, so it is abandoned, not awaited.
+        while (performance.now() < stopAt) {
+          await conn.write(payload);
+        }
+      } catch {
+        // closed below
+      }
+    });
+    await Promise.race([Promise.all(senders), sleep(seconds * 1000 + 500)]);
+    return {
+      scenario: `${clients} clients flat out, stdout read at ${rate / 1e6} MB/s, ${seconds} s`,
+      baselineMb: baseline / 1024,
+      peakMb: server.peakRss / 1024,
+      detail: `${(server.seen.bytes / 1e6).toFixed(1)} MB of labelled output read; ` +
+        `the clients were held back`,
+    };
+  } finally {
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // gone
+      }
+    }
+    await server.stop();
+  }
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
@@ -340,6 +420,7 @@ async function main(args: string[]): Promise<number> {
       idle: { type: "string", default: "10000" },
       repeat: { type: "string", default: "3" },
       "skip-scale": { type: "boolean", default: false },
+      "skip-bounded": { type: "boolean", default: false },
     },
   });
   const clients = Number(values["fanin-clients"]);
@@ -405,6 +486,16 @@ async function main(args: string[]): Promise<number> {
         r.serveSeconds.toFixed(2),
         r.peakRssMb.toFixed(0),
       ]),
+    ));
+  }
+  const hub = chosen.find((c) => c.name === "linehub text");
+  if (!values["skip-bounded"] && hub !== undefined) {
+    console.log(`\n## Bounded memory (linehub text, default limits)\n`);
+    const gib = values.quick ? 2 ** 28 : 2 ** 30;
+    const rows = [await noNewline(hub, gib), await slowReader(hub, 20, values.quick ? 2 : 5, 2e6)];
+    console.log(table(
+      ["scenario", "RSS before MB", "peak RSS MB", "what happened"],
+      rows.map((r) => [r.scenario, r.baselineMb.toFixed(0), r.peakMb.toFixed(0), r.detail]),
     ));
   }
   return 0;
