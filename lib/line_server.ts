@@ -76,6 +76,8 @@ export interface ServerStats {
   truncated: number;
   /** Clients still connected when the drain timeout ran out. */
   cutOff: number;
+  /** Bytes received from those clients (all of it written out). */
+  cutOffBytes: number;
 }
 
 interface Connection {
@@ -120,6 +122,7 @@ export class LineServer {
     bytes: 0,
     truncated: 0,
     cutOff: 0,
+    cutOffBytes: 0,
   };
 
   /**
@@ -293,6 +296,7 @@ export class LineServer {
       this.#stats.lines += lines;
       this.#stats.bytes += bytes;
       this.#stats.truncated += framer.truncatedLines;
+      if (reason === "drain-timeout") this.#stats.cutOffBytes += bytes;
       this.#event({
         type: "disconnect",
         client,

@@ -19,6 +19,10 @@ import { VERSION } from "./version.ts";
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** The drain timeout cut clients off; everything received was still written. */
+export const EXIT_CUT_OFF = 3;
+/** The output failed while running (stdout closed by its reader, disk error). */
+export const EXIT_OUTPUT = 4;
 
 const PROGRAM = "linehub-server";
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -62,10 +66,10 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     return EXIT_OK;
   }
 
-  let sink: Deno.FsFile | typeof Deno.stdout = Deno.stdout;
+  let file: Deno.FsFile | null = null;
   if (config.output !== undefined) {
     try {
-      sink = await Deno.open(config.output, { append: true, create: true });
+      file = await Deno.open(config.output, { append: true, create: true });
     } catch (error) {
       stderr.write(
         `${PROGRAM}: Cannot open output file "${config.output}": ${describeError(error)}\n`,
@@ -77,11 +81,11 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   Deno.permissions.revokeSync({ name: "write" });
 
   const fatal = Promise.withResolvers<number>();
-  const output = new BatchWriter(sink, {
+  const output = new BatchWriter(file ?? Deno.stdout, {
     onError(error): void {
       const where = config.output === undefined ? "stdout" : `"${config.output}"`;
       stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}\n`);
-      fatal.resolve(EXIT_FAILURE);
+      fatal.resolve(EXIT_OUTPUT);
     },
   });
   const server = new LineServer(output, stderr, {
@@ -124,8 +128,17 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
+      if (file !== null) {
+        // The lines are written; make them durable before saying so.
+        try {
+          await file.sync();
+        } catch (error) {
+          stderr.write(`${PROGRAM}: Cannot sync "${config.output}": ${describeError(error)}\n`);
+          return EXIT_OUTPUT;
+        }
+      }
       stderr.write(`${PROGRAM}: ${summary(stats)}\n`);
-      return EXIT_OK;
+      return stats.cutOff > 0 ? EXIT_CUT_OFF : EXIT_OK;
     });
     return await Promise.race([finished, fatal.promise]);
   } finally {
@@ -136,7 +149,8 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
 /** The one-line summary printed at shutdown. */
 export function summary(stats: ServerStats): string {
   const cutOff = stats.cutOff > 0
-    ? `; ${countOf(stats.cutOff, "client")} cut off at the drain timeout`
+    ? `; ${countOf(stats.cutOff, "client")} cut off at the drain timeout, ` +
+      `after sending ${countOf(stats.cutOffBytes, "byte")}`
     : "";
   return `shut down: ${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +

@@ -48,7 +48,8 @@ Options:
   -V, --version           show the version and exit
 
 Exit status: 0 after a clean shutdown, 1 on a runtime error, 2 on bad usage,
-130 or 143 when a second SIGINT or SIGTERM cut the drain short.
+3 when the drain timeout cut clients off, 4 when the output failed while
+running, 130 or 143 when a second SIGINT or SIGTERM cut the drain short.
 `;
 
 /**

@@ -128,6 +128,7 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
       bytes: 21,
       truncated: 0,
       cutOff: 0,
+      cutOffBytes: 0,
     });
     const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
     assert.deepEqual(logLines(h), [
@@ -474,6 +475,7 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
       bytes: 18,
       truncated: 0,
       cutOff: 0,
+      cutOffBytes: 0,
     });
     assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
   } finally {
@@ -497,6 +499,8 @@ Deno.test("shutdown cuts off a silent client at the drain timeout and delivers i
     prompt.close();
     const stats = await stopping;
     assert.equal(stats.cutOff, 1);
+    // What the cut-off client had sent, "kept\nhalf", all of it written above.
+    assert.equal(stats.cutOffBytes, 9);
     assert.equal(stats.connected, 0);
     assert.equal(
       h.out.text(),
