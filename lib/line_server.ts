@@ -55,6 +55,10 @@ export interface LineServerOptions {
   /** Seconds that connected clients get to finish after a shutdown starts.
    * @default {5} */
   drainTimeout?: number;
+  /** Seconds a connection may stay silent before it is closed; 0 for never.
+   * Each connection is judged on its own, by the time of its last read.
+   * @default {0} */
+  idleTimeout?: number;
   /** Listen queue length, for bursts of connects; the kernel caps it (on
    * Linux at net.core.somaxconn). A full queue makes connecting clients wait
    * a second or more for a retry.
@@ -85,6 +89,8 @@ interface Connection {
   readonly client: ClientInfo;
   /** Set when the server closes the socket itself, to name the reason. */
   stopReason: DisconnectReason | null;
+  /** When data last arrived (or the connection opened), for --idle-timeout. */
+  lastActive: number;
 }
 
 /** Thrown by {@linkcode LineServer.listen} with a message naming the address. */
@@ -108,6 +114,8 @@ export class LineServer {
   readonly #maxLine: number;
   readonly #drainTimeout: number;
   readonly #backlog: number;
+  readonly #idleTimeoutMs: number;
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   #accepting = false;
   #nextId = 0;
@@ -138,6 +146,7 @@ export class LineServer {
     this.#maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
     this.#drainTimeout = options.drainTimeout ?? 5;
     this.#backlog = options.backlog ?? DEFAULT_BACKLOG;
+    this.#idleTimeoutMs = (options.idleTimeout ?? 0) * 1000;
   }
 
   /** The bound address; valid after `listen`. */
@@ -167,6 +176,12 @@ export class LineServer {
       });
     }
     this.#accepting = true;
+    if (this.#idleTimeoutMs > 0) {
+      // One sweep for all connections, rather than a timer each: idle
+      // clients cost no timer, busy ones no timer resets.
+      const every = Math.min(1000, Math.max(10, this.#idleTimeoutMs / 4));
+      this.#idleSweep = setInterval(() => this.#closeIdle(), every);
+    }
     return this.#listener.addr;
   }
 
@@ -201,6 +216,7 @@ export class LineServer {
    */
   async shutdown(): Promise<ServerStats> {
     this.#accepting = false;
+    clearInterval(this.#idleSweep);
     try {
       this.#listener?.close();
     } catch {
@@ -233,7 +249,7 @@ export class LineServer {
       address: unmapIPv4(remote.hostname),
       port: remote.port,
     };
-    const connection: Connection = { conn, client, stopReason: null };
+    const connection: Connection = { conn, client, stopReason: null, lastActive: Date.now() };
     this.#stats.clients++;
     // The task removes itself from the map when it ends, which is always
     // after this line: it cannot end before its first read.
@@ -266,6 +282,7 @@ export class LineServer {
           if (n === null) break;
           bytes += n;
           now = Date.now();
+          connection.lastActive = now;
           framer.push(buffer.subarray(0, n), sink);
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
@@ -313,6 +330,16 @@ export class LineServer {
       this.#log.write(`client ${connection.client.id}: internal error: ${describeError(error)}\n`);
     } finally {
       this.#connections.delete(connection);
+    }
+  }
+
+  #closeIdle(): void {
+    const before = Date.now() - this.#idleTimeoutMs;
+    for (const connection of this.#connections.keys()) {
+      if (connection.lastActive <= before && connection.stopReason === null) {
+        connection.stopReason = "idle-timeout";
+        closeQuietly(connection.conn);
+      }
     }
   }
 

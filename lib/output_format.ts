@@ -50,6 +50,7 @@ export type DisconnectReason =
   | "eof"
   | "reset"
   | "drain-timeout"
+  | "idle-timeout"
   | "error";
 
 /** Connection events, reported once each. */

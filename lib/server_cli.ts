@@ -95,6 +95,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     maxLine: config.maxLine,
     drainTimeout: config.drainTimeout,
     backlog: config.backlog,
+    idleTimeout: config.idleTimeout,
   });
   let addr: Deno.NetAddr;
   try {

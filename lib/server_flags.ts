@@ -23,6 +23,7 @@ export interface ServerConfig {
   readonly maxLine: number;
   readonly drainTimeout: number;
   readonly backlog: number;
+  readonly idleTimeout: number;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -43,6 +44,7 @@ Options:
   -o, --output FILE       append messages to FILE instead of stdout
   --max-line BYTES        longest line; longer ones are cut (default ${DEFAULT_MAX_LINE})
   --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
+  --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
   --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
   -h, --help              show this help and exit
   -V, --version           show the version and exit
@@ -84,6 +86,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
         "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
         "drain-timeout": { type: "string", default: "5" },
         backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
+        "idle-timeout": { type: "string", default: "0" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -105,6 +108,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     maxLine: parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE),
     drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
+    idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
     help: values.help,
     version: values.version,
   };

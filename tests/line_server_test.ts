@@ -586,3 +586,32 @@ Deno.test("server cuts off a client held up by a stalled output at the drain dea
   assert.ok(lines.length > 40, `only ${lines.length} lines written`);
   for (const line of lines) assert.match(line, /^\[client 0( partial)?\] x+$/);
 });
+
+Deno.test("server closes a client silent for --idle-timeout, each client judged on its own", async () => {
+  const h = startLineServer({ idleTimeout: 0.5 });
+  const quiet = await connectTo(h.port);
+  const busy = await connectTo(h.port);
+  try {
+    await accepted(h, quiet, 0);
+    await accepted(h, busy, 1);
+    await writeAll(quiet, bytes("said once\n"));
+    // The busy client sends every 50 ms, well inside the timeout, until the
+    // quiet one has been closed; it must stay connected throughout.
+    let sent = 0;
+    while (!h.log.text().includes("client 0 disconnected")) {
+      assert.ok(sent < 200, "the quiet client was never closed");
+      await writeAll(busy, bytes(`tick ${sent++}\n`));
+      await sleep(50);
+    }
+    assert.match(h.log.text(), /client 0 disconnected from \S+ \(idle-timeout\): 1 line, 10 bytes/);
+    assert.ok(!h.log.text().includes("client 1 disconnected"), h.log.text());
+    assert.equal(h.server.stats.connected, 1);
+    assert.ok(h.out.text().includes("[client 0] said once\n"));
+    // The closed client sees the end of the stream.
+    assert.equal(await quiet.read(new Uint8Array(16)), null);
+  } finally {
+    closeQuietly(quiet);
+    closeQuietly(busy);
+    await h.stop();
+  }
+});

@@ -25,6 +25,7 @@ const DEFAULTS = {
   maxLine: 65536,
   drainTimeout: 5,
   backlog: 4096,
+  idleTimeout: 0,
   help: false,
   version: false,
 };
@@ -110,6 +111,7 @@ Deno.test("server accepts every flag at once", () => {
       maxLine: 512,
       drainTimeout: 2.5,
       backlog: 64,
+      idleTimeout: 0,
       help: false,
       version: false,
     },
@@ -211,4 +213,17 @@ Deno.test("server accepts --backlog and rejects values outside 1 to 65535, namin
   assert.equal(parseServerArgs(["--backlog", "128"]).backlog, 128);
   rejects(["--backlog", "0"], 'Invalid --backlog "0": must be an integer from 1 to 65535');
   rejects(["--backlog", "70000"], 'Invalid --backlog "70000": must be an integer from 1 to 65535');
+});
+
+Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rejects bad values", () => {
+  assert.equal(parseServerArgs([]).idleTimeout, 0);
+  assert.equal(parseServerArgs(["--idle-timeout", "2.5"]).idleTimeout, 2.5);
+  rejects(
+    ["--idle-timeout", "-1"],
+    'Option "--idle-timeout" needs a value: write --idle-timeout=VALUE for a value that starts with "-"',
+  );
+  rejects(
+    ["--idle-timeout", "soon"],
+    'Invalid --idle-timeout "soon": must be a number of seconds from 0 to 86400',
+  );
 });
