@@ -11,6 +11,7 @@ import { BatchWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 import { countOf } from "./output_format.ts";
 import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
+import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
@@ -66,10 +67,10 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     return EXIT_OK;
   }
 
-  let file: Deno.FsFile | null = null;
+  let file: ReopenableFile | null = null;
   if (config.output !== undefined) {
     try {
-      file = await Deno.open(config.output, { append: true, create: true });
+      file = await ReopenableFile.open(config.output);
     } catch (error) {
       stderr.write(
         `${PROGRAM}: Cannot open output file "${config.output}": ${describeError(error)}\n`,
@@ -77,8 +78,10 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       return EXIT_FAILURE;
     }
   }
-  // Least privilege: the output is open, so nothing else may be written.
-  Deno.permissions.revokeSync({ name: "write" });
+  // Least privilege: writing to stdout, the server needs no file at all. With
+  // --output it keeps write permission, to reopen the file on SIGHUP (Deno
+  // cannot narrow a granted permission to one path at run time).
+  if (file === null) Deno.permissions.revokeSync({ name: "write" });
 
   const fatal = Promise.withResolvers<number>();
   const output = new BatchWriter(file ?? Deno.stdout, {
@@ -126,6 +129,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     shutdown = server.shutdown();
   };
   const signals = listenForSignals(onSignal);
+  const hangup = file === null ? () => {} : reopenOnHangup(file, stderr);
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
@@ -144,6 +148,28 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     return await Promise.race([finished, fatal.promise]);
   } finally {
     signals();
+    hangup();
+  }
+}
+
+/** Reopens `file` on SIGHUP (log rotation); returns the function that stops
+ * listening. A failed reopen is reported and the old file kept. */
+function reopenOnHangup(file: ReopenableFile, stderr: BatchWriter): () => void {
+  const listener = (): void => {
+    file.reopen().then(
+      () => stderr.write(`${PROGRAM}: SIGHUP: reopened "${file.path}"\n`),
+      (error) =>
+        stderr.write(
+          `${PROGRAM}: SIGHUP: Cannot reopen "${file.path}", still writing to the old file: ` +
+            `${describeError(error)}\n`,
+        ),
+    );
+  };
+  try {
+    Deno.addSignalListener("SIGHUP", listener);
+    return () => Deno.removeSignalListener("SIGHUP", listener);
+  } catch {
+    return () => {}; // no SIGHUP on Windows
   }
 }
 

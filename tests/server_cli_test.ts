@@ -451,3 +451,41 @@ Deno.test("server reports other bad values in one line and the usage, without a 
     assert.match(result.stderr, /^linehub-server: [^\n]+\n\nUsage: linehub-server /);
   }
 });
+
+Deno.test("SIGHUP makes the server reopen --output, so a rotated log gets a fresh file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_rotate_" });
+  const file = `${dir}/out.log`;
+  const server = await startServer(["--output", file]);
+  let conn: Deno.TcpConn | null = null;
+  try {
+    conn = await connectAs(server, 0);
+    await writeAll(conn, bytes("before\n"));
+    await waitFor(
+      "the first line in the output file",
+      async () => (await Deno.readTextFile(file)).includes("[client 0] before\n"),
+    );
+    await Deno.rename(file, `${file}.1`);
+    server.process.kill("SIGHUP");
+    await waitFor(
+      "the reopen to be reported",
+      () => server.stderrSoFar().includes(`linehub-server: SIGHUP: reopened "${file}"`),
+      () => server.stderrSoFar(),
+    );
+    await writeAll(conn, bytes("after\n"));
+    closeQuietly(conn);
+    conn = null;
+    await waitFor(
+      "the second line in the new file",
+      async () => (await Deno.readTextFile(file).catch(() => "")).includes("[client 0] after\n"),
+    );
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assertNoCrash(result.stderr);
+    assert.equal(await Deno.readTextFile(`${file}.1`), "[client 0] before\n");
+    assert.equal(await Deno.readTextFile(file), "[client 0] after\n");
+  } finally {
+    if (conn !== null) closeQuietly(conn);
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
