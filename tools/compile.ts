@@ -3,8 +3,8 @@
  * narrowest permissions it needs:
  *
  * - `linehub-server`: `--allow-net`, and `--allow-write` for `--output` (the
- *   server revokes write permission itself once the output file is open, or
- *   at once when it writes to stdout);
+ *   server revokes write permission at start-up when it writes to stdout, and
+ *   keeps it with `--output`, to reopen the file on SIGHUP);
  * - `linehub-client`: `--allow-net` only.
  *
  * `deno task compile` builds for this machine into `dist/`; `deno task
