@@ -60,7 +60,11 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
  * args choose a host or port) and waits until it says it is listening.
  * Rejects with the server's stderr if it exits first.
  */
-export async function startServer(args: string[] = []): Promise<ServerProcess> {
+export async function startServer(
+  args: string[] = [],
+  /** A command to run deno under, e.g. `["prlimit", "--nofile=64"]`. */
+  wrapper: string[] = [],
+): Promise<ServerProcess> {
   const full = [...args];
   const given = (flag: string): boolean =>
     full.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
@@ -71,8 +75,9 @@ export async function startServer(args: string[] = []): Promise<ServerProcess> {
   const host = hostArg.startsWith("--host=")
     ? hostArg.slice("--host=".length)
     : full[hostAt + 1] ?? "127.0.0.1";
-  const process = new Deno.Command(DENO, {
-    args: ["run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, ...full],
+  const [command, ...prefix] = [...wrapper, DENO];
+  const process = new Deno.Command(command as string, {
+    args: [...prefix, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, ...full],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
