@@ -304,13 +304,7 @@ async function scale(contender: Contender, count: number): Promise<ScaleResult> 
       peakRssMb: server.peakRss / 1024,
     };
   } finally {
-    for (const conn of conns) {
-      try {
-        conn.close();
-      } catch {
-        // gone
-      }
-    }
+    closeAll(conns);
     await server.stop();
   }
 }
@@ -381,14 +375,18 @@ async function slowReader(
         `the clients were held back`,
     };
   } finally {
-    for (const conn of conns) {
-      try {
-        conn.close();
-      } catch {
-        // gone
-      }
-    }
+    closeAll(conns);
     await server.stop();
+  }
+}
+
+function closeAll(conns: Deno.Conn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the server.
+    }
   }
 }
 
