@@ -8,9 +8,11 @@
  *   connection event, in one stream, so a pipeline sees them in order.
  * - `raw`: the message bytes as received and a newline, like `nc -lk`.
  *
- * Each formatter writes its output for one record in consecutive calls to a
- * {@linkcode ChunkSink}; a sink that buffers those calls synchronously keeps
- * every output line whole.
+ * A message is written with one {@linkcode LineSink.writeLine} call (the
+ * batched writer's fast path), an event with one `write`; a sink that buffers
+ * each call synchronously keeps every output line whole. The server keeps one
+ * {@linkcode MessageFormatter} per connection, so what is the same for every
+ * line of a client is encoded once.
  *
  * @module
  */
