@@ -38,6 +38,12 @@ export interface BatchWriterOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Writes all of `bytes`, however many calls `to.write` takes. */
+export async function writeAll(to: ByteWriter, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await to.write(bytes.subarray(offset));
+}
+
 const encoder = new TextEncoder();
 const NEWLINE = new Uint8Array([10]);
 
@@ -92,16 +98,8 @@ export class BatchWriter implements LineSink {
   /** Appends bytes or a string (as UTF-8). Never blocks; see `backlogged`. */
   write(chunk: string | Uint8Array): void {
     if (this.#error !== null) return;
-    if (typeof chunk === "string") {
-      this.#writeString(chunk);
-    } else if (chunk.length <= this.#current.length - this.#used) {
-      // The common case, kept free of allocations: it fits the current chunk.
-      this.#current.set(chunk, this.#used);
-      this.#used += chunk.length;
-      this.#pending += chunk.length;
-    } else {
-      this.#writeBytes(chunk);
-    }
+    if (typeof chunk === "string") this.#writeString(chunk);
+    else this.#writeBytes(chunk);
     if (this.#flushing === null) this.#flushing = this.#flushLoop();
   }
 
@@ -149,6 +147,13 @@ export class BatchWriter implements LineSink {
   }
 
   #writeBytes(bytes: Uint8Array): void {
+    if (bytes.length <= this.#current.length - this.#used) {
+      // The common case, kept free of allocations: it fits the current chunk.
+      this.#current.set(bytes, this.#used);
+      this.#used += bytes.length;
+      this.#pending += bytes.length;
+      return;
+    }
     let offset = 0;
     while (offset < bytes.length) {
       const room = this.#current.length - this.#used;
@@ -189,10 +194,7 @@ export class BatchWriter implements LineSink {
       while (this.#full.length > 0 || this.#used > 0) {
         if (this.#full.length === 0) this.#rotate();
         const chunk = this.#full.shift() as Uint8Array;
-        let offset = 0;
-        while (offset < chunk.length) {
-          offset += await this.#out.write(chunk.subarray(offset));
-        }
+        await writeAll(this.#out, chunk);
         this.#pending -= chunk.length;
         if (chunk.buffer.byteLength === this.#chunkSize && this.#spare === null) {
           this.#spare = new Uint8Array(chunk.buffer);

@@ -12,7 +12,7 @@
  */
 
 import { formatHostPort, type HostPort } from "./address.ts";
-import type { ByteWriter } from "./batch_writer.ts";
+import { type ByteWriter, writeAll } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 
 /** Size of the buffers stdin and the socket are read into. */
@@ -140,9 +140,4 @@ async function copy(
       });
     }
   }
-}
-
-async function writeAll(to: ByteWriter, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await to.write(bytes.subarray(offset));
 }

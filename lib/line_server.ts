@@ -293,7 +293,10 @@ export class LineServer {
           // unless the drain deadline cuts this client off meanwhile.
           if (output.backlogged) {
             await Promise.race([output.drained(), this.#deadline.promise]);
-            if (connection.stopReason !== null) throw new Error(connection.stopReason);
+            if (connection.stopReason !== null) {
+              reason = connection.stopReason;
+              break;
+            }
           }
         }
       } catch (error) {

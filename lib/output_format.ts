@@ -208,7 +208,7 @@ export function formatTextEvent(event: ConnectionEvent): string {
   const who = `client ${client.id}`;
   const from = formatHostPort(client.address, client.port);
   if (event.type === "connect") return `${who} connected from ${from}\n`;
-  const detail = safeText(new TextEncoder().encode(event.detail));
+  const detail = safeText(encoder.encode(event.detail));
   const reason = detail === "" ? event.reason : `${event.reason}: ${detail}`;
   const seconds = (event.durationMs / 1000).toFixed(1);
   const truncated = event.truncated > 0 ? `, ${event.truncated} truncated` : "";

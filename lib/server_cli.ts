@@ -128,7 +128,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     );
     shutdown = server.shutdown();
   };
-  const signals = listenForSignals(onSignal);
+  const signals = listenForSignals(["SIGINT", "SIGTERM"], onSignal);
   const hangup = file === null ? () => {} : reopenOnHangup(file, stderr);
   try {
     const finished = server.serve().then(async () => {
@@ -155,7 +155,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
 /** Reopens `file` on SIGHUP (log rotation); returns the function that stops
  * listening. A failed reopen is reported and the old file kept. */
 function reopenOnHangup(file: ReopenableFile, stderr: BatchWriter): () => void {
-  const listener = (): void => {
+  return listenForSignals(["SIGHUP"], () => {
     file.reopen().then(
       () => stderr.write(`${PROGRAM}: SIGHUP: reopened "${file.path}"\n`),
       (error) =>
@@ -164,13 +164,7 @@ function reopenOnHangup(file: ReopenableFile, stderr: BatchWriter): () => void {
             `${describeError(error)}\n`,
         ),
     );
-  };
-  try {
-    Deno.addSignalListener("SIGHUP", listener);
-    return () => Deno.removeSignalListener("SIGHUP", listener);
-  } catch {
-    return () => {}; // no SIGHUP on Windows
-  }
+  });
 }
 
 /** The one-line summary printed at shutdown. */
@@ -186,15 +180,18 @@ export function summary(stats: ServerStats): string {
 
 /** Installs SIGINT/SIGTERM handlers where the platform has them; returns the
  * function that removes them. */
-function listenForSignals(handler: (signal: Deno.Signal) => void): () => void {
+function listenForSignals(
+  signals: readonly Deno.Signal[],
+  handler: (signal: Deno.Signal) => void,
+): () => void {
   const removers: Array<() => void> = [];
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  for (const signal of signals) {
     const listener = (): void => handler(signal);
     try {
       Deno.addSignalListener(signal, listener);
       removers.push(() => Deno.removeSignalListener(signal, listener));
     } catch {
-      // Windows has no SIGTERM; SIGINT (Ctrl-C) is enough there.
+      // Windows has no SIGTERM or SIGHUP; SIGINT (Ctrl-C) is enough there.
     }
   }
   return () => removers.forEach((remove) => remove());
