@@ -63,6 +63,12 @@ export class BatchWriter implements LineSink {
   #flushing: Promise<void> | null = null;
   #error: { cause: unknown } | null = null;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Bytes written out since the start. */
+  #written = 0;
+  /** Callers of `whenWritten`, in order of the position they wait for. */
+  #writtenWaiters: Array<
+    { position: number; resolve: () => void; reject: (error: unknown) => void }
+  > = [];
 
   constructor(out: ByteWriter, options: BatchWriterOptions = {}) {
     this.#out = out;
@@ -88,6 +94,11 @@ export class BatchWriter implements LineSink {
   /** True while more than `highWaterMark` bytes are pending: stop producing. */
   get backlogged(): boolean {
     return this.#pending > this.#highWaterMark;
+  }
+
+  /** Bytes accepted since the start: written ones and pending ones. */
+  get position(): number {
+    return this.#written + this.#pending;
   }
 
   /** The write error, once one has happened. */
@@ -138,6 +149,20 @@ export class BatchWriter implements LineSink {
     if (this.#error !== null) return Promise.reject(this.#error.cause);
     if (!this.backlogged) return Promise.resolve();
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Resolves once every byte accepted before the call has been written out,
+   * without waiting for what comes later (unlike `flush`, which under steady
+   * load may wait long); rejects if the output fails first.
+   */
+  whenWritten(): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error.cause);
+    const position = this.position;
+    if (this.#written >= position) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      this.#writtenWaiters.push({ position, resolve, reject })
+    );
   }
 
   /** Resolves when everything written so far is out; rejects on a write error. */
@@ -196,6 +221,8 @@ export class BatchWriter implements LineSink {
         const chunk = this.#full.shift() as Uint8Array;
         await writeAll(this.#out, chunk);
         this.#pending -= chunk.length;
+        this.#written += chunk.length;
+        this.#wakeWritten();
         if (chunk.buffer.byteLength === this.#chunkSize && this.#spare === null) {
           this.#spare = new Uint8Array(chunk.buffer);
         }
@@ -207,12 +234,23 @@ export class BatchWriter implements LineSink {
       this.#used = 0;
       this.#pending = 0;
       for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
+      for (const waiter of this.#writtenWaiters.splice(0)) waiter.reject(error);
       this.#onError?.(error);
     } finally {
       // Cleared in the same synchronous step as the last emptiness check, so
       // a write that comes after it always schedules a new loop.
       this.#flushing = null;
     }
+  }
+
+  #wakeWritten(): void {
+    const waiters = this.#writtenWaiters;
+    let woken = 0;
+    while (woken < waiters.length && (waiters[woken]?.position ?? Infinity) <= this.#written) {
+      waiters[woken]?.resolve();
+      woken++;
+    }
+    if (woken > 0) waiters.splice(0, woken);
   }
 
   #wakeWaiters(): void {

@@ -443,3 +443,40 @@ Deno.test("BatchWriter.writeLine writes prefix, body, suffix and a newline, acro
   assert.equal(new TextDecoder().decode(concat(out.writes)), expected);
   assert.equal(writer.pendingBytes, 0);
 });
+
+Deno.test("BatchWriter whenWritten() resolves once earlier bytes are out, without waiting for later ones", async () => {
+  const out = new FakeWriter({ gated: true });
+  const writer = new BatchWriter(out, { chunkSize: 16 });
+  writer.write("first line\n");
+  assert.equal(writer.position, 11);
+  let written = false;
+  const first = writer.whenWritten().then(() => {
+    written = true;
+  });
+  await out.blocked();
+  // More data arrives while the first write is held; it needs a write of its own.
+  writer.write("second line, longer\n");
+  assert.equal(writer.position, 31);
+  const second = writer.whenWritten();
+  assert.equal(written, false, "resolved before the write completed");
+  out.release();
+  await first;
+  assert.equal(out.text, "first line\n");
+  assert.equal(writer.pendingBytes, 20, "the later bytes are still pending");
+  out.open();
+  await second;
+  assert.equal(out.text, "first line\nsecond line, longer\n");
+  await writer.whenWritten(); // nothing pending: at once
+});
+
+Deno.test("BatchWriter whenWritten() rejects when the output fails first", async () => {
+  const failure = new Error("no space left on device");
+  const out = new FakeWriter({ gated: true, failOnCall: { call: 1, error: failure } });
+  const writer = new BatchWriter(out, { onError: () => {} });
+  writer.write("lost\n");
+  const waiting = writer.whenWritten();
+  await out.blocked();
+  out.release();
+  await assert.rejects(waiting, (error) => error === failure);
+  await assert.rejects(writer.whenWritten(), (error) => error === failure);
+});
