@@ -11,8 +11,9 @@
  * @module
  */
 
+import { encodeAck } from "./ack_protocol.ts";
 import { formatHostPort, unmapIPv4 } from "./address.ts";
-import type { BatchWriter } from "./batch_writer.ts";
+import { type BatchWriter, writeAll } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 import { DEFAULT_MAX_LINE, LineFramer, type LineSink } from "./line_framer.ts";
 import {
@@ -64,6 +65,17 @@ export interface LineServerOptions {
    * a second or more for a retry.
    * @default {4096} */
   backlog?: number;
+  /** Share the port with other listeners that set it too (Linux `SO_REUSEPORT`;
+   * needs `--unstable-net`), so several Workers can each accept on it.
+   * @default {false} */
+  reusePort?: boolean;
+  /** Acknowledge lines to their sender once the output has written them
+   * (see `ack_protocol.ts`); off, the server sends clients nothing.
+   * @default {false} */
+  ack?: boolean;
+  /** Hands out client numbers; several servers sharing one keep numbers unique.
+   * @default {a counter from 0, private to this server} */
+  nextClientId?: () => number;
 }
 
 /** Totals since the server started. */
@@ -115,10 +127,12 @@ export class LineServer {
   readonly #drainTimeout: number;
   readonly #backlog: number;
   readonly #idleTimeoutMs: number;
+  readonly #reusePort: boolean;
+  readonly #ack: boolean;
+  readonly #nextClientId: () => number;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   #accepting = false;
-  #nextId = 0;
   readonly #connections = new Map<Connection, Promise<void>>();
   /** Resolved when the drain deadline passes, to release connections that
    * are waiting for a stalled output rather than reading. */
@@ -147,6 +161,10 @@ export class LineServer {
     this.#drainTimeout = options.drainTimeout ?? 5;
     this.#backlog = options.backlog ?? DEFAULT_BACKLOG;
     this.#idleTimeoutMs = (options.idleTimeout ?? 0) * 1000;
+    this.#reusePort = options.reusePort ?? false;
+    this.#ack = options.ack ?? false;
+    let next = 0;
+    this.#nextClientId = options.nextClientId ?? (() => next++);
   }
 
   /** The bound address; valid after `listen`. */
@@ -168,6 +186,7 @@ export class LineServer {
         port: this.#port,
         transport: "tcp",
         tcpBacklog: this.#backlog,
+        ...(this.#reusePort ? { reusePort: true } : {}),
       });
     } catch (error) {
       const where = formatHostPort(this.#host, this.#port);
@@ -245,7 +264,7 @@ export class LineServer {
   #start(conn: Deno.TcpConn): void {
     const remote = conn.remoteAddr;
     const client: ClientInfo = {
-      id: this.#nextId++,
+      id: this.#nextClientId(),
       address: unmapIPv4(remote.hostname),
       port: remote.port,
     };
@@ -273,6 +292,7 @@ export class LineServer {
         lines++;
         formatter.write(output, line, truncated, partial, now);
       };
+      const acknowledge = this.#ack ? new Acknowledger(conn, output) : null;
       let reason: DisconnectReason = "eof";
       let detail = "";
       let buffer = new Uint8Array(INITIAL_READ_BUFFER);
@@ -284,6 +304,7 @@ export class LineServer {
           now = Date.now();
           connection.lastActive = now;
           framer.push(buffer.subarray(0, n), sink);
+          acknowledge?.upTo(lines);
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
           if (n === buffer.length && buffer.length < MAX_READ_BUFFER) {
@@ -312,6 +333,12 @@ export class LineServer {
       // Whatever was received of a last, unfinished line is delivered, flagged.
       now = Date.now();
       framer.end(sink);
+      if (acknowledge !== null && reason === "eof") {
+        // The client waits for the last acknowledgment before it is done;
+        // a client that stops reading is let go at the drain deadline.
+        acknowledge.upTo(lines);
+        await Promise.race([acknowledge.idle(), this.#deadline.promise]);
+      }
       closeQuietly(conn);
       this.#stats.lines += lines;
       this.#stats.bytes += bytes;
@@ -349,6 +376,54 @@ export class LineServer {
   #event(event: ConnectionEvent): void {
     if (this.#format === "json") this.#output.write(formatJsonEvent(event));
     else this.#log.write(formatTextEvent(event));
+  }
+}
+
+/**
+ * Sends one connection's acknowledgments: each after the output has written
+ * the lines it counts. At most one write is in flight per connection, and
+ * counts that arrive meanwhile are folded into the next, so a client that
+ * reads its acknowledgments slowly costs a few bytes, not a queue.
+ */
+class Acknowledger {
+  readonly #conn: Deno.Conn;
+  readonly #output: BatchWriter;
+  #wanted = 0;
+  #sending: Promise<void> | null = null;
+
+  constructor(conn: Deno.Conn, output: BatchWriter) {
+    this.#conn = conn;
+    this.#output = output;
+  }
+
+  /** Asks for `lines` (the connection's count so far) to be acknowledged. */
+  upTo(lines: number): void {
+    if (lines <= this.#wanted) return;
+    this.#wanted = lines;
+    this.#sending ??= this.#send();
+  }
+
+  /** Resolves when no acknowledgment is waiting to be sent. */
+  async idle(): Promise<void> {
+    while (this.#sending !== null) await this.#sending;
+  }
+
+  async #send(): Promise<void> {
+    try {
+      let sent = 0;
+      while (sent < this.#wanted) {
+        const count = this.#wanted;
+        // Everything accepted so far includes those lines.
+        await this.#output.whenWritten();
+        await writeAll(this.#conn, encodeAck(count));
+        sent = count;
+      }
+    } catch {
+      // The output failed (nothing more is acknowledged, by design) or the
+      // connection closed; the read loop reports either.
+    } finally {
+      this.#sending = null;
+    }
   }
 }
 

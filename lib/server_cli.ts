@@ -99,6 +99,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     drainTimeout: config.drainTimeout,
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,
+    ack: config.ack,
   });
   let addr: Deno.NetAddr;
   try {

@@ -24,6 +24,8 @@ export interface ServerConfig {
   readonly drainTimeout: number;
   readonly backlog: number;
   readonly idleTimeout: number;
+  /** Acknowledge each client's lines once written (`--ack`). */
+  readonly ack: boolean;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -46,6 +48,8 @@ Options:
   --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
   --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
   --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
+  --ack                   tell each client how many of its lines are written, for
+                          linehub-client --ack (at-least-once delivery)
   -h, --help              show this help and exit
   -V, --version           show the version and exit
 
@@ -87,6 +91,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
         "drain-timeout": { type: "string", default: "5" },
         backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
         "idle-timeout": { type: "string", default: "0" },
+        ack: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -109,6 +114,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
     idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
+    ack: values.ack,
     help: values.help,
     version: values.version,
   };

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { AckParser } from "../lib/ack_protocol.ts";
 import { formatHostPort } from "../lib/address.ts";
 import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
 import {
@@ -25,8 +26,10 @@ import {
   MemoryWriter,
   nameUnless,
   noIPv6Reason,
+  readToEnd,
   sleep,
   waitFor,
+  withTimeout,
   writeAll,
 } from "./_net.ts";
 import { hasCommand } from "./_process.ts";
@@ -612,6 +615,110 @@ Deno.test("server closes a client silent for --idle-timeout, each client judged 
   } finally {
     closeQuietly(quiet);
     closeQuietly(busy);
+    await h.stop();
+  }
+});
+
+/** Reads acknowledgment lines from `conn` until one says `count`; returns
+ * every count seen. Fails on anything but acknowledgments. */
+async function readAcksUpTo(conn: Deno.Conn, count: number): Promise<number[]> {
+  const parser = new AckParser();
+  const seen: number[] = [];
+  const buffer = new Uint8Array(256);
+  while (parser.acknowledged < count) {
+    const n = await withTimeout(conn.read(buffer), 10_000, `an acknowledgment of ${count}`);
+    if (n === null) throw new Error(`EOF after acknowledgments ${seen.join(", ")}`);
+    parser.push(buffer.subarray(0, n), (c) => seen.push(c), (data) => {
+      throw new Error(`Unexpected data from the server: ${JSON.stringify(data)}`);
+    });
+  }
+  return seen;
+}
+
+Deno.test("with ack, the server acknowledges a client's lines once its output has them", async () => {
+  const h = startLineServer({ ack: true });
+  const conn = await connectTo(h.port);
+  try {
+    await writeAll(conn, bytes("one\ntwo\nthree\n"));
+    const seen = await readAcksUpTo(conn, 3);
+    assert.equal(seen.at(-1), 3);
+    // Acknowledged means written: the output already holds all three.
+    assert.equal(h.out.text(), "[client 0] one\n[client 0] two\n[client 0] three\n");
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("with ack, counts are per connection and include a final partial line", async () => {
+  const h = startLineServer({ ack: true });
+  const first = await connectTo(h.port);
+  const second = await connectTo(h.port);
+  try {
+    await writeAll(first, bytes("a\nb\n"));
+    await writeAll(second, bytes("c\nno newline"));
+    await second.closeWrite();
+    // The second client's last acknowledgment covers its partial line, and
+    // comes before the server closes the connection.
+    const rest = await readToEnd(second);
+    const acks: number[] = [];
+    new AckParser().push(rest, (c) => acks.push(c), () => {});
+    assert.equal(acks.at(-1), 2);
+    assert.deepEqual(await readAcksUpTo(first, 2).then((s) => s.at(-1)), 2);
+    assert.match(h.out.text(), /\[client 1 partial\] no newline\n/);
+  } finally {
+    closeQuietly(first);
+    closeQuietly(second);
+    await h.stop();
+  }
+});
+
+Deno.test("with ack, nothing is acknowledged before the output has written it", async () => {
+  const gate = Promise.withResolvers<void>();
+  const written: string[] = [];
+  const held: ByteWriter = {
+    async write(chunk): Promise<number> {
+      await gate.promise;
+      written.push(new TextDecoder().decode(chunk));
+      return chunk.length;
+    },
+  };
+  const server = new LineServer(new BatchWriter(held), new LogSink(), {
+    host: "127.0.0.1",
+    port: 0,
+    ack: true,
+  });
+  const { port } = server.listen();
+  const serving = server.serve();
+  const conn = await connectTo(port);
+  try {
+    await writeAll(conn, bytes("held\n"));
+    const early = await Promise.race([
+      conn.read(new Uint8Array(64)).then(() => "acknowledged"),
+      sleep(300).then(() => "silent"),
+    ]);
+    assert.equal(early, "silent", "an acknowledgment came while the output held the line");
+    gate.resolve();
+    // The read started above is still pending and receives the acknowledgment.
+    await waitFor("the line to be written", () => written.join("").includes("held"));
+  } finally {
+    gate.resolve();
+    closeQuietly(conn);
+    await server.shutdown();
+    await serving;
+  }
+});
+
+Deno.test("without ack, the server sends a client nothing", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    await writeAll(conn, bytes("one\ntwo\n"));
+    await conn.closeWrite();
+    assert.deepEqual(await readToEnd(conn), new Uint8Array(0));
+    assert.equal(h.out.text(), "[client 0] one\n[client 0] two\n");
+  } finally {
+    closeQuietly(conn);
     await h.stop();
   }
 });

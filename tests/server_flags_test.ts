@@ -26,6 +26,7 @@ const DEFAULTS = {
   drainTimeout: 5,
   backlog: 4096,
   idleTimeout: 0,
+  ack: false,
   help: false,
   version: false,
 };
@@ -112,6 +113,7 @@ Deno.test("server accepts every flag at once", () => {
       drainTimeout: 2.5,
       backlog: 64,
       idleTimeout: 0,
+      ack: false,
       help: false,
       version: false,
     },
@@ -226,4 +228,9 @@ Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rej
     ["--idle-timeout", "soon"],
     'Invalid --idle-timeout "soon": must be a number of seconds from 0 to 86400',
   );
+});
+
+Deno.test("server --ack turns on acknowledgments, off by default", () => {
+  assert.equal(parseServerArgs([]).ack, false);
+  assert.equal(parseServerArgs(["--ack"]).ack, true);
 });
