@@ -32,10 +32,22 @@ export interface BatchWriterOptions {
   /** Pending bytes above which the writer reports itself backlogged.
    * @default {1048576} */
   highWaterMark?: number;
-  /** Called once, with the error, if a write fails; later output is dropped
-   * and `flush` rejects with the same error.
+  /** Called once, with the error and the count of accepted bytes that will
+   * never be written, when the output fails for good; later output is
+   * dropped and `flush` rejects with the same error.
    * @default {undefined} */
-  onError?: (error: unknown) => void;
+  onError?: (error: unknown, lostBytes: number) => void;
+  /** Decides what a failed write means: a delay in milliseconds keeps the
+   * data and tries the same write again after it (a full disk may get space
+   * back, a reopened file may work), null fails for good.
+   * @default {() => null} */
+  retryAfter?: (error: unknown) => number | null;
+  /** Called at the first failed write of a stall, one that will be retried.
+   * @default {undefined} */
+  onStall?: (error: unknown) => void;
+  /** Called when a write succeeds again after a stall.
+   * @default {undefined} */
+  onResume?: () => void;
 }
 
 /** Writes all of `bytes`, however many calls `to.write` takes. */
@@ -52,7 +64,16 @@ export class BatchWriter implements LineSink {
   readonly #out: ByteWriter;
   readonly #chunkSize: number;
   readonly #highWaterMark: number;
-  readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #onError: ((error: unknown, lostBytes: number) => void) | undefined;
+  readonly #retryAfter: (error: unknown) => number | null;
+  readonly #onStall: ((error: unknown) => void) | undefined;
+  readonly #onResume: (() => void) | undefined;
+  /** The error of the write being retried, while stalled. */
+  #stall: { cause: unknown } | null = null;
+  /** Set by `giveUp`: the next failure is final. */
+  #givingUp = false;
+  /** Cuts the wait before the next retry short. */
+  #wakeRetry: (() => void) | null = null;
   /** Filled chunks waiting for the flush loop, oldest first. */
   #full: Uint8Array[] = [];
   #current: Uint8Array;
@@ -75,6 +96,9 @@ export class BatchWriter implements LineSink {
     this.#chunkSize = options.chunkSize ?? 65536;
     this.#highWaterMark = options.highWaterMark ?? 1048576;
     this.#onError = options.onError;
+    this.#retryAfter = options.retryAfter ?? (() => null);
+    this.#onStall = options.onStall;
+    this.#onResume = options.onResume;
     if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize < 16) {
       throw new RangeError(`Invalid chunkSize "${this.#chunkSize}": must be an integer >= 16`);
     }
@@ -99,6 +123,19 @@ export class BatchWriter implements LineSink {
   /** Bytes accepted since the start: written ones and pending ones. */
   get position(): number {
     return this.#written + this.#pending;
+  }
+
+  /** True while a failed write is waiting to be tried again. */
+  get stalled(): boolean {
+    return this.#stall !== null;
+  }
+
+  /** Stops retrying a stalled write: the output fails for good with the
+   * stall's error (see `onError`). No effect unless stalled. */
+  giveUp(): void {
+    if (this.#stall === null) return;
+    this.#givingUp = true;
+    this.#wakeRetry?.();
   }
 
   /** The write error, once one has happened. */
@@ -215,11 +252,16 @@ export class BatchWriter implements LineSink {
   async #flushLoop(): Promise<void> {
     // Let the current task finish its burst of writes before the first write.
     await Promise.resolve();
+    let chunkWritten = 0;
     try {
       while (this.#full.length > 0 || this.#used > 0) {
         if (this.#full.length === 0) this.#rotate();
-        const chunk = this.#full.shift() as Uint8Array;
-        await writeAll(this.#out, chunk);
+        const chunk = this.#full[0] as Uint8Array;
+        chunkWritten = 0;
+        while (chunkWritten < chunk.length) {
+          chunkWritten += await this.#writeOrWait(chunk.subarray(chunkWritten));
+        }
+        this.#full.shift();
         this.#pending -= chunk.length;
         this.#written += chunk.length;
         this.#wakeWritten();
@@ -229,17 +271,48 @@ export class BatchWriter implements LineSink {
         if (!this.backlogged) this.#wakeWaiters();
       }
     } catch (error) {
+      const lost = this.#pending - chunkWritten;
       this.#error = { cause: error };
+      this.#stall = null;
       this.#full = [];
       this.#used = 0;
       this.#pending = 0;
       for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
       for (const waiter of this.#writtenWaiters.splice(0)) waiter.reject(error);
-      this.#onError?.(error);
+      this.#onError?.(error, lost);
     } finally {
       // Cleared in the same synchronous step as the last emptiness check, so
       // a write that comes after it always schedules a new loop.
       this.#flushing = null;
+    }
+  }
+
+  /** One write; a failure the `retryAfter` policy keeps is waited out and
+   * counts as 0 bytes written, so the caller tries the same bytes again. */
+  async #writeOrWait(bytes: Uint8Array): Promise<number> {
+    try {
+      const n = await this.#out.write(bytes);
+      if (this.#stall !== null) {
+        this.#stall = null;
+        this.#onResume?.();
+      }
+      return n;
+    } catch (error) {
+      const delay = this.#givingUp ? null : this.#retryAfter(error);
+      if (delay === null) throw this.#stall?.cause ?? error;
+      if (this.#stall === null) {
+        this.#stall = { cause: error };
+        this.#onStall?.(error);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wakeRetry = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeRetry = null;
+      return 0;
     }
   }
 

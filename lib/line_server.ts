@@ -132,7 +132,11 @@ export class LineServer {
   readonly #nextClientId: () => number;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
+  /** The bound address, kept while paused (when there is no listener). */
+  #addr: Deno.NetAddr | null = null;
   #accepting = false;
+  /** Set while {@linkcode LineServer.pauseAccepting} holds new clients off. */
+  #paused: PromiseWithResolvers<void> | null = null;
   readonly #connections = new Map<Connection, Promise<void>>();
   /** Resolved when the drain deadline passes, to release connections that
    * are waiting for a stalled output rather than reading. */
@@ -169,8 +173,8 @@ export class LineServer {
 
   /** The bound address; valid after `listen`. */
   get addr(): Deno.NetAddr {
-    if (this.#listener === null) throw new Error("Cannot read the address: not listening");
-    return this.#listener.addr;
+    if (this.#addr === null) throw new Error("Cannot read the address: not listening");
+    return this.#addr;
   }
 
   /** A snapshot of the totals. */
@@ -180,20 +184,8 @@ export class LineServer {
 
   /** Binds the listening socket; throws {@linkcode ListenError} on failure. */
   listen(): Deno.NetAddr {
-    try {
-      this.#listener = Deno.listen({
-        hostname: this.#host,
-        port: this.#port,
-        transport: "tcp",
-        tcpBacklog: this.#backlog,
-        ...(this.#reusePort ? { reusePort: true } : {}),
-      });
-    } catch (error) {
-      const where = formatHostPort(this.#host, this.#port);
-      throw new ListenError(`Cannot listen on ${where}: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
+    this.#listener = this.#bind(this.#port);
+    this.#addr = this.#listener.addr;
     this.#accepting = true;
     if (this.#idleTimeoutMs > 0) {
       // One sweep for all connections, rather than a timer each: idle
@@ -201,19 +193,71 @@ export class LineServer {
       const every = Math.min(1000, Math.max(10, this.#idleTimeoutMs / 4));
       this.#idleSweep = setInterval(() => this.#closeIdle(), every);
     }
-    return this.#listener.addr;
+    return this.#addr;
+  }
+
+  /**
+   * Stops taking new clients, by closing the listening socket so that
+   * connects are refused at once rather than queued: for when the output
+   * cannot take more. Connected clients stay; their reads stop on their own
+   * through the output's backpressure.
+   */
+  pauseAccepting(): void {
+    if (!this.#accepting || this.#paused !== null) return;
+    this.#paused = Promise.withResolvers<void>();
+    const listener = this.#listener;
+    this.#listener = null;
+    if (listener !== null) closeQuietly(listener);
+  }
+
+  /** Takes new clients again on the same address and port. Throws
+   * {@linkcode ListenError} if the port cannot be bound again (the server
+   * stays paused; call again to retry). */
+  resumeAccepting(): void {
+    const paused = this.#paused;
+    if (paused === null || !this.#accepting) return;
+    this.#listener = this.#bind(this.#addr?.port ?? this.#port);
+    this.#paused = null;
+    paused.resolve();
+  }
+
+  /** True while new clients are held off. */
+  get paused(): boolean {
+    return this.#paused !== null;
+  }
+
+  #bind(port: number): Deno.TcpListener {
+    try {
+      return Deno.listen({
+        hostname: this.#host,
+        port,
+        transport: "tcp",
+        tcpBacklog: this.#backlog,
+        ...(this.#reusePort ? { reusePort: true } : {}),
+      });
+    } catch (error) {
+      const where = formatHostPort(this.#host, port);
+      throw new ListenError(`Cannot listen on ${where}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
   }
 
   /** Accepts clients until `shutdown`; resolves once the listener is closed. */
   async serve(): Promise<void> {
-    const listener = this.#listener;
-    if (listener === null) throw new Error("Cannot serve: call listen() first");
+    if (this.#addr === null) throw new Error("Cannot serve: call listen() first");
     while (this.#accepting) {
+      const listener = this.#listener;
+      if (listener === null) {
+        await this.#paused?.promise;
+        continue;
+      }
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (error) {
         if (!this.#accepting) break;
+        if (listener !== this.#listener) continue; // closed by pauseAccepting
         // Out of descriptors (EMFILE) or a connection that died in the queue:
         // say so and keep accepting, after a pause so a persistent error
         // does not spin. `for await` over the listener would stop for good.
@@ -236,11 +280,8 @@ export class LineServer {
   async shutdown(): Promise<ServerStats> {
     this.#accepting = false;
     clearInterval(this.#idleSweep);
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
+    if (this.#listener !== null) closeQuietly(this.#listener);
+    this.#paused?.resolve(); // lets a paused serve() return
     const all = Promise.all(this.#connections.values());
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"expired">((resolve) => {
@@ -257,7 +298,9 @@ export class LineServer {
       }
       await Promise.all(this.#connections.values());
     }
-    await this.#output.flush();
+    // A failed output is its owner's to report (BatchWriter's onError); the
+    // totals still say what was received.
+    await this.#output.flush().catch(() => {});
     return this.stats;
   }
 
@@ -427,9 +470,9 @@ class Acknowledger {
   }
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(resource: { close(): void }): void {
   try {
-    conn.close();
+    resource.close();
   } catch {
     // Already closed.
   }

@@ -26,6 +26,8 @@ export const EXIT_CUT_OFF = 3;
 export const EXIT_OUTPUT = 4;
 
 const PROGRAM = "linehub-server";
+/** Pause between two tries of a failed output write (a full disk). */
+const OUTPUT_RETRY_MS = 1000;
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Runs the server until a signal or a fatal error; returns the exit status. */
@@ -84,10 +86,29 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   if (file === null) Deno.permissions.revokeSync({ name: "write" });
 
   const fatal = Promise.withResolvers<number>();
+  const where = config.output === undefined ? "stdout" : `"${config.output}"`;
+  // The output's handlers act on the server, which needs the output first.
+  const hooks: { server?: LineServer } = {};
   const output = new BatchWriter(file ?? Deno.stdout, {
-    onError(error): void {
-      const where = config.output === undefined ? "stdout" : `"${config.output}"`;
-      stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}\n`);
+    // A file may get space back, or be reopened on SIGHUP; a closed stdout
+    // (or any stdout failure) never comes back.
+    retryAfter: (error) =>
+      file !== null && !(error instanceof Deno.errors.BrokenPipe) ? OUTPUT_RETRY_MS : null,
+    onStall(error): void {
+      hooks.server?.pauseAccepting();
+      stderr.write(
+        `${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}; ` +
+          `holding ${countOf(output.pendingBytes, "byte")}, not accepting clients, ` +
+          `retrying every ${OUTPUT_RETRY_MS / 1000} s (SIGHUP reopens the file)\n`,
+      );
+    },
+    onResume(): void {
+      stderr.write(`${PROGRAM}: output ${where} writable again\n`);
+      if (hooks.server !== undefined) resumeAccepting(hooks.server, stderr);
+    },
+    onError(error, lostBytes): void {
+      const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
+      stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}${lost}\n`);
       fatal.resolve(EXIT_OUTPUT);
     },
   });
@@ -101,6 +122,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     idleTimeout: config.idleTimeout,
     ack: config.ack,
   });
+  hooks.server = server;
   let addr: Deno.NetAddr;
   try {
     addr = server.listen();
@@ -116,6 +138,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   );
 
   let shutdown: Promise<ServerStats> | null = null;
+  let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
   const onSignal = (signal: Deno.Signal): void => {
     if (shutdown !== null) {
       stderr.write(`${PROGRAM}: ${signal} again: exiting without waiting for clients\n`);
@@ -128,12 +151,16 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         `for ${countOf(connected, "connected client")}\n`,
     );
     shutdown = server.shutdown();
+    // The drain deadline bounds the wait for a stalled output too: what it
+    // still holds then is reported as lost (exit 4), not waited for forever.
+    giveUpTimer = setTimeout(() => output.giveUp(), config.drainTimeout * 1000);
   };
   const signals = listenForSignals(["SIGINT", "SIGTERM"], onSignal);
   const hangup = file === null ? () => {} : reopenOnHangup(file, stderr);
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
+      if (output.failed) return EXIT_OUTPUT;
       if (file !== null) {
         // The lines are written; make them durable before saying so.
         try {
@@ -148,8 +175,21 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     });
     return await Promise.race([finished, fatal.promise]);
   } finally {
+    clearTimeout(giveUpTimer);
     signals();
     hangup();
+  }
+}
+
+/** Takes clients again after the output recovered; if the port cannot be
+ * bound again, says so and tries again every second until it can. */
+function resumeAccepting(server: LineServer, stderr: BatchWriter): void {
+  try {
+    server.resumeAccepting();
+    if (!server.paused) stderr.write(`${PROGRAM}: accepting clients again\n`);
+  } catch (error) {
+    stderr.write(`${PROGRAM}: ${describeError(error)}; trying again in 1 s\n`);
+    setTimeout(() => resumeAccepting(server, stderr), 1000);
   }
 }
 

@@ -480,3 +480,80 @@ Deno.test("BatchWriter whenWritten() rejects when the output fails first", async
   await assert.rejects(waiting, (error) => error === failure);
   await assert.rejects(writer.whenWritten(), (error) => error === failure);
 });
+
+/** An output that fails every write while `full` is set, like a full disk. */
+class FullDisk implements ByteWriter {
+  full = true;
+  attempts = 0;
+  readonly taken: Uint8Array[] = [];
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.attempts++;
+    if (this.full) return Promise.reject(new Error("No space left on device"));
+    this.taken.push(bytes.slice());
+    return Promise.resolve(bytes.length);
+  }
+}
+
+Deno.test("BatchWriter keeps the data through a stall the retry policy allows, and loses nothing", async () => {
+  const disk = new FullDisk();
+  const events: string[] = [];
+  const writer = new BatchWriter(disk, {
+    chunkSize: 16,
+    highWaterMark: 32,
+    retryAfter: () => 1,
+    onStall: (error) => events.push(`stall: ${(error as Error).message}`),
+    onResume: () => events.push("resume"),
+    onError: () => events.push("error"),
+  });
+  const text = Array.from({ length: 10 }, (_, i) => `line ${i}\n`).join("");
+  writer.write(text);
+  await waitUntil(() => disk.attempts >= 3);
+  assert.equal(writer.stalled, true);
+  assert.equal(writer.backlogged, true, "a stalled writer must hold its producers back");
+  assert.equal(writer.pendingBytes, text.length);
+  let drained = false;
+  const draining = writer.drained().then(() => drained = true);
+  disk.full = false;
+  await writer.flush();
+  await draining;
+  assert.equal(drained, true);
+  assert.equal(decoder.decode(concat(disk.taken)), text);
+  assert.deepEqual(events, ["stall: No space left on device", "resume"]);
+  assert.equal(writer.stalled, false);
+});
+
+Deno.test("BatchWriter giveUp() ends a stall: onError counts the bytes never written", async () => {
+  const disk = new FullDisk();
+  const lost: number[] = [];
+  const writer = new BatchWriter(disk, {
+    retryAfter: () => 60_000,
+    onError: (_error, bytes) => lost.push(bytes),
+  });
+  writer.write("held line\n");
+  await waitUntil(() => writer.stalled);
+  const flushing = writer.flush();
+  writer.giveUp(); // cuts the 60 s wait short
+  await assert.rejects(flushing, /No space left on device/);
+  assert.deepEqual(lost, [10]);
+  assert.equal(writer.failed, true);
+  assert.equal(writer.stalled, false);
+});
+
+Deno.test("BatchWriter without a retry policy fails at the first error, counting what was lost", async () => {
+  const disk = new FullDisk();
+  const lost: number[] = [];
+  const writer = new BatchWriter(disk, { onError: (_error, bytes) => lost.push(bytes) });
+  writer.write("one\ntwo\n");
+  await assert.rejects(writer.flush(), /No space left on device/);
+  assert.equal(disk.attempts, 1);
+  assert.deepEqual(lost, [8]);
+});
+
+/** Polls `condition` on timers (the writer's retries run on timers too). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  assert.ok(condition(), "condition not reached in 1000 polls");
+}

@@ -722,3 +722,33 @@ Deno.test("without ack, the server sends a client nothing", async () => {
     await h.stop();
   }
 });
+
+Deno.test("pauseAccepting refuses new clients while connected ones go on; resumeAccepting takes them on the same port", async () => {
+  const h = startLineServer();
+  const early = await connectTo(h.port);
+  try {
+    await accepted(h, early, 0);
+    h.server.pauseAccepting();
+    assert.equal(h.server.paused, true);
+    await assertNotServed(h.port);
+    await writeAll(early, bytes("still heard\n"));
+    await outputShows(h, "[client 0] still heard\n");
+    h.server.resumeAccepting();
+    assert.equal(h.server.paused, false);
+    const late = await connectTo(h.port);
+    await accepted(h, late, 1);
+    await writeAll(late, bytes("back\n"));
+    await outputShows(h, "[client 1] back\n");
+    closeQuietly(late);
+  } finally {
+    closeQuietly(early);
+    await h.stop();
+  }
+});
+
+Deno.test("shutdown of a paused server ends serve()", async () => {
+  const h = startLineServer();
+  h.server.pauseAccepting();
+  const stats = await withTimeout(h.stop(), 5000, "shutdown of a paused server");
+  assert.equal(stats.clients, 0);
+});

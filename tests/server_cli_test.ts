@@ -23,6 +23,7 @@ import {
   closeQuietly,
   concat,
   connectTo,
+  nameUnless,
   sendAndClose,
   waitFor,
   withTimeout,
@@ -379,7 +380,7 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
   });
 }
 
-Deno.test("server exits 1 with one line when its output can no longer be written", async () => {
+Deno.test("server exits 4 with one line when its stdout reader is gone", async () => {
   // Like `linehub-server | head -c 0`: the reader of stdout is gone.
   const process = new Deno.Command(DENO, {
     args: ["run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, "--host", "127.0.0.1", "--port", "0"],
@@ -409,7 +410,8 @@ Deno.test("server exits 1 with one line when its output can no longer be written
     const lines = stderrLines(stderr).filter((line) => line.startsWith("linehub-server: "));
     assert.deepEqual(lines, [
       `linehub-server: listening on 127.0.0.1:${port} (text to stdout)`,
-      "linehub-server: Cannot write output to stdout: broken pipe",
+      "linehub-server: Cannot write output to stdout: broken pipe; " +
+      "29 bytes received were not written",
     ]);
   } finally {
     try {
@@ -485,6 +487,115 @@ Deno.test("SIGHUP makes the server reopen --output, so a rotated log gets a fres
     assert.equal(await Deno.readTextFile(file), "[client 0] after\n");
   } finally {
     if (conn !== null) closeQuietly(conn);
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Runs the server in a mount namespace of its own where `dir` is a 64 KiB
+ * tmpfs already filled by a file named `filler`: a real full disk. The test
+ * reaches that file system through `/proc/PID/root`.
+ */
+function fullDisk(dir: string): string[] {
+  const script = 'mount -t tmpfs -o size=64k tmpfs "$0" && ' +
+    '{ head -c 1048576 /dev/zero > "$0/filler" 2>/dev/null; true; } && exec "$@"';
+  return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, dir];
+}
+
+/** Why a full disk cannot be made here, or null when it can. */
+async function noFullDiskReason(): Promise<string | null> {
+  if (Deno.build.os !== "linux") return "needs Linux mount namespaces";
+  try {
+    const { code, stderr } = await new Deno.Command("unshare", {
+      args: ["--mount", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /tmp"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (code === 0) return null;
+    return `cannot mount a tmpfs in a mount namespace: ${new TextDecoder().decode(stderr).trim()}`;
+  } catch (error) {
+    return `cannot run unshare: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+const NO_FULL_DISK = await noFullDiskReason();
+
+Deno.test({
+  name: nameUnless(
+    NO_FULL_DISK,
+    "server on a full disk holds the lines, refuses new clients, and resumes once space is freed",
+  ),
+  ignore: NO_FULL_DISK !== null,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_full_" });
+  const file = `${dir}/out.log`;
+  const server = await startServer(["--output", file], fullDisk(dir));
+  const inside = `/proc/${server.process.pid}/root${dir}`;
+  let conn: Deno.TcpConn | null = null;
+  try {
+    conn = await connectAs(server, 0);
+    await writeAll(conn, bytes("first\nsecond\n"));
+    await stderrShows(server, "(SIGHUP reopens the file)\n");
+    // The count depends on how the two lines were read: one read or two.
+    assert.match(
+      server.stderrSoFar(),
+      new RegExp(
+        `linehub-server: Cannot write output to "${file}": no space left on device; ` +
+          "holding (17|35) bytes, not accepting clients, retrying every 1 s",
+      ),
+    );
+    await assertNotServed(server.port);
+    await Deno.remove(`${inside}/filler`);
+    await stderrShows(server, `linehub-server: output "${file}" writable again\n`);
+    await stderrShows(server, "linehub-server: accepting clients again\n");
+    const later = await connectAs(server, 1);
+    await finish(later, "third\n");
+    later.close();
+    await finish(conn);
+    conn.close();
+    conn = null;
+    // Read while the server runs: its file system goes with its namespace.
+    const expected = "[client 0] first\n[client 0] second\n[client 1] third\n";
+    await waitFor(
+      "every line in the output file",
+      async () => (await Deno.readTextFile(`${inside}/out.log`)) === expected,
+      () => Deno.readTextFileSync(`${inside}/out.log`),
+    );
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assertNoCrash(result.stderr);
+  } finally {
+    if (conn !== null) closeQuietly(conn);
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: nameUnless(
+    NO_FULL_DISK,
+    "server whose disk stays full exits 4 at the drain deadline, saying how much was not written",
+  ),
+  ignore: NO_FULL_DISK !== null,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_full_" });
+  const file = `${dir}/out.log`;
+  const server = await startServer(["--output", file, "--drain-timeout", "0.5"], fullDisk(dir));
+  try {
+    await session(server.port, "never written\n");
+    await stderrShows(server, "not accepting clients");
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 4);
+    assertNoCrash(result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `linehub-server: Cannot write output to "${file}": no space left on device; ` +
+          "25 bytes received were not written\n",
+      ),
+    );
+  } finally {
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
