@@ -25,6 +25,8 @@ import {
   formatTextEvent,
   MessageFormatter,
   type OutputFormat,
+  type RefusalReason,
+  refusalText,
 } from "./output_format.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
@@ -38,6 +40,17 @@ const MAX_READ_BUFFER = 65536;
 export const DEFAULT_BACKLOG = 4096;
 /** Pause before accepting again after the process ran out of descriptors. */
 const ACCEPT_RETRY_MS = 100;
+/** How long a peer refused for a limit gets to read the line saying why
+ * before its connection is closed. */
+const REFUSAL_LINGER_MS = 1000;
+/** Refused connections kept open at once for that; beyond, they are closed
+ * at once, so a flood of refused connects cannot hold descriptors. */
+const MAX_LINGERING = 64;
+
+/** Decides which peers may connect (see `access_list.ts`). */
+export interface PeerFilter {
+  permits(address: string): boolean;
+}
 
 /** Options for {@linkcode LineServer}. */
 export interface LineServerOptions {
@@ -73,6 +86,16 @@ export interface LineServerOptions {
    * (see `ack_protocol.ts`); off, the server sends clients nothing.
    * @default {false} */
   ack?: boolean;
+  /** Peers that may connect; others are closed at once and logged.
+   * @default {every peer} */
+  accessList?: PeerFilter;
+  /** Most clients connected at once; the next gets one line saying the
+   * server is full and is closed. 0 for no limit.
+   * @default {0} */
+  maxClients?: number;
+  /** Most clients connected at once from one address; 0 for no limit.
+   * @default {0} */
+  maxPerIp?: number;
   /** Hands out client numbers; several servers sharing one keep numbers unique.
    * @default {a counter from 0, private to this server} */
   nextClientId?: () => number;
@@ -94,6 +117,12 @@ export interface ServerStats {
   cutOff: number;
   /** Bytes received from those clients (all of it written out). */
   cutOffBytes: number;
+  /** Connections refused by `--allow`/`--deny`. */
+  refusedDenied: number;
+  /** Connections refused at `--max-clients`. */
+  refusedFull: number;
+  /** Connections refused at `--max-per-ip`. */
+  refusedPerIp: number;
 }
 
 interface Connection {
@@ -128,6 +157,12 @@ export class LineServer {
   readonly #backlog: number;
   readonly #idleTimeoutMs: number;
   readonly #reusePort: boolean;
+  readonly #accessList: PeerFilter | null;
+  readonly #maxClients: number;
+  readonly #maxPerIp: number;
+  /** Connected clients per address, kept only with a per-address limit. */
+  readonly #perIp = new Map<string, number>();
+  #lingering = 0;
   readonly #ack: boolean;
   readonly #nextClientId: () => number;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
@@ -149,6 +184,9 @@ export class LineServer {
     truncated: 0,
     cutOff: 0,
     cutOffBytes: 0,
+    refusedDenied: 0,
+    refusedFull: 0,
+    refusedPerIp: 0,
   };
 
   /**
@@ -166,6 +204,9 @@ export class LineServer {
     this.#backlog = options.backlog ?? DEFAULT_BACKLOG;
     this.#idleTimeoutMs = (options.idleTimeout ?? 0) * 1000;
     this.#reusePort = options.reusePort ?? false;
+    this.#accessList = options.accessList ?? null;
+    this.#maxClients = options.maxClients ?? 0;
+    this.#maxPerIp = options.maxPerIp ?? 0;
     this.#ack = options.ack ?? false;
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);
@@ -306,11 +347,14 @@ export class LineServer {
 
   #start(conn: Deno.TcpConn): void {
     const remote = conn.remoteAddr;
-    const client: ClientInfo = {
-      id: this.#nextClientId(),
-      address: unmapIPv4(remote.hostname),
-      port: remote.port,
-    };
+    const address = unmapIPv4(remote.hostname);
+    const refusal = this.#refusal(remote.hostname, address);
+    if (refusal !== null) {
+      this.#refuse(conn, address, remote.port, refusal);
+      return;
+    }
+    if (this.#maxPerIp > 0) this.#perIp.set(address, (this.#perIp.get(address) ?? 0) + 1);
+    const client: ClientInfo = { id: this.#nextClientId(), address, port: remote.port };
     const connection: Connection = { conn, client, stopReason: null, lastActive: Date.now() };
     this.#stats.clients++;
     // The task removes itself from the map when it ends, which is always
@@ -403,7 +447,64 @@ export class LineServer {
       this.#log.write(`client ${connection.client.id}: internal error: ${describeError(error)}\n`);
     } finally {
       this.#connections.delete(connection);
+      if (this.#maxPerIp > 0) {
+        const address = connection.client.address;
+        const left = (this.#perIp.get(address) ?? 1) - 1;
+        if (left > 0) this.#perIp.set(address, left);
+        else this.#perIp.delete(address);
+      }
     }
+  }
+
+  /** Why a new connection from `address` may not become a client, if so. */
+  #refusal(peer: string, address: string): { reason: RefusalReason; limit: number } | null {
+    if (this.#accessList !== null && !this.#accessList.permits(peer)) {
+      return { reason: "denied", limit: 0 };
+    }
+    if (this.#maxClients > 0 && this.#connections.size >= this.#maxClients) {
+      return { reason: "full", limit: this.#maxClients };
+    }
+    if (this.#maxPerIp > 0 && (this.#perIp.get(address) ?? 0) >= this.#maxPerIp) {
+      return { reason: "per-ip", limit: this.#maxPerIp };
+    }
+    return null;
+  }
+
+  /**
+   * Closes a refused connection and reports it. A denied peer learns nothing;
+   * one refused for a limit gets one line saying why, then a half-close, and
+   * what it sent meanwhile is read and dropped, so that closing does not
+   * reset the connection and destroy that line before the peer reads it.
+   */
+  #refuse(
+    conn: Deno.TcpConn,
+    address: string,
+    port: number,
+    refusal: { reason: RefusalReason; limit: number },
+  ): void {
+    if (refusal.reason === "denied") this.#stats.refusedDenied++;
+    else if (refusal.reason === "full") this.#stats.refusedFull++;
+    else this.#stats.refusedPerIp++;
+    this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
+    if (refusal.reason === "denied" || this.#lingering >= MAX_LINGERING) {
+      closeQuietly(conn);
+      return;
+    }
+    this.#lingering++;
+    const line = new TextEncoder().encode(
+      `linehub-server: ${refusalText({ ...refusal, address })}; try again later\n`,
+    );
+    const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
+    (async () => {
+      await writeAll(conn, line);
+      await conn.closeWrite();
+      const sink = new Uint8Array(1024);
+      while (await conn.read(sink) !== null) { /* dropped: this peer is not a client */ }
+    })().catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      closeQuietly(conn);
+      this.#lingering--;
+    });
   }
 
   #closeIdle(): void {

@@ -55,9 +55,23 @@ export type DisconnectReason =
   | "idle-timeout"
   | "error";
 
+/** Why a connection was closed as soon as it was accepted, before it became
+ * a client: an `--allow`/`--deny` rule, `--max-clients`, `--max-per-ip`. */
+export type RefusalReason = "denied" | "full" | "per-ip";
+
 /** Connection events, reported once each. */
 export type ConnectionEvent =
   | { readonly type: "connect"; readonly client: ClientInfo; readonly time: number }
+  | {
+    readonly type: "refused";
+    /** The peer, as shown to users (IPv4-mapped IPv6 shown as IPv4). */
+    readonly address: string;
+    readonly port: number;
+    readonly time: number;
+    readonly reason: RefusalReason;
+    /** The limit that was reached, for `full` and `per-ip`; 0 for `denied`. */
+    readonly limit: number;
+  }
   | {
     readonly type: "disconnect";
     readonly client: ClientInfo;
@@ -202,8 +216,25 @@ export function lineSinkOver(sink: ChunkSink): LineSink {
   };
 }
 
+/** What a refusal says, in the text event and to the refused peer. */
+export function refusalText(
+  refusal: { readonly reason: RefusalReason; readonly limit: number; readonly address: string },
+): string {
+  switch (refusal.reason) {
+    case "denied":
+      return "denied by --allow/--deny";
+    case "full":
+      return `server full (${countOf(refusal.limit, "client")})`;
+    case "per-ip":
+      return `too many connections from ${refusal.address} (limit ${refusal.limit})`;
+  }
+}
+
 /** Formats a connection event as one line of text for stderr. */
 export function formatTextEvent(event: ConnectionEvent): string {
+  if (event.type === "refused") {
+    return `refused ${formatHostPort(event.address, event.port)}: ${refusalText(event)}\n`;
+  }
   const { client } = event;
   const who = `client ${client.id}`;
   const from = formatHostPort(client.address, client.port);
@@ -218,8 +249,14 @@ export function formatTextEvent(event: ConnectionEvent): string {
 
 /** Formats a connection event as one JSON line. */
 export function formatJsonEvent(event: ConnectionEvent): string {
+  const time = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}",`;
+  if (event.type === "refused") {
+    const limit = event.reason === "denied" ? "" : `,"limit":${event.limit}`;
+    return time + `"address":${JSON.stringify(event.address)},"port":${event.port},` +
+      `"reason":"${event.reason}"${limit}}\n`;
+  }
   const { client } = event;
-  const head = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}",` +
+  const head = time +
     `"client":${client.id},"address":${JSON.stringify(client.address)},"port":${client.port}`;
   if (event.type === "connect") return head + "}\n";
   const detail = event.detail === "" ? "" : `,"detail":${JSON.stringify(event.detail)}`;

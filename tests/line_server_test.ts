@@ -132,6 +132,9 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
       truncated: 0,
       cutOff: 0,
       cutOffBytes: 0,
+      refusedDenied: 0,
+      refusedFull: 0,
+      refusedPerIp: 0,
     });
     const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
     assert.deepEqual(logLines(h), [
@@ -479,6 +482,9 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
       truncated: 0,
       cutOff: 0,
       cutOffBytes: 0,
+      refusedDenied: 0,
+      refusedFull: 0,
+      refusedPerIp: 0,
     });
     assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
   } finally {
@@ -751,4 +757,103 @@ Deno.test("shutdown of a paused server ends serve()", async () => {
   h.server.pauseAccepting();
   const stats = await withTimeout(h.stop(), 5000, "shutdown of a paused server");
   assert.equal(stats.clients, 0);
+});
+
+/** Reads what a refused peer is told, up to the server's close. */
+async function refusalMessage(port: number): Promise<string> {
+  const conn = await connectTo(port);
+  try {
+    return new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the refusal"));
+  } finally {
+    closeQuietly(conn);
+  }
+}
+
+Deno.test("--max-clients: the client over the limit is told the server is full and closed; others go on", async () => {
+  const h = startLineServer({ maxClients: 2 });
+  const first = await connectTo(h.port);
+  const second = await connectTo(h.port);
+  try {
+    await accepted(h, first, 0);
+    await accepted(h, second, 1);
+    assert.equal(
+      await refusalMessage(h.port),
+      "linehub-server: server full (2 clients); try again later\n",
+    );
+    assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: server full \(2 clients\)$/m);
+    await writeAll(first, bytes("unharmed\n"));
+    await outputShows(h, "[client 0] unharmed\n");
+    // A place frees up: the next connection becomes client 2.
+    closeQuietly(second);
+    await disconnected(h, 1);
+    const third = await connectTo(h.port);
+    await accepted(h, third, 2);
+    closeQuietly(third);
+    assert.equal(h.server.stats.refusedFull, 1);
+  } finally {
+    closeQuietly(first);
+    closeQuietly(second);
+    await h.stop();
+  }
+});
+
+Deno.test("--max-per-ip: a further connection from the same address is refused, naming it", async () => {
+  const h = startLineServer({ maxPerIp: 1 });
+  const only = await connectTo(h.port);
+  try {
+    await accepted(h, only, 0);
+    assert.equal(
+      await refusalMessage(h.port),
+      "linehub-server: too many connections from 127.0.0.1 (limit 1); try again later\n",
+    );
+    closeQuietly(only);
+    await disconnected(h, 0);
+    const again = await connectTo(h.port);
+    await accepted(h, again, 1);
+    closeQuietly(again);
+    assert.equal(h.server.stats.refusedPerIp, 1);
+  } finally {
+    closeQuietly(only);
+    await h.stop();
+  }
+});
+
+Deno.test("a peer the access list refuses is closed at once, told nothing, and logged with its address", async () => {
+  const seen: string[] = [];
+  const h = startLineServer({
+    accessList: {
+      permits(address): boolean {
+        seen.push(address);
+        return false;
+      },
+    },
+  });
+  try {
+    assert.equal(await refusalMessage(h.port), "");
+    assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: denied by --allow\/--deny$/m);
+    assert.deepEqual(seen, ["127.0.0.1"]);
+    assert.equal(h.server.stats.refusedDenied, 1);
+    assert.equal(h.server.stats.clients, 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("refusals are JSON events in json format", async () => {
+  const h = startLineServer({ format: "json", maxClients: 1 });
+  const only = await connectTo(h.port);
+  try {
+    await waitFor("the connect event", () => h.out.text().includes(`"type":"connect"`));
+    await refusalMessage(h.port);
+    await waitFor("the refused event", () => h.out.text().includes(`"type":"refused"`));
+    const refused = h.out.text().split("\n").filter((line) => line.includes(`"refused"`));
+    const event = JSON.parse(refused[0] ?? "");
+    assert.deepEqual(
+      { ...event, time: "T", port: 0 },
+      { time: "T", type: "refused", address: "127.0.0.1", port: 0, reason: "full", limit: 1 },
+    );
+  } finally {
+    closeQuietly(only);
+    await h.stop();
+  }
 });
