@@ -356,3 +356,37 @@ Deno.test("the per-client fast path through a BatchWriter writes exactly what fo
     }
   }
 });
+
+Deno.test("refused connections read as one line saying why, in text and JSON", () => {
+  const denied = {
+    type: "refused",
+    address: "::1",
+    port: 5000,
+    time: TIME,
+    reason: "denied",
+    limit: 0,
+  } as const;
+  const full = { ...denied, address: "10.0.0.9", reason: "full", limit: 100 } as const;
+  const perIp = { ...full, reason: "per-ip", limit: 1 } as const;
+  assert.equal(formatTextEvent(denied), "refused [::1]:5000: denied by --allow/--deny\n");
+  assert.equal(formatTextEvent(full), "refused 10.0.0.9:5000: server full (100 clients)\n");
+  assert.equal(
+    formatTextEvent(perIp),
+    "refused 10.0.0.9:5000: too many connections from 10.0.0.9 (limit 1)\n",
+  );
+  assert.deepEqual(JSON.parse(formatJsonEvent(denied)), {
+    time: "2023-11-14T22:13:20.123Z",
+    type: "refused",
+    address: "::1",
+    port: 5000,
+    reason: "denied",
+  });
+  assert.deepEqual(JSON.parse(formatJsonEvent(perIp)), {
+    time: "2023-11-14T22:13:20.123Z",
+    type: "refused",
+    address: "10.0.0.9",
+    port: 5000,
+    reason: "per-ip",
+    limit: 1,
+  });
+});
