@@ -121,6 +121,8 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,
     ack: config.ack,
+    maxClients: config.maxClients,
+    maxPerIp: config.maxPerIp,
   });
   hooks.server = server;
   let addr: Deno.NetAddr;
@@ -214,9 +216,18 @@ export function summary(stats: ServerStats): string {
     ? `; ${countOf(stats.cutOff, "client")} cut off at the drain timeout, ` +
       `after sending ${countOf(stats.cutOffBytes, "byte")}`
     : "";
+  const refusals = [
+    [stats.refusedDenied, "denied"],
+    [stats.refusedFull, "server full"],
+    [stats.refusedPerIp, "per address"],
+  ].filter(([count]) => count !== 0).map(([count, why]) => `${count} ${why}`);
+  const refused = refusals.length > 0
+    ? `; ${stats.refusedDenied + stats.refusedFull + stats.refusedPerIp} refused ` +
+      `(${refusals.join(", ")})`
+    : "";
   return `shut down: ${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${cutOff}`;
+    `${stats.truncated} truncated${refused}${cutOff}`;
 }
 
 /** Installs SIGINT/SIGTERM handlers where the platform has them; returns the

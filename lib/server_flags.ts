@@ -26,12 +26,19 @@ export interface ServerConfig {
   readonly idleTimeout: number;
   /** Acknowledge each client's lines once written (`--ack`). */
   readonly ack: boolean;
+  /** Most clients at once; 0 for no limit. */
+  readonly maxClients: number;
+  /** Most clients at once from one address; 0 for no limit. */
+  readonly maxPerIp: number;
   readonly help: boolean;
   readonly version: boolean;
 }
 
 /** Largest accepted `--max-line`: 64 MiB, so one client cannot claim more. */
 export const MAX_MAX_LINE = 64 * 1024 * 1024;
+
+/** Largest `--max-clients` or `--max-per-ip`: more than any process can hold. */
+const MAX_LIMIT = 10_000_000;
 
 /** The usage text printed by `--help` and after a usage error. */
 export const SERVER_USAGE = `Usage: linehub-server [options]
@@ -48,6 +55,10 @@ Options:
   --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
   --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
   --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
+  --max-clients N         refuse clients beyond N at once, telling them why; 0: no limit
+                          (default 0)
+  --max-per-ip N          refuse clients beyond N at once from one address; 0: no
+                          limit (default 0)
   --ack                   tell each client how many of its lines are written, for
                           linehub-client --ack (at-least-once delivery)
   -h, --help              show this help and exit
@@ -92,6 +103,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
         backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
         "idle-timeout": { type: "string", default: "0" },
         ack: { type: "boolean", default: false },
+        "max-clients": { type: "string", default: "0" },
+        "max-per-ip": { type: "string", default: "0" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -115,6 +128,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
     idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
     ack: values.ack,
+    maxClients: parseInteger(values["max-clients"], "max-clients", 0, MAX_LIMIT),
+    maxPerIp: parseInteger(values["max-per-ip"], "max-per-ip", 0, MAX_LIMIT),
     help: values.help,
     version: values.version,
   };

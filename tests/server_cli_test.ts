@@ -24,6 +24,7 @@ import {
   concat,
   connectTo,
   nameUnless,
+  readToEnd,
   sendAndClose,
   waitFor,
   withTimeout,
@@ -599,4 +600,26 @@ Deno.test({
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("server summary counts refused connections by reason", async () => {
+  const server = await startServer(["--max-clients", "1"]);
+  const only = await connectAs(server, 0);
+  try {
+    const refused = await connectTo(server.port);
+    const said = new TextDecoder().decode(
+      await withTimeout(readToEnd(refused), SESSION_TIMEOUT_MS, "the refusal"),
+    );
+    refused.close();
+    assert.equal(said, "linehub-server: server full (1 client); try again later\n");
+    await finish(only, "kept\n");
+  } finally {
+    only.close();
+  }
+  const result = await server.stop("SIGTERM");
+  assert.equal(result.code, 0);
+  assert.match(
+    result.stderr,
+    /linehub-server: shut down: 1 client served, 1 line, 5 bytes, 0 truncated; 1 refused \(1 server full\)\n/,
+  );
 });

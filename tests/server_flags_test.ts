@@ -27,6 +27,8 @@ const DEFAULTS = {
   backlog: 4096,
   idleTimeout: 0,
   ack: false,
+  maxClients: 0,
+  maxPerIp: 0,
   help: false,
   version: false,
 };
@@ -114,6 +116,8 @@ Deno.test("server accepts every flag at once", () => {
       backlog: 64,
       idleTimeout: 0,
       ack: false,
+      maxClients: 0,
+      maxPerIp: 0,
       help: false,
       version: false,
     },
@@ -233,4 +237,13 @@ Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rej
 Deno.test("server --ack turns on acknowledgments, off by default", () => {
   assert.equal(parseServerArgs([]).ack, false);
   assert.equal(parseServerArgs(["--ack"]).ack, true);
+});
+
+Deno.test("server accepts --max-clients and --max-per-ip, 0 (no limit) by default, and names bad values", () => {
+  const config = parseServerArgs(["--max-clients", "100", "--max-per-ip=3"]);
+  assert.equal(config.maxClients, 100);
+  assert.equal(config.maxPerIp, 3);
+  assert.equal(parseServerArgs([]).maxClients, 0);
+  assert.throws(() => parseServerArgs(["--max-clients=-1"]), /Invalid --max-clients "-1"/);
+  assert.throws(() => parseServerArgs(["--max-per-ip", "two"]), /Invalid --max-per-ip "two"/);
 });
