@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AccessList } from "./access_list.ts";
 import { formatHostPort } from "./address.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
@@ -121,6 +122,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,
     ack: config.ack,
+    ...(config.allow.length + config.deny.length > 0
+      ? { accessList: new AccessList(config.allow, config.deny) }
+      : {}),
     maxClients: config.maxClients,
     maxPerIp: config.maxPerIp,
   });

@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { type Cidr, parseCidr } from "./access_list.ts";
 import { parsePort } from "./address.ts";
 import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
@@ -26,6 +27,10 @@ export interface ServerConfig {
   readonly idleTimeout: number;
   /** Acknowledge each client's lines once written (`--ack`). */
   readonly ack: boolean;
+  /** Peers that may connect (`--allow`); empty allows every peer not denied. */
+  readonly allow: readonly Cidr[];
+  /** Peers refused (`--deny`); deny wins over allow. */
+  readonly deny: readonly Cidr[];
   /** Most clients at once; 0 for no limit. */
   readonly maxClients: number;
   /** Most clients at once from one address; 0 for no limit. */
@@ -55,6 +60,8 @@ Options:
   --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
   --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
   --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
+  --allow CIDR            accept only peers in CIDR (IPv4 or IPv6); repeatable
+  --deny CIDR             refuse peers in CIDR, even if allowed; repeatable
   --max-clients N         refuse clients beyond N at once, telling them why; 0: no limit
                           (default 0)
   --max-per-ip N          refuse clients beyond N at once from one address; 0: no
@@ -103,6 +110,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
         backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
         "idle-timeout": { type: "string", default: "0" },
         ack: { type: "boolean", default: false },
+        allow: { type: "string", multiple: true, default: [] },
+        deny: { type: "string", multiple: true, default: [] },
         "max-clients": { type: "string", default: "0" },
         "max-per-ip": { type: "string", default: "0" },
         help: { type: "boolean", short: "h", default: false },
@@ -128,6 +137,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
     idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
     ack: values.ack,
+    allow: values.allow.map((text) => parseCidr(text, "allow")),
+    deny: values.deny.map((text) => parseCidr(text, "deny")),
     maxClients: parseInteger(values["max-clients"], "max-clients", 0, MAX_LIMIT),
     maxPerIp: parseInteger(values["max-per-ip"], "max-per-ip", 0, MAX_LIMIT),
     help: values.help,

@@ -24,6 +24,7 @@ import {
   concat,
   connectTo,
   nameUnless,
+  noIPv6Reason,
   readToEnd,
   sendAndClose,
   waitFor,
@@ -622,4 +623,62 @@ Deno.test("server summary counts refused connections by reason", async () => {
     result.stderr,
     /linehub-server: shut down: 1 client served, 1 line, 5 bytes, 0 truncated; 1 refused \(1 server full\)\n/,
   );
+});
+
+/** Connects to `server` and says whether it was served (became a client). */
+async function admitted(server: ServerProcess, hostname = "127.0.0.1"): Promise<boolean> {
+  const conn = await connectTo(server.port, hostname);
+  try {
+    await writeAll(conn, bytes("knock\n")).catch(() => {});
+    await conn.closeWrite().catch(() => {});
+    const before = server.stderrSoFar().length;
+    await withTimeout(readToEnd(conn).catch(() => new Uint8Array(0)), 5000, "the server to close");
+    const from = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${conn.localAddr.port}`;
+    await waitFor(
+      `an event for ${from}`,
+      () => server.stderrSoFar().includes(from),
+      () => server.stderrSoFar().slice(before),
+    );
+    const said = server.stderrSoFar();
+    if (said.includes(`refused ${from}: denied by --allow/--deny\n`)) return false;
+    assert.ok(said.includes(`connected from ${from}\n`), said);
+    return true;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("server --allow and --deny: deny wins, an allow list refuses everyone else", async () => {
+  const cases: Array<[string[], boolean]> = [
+    [["--deny", "127.0.0.0/8"], false],
+    [["--allow", "10.0.0.0/8"], false],
+    [["--allow", "127.0.0.1", "--deny", "127.0.0.1/32"], false],
+    [["--allow", "127.0.0.0/8", "--deny", "10.0.0.0/8"], true],
+  ];
+  for (const [rules, served] of cases) {
+    const server = await startServer(rules);
+    try {
+      assert.equal(await admitted(server), served, rules.join(" "));
+    } finally {
+      const result = await server.stop("SIGTERM");
+      assert.equal(result.code, 0);
+      if (!served) assert.match(result.stderr, /; 1 refused \(1 denied\)\n/);
+    }
+  }
+});
+
+Deno.test({
+  name: nameUnless(noIPv6Reason(), "server --allow and --deny match IPv6 peers"),
+  ignore: noIPv6Reason() !== null,
+}, async () => {
+  for (
+    const [rules, served] of [[["--deny", "::1"], false], [["--allow", "::1/128"], true]] as const
+  ) {
+    const server = await startServer(["--host", "::1", ...rules]);
+    try {
+      assert.equal(await admitted(server, "::1"), served, rules.join(" "));
+    } finally {
+      await server.stop("SIGTERM");
+    }
+  }
 });

@@ -27,6 +27,8 @@ const DEFAULTS = {
   backlog: 4096,
   idleTimeout: 0,
   ack: false,
+  allow: [],
+  deny: [],
   maxClients: 0,
   maxPerIp: 0,
   help: false,
@@ -116,6 +118,8 @@ Deno.test("server accepts every flag at once", () => {
       backlog: 64,
       idleTimeout: 0,
       ack: false,
+      allow: [],
+      deny: [],
       maxClients: 0,
       maxPerIp: 0,
       help: false,
@@ -246,4 +250,21 @@ Deno.test("server accepts --max-clients and --max-per-ip, 0 (no limit) by defaul
   assert.equal(parseServerArgs([]).maxClients, 0);
   assert.throws(() => parseServerArgs(["--max-clients=-1"]), /Invalid --max-clients "-1"/);
   assert.throws(() => parseServerArgs(["--max-per-ip", "two"]), /Invalid --max-per-ip "two"/);
+});
+
+Deno.test("server takes repeated --allow and --deny rules and names a bad one", () => {
+  const config = parseServerArgs([
+    "--allow",
+    "10.0.0.0/8",
+    "--allow",
+    "::1",
+    "--deny=10.9.0.0/16",
+  ]);
+  assert.deepEqual(config.allow.map((rule) => rule.text), ["10.0.0.0/8", "::1/128"]);
+  assert.deepEqual(config.deny.map((rule) => rule.text), ["10.9.0.0/16"]);
+  assert.throws(
+    () => parseServerArgs(["--deny", "10.1.2.3/8"]),
+    /Invalid --deny "10.1.2.3\/8": host bits set; did you mean 10.0.0.0\/8\?/,
+  );
+  assert.throws(() => parseServerArgs(["--allow", "nowhere"]), /Invalid --allow "nowhere"/);
 });
