@@ -13,9 +13,13 @@
  * baseline is divided by N; then every client sends one `#` line and the run
  * waits until all N came out (the server still serves each of them).
  *
+ * Workers scaling (`--workers-scaling`, alone): the fan-in scenario against
+ * the single-threaded server and against a WorkerPool (bench/pool_server.ts,
+ * needs Linux) with 1, 2 and 4 Workers, with the ratio to 1 Worker.
+ *
  * Peak RSS is sampled every 20 ms over the server's whole process tree.
  * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
- * [--fanin-lines L] [--idle N] [--repeat R]
+ * [--fanin-lines L] [--idle N] [--repeat R] [--workers-scaling]
  *
  * @module
  */
@@ -72,6 +76,60 @@ const contenders: Contender[] = [
     available: () => hasCommand("socat"),
   },
 ];
+
+/** linehub text through a WorkerPool of `workers` Workers on one port
+ * (bench/pool_server.ts, until the server has `--workers`), with the flags
+ * the pool needs: --unstable-net, and read access to lib/ for the Workers. */
+function pooled(workers: number): Contender {
+  return {
+    name: `linehub text, ${workers} worker${workers === 1 ? "" : "s"}`,
+    command: (port) => [
+      DENO,
+      ...["run", "--allow-net", `--allow-read=${ROOT}lib`, "--unstable-net"],
+      `${ROOT}bench/pool_server.ts`,
+      ...["--host", "127.0.0.1", "--port", String(port), "--workers", String(workers)],
+    ],
+    available: () => Promise.resolve(Deno.build.os === "linux"),
+  };
+}
+
+/** The fan-in scenario for 1, 2 and 4 Workers, and the single-threaded
+ * server for reference; prints lines/s and the ratio to 1 Worker. */
+async function workersScaling(clients: number, lines: number, repeat: number): Promise<void> {
+  console.log(
+    `## Workers scaling: fan-in, ${clients} clients x ${lines} lines x ${LINE_BYTES} bytes, ` +
+      `best of ${repeat}\n`,
+  );
+  const results: FaninResult[] = [];
+  for (const contender of [linehub("text"), pooled(1), pooled(2), pooled(4)]) {
+    if (!(await contender.available())) {
+      console.log(`(${contender.name}: needs Linux, skipped)`);
+      continue;
+    }
+    let best: FaninResult | undefined;
+    for (let r = 0; r < repeat; r++) {
+      const result = await fanin(contender, clients, lines);
+      console.error(
+        `  ${contender.name} run ${r + 1}: ${result.seconds.toFixed(3)} s` +
+          (result.complete ? "" : `, INCOMPLETE (${incomplete(result)})`),
+      );
+      if (best === undefined || (result.complete && result.seconds < best.seconds)) best = result;
+    }
+    if (best !== undefined) results.push(best);
+  }
+  const one = results.find((r) => r.name === "linehub text, 1 worker");
+  console.log(table(
+    ["server", "lines/s", "MB/s", "seconds", "peak RSS MB", "vs 1 worker"],
+    results.map((r) => [
+      r.name + (r.complete ? "" : ` (INCOMPLETE: ${incomplete(r)})`),
+      Math.round(r.linesPerSecond).toLocaleString("en-US"),
+      r.mbPerSecond.toFixed(0),
+      r.seconds.toFixed(3),
+      r.peakRssMb.toFixed(0),
+      one === undefined ? "" : `${(r.linesPerSecond / one.linesPerSecond).toFixed(2)}x`,
+    ]),
+  ));
+}
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -419,6 +477,7 @@ async function main(args: string[]): Promise<number> {
       repeat: { type: "string", default: "3" },
       "skip-scale": { type: "boolean", default: false },
       "skip-bounded": { type: "boolean", default: false },
+      "workers-scaling": { type: "boolean", default: false },
     },
   });
   const clients = Number(values["fanin-clients"]);
@@ -426,6 +485,11 @@ async function main(args: string[]): Promise<number> {
   const idle = values.quick ? 1000 : Number(values.idle);
   const repeat = values.quick ? 1 : Number(values.repeat);
   const only = values.only?.split(",");
+  if (values["workers-scaling"]) {
+    console.log(`# linehub bench, ${new Date().toISOString().slice(0, 10)}\n${machine()}\n`);
+    await workersScaling(clients, lines, repeat);
+    return 0;
+  }
   const chosen: Contender[] = [];
   for (const c of contenders) {
     if (only !== undefined && !only.some((o) => c.name.includes(o))) continue;

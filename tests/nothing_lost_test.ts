@@ -7,11 +7,16 @@
  */
 
 import assert from "node:assert/strict";
+import { BatchWriter } from "../lib/batch_writer.ts";
+import { WorkerPool, workersUnavailableReason } from "../lib/worker_pool.ts";
 import { type ServerProcess, startServer } from "./_process.ts";
 import {
   bytes,
   closeQuietly,
   connectTo,
+  LogSink,
+  MemoryWriter,
+  nameUnless,
   randomInt,
   seededRandom,
   waitFor,
@@ -185,4 +190,117 @@ Deno.test("server loses, splits, mixes or duplicates no line of 100 concurrent c
     conns.forEach(closeQuietly);
     await server.stop("SIGKILL");
   }
+});
+
+/** Like {@linkcode sendPlan}, to a port in this process. */
+async function sendPlanToPort(
+  port: number,
+  plan: ClientPlan,
+  conns: Deno.TcpConn[],
+): Promise<number> {
+  const conn = await connectTo(port);
+  conns.push(conn);
+  conn.setNoDelay(true);
+  for (const chunk of plan.chunks) await writeAll(conn, chunk);
+  const localPort = conn.localAddr.port;
+  conn.close();
+  return localPort;
+}
+
+const NO_WORKERS = workersUnavailableReason();
+
+Deno.test({
+  name: nameUnless(
+    NO_WORKERS,
+    "a WorkerPool of 2 workers loses, splits, mixes or duplicates no line of 100 concurrent clients",
+  ),
+  ignore: NO_WORKERS !== null,
+  async fn(): Promise<void> {
+    const random = seededRandom(SEED);
+    const plans = Array.from({ length: CLIENTS }, (_, k) => planClient(k, random));
+    const out = new MemoryWriter();
+    const log = new LogSink();
+    const pool = new WorkerPool(new BatchWriter(out), log, {
+      host: "127.0.0.1",
+      port: 0,
+      workers: 2,
+    });
+    const { port } = await pool.listen();
+    const serving = pool.serve();
+    const conns: Deno.TcpConn[] = [];
+    try {
+      const work = (async () => {
+        const ports = await Promise.all(plans.map((plan) => sendPlanToPort(port, plan, conns)));
+        await waitFor(
+          `the pool to report ${CLIENTS} disconnects`,
+          () => log.text().split(" disconnected from ").length - 1 >= CLIENTS,
+          () => log.text().slice(-2000),
+          DEADLINE_MS,
+        );
+        return ports;
+      })();
+      const ports = await withTimeout(
+        work,
+        DEADLINE_MS,
+        `${CLIENTS} clients sending ${LINES_PER_CLIENT} lines each (seed ${SEED})`,
+      );
+      const stats = await withTimeout(pool.shutdown(), SHUTDOWN_TIMEOUT_MS, "the pool to stop");
+      await serving;
+
+      // The output: only whole, labelled lines from the clients.
+      const text = out.text();
+      assert.ok(text.endsWith("\n"), "the output ends with a newline");
+      const outLines = text.slice(0, -1).split("\n");
+      assert.equal(outLines.length, CLIENTS * LINES_PER_CLIENT, "number of lines in the output");
+      const byClient = new Map<number, string[]>();
+      for (const line of outLines) {
+        const match = /^\[client (\d+)\] (c\d+-l\d+-.*)$/.exec(line);
+        if (match === null) assert.fail(`not a whole labelled line: ${JSON.stringify(line)}`);
+        const id = Number(match[1]);
+        const texts = byClient.get(id) ?? [];
+        texts.push(match[2] as string);
+        byClient.set(id, texts);
+      }
+      // One counter for all workers: the numbers are 0 to 99, each once.
+      assert.deepEqual([...byClient.keys()].sort((a, b) => a - b), plans.map((_, i) => i));
+      // Each client number is one connection (named by its first line).
+      const connectionOf = new Map<number, number>();
+      const connectionsSeen = new Set<number>();
+      for (const [id, texts] of byClient) {
+        const k = Number(/^c(\d+)-/.exec(texts[0] ?? "")?.[1]);
+        const plan = plans[k];
+        if (plan === undefined) assert.fail(`client ${id} starts with ${texts[0]}`);
+        assert.ok(!connectionsSeen.has(k), `connection ${k} appears as two client numbers`);
+        connectionsSeen.add(k);
+        connectionOf.set(id, k);
+        assertSameLines(texts, plan.lines, `client ${id} (connection ${k})`);
+      }
+
+      // The log: the workers' events, whole and agreeing with the output.
+      const events = log.text().slice(0, -1).split("\n");
+      assert.equal(events.length, 2 * CLIENTS, log.text().slice(-2000));
+      for (const [id, k] of connectionOf) {
+        const from = `127.0.0.1:${ports[k]}`;
+        const plan = plans[k] as ClientPlan;
+        assert.ok(
+          events.includes(`client ${id} connected from ${from}`),
+          `connect of client ${id}`,
+        );
+        const disconnect = new RegExp(
+          `^client ${id} disconnected from ${from.replaceAll(".", "\\.")} \\(eof\\): ` +
+            `${LINES_PER_CLIENT} lines, ${plan.byteCount} bytes, \\d+\\.\\d s$`,
+        );
+        assert.ok(events.some((line) => disconnect.test(line)), `disconnect of client ${id}`);
+      }
+      const totalBytes = plans.reduce((sum, plan) => sum + plan.byteCount, 0);
+      assert.equal(stats.clients, CLIENTS);
+      assert.equal(stats.lines, CLIENTS * LINES_PER_CLIENT);
+      assert.equal(stats.bytes, totalBytes);
+      assert.equal(stats.truncated, 0);
+      assert.equal(stats.connected, 0);
+    } finally {
+      conns.forEach(closeQuietly);
+      await pool.shutdown();
+    }
+  },
 });

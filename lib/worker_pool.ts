@@ -1,0 +1,446 @@
+/**
+ * `--workers N`: N {@linkcode LineServer}s, each in its own Worker (thread),
+ * all listening on one address and port with `SO_REUSEPORT`, so the kernel
+ * spreads incoming clients over them and framing and formatting use every
+ * core. The main thread keeps the one real output and the log.
+ *
+ * A Worker sends its output to the main thread in chunks that end at a line
+ * boundary, so chunks from different Workers can be written one after the
+ * other without splitting or mixing a line. The main thread confirms each
+ * chunk once its own output has written it; only then does the Worker count
+ * the chunk as written. The Worker's output therefore has the same meaning as
+ * a local one: its backpressure reaches the clients when the real output is
+ * behind (each Worker has one chunk in flight, so what the main thread holds
+ * for Workers is capped at N chunks), and `--ack` acknowledges lines only
+ * once they are really written. Client numbers come from one counter in
+ * shared memory, so they stay unique and increasing across Workers.
+ *
+ * Needs Linux (Deno supports `SO_REUSEPORT` only there), Deno's
+ * `--unstable-net` flag (or `"unstable": ["net"]` in deno.json), and, when
+ * run from source, read access to this directory to load the Worker module.
+ * {@linkcode workersUnavailableReason} says which is missing; without the
+ * flag Deno would end the whole process at the first shared listen, so it is
+ * checked before any Worker starts.
+ *
+ * @module
+ */
+
+import type { Cidr } from "./access_list.ts";
+import { fileURLToPath } from "node:url";
+import type { BatchWriter } from "./batch_writer.ts";
+import { describeError } from "./error_text.ts";
+import {
+  LineServer,
+  type LineServerOptions,
+  ListenError,
+  type ServerStats,
+} from "./line_server.ts";
+import type { ChunkSink } from "./output_format.ts";
+
+/** Most Workers a pool runs: well above any core count this is meant for,
+ * low enough that a typo cannot start thousands of threads. */
+export const MAX_WORKERS = 256;
+/** How often a Worker reports its totals while they change, so that
+ * {@linkcode WorkerPool.stats} (connected clients at a signal) is current. */
+const STATS_EVERY_MS = 100;
+
+/** The Worker module, next to this one. */
+const WORKER_MODULE = new URL("./server_worker.ts", import.meta.url);
+
+/** Options for {@linkcode WorkerPool}: those of {@linkcode LineServer}, for
+ * every Worker's server, and how many Workers. */
+export interface WorkerPoolOptions extends LineServerOptions, AccessRules {
+  /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
+   * @default {navigator.hardwareConcurrency} */
+  workers?: number;
+}
+
+/** What a Worker's server is built from: the {@linkcode LineServerOptions}
+ * that can be copied to a thread and mean the same in every Worker. The pool
+ * sets `nextClientId` and `reusePort` itself; `accessList` (an object with
+ * methods) cannot cross to a thread as it is. */
+export type WorkerServerOptions =
+  & Omit<LineServerOptions, "nextClientId" | "reusePort" | "accessList">
+  & AccessRules;
+
+/** `--allow`/`--deny` rules as data, which (unlike an {@linkcode AccessList})
+ * can be copied to a Worker; each Worker builds its own list from them. */
+export interface AccessRules {
+  /** @default {[]} */
+  allow?: readonly Cidr[];
+  /** @default {[]} */
+  deny?: readonly Cidr[];
+}
+
+/** Messages from the main thread to a Worker. */
+export type ToWorker =
+  | {
+    readonly type: "start";
+    /** The Worker's number in the pool, from 0, for its log lines. */
+    readonly index: number;
+    readonly options: WorkerServerOptions;
+    /** One BigInt64 slot: the next client number, taken with `Atomics.add`. */
+    readonly clientCounter: SharedArrayBuffer;
+    readonly statsEveryMs: number;
+  }
+  /** The oldest unconfirmed output chunk has been written by the real output. */
+  | { readonly type: "written" }
+  /** The real output failed: the oldest unconfirmed chunk never will be written. */
+  | { readonly type: "write-failed"; readonly message: string }
+  | { readonly type: "pause-accepting" }
+  | { readonly type: "resume-accepting" }
+  /** Stop accepting, drain (each Worker with the same drain timeout), report. */
+  | { readonly type: "shutdown" };
+
+/** Messages from a Worker to the main thread. */
+export type FromWorker =
+  | { readonly type: "listening"; readonly hostname: string; readonly port: number }
+  | { readonly type: "listen-failed"; readonly message: string }
+  /** Whole output lines, to be written and then confirmed with `written`. */
+  | { readonly type: "output"; readonly chunk: Uint8Array }
+  /** Whole log lines (events outside `json`, diagnostics), in order. */
+  | { readonly type: "log"; readonly chunks: ReadonlyArray<string | Uint8Array> }
+  | { readonly type: "stats"; readonly stats: ServerStats }
+  | { readonly type: "paused"; readonly paused: boolean }
+  /** The accept loop has ended (after `shutdown`). */
+  | { readonly type: "accept-stopped" }
+  /** Drained and flushed: the final totals (null from a Worker that never
+   * started a server); the Worker may be terminated. */
+  | { readonly type: "stopped"; readonly stats: ServerStats | null }
+  /** An error that escaped the Worker's own handling; it keeps running. */
+  | { readonly type: "internal-error"; readonly message: string };
+
+/** Thrown by {@linkcode WorkerPool.listen} when Workers cannot share a port
+ * here; callers may fall back to a single {@linkcode LineServer}. */
+export class WorkersUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WorkersUnavailableError";
+  }
+}
+
+/**
+ * Why a {@linkcode WorkerPool} cannot run in this process, or null when it
+ * can: not Linux, no `--unstable-net`, or (from source) no read access to
+ * the Worker module.
+ *
+ * @example
+ * ```ts
+ * import { workersUnavailableReason } from "./worker_pool.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const reason = workersUnavailableReason();
+ * assert.ok(reason === null || reason.startsWith("Cannot use --workers"));
+ * ```
+ */
+export function workersUnavailableReason(): string | null {
+  if (Deno.build.os !== "linux") {
+    return `Cannot use --workers on ${Deno.build.os}: Workers share a port with SO_REUSEPORT, ` +
+      `which Deno supports only on Linux`;
+  }
+  if (!unstableNetEnabled()) {
+    return "Cannot use --workers: sharing a port between Workers (SO_REUSEPORT) needs " +
+      `Deno's --unstable-net flag (or "unstable": ["net"] in deno.json)`;
+  }
+  // A compiled binary loads the Worker from its own embedded files.
+  if (!Deno.build.standalone && WORKER_MODULE.protocol === "file:") {
+    const directory = fileURLToPath(new URL(".", WORKER_MODULE));
+    const { state } = Deno.permissions.querySync({ name: "read", path: directory });
+    if (state !== "granted") {
+      return `Cannot use --workers: loading the Worker module needs read access to ` +
+        `"${directory}" (--allow-read=${directory})`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether `--unstable-net` is on. Deno offers no query for it, and calling
+ * `Deno.listen({ reusePort: true })` without it exits the process (status
+ * 70, even from a Worker) instead of throwing; the APIs the flag unlocks are
+ * only defined with it, so one of them tells.
+ */
+export function unstableNetEnabled(): boolean {
+  return "listenDatagram" in Deno;
+}
+
+/** One Worker and what the pool knows of it. */
+interface Member {
+  readonly index: number;
+  readonly worker: Worker;
+  /** Last totals it reported. */
+  stats: ServerStats;
+  paused: boolean;
+  /** False once it failed or was terminated: nothing more will come from it. */
+  alive: boolean;
+  readonly listening: PromiseWithResolvers<Deno.NetAddr>;
+  readonly acceptStopped: PromiseWithResolvers<void>;
+  readonly stopped: PromiseWithResolvers<ServerStats>;
+}
+
+/**
+ * A line server run by several Workers on one port, with the surface of
+ * {@linkcode LineServer}: `listen` (async here), then `serve`; `shutdown`
+ * stops accepting and drains every Worker.
+ */
+export class WorkerPool {
+  readonly #output: BatchWriter;
+  readonly #log: ChunkSink;
+  readonly #count: number;
+  readonly #port: number;
+  readonly #serverOptions: WorkerServerOptions;
+  readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
+  readonly #members: Member[] = [];
+  /** The totals of a server that has served nobody, in whatever fields
+   * {@linkcode ServerStats} has: taken from a server that never listens. */
+  readonly #noStats: ServerStats;
+  #addr: Deno.NetAddr | null = null;
+  #stopping: Promise<ServerStats> | null = null;
+
+  /**
+   * @param output the real output: every Worker's lines are written here
+   * @param log where the Workers' events (outside `json`) and diagnostics go
+   */
+  constructor(output: BatchWriter, log: ChunkSink, options: WorkerPoolOptions = {}) {
+    const {
+      workers,
+      nextClientId: _ids,
+      reusePort: _reuse,
+      accessList,
+      ...serverOptions
+    } = options;
+    const count = workers ?? navigator.hardwareConcurrency;
+    if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {
+      throw new RangeError(
+        `Invalid workers "${count}": must be an integer from 1 to ${MAX_WORKERS}`,
+      );
+    }
+    // Each Worker's server would apply these on its own: a limit of 10 would
+    // admit 10 per Worker. They need counters shared between Workers, as
+    // client numbers have; until then they are refused rather than wrong.
+    for (const limit of ["maxClients", "maxPerIp"] as const) {
+      const value = options[limit] ?? 0;
+      if (value !== 0) {
+        throw new TypeError(
+          `Cannot combine workers with ${limit} "${value}": each Worker would count on its own`,
+        );
+      }
+    }
+    if (accessList !== undefined) {
+      throw new TypeError(
+        "Cannot combine workers with accessList: it cannot be sent to a Worker; give allow and deny",
+      );
+    }
+    this.#output = output;
+    this.#log = log;
+    this.#count = count;
+    this.#port = options.port ?? 8888;
+    this.#serverOptions = serverOptions;
+    this.#noStats = new LineServer(output, log).stats;
+  }
+
+  /** The bound address; valid after `listen`. */
+  get addr(): Deno.NetAddr {
+    if (this.#addr === null) throw new Error("Cannot read the address: not listening");
+    return this.#addr;
+  }
+
+  /** The totals over all Workers: final ones after `shutdown`, before that
+   * as last reported (each Worker reports changes within 100 ms). */
+  get stats(): ServerStats {
+    return this.#sum(this.#members.map((member) => member.stats));
+  }
+
+  /** How many Workers the pool runs. */
+  get workers(): number {
+    return this.#count;
+  }
+
+  /**
+   * Starts the Workers and binds every listener: the first on the given port
+   * (0 picks one), the others on the port it got. Rejects with
+   * {@linkcode WorkersUnavailableError} when Workers cannot share a port
+   * here, and with {@linkcode ListenError} when the address cannot be bound;
+   * either way no Worker is left running.
+   */
+  async listen(): Promise<Deno.NetAddr> {
+    if (this.#members.length > 0) throw new Error("Cannot listen: the pool was started already");
+    const reason = workersUnavailableReason();
+    if (reason !== null) throw new WorkersUnavailableError(reason);
+    try {
+      // The first listener settles the port, so port 0 means one port for all.
+      const addr = await this.#spawn(this.#port).listening.promise;
+      // A shutdown that came meanwhile has told only the Workers it saw.
+      if (this.#stopping !== null) throw new Error("Cannot listen: the pool is shutting down");
+      const rest = Array.from({ length: this.#count - 1 }, () => this.#spawn(addr.port));
+      await Promise.all(rest.map((member) => member.listening.promise));
+      this.#addr = addr;
+      return addr;
+    } catch (error) {
+      for (const member of this.#members) this.#retire(member);
+      throw error;
+    }
+  }
+
+  /** Resolves once every Worker has stopped accepting (after `shutdown`). */
+  async serve(): Promise<void> {
+    if (this.#addr === null) throw new Error("Cannot serve: call listen() first");
+    await Promise.all(this.#members.map((member) => member.acceptStopped.promise));
+  }
+
+  /**
+   * Stops accepting in every Worker, lets each drain for up to its
+   * `drainTimeout`, waits until each has written everything it received,
+   * then ends the Workers and flushes the output. Resolves with the summed
+   * totals; later calls give the same result.
+   */
+  shutdown(): Promise<ServerStats> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  /** Stops taking new clients in every Worker (closes their listeners), as
+   * {@linkcode LineServer.pauseAccepting} does. */
+  pauseAccepting(): void {
+    for (const member of this.#members) {
+      // Set at once, as a single server's is; the Worker confirms it.
+      member.paused = true;
+      this.#post(member, { type: "pause-accepting" });
+    }
+  }
+
+  /** Takes new clients again. Unlike {@linkcode LineServer.resumeAccepting}
+   * this never throws: a Worker that cannot bind the port again says so on
+   * the log, reports itself paused again, and keeps trying on its own. */
+  resumeAccepting(): void {
+    for (const member of this.#members) {
+      member.paused = false;
+      this.#post(member, { type: "resume-accepting" });
+    }
+  }
+
+  /** True while any Worker holds new clients off (as last known). */
+  get paused(): boolean {
+    return this.#members.some((member) => member.alive && member.paused);
+  }
+
+  async #stop(): Promise<ServerStats> {
+    for (const member of this.#members) this.#post(member, { type: "shutdown" });
+    const all = await Promise.all(this.#members.map((member) => member.stopped.promise));
+    for (const member of this.#members) this.#retire(member);
+    await this.#output.flush();
+    return this.#sum(all);
+  }
+
+  #spawn(port: number): Member {
+    const index = this.#members.length;
+    // The name is what Deno shows if it reports an error of the Worker itself.
+    const worker = new Worker(WORKER_MODULE, { type: "module", name: `linehub worker ${index}` });
+    const member: Member = {
+      index,
+      worker,
+      stats: this.#noStats,
+      paused: false,
+      alive: true,
+      listening: Promise.withResolvers<Deno.NetAddr>(),
+      acceptStopped: Promise.withResolvers<void>(),
+      stopped: Promise.withResolvers<ServerStats>(),
+    };
+    // Nobody awaits `listening` once listen has given up on the pool.
+    member.listening.promise.catch(() => {});
+    this.#members.push(member);
+    worker.onmessage = (event: MessageEvent<FromWorker>): void => this.#receive(member, event.data);
+    worker.onerror = (event: ErrorEvent): void => {
+      // Handled here, so that Deno does not end the whole process for it.
+      event.preventDefault();
+      this.#fail(member, event.message);
+    };
+    worker.onmessageerror = (): void => this.#fail(member, "a message could not be read");
+    this.#post(member, {
+      type: "start",
+      index,
+      options: { ...this.#serverOptions, port },
+      clientCounter: this.#clientCounter,
+      statsEveryMs: STATS_EVERY_MS,
+    });
+    return member;
+  }
+
+  #receive(member: Member, message: FromWorker): void {
+    switch (message.type) {
+      case "output": {
+        const output = this.#output;
+        output.write(message.chunk);
+        // Confirmed in order: the writer settles `whenWritten` calls in the
+        // order they were made, so the Worker can match confirmations to its
+        // chunks without numbers.
+        output.whenWritten().then(
+          () => this.#post(member, { type: "written" }),
+          (error) => this.#post(member, { type: "write-failed", message: describeError(error) }),
+        );
+        break;
+      }
+      case "log":
+        for (const chunk of message.chunks) this.#log.write(chunk);
+        break;
+      case "stats":
+        member.stats = message.stats;
+        break;
+      case "paused":
+        member.paused = message.paused;
+        break;
+      case "listening":
+        member.listening.resolve({
+          transport: "tcp",
+          hostname: message.hostname,
+          port: message.port,
+        });
+        break;
+      case "listen-failed":
+        member.listening.reject(new ListenError(message.message));
+        break;
+      case "accept-stopped":
+        member.acceptStopped.resolve();
+        break;
+      case "stopped":
+        if (message.stats !== null) member.stats = message.stats;
+        member.stopped.resolve(member.stats);
+        break;
+      case "internal-error":
+        this.#log.write(
+          `worker ${member.index}: internal error (kept running): ${message.message}\n`,
+        );
+        break;
+    }
+  }
+
+  /** A Worker that failed outside its own error handling: one line on the
+   * log, and the pool carries on without it. */
+  #fail(member: Member, detail: string): void {
+    if (!member.alive) return;
+    this.#log.write(`worker ${member.index} failed and was stopped: ${detail}\n`);
+    member.listening.reject(new ListenError(`Cannot start worker ${member.index}: ${detail}`));
+    this.#retire(member);
+  }
+
+  /** Ends a Worker; whatever waits on it is released with what is known. */
+  #retire(member: Member): void {
+    member.alive = false;
+    member.worker.terminate();
+    member.acceptStopped.resolve();
+    member.stopped.resolve(member.stats);
+  }
+
+  /** Field-by-field sum of the Workers' totals: every field is a count. */
+  #sum(all: readonly ServerStats[]): ServerStats {
+    const total = { ...this.#noStats };
+    for (const stats of all) {
+      for (const key of Object.keys(total) as Array<keyof ServerStats>) total[key] += stats[key];
+    }
+    return total;
+  }
+
+  #post(member: Member, message: ToWorker): void {
+    if (member.alive) member.worker.postMessage(message);
+  }
+}
