@@ -12,6 +12,7 @@ import { BatchWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 import { countOf } from "./output_format.ts";
 import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
+import { WorkerPool, workersUnavailableReason } from "./worker_pool.ts";
 import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError } from "./usage_error.ts";
@@ -89,7 +90,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const fatal = Promise.withResolvers<number>();
   const where = config.output === undefined ? "stdout" : `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
-  const hooks: { server?: LineServer } = {};
+  const hooks: { server?: Server } = {};
   const output = new BatchWriter(file ?? Deno.stdout, {
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -113,7 +114,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       fatal.resolve(EXIT_OUTPUT);
     },
   });
-  const server = new LineServer(output, stderr, {
+  const options = {
     host: config.host,
     port: config.port,
     format: config.format,
@@ -122,16 +123,34 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,
     ack: config.ack,
-    ...(config.allow.length + config.deny.length > 0
-      ? { accessList: new AccessList(config.allow, config.deny) }
-      : {}),
-    maxClients: config.maxClients,
-    maxPerIp: config.maxPerIp,
-  });
+  };
+  let server: Server;
+  const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
+  if (config.workers > 1 && workersUnavailable === null) {
+    server = new WorkerPool(output, stderr, {
+      ...options,
+      workers: config.workers,
+      allow: config.allow,
+      deny: config.deny,
+    });
+  } else {
+    if (workersUnavailable !== null) {
+      // The same output and guarantees from one thread: worth running.
+      stderr.write(`${PROGRAM}: ${workersUnavailable}; running one listener\n`);
+    }
+    server = new LineServer(output, stderr, {
+      ...options,
+      ...(config.allow.length + config.deny.length > 0
+        ? { accessList: new AccessList(config.allow, config.deny) }
+        : {}),
+      maxClients: config.maxClients,
+      maxPerIp: config.maxPerIp,
+    });
+  }
   hooks.server = server;
   let addr: Deno.NetAddr;
   try {
-    addr = server.listen();
+    addr = await server.listen();
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
     stderr.write(`${PROGRAM}: ${error.message}\n`);
@@ -140,7 +159,8 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const destination = config.output === undefined ? "stdout" : config.output;
   stderr.write(
     `${PROGRAM}: listening on ${formatHostPort(addr.hostname, addr.port)}` +
-      ` (${config.format} to ${destination})\n`,
+      ` (${config.format} to ${destination}` +
+      `${server instanceof WorkerPool ? `, ${server.workers} workers` : ""})\n`,
   );
 
   let shutdown: Promise<ServerStats> | null = null;
@@ -187,9 +207,21 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   }
 }
 
+/** What the command needs of a server: one {@linkcode LineServer} or a
+ * {@linkcode WorkerPool} of them. */
+interface Server {
+  listen(): Deno.NetAddr | Promise<Deno.NetAddr>;
+  serve(): Promise<void>;
+  shutdown(): Promise<ServerStats>;
+  readonly stats: ServerStats;
+  pauseAccepting(): void;
+  resumeAccepting(): void;
+  readonly paused: boolean;
+}
+
 /** Takes clients again after the output recovered; if the port cannot be
  * bound again, says so and tries again every second until it can. */
-function resumeAccepting(server: LineServer, stderr: BatchWriter): void {
+function resumeAccepting(server: Server, stderr: BatchWriter): void {
   try {
     server.resumeAccepting();
     if (!server.paused) stderr.write(`${PROGRAM}: accepting clients again\n`);

@@ -11,6 +11,7 @@ import { parsePort } from "./address.ts";
 import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
 import { DEFAULT_BACKLOG } from "./line_server.ts";
+import { MAX_WORKERS } from "./worker_pool.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -31,6 +32,8 @@ export interface ServerConfig {
   readonly allow: readonly Cidr[];
   /** Peers refused (`--deny`); deny wins over allow. */
   readonly deny: readonly Cidr[];
+  /** Listeners in Workers sharing the port; 1 runs one in the main thread. */
+  readonly workers: number;
   /** Most clients at once; 0 for no limit. */
   readonly maxClients: number;
   /** Most clients at once from one address; 0 for no limit. */
@@ -66,6 +69,8 @@ Options:
                           (default 0)
   --max-per-ip N          refuse clients beyond N at once from one address; 0: no
                           limit (default 0)
+  --workers N             accept and read in N Workers sharing the port (Linux, needs
+                          --unstable-net); 1 runs everything in one thread (default 1)
   --ack                   tell each client how many of its lines are written, for
                           linehub-client --ack (at-least-once delivery)
   -h, --help              show this help and exit
@@ -112,6 +117,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
         ack: { type: "boolean", default: false },
         allow: { type: "string", multiple: true, default: [] },
         deny: { type: "string", multiple: true, default: [] },
+        workers: { type: "string", default: "1" },
         "max-clients": { type: "string", default: "0" },
         "max-per-ip": { type: "string", default: "0" },
         help: { type: "boolean", short: "h", default: false },
@@ -127,8 +133,17 @@ export function parseServerArgs(args: string[]): ServerConfig {
   }
   const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
+  const workers = parseInteger(values.workers, "workers", 1, MAX_WORKERS);
+  for (const limit of ["max-clients", "max-per-ip"] as const) {
+    if (workers > 1 && values[limit] !== "0") {
+      throw new UsageError(
+        `Cannot combine --workers ${workers} with --${limit}: each Worker would count on its own`,
+      );
+    }
+  }
   return {
     host,
+    workers,
     port: parsePort(values.port),
     format: format as OutputFormat,
     output: values.output,

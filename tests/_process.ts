@@ -15,8 +15,9 @@ export const DENO = Deno.execPath();
 /** The project root, as a path. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** Flags that `deno task server` uses; tests start the server the same way. */
-export const SERVER_PERMISSIONS = ["--allow-net", "--allow-write"];
+/** Flags that `deno task server` uses; tests start the server the same way
+ * (read access to `lib/` is for loading the Workers of `--workers`). */
+export const SERVER_PERMISSIONS = ["--allow-net", "--allow-write", `--allow-read=${ROOT}lib`];
 /** Flags that `deno task client` uses. */
 export const CLIENT_PERMISSIONS = ["--allow-net"];
 

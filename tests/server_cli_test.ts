@@ -11,6 +11,7 @@ import { SERVER_USAGE } from "../lib/server_flags.ts";
 import {
   DENO,
   ROOT,
+  runProgram,
   runServerProcess,
   SERVER_PERMISSIONS,
   type ServerProcess,
@@ -497,7 +498,7 @@ Deno.test("SIGHUP makes the server reopen --output, so a rotated log gets a fres
 /**
  * Runs the server in a mount namespace of its own where `dir` is a 64 KiB
  * tmpfs already filled by a file named `filler`: a real full disk. The test
- * reaches that file system through `/proc/PID/root`.
+ * reaches that file system with `nsenter`.
  */
 function fullDisk(dir: string): string[] {
   const script = 'mount -t tmpfs -o size=64k tmpfs "$0" && ' +
@@ -533,7 +534,11 @@ Deno.test({
   const dir = await Deno.makeTempDir({ prefix: "linehub_full_" });
   const file = `${dir}/out.log`;
   const server = await startServer(["--output", file], fullDisk(dir));
-  const inside = `/proc/${server.process.pid}/root${dir}`;
+  // Files in the server's namespace, reached through nsenter: Deno asks for
+  // --allow-all to open anything under /proc/PID/root.
+  const inside = (...command: string[]): Promise<string> =>
+    runProgram("nsenter", ["--target", String(server.process.pid), "--mount", ...command])
+      .then((result) => result.stdout);
   let conn: Deno.TcpConn | null = null;
   try {
     conn = await connectAs(server, 0);
@@ -548,7 +553,7 @@ Deno.test({
       ),
     );
     await assertNotServed(server.port);
-    await Deno.remove(`${inside}/filler`);
+    await inside("rm", `${dir}/filler`);
     await stderrShows(server, `linehub-server: output "${file}" writable again\n`);
     await stderrShows(server, "linehub-server: accepting clients again\n");
     const later = await connectAs(server, 1);
@@ -559,10 +564,11 @@ Deno.test({
     conn = null;
     // Read while the server runs: its file system goes with its namespace.
     const expected = "[client 0] first\n[client 0] second\n[client 1] third\n";
+    let seen = "";
     await waitFor(
       "every line in the output file",
-      async () => (await Deno.readTextFile(`${inside}/out.log`)) === expected,
-      () => Deno.readTextFileSync(`${inside}/out.log`),
+      async () => (seen = await inside("cat", `${dir}/out.log`)) === expected,
+      () => seen,
     );
     const result = await server.stop("SIGTERM");
     assert.equal(result.code, 0);
@@ -680,5 +686,24 @@ Deno.test({
     } finally {
       await server.stop("SIGTERM");
     }
+  }
+});
+
+Deno.test("server --workers 2 numbers clients across its workers and drains them all", async () => {
+  const server = await startServer(["--workers", "2"]);
+  try {
+    assert.match(server.stderrSoFar(), /\(text to stdout, 2 workers\)\n/);
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) => session(server.port, `from ${i}\nagain ${i}\n`)),
+    );
+  } finally {
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assertNoCrash(result.stderr);
+    const lines = result.stdout.split("\n").slice(0, -1);
+    assert.equal(lines.length, 12);
+    const ids = new Set(lines.map((line) => Number(/^\[client (\d+)\] /.exec(line)?.[1])));
+    assert.deepEqual([...ids].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+    assert.match(result.stderr, /shut down: 6 clients served, 12 lines, /);
   }
 });

@@ -27,6 +27,7 @@ const DEFAULTS = {
   backlog: 4096,
   idleTimeout: 0,
   ack: false,
+  workers: 1,
   allow: [],
   deny: [],
   maxClients: 0,
@@ -118,6 +119,7 @@ Deno.test("server accepts every flag at once", () => {
       backlog: 64,
       idleTimeout: 0,
       ack: false,
+      workers: 1,
       allow: [],
       deny: [],
       maxClients: 0,
@@ -267,4 +269,16 @@ Deno.test("server takes repeated --allow and --deny rules and names a bad one", 
     /Invalid --deny "10.1.2.3\/8": host bits set; did you mean 10.0.0.0\/8\?/,
   );
   assert.throws(() => parseServerArgs(["--allow", "nowhere"]), /Invalid --allow "nowhere"/);
+});
+
+Deno.test("server --workers takes 1 to 256 and refuses per-server limits beside it", () => {
+  assert.equal(parseServerArgs([]).workers, 1);
+  assert.equal(parseServerArgs(["--workers", "4"]).workers, 4);
+  assert.throws(() => parseServerArgs(["--workers", "0"]), /Invalid --workers "0"/);
+  assert.throws(() => parseServerArgs(["--workers", "257"]), /Invalid --workers "257"/);
+  assert.throws(
+    () => parseServerArgs(["--workers", "2", "--max-clients", "10"]),
+    /Cannot combine --workers 2 with --max-clients: each Worker would count on its own/,
+  );
+  assert.equal(parseServerArgs(["--workers", "1", "--max-per-ip", "3"]).maxPerIp, 3);
 });
