@@ -1,12 +1,15 @@
 /**
- * `linehub-client` as a function from arguments to an exit status.
+ * `linehub-client` as a function from arguments to an exit status: flags,
+ * the choice between the plain and the line mode, signals, and one line on
+ * stderr for every failure.
  *
  * @module
  */
 
 import { CLIENT_USAGE, parseClientArgs } from "./client_flags.ts";
 import { describeError } from "./error_text.ts";
-import { ClientError, runClient } from "./line_client.ts";
+import { ClientError, type ClientFailure, runClient } from "./line_client.ts";
+import { runReconnectingClient } from "./reconnecting_client.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
 
@@ -14,19 +17,42 @@ const PROGRAM = "linehub-client";
 
 /** Exit statuses of the client, as documented in the usage text and README. */
 export const EXIT_OK = 0;
+/** Cannot connect (after any retries), or another runtime failure. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** The connection was lost (or the server closed it) before all input was
+ * sent, or, with `--ack`, acknowledged. */
+export const EXIT_LOST = 3;
+/** Cannot write to stdout (its reader went away). */
+export const EXIT_OUTPUT = 4;
+/** Interrupted by SIGINT (Ctrl-C). */
+export const EXIT_SIGINT = 130;
+/** Stopped by SIGTERM. */
+export const EXIT_SIGTERM = 143;
+
+const EXIT_BY_KIND: Record<Exclude<ClientFailure, "interrupted">, number> = {
+  connect: EXIT_FAILURE,
+  failed: EXIT_FAILURE,
+  lost: EXIT_LOST,
+  output: EXIT_OUTPUT,
+};
 
 /** Runs the client; returns the exit status. */
 export async function runClientCli(args: string[]): Promise<number> {
   const encoder = new TextEncoder();
-  const say = (text: string): Promise<number> => Deno.stderr.write(encoder.encode(text));
+  const say = (text: string): void => {
+    try {
+      Deno.stderr.writeSync(encoder.encode(text));
+    } catch {
+      // stderr is gone too; the exit status still tells.
+    }
+  };
   let config;
   try {
     config = parseClientArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    await say(`${PROGRAM}: ${error.message}\n\n${CLIENT_USAGE}`);
+    say(`${PROGRAM}: ${error.message}\n\n${CLIENT_USAGE}`);
     return EXIT_USAGE;
   }
   if (config.help) {
@@ -37,17 +63,61 @@ export async function runClientCli(args: string[]): Promise<number> {
     await Deno.stdout.write(encoder.encode(`${PROGRAM} ${VERSION}\n`));
     return EXIT_OK;
   }
+  // Ctrl-C and SIGTERM stop the session, which then says what was left
+  // undelivered, instead of the runtime killing the process silently.
+  const interrupt = new AbortController();
+  const removeSignals = listenForSignals(["SIGINT", "SIGTERM"], (signal) => {
+    interrupt.abort(signal);
+  });
   try {
-    await runClient(config.target, Deno.stdin, Deno.stdout, {
+    const common = {
       connectTimeout: config.connectTimeout,
       messages: config.messages,
-    });
+      signal: interrupt.signal,
+    };
+    if (config.retry > 0 || config.ack) {
+      await runReconnectingClient(config.target, Deno.stdin, Deno.stdout, {
+        ...common,
+        retry: config.retry,
+        ack: config.ack,
+        bufferLines: config.bufferLines,
+        maxLine: config.maxLine,
+        onNotice: (message) => say(`${PROGRAM}: ${message}\n`),
+      });
+    } else {
+      await runClient(config.target, Deno.stdin, Deno.stdout, common);
+    }
     return EXIT_OK;
   } catch (error) {
-    const message = error instanceof ClientError
-      ? error.message
-      : `internal error: ${describeError(error)}`;
-    await say(`${PROGRAM}: ${message}\n`);
-    return EXIT_FAILURE;
+    if (!(error instanceof ClientError)) {
+      say(`${PROGRAM}: internal error: ${describeError(error)}\n`);
+      return EXIT_FAILURE;
+    }
+    say(`${PROGRAM}: ${error.message}\n`);
+    if (error.kind === "interrupted") {
+      return interrupt.signal.reason === "SIGTERM" ? EXIT_SIGTERM : EXIT_SIGINT;
+    }
+    return EXIT_BY_KIND[error.kind];
+  } finally {
+    removeSignals();
   }
+}
+
+/** Installs signal handlers where the platform has them; returns the
+ * function that removes them. */
+function listenForSignals(
+  signals: readonly Deno.Signal[],
+  handler: (signal: Deno.Signal) => void,
+): () => void {
+  const removers: Array<() => void> = [];
+  for (const signal of signals) {
+    const listener = (): void => handler(signal);
+    try {
+      Deno.addSignalListener(signal, listener);
+      removers.push(() => Deno.removeSignalListener(signal, listener));
+    } catch {
+      // Windows has no SIGTERM; SIGINT (Ctrl-C) is enough there.
+    }
+  }
+  return () => removers.forEach((remove) => remove());
 }

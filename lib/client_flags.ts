@@ -7,8 +7,17 @@
 
 import { parseArgs } from "node:util";
 import { type HostPort, parseTarget } from "./address.ts";
-import { parseArgsMessage, parseSeconds } from "./flag_values.ts";
+import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
+import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
 import { UsageError } from "./usage_error.ts";
+
+/** Most reconnect attempts in a row that `--retry` takes as a number. */
+const MAX_RETRY = 1_000_000;
+/** Most lines `--buffer-lines` may ask for; the byte ceiling bounds them too. */
+const MAX_BUFFER_LINES = 1_000_000;
+/** Most bytes `--max-line` may ask for, the same as the server's. */
+const MAX_MAX_LINE = 67_108_864;
 
 /** Everything the client's command line can say. */
 export interface ClientConfig {
@@ -18,6 +27,14 @@ export interface ClientConfig {
   readonly messages: readonly string[];
   /** Seconds to wait for the connection; 0 waits as long as the system does. */
   readonly connectTimeout: number;
+  /** Reconnect attempts in a row before giving up; `Infinity` for `forever`. */
+  readonly retry: number;
+  /** Whether to expect acknowledgments and resend what was not acknowledged. */
+  readonly ack: boolean;
+  /** Most lines held while they cannot be sent (or are not acknowledged). */
+  readonly bufferLines: number;
+  /** Longest line sent whole, in bytes; longer lines are cut there. */
+  readonly maxLine: number;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -37,11 +54,32 @@ Options:
                            repeat for several lines
   --connect-timeout SECS   give up connecting after SECS; 0 for no limit
                            (default 10)
+  --retry N|forever        reconnect up to N times in a row, with backoff,
+                           keeping unsent lines (default 0: no retry)
+  --ack                    resend lines until the server acknowledges them
+                           (the server needs --ack too): at-least-once
+  --buffer-lines N         with --retry or --ack, most lines held; stdin is
+                           not read while it is full (default ${DEFAULT_BUFFER_LINES})
+  --max-line BYTES         with --retry or --ack, longer lines are cut there
+                           (default ${DEFAULT_CLIENT_MAX_LINE})
   -h, --help               show this help and exit
   -V, --version            show the version and exit
 
-Exit status: 0 when everything was sent and the server closed, 1 when the
-connection failed or was lost, 2 on bad usage.
+With --retry or --ack the client sends whole lines and holds at most
+--buffer-lines of them, and at most ${
+  DEFAULT_BUFFER_BYTES / 1024 / 1024
+} MiB. Without --ack, lines in flight
+when a connection is lost may be lost (at most once); with --ack, every line
+reaches the server's output at least once, and may arrive twice.
+
+Exit status:
+  0    everything sent (with --ack, acknowledged), and the server closed
+  1    cannot connect (after any retries), or another failure
+  2    bad usage
+  3    the server went away before all input was sent (with --ack,
+       acknowledged); the last message says how many lines
+  4    cannot write to stdout
+  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM
 `;
 
 /** Parses and validates the client's arguments; throws {@linkcode UsageError}. */
@@ -55,6 +93,10 @@ export function parseClientArgs(args: string[]): ClientConfig {
       options: {
         message: { type: "string", short: "m", multiple: true, default: [] },
         "connect-timeout": { type: "string", default: "10" },
+        retry: { type: "string", default: "0" },
+        ack: { type: "boolean", default: false },
+        "buffer-lines": { type: "string" },
+        "max-line": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -71,7 +113,32 @@ export function parseClientArgs(args: string[]): ClientConfig {
       );
     }
   }
-  const base = { messages: values.message, connectTimeout, help: values.help };
+  const retry = parseRetry(values.retry);
+  const ack = values.ack;
+  const lineMode = retry > 0 || ack;
+  const bufferLines = lineModeInteger(
+    values["buffer-lines"],
+    "buffer-lines",
+    DEFAULT_BUFFER_LINES,
+    MAX_BUFFER_LINES,
+    lineMode,
+  );
+  const maxLine = lineModeInteger(
+    values["max-line"],
+    "max-line",
+    DEFAULT_CLIENT_MAX_LINE,
+    MAX_MAX_LINE,
+    lineMode,
+  );
+  const base = {
+    messages: values.message,
+    connectTimeout,
+    retry,
+    ack,
+    bufferLines,
+    maxLine,
+    help: values.help,
+  };
   if (values.help || values.version) {
     return { ...base, target: undefined, version: values.version };
   }
@@ -81,4 +148,34 @@ export function parseClientArgs(args: string[]): ClientConfig {
   }
   const [host, port] = positionals as [string, string | undefined];
   return { ...base, target: parseTarget(host, port), version: false };
+}
+
+/** `--retry`: a whole number of attempts, or `forever` (Infinity). */
+function parseRetry(text: string): number {
+  if (text === "forever") return Infinity;
+  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_RETRY) {
+    throw new UsageError(
+      `Invalid --retry "${text}": must be an integer from 0 to ${MAX_RETRY} or "forever"`,
+    );
+  }
+  return Number(text);
+}
+
+/** A flag that only means something in line mode: its value, or the default;
+ * given without `--retry` or `--ack`, a usage error rather than ignored. */
+function lineModeInteger(
+  text: string | undefined,
+  flag: string,
+  fallback: number,
+  max: number,
+  lineMode: boolean,
+): number {
+  if (text === undefined) return fallback;
+  const value = parseInteger(text, flag, 1, max);
+  if (!lineMode) {
+    throw new UsageError(
+      `Option "--${flag}" needs --retry or --ack: without them the client holds no lines`,
+    );
+  }
+  return value;
 }

@@ -1,7 +1,9 @@
 /**
- * The linehub client: connects, sends stdin (or given lines) as it is read,
- * half-closes at the end of input, and copies whatever the server sends to
- * stdout until the server closes.
+ * The linehub client in its plain mode (no `--retry`, no `--ack`): connects,
+ * sends stdin (or given lines) as it is read, half-closes at the end of
+ * input, and copies whatever the server sends to stdout until the server
+ * closes. Also home to what both modes share: {@linkcode ClientError} with
+ * the kind of failure the exit status is chosen by, and connecting.
  *
  * Sending and receiving run side by side, so the client works the same with
  * a server that only listens and one that talks back. Bytes are forwarded
@@ -18,6 +20,9 @@ import { describeError } from "./error_text.ts";
 /** Size of the buffers stdin and the socket are read into. */
 const READ_BUFFER = 65536;
 
+/** Default seconds to wait for a connection to open. */
+export const DEFAULT_CONNECT_TIMEOUT = 10;
+
 /** Something to read bytes from, like `Deno.stdin` or a `Deno.Conn`. */
 export interface ByteReader {
   read(buffer: Uint8Array): Promise<number | null>;
@@ -31,14 +36,35 @@ export interface LineClientOptions {
   /** Lines to send instead of reading `input`; each gets a `\n`.
    * @default {[]} */
   messages?: readonly string[];
+  /** Stops the session at once when aborted (Ctrl-C); the session then
+   * rejects with a {@linkcode ClientError} of kind `interrupted`, naming the
+   * abort reason when it is a string such as `"SIGINT"`.
+   * @default {undefined} */
+  signal?: AbortSignal;
 }
 
+/**
+ * What went wrong, as far as the exit status is concerned:
+ * - `connect`: no connection could be made (after any retries);
+ * - `lost`: the connection was lost or closed by the server before all input
+ *   was sent (and, with `--ack`, acknowledged);
+ * - `output`: the server's bytes could not be written to stdout;
+ * - `interrupted`: the session was stopped through its abort signal;
+ * - `failed`: anything else (stdin failed, the server broke the protocol, the
+ *   connection failed after everything was delivered).
+ */
+export type ClientFailure = "connect" | "lost" | "output" | "interrupted" | "failed";
+
 /** A failure the user should see as one line: connecting, or losing the
- * connection, or the local output. */
+ * connection, or the local input or output. */
 export class ClientError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** Which kind of failure this is. */
+  readonly kind: ClientFailure;
+
+  constructor(kind: ClientFailure, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ClientError";
+    this.kind = kind;
   }
 }
 
@@ -57,32 +83,77 @@ export async function runClient(
   options: LineClientOptions = {},
 ): Promise<void> {
   const where = formatHostPort(target.host, target.port);
-  const conn = await connect(target, where, options.connectTimeout ?? 10);
+  const interrupt = options.signal;
+  let uploaded = false;
+  const interrupted = (): ClientError =>
+    new ClientError(
+      "interrupted",
+      `Interrupted${abortReason(interrupt)} ` +
+        (uploaded ? "after all input was sent" : "before all input was sent"),
+    );
+  const conn = await openConnection(
+    target,
+    options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    interrupt,
+  ).catch((error) => Promise.reject(interrupt?.aborted ? interrupted() : error));
+  const stop = whenAborted(interrupt);
   try {
     conn.setNoDelay(true); // a typed line goes out at once
     const messages = options.messages ?? [];
     const upload = (async () => {
       if (messages.length > 0) {
-        await writeAll(conn, new TextEncoder().encode(messages.map((m) => m + "\n").join("")));
+        try {
+          await writeAll(conn, new TextEncoder().encode(messages.map((m) => m + "\n").join("")));
+        } catch (error) {
+          throw lost(error, where);
+        }
       } else {
-        await copy(input, conn, "Cannot read from stdin", `Connection to ${where} lost`);
+        await copy(
+          input,
+          conn,
+          (error) => failure("failed", "Cannot read from stdin", error),
+          (error) => lost(error, where),
+        );
       }
-      await conn.closeWrite();
+      try {
+        await conn.closeWrite();
+      } catch (error) {
+        throw lost(error, where);
+      }
+      uploaded = true;
     })();
-    const download = copy(conn, output, `Connection to ${where} lost`, "Cannot write to stdout");
+    const download = copy(
+      conn,
+      output,
+      // Lost while sending, the input may not have arrived; lost after
+      // everything was sent, only the server's reply is cut short.
+      (error) =>
+        uploaded ? failure("failed", `Connection to ${where} lost`, error) : lost(error, where),
+      (error) => failure("output", "Cannot write to stdout", error),
+    );
     // Both are awaited below, or their failure is the one reported; these
     // handlers only keep the other from surfacing as an unhandled rejection.
     upload.catch(() => {});
     download.catch(() => {});
     const first = await Promise.race([
-      upload.then(() => "sent" as const, (error) => Promise.reject(lost(error, where))),
+      upload.then(() => "sent" as const),
       download.then(() => "closed" as const),
+      stop.promise.then(() => "interrupted" as const),
     ]);
     if (first === "closed") {
-      throw new ClientError(`Server ${where} closed the connection before the input ended`);
+      throw new ClientError(
+        "lost",
+        `Server ${where} closed the connection before the input ended`,
+      );
     }
-    await download;
+    if (first === "interrupted") throw interrupted();
+    const last = await Promise.race([
+      download.then(() => "closed" as const),
+      stop.promise.then(() => "interrupted" as const),
+    ]);
+    if (last === "interrupted") throw interrupted();
   } finally {
+    stop.dispose();
     try {
       conn.close();
     } catch {
@@ -91,8 +162,21 @@ export async function runClient(
   }
 }
 
-async function connect(target: HostPort, where: string, timeout: number): Promise<Deno.TcpConn> {
-  const signal = timeout > 0 ? AbortSignal.timeout(timeout * 1000) : undefined;
+/**
+ * Opens a TCP connection to `target`, giving up after `timeout` seconds
+ * (0: no limit of our own) or when `interrupt` is aborted. Rejects with a
+ * {@linkcode ClientError} of kind `connect` naming the address and the
+ * reason; the caller checks `interrupt.aborted` to tell an interruption.
+ */
+export async function openConnection(
+  target: HostPort,
+  timeout: number,
+  interrupt?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  const where = formatHostPort(target.host, target.port);
+  const timer = timeout > 0 ? AbortSignal.timeout(timeout * 1000) : undefined;
+  const signals = [timer, interrupt].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
   try {
     return await Deno.connect({
       hostname: target.host,
@@ -101,25 +185,48 @@ async function connect(target: HostPort, where: string, timeout: number): Promis
       ...(signal === undefined ? {} : { signal }),
     });
   } catch (error) {
-    const reason = signal?.aborted ? `timed out after ${timeout} s` : describeError(error);
-    throw new ClientError(`Cannot connect to ${where}: ${reason}`, { cause: error });
+    const reason = timer?.aborted ? `timed out after ${timeout} s` : describeError(error);
+    throw new ClientError("connect", `Cannot connect to ${where}: ${reason}`, { cause: error });
   }
 }
 
-function lost(error: unknown, where: string): unknown {
-  if (error instanceof ClientError) return error;
-  return new ClientError(`Connection to ${where} lost: ${describeError(error)}`, {
-    cause: error,
-  });
+/** " by SIGINT" when the abort reason is a signal name, else "". */
+export function abortReason(signal: AbortSignal | undefined): string {
+  return typeof signal?.reason === "string" ? ` by ${signal.reason}` : "";
 }
 
-/** Copies until the reader ends; a failure is reported with the prefix for
- * its side, so the user learns whether the network or the local end failed. */
+/** A promise that resolves when `signal` is aborted (never without one), and
+ * the function that stops listening. */
+function whenAborted(
+  signal: AbortSignal | undefined,
+): { promise: Promise<void>; dispose(): void } {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  if (signal === undefined) return { promise, dispose: () => {} };
+  if (signal.aborted) {
+    resolve();
+    return { promise, dispose: () => {} };
+  }
+  const onAbort = (): void => resolve();
+  signal.addEventListener("abort", onAbort, { once: true });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+}
+
+function failure(kind: ClientFailure, prefix: string, error: unknown): ClientError {
+  return new ClientError(kind, `${prefix}: ${describeError(error)}`, { cause: error });
+}
+
+function lost(error: unknown, where: string): ClientError {
+  return failure("lost", `Connection to ${where} lost`, error);
+}
+
+/** Copies until the reader ends; a failure is reported through the factory
+ * for its side, so the user learns whether the network or the local end
+ * failed. */
 async function copy(
   from: ByteReader,
   to: ByteWriter,
-  readFailure: string,
-  writeFailure: string,
+  readFailure: (error: unknown) => ClientError,
+  writeFailure: (error: unknown) => ClientError,
 ): Promise<void> {
   const buffer = new Uint8Array(READ_BUFFER);
   while (true) {
@@ -127,17 +234,13 @@ async function copy(
     try {
       n = await from.read(buffer);
     } catch (error) {
-      throw new ClientError(`${readFailure}: ${describeError(error)}`, {
-        cause: error,
-      });
+      throw readFailure(error);
     }
     if (n === null) return;
     try {
       await writeAll(to, buffer.subarray(0, n));
     } catch (error) {
-      throw new ClientError(`${writeFailure}: ${describeError(error)}`, {
-        cause: error,
-      });
+      throw writeFailure(error);
     }
   }
 }

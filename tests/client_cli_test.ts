@@ -169,6 +169,18 @@ Deno.test("client rejects bad usage with exit 2, a message naming the value, and
     [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 0 to 65535`],
     [["--bogus", "127.0.0.1"], `Unknown option "--bogus"`],
     [["127.0.0.1:1", "2"], `Port given twice: "127.0.0.1:1" and "2"`],
+    [
+      ["--retry", "abc", "127.0.0.1"],
+      `Invalid --retry "abc": must be an integer from 0 to 1000000 or "forever"`,
+    ],
+    [
+      ["--ack", "--buffer-lines", "0", "127.0.0.1"],
+      `Invalid --buffer-lines "0": must be an integer from 1 to 1000000`,
+    ],
+    [
+      ["--max-line", "100", "127.0.0.1"],
+      `Option "--max-line" needs --retry or --ack: without them the client holds no lines`,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => runClientProcess(args)));
   results.forEach((result, i) => {
@@ -196,7 +208,7 @@ Deno.test("client --help prints the usage on stdout and --version the version", 
   assertRun(shortVersion, { code: 0, stdout: `linehub-client ${version}\n`, stderr: "" });
 });
 
-Deno.test("client exits 1 with one line when the server closes before the input ended", async () => {
+Deno.test("client exits 3 with one line when the server closes before the input ended", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
   // The peer closes at once, while the client's stdin stays open: its
   // input cannot have ended.
@@ -220,7 +232,7 @@ Deno.test("client exits 1 with one line when the server closes before the input 
     assertRun(
       { code: status.code, signal: status.signal, stdout, stderr, stdoutBytes: bytes(stdout) },
       {
-        code: 1,
+        code: 3,
         stdout: "",
         stderr: `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
           "closed the connection before the input ended\n",

@@ -21,6 +21,10 @@ const DEFAULTS = {
   target: { host: "localhost", port: 8888 },
   messages: [],
   connectTimeout: 10,
+  retry: 0,
+  ack: false,
+  bufferLines: 10000,
+  maxLine: 65536,
   help: false,
   version: false,
 };
@@ -156,7 +160,76 @@ Deno.test("client treats arguments after -- as HOST and PORT", () => {
 
 Deno.test("client usage names HOST, PORT and every flag", () => {
   assert.match(CLIENT_USAGE, /^Usage: linehub-client \[options\] HOST \[PORT\]\n/);
-  for (const flag of ["-m, --message", "--connect-timeout", "-h, --help", "-V, --version"]) {
+  for (
+    const flag of [
+      "-m, --message",
+      "--connect-timeout",
+      "--retry N|forever",
+      "--ack",
+      "--buffer-lines",
+      "--max-line",
+      "-h, --help",
+      "-V, --version",
+    ]
+  ) {
     assert.ok(CLIENT_USAGE.includes(flag), flag);
   }
+});
+
+Deno.test("client takes --retry as a number of retries or forever", () => {
+  assert.equal(parseClientArgs(["--retry", "5", "h"]).retry, 5);
+  assert.equal(parseClientArgs(["--retry=0", "h"]).retry, 0);
+  assert.equal(parseClientArgs(["--retry", "1000000", "h"]).retry, 1_000_000);
+  assert.equal(parseClientArgs(["--retry", "forever", "h"]).retry, Infinity);
+});
+
+Deno.test("client rejects a bad --retry, naming it", () => {
+  for (const value of ["abc", "-1", "1.5", "", "1000001", "Forever", "infinity"]) {
+    rejects(
+      [`--retry=${value}`, "localhost"],
+      `Invalid --retry "${value}": must be an integer from 0 to 1000000 or "forever"`,
+    );
+  }
+});
+
+Deno.test("client takes --ack, --buffer-lines and --max-line", () => {
+  assert.deepEqual(
+    parseClientArgs(["--ack", "--buffer-lines", "5", "--max-line=100", "localhost"]),
+    { ...DEFAULTS, ack: true, bufferLines: 5, maxLine: 100 },
+  );
+  assert.deepEqual(
+    parseClientArgs(["--retry", "forever", "--buffer-lines=1000000", "localhost"]),
+    { ...DEFAULTS, retry: Infinity, bufferLines: 1_000_000 },
+  );
+  assert.equal(parseClientArgs(["--ack", "--max-line", "67108864", "h"]).maxLine, 67_108_864);
+});
+
+Deno.test("client rejects a bad --buffer-lines or --max-line, naming it", () => {
+  for (const value of ["0", "abc", "-5", "1000001", "1e3"]) {
+    rejects(
+      ["--ack", `--buffer-lines=${value}`, "localhost"],
+      `Invalid --buffer-lines "${value}": must be an integer from 1 to 1000000`,
+    );
+  }
+  for (const value of ["0", "x", "67108865"]) {
+    rejects(
+      ["--retry", "1", `--max-line=${value}`, "localhost"],
+      `Invalid --max-line "${value}": must be an integer from 1 to 67108864`,
+    );
+  }
+});
+
+Deno.test("client rejects --buffer-lines and --max-line without --retry or --ack", () => {
+  rejects(
+    ["--buffer-lines", "5", "localhost"],
+    'Option "--buffer-lines" needs --retry or --ack: without them the client holds no lines',
+  );
+  rejects(
+    ["--retry", "0", "--max-line", "5", "localhost"],
+    'Option "--max-line" needs --retry or --ack: without them the client holds no lines',
+  );
+});
+
+Deno.test("client rejects a value given to --ack", () => {
+  rejects(["--ack=yes", "localhost"], 'Option "--ack" does not take a value');
 });

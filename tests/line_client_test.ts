@@ -186,6 +186,7 @@ Deno.test("client reports a refused connection as ClientError naming the address
     (error: unknown) => {
       assert.ok(error instanceof ClientError);
       assert.equal(error.message, `Cannot connect to 127.0.0.1:${port}: connection refused`);
+      assert.equal(error.kind, "connect");
       return true;
     },
   );
@@ -206,6 +207,7 @@ Deno.test("client gives up connecting after connectTimeout seconds", async () =>
       (error: unknown) => {
         assert.ok(error instanceof ClientError, `not a ClientError: ${error}`);
         assert.equal(error.message, `Cannot connect to 127.0.0.1:${port}: timed out after 0.5 s`);
+        assert.equal(error.kind, "connect");
         return true;
       },
     );
@@ -215,7 +217,7 @@ Deno.test("client gives up connecting after connectTimeout seconds", async () =>
   }
 });
 
-Deno.test("client reports a server that closes before the input ended", async () => {
+Deno.test("client reports a server that closes before the input ended as a lost connection", async () => {
   const more = gate();
   const peer = startPeer(async (conn) => {
     await readExactly(conn, 6);
@@ -238,6 +240,7 @@ Deno.test("client reports a server that closes before the input ended", async ()
           error.message,
           `Server 127.0.0.1:${peer.port} closed the connection before the input ended`,
         );
+        assert.equal(error.kind, "lost");
         return true;
       },
     );
@@ -265,6 +268,75 @@ Deno.test("client sends nothing and exits cleanly on empty input", async () => {
     assert.deepEqual(received, new Uint8Array(0));
     assert.equal(input.reads, 1);
   } finally {
+    peer.close();
+    await peer.done.catch(() => {});
+  }
+});
+
+Deno.test("client stops at once when interrupted, saying whether the input was all sent", async () => {
+  const more = gate();
+  const peer = startPeer(async (conn) => {
+    await readToEnd(conn);
+  });
+  try {
+    const interrupt = new AbortController();
+    let reads = 0;
+    const input = inputFrom((async function* (): AsyncGenerator<Uint8Array> {
+      reads++;
+      yield bytes("sent\n");
+      await more.wait;
+    })());
+    const session = runClient({ host: "127.0.0.1", port: peer.port }, input, new MemoryWriter(), {
+      signal: interrupt.signal,
+    });
+    session.catch(() => {});
+    await waitFor("the first read", () => reads === 1);
+    interrupt.abort("SIGINT");
+    await assert.rejects(
+      withTimeout(session, SESSION_TIMEOUT_MS, "interrupted session"),
+      (error: unknown) => {
+        assert.ok(error instanceof ClientError, `not a ClientError: ${error}`);
+        assert.equal(error.message, "Interrupted by SIGINT before all input was sent");
+        assert.equal(error.kind, "interrupted");
+        return true;
+      },
+    );
+  } finally {
+    more.open();
+    peer.close();
+    await peer.done.catch(() => {});
+  }
+});
+
+Deno.test("client reports a failing output as its own kind of failure", async () => {
+  const peer = startPeer(async (conn) => {
+    await writeAll(conn, bytes("reply\n"));
+    await readToEnd(conn);
+  });
+  const broken = {
+    write(): Promise<number> {
+      return Promise.reject(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+    },
+  };
+  const more = gate();
+  try {
+    // Input that stays open until the test ends.
+    const input: ByteReader = { read: () => more.wait.then(() => null) };
+    await assert.rejects(
+      withTimeout(
+        runClient({ host: "127.0.0.1", port: peer.port }, input, broken),
+        SESSION_TIMEOUT_MS,
+        "client session",
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof ClientError, `not a ClientError: ${error}`);
+        assert.equal(error.message, "Cannot write to stdout: broken pipe");
+        assert.equal(error.kind, "output");
+        return true;
+      },
+    );
+  } finally {
+    more.open();
     peer.close();
     await peer.done.catch(() => {});
   }

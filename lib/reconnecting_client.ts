@@ -1,0 +1,584 @@
+/**
+ * The linehub client in line mode (`--retry`, `--ack`): the input is split
+ * into lines kept in a bounded {@linkcode LineQueue}, lost connections are
+ * reopened with exponential backoff, and, with `--ack`, lines leave the queue
+ * only once the server has acknowledged writing them, so they are sent again
+ * after a reconnect if it had not.
+ *
+ * Three tasks share the queue. The input task reads one line at a time and
+ * stops reading while the queue is full, so nothing is ever dropped. Per
+ * connection, a sender writes the unsent lines in order and half-closes at
+ * the end of input, and a receiver copies what the server sends to the
+ * output, picking out acknowledgments with {@linkcode AckParser} when `--ack`
+ * is on. Guarantees: without `--ack` a line leaves the queue once the socket
+ * took all of it, so lines in flight when a connection dies are lost (at
+ * most once); with `--ack` every line reaches a server's output at least
+ * once unless the session fails first (and then its message counts the lines
+ * left), and a line in flight when a connection dies may arrive twice (the
+ * second time whole, the first possibly as a partial fragment).
+ *
+ * @module
+ */
+
+import { AckParser, AckProtocolError } from "./ack_protocol.ts";
+import { formatHostPort, type HostPort } from "./address.ts";
+import { backoffDelay } from "./backoff.ts";
+import { type ByteWriter, writeAll } from "./batch_writer.ts";
+import { describeError } from "./error_text.ts";
+import {
+  abortReason,
+  type ByteReader,
+  ClientError,
+  DEFAULT_CONNECT_TIMEOUT,
+  type LineClientOptions,
+  openConnection,
+} from "./line_client.ts";
+import { LineQueue } from "./line_queue.ts";
+import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "./line_reader.ts";
+import { countOf } from "./output_format.ts";
+
+/** Most bytes of queued lines put into one socket write. */
+const WRITE_BATCH = 65536;
+
+/** Size of the buffer the socket is read into. */
+const READ_BUFFER = 65536;
+
+/** A connection open this long counts as a success even if it carried no
+ * line, so an idle session that loses its server starts its retries afresh. */
+const STABLE_CONNECTION_MS = 10_000;
+
+/** With `--ack`, how long a full queue may wait without any acknowledgment
+ * ever having come before the user is told the server may not run `--ack`. */
+const NO_ACK_HINT_MS = 5_000;
+
+/** Options for {@linkcode runReconnectingClient}. */
+export interface ReconnectingClientOptions extends LineClientOptions {
+  /** Reconnect attempts in a row before giving up; `Infinity` never gives up.
+   * @default {0} */
+  retry?: number;
+  /** Expect acknowledgments and keep lines until they are acknowledged.
+   * @default {false} */
+  ack?: boolean;
+  /** Most lines held (unsent, or unacknowledged with `ack`).
+   * @default {10000} */
+  bufferLines?: number;
+  /** Most bytes held.
+   * @default {67108864} */
+  bufferBytes?: number;
+  /** Longest line sent whole, in bytes before the line ending; longer lines are cut there.
+   * @default {65536} */
+  maxLine?: number;
+  /** Ceiling of the first retry delay, in milliseconds.
+   * @default {250} */
+  backoffBaseMs?: number;
+  /** Ceiling of every retry delay, in milliseconds.
+   * @default {30000} */
+  backoffMaxMs?: number;
+  /** With `ack`, milliseconds a full queue waits, without any acknowledgment
+   * ever, before a notice asks whether the server runs with `--ack`.
+   * @default {5000} */
+  noAckHintMs?: number;
+  /** Random source for the backoff jitter, numbers in [0, 1).
+   * @default {Math.random} */
+  random?: () => number;
+  /** Receives each one-line notice (a retry, a reconnect, a cut line).
+   * @default {() => {}} */
+  onNotice?: (message: string) => void;
+}
+
+/** How one connection ended without finishing the session. */
+interface LostConnection {
+  /** What happened, as the first part of a message. */
+  reason: string;
+  /** Whether it delivered a line or lasted long enough to count as a success. */
+  success: boolean;
+  /** Whether `reason` already says what is left undelivered. */
+  saysPending: boolean;
+  /** Whether the server closed the connection (rather than it failing). */
+  closed: boolean;
+}
+
+/** A read or write on the connection failed: the connection is lost. */
+class ConnectionLost extends Error {
+  constructor(cause: unknown) {
+    super(describeError(cause), { cause });
+    this.name = "ConnectionLost";
+  }
+}
+
+/**
+ * Runs a line-mode client session. Resolves when all input was sent (and,
+ * with `ack`, acknowledged) and the server closed the connection; rejects
+ * with {@linkcode ClientError} otherwise.
+ *
+ * @param target where to connect
+ * @param input what to send when no `messages` are given (stdin)
+ * @param output where the server's bytes (acknowledgments taken out) go (stdout)
+ */
+export async function runReconnectingClient(
+  target: HostPort,
+  input: ByteReader,
+  output: ByteWriter,
+  options: ReconnectingClientOptions = {},
+): Promise<void> {
+  const session = new Session(target, output, options);
+  const messages = options.messages ?? [];
+  const source = messages.length > 0
+    ? bytesReader(new TextEncoder().encode(messages.map((m) => m + "\n").join("")))
+    : input;
+  return await session.run(new LineReader(source, { maxLine: session.maxLine }));
+}
+
+/** The state of one line-mode run: the queue, the retry count, the flags. */
+class Session {
+  readonly maxLine: number;
+  readonly #target: HostPort;
+  readonly #where: string;
+  readonly #output: ByteWriter;
+  readonly #queue: LineQueue;
+  readonly #ack: boolean;
+  readonly #retry: number;
+  readonly #connectTimeout: number;
+  readonly #interrupt: AbortSignal | undefined;
+  readonly #backoff: { baseMs?: number; maxMs?: number };
+  readonly #random: () => number;
+  readonly #noAckHintMs: number;
+  readonly #notice: (message: string) => void;
+  /** Rejects when the whole session must stop: the input failed, or an interrupt. */
+  readonly #fatal = Promise.withResolvers<never>();
+  /** The error #fatal rejected with, once it has. */
+  #stopped: ClientError | null = null;
+  /** Resolves when `run` returns, to end what still waits on the input side. */
+  readonly #finished = Promise.withResolvers<void>();
+  /** Whether any acknowledgment ever came, for the hint about `--ack`. */
+  #everAcked = false;
+  /** Whether the sender ever wrote a line, for the same hint. */
+  #everSent = false;
+
+  constructor(target: HostPort, output: ByteWriter, options: ReconnectingClientOptions) {
+    this.#target = target;
+    this.#where = formatHostPort(target.host, target.port);
+    this.#output = output;
+    this.#ack = options.ack ?? false;
+    this.#retry = options.retry ?? 0;
+    if (!(this.#retry === Infinity || (Number.isSafeInteger(this.#retry) && this.#retry >= 0))) {
+      throw new RangeError(`Invalid retry "${this.#retry}": must be a non-negative integer`);
+    }
+    this.maxLine = options.maxLine ?? DEFAULT_CLIENT_MAX_LINE;
+    this.#queue = new LineQueue({
+      ...(options.bufferLines === undefined ? {} : { maxLines: options.bufferLines }),
+      ...(options.bufferBytes === undefined ? {} : { maxBytes: options.bufferBytes }),
+    });
+    this.#connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+    this.#interrupt = options.signal;
+    this.#backoff = {
+      ...(options.backoffBaseMs === undefined ? {} : { baseMs: options.backoffBaseMs }),
+      ...(options.backoffMaxMs === undefined ? {} : { maxMs: options.backoffMaxMs }),
+    };
+    this.#random = options.random ?? Math.random;
+    this.#noAckHintMs = options.noAckHintMs ?? NO_ACK_HINT_MS;
+    this.#notice = options.onNotice ?? (() => {});
+    // Raced against every wait below; this keeps a rejection that comes
+    // while nothing waits from counting as unhandled.
+    this.#fatal.promise.catch(() => {});
+  }
+
+  async run(reader: LineReader): Promise<void> {
+    const interrupt = this.#interrupt;
+    // Synchronous, so that a connect aborted by the same interrupt already
+    // finds the session stopped.
+    const onAbort = (): void =>
+      this.#stop(
+        new ClientError(
+          "interrupted",
+          `Interrupted${abortReason(interrupt)}: ${this.#pending(true)}`,
+        ),
+      );
+    if (interrupt?.aborted) onAbort();
+    interrupt?.addEventListener("abort", onAbort, { once: true });
+    this.#readInput(reader).catch((error) =>
+      this.#stop(
+        new ClientError("failed", `Cannot read from stdin: ${describeError(error)}`, {
+          cause: error,
+        }),
+      )
+    );
+    try {
+      await this.#connectLoop();
+    } finally {
+      interrupt?.removeEventListener("abort", onAbort);
+      this.#finished.resolve();
+    }
+  }
+
+  /** Ends the whole session with `error`, wherever it is waiting. */
+  #stop(error: ClientError): void {
+    if (this.#stopped !== null) return;
+    this.#stopped = error;
+    this.#fatal.reject(error);
+  }
+
+  /** Connects, runs connections, and retries until done or out of retries. */
+  async #connectLoop(): Promise<void> {
+    let retries = 0;
+    let connectedBefore = false;
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#race(
+          openConnection(this.#target, this.#connectTimeout, this.#interrupt),
+        );
+      } catch (error) {
+        if (!(error instanceof ClientError) || error.kind !== "connect") throw error;
+        // An interrupt aborts the connect too; report the interrupt.
+        if (this.#stopped !== null) throw this.#stopped;
+        if (retries >= this.#retry) {
+          // Never connected: the address is the news, not the input's fate.
+          if (!connectedBefore) {
+            throw new ClientError("connect", `${error.message}${this.#gaveUp()}`, {
+              cause: error,
+            });
+          }
+          throw new ClientError(
+            "lost",
+            `${error.message}${this.#gaveUp()}; ${this.#pending()}`,
+            { cause: error },
+          );
+        }
+        await this.#waitToRetry(error.message, retries++);
+        continue;
+      }
+      if (retries > 0 || connectedBefore) {
+        const held = this.#queue.length;
+        this.#notice(
+          `${connectedBefore ? "Reconnected" : "Connected"} to ${this.#where}` +
+            (held > 0 ? `; sending ${countOf(held, "line")} held` : ""),
+        );
+      }
+      connectedBefore = true;
+      const lost = await this.#runConnection(conn);
+      if (lost === null) return;
+      if (lost.success) retries = 0;
+      if (this.#queue.ended && this.#queue.length === 0) {
+        // Everything was delivered: the input ended, with nothing new, just
+        // as the server closed (done), or only the server's reply was cut
+        // short by a failure.
+        if (lost.closed) return;
+        throw new ClientError("failed", `${lost.reason} after all input was ${this.#delivered()}`);
+      }
+      if (retries >= this.#retry) {
+        const pending = lost.saysPending ? "" : `; ${this.#pending()}`;
+        throw new ClientError("lost", `${lost.reason}${this.#gaveUp()}${pending}`);
+      }
+      await this.#waitToRetry(lost.reason, retries++);
+    }
+  }
+
+  /**
+   * Runs one connection: resends what the queue holds, sends new lines as
+   * they come, copies the server's bytes out. Returns null when the session
+   * is done, or how the connection was lost.
+   */
+  async #runConnection(conn: Deno.TcpConn): Promise<LostConnection | null> {
+    const queue = this.#queue;
+    const opened = Date.now();
+    queue.rewind();
+    const parser = this.#ack ? new AckParser() : null;
+    /** Lines handed to the socket on this connection, whole or not yet. */
+    let offeredHere = 0;
+    /** The latest count acknowledged on this connection, and how many of
+     * those lines have left the queue (an acknowledgment can be read before
+     * the sender has seen its write complete). */
+    let ackedHere = 0;
+    let releasedHere = 0;
+    let delivered = false;
+    const over = Promise.withResolvers<void>();
+    let isOver = false;
+
+    const settle = (): void => {
+      const count = Math.min(ackedHere - releasedHere, queue.sent);
+      if (count <= 0) return;
+      queue.release(count);
+      releasedHere += count;
+      delivered = true;
+    };
+
+    const sending = (async () => {
+      try {
+        conn.setNoDelay(true); // a typed line goes out at once
+        while (!isOver) {
+          if (queue.unsent === 0) {
+            if (queue.ended) {
+              await conn.closeWrite();
+              return;
+            }
+            await Promise.race([queue.waitForUnsent(), over.promise]);
+            continue;
+          }
+          const lines = queue.unsentLines(WRITE_BATCH);
+          const batch = lines.length === 1 ? lines[0] as Uint8Array : join(lines);
+          offeredHere += lines.length;
+          let written = 0;
+          let whole = 0;
+          let wholeEnd = lines[0]?.length ?? 0;
+          while (written < batch.length) {
+            written += await conn.write(batch.subarray(written));
+            let done = 0;
+            while (whole < lines.length && wholeEnd <= written) {
+              done++;
+              whole++;
+              wholeEnd += lines[whole]?.length ?? 0;
+            }
+            if (done === 0) continue;
+            queue.markSent(done);
+            this.#everSent = true;
+            if (parser === null) {
+              // At most once: the socket has it, the queue lets it go.
+              queue.release(done);
+              delivered = true;
+            } else {
+              settle();
+            }
+          }
+        }
+      } catch (error) {
+        throw new ConnectionLost(error);
+      }
+    })();
+
+    const receiving = (async () => {
+      const buffer = new Uint8Array(READ_BUFFER);
+      const onAck = (count: number): void => {
+        if (count > offeredHere) {
+          throw new AckProtocolError(
+            `Invalid acknowledgment from the server: count ${count} with ` +
+              `${countOf(offeredHere, "line")} sent on this connection`,
+          );
+        }
+        ackedHere = count;
+        if (count > 0) this.#everAcked = true;
+        settle();
+      };
+      while (true) {
+        let n: number | null;
+        try {
+          n = await conn.read(buffer);
+        } catch (error) {
+          throw new ConnectionLost(error);
+        }
+        if (n === null) return;
+        const chunk = buffer.subarray(0, n);
+        if (parser === null) {
+          await this.#write(chunk);
+          continue;
+        }
+        const data: Uint8Array[] = [];
+        let broken: AckProtocolError | null = null;
+        try {
+          // Copied: the parser's views are valid only during its callback.
+          parser.push(chunk, onAck, (bytes) => data.push(bytes.slice()));
+        } catch (error) {
+          if (!(error instanceof AckProtocolError)) throw error;
+          broken = error;
+        }
+        for (const part of data) await this.#write(part);
+        if (broken !== null) {
+          throw new ClientError(
+            "failed",
+            `${broken.message} (server ${this.#where}); ${this.#pending()}`,
+            { cause: broken },
+          );
+        }
+      }
+    })();
+    // Both are awaited below; these only keep a rejection that comes after
+    // the outcome is decided from counting as unhandled.
+    sending.catch(() => {});
+    receiving.catch(() => {});
+
+    const success = (): boolean => delivered || Date.now() - opened >= STABLE_CONNECTION_MS;
+    try {
+      await this.#race(
+        Promise.race([
+          receiving,
+          // The sender finishing (after its half-close) decides nothing;
+          // only its failure does.
+          sending.then(() => new Promise<never>(() => {})),
+        ]),
+      );
+      // The server closed its side.
+      if (queue.ended && queue.length === 0) return null;
+      const unacknowledged = queue.ended && queue.unsent === 0;
+      return {
+        reason: unacknowledged
+          ? `Server ${this.#where} closed the connection with ` +
+            `${countOf(queue.length, "line")} not acknowledged${this.#ackHint()}`
+          : `Server ${this.#where} closed the connection before the input ended`,
+        success: success(),
+        saysPending: unacknowledged,
+        closed: true,
+      };
+    } catch (error) {
+      if (!(error instanceof ConnectionLost)) throw error;
+      return {
+        reason: `Connection to ${this.#where} lost: ${error.message}`,
+        success: success(),
+        saysPending: false,
+        closed: false,
+      };
+    } finally {
+      isOver = true;
+      over.resolve();
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      await Promise.allSettled([sending, receiving]);
+      // The connection is gone: what was acknowledged counts, the rest is resent.
+      settle();
+    }
+  }
+
+  /** Reads lines into the queue, waiting for room: a full queue stops the reading. */
+  async #readInput(reader: LineReader): Promise<void> {
+    let number = 0;
+    let toldCut = false;
+    let toldNoAck = false;
+    while (true) {
+      const line = await reader.next();
+      if (line === null) {
+        this.#queue.end();
+        return;
+      }
+      number++;
+      if (line.cut && !toldCut) {
+        toldCut = true;
+        this.#notice(
+          `Line ${number} of the input is longer than ${this.maxLine} bytes: sending its first ` +
+            `${this.maxLine} (see --max-line); later long lines are cut without a message`,
+        );
+      }
+      if (this.#ack && !toldNoAck && !this.#queue.hasRoom(line.bytes.length)) {
+        toldNoAck = true;
+        await this.#hintIfNoAck();
+      }
+      await this.#queue.waitForRoom(line.bytes.length);
+      this.#queue.push(line.bytes);
+    }
+  }
+
+  /** Waits for room for a while; if it stays full without any
+   * acknowledgment ever, tells the user why the input stalls. */
+  async #hintIfNoAck(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), this.#noAckHintMs);
+    });
+    try {
+      const first = await Promise.race([
+        this.#queue.waitForRoom(1).then(() => "room" as const),
+        this.#finished.promise.then(() => "finished" as const),
+        expired,
+      ]);
+      if (first === "expired" && !this.#everAcked) {
+        this.#notice(
+          `Waiting for ${this.#where} to acknowledge ${countOf(this.#queue.length, "line")} ` +
+            `before reading more input (does the server run with --ack?)`,
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Tells the user about a failure and the retry, then waits the backoff delay. */
+  async #waitToRetry(reason: string, retries: number): Promise<void> {
+    const delay = backoffDelay(retries, this.#random, this.#backoff);
+    const of = this.#retry === Infinity ? "" : ` of ${this.#retry}`;
+    this.#notice(`${reason}; retrying in ${formatDelay(delay)} s (retry ${retries + 1}${of})`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await this.#race(new Promise<void>((resolve) => timer = setTimeout(resolve, delay)));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Writes the server's bytes to the output; a failure ends the session. */
+  async #write(bytes: Uint8Array): Promise<void> {
+    try {
+      await writeAll(this.#output, bytes);
+    } catch (error) {
+      throw new ClientError("output", `Cannot write to stdout: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Settles like `promise`, unless the session must stop first. */
+  #race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.#fatal.promise]);
+  }
+
+  #delivered(): string {
+    return this.#ack ? "acknowledged" : "sent";
+  }
+
+  /** What was not delivered, for the last message: "3 lines not sent";
+   * with `hint`, and when it may explain a stall, the hint about `--ack`. */
+  #pending(hint = false): string {
+    const held = this.#queue.length;
+    const unread = this.#queue.ended ? "" : ", input not read to the end";
+    if (held === 0) {
+      return this.#queue.ended
+        ? `all input ${this.#delivered()}`
+        : `every line read so far ${this.#delivered()}`;
+    }
+    return `${countOf(held, "line")} not ${this.#delivered()}${unread}${
+      hint ? this.#ackHint() : ""
+    }`;
+  }
+
+  /** With `--ack`, if lines went out and no acknowledgment ever came back,
+   * the likely cause. */
+  #ackHint(): string {
+    return this.#ack && this.#everSent && !this.#everAcked
+      ? " (does the server run with --ack?)"
+      : "";
+  }
+
+  #gaveUp(): string {
+    if (this.#retry === 0) return "";
+    return `; gave up after ${this.#retry} ${this.#retry === 1 ? "retry" : "retries"}`;
+  }
+}
+
+/** A ByteReader over bytes in memory, for `--message`. */
+function bytesReader(bytes: Uint8Array): ByteReader {
+  let offset = 0;
+  return {
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (offset >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(buffer.length, bytes.length - offset);
+      buffer.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      return Promise.resolve(n);
+    },
+  };
+}
+
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Seconds with two significant digits: 0.19, 1.2, 30. */
+function formatDelay(ms: number): string {
+  return String(Number((ms / 1000).toPrecision(2)));
+}
