@@ -1,0 +1,1637 @@
+/**
+ * `deno task soak`: a bounded reliability run that mixes every fault the
+ * server and the client are meant to survive, under a steady load, and ends
+ * with one verdict line. It starts `server.ts` as a real process (JSON Lines
+ * to a file, `--ack`, `--idle-timeout 2`, `--max-line 4096`) and N real
+ * `client.ts --ack --retry forever` processes fed numbered lines on stdin at
+ * a steady pace. Meanwhile, on a schedule drawn from a seeded PRNG, it kills
+ * the server with SIGKILL and restarts it on the same port, stops it once
+ * with SIGTERM mid-stream (long runs) and restarts it, rotates the output
+ * (rename, SIGHUP), and opens raw connections that reset mid-line,
+ * half-close and hold, stay silent until `--idle-timeout` closes them, flood
+ * the listener with hundreds of connects, or send hostile bytes (random
+ * binary, ESC/CSI/OSC, NUL, invalid UTF-8, lone CR, lines at and over
+ * `--max-line`). At the end it closes the clients' stdin, waits for them to
+ * exit, stops the server with SIGTERM while a few clients are mid-stream,
+ * and judges (tools/soak_verdict.ts): every steady line in the output at
+ * least once, every output line a whole JSON record with no raw control
+ * byte, every fault connection shown exactly as the framing rules say, every
+ * client exiting 0, every server ending only as the soak ended it, no
+ * internal error or stack trace on the server's stderr, and the server's RSS
+ * under a bound.
+ *
+ * Progress goes to stderr; the table of counts and the verdict line
+ * (`soak: PASS (...)` or `soak: FAIL: ...`) go to stdout; exit status 0 or 1
+ * (2 on bad usage). Every wait is bounded and every child is killed on the
+ * way out. Run with `--allow-all`: it starts processes, writes a temporary
+ * directory and reads the server's memory in `/proc`, which Deno allows only
+ * with that flag.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import net from "node:net";
+import { parseArgs } from "node:util";
+import { AckParser } from "../lib/ack_protocol.ts";
+import {
+  analyzeOutput,
+  expectedMessages,
+  judge,
+  type OutputAnalysis,
+  type OutputFile,
+  type ProbeExpectation,
+  type ProbeKind,
+  type ServerExit,
+  steadyText,
+} from "./soak_verdict.ts";
+
+const USAGE = `Usage: deno task soak [options]
+       deno run --allow-all tools/soak.ts [options]
+
+Runs linehub's server and clients under a steady load while killing and
+restarting the server, rotating its output and opening faulty connections;
+prints a table of counts and one verdict line. Exit status 0 on PASS, 1 on
+FAIL, 2 on bad usage.
+
+Options:
+  --duration SECS    how long the load and the faults last (default 120)
+  --seed N           seed of the fault schedule (default: random, printed)
+  --clients N        steady client processes (default 8)
+  --rate N           lines per second each steady client sends (default 100)
+  --rss-limit MB     most the server's RSS may reach (default 128)
+  --keep             keep the output directory even on PASS
+  -h, --help         show this help and exit
+`;
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DENO = Deno.execPath();
+const HOST = "127.0.0.1";
+/** The server's `--max-line`: small, so that lines at and over it are cheap. */
+const MAX_LINE = 4096;
+/** The server's `--idle-timeout`, in seconds. */
+const IDLE_TIMEOUT_S = 2;
+/** The server's default `--drain-timeout`, in seconds (the soak keeps it). */
+const DRAIN_TIMEOUT_S = 5;
+
+/** How long a server may take to say it is listening. */
+const STARTUP_TIMEOUT_MS = 20_000;
+/** How long to wait for a restarted server's port to be free again. */
+const BIND_TIMEOUT_MS = 10_000;
+/** Tries at starting a server before the soak gives up on it. */
+const START_ATTEMPTS = 5;
+/** How long a killed server may take to be gone. */
+const EXIT_TIMEOUT_MS = 10_000;
+/** How long a rotation may take to be confirmed on stderr. */
+const ROTATE_TIMEOUT_MS = 5_000;
+/** How long the steady clients get to deliver their queues and exit once
+ * their stdin is closed; their longest backoff after the restarts here is a
+ * few seconds. */
+const CLIENT_EXIT_TIMEOUT_MS = 60_000;
+/** How long fault connections still open at the end get to finish. */
+const PROBES_TIMEOUT_MS = 30_000;
+/** Most fault connections open at once (a flood counts as one). */
+const MAX_PROBES_IN_FLIGHT = 12;
+/** Steady feeding tick: lines due are written every this many ms. */
+const FEED_TICK_MS = 20;
+/** Most lines written to a client's stdin in one tick (catching up). */
+const MAX_FEED_BATCH = 500;
+/** Bytes of a steady client's stderr kept for the report. */
+const STDERR_TAIL = 4096;
+/** Most server stderr kept per process; it is small unless something is wrong. */
+const MAX_SERVER_STDERR = 1 << 20;
+/** Connects in flight at once during a flood. */
+const FLOOD_CONCURRENCY = 50;
+/** Drain clients at the final SIGTERM, and how long they go on sending after it. */
+const DRAIN_CLIENTS = 4;
+const DRAIN_SEND_MS = 1000;
+/** How long a connect or a bounded read in a fault connection may take. */
+const PROBE_IO_TIMEOUT_MS = 5_000;
+/** Beyond the duration, the time the soak may take before it is cut short. */
+const OVERRUN_MS = 150_000;
+
+const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
+const encoder = new TextEncoder();
+
+/** The soak's command line. */
+interface SoakOptions {
+  readonly duration: number;
+  readonly seed: number;
+  readonly clients: number;
+  readonly rate: number;
+  readonly rssLimitMb: number;
+  readonly keep: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(args: string[]): SoakOptions | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        duration: { type: "string", default: "120" },
+        seed: { type: "string" },
+        clients: { type: "string", default: "8" },
+        rate: { type: "string", default: "100" },
+        "rss-limit": { type: "string", default: "128" },
+        keep: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return "help";
+  return {
+    duration: integer(values.duration, "duration", 5, 3600),
+    seed: values.seed === undefined
+      ? Math.floor(Math.random() * 2 ** 31)
+      : integer(values.seed, "seed", 0, 2 ** 32 - 1),
+    clients: integer(values.clients, "clients", 1, 64),
+    rate: integer(values.rate, "rate", 1, 5000),
+    rssLimitMb: integer(values["rss-limit"], "rss-limit", 16, 65536),
+    keep: values.keep,
+  };
+}
+
+function integer(text: string, name: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `Invalid --${name} "${text}": must be a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+/** A seeded PRNG (mulberry32): the same seed gives the same schedule. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A whole number from `min` to `max`, both included. */
+function randomInt(random: () => number, min: number, max: number): number {
+  return min + Math.floor(random() * (max - min + 1));
+}
+
+/** A PRNG of its own for a task that runs concurrently with others, so the
+ * main sequence does not depend on how they interleave. */
+function forkRandom(random: () => number): () => number {
+  return seededRandom(Math.floor(random() * 2 ** 32));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Settles like `promise`, or resolves with `fallback` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await conn.write(data.subarray(offset));
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const started = performance.now();
+
+/** Progress on stderr, stamped with the seconds since the start. */
+function log(message: string): void {
+  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
+  Deno.stderr.writeSync(encoder.encode(`soak [${seconds} s] ${message}\n`));
+}
+
+/** Every child process still running, so that all are killed on the way out. */
+const children = new Set<Deno.ChildProcess>();
+
+function track(child: Deno.ChildProcess): void {
+  children.add(child);
+  child.status.finally(() => children.delete(child)).catch(() => {});
+}
+
+function killAll(): void {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The server
+
+/** One server process. */
+class ServerProcess {
+  readonly generation: number;
+  readonly child: Deno.ChildProcess;
+  stderr = "";
+  stoppedBy: ServerExit["stoppedBy"] = null;
+  /** Whether it said it was listening: one that never did failed to start,
+   * which the start-up retries deal with. */
+  listened = false;
+  done = false;
+  readonly exited: Promise<ServerExit>;
+  readonly #listening = Promise.withResolvers<number>();
+
+  constructor(
+    generation: number,
+    child: Deno.ChildProcess,
+    onExit: (exit: ServerExit, listened: boolean) => void,
+  ) {
+    this.generation = generation;
+    this.child = child;
+    this.#listening.promise.catch(() => {});
+    const reading = (async () => {
+      const textDecoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        if (this.stderr.length < MAX_SERVER_STDERR) {
+          this.stderr += textDecoder.decode(chunk, { stream: true });
+        }
+        const match = LISTENING.exec(this.stderr);
+        if (match !== null) {
+          this.listened = true;
+          this.#listening.resolve(Number(match[1]));
+        }
+      }
+    })().catch(() => {});
+    this.exited = child.status.then(async (status) => {
+      await reading;
+      this.done = true;
+      this.#listening.reject(
+        new Error(`server exited before listening: ${this.stderr.trim() || "(no stderr)"}`),
+      );
+      const exit: ServerExit = {
+        generation: this.generation,
+        stoppedBy: this.stoppedBy,
+        code: status.code,
+        signal: status.signal,
+      };
+      onExit(exit, this.listened);
+      return exit;
+    });
+  }
+
+  /** The port, once the server says it is listening. */
+  listening(): Promise<number> {
+    return this.#listening.promise;
+  }
+
+  /** How many times the server confirmed a SIGHUP reopen. */
+  reopens(): number {
+    return this.stderr.split("SIGHUP: reopened").length - 1;
+  }
+
+  signal(signal: Deno.Signal): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone; its exit says how.
+    }
+  }
+}
+
+/** Where the file that is out.jsonl at rotation `rotation` stood when a
+ * SIGKILL left it without a final newline. */
+interface TornMark {
+  readonly rotation: number;
+  readonly offset: number;
+}
+
+/**
+ * Starts, kills, restarts and rotates the server, one action at a time, and
+ * keeps what the verdict needs: how each process ended, their stderr, the
+ * peak RSS and where a kill tore a record.
+ */
+class ServerControl {
+  readonly outPath: string;
+  port = 0;
+  /** Bumped when the server goes down and again when it is back: odd while
+   * it is down. A fault connection that saw it change is promised nothing. */
+  epoch = 0;
+  current: ServerProcess | null = null;
+  readonly exits: ServerExit[] = [];
+  readonly processes: ServerProcess[] = [];
+  readonly tornMarks: TornMark[] = [];
+  readonly errors: string[];
+  rotations = 0;
+  kills = 0;
+  terms = 0;
+  /** Exit statuses of the mid-run SIGTERMs. */
+  readonly termCodes: number[] = [];
+  peakRssKiB = 0;
+  /** Set once the final stop began: an exit then is not restarted. */
+  finishing = false;
+  #generation = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #sampler: ReturnType<typeof setInterval> | undefined;
+
+  constructor(outPath: string, errors: string[]) {
+    this.outPath = outPath;
+    this.errors = errors;
+  }
+
+  /** The server's arguments, as the issue gives them. */
+  args(port: number): string[] {
+    return [
+      "run",
+      "--allow-net",
+      "--allow-write",
+      `${ROOT}server.ts`,
+      ...["--host", HOST, "--port", String(port), "--ack"],
+      ...["--idle-timeout", String(IDLE_TIMEOUT_S), "--max-line", String(MAX_LINE)],
+      ...["--format", "json", "--output", this.outPath],
+    ];
+  }
+
+  /** Runs `action` after every action queued before it. */
+  serialize<T>(action: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(action);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Starts the first server (port 0) and the RSS sampler. */
+  async start(): Promise<void> {
+    await this.serialize(() => this.#startOn(0));
+    this.#sampler = setInterval(() => this.#sampleRss(), 1000);
+  }
+
+  stopSampling(): void {
+    clearInterval(this.#sampler);
+  }
+
+  /** SIGKILL, then a new server on the same port. */
+  kill(): Promise<void> {
+    return this.serialize(async () => {
+      const server = this.current;
+      if (server === null || server.done) return;
+      this.epoch++;
+      this.kills++;
+      server.stoppedBy = "SIGKILL";
+      server.signal("SIGKILL");
+      await this.#awaitExit(server, EXIT_TIMEOUT_MS);
+      await this.#markTorn();
+      const began = performance.now();
+      await this.#restart();
+      log(
+        `SIGKILL server ${server.generation}; server ${this.current?.generation} listening ` +
+          `again ${Math.round(performance.now() - began)} ms later`,
+      );
+    });
+  }
+
+  /** SIGTERM while the steady clients are mid-stream (they are cut off at
+   * the drain deadline and reconnect), then a new server on the same port. */
+  term(): Promise<void> {
+    return this.serialize(async () => {
+      const server = this.current;
+      if (server === null || server.done) return;
+      this.epoch++;
+      this.terms++;
+      server.stoppedBy = "SIGTERM";
+      server.signal("SIGTERM");
+      const exit = await this.#awaitExit(server, DRAIN_TIMEOUT_S * 1000 + EXIT_TIMEOUT_MS);
+      if (exit !== null) this.termCodes.push(exit.code);
+      await this.#restart();
+      log(
+        `SIGTERM server ${server.generation} (exit ${exit?.code ?? "none"}); ` +
+          `server ${this.current?.generation} listening`,
+      );
+    });
+  }
+
+  /** Log rotation: move out.jsonl aside, SIGHUP, wait for the confirmation. */
+  rotate(): Promise<void> {
+    return this.serialize(async () => {
+      const server = this.current;
+      if (server === null || server.done) return;
+      const before = server.reopens();
+      const rotation = this.rotations + 1;
+      await Deno.rename(this.outPath, `${this.outPath}.${rotation}`);
+      this.rotations = rotation;
+      server.signal("SIGHUP");
+      const deadline = performance.now() + ROTATE_TIMEOUT_MS;
+      while (server.reopens() === before && performance.now() < deadline && !server.done) {
+        await sleep(20);
+      }
+      if (server.reopens() === before) {
+        this.errors.push(`rotation ${rotation}: server did not confirm the SIGHUP reopen`);
+      }
+      log(`rotated the output to out.jsonl.${rotation}`);
+    });
+  }
+
+  /** The final SIGTERM; resolves with how the server ended, or null if it
+   * had to be killed. */
+  async finalStop(): Promise<ServerExit | null> {
+    return await this.serialize(async () => {
+      this.finishing = true;
+      const server = this.current;
+      if (server === null) return null;
+      if (server.done) return await server.exited;
+      server.stoppedBy = "final";
+      server.signal("SIGTERM");
+      return await this.#awaitExit(server, DRAIN_TIMEOUT_S * 1000 + EXIT_TIMEOUT_MS);
+    });
+  }
+
+  /** Every server's stderr, one after another. */
+  stderrLog(): string {
+    return this.processes.map((p) => `--- server ${p.generation}\n${p.stderr}`).join("");
+  }
+
+  async #awaitExit(server: ServerProcess, ms: number): Promise<ServerExit | null> {
+    const exit = await within<ServerExit | null>(server.exited, ms, null);
+    if (exit === null) {
+      this.errors.push(`server ${server.generation} did not exit within ${ms / 1000} s`);
+      server.signal("SIGKILL");
+      await within(server.exited, EXIT_TIMEOUT_MS, null);
+    }
+    return exit;
+  }
+
+  async #restart(): Promise<void> {
+    try {
+      await this.#startOn(this.port);
+    } finally {
+      this.epoch++;
+    }
+  }
+
+  /** Starts a server on `port` (0 the first time), retrying while the port
+   * is not yet free. */
+  async #startOn(port: number): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      if (port !== 0 && !(await waitBindable(port))) {
+        throw new Error(`port ${port} still in use ${BIND_TIMEOUT_MS / 1000} s after a kill`);
+      }
+      const server = this.#spawn(port);
+      try {
+        const listeningPort = await within<number | null>(
+          server.listening(),
+          STARTUP_TIMEOUT_MS,
+          null,
+        );
+        if (listeningPort === null) throw new Error("server did not start listening in time");
+        if (port !== 0 && listeningPort !== port) {
+          throw new Error(`server listens on ${listeningPort}, not on ${port}`);
+        }
+        this.port = listeningPort;
+        this.current = server;
+        return;
+      } catch (error) {
+        // A failed start is ours to end; it is not a crash of the server.
+        server.stoppedBy = "SIGKILL";
+        server.signal("SIGKILL");
+        await within(server.exited, EXIT_TIMEOUT_MS, null);
+        if (attempt >= START_ATTEMPTS) {
+          throw new Error(`Cannot start the server on port ${port}: ${describe(error)}`);
+        }
+        log(`server start failed (${describe(error)}); trying again`);
+        await sleep(500);
+      }
+    }
+  }
+
+  #spawn(port: number): ServerProcess {
+    const child = new Deno.Command(DENO, {
+      args: this.args(port),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    track(child);
+    const server = new ServerProcess(
+      ++this.#generation,
+      child,
+      (exit, listened) => this.#onExit(exit, listened),
+    );
+    this.processes.push(server);
+    return server;
+  }
+
+  #onExit(exit: ServerExit, listened: boolean): void {
+    if (!listened) return; // a failed start: #startOn reports it
+    this.exits.push(exit);
+    if (exit.stoppedBy !== null) return;
+    // Not ended by us: a crash. The verdict fails on it; restarting keeps the
+    // soak going so that the rest of the report still says something.
+    log(`server ${exit.generation} exited by itself (status ${exit.code}, ${exit.signal})`);
+    if (this.finishing) return;
+    this.epoch++;
+    this.serialize(async () => {
+      if (this.finishing || this.current?.generation !== exit.generation) return;
+      await this.#restart();
+    }).catch((error) => this.errors.push(`restart after a crash failed: ${describe(error)}`));
+  }
+
+  /** After a SIGKILL, notes whether out.jsonl ends mid-record. */
+  async #markTorn(): Promise<void> {
+    try {
+      const file = await Deno.open(this.outPath);
+      try {
+        const size = (await file.stat()).size;
+        if (size === 0) return;
+        await file.seek(size - 1, Deno.SeekMode.Start);
+        const last = new Uint8Array(1);
+        await file.read(last);
+        if (last[0] !== 10) {
+          this.tornMarks.push({ rotation: this.rotations, offset: size });
+          log(`the kill left out.jsonl without a final newline at byte ${size}`);
+        }
+      } finally {
+        file.close();
+      }
+    } catch (error) {
+      this.errors.push(`Cannot look at ${this.outPath} after a kill: ${describe(error)}`);
+    }
+  }
+
+  #sampleRss(): void {
+    const server = this.current;
+    if (server === null || server.done) return;
+    try {
+      this.peakRssKiB = Math.max(this.peakRssKiB, readRssKiB(server.child.pid));
+    } catch {
+      // The process ended between the check and the read.
+    }
+  }
+}
+
+/** A process's resident set size in KiB, from `/proc/PID/status` (Linux;
+ * Deno lets only `--allow-all` read it). */
+function readRssKiB(pid: number | "self"): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  if (kib === undefined) throw new Error(`No VmRSS in /proc/${pid}/status`);
+  return Number(kib);
+}
+
+/** Waits until `port` can be bound on the loopback address again. */
+async function waitBindable(port: number): Promise<boolean> {
+  const deadline = performance.now() + BIND_TIMEOUT_MS;
+  while (true) {
+    try {
+      Deno.listen({ hostname: HOST, port, transport: "tcp" }).close();
+      return true;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+    if (performance.now() > deadline) return false;
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Steady senders
+
+/** A stretch of silence in a steady client's input, from `at` (a
+ * performance.now()) for `ms`. */
+interface Pause {
+  readonly at: number;
+  readonly ms: number;
+}
+
+/** One `client.ts --ack --retry forever` process fed numbered lines. */
+class SteadySender {
+  readonly index: number;
+  readonly child: Deno.ChildProcess;
+  /** Lines whose write into the client's stdin completed. */
+  sent = 0;
+  stderrTail = "";
+  /** Reconnect attempts the client announced on stderr. */
+  retries = 0;
+  feedError: string | null = null;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #stderrDone: Promise<void>;
+
+  constructor(index: number, port: number) {
+    this.index = index;
+    const child = new Deno.Command(DENO, {
+      args: [
+        ...["run", "--allow-net", `${ROOT}client.ts`],
+        ...["--ack", "--retry", "forever", HOST, String(port)],
+      ],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.child = child;
+    track(child);
+    this.#writer = child.stdin.getWriter();
+    this.#stderrDone = (async () => {
+      const textDecoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        const text = textDecoder.decode(chunk, { stream: true });
+        this.retries += text.split("retrying in").length - 1;
+        this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL);
+      }
+    })().catch(() => {});
+  }
+
+  /**
+   * Writes lines at `rate` per second until `endAt` (a performance.now()).
+   * During `pause`, if given, it writes nothing: longer than
+   * `--idle-timeout`, so the server closes the client's connection and the
+   * client has to reconnect when lines come again; the lines due meanwhile
+   * follow at once.
+   */
+  async feed(rate: number, endAt: number, pause: Pause | null): Promise<void> {
+    const begin = performance.now();
+    try {
+      while (performance.now() < endAt) {
+        const now = performance.now();
+        if (pause !== null && now >= pause.at && now < pause.at + pause.ms) {
+          await sleep(FEED_TICK_MS);
+          continue;
+        }
+        const due = Math.floor(((now - begin) / 1000) * rate);
+        const count = Math.min(due - this.sent, MAX_FEED_BATCH);
+        if (count > 0) {
+          let text = "";
+          for (let seq = this.sent; seq < this.sent + count; seq++) {
+            text += steadyText(this.index, seq) + "\n";
+          }
+          // A client whose queue is full stops reading stdin; this write then
+          // waits, as a pipeline feeding it would.
+          await this.#writer.write(encoder.encode(text));
+          this.sent += count;
+        }
+        await sleep(FEED_TICK_MS);
+      }
+    } catch (error) {
+      this.feedError = describe(error);
+    }
+  }
+
+  /** Closes stdin and waits for the client to exit; null if it had to be
+   * killed. */
+  async finish(timeoutMs: number): Promise<number | null> {
+    await within(this.#writer.close().catch(() => {}), timeoutMs, undefined);
+    const status = await within<Deno.CommandStatus | null>(this.child.status, timeoutMs, null);
+    if (status === null) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+      await within(this.child.status, EXIT_TIMEOUT_MS, null);
+    }
+    await within(this.#stderrDone, 1000, undefined);
+    return status === null ? null : status.code;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fault connections ("probes")
+
+/** Counts for the table. */
+interface ProbeCounts {
+  reset: number;
+  "half-open": number;
+  idle: number;
+  flood: number;
+  hostile: number;
+  drain: number;
+  floodConnects: number;
+  floodBestRate: number;
+  /** Connects that failed while the server was up. */
+  connectErrors: number;
+  /** Lines the drain clients sent after the final SIGTERM. */
+  linesAfterSigterm: number;
+}
+
+/** What every fault connection shares. */
+interface ProbeContext {
+  readonly server: ServerControl;
+  readonly expectations: ProbeExpectation[];
+  readonly errors: string[];
+  readonly counts: ProbeCounts;
+}
+
+/** What a probe's body reports about the bytes it sent. */
+interface ProbeRecord {
+  /** Everything written, in order. */
+  readonly sent: Uint8Array[];
+  send(conn: Deno.Conn, bytes: Uint8Array): Promise<void>;
+}
+
+interface ProbeShape {
+  readonly kind: ProbeKind;
+  readonly name: string;
+  readonly reasons: readonly string[];
+  readonly mayLoseUnread: boolean;
+}
+
+/**
+ * Connects, runs `body`, closes, and files what the output must show. A
+ * probe that overlapped a server restart is filed as waived: the server
+ * promises nothing for raw connections it was killed under.
+ */
+async function probe(
+  ctx: ProbeContext,
+  shape: ProbeShape,
+  body: (conn: Deno.TcpConn, record: ProbeRecord) => Promise<void>,
+): Promise<void> {
+  const epoch = ctx.server.epoch;
+  const startMs = Date.now();
+  const record: ProbeRecord = {
+    sent: [],
+    async send(conn, bytes): Promise<void> {
+      // Recorded first: bytes half written may still have reached the server.
+      this.sent.push(bytes);
+      await writeAll(conn, bytes);
+    },
+  };
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({
+      hostname: HOST,
+      port: ctx.server.port,
+      transport: "tcp",
+      signal: AbortSignal.timeout(PROBE_IO_TIMEOUT_MS),
+    });
+  } catch (error) {
+    connectFailed(ctx, shape, epoch, error);
+    return;
+  }
+  let failure: string | null = null;
+  try {
+    await body(conn, record);
+  } catch (error) {
+    failure = describe(error);
+  } finally {
+    closeQuietly(conn);
+  }
+  fileProbe(ctx, shape, { epoch, startMs, port: conn.localAddr.port, sent: record.sent, failure });
+}
+
+/** A connect that failed while the server was up is a failure of its own. */
+function connectFailed(ctx: ProbeContext, shape: ProbeShape, epoch: number, error: unknown): void {
+  if (epoch === ctx.server.epoch && epoch % 2 === 0) {
+    ctx.counts.connectErrors++;
+    ctx.errors.push(`${shape.name}: connect failed while the server was up: ${describe(error)}`);
+  }
+}
+
+/** How one fault connection went. */
+interface ProbeRun {
+  /** The server's epoch when it began. */
+  readonly epoch: number;
+  readonly startMs: number;
+  /** Its local port. */
+  readonly port: number;
+  readonly sent: readonly Uint8Array[];
+  /** What went wrong on the soak's side, or null. */
+  readonly failure: string | null;
+}
+
+/** Files what the output must show for a finished fault connection; one
+ * that overlapped a restart is filed as waived. */
+function fileProbe(ctx: ProbeContext, shape: ProbeShape, run: ProbeRun): void {
+  const restarted = run.epoch % 2 === 1 || ctx.server.epoch !== run.epoch;
+  if (run.failure !== null && !restarted) ctx.errors.push(`${shape.name}: ${run.failure}`);
+  const bytes = concat(run.sent);
+  ctx.expectations.push({
+    ...shape,
+    port: run.port,
+    startMs: run.startMs,
+    endMs: Date.now(),
+    sentBytes: bytes.length,
+    expected: expectedMessages(bytes, MAX_LINE),
+    waived: restarted ? "a server restart overlapped it" : null,
+  });
+}
+
+/** Reads acknowledgments until `count` lines are acknowledged, the peer
+ * closes, or the time runs out; returns the count acknowledged. Reads
+ * nothing more once the count is reached. */
+async function readAcks(
+  conn: Deno.Conn,
+  parser: AckParser,
+  count: number,
+  timeoutMs: number,
+): Promise<number> {
+  const buffer = new Uint8Array(256);
+  const deadline = Date.now() + timeoutMs;
+  while (parser.acknowledged < count) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const n = await within<number | null | "timeout">(conn.read(buffer), left, "timeout");
+    if (n === null || n === "timeout") break;
+    parser.push(buffer.subarray(0, n), () => {}, () => {});
+  }
+  return parser.acknowledged;
+}
+
+/** Reads until the server closes, feeding acknowledgments to `parser`. */
+async function readToEnd(conn: Deno.Conn, parser: AckParser, timeoutMs: number): Promise<boolean> {
+  const buffer = new Uint8Array(4096);
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    const n = await within<number | null | "timeout">(conn.read(buffer), left, "timeout");
+    if (n === "timeout") return false;
+    if (n === null) return true;
+    parser.push(buffer.subarray(0, n), () => {}, () => {});
+  }
+}
+
+function asciiWord(random: () => number, min: number, max: number): string {
+  const length = randomInt(random, min, max);
+  let word = "";
+  for (let i = 0; i < length; i++) word += String.fromCharCode(97 + randomInt(random, 0, 25));
+  return word;
+}
+
+/**
+ * (c) Sends whole lines, waits until they are acknowledged, sends one more
+ * and part of another, and resets the connection. The part must come out
+ * flagged partial (unless the kernel dropped it unread, which is counted).
+ * The socket is a `node:net` one: its `resetAndDestroy()` closes with
+ * SO_LINGER 0, a real reset, whereas Deno's own `conn.close()` shuts the
+ * write side down first, so the server would see the end of the stream
+ * before the reset, and closing with unread data would not help.
+ */
+async function resetProbe(ctx: ProbeContext, random: () => number, id: number): Promise<void> {
+  const shape: ProbeShape = {
+    kind: "reset",
+    name: `reset#${id}`,
+    reasons: ["reset"],
+    mayLoseUnread: true,
+  };
+  const whole = randomInt(random, 1, 4);
+  const lines = Array.from(
+    { length: whole },
+    (_, j) => `r${id} ${j} ${asciiWord(random, 5, 60)}\n`,
+  );
+  const tail = `r${id} last ${asciiWord(random, 5, 60)}\n`;
+  const part = `r${id} partial ${asciiWord(random, 1, 40)}`;
+  const pause = randomInt(random, 200, 400);
+  const epoch = ctx.server.epoch;
+  const startMs = Date.now();
+  const parser = new AckParser();
+  let socketError: unknown = null;
+  const socket = net.connect({ host: HOST, port: ctx.server.port });
+  // An "error" event without a listener would throw out of the event loop.
+  socket.on("error", (error) => socketError = error);
+  socket.on("data", (chunk: Uint8Array) => {
+    try {
+      parser.push(chunk, () => {}, () => {});
+    } catch (error) {
+      socketError = error;
+    }
+  });
+  const connected = await within(
+    new Promise<boolean>((resolve) => {
+      socket.once("connect", () => resolve(true));
+      socket.once("error", () => resolve(false));
+    }),
+    PROBE_IO_TIMEOUT_MS,
+    false,
+  );
+  if (!connected) {
+    socket.destroy();
+    connectFailed(ctx, shape, epoch, socketError ?? new Error("timed out"));
+    return;
+  }
+  const port = socket.localPort ?? 0;
+  const sent: Uint8Array[] = [];
+  const write = (bytes: Uint8Array): Promise<void> => {
+    sent.push(bytes);
+    return new Promise((resolve, reject) => {
+      socket.write(bytes, (error) => error ? reject(error) : resolve());
+    });
+  };
+  let failure: string | null = null;
+  try {
+    await write(encoder.encode(lines.join("")));
+    const deadline = Date.now() + PROBE_IO_TIMEOUT_MS;
+    while (parser.acknowledged < whole && socketError === null && Date.now() < deadline) {
+      await sleep(10);
+    }
+    if (parser.acknowledged < whole) {
+      throw new Error(
+        `${parser.acknowledged} of ${whole} lines acknowledged` +
+          (socketError === null ? "" : `: ${describe(socketError)}`),
+      );
+    }
+    await write(encoder.encode(tail + part));
+    await sleep(pause);
+    ctx.counts.reset++;
+  } catch (error) {
+    failure = describe(error);
+  } finally {
+    socket.resetAndDestroy();
+  }
+  fileProbe(ctx, shape, { epoch, startMs, port, sent, failure });
+}
+
+/** (d) Sends lines (and maybe part of one), half-closes, and keeps the socket
+ * open without reading for a while. */
+function halfOpenProbe(ctx: ProbeContext, random: () => number, id: number): Promise<void> {
+  const name = `half-open#${id}`;
+  const count = randomInt(random, 1, 5);
+  let text = "";
+  for (let j = 0; j < count; j++) text += `o${id} ${j} ${asciiWord(random, 5, 60)}\n`;
+  if (random() < 0.5) text += `o${id} partial ${asciiWord(random, 1, 30)}`;
+  const hold = randomInt(random, 1000, 3000);
+  return probe(
+    ctx,
+    { kind: "half-open", name, reasons: ["eof"], mayLoseUnread: false },
+    async (conn, record) => {
+      await record.send(conn, encoder.encode(text));
+      await conn.closeWrite();
+      ctx.counts["half-open"]++;
+      await sleep(hold);
+    },
+  );
+}
+
+/** (e) Connects and sends nothing (or part of a line) until the server
+ * closes it for `--idle-timeout`, which must happen in time and not early. */
+function idleProbe(ctx: ProbeContext, random: () => number, id: number): Promise<void> {
+  const name = `idle#${id}`;
+  const part = random() < 0.5 ? `i${id} silent ${asciiWord(random, 1, 30)}` : "";
+  return probe(
+    ctx,
+    { kind: "idle", name, reasons: ["idle-timeout"], mayLoseUnread: false },
+    async (conn, record) => {
+      if (part !== "") await record.send(conn, encoder.encode(part));
+      const since = performance.now();
+      const limit = IDLE_TIMEOUT_S * 1000 + 3000;
+      const closed = await readToEnd(conn, new AckParser(), limit).catch((error) => {
+        if (error instanceof Deno.errors.ConnectionReset) return true;
+        throw error;
+      });
+      const after = performance.now() - since;
+      ctx.counts.idle++;
+      if (!closed) throw new Error(`not closed within ${limit / 1000} s of silence`);
+      if (after < IDLE_TIMEOUT_S * 1000 - 100) {
+        throw new Error(`closed after ${(after / 1000).toFixed(2)} s, before --idle-timeout`);
+      }
+    },
+  );
+}
+
+/** (f) A burst of connects: each closes at once, half of them after one line. */
+async function floodProbe(ctx: ProbeContext, random: () => number, id: number): Promise<void> {
+  const count = randomInt(random, 200, 400);
+  const withLine = Array.from({ length: count }, () => random() < 0.5);
+  let next = 0;
+  const began = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      await probe(
+        ctx,
+        {
+          kind: "flood",
+          name: `flood#${id}.${i}`,
+          reasons: ["eof", "reset"],
+          mayLoseUnread: false,
+        },
+        async (conn, record) => {
+          if (withLine[i]) await record.send(conn, encoder.encode(`f${id} ${i}\n`));
+        },
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: FLOOD_CONCURRENCY }, worker));
+  const rate = count / ((performance.now() - began) / 1000);
+  ctx.counts.flood++;
+  ctx.counts.floodConnects += count;
+  ctx.counts.floodBestRate = Math.max(ctx.counts.floodBestRate, rate);
+}
+
+/** Escape sequences and control characters terminals obey. */
+const TERMINAL_TRICKS = [
+  "\x1b[2J\x1b[H",
+  "\x1b]0;owned\x07",
+  "\x1b]8;;http://example.invalid/\x1b\\link\x1b]8;;\x1b\\",
+  "\x1b[6n",
+  "\x1bP+q544e\x1b\\",
+  "\x1b[31;1mred\x1b[0m",
+  "\u009b31m",
+  "\u0085",
+  "\x00",
+  "\x07\x07",
+  "\x08\x08\x08",
+  "\x7f",
+  "\t",
+  "\x1b",
+];
+
+/** Byte sequences that are not valid UTF-8, or are easy to mishandle. */
+const BAD_BYTES = [
+  [0xff],
+  [0xc3],
+  [0xe2, 0x82],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0x9b],
+  [0xef, 0xbb, 0xbf],
+  [0x0d],
+  [0xf4, 0x90, 0x80, 0x80],
+];
+
+/** One hostile line (with its ending), or a blob of random bytes. */
+function hostileSegment(random: () => number, token: string): Uint8Array {
+  const ending = random() < 0.3 ? "\r\n" : "\n";
+  const pick = random();
+  if (pick < 0.45) {
+    const parts: Uint8Array[] = [encoder.encode(token)];
+    for (let i = randomInt(random, 1, 5); i > 0; i--) {
+      parts.push(encoder.encode(asciiWord(random, 0, 8)));
+      parts.push(
+        random() < 0.6
+          ? encoder.encode(TERMINAL_TRICKS[randomInt(random, 0, TERMINAL_TRICKS.length - 1)] ?? "")
+          : new Uint8Array(BAD_BYTES[randomInt(random, 0, BAD_BYTES.length - 1)] ?? []),
+      );
+    }
+    parts.push(encoder.encode(ending));
+    return concat(parts);
+  }
+  if (pick < 0.8) {
+    // Lines at, just over and far over --max-line, and one whose cut falls
+    // inside a multi-byte character.
+    const lengths = [
+      MAX_LINE - 1,
+      MAX_LINE,
+      MAX_LINE + 1,
+      MAX_LINE + 2,
+      2 * MAX_LINE + 17,
+      5 * MAX_LINE,
+    ];
+    const length = lengths[randomInt(random, 0, lengths.length - 1)] ?? MAX_LINE;
+    const body = new Uint8Array(Math.max(length, token.length));
+    body.fill(0x78); // 'x'
+    body.set(encoder.encode(token));
+    if (random() < 0.3 && length > MAX_LINE) body.set([0xc3, 0xa9], MAX_LINE - 1); // e-acute
+    return concat([body, encoder.encode(ending)]);
+  }
+  const blob = new Uint8Array(randomInt(random, 256, 8192));
+  for (let i = 0; i < blob.length; i++) blob[i] = randomInt(random, 0, 255);
+  return blob;
+}
+
+/** (g) Hostile bytes in random-sized writes; half-closes and reads its
+ * acknowledgments to the end. Every message must come out exactly as the
+ * framing rules say, and nothing raw may reach the output. */
+function hostileProbe(ctx: ProbeContext, random: () => number, id: number): Promise<void> {
+  const name = `hostile#${id}`;
+  const parts: Uint8Array[] = [];
+  const segments = randomInt(random, 3, 10);
+  for (let j = 0; j < segments; j++) parts.push(hostileSegment(random, `h${id}.${j} `));
+  if (random() < 0.3) parts.push(encoder.encode(`h${id} tail \x1b[0m`));
+  const payload = concat(parts);
+  const chunks: number[] = [];
+  for (let at = 0; at < payload.length;) {
+    const size = randomInt(random, 1, 3000);
+    chunks.push(size);
+    at += size;
+  }
+  return probe(
+    ctx,
+    { kind: "hostile", name, reasons: ["eof"], mayLoseUnread: false },
+    async (conn, record) => {
+      let at = 0;
+      for (const size of chunks) {
+        await record.send(conn, payload.subarray(at, at + size));
+        at += size;
+      }
+      await conn.closeWrite();
+      ctx.counts.hostile++;
+      if (!(await readToEnd(conn, new AckParser(), PROBE_IO_TIMEOUT_MS * 2))) {
+        throw new Error("server did not close after the input ended");
+      }
+    },
+  );
+}
+
+/** The fault connections drawn at random, and how often each is drawn. */
+type FaultKind = "flood" | "reset" | "half-open" | "idle" | "hostile";
+const FAULT_WEIGHTS: readonly (readonly [FaultKind, number])[] = [
+  ["flood", 0.08],
+  ["reset", 0.27],
+  ["half-open", 0.2],
+  ["idle", 0.17],
+  ["hostile", 0.28],
+];
+
+/** The kind whose share of [0, 1) holds `r`. */
+function weightedKind(r: number): FaultKind {
+  let sum = 0;
+  for (const [kind, weight] of FAULT_WEIGHTS) {
+    sum += weight;
+    if (r < sum) return kind;
+  }
+  return "hostile";
+}
+
+/** Launches fault connections until `endAt`, at most
+ * {@linkcode MAX_PROBES_IN_FLIGHT} at once, then waits for them. */
+async function runProbes(
+  ctx: ProbeContext,
+  random: () => number,
+  endAt: number,
+  maxFloods: number,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let id = 0;
+  let floodRunning = false;
+  let floods = 0;
+  // One of each kind first, in a random order, so that even a short run
+  // mixes them all; then a weighted draw.
+  const firstRound = FAULT_WEIGHTS.map(([kind]) => kind);
+  for (let i = firstRound.length - 1; i > 0; i--) {
+    const j = randomInt(random, 0, i);
+    [firstRound[i], firstRound[j]] = [firstRound[j] as FaultKind, firstRound[i] as FaultKind];
+  }
+  while (performance.now() < endAt) {
+    await sleep(randomInt(random, 150, 600));
+    if (inFlight.size >= MAX_PROBES_IN_FLIGHT) continue;
+    const sub = forkRandom(random);
+    let kind = firstRound.pop() ?? weightedKind(random());
+    if (kind === "flood" && (floodRunning || floods >= maxFloods)) kind = "reset";
+    const probeId = ++id;
+    let task: Promise<void>;
+    switch (kind) {
+      case "flood":
+        floods++;
+        floodRunning = true;
+        task = floodProbe(ctx, sub, probeId).finally(() => floodRunning = false);
+        break;
+      case "reset":
+        task = resetProbe(ctx, sub, probeId);
+        break;
+      case "half-open":
+        task = halfOpenProbe(ctx, sub, probeId);
+        break;
+      case "idle":
+        task = idleProbe(ctx, sub, probeId);
+        break;
+      case "hostile":
+        task = hostileProbe(ctx, sub, probeId);
+        break;
+    }
+    const tracked = task.catch((error) => {
+      ctx.errors.push(`fault connection ${probeId}: ${describe(error)}`);
+    }).finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  }
+  const done = await within(Promise.all(inFlight).then(() => true), PROBES_TIMEOUT_MS, false);
+  if (!done) ctx.errors.push(`${inFlight.size} fault connections still open at the end`);
+}
+
+/**
+ * The final stop: a few clients are connected and acknowledged, the server
+ * gets SIGTERM, and they go on sending for a while before they close. Every
+ * line, including those sent after the signal, must be acknowledged and in
+ * the output, and the server must exit 0.
+ */
+async function drainAndStop(ctx: ProbeContext): Promise<ServerExit | null> {
+  const ready: PromiseWithResolvers<void>[] = [];
+  const signalled = Promise.withResolvers<void>();
+  const clients = Array.from({ length: DRAIN_CLIENTS }, (_, k) => {
+    const up = Promise.withResolvers<void>();
+    ready.push(up);
+    let sent = 0;
+    return probe(
+      ctx,
+      { kind: "drain", name: `drain#${k}`, reasons: ["eof"], mayLoseUnread: false },
+      async (conn, record) => {
+        const parser = new AckParser();
+        try {
+          await record.send(conn, encoder.encode(`d${k} ${sent++}\n`));
+          if (await readAcks(conn, parser, 1, PROBE_IO_TIMEOUT_MS) < 1) {
+            throw new Error("first line not acknowledged");
+          }
+        } finally {
+          up.resolve();
+        }
+        await signalled.promise;
+        // Acknowledgments are read all along, so closing is never a reset.
+        const reading = readToEnd(conn, parser, DRAIN_SEND_MS + PROBE_IO_TIMEOUT_MS);
+        const stopAt = performance.now() + DRAIN_SEND_MS;
+        while (performance.now() < stopAt) {
+          await record.send(conn, encoder.encode(`d${k} ${sent++}\n`));
+          ctx.counts.linesAfterSigterm++;
+          await sleep(50);
+        }
+        await conn.closeWrite();
+        if (!(await reading)) throw new Error("server did not close after the input ended");
+        ctx.counts.drain++;
+        if (parser.acknowledged !== sent) {
+          throw new Error(`${parser.acknowledged} of ${sent} lines acknowledged`);
+        }
+      },
+    );
+  });
+  await within(Promise.all(ready.map((r) => r.promise)), PROBE_IO_TIMEOUT_MS * 2, undefined);
+  const stopping = ctx.server.finalStop();
+  // The signal is sent synchronously at the start of finalStop, unless
+  // another action is queued; give the server a moment to close its
+  // listener before the clients go on.
+  await sleep(100);
+  signalled.resolve();
+  const [exit] = await Promise.all([stopping, within(Promise.all(clients), 30_000, [])]);
+  return exit;
+}
+
+// ---------------------------------------------------------------------------
+// The run
+
+/** When the server-side faults happen, in ms from the start. */
+interface ServerAction {
+  readonly at: number;
+  readonly action: "kill" | "term" | "rotate";
+}
+
+/** At least two SIGKILLs in runs of 30 s or more (one in shorter ones), one
+ * mid-run SIGTERM from 60 s, and a rotation every 20 s or so (at least two). */
+function planServerActions(random: () => number, durationMs: number): ServerAction[] {
+  const kills = durationMs >= 30_000 ? Math.max(2, Math.floor(durationMs / 40_000)) : 1;
+  const terms = durationMs >= 60_000 ? 1 : 0;
+  const stops: ServerAction["action"][] = [
+    ...Array<"kill">(kills).fill("kill"),
+    ...Array<"term">(terms).fill("term"),
+  ];
+  // Shuffled, then spread evenly with some jitter, so that restarts do not
+  // pile up and the clients' backoff stays short.
+  for (let i = stops.length - 1; i > 0; i--) {
+    const j = randomInt(random, 0, i);
+    [stops[i], stops[j]] = [stops[j] as ServerAction["action"], stops[i] as ServerAction["action"]];
+  }
+  const slot = (durationMs * 0.85) / stops.length;
+  const plan: ServerAction[] = stops.map((action, i) => ({
+    at: Math.max(1500, durationMs * 0.05 + slot * (i + 0.25 + 0.5 * random())),
+    action,
+  }));
+  const rotations = Math.max(2, Math.floor(durationMs / 20_000));
+  for (let i = 0; i < rotations; i++) {
+    plan.push({ at: durationMs * (0.05 + 0.85 * random()), action: "rotate" });
+  }
+  return plan.sort((a, b) => a.at - b.at);
+}
+
+/** Silences longer than `--idle-timeout` in the input of one steady client
+ * (two from 20 s on), indexed by client. Each is placed away from the
+ * planned kills and SIGTERMs, so that it is the server's idle timeout, not a
+ * restart, that ends the client's connection. */
+function planPauses(
+  random: () => number,
+  clients: number,
+  begin: number,
+  durationMs: number,
+  actions: readonly ServerAction[],
+): (Pause | undefined)[] {
+  const pauses = new Array<Pause | undefined>(clients);
+  const ms = IDLE_TIMEOUT_S * 1000 + 1500;
+  const stops = actions.filter((a) => a.action !== "rotate");
+  // A SIGTERM keeps the server down for the drain timeout, a SIGKILL briefly.
+  const clear = (at: number): boolean =>
+    stops.every((stop) => {
+      const downFor = stop.action === "term" ? DRAIN_TIMEOUT_S * 1000 + 2000 : 2000;
+      return at + ms + 500 < stop.at || at > stop.at + downFor;
+    });
+  const count = Math.min(clients, durationMs >= 20_000 ? 2 : 1);
+  for (let i = 0; i < count; i++) {
+    const k = randomInt(random, 0, clients - 1);
+    let at = 0;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      at = durationMs * (0.05 + 0.6 * random());
+      if (clear(at)) break;
+    }
+    pauses[k] = { at: begin + at, ms };
+  }
+  return pauses;
+}
+
+async function runServerActions(
+  server: ServerControl,
+  plan: readonly ServerAction[],
+  begin: number,
+): Promise<void> {
+  for (const { at, action } of plan) {
+    const wait = begin + at - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (action === "kill") await server.kill();
+    else if (action === "term") await server.term();
+    else await server.rotate();
+  }
+}
+
+/** The output files in the order they were written, with torn offsets. */
+async function readOutput(server: ServerControl): Promise<OutputFile[]> {
+  const files: OutputFile[] = [];
+  for (let rotation = 0; rotation <= server.rotations; rotation++) {
+    const isCurrent = rotation === server.rotations;
+    const path = isCurrent ? server.outPath : `${server.outPath}.${rotation + 1}`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (error) {
+      if (isCurrent && error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    files.push({
+      name: path.slice(path.lastIndexOf("/") + 1),
+      bytes,
+      tornOffsets: server.tornMarks.filter((m) => m.rotation === rotation).map((m) => m.offset),
+    });
+  }
+  return files;
+}
+
+function formatTable(rows: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join("\n");
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+interface Report {
+  readonly options: SoakOptions;
+  readonly output: OutputAnalysis;
+  readonly server: ServerControl;
+  readonly counts: ProbeCounts;
+  readonly senders: readonly SteadySender[];
+  readonly finalExit: ServerExit | null;
+  readonly pauses: number;
+}
+
+function table(report: Report): string {
+  const { output, server, counts, finalExit } = report;
+  const { steady, probes } = output;
+  const rows: [string, string][] = [
+    ["steady lines sent", `${count(steady.sent)} (${report.senders.length} clients)`],
+    ["  delivered (records)", count(steady.delivered)],
+    ["  distinct / missing", `${count(steady.unique)} / ${count(steady.missing)}`],
+    ["  duplicates", count(steady.duplicates)],
+    ["  partial fragments", count(steady.fragments)],
+    [
+      "  connections ended",
+      Object.entries(steady.ends).map(([reason, n]) => `${reason} ${n}`).join(", ") || "-",
+    ],
+    ["  pauses > --idle-timeout", count(report.pauses)],
+    ["  client retries", count(report.senders.reduce((sum, c) => sum + c.retries, 0))],
+    ["server SIGKILL + restart", count(server.kills)],
+    [
+      "server SIGTERM + restart",
+      `${count(server.terms)}${
+        server.termCodes.length ? ` (exit ${server.termCodes.join(", ")})` : ""
+      }`,
+    ],
+    ["records torn by SIGKILL", count(output.tornRecords)],
+    ["output rotations", count(server.rotations)],
+    ["output files / lines", `${output.files} / ${count(output.lines)}`],
+    ["bad JSON / control bytes", `${output.badJson} / ${output.controlBytes}`],
+    [
+      "resets mid-line",
+      `${counts.reset} (server saw ${probes.resetsSeen} resets, ` +
+      `${probes.resetPartials} partial lines flagged, ${probes.lostUnread} tails unread)`,
+    ],
+    ["half-open peers", count(counts["half-open"])],
+    ["idle clients", `${counts.idle} (${probes.idleClosed} closed by --idle-timeout)`],
+    [
+      "connect floods",
+      `${counts.flood} (${count(counts.floodConnects)} connects, best ` +
+      `${count(Math.round(counts.floodBestRate))}/s)`,
+    ],
+    ["hostile clients", count(counts.hostile)],
+    ["drain clients", `${counts.drain} (${counts.linesAfterSigterm} lines after SIGTERM)`],
+    [
+      "fault connections",
+      `${count(probes.checked)} checked, ${count(probes.waived)} waived (restart), ` +
+      `${probes.failures} wrong`,
+    ],
+    [
+      "peak server RSS",
+      `${(server.peakRssKiB / 1024).toFixed(1)} MiB (bound ${report.options.rssLimitMb} MiB)`,
+    ],
+    [
+      "final server exit",
+      finalExit === null ? "none (killed)" : finalExit.signal ?? String(finalExit.code),
+    ],
+  ];
+  return formatTable(rows);
+}
+
+async function runSoak(options: SoakOptions): Promise<number> {
+  // The RSS bound is part of the verdict: a run that cannot measure it must
+  // not pass by reading nothing.
+  try {
+    readRssKiB("self");
+  } catch (error) {
+    console.log(
+      `soak: FAIL: the soak could not run: Cannot read /proc/self/status to sample the ` +
+        `server's RSS (Linux only; run with --allow-all): ${describe(error)}`,
+    );
+    return 1;
+  }
+  const random = seededRandom(options.seed);
+  const dir = await Deno.makeTempDir({ prefix: "linehub-soak-" });
+  const errors: string[] = [];
+  const server = new ServerControl(`${dir}/out.jsonl`, errors);
+  const counts: ProbeCounts = {
+    reset: 0,
+    "half-open": 0,
+    idle: 0,
+    flood: 0,
+    hostile: 0,
+    drain: 0,
+    floodConnects: 0,
+    floodBestRate: 0,
+    connectErrors: 0,
+    linesAfterSigterm: 0,
+  };
+  const ctx: ProbeContext = { server, expectations: [], errors, counts };
+  const senders: SteadySender[] = [];
+  let pass = false;
+  try {
+    log(
+      `seed ${options.seed}, ${options.duration} s, ${options.clients} clients x ` +
+        `${options.rate} lines/s; output in ${dir}`,
+    );
+    await server.start();
+    log(`server 1 listening on ${HOST}:${server.port}`);
+    for (let k = 0; k < options.clients; k++) senders.push(new SteadySender(k, server.port));
+    const durationMs = options.duration * 1000;
+    const begin = performance.now();
+    const endAt = begin + durationMs;
+    const plan = planServerActions(forkRandom(random), durationMs);
+    const pauses = planPauses(forkRandom(random), senders.length, begin, durationMs, plan);
+    const feeding = senders.map((sender, k) => sender.feed(options.rate, endAt, pauses[k] ?? null));
+    const acting = runServerActions(server, plan, begin).catch((error) => {
+      errors.push(`server fault schedule stopped: ${describe(error)}`);
+    });
+    // The clients finish as soon as their input ends, while the last fault
+    // connections wind down: a pause at the end would be one more idle
+    // timeout for each of them.
+    const finishing = (async () => {
+      await sleep(Math.max(0, endAt - performance.now()));
+      const fed = await within(
+        Promise.all(feeding).then(() => true),
+        CLIENT_EXIT_TIMEOUT_MS,
+        false,
+      );
+      if (!fed) errors.push("steady clients stopped reading their stdin");
+      log(`load over; closing the steady clients' stdin`);
+      return await Promise.all(senders.map((s) => s.finish(CLIENT_EXIT_TIMEOUT_MS)));
+    })();
+    const maxFloods = Math.max(1, Math.ceil(options.duration / 10));
+    await runProbes(ctx, forkRandom(random), endAt, maxFloods);
+    await acting;
+    const codes = await finishing;
+    senders.forEach((sender, k) => {
+      if (sender.feedError !== null) errors.push(`feeding steady client ${k}: ${sender.feedError}`);
+      if (codes[k] !== 0) {
+        log(`steady client ${k} exited ${codes[k]}; stderr ends: ${sender.stderrTail.trim()}`);
+      }
+    });
+    log(`steady clients done; SIGTERM with ${DRAIN_CLIENTS} clients mid-stream`);
+    const finalExit = server.current === null ? null : await drainAndStop(ctx);
+    server.stopSampling();
+    log(`server ${server.current?.generation} exited: ${finalExit?.code ?? "killed"}`);
+    if (server.peakRssKiB === 0) errors.push("the server's RSS was never sampled");
+
+    const files = await readOutput(server);
+    const steadySent = senders.map((s) => s.sent);
+    const output = analyzeOutput(files, { steadySent, probes: ctx.expectations });
+    const verdict = judge({
+      output,
+      steadyExitCodes: codes,
+      serverExits: server.exits,
+      serverStderr: server.processes.map((p) => p.stderr).join("\n"),
+      peakRssKiB: server.peakRssKiB,
+      rssLimitKiB: options.rssLimitMb * 1024,
+      runErrors: errors,
+    });
+    const report: Report = {
+      options,
+      output,
+      server,
+      counts,
+      senders,
+      finalExit,
+      pauses: pauses.filter((p) => p !== undefined).length,
+    };
+    console.log(`linehub soak: seed ${options.seed}, ${options.duration} s, port ${server.port}`);
+    console.log(table(report));
+    pass = verdict.pass;
+    if (pass) {
+      console.log(
+        `soak: PASS (${count(output.steady.sent)} steady lines all delivered, ` +
+          `${count(output.steady.duplicates)} duplicates; ${
+            server.kills + server.terms
+          } restarts, ` +
+          `${server.rotations} rotations, ${counts.reset} resets, ${counts.flood} floods, ` +
+          `${counts.hostile} hostile clients; peak RSS ${
+            (server.peakRssKiB / 1024).toFixed(0)
+          } MiB)`,
+      );
+      return 0;
+    }
+    for (const reason of verdict.reasons) console.log(`  - ${reason}`);
+    console.log(`  output kept in ${dir}; rerun with --seed ${options.seed}`);
+    console.log(`soak: FAIL: ${verdict.reasons.slice(0, 3).join("; ")}`);
+    return 1;
+  } catch (error) {
+    console.log(`  output kept in ${dir}; rerun with --seed ${options.seed}`);
+    console.log(`soak: FAIL: the soak could not run: ${describe(error)}`);
+    return 1;
+  } finally {
+    server.stopSampling();
+    killAll();
+    await Promise.all([...children].map((c) => within(c.status, EXIT_TIMEOUT_MS, null)));
+    if (pass && !options.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseOptions(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`soak: ${error.message}\n\n${USAGE.trimEnd()}`);
+    return 2;
+  }
+  if (options === "help") {
+    console.log(USAGE.trimEnd());
+    return 0;
+  }
+  // A soak that hangs is a failure too, and must not leave processes behind.
+  const limit = options.duration * 1000 + OVERRUN_MS;
+  const watchdog = setTimeout(() => {
+    killAll();
+    console.log(`soak: FAIL: the soak did not finish within ${limit / 1000} s`);
+    Deno.exit(1);
+  }, limit);
+  const onInterrupt = (): void => {
+    killAll();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  Deno.addSignalListener("SIGTERM", onInterrupt);
+  try {
+    return await runSoak(options);
+  } finally {
+    clearTimeout(watchdog);
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    Deno.removeSignalListener("SIGTERM", onInterrupt);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
