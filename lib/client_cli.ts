@@ -12,6 +12,7 @@ import { ClientError, type ClientFailure, runClient } from "./line_client.ts";
 import { runReconnectingClient } from "./reconnecting_client.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
+import { listenForSignals } from "./signal_listeners.ts";
 
 const PROGRAM = "linehub-client";
 
@@ -101,23 +102,4 @@ export async function runClientCli(args: string[]): Promise<number> {
   } finally {
     removeSignals();
   }
-}
-
-/** Installs signal handlers where the platform has them; returns the
- * function that removes them. */
-function listenForSignals(
-  signals: readonly Deno.Signal[],
-  handler: (signal: Deno.Signal) => void,
-): () => void {
-  const removers: Array<() => void> = [];
-  for (const signal of signals) {
-    const listener = (): void => handler(signal);
-    try {
-      Deno.addSignalListener(signal, listener);
-      removers.push(() => Deno.removeSignalListener(signal, listener));
-    } catch {
-      // Windows has no SIGTERM; SIGINT (Ctrl-C) is enough there.
-    }
-  }
-  return () => removers.forEach((remove) => remove());
 }

@@ -17,6 +17,7 @@ import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
+import { listenForSignals } from "./signal_listeners.ts";
 
 /** Exit statuses of the server, as documented in the usage text and README. */
 export const EXIT_OK = 0;
@@ -264,23 +265,4 @@ export function summary(stats: ServerStats): string {
   return `shut down: ${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
     `${stats.truncated} truncated${refused}${cutOff}`;
-}
-
-/** Installs SIGINT/SIGTERM handlers where the platform has them; returns the
- * function that removes them. */
-function listenForSignals(
-  signals: readonly Deno.Signal[],
-  handler: (signal: Deno.Signal) => void,
-): () => void {
-  const removers: Array<() => void> = [];
-  for (const signal of signals) {
-    const listener = (): void => handler(signal);
-    try {
-      Deno.addSignalListener(signal, listener);
-      removers.push(() => Deno.removeSignalListener(signal, listener));
-    } catch {
-      // Windows has no SIGTERM or SIGHUP; SIGINT (Ctrl-C) is enough there.
-    }
-  }
-  return () => removers.forEach((remove) => remove());
 }

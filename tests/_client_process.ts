@@ -9,7 +9,7 @@
  */
 
 import { CLIENT_PERMISSIONS, DENO, type ProcessResult, ROOT, RUN_TIMEOUT_MS } from "./_process.ts";
-import { waitFor } from "./_net.ts";
+import { concat, waitFor } from "./_net.ts";
 
 /** A running client process. */
 export interface ClientProcess {
@@ -87,7 +87,7 @@ export function spawnClient(args: string[]): ClientProcess {
       try {
         const [status] = await Promise.all([process.status, stderrDone, stdoutDone]);
         await closeStdin();
-        const stdoutBytes = stdoutClosed ? new Uint8Array(0) : concatParts(stdoutParts);
+        const stdoutBytes = stdoutClosed ? new Uint8Array(0) : concat(stdoutParts);
         return {
           code: status.code,
           signal: status.signal,
@@ -139,14 +139,4 @@ export function spawnClient(args: string[]): ClientProcess {
       return finished();
     },
   };
-}
-
-function concatParts(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -1,0 +1,29 @@
+/**
+ * Signal handling shared by both programs: install handlers for the signals
+ * the platform has, and get back one function that removes them all.
+ *
+ * @module
+ */
+
+/**
+ * Calls `handler` with the signal's name whenever one of `signals` arrives.
+ * Signals the platform lacks are skipped (Windows has no SIGTERM or SIGHUP;
+ * SIGINT, Ctrl-C, is enough there). Returns the function that removes the
+ * handlers.
+ */
+export function listenForSignals(
+  signals: readonly Deno.Signal[],
+  handler: (signal: Deno.Signal) => void,
+): () => void {
+  const removers: Array<() => void> = [];
+  for (const signal of signals) {
+    const listener = (): void => handler(signal);
+    try {
+      Deno.addSignalListener(signal, listener);
+      removers.push(() => Deno.removeSignalListener(signal, listener));
+    } catch {
+      // Not a signal on this platform.
+    }
+  }
+  return () => removers.forEach((remove) => remove());
+}
