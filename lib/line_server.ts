@@ -14,6 +14,7 @@
 import { encodeAck } from "./ack_protocol.ts";
 import { formatHostPort, unmapIPv4 } from "./address.ts";
 import { type BatchWriter, writeAll } from "./batch_writer.ts";
+import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { describeError } from "./error_text.ts";
 import { DEFAULT_MAX_LINE, LineFramer, type LineSink } from "./line_framer.ts";
 import {
@@ -28,6 +29,8 @@ import {
   type RefusalReason,
   refusalText,
 } from "./output_format.ts";
+import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "./send_queue.ts";
+import type { StreamConn } from "./stream_conn.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
  * buffer and idle clients are the many. */
@@ -36,6 +39,10 @@ const INITIAL_READ_BUFFER = 128;
 const READ_BUFFER_GROWTH = 8;
 /** A connection whose reads keep filling its buffer gets a larger one, to here. */
 const MAX_READ_BUFFER = 65536;
+/** The same, when lines are relayed to other clients: what one read brings is
+ * queued to each of them at once, so a smaller read keeps a burst from
+ * several senders well under a send queue's cap while its reader keeps up. */
+const MAX_RELAY_READ_BUFFER = 16384;
 /** Listen queue length unless told otherwise: room for a burst of connects. */
 export const DEFAULT_BACKLOG = 4096;
 /** Pause before accepting again after the process ran out of descriptors. */
@@ -46,10 +53,22 @@ const REFUSAL_LINGER_MS = 1000;
 /** Refused connections kept open at once for that; beyond, they are closed
  * at once, so a flood of refused connects cannot hold descriptors. */
 const MAX_LINGERING = 64;
+/** How long a client that ended its input gets to read what is still queued
+ * to it (replies, relayed lines) before the server closes the connection. */
+const SEND_LINGER_MS = 30_000;
 
 /** Decides which peers may connect (see `access_list.ts`). */
 export interface PeerFilter {
   permits(address: string): boolean;
+}
+
+/** Turns an accepted TCP connection into a TLS one (see `tls_server.ts`). */
+export interface ConnUpgrader {
+  upgrade(conn: Deno.TcpConn): StreamConn & {
+    /** Resolves with the client's certificate identity (mutual TLS) or
+     * null; rejects, with a message saying why, when the handshake fails. */
+    handshake(): Promise<string | null>;
+  };
 }
 
 /** Options for {@linkcode LineServer}. */
@@ -99,6 +118,18 @@ export interface LineServerOptions {
   /** Hands out client numbers; several servers sharing one keep numbers unique.
    * @default {a counter from 0, private to this server} */
   nextClientId?: () => number;
+  /** Serve TLS: each accepted connection is upgraded, after the
+   * `accessList` check; a failed handshake is a `tls` refusal.
+   * @default {plain TCP} */
+  tls?: ConnUpgrader;
+  /** Told of every client's join, lines and leave, with a handle to send to
+   * the client or close it (the modes of `--mode`, the operator console).
+   * @default {none: the server sends clients nothing but acknowledgments} */
+  observer?: ClientObserver;
+  /** Most bytes waiting to be sent to one client; a client whose queue would
+   * pass it is disconnected (`send-queue-full`).
+   * @default {1048576} */
+  sendQueue?: number;
 }
 
 /** Totals since the server started. */
@@ -123,15 +154,76 @@ export interface ServerStats {
   refusedFull: number;
   /** Connections refused at `--max-per-ip`. */
   refusedPerIp: number;
+  /** Connections whose TLS handshake failed (with mutual TLS: whose client
+   * certificate was missing or refused). */
+  refusedTls: number;
+  /** Clients disconnected because their send queue was full (not reading). */
+  dropped: number;
+  /** Clients closed by the operator (`/kick`). */
+  kicked: number;
 }
 
-interface Connection {
-  readonly conn: Deno.TcpConn;
-  readonly client: ClientInfo;
+/** One accepted connection; once its handshake (if any) is done, a client,
+ * and as such the handle the observer gets. */
+class Connection implements ClientHandle {
+  readonly conn: StreamConn;
+  readonly #maxQueued: number;
+  readonly #onStop: (reason: DisconnectReason) => void;
+  /** Its number, address and port; `id` is -1 until the handshake is done. */
+  client: ClientInfo;
+  connectedAt = 0;
+  linesIn = 0;
+  linesOut = 0;
   /** Set when the server closes the socket itself, to name the reason. */
-  stopReason: DisconnectReason | null;
+  stopReason: DisconnectReason | null = null;
   /** When data last arrived (or the connection opened), for --idle-timeout. */
-  lastActive: number;
+  lastActive = Date.now();
+  /** What waits to be sent to the client, made on the first send. */
+  queue: SendQueue | null = null;
+  /** False before the client joined and after it left: nothing is sent then. */
+  open = false;
+
+  /**
+   * @param maxQueued the send queue's cap in bytes
+   * @param onStop told when the server closes the connection itself
+   */
+  constructor(
+    conn: StreamConn,
+    client: ClientInfo,
+    maxQueued: number,
+    onStop: (reason: DisconnectReason) => void,
+  ) {
+    this.conn = conn;
+    this.client = client;
+    this.#maxQueued = maxQueued;
+    this.#onStop = onStop;
+  }
+
+  send(line: Uint8Array): boolean {
+    if (!this.open || this.stopReason !== null) return false;
+    this.queue ??= new SendQueue(this.conn, { maxBytes: this.#maxQueued });
+    if (!this.queue.push(line)) {
+      // A failed write means a broken connection, which the read loop
+      // reports as such; otherwise the queue is at its cap.
+      if (!this.queue.failed) this.stop("send-queue-full");
+      return false;
+    }
+    this.linesOut++;
+    return true;
+  }
+
+  kick(): void {
+    if (this.open) this.stop("kicked");
+  }
+
+  /** Closes the socket, naming why in the disconnect event. */
+  stop(reason: DisconnectReason): void {
+    if (this.stopReason !== null) return;
+    this.stopReason = reason;
+    this.#onStop(reason);
+    this.queue?.close();
+    closeQuietly(this.conn);
+  }
 }
 
 /** Thrown by {@linkcode LineServer.listen} with a message naming the address. */
@@ -165,6 +257,13 @@ export class LineServer {
   #lingering = 0;
   readonly #ack: boolean;
   readonly #nextClientId: () => number;
+  readonly #tls: ConnUpgrader | null;
+  readonly #observer: ClientObserver | null;
+  readonly #sendQueue: number;
+  readonly #onStop = (reason: DisconnectReason): void => {
+    if (reason === "send-queue-full") this.#stats.dropped++;
+    else if (reason === "kicked") this.#stats.kicked++;
+  };
   #idleSweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   /** The bound address, kept while paused (when there is no listener). */
@@ -187,6 +286,9 @@ export class LineServer {
     refusedDenied: 0,
     refusedFull: 0,
     refusedPerIp: 0,
+    refusedTls: 0,
+    dropped: 0,
+    kicked: 0,
   };
 
   /**
@@ -210,6 +312,9 @@ export class LineServer {
     this.#ack = options.ack ?? false;
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);
+    this.#tls = options.tls ?? null;
+    this.#observer = options.observer ?? null;
+    this.#sendQueue = options.sendQueue ?? DEFAULT_SEND_QUEUE_BYTES;
   }
 
   /** The bound address; valid after `listen`. */
@@ -333,9 +438,9 @@ export class LineServer {
     if (outcome === "expired") {
       this.#deadline.resolve();
       for (const connection of this.#connections.keys()) {
-        connection.stopReason = "drain-timeout";
-        this.#stats.cutOff++;
-        closeQuietly(connection.conn);
+        // Counted as cut off only if it became a client.
+        if (connection.stopReason === null && connection.client.id >= 0) this.#stats.cutOff++;
+        connection.stop("drain-timeout");
       }
       await Promise.all(this.#connections.values());
     }
@@ -345,30 +450,82 @@ export class LineServer {
     return this.stats;
   }
 
-  #start(conn: Deno.TcpConn): void {
-    const remote = conn.remoteAddr;
+  #start(tcp: Deno.TcpConn): void {
+    const remote = tcp.remoteAddr;
     const address = unmapIPv4(remote.hostname);
     const refusal = this.#refusal(remote.hostname, address);
+    if (refusal?.reason === "denied") {
+      // Before any TLS work: a denied peer costs nothing more.
+      this.#refuse(tcp, address, remote.port, refusal);
+      return;
+    }
+    const conn = this.#tls === null ? tcp : this.#tls.upgrade(tcp);
     if (refusal !== null) {
+      // Told why, over TLS when the port is TLS (the write waits for the handshake).
       this.#refuse(conn, address, remote.port, refusal);
       return;
     }
     if (this.#maxPerIp > 0) this.#perIp.set(address, (this.#perIp.get(address) ?? 0) + 1);
-    const client: ClientInfo = { id: this.#nextClientId(), address, port: remote.port };
-    const connection: Connection = { conn, client, stopReason: null, lastActive: Date.now() };
-    this.#stats.clients++;
+    // Numbered once it is a client, after the handshake; counted against the
+    // limits from now, so a flood of handshakes is bounded by them too.
+    const client: ClientInfo = { id: -1, address, port: remote.port };
+    const connection = new Connection(
+      conn,
+      client,
+      this.#sendQueue,
+      this.#onStop,
+    );
     // The task removes itself from the map when it ends, which is always
-    // after this line: it cannot end before its first read.
+    // after this line: it cannot end before its first await.
     this.#connections.set(connection, this.#serveConnection(connection));
+  }
+
+  /** Completes a TLS handshake; false (reported, closed) when it failed. */
+  async #handshake(connection: Connection): Promise<boolean> {
+    const conn = connection.conn;
+    if (!("handshake" in conn) || typeof conn.handshake !== "function") return true;
+    try {
+      const identity: string | null = await conn.handshake();
+      if (identity !== null) connection.client = { ...connection.client, identity };
+      return true;
+    } catch (error) {
+      const { address, port } = connection.client;
+      const detail = connection.stopReason === "drain-timeout"
+        ? "server shut down during the TLS handshake"
+        : error instanceof Error
+        ? error.message
+        : describeError(error);
+      this.#stats.refusedTls++;
+      this.#event({
+        type: "refused",
+        address,
+        port,
+        time: Date.now(),
+        reason: "tls",
+        limit: 0,
+        detail,
+      });
+      closeQuietly(conn);
+      return false;
+    }
   }
 
   async #serveConnection(connection: Connection): Promise<void> {
     // One try around everything, rather than promise handlers chained on the
     // task, keeps idle connections cheap (see the bench's scale scenario).
     try {
-      const { conn, client } = connection;
+      if (!await this.#handshake(connection)) return;
+      const conn = connection.conn;
+      const client: ClientInfo = { ...connection.client, id: this.#nextClientId() };
+      connection.client = client;
+      this.#stats.clients++;
       const started = Date.now();
+      connection.connectedAt = started;
+      connection.lastActive = started;
       this.#event({ type: "connect", client, time: started });
+      const observer = this.#observer;
+      connection.open = true;
+      observer?.joined(connection);
       const framer = new LineFramer({ maxLine: this.#maxLine });
       const output = this.#output;
       const formatter = new MessageFormatter(this.#format, client);
@@ -378,11 +535,16 @@ export class LineServer {
       const sink: LineSink = (line, truncated, partial) => {
         lines++;
         formatter.write(output, line, truncated, partial, now);
+        if (observer !== null) {
+          connection.linesIn = lines;
+          observer.line(connection, line, truncated, partial);
+        }
       };
       const acknowledge = this.#ack ? new Acknowledger(conn, output) : null;
       let reason: DisconnectReason = "eof";
       let detail = "";
       let buffer = new Uint8Array(INITIAL_READ_BUFFER);
+      const maxBuffer = observer === null ? MAX_READ_BUFFER : MAX_RELAY_READ_BUFFER;
       try {
         while (true) {
           const n = await conn.read(buffer);
@@ -394,8 +556,8 @@ export class LineServer {
           acknowledge?.upTo(lines);
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
-          if (n === buffer.length && buffer.length < MAX_READ_BUFFER) {
-            buffer = new Uint8Array(Math.min(buffer.length * READ_BUFFER_GROWTH, MAX_READ_BUFFER));
+          if (n === buffer.length && buffer.length < maxBuffer) {
+            buffer = new Uint8Array(Math.min(buffer.length * READ_BUFFER_GROWTH, maxBuffer));
           }
           // Backpressure: stop reading this socket while the output is behind,
           // unless the drain deadline cuts this client off meanwhile.
@@ -420,12 +582,25 @@ export class LineServer {
       // Whatever was received of a last, unfinished line is delivered, flagged.
       now = Date.now();
       framer.end(sink);
-      if (acknowledge !== null && reason === "eof") {
-        // The client waits for the last acknowledgment before it is done;
-        // a client that stops reading is let go at the drain deadline.
-        acknowledge.upTo(lines);
-        await Promise.race([acknowledge.idle(), this.#deadline.promise]);
+      connection.linesIn = lines;
+      observer?.left(connection);
+      connection.open = false;
+      if (reason === "eof") {
+        // The client waits for the last acknowledgment, or for what is still
+        // queued to it, before it is done; one that stops reading is let go
+        // at the drain deadline, or after a while.
+        acknowledge?.upTo(lines);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          Promise.all([acknowledge?.idle(), connection.queue?.idle()]),
+          this.#deadline.promise,
+          new Promise((resolve) => timer = setTimeout(resolve, SEND_LINGER_MS)),
+        ]);
+        clearTimeout(timer);
       }
+      // A stop while lingering (a drain deadline) still names its reason.
+      if (connection.stopReason !== null && reason === "eof") reason = connection.stopReason;
+      connection.queue?.close();
       closeQuietly(conn);
       this.#stats.lines += lines;
       this.#stats.bytes += bytes;
@@ -477,14 +652,14 @@ export class LineServer {
    * reset the connection and destroy that line before the peer reads it.
    */
   #refuse(
-    conn: Deno.TcpConn,
+    conn: StreamConn,
     address: string,
     port: number,
     refusal: { reason: RefusalReason; limit: number },
   ): void {
     if (refusal.reason === "denied") this.#stats.refusedDenied++;
     else if (refusal.reason === "full") this.#stats.refusedFull++;
-    else this.#stats.refusedPerIp++;
+    else if (refusal.reason === "per-ip") this.#stats.refusedPerIp++;
     this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
     if (refusal.reason === "denied" || this.#lingering >= MAX_LINGERING) {
       closeQuietly(conn);
@@ -510,10 +685,7 @@ export class LineServer {
   #closeIdle(): void {
     const before = Date.now() - this.#idleTimeoutMs;
     for (const connection of this.#connections.keys()) {
-      if (connection.lastActive <= before && connection.stopReason === null) {
-        connection.stopReason = "idle-timeout";
-        closeQuietly(connection.conn);
-      }
+      if (connection.lastActive <= before) connection.stop("idle-timeout");
     }
   }
 
@@ -530,12 +702,12 @@ export class LineServer {
  * reads its acknowledgments slowly costs a few bytes, not a queue.
  */
 class Acknowledger {
-  readonly #conn: Deno.Conn;
+  readonly #conn: StreamConn;
   readonly #output: BatchWriter;
   #wanted = 0;
   #sending: Promise<void> | null = null;
 
-  constructor(conn: Deno.Conn, output: BatchWriter) {
+  constructor(conn: StreamConn, output: BatchWriter) {
     this.#conn = conn;
     this.#output = output;
   }

@@ -45,6 +45,9 @@ export interface ClientInfo {
   readonly address: string;
   /** Peer port. */
   readonly port: number;
+  /** With mutual TLS, the name on the client's verified certificate (its
+   * subject CN, else its first subject alternative name). */
+  readonly identity?: string;
 }
 
 /** Why a connection ended, as shown in disconnect events. */
@@ -53,11 +56,14 @@ export type DisconnectReason =
   | "reset"
   | "drain-timeout"
   | "idle-timeout"
+  | "kicked"
+  | "send-queue-full"
   | "error";
 
-/** Why a connection was closed as soon as it was accepted, before it became
- * a client: an `--allow`/`--deny` rule, `--max-clients`, `--max-per-ip`. */
-export type RefusalReason = "denied" | "full" | "per-ip";
+/** Why a connection was closed before it became a client: an `--allow`/`--deny`
+ * rule, `--max-clients`, `--max-per-ip`, or a failed TLS handshake (which
+ * includes a client certificate refused under mutual TLS). */
+export type RefusalReason = "denied" | "full" | "per-ip" | "tls";
 
 /** Connection events, reported once each. */
 export type ConnectionEvent =
@@ -69,8 +75,10 @@ export type ConnectionEvent =
     readonly port: number;
     readonly time: number;
     readonly reason: RefusalReason;
-    /** The limit that was reached, for `full` and `per-ip`; 0 for `denied`. */
+    /** The limit that was reached, for `full` and `per-ip`; 0 otherwise. */
     readonly limit: number;
+    /** For `tls`, what went wrong in a few words. */
+    readonly detail?: string;
   }
   | {
     readonly type: "disconnect";
@@ -124,7 +132,9 @@ export class MessageFormatter {
     this.#client = client;
     this.#label = format === "text" ? encoder.encode(textLabel(client, false, false)) : EMPTY;
     this.#jsonFields = `","type":"message","client":${client.id},` +
-      `"address":${JSON.stringify(client.address)},"port":${client.port},"text":`;
+      `"address":${JSON.stringify(client.address)},"port":${client.port}${
+        jsonIdentity(client)
+      },"text":`;
   }
 
   /** Writes one message, in consecutive calls to `sink`. */
@@ -218,7 +228,12 @@ export function lineSinkOver(sink: ChunkSink): LineSink {
 
 /** What a refusal says, in the text event and to the refused peer. */
 export function refusalText(
-  refusal: { readonly reason: RefusalReason; readonly limit: number; readonly address: string },
+  refusal: {
+    readonly reason: RefusalReason;
+    readonly limit: number;
+    readonly address: string;
+    readonly detail?: string;
+  },
 ): string {
   switch (refusal.reason) {
     case "denied":
@@ -227,6 +242,8 @@ export function refusalText(
       return `server full (${countOf(refusal.limit, "client")})`;
     case "per-ip":
       return `too many connections from ${refusal.address} (limit ${refusal.limit})`;
+    case "tls":
+      return `TLS: ${refusal.detail ?? "handshake failed"}`;
   }
 }
 
@@ -238,7 +255,12 @@ export function formatTextEvent(event: ConnectionEvent): string {
   const { client } = event;
   const who = `client ${client.id}`;
   const from = formatHostPort(client.address, client.port);
-  if (event.type === "connect") return `${who} connected from ${from}\n`;
+  if (event.type === "connect") {
+    const as = client.identity === undefined
+      ? ""
+      : ` as ${safeText(encoder.encode(client.identity))}`;
+    return `${who} connected from ${from}${as}\n`;
+  }
   const detail = safeText(encoder.encode(event.detail));
   const reason = detail === "" ? event.reason : `${event.reason}: ${detail}`;
   const seconds = (event.durationMs / 1000).toFixed(1);
@@ -251,15 +273,24 @@ export function formatTextEvent(event: ConnectionEvent): string {
 export function formatJsonEvent(event: ConnectionEvent): string {
   const time = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}",`;
   if (event.type === "refused") {
-    const limit = event.reason === "denied" ? "" : `,"limit":${event.limit}`;
+    const limit = event.reason === "full" || event.reason === "per-ip"
+      ? `,"limit":${event.limit}`
+      : "";
+    const detail = event.detail === undefined ? "" : `,"detail":${JSON.stringify(event.detail)}`;
     return time + `"address":${JSON.stringify(event.address)},"port":${event.port},` +
-      `"reason":"${event.reason}"${limit}}\n`;
+      `"reason":"${event.reason}"${limit}${detail}}\n`;
   }
   const { client } = event;
   const head = time +
-    `"client":${client.id},"address":${JSON.stringify(client.address)},"port":${client.port}`;
+    `"client":${client.id},"address":${JSON.stringify(client.address)},"port":${client.port}` +
+    jsonIdentity(client);
   if (event.type === "connect") return head + "}\n";
   const detail = event.detail === "" ? "" : `,"detail":${JSON.stringify(event.detail)}`;
   return head + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
     `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;
+}
+
+/** `,"identity":"..."` for a client known by its certificate, else "". */
+function jsonIdentity(client: ClientInfo): string {
+  return client.identity === undefined ? "" : `,"identity":${JSON.stringify(client.identity)}`;
 }

@@ -10,6 +10,8 @@ import { AccessList } from "./access_list.ts";
 import { formatHostPort } from "./address.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
+import { Hub } from "./hub.ts";
+import { type ConsoleContext, runOperatorConsole } from "./operator_console.ts";
 import { countOf } from "./output_format.ts";
 import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
 import { WorkerPool, workersUnavailableReason } from "./worker_pool.ts";
@@ -18,6 +20,8 @@ import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
 import { listenForSignals } from "./signal_listeners.ts";
+import { readCertificates, readKeyPair, TlsFileError } from "./tls_files.ts";
+import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_server.ts";
 
 /** Exit statuses of the server, as documented in the usage text and README. */
 export const EXIT_OK = 0;
@@ -83,6 +87,21 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       return EXIT_FAILURE;
     }
   }
+  let tlsOptions: TlsAcceptorOptions | undefined;
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    try {
+      tlsOptions = {
+        keyPair: await readKeyPair(config.tlsCert, config.tlsKey),
+        ...(config.tlsClientCa === undefined
+          ? {}
+          : { clientCa: await readCertificates(config.tlsClientCa) }),
+      };
+    } catch (error) {
+      if (!(error instanceof TlsFileError)) throw error;
+      stderr.write(`${PROGRAM}: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+  }
   // Least privilege: writing to stdout, the server needs no file at all. With
   // --output it keeps write permission, to reopen the file on SIGHUP (Deno
   // cannot narrow a granted permission to one path at run time).
@@ -125,6 +144,10 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     idleTimeout: config.idleTimeout,
     ack: config.ack,
   };
+  // The modes and the console talk to clients through the hub; in log mode
+  // without a console there is none, and the server sends clients nothing.
+  const useConsole = config.console || Deno.stdin.isTerminal();
+  const hub = config.mode !== "log" || useConsole ? new Hub(config.mode) : null;
   let server: Server;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
   if (config.workers > 1 && workersUnavailable === null) {
@@ -133,6 +156,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       workers: config.workers,
       allow: config.allow,
       deny: config.deny,
+      ...(tlsOptions === undefined ? {} : { tlsOptions }),
     });
   } else {
     if (workersUnavailable !== null) {
@@ -146,6 +170,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         : {}),
       maxClients: config.maxClients,
       maxPerIp: config.maxPerIp,
+      sendQueue: config.sendQueue,
+      ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
+      ...(hub === null ? {} : { observer: hub }),
     });
   }
   hooks.server = server;
@@ -157,11 +184,23 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     stderr.write(`${PROGRAM}: ${error.message}\n`);
     return EXIT_FAILURE;
   }
+  // Least privilege: the TLS files are read and the Workers loaded; nothing
+  // else is ever read.
+  Deno.permissions.revokeSync({ name: "read" });
   const destination = config.output === undefined ? "stdout" : config.output;
   stderr.write(
     `${PROGRAM}: listening on ${formatHostPort(addr.hostname, addr.port)}` +
-      ` (${config.format} to ${destination}` +
-      `${server instanceof WorkerPool ? `, ${server.workers} workers` : ""})\n`,
+      ` (${
+        [
+          `${config.format} to ${destination}`,
+          ...(tlsOptions === undefined
+            ? []
+            : [tlsOptions.clientCa === undefined ? "TLS" : "TLS with client certificates"]),
+          ...(config.mode === "log" ? [] : [`${config.mode} mode`]),
+          ...(server instanceof WorkerPool ? [`${server.workers} workers`] : []),
+          ...(useConsole ? ["console on stdin: /help"] : []),
+        ].join(", ")
+      })\n`,
   );
 
   let shutdown: Promise<ServerStats> | null = null;
@@ -183,6 +222,18 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     giveUpTimer = setTimeout(() => output.giveUp(), config.drainTimeout * 1000);
   };
   const signals = listenForSignals(["SIGINT", "SIGTERM"], onSignal);
+  const stopConsole = new AbortController();
+  if (hub !== null && useConsole) {
+    const context: ConsoleContext = {
+      target: hub,
+      statsText: () => totals(server.stats),
+      now: () => Date.now(),
+    };
+    runOperatorConsole(Deno.stdin, context, (text) => stderr.write(text), stopConsole.signal)
+      .catch((error) =>
+        stderr.write(`${PROGRAM}: console stopped: Cannot read stdin: ${describeError(error)}\n`)
+      );
+  }
   const hangup = file === null ? () => {} : reopenOnHangup(file, stderr);
   try {
     const finished = server.serve().then(async () => {
@@ -203,6 +254,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     return await Promise.race([finished, fatal.promise]);
   } finally {
     clearTimeout(giveUpTimer);
+    stopConsole.abort();
     signals();
     hangup();
   }
@@ -253,16 +305,29 @@ export function summary(stats: ServerStats): string {
     ? `; ${countOf(stats.cutOff, "client")} cut off at the drain timeout, ` +
       `after sending ${countOf(stats.cutOffBytes, "byte")}`
     : "";
+  return `shut down: ${totals(stats)}${cutOff}`;
+}
+
+/** Clients, lines, bytes and every refusal and disconnection the server
+ * chose: the summary, and the console's `/stats`. */
+export function totals(stats: ServerStats): string {
   const refusals = [
     [stats.refusedDenied, "denied"],
     [stats.refusedFull, "server full"],
     [stats.refusedPerIp, "per address"],
-  ].filter(([count]) => count !== 0).map(([count, why]) => `${count} ${why}`);
-  const refused = refusals.length > 0
-    ? `; ${stats.refusedDenied + stats.refusedFull + stats.refusedPerIp} refused ` +
-      `(${refusals.join(", ")})`
+    [stats.refusedTls, "TLS"],
+  ] as const;
+  const refusedTotal = refusals.reduce((sum, [count]) => sum + count, 0);
+  const refused = refusedTotal > 0
+    ? `; ${refusedTotal} refused (${
+      refusals.filter(([count]) => count !== 0).map(([count, why]) => `${count} ${why}`).join(", ")
+    })`
     : "";
-  return `shut down: ${countOf(stats.clients, "client")} served, ` +
+  const dropped = stats.dropped > 0
+    ? `; ${countOf(stats.dropped, "client")} dropped for a full send queue`
+    : "";
+  const kicked = stats.kicked > 0 ? `; ${stats.kicked} kicked` : "";
+  return `${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${cutOff}`;
+    `${stats.truncated} truncated${refused}${dropped}${kicked}`;
 }

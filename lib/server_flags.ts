@@ -9,10 +9,12 @@ import { parseArgs } from "node:util";
 import { type Cidr, parseCidr } from "./access_list.ts";
 import { parsePort } from "./address.ts";
 import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { type Mode, MODES } from "./hub.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
 import { DEFAULT_BACKLOG } from "./line_server.ts";
 import { MAX_WORKERS } from "./worker_pool.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
+import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Everything the server's command line can say. */
@@ -38,6 +40,17 @@ export interface ServerConfig {
   readonly maxClients: number;
   /** Most clients at once from one address; 0 for no limit. */
   readonly maxPerIp: number;
+  /** TLS certificate and key files (`--tls-cert`, `--tls-key`); both or neither. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** CA file client certificates must be signed by (`--tls-client-ca`): mutual TLS. */
+  readonly tlsClientCa: string | undefined;
+  /** What the server sends back: nothing (`log`), echoes, relays or chat. */
+  readonly mode: Mode;
+  /** Most bytes queued to one client before it is disconnected. */
+  readonly sendQueue: number;
+  /** Read operator commands from stdin even when it is not a terminal. */
+  readonly console: boolean;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -47,6 +60,14 @@ export const MAX_MAX_LINE = 64 * 1024 * 1024;
 
 /** Largest `--max-clients` or `--max-per-ip`: more than any process can hold. */
 const MAX_LIMIT = 10_000_000;
+
+/** Smallest `--send-queue`: 64 KiB, what one read of a busy client can
+ * bring, so that a single burst cannot overflow a client that keeps up. */
+const MIN_SEND_QUEUE = 65536;
+/** Room a relayed line needs beyond its text: `<client N> ` and a newline. */
+const LABEL_ROOM = 64;
+/** Largest `--send-queue`: 1 GiB, so one slow client cannot claim more. */
+const MAX_SEND_QUEUE = 1024 * 1024 * 1024;
 
 /** The usage text printed by `--help` and after a usage error. */
 export const SERVER_USAGE = `Usage: linehub-server [options]
@@ -72,7 +93,18 @@ Options:
   --workers N             accept and read in N Workers sharing the port (Linux, needs
                           --unstable-net); 1 runs everything in one thread (default 1)
   --ack                   tell each client how many of its lines are written, for
-                          linehub-client --ack (at-least-once delivery)
+                          linehub-client --ack (at-least-once delivery); log mode only
+  --tls-cert FILE         serve TLS with this PEM certificate (chain); needs --tls-key
+  --tls-key FILE          the PEM private key of --tls-cert
+  --tls-client-ca FILE    require client certificates signed by a CA in FILE (mutual
+                          TLS); the verified name is shown with each client
+  --mode MODE             log: only record; echo: send each line back to its sender;
+                          broker: relay each line to every other client; chat: relay
+                          labelled "<client N> ", with join/leave notices (default log)
+  --send-queue BYTES      most bytes waiting to be sent to one client; a client that
+                          falls further behind is disconnected (default ${DEFAULT_SEND_QUEUE_BYTES})
+  --console               read operator commands from stdin (/help lists them) even
+                          when it is not a terminal; on a terminal this is the default
   -h, --help              show this help and exit
   -V, --version           show the version and exit
 
@@ -120,6 +152,12 @@ export function parseServerArgs(args: string[]): ServerConfig {
         workers: { type: "string", default: "1" },
         "max-clients": { type: "string", default: "0" },
         "max-per-ip": { type: "string", default: "0" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-client-ca": { type: "string" },
+        mode: { type: "string", default: "log" },
+        "send-queue": { type: "string", default: String(DEFAULT_SEND_QUEUE_BYTES) },
+        console: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -141,13 +179,47 @@ export function parseServerArgs(args: string[]): ServerConfig {
       );
     }
   }
+  const mode = values.mode;
+  if (!(MODES as readonly string[]).includes(mode)) {
+    throw new UsageError(`Invalid mode "${mode}": must be one of ${MODES.join(", ")}`);
+  }
+  const tls = parseTlsFiles(values["tls-cert"], values["tls-key"], values["tls-client-ca"]);
+  const talksBack = mode !== "log" || values.console;
+  const talker = mode !== "log" ? `--mode ${mode}` : "--console";
+  if (talksBack && values.ack) {
+    throw new UsageError(
+      `Cannot combine --ack with ${talker}: acknowledgments must be all the server sends`,
+    );
+  }
+  if (talksBack && workers > 1) {
+    throw new UsageError(
+      `Cannot combine --workers ${workers} with ${talker}: each Worker sees only its own clients`,
+    );
+  }
+  const maxLine = parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE);
+  const sendQueue = parseInteger(
+    values["send-queue"],
+    "send-queue",
+    MIN_SEND_QUEUE,
+    MAX_SEND_QUEUE,
+  );
+  if (talksBack && sendQueue < maxLine + LABEL_ROOM) {
+    throw new UsageError(
+      `Invalid --send-queue "${sendQueue}": must hold the longest line, --max-line ${maxLine} ` +
+        `plus ${LABEL_ROOM} bytes for a label`,
+    );
+  }
   return {
     host,
     workers,
+    ...tls,
+    mode: mode as Mode,
+    sendQueue,
+    console: values.console,
     port: parsePort(values.port),
     format: format as OutputFormat,
     output: values.output,
-    maxLine: parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE),
+    maxLine,
     drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
     idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
@@ -159,4 +231,25 @@ export function parseServerArgs(args: string[]): ServerConfig {
     help: values.help,
     version: values.version,
   };
+}
+
+/** Checks the TLS flags: certificate and key together, a client CA only
+ * with them, no empty paths. The files are read later, at start-up. */
+function parseTlsFiles(
+  cert: string | undefined,
+  key: string | undefined,
+  clientCa: string | undefined,
+): Pick<ServerConfig, "tlsCert" | "tlsKey" | "tlsClientCa"> {
+  for (const [flag, path] of [["tls-cert", cert], ["tls-key", key], ["tls-client-ca", clientCa]]) {
+    if (path === "") throw new UsageError(`Invalid ${flag} file "": empty path`);
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(
+      cert === undefined ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key",
+    );
+  }
+  if (clientCa !== undefined && cert === undefined) {
+    throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  return { tlsCert: cert, tlsKey: key, tlsClientCa: clientCa };
 }

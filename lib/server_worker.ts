@@ -20,6 +20,7 @@ import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 import { LineServer, type ServerStats } from "./line_server.ts";
 import type { ChunkSink } from "./output_format.ts";
+import { TlsAcceptor } from "./tls_server.ts";
 import { type FromWorker, type ToWorker, unstableNetEnabled } from "./worker_pool.ts";
 
 /** Size of the Worker's gathering chunks, so the most one message to the
@@ -173,7 +174,7 @@ class WorkerSession {
     this.output = new MainThreadOutput(post);
     this.#log = new MainThreadLog(post);
     const counter = new BigInt64Array(start.clientCounter);
-    const { allow = [], deny = [], ...options } = start.options;
+    const { allow = [], deny = [], tlsOptions, ...options } = start.options;
     this.#server = new LineServer(
       new BatchWriter(this.output, {
         chunkSize: WORKER_CHUNK_SIZE,
@@ -183,6 +184,7 @@ class WorkerSession {
       {
         ...options,
         ...(allow.length + deny.length > 0 ? { accessList: new AccessList(allow, deny) } : {}),
+        ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
         reusePort: true,
         // One counter for all Workers: unique, and increasing in the order
         // numbers are handed out.

@@ -36,6 +36,7 @@ import {
   type ServerStats,
 } from "./line_server.ts";
 import type { ChunkSink } from "./output_format.ts";
+import type { TlsAcceptorOptions } from "./tls_server.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
  * low enough that a typo cannot start thousands of threads. */
@@ -50,6 +51,8 @@ const WORKER_MODULE = new URL("./server_worker.ts", import.meta.url);
 /** Options for {@linkcode WorkerPool}: those of {@linkcode LineServer}, for
  * every Worker's server, and how many Workers. */
 export interface WorkerPoolOptions extends LineServerOptions, AccessRules {
+  /** See {@linkcode WorkerServerOptions}. */
+  tlsOptions?: TlsAcceptorOptions;
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
    * @default {navigator.hardwareConcurrency} */
   workers?: number;
@@ -57,11 +60,18 @@ export interface WorkerPoolOptions extends LineServerOptions, AccessRules {
 
 /** What a Worker's server is built from: the {@linkcode LineServerOptions}
  * that can be copied to a thread and mean the same in every Worker. The pool
- * sets `nextClientId` and `reusePort` itself; `accessList` (an object with
- * methods) cannot cross to a thread as it is. */
+ * sets `nextClientId` and `reusePort` itself; `accessList` and `tls`
+ * (objects with methods) cannot cross to a thread as they are, so they are
+ * given as data; an `observer` would see only one Worker's clients. */
 export type WorkerServerOptions =
-  & Omit<LineServerOptions, "nextClientId" | "reusePort" | "accessList">
-  & AccessRules;
+  & Omit<LineServerOptions, "nextClientId" | "reusePort" | "accessList" | "tls" | "observer">
+  & AccessRules
+  & {
+    /** TLS certificate, key and client CA as PEM text; each Worker makes its
+     * own {@linkcode TlsAcceptor} from them.
+     * @default {plain TCP} */
+    tlsOptions?: TlsAcceptorOptions;
+  };
 
 /** `--allow`/`--deny` rules as data, which (unlike an {@linkcode AccessList})
  * can be copied to a Worker; each Worker builds its own list from them. */
@@ -207,6 +217,8 @@ export class WorkerPool {
       nextClientId: _ids,
       reusePort: _reuse,
       accessList,
+      tls,
+      observer,
       ...serverOptions
     } = options;
     const count = workers ?? navigator.hardwareConcurrency;
@@ -225,6 +237,11 @@ export class WorkerPool {
           `Cannot combine workers with ${limit} "${value}": each Worker would count on its own`,
         );
       }
+    }
+    if (tls !== undefined || observer !== undefined) {
+      throw new TypeError(
+        `Cannot combine workers with ${tls !== undefined ? "tls: give tlsOptions" : "observer"}`,
+      );
     }
     if (accessList !== undefined) {
       throw new TypeError(

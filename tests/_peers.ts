@@ -371,7 +371,16 @@ export async function startServerCommand(command: string, args: string[]): Promi
   try {
     const listeningPort = await port.promise;
     const host = args[args.indexOf("--host") + 1] ?? "";
-    return { port: listeningPort, host, process, stderrSoFar: () => stderrText, stop, finished };
+    const write = (): Promise<void> => Promise.reject(new Error("no stdin pipe to this server"));
+    return {
+      port: listeningPort,
+      host,
+      process,
+      stderrSoFar: () => stderrText,
+      stop,
+      finished,
+      write,
+    };
   } catch (error) {
     await stop("SIGKILL");
     throw error;

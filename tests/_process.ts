@@ -15,11 +15,13 @@ export const DENO = Deno.execPath();
 /** The project root, as a path. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** Flags that `deno task server` uses; tests start the server the same way
- * (read access to `lib/` is for loading the Workers of `--workers`). */
-export const SERVER_PERMISSIONS = ["--allow-net", "--allow-write", `--allow-read=${ROOT}lib`];
-/** Flags that `deno task client` uses. */
-export const CLIENT_PERMISSIONS = ["--allow-net"];
+/** Flags that `deno task server` uses; tests start the server the same way.
+ * Read access is for the TLS files and the Workers' module; the server
+ * revokes it once those are loaded. */
+export const SERVER_PERMISSIONS = ["--allow-net", "--allow-write", "--allow-read"];
+/** Flags that `deno task client` uses (read access for the TLS files, revoked
+ * once they are loaded). */
+export const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read"];
 
 /** What a finished process left behind. */
 export interface ProcessResult {
@@ -44,6 +46,8 @@ export interface ServerProcess {
   stop(signal?: Deno.Signal): Promise<ProcessResult>;
   /** Waits for the process to end by itself. */
   finished(): Promise<ProcessResult>;
+  /** Writes to its stdin (started with `stdin: "piped"`: the operator console). */
+  write(text: string): Promise<void>;
 }
 
 const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
@@ -65,6 +69,8 @@ export async function startServer(
   args: string[] = [],
   /** A command to run deno under, e.g. `["prlimit", "--nofile=64"]`. */
   wrapper: string[] = [],
+  /** The server's stdin: none, or a pipe the test writes to (see `write`). */
+  stdin: "null" | "piped" = "null",
 ): Promise<ServerProcess> {
   const full = [...args];
   const given = (flag: string): boolean =>
@@ -79,7 +85,7 @@ export async function startServer(
   const [command, ...prefix] = [...wrapper, DENO];
   const process = new Deno.Command(command as string, {
     args: [...prefix, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, ...full],
-    stdin: "null",
+    stdin,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -96,8 +102,10 @@ export async function startServer(
     port.reject(new Error(`server exited before listening; stderr:\n${stderrText}`));
   })();
   const status = process.status;
+  const writer = stdin === "piped" ? process.stdin.getWriter() : null;
   const finished = async (): Promise<ProcessResult> => {
     const [bytes, , s] = await Promise.all([stdoutDone, stderrDone, status]);
+    await writer?.close().catch(() => {});
     return {
       code: s.code,
       signal: s.signal,
@@ -117,6 +125,10 @@ export async function startServer(
       host,
       process,
       stderrSoFar: () => stderrText,
+      write: async (text: string) => {
+        if (writer === null) throw new Error("the server was started without a stdin pipe");
+        await writer.write(new TextEncoder().encode(text));
+      },
       stop: (signal: Deno.Signal = "SIGTERM") => {
         try {
           process.kill(signal);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { AckParser } from "../lib/ack_protocol.ts";
 import { formatHostPort } from "../lib/address.ts";
 import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
+import type { ClientHandle, ClientObserver } from "../lib/client_handle.ts";
 import {
   LineServer,
   type LineServerOptions,
@@ -135,6 +136,9 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
       refusedDenied: 0,
       refusedFull: 0,
       refusedPerIp: 0,
+      refusedTls: 0,
+      dropped: 0,
+      kicked: 0,
     });
     const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
     assert.deepEqual(logLines(h), [
@@ -485,6 +489,9 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
       refusedDenied: 0,
       refusedFull: 0,
       refusedPerIp: 0,
+      refusedTls: 0,
+      dropped: 0,
+      kicked: 0,
     });
     assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
   } finally {
@@ -855,5 +862,111 @@ Deno.test("refusals are JSON events in json format", async () => {
   } finally {
     closeQuietly(only);
     await h.stop();
+  }
+});
+
+/** An observer that records what it is told and answers each line through
+ * `reply` (nothing when it returns null). */
+function recordingObserver(
+  reply: (handle: ClientHandle, text: string) => string | null = () => null,
+): ClientObserver & { events: string[]; handles: Map<number, ClientHandle> } {
+  const events: string[] = [];
+  const handles = new Map<number, ClientHandle>();
+  return {
+    events,
+    handles,
+    joined(handle): void {
+      handles.set(handle.client.id, handle);
+      events.push(`join ${handle.client.id}`);
+    },
+    line(handle, line, truncated, partial): void {
+      const text = new TextDecoder().decode(line);
+      events.push(`line ${handle.client.id} ${text}${truncated ? " T" : ""}${partial ? " P" : ""}`);
+      const answer = reply(handle, text);
+      if (answer !== null) handle.send(bytes(answer));
+    },
+    left(handle): void {
+      handles.delete(handle.client.id);
+      events.push(`leave ${handle.client.id} in=${handle.linesIn} out=${handle.linesOut}`);
+    },
+  };
+}
+
+Deno.test("an observer is told of each join, line and leave, and its replies reach the client before the close", async () => {
+  const observer = recordingObserver((_, text) => `you said ${text}\n`);
+  const h = startLineServer({ observer, maxLine: 8 });
+  try {
+    const conn = await connectTo(h.port);
+    try {
+      await writeAll(conn, bytes("one\ntoo long a line\nlast"));
+      await conn.closeWrite();
+      const answer = new TextDecoder().decode(await readToEnd(conn));
+      assert.equal(answer, "you said one\nyou said too long\nyou said last\n");
+    } finally {
+      closeQuietly(conn);
+    }
+    await disconnected(h, 0);
+    assert.deepEqual(observer.events, [
+      "join 0",
+      "line 0 one",
+      "line 0 too long T",
+      "line 0 last P",
+      "leave 0 in=3 out=3",
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a client whose send queue passes its cap is disconnected, counted, and the others go on", async () => {
+  const big = "x".repeat(1000) + "\n";
+  // A line from client 1 makes the observer queue 64 KiB to client 0 at once.
+  const observer = recordingObserver((handle, text) => {
+    if (handle.client.id === 1 && text === "flood") {
+      const target = observer.handles.get(0);
+      for (let i = 0; i < 64 && target?.send(bytes(big)); i++) { /* until refused */ }
+    }
+    return null;
+  });
+  const h = startLineServer({ observer, sendQueue: 16 * 1024 });
+  const slow = await connectTo(h.port);
+  try {
+    await accepted(h, slow, 0);
+    const busy = await connectTo(h.port);
+    try {
+      await accepted(h, busy, 1);
+      await writeAll(busy, bytes("flood\nstill here\n"));
+      await disconnected(h, 0);
+      await busy.closeWrite();
+      await readToEnd(busy);
+    } finally {
+      closeQuietly(busy);
+    }
+    await disconnected(h, 1);
+    assert.match(h.log.text(), /client 0 disconnected from .* \(send-queue-full\)/);
+    assert.equal(h.out.text(), "[client 1] flood\n[client 1] still here\n");
+  } finally {
+    closeQuietly(slow);
+    const stats = await h.stop();
+    assert.equal(stats.dropped, 1);
+  }
+});
+
+Deno.test("kick closes one client, says so in its disconnect event, and counts it", async () => {
+  const observer = recordingObserver();
+  const h = startLineServer({ observer });
+  const conn = await connectTo(h.port);
+  try {
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("before the kick\n"));
+    await outputShows(h, "before the kick");
+    observer.handles.get(0)?.kick();
+    assert.deepEqual(await withTimeout(readToEnd(conn), 5000, "the kick"), new Uint8Array(0));
+    await disconnected(h, 0);
+    assert.match(h.log.text(), /client 0 disconnected from .* \(kicked\): 1 line/);
+  } finally {
+    closeQuietly(conn);
+    const stats = await h.stop();
+    assert.equal(stats.kicked, 1);
   }
 });

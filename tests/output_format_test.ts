@@ -390,3 +390,50 @@ Deno.test("refused connections read as one line saying why, in text and JSON", (
     limit: 1,
   });
 });
+
+Deno.test("a failed TLS handshake is a refusal with its detail, in text and JSON", () => {
+  const tls = {
+    type: "refused",
+    address: "10.0.0.9",
+    port: 5000,
+    time: TIME,
+    reason: "tls",
+    limit: 0,
+    detail: "no client certificate",
+  } as const;
+  assert.equal(formatTextEvent(tls), "refused 10.0.0.9:5000: TLS: no client certificate\n");
+  assert.deepEqual(JSON.parse(formatJsonEvent(tls)), {
+    time: "2023-11-14T22:13:20.123Z",
+    type: "refused",
+    address: "10.0.0.9",
+    port: 5000,
+    reason: "tls",
+    detail: "no client certificate",
+  });
+});
+
+Deno.test("a client known by its certificate is named in its events and JSON messages", () => {
+  const alice: ClientInfo = { ...CLIENT, identity: "alice\x1b[2J" };
+  assert.equal(
+    formatTextEvent({ type: "connect", client: alice, time: TIME }),
+    "client 3 connected from 127.0.0.1:40000 as alice\\x1b[2J\n",
+  );
+  assert.equal(
+    JSON.parse(formatJsonEvent({ type: "connect", client: alice, time: TIME })).identity,
+    "alice\x1b[2J",
+  );
+  assert.equal(JSON.parse(formatJsonEvent(disconnect({ client: alice }))).identity, "alice\x1b[2J");
+  const message = format("json", bytes("hi"), { client: alice }).text;
+  assert.equal(JSON.parse(message).identity, "alice\x1b[2J");
+  // Without mutual TLS there is no identity field at all.
+  assert.equal("identity" in JSON.parse(json(bytes("hi"))), false);
+  assert.equal(text("hi"), "[client 3] hi\n");
+});
+
+Deno.test("disconnect events name a kick and a full send queue", () => {
+  assert.match(formatTextEvent(disconnect({ reason: "kicked" })), /\(kicked\): 2 lines/);
+  assert.equal(
+    JSON.parse(formatJsonEvent(disconnect({ reason: "send-queue-full" }))).reason,
+    "send-queue-full",
+  );
+});

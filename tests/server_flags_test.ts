@@ -32,6 +32,12 @@ const DEFAULTS = {
   deny: [],
   maxClients: 0,
   maxPerIp: 0,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  mode: "log",
+  sendQueue: 1048576,
+  console: false,
   help: false,
   version: false,
 };
@@ -124,6 +130,12 @@ Deno.test("server accepts every flag at once", () => {
       deny: [],
       maxClients: 0,
       maxPerIp: 0,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      tlsClientCa: undefined,
+      mode: "log",
+      sendQueue: 1048576,
+      console: false,
       help: false,
       version: false,
     },
@@ -281,4 +293,53 @@ Deno.test("server --workers takes 1 to 256 and refuses per-server limits beside 
     /Cannot combine --workers 2 with --max-clients: each Worker would count on its own/,
   );
   assert.equal(parseServerArgs(["--workers", "1", "--max-per-ip", "3"]).maxPerIp, 3);
+});
+
+Deno.test("server accepts the TLS flags, a client CA only with a certificate and key", () => {
+  const config = parseServerArgs([
+    "--tls-cert",
+    "c.pem",
+    "--tls-key",
+    "k.pem",
+    "--tls-client-ca",
+    "ca.pem",
+  ]);
+  assert.deepEqual(
+    [config.tlsCert, config.tlsKey, config.tlsClientCa],
+    ["c.pem", "k.pem", "ca.pem"],
+  );
+  rejects(["--tls-cert", "c.pem"], "--tls-cert needs --tls-key");
+  rejects(["--tls-key", "k.pem"], "--tls-key needs --tls-cert");
+  rejects(["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert and --tls-key");
+  rejects(["--tls-cert", "", "--tls-key", "k.pem"], 'Invalid tls-cert file "": empty path');
+});
+
+Deno.test("server accepts --mode, --send-queue and --console, refusing what cannot work together", () => {
+  const config = parseServerArgs(["--mode", "chat", "--send-queue", "262144", "--console"]);
+  assert.deepEqual([config.mode, config.sendQueue, config.console], ["chat", 262144, true]);
+  rejects(["--mode", "relay"], 'Invalid mode "relay": must be one of log, echo, broker, chat');
+  rejects(
+    ["--send-queue", "65535"],
+    'Invalid --send-queue "65535": must be an integer from 65536 to 1073741824',
+  );
+  rejects(
+    ["--mode", "broker", "--ack"],
+    "Cannot combine --ack with --mode broker: acknowledgments must be all the server sends",
+  );
+  rejects(
+    ["--console", "--workers", "2"],
+    "Cannot combine --workers 2 with --console: each Worker sees only its own clients",
+  );
+});
+
+Deno.test("server refuses a --send-queue that cannot hold the longest line it would relay", () => {
+  rejects(
+    ["--mode", "echo", "--send-queue", "65536"],
+    'Invalid --send-queue "65536": must hold the longest line, --max-line 65536 plus 64 bytes ' +
+      "for a label",
+  );
+  assert.equal(
+    parseServerArgs(["--mode", "echo", "--send-queue", "65536", "--max-line", "1000"]).sendQueue,
+    65536,
+  );
 });

@@ -1,0 +1,221 @@
+/**
+ * TLS for the server: {@linkcode TlsAcceptor} turns each accepted TCP
+ * connection into a TLS one, and with a client CA (`--tls-client-ca`) asks
+ * the client for a certificate and verifies it (mutual TLS).
+ *
+ * Deno's own `Deno.listenTls` cannot ask for client certificates, so this
+ * runs `node:tls` over the `Deno.TcpConn` the server accepted: the server
+ * keeps its own listener (port sharing, backlog, pausing) and checks
+ * `--allow`/`--deny` before any handshake work is done. Each handshake has a
+ * deadline, and a failed one (a plaintext client, a refused certificate) is
+ * reported through {@linkcode SecureConn.handshake} for that connection only.
+ *
+ * @module
+ */
+
+import { createServer, type TLSSocket } from "node:tls";
+import { Duplex } from "node:stream";
+import { NodeSocketConn } from "./node_socket_conn.ts";
+import type { StreamConn } from "./stream_conn.ts";
+import type { KeyPair } from "./tls_files.ts";
+
+/** Seconds a client gets to finish its TLS handshake unless told otherwise. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10;
+
+/** Options for {@linkcode TlsAcceptor}. */
+export interface TlsAcceptorOptions {
+  /** The server's certificate (chain) and key, PEM. */
+  keyPair: KeyPair;
+  /** CA certificates (PEM) that client certificates must be signed by; given,
+   * every client must present one (mutual TLS).
+   * @default {undefined: no client certificate asked for} */
+  clientCa?: string;
+  /** Seconds a client gets to complete the handshake.
+   * @default {10} */
+  handshakeTimeout?: number;
+}
+
+/** Why a TLS handshake failed, in words for the server's refusal event. */
+export class TlsHandshakeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TlsHandshakeError";
+  }
+}
+
+/** A connection whose reads and writes go through TLS once
+ * {@linkcode SecureConn.handshake} has succeeded. */
+export interface SecureConn extends StreamConn {
+  /**
+   * Completes the handshake. Resolves with the verified client identity
+   * (certificate subject CN, else its first subject alternative name) with
+   * mutual TLS, null without; rejects with {@linkcode TlsHandshakeError}.
+   */
+  handshake(): Promise<string | null>;
+}
+
+/** Makes server-side TLS connections from accepted TCP ones. */
+export class TlsAcceptor {
+  readonly #options: TlsAcceptorOptions;
+
+  constructor(options: TlsAcceptorOptions) {
+    this.#options = options;
+  }
+
+  /** True when clients must present a certificate. */
+  get mutual(): boolean {
+    return this.#options.clientCa !== undefined;
+  }
+
+  /** Starts a TLS handshake on `conn`; the returned connection owns it. */
+  upgrade(conn: Deno.TcpConn): SecureConn {
+    return new ServerTlsConn(conn, this.#options);
+  }
+}
+
+class ServerTlsConn implements SecureConn {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #tcp: Deno.TcpConn;
+  readonly #duplex: Duplex;
+  readonly #handshake: Promise<{ conn: NodeSocketConn; identity: string | null }>;
+  #socket: TLSSocket | null = null;
+  #closed = false;
+
+  constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions) {
+    this.#tcp = tcp;
+    this.remoteAddr = tcp.remoteAddr;
+    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const mutual = options.clientCa !== undefined;
+    // One node:tls server per connection: its events then belong to this
+    // connection alone. It holds no socket of its own and costs well under
+    // a millisecond.
+    const server = createServer({
+      cert: options.keyPair.cert,
+      key: options.keyPair.key,
+      ...(mutual ? { ca: options.clientCa, requestCert: true } : {}),
+      // Checked below, so that a refusal can say why.
+      rejectUnauthorized: false,
+      handshakeTimeout: timeout * 1000,
+    });
+    const duplex = Duplex.fromWeb({ readable: tcp.readable, writable: tcp.writable });
+    this.#duplex = duplex;
+    const { promise, resolve, reject } = Promise.withResolvers<
+      { conn: NodeSocketConn; identity: string | null }
+    >();
+    this.#handshake = promise;
+    // A failure before anyone awaits it is still reported by handshake().
+    promise.catch(() => {});
+    duplex.once("close", () => reject(new TlsHandshakeError("closed during the TLS handshake")));
+    duplex.on("error", () => {}); // reported through the TLS socket or the close
+    server.once("tlsClientError", (error: Error) => {
+      reject(new TlsHandshakeError(handshakeFailureText(error, timeout)));
+      this.#closeTcp();
+    });
+    server.once("secureConnection", (socket: TLSSocket) => {
+      this.#socket = socket;
+      if (this.#closed) {
+        socket.destroy();
+        reject(new TlsHandshakeError("closed during the TLS handshake"));
+        return;
+      }
+      if (mutual && !socket.authorized) {
+        reject(new TlsHandshakeError(clientCertificateRefusal(socket)));
+        socket.destroy();
+        this.#closeTcp();
+        return;
+      }
+      const conn = new NodeSocketConn(socket, this.remoteAddr, { onClose: () => this.#closeTcp() });
+      resolve({ conn, identity: mutual ? clientIdentity(socket) : null });
+    });
+    server.emit("connection", duplex);
+  }
+
+  async handshake(): Promise<string | null> {
+    return (await this.#handshake).identity;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    return await (await this.#handshake).conn.read(buffer);
+  }
+
+  async write(data: Uint8Array): Promise<number> {
+    return await (await this.#handshake).conn.write(data);
+  }
+
+  async closeWrite(): Promise<void> {
+    await (await this.#handshake).conn.closeWrite();
+  }
+
+  close(): void {
+    if (this.#closed) throw new Deno.errors.BadResource("Connection already closed");
+    this.#closed = true;
+    this.#socket?.destroy();
+    this.#closeTcp();
+  }
+
+  #closeTcp(): void {
+    // Destroying the stream cancels the read pending on the socket, which
+    // would otherwise keep it open; closing the connection is then a formality.
+    this.#duplex.destroy();
+    try {
+      this.#tcp.close();
+    } catch {
+      // Already closed by the stream.
+    }
+  }
+}
+
+/** What a `tlsClientError` means, in a few words. */
+export function handshakeFailureText(error: Error, timeout: number): string {
+  const message = error.message;
+  if (/handshake timeout/i.test(message)) {
+    return `no TLS handshake within ${timeout} s`;
+  }
+  if (/InvalidContentType|wrong version number|http request|not a tls/i.test(message)) {
+    return "not a TLS client (plaintext on the TLS port?)";
+  }
+  if (/reset|ECONNRESET|closed|EOF/i.test(message)) return "closed during the TLS handshake";
+  const text = message.split("\n")[0]?.replace(/\s*\(SSL routines:[^)]*\)/, "").trim() ?? "";
+  return `TLS handshake failed: ${text === "" ? "unknown error" : text}`;
+}
+
+/** Why a client's certificate was not accepted, from what node:tls says. */
+function clientCertificateRefusal(socket: TLSSocket): string {
+  const peer = socket.getPeerCertificate();
+  if (peer === undefined || peer === null || Object.keys(peer).length === 0) {
+    return "no client certificate";
+  }
+  return `client certificate refused: ${verifyErrorText(String(socket.authorizationError))}`;
+}
+
+/** OpenSSL-style verification codes, as words. */
+export function verifyErrorText(code: string): string {
+  switch (code) {
+    case "UNABLE_TO_GET_ISSUER_CERT":
+    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
+      return "unknown issuer";
+    case "CERT_HAS_EXPIRED":
+      return "certificate expired";
+    case "CERT_NOT_YET_VALID":
+      return "certificate not yet valid";
+    case "CERT_REVOKED":
+      return "certificate revoked";
+    default:
+      return code.toLowerCase().replaceAll("_", " ");
+  }
+}
+
+/** The verified client's name: subject CN, else the first subject
+ * alternative name (`DNS:`, `email:` and such prefixes dropped). */
+function clientIdentity(socket: TLSSocket): string {
+  const peer = socket.getPeerCertificate();
+  const cn = peer?.subject?.CN;
+  const commonName = Array.isArray(cn) ? cn[0] : cn;
+  if (typeof commonName === "string" && commonName !== "") return commonName;
+  const san = peer?.subjectaltname?.split(",")[0]?.trim() ?? "";
+  const name = san.replace(/^[A-Za-z ]+:/, "");
+  return name === "" ? "unnamed certificate" : name;
+}

@@ -1,0 +1,371 @@
+/**
+ * End-to-end tests of the server's TLS (`--tls-cert`, `--tls-key`,
+ * `--tls-client-ca`): the real `server.ts` process, and `node:tls` clients
+ * from this process with throwaway certificates from `_certs.ts`. Each test
+ * is skipped, naming the reason, where `openssl` is missing.
+ */
+
+import assert from "node:assert/strict";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { BatchWriter } from "../lib/batch_writer.ts";
+import { LineServer } from "../lib/line_server.ts";
+import { readKeyPair } from "../lib/tls_files.ts";
+import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/tls_server.ts";
+import { workersUnavailableReason } from "../lib/worker_pool.ts";
+import { type TestCertificates, testCertificates } from "./_certs.ts";
+import {
+  bytes,
+  closeQuietly,
+  connectTo,
+  LogSink,
+  MemoryWriter,
+  nameUnless,
+  readToEnd,
+  waitFor,
+  withTimeout,
+} from "./_net.ts";
+import { runServerProcess, type ServerProcess, startServer } from "./_process.ts";
+
+const certs = await testCertificates();
+const skip = typeof certs === "string" ? certs : null;
+const SESSION_TIMEOUT_MS = 10_000;
+
+function files(): TestCertificates {
+  if (typeof certs === "string") throw new Error(certs);
+  return certs;
+}
+
+/** Starts the server serving TLS with the test server certificate, plus `args`. */
+function startTlsServer(args: string[] = []): Promise<ServerProcess> {
+  const { server } = files();
+  return startServer(["--tls-cert", server.cert, "--tls-key", server.key, ...args]);
+}
+
+/** What a TLS client saw: whether it got through the handshake, and every
+ * byte the server sent before closing. */
+interface TlsSession {
+  secure: boolean;
+  received: string;
+  error: string | null;
+}
+
+/**
+ * Connects with TLS, trusting the test CA, sends `text`, half-closes, and
+ * collects what the server sends until it closes. Never rejects: a refused
+ * handshake shows as `secure: false` or an early close.
+ */
+function tlsSession(
+  port: number,
+  text: string,
+  options: ConnectionOptions = {},
+): Promise<TlsSession> {
+  const { promise, resolve } = Promise.withResolvers<TlsSession>();
+  const session: TlsSession = { secure: false, received: "", error: null };
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port,
+    servername: "localhost",
+    ca: Deno.readTextFileSync(files().ca.cert),
+    ...options,
+  });
+  socket.on("secureConnect", () => {
+    session.secure = true;
+    socket.end(text);
+  });
+  socket.on("data", (chunk: Uint8Array) => session.received += new TextDecoder().decode(chunk));
+  socket.on("error", (error: Error) => session.error ??= error.message);
+  socket.on("close", () => resolve(session));
+  const timer = setTimeout(() => socket.destroy(), SESSION_TIMEOUT_MS);
+  return promise.finally(() => clearTimeout(timer));
+}
+
+function clientCert(which: "client" | "strangerClient"): ConnectionOptions {
+  return {
+    cert: Deno.readTextFileSync(files()[which].cert),
+    key: Deno.readTextFileSync(files()[which].key),
+  };
+}
+
+Deno.test({
+  name: nameUnless(skip, "TLS server delivers each client's lines, labelled, as plain TCP does"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer();
+    try {
+      assert.match(server.stderrSoFar(), /listening on 127\.0\.0\.1:\d+ \(text to stdout, TLS\)/);
+      const first = await tlsSession(server.port, "hello over TLS\nsecond line\n");
+      const second = await tlsSession(server.port, "from the other one\n");
+      assert.equal(first.secure, true);
+      assert.equal(second.secure, true);
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      assert.equal(
+        result.stdout,
+        "[client 0] hello over TLS\n[client 0] second line\n[client 1] from the other one\n",
+      );
+      assert.match(result.stderr, /client 0 connected from 127\.0\.0\.1:\d+\n/);
+      assert.match(result.stderr, /shut down: 2 clients served, 3 lines/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "mutual TLS: a client with a certificate from the client CA is shown by its name",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--tls-client-ca", files().ca.cert, "--format", "json"]);
+    try {
+      assert.match(server.stderrSoFar(), /TLS with client certificates/);
+      const session = await tlsSession(server.port, "signed by alice\n", clientCert("client"));
+      assert.equal(session.secure, true);
+      assert.equal(session.error, null);
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(
+        records.map((r) => [r.type, r.client, r.identity, r.text]),
+        [
+          ["connect", 0, "alice", undefined],
+          ["message", 0, "alice", "signed by alice"],
+          ["disconnect", 0, "alice", undefined],
+        ],
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "mutual TLS: clients without a certificate or with a stranger's are refused, " +
+      "each logged once, while a verified client is served",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--tls-client-ca", files().ca.cert]);
+    try {
+      const none = await tlsSession(server.port, "no certificate\n");
+      const stranger = await tlsSession(server.port, "mallory\n", clientCert("strangerClient"));
+      const alice = await tlsSession(server.port, "alice is in\n", clientCert("client"));
+      // Refused clients learn nothing; their lines are never recorded.
+      assert.equal(none.received, "");
+      assert.equal(stranger.received, "");
+      assert.equal(alice.secure, true);
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, "[client 0] alice is in\n");
+      assert.match(result.stderr, /refused 127\.0\.0\.1:\d+: TLS: no client certificate\n/);
+      assert.match(
+        result.stderr,
+        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: unknown issuer\n/,
+      );
+      assert.match(result.stderr, /client 0 connected from 127\.0\.0\.1:\d+ as alice\n/);
+      assert.match(result.stderr, /1 client served, 1 line, .* 2 refused \(2 TLS\)/);
+      assert.equal(result.stderr.match(/refused 127/g)?.length, 2, result.stderr);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "a plaintext client on the TLS port is one refusal event and does not disturb a TLS client",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--format", "json"]);
+    try {
+      const plain = await connectTo(server.port);
+      try {
+        await plain.write(bytes("GET / HTTP/1.0\r\n\r\nhello in clear text\n"));
+        const tls = await tlsSession(server.port, "encrypted line\n");
+        assert.equal(tls.secure, true);
+        // The plaintext peer is closed by the server, having learnt nothing.
+        const n = await withTimeout(plain.read(new Uint8Array(64)), SESSION_TIMEOUT_MS, "close");
+        assert.equal(n, null);
+      } finally {
+        closeQuietly(plain);
+      }
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const refused = records.filter((r) => r.type === "refused");
+      assert.equal(refused.length, 1);
+      assert.equal(refused[0].reason, "tls");
+      assert.match(refused[0].detail, /not a TLS client/);
+      assert.deepEqual(
+        records.filter((r) => r.type === "message").map((r) => r.text),
+        ["encrypted line"],
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(skip, "a TLS server that is full tells the next client so, over TLS"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--max-clients", "1"]);
+    const first = tlsConnect({
+      host: "127.0.0.1",
+      port: server.port,
+      servername: "localhost",
+      ca: Deno.readTextFileSync(files().ca.cert),
+    });
+    first.on("error", () => {});
+    try {
+      await waitFor(
+        "the first client",
+        () => /client 0 connected/.test(server.stderrSoFar()),
+        () => server.stderrSoFar(),
+      );
+      // Deno's own TLS client here: after earlier sessions in this process,
+      // node:tls clients can miss the server's close (a Deno quirk).
+      const second = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [Deno.readTextFileSync(files().ca.cert)],
+      });
+      try {
+        await second.closeWrite();
+        const received = await withTimeout(readToEnd(second), SESSION_TIMEOUT_MS, "the refusal");
+        assert.equal(
+          new TextDecoder().decode(received),
+          "linehub-server: server full (1 client); try again later\n",
+        );
+      } finally {
+        closeQuietly(second);
+      }
+    } finally {
+      first.destroy();
+      const result = await server.stop();
+      assert.match(result.stderr, /1 refused \(1 server full\)/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "server with a bad TLS file exits 1 with one line naming it; half the flags is a usage error",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server, client, dir } = files();
+    const missing = await runServerProcess([
+      "--tls-cert",
+      `${dir}/nope.pem`,
+      "--tls-key",
+      server.key,
+    ]);
+    assert.equal(missing.code, 1);
+    assert.equal(
+      missing.stderr,
+      `linehub-server: Cannot read certificate file "${dir}/nope.pem": no such file or directory\n`,
+    );
+    const mismatch = await runServerProcess(["--tls-cert", server.cert, "--tls-key", client.key]);
+    assert.equal(mismatch.code, 1);
+    assert.equal(
+      mismatch.stderr,
+      `linehub-server: Key file "${client.key}" does not belong to certificate file ` +
+        `"${server.cert}"\n`,
+    );
+    const notCert = await runServerProcess(["--tls-cert", server.key, "--tls-key", server.key]);
+    assert.equal(notCert.code, 1);
+    assert.match(notCert.stderr, /^linehub-server: Invalid certificate file ".*": no PEM/);
+    const half = await runServerProcess(["--tls-cert", server.cert]);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /^linehub-server: --tls-cert needs --tls-key\n/);
+  },
+});
+
+const noWorkers = skip ?? workersUnavailableReason();
+
+Deno.test({
+  name: nameUnless(noWorkers, "TLS with --workers 2: every Worker serves TLS to its clients"),
+  ignore: noWorkers !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--workers", "2", "--tls-client-ca", files().ca.cert]);
+    try {
+      const sessions = await Promise.all(
+        Array.from(
+          { length: 6 },
+          (_, i) => tlsSession(server.port, `line ${i}\n`, clientCert("client")),
+        ),
+      );
+      assert.ok(sessions.every((s) => s.secure));
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      const lines = result.stdout.trim().split("\n").map((l) => l.replace(/^\[client \d+\] /, ""));
+      assert.deepEqual(lines.sort(), ["line 0", "line 1", "line 2", "line 3", "line 4", "line 5"]);
+      assert.equal(result.stderr.match(/ as alice\n/g)?.length, 6);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "a client that never starts its handshake is refused at the deadline; others are served meanwhile",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles } = files();
+    const out = new MemoryWriter();
+    const log = new LogSink();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      handshakeTimeout: 0.5,
+    });
+    const server = new LineServer(new BatchWriter(out), log, { host: "127.0.0.1", port: 0, tls });
+    const { port } = server.listen();
+    const serving = server.serve();
+    const silent = await connectTo(port);
+    try {
+      const session = await tlsSession(port, "served while another waits\n");
+      assert.equal(session.secure, true);
+      await waitFor(
+        "the silent client's refusal",
+        () => log.text().includes("TLS: no TLS handshake within 0.5 s"),
+        () => log.text(),
+      );
+      assert.equal(await withTimeout(silent.read(new Uint8Array(8)), 5000, "close"), null);
+    } finally {
+      closeQuietly(silent);
+      const stats = await server.shutdown();
+      await serving;
+      assert.equal(stats.refusedTls, 1);
+      assert.equal(stats.clients, 1);
+      assert.equal(out.text(), "[client 0] served while another waits\n");
+    }
+  },
+});
+
+Deno.test("handshake failures and verification codes read as a few words", () => {
+  assert.equal(
+    handshakeFailureText(
+      new Error("received corrupt message of type InvalidContentType (SSL routines:x)"),
+      10,
+    ),
+    "not a TLS client (plaintext on the TLS port?)",
+  );
+  assert.equal(
+    handshakeFailureText(new Error("TLS handshake timeout"), 10),
+    "no TLS handshake within 10 s",
+  );
+  assert.equal(
+    handshakeFailureText(new Error("peer sent no certificates"), 10),
+    "TLS handshake failed: peer sent no certificates",
+  );
+  assert.equal(verifyErrorText("UNABLE_TO_GET_ISSUER_CERT"), "unknown issuer");
+  assert.equal(verifyErrorText("CERT_HAS_EXPIRED"), "certificate expired");
+  assert.equal(verifyErrorText("SOME_NEW_CODE"), "some new code");
+});
