@@ -532,8 +532,11 @@ export class LineServer {
       let lines = 0;
       let bytes = 0;
       let now = started;
+      // The totals grow as lines arrive, so /stats and a signal's count are current.
+      const stats = this.#stats;
       const sink: LineSink = (line, truncated, partial) => {
         lines++;
+        stats.lines++;
         formatter.write(output, line, truncated, partial, now);
         if (observer !== null) {
           connection.linesIn = lines;
@@ -550,6 +553,7 @@ export class LineServer {
           const n = await conn.read(buffer);
           if (n === null) break;
           bytes += n;
+          stats.bytes += n;
           now = Date.now();
           connection.lastActive = now;
           framer.push(buffer.subarray(0, n), sink);
@@ -602,8 +606,6 @@ export class LineServer {
       if (connection.stopReason !== null && reason === "eof") reason = connection.stopReason;
       connection.queue?.close();
       closeQuietly(conn);
-      this.#stats.lines += lines;
-      this.#stats.bytes += bytes;
       this.#stats.truncated += framer.truncatedLines;
       if (reason === "drain-timeout") this.#stats.cutOffBytes += bytes;
       this.#event({

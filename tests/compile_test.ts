@@ -6,9 +6,10 @@
  * registered as ignored with the reason in its name, and the reason is
  * printed once.
  *
- * The binaries carry their permissions (server: net and write; client: net
- * only), so these tests also show that nothing prompts or fails for a
- * permission when stdin is not a terminal.
+ * The binaries carry their permissions (server: net, write and read; client:
+ * net and read; each drops read once its TLS files are loaded), so these
+ * tests also show that nothing prompts or fails for a permission when stdin
+ * is not a terminal.
  *
  * @module
  */

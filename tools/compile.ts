@@ -2,10 +2,17 @@
  * Builds the standalone executables with `deno compile`, each with the
  * narrowest permissions it needs:
  *
- * - `linehub-server`: `--allow-net`, and `--allow-write` for `--output` (the
+ * - `linehub-server`: `--allow-net`; `--allow-write` for `--output` (the
  *   server revokes write permission at start-up when it writes to stdout, and
- *   keeps it with `--output`, to reopen the file on SIGHUP);
- * - `linehub-client`: `--allow-net` only.
+ *   keeps it with `--output`, to reopen the file on SIGHUP); `--allow-read`
+ *   for the TLS files (revoked once they are loaded); `--unstable-net` and
+ *   the Worker module of `--workers`, included in the binary;
+ * - `linehub-client`: `--allow-net`, and `--allow-read` for its TLS files
+ *   (revoked once they are loaded).
+ *
+ * The files are named only when the programs run, so read and write access
+ * cannot be narrowed to paths here; the programs drop what they no longer
+ * need instead.
  *
  * `deno task compile` builds for this machine into `dist/`; `deno task
  * compile:all` cross-builds every target into `dist/<target>/`. `--out DIR`
@@ -31,8 +38,18 @@ export const TARGETS = [
 
 /** The programs and the permissions each is compiled with. */
 export const PROGRAMS = [
-  { name: "linehub-server", entry: "server.ts", permissions: ["--allow-net", "--allow-write"] },
-  { name: "linehub-client", entry: "client.ts", permissions: ["--allow-net"] },
+  {
+    name: "linehub-server",
+    entry: "server.ts",
+    permissions: ["--allow-net", "--allow-write", "--allow-read", "--unstable-net"],
+    include: ["lib/server_worker.ts"],
+  },
+  {
+    name: "linehub-client",
+    entry: "client.ts",
+    permissions: ["--allow-net", "--allow-read"],
+    include: [],
+  },
 ] as const;
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -44,6 +61,7 @@ export async function compileProgram(
   target?: string,
 ): Promise<{ ok: boolean; stderr: string }> {
   const args = ["compile", "--quiet", ...program.permissions, "--output", output];
+  for (const path of program.include) args.push("--include", `${ROOT}${path}`);
   if (target !== undefined) args.push("--target", target);
   args.push(`${ROOT}${program.entry}`);
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
