@@ -8,9 +8,12 @@
 
 import assert from "node:assert/strict";
 import {
+  DENO,
   hasCommand,
+  ROOT,
   runClientProcess,
   runServerProcess,
+  SERVER_PERMISSIONS,
   type ServerProcess,
   startServer,
 } from "./_process.ts";
@@ -24,7 +27,7 @@ import {
   withTimeout,
   writeAll,
 } from "./_net.ts";
-import { findOpenbsdNetcat, spawnPeer } from "./_peers.ts";
+import { findOpenbsdNetcat, freePort, spawnPeer } from "./_peers.ts";
 
 const READ_TIMEOUT_MS = 15_000;
 
@@ -300,6 +303,39 @@ Deno.test({
       await listener.stop();
       const result = await server.stop();
       assert.equal(result.stdout, "[client 1] hello from nc\n");
+    }
+  },
+});
+
+const noScript = await hasCommand("script") ? null : "script (util-linux) not installed";
+
+Deno.test({
+  name: nameUnless(
+    noScript,
+    "on a terminal the console is on without --console (driven through a pseudo-terminal)",
+  ),
+  ignore: noScript !== null,
+  async fn(): Promise<void> {
+    // `script` runs the server with a pseudo-terminal as its stdin, stdout
+    // and stderr; what the test writes to script's stdin is typed there.
+    const port = freePort();
+    const command = [DENO, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`]
+      .concat(["--host", "127.0.0.1", "--port", String(port), "--mode", "broker"])
+      .map((word) => `'${word}'`).join(" ");
+    const pty = spawnPeer("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
+    try {
+      await pty.waitForStdout("console on stdin: /help");
+      const conn = await connectTo(port);
+      try {
+        await pty.waitForStdout("client 0 connected");
+        await pty.write("typed at the terminal\n");
+        assert.equal(await readUntil(conn, "\n"), "typed at the terminal\n");
+        await pty.waitForStdout("sent to 1 client");
+      } finally {
+        closeQuietly(conn);
+      }
+    } finally {
+      await pty.stop();
     }
   },
 });
