@@ -205,3 +205,20 @@ async function expired(files: CertFiles, issuer: CertFiles, dir: string): Promis
     "-notext",
   ]);
 }
+
+/**
+ * For a test file's top level: `skip` is why there are no certificates (or
+ * null), and `files()` returns them in a test that runs only when they exist.
+ */
+export async function certificatesForTests(): Promise<
+  { files: () => TestCertificates; skip: string | null }
+> {
+  const certs = await testCertificates();
+  return {
+    skip: typeof certs === "string" ? certs : null,
+    files(): TestCertificates {
+      if (typeof certs === "string") throw new Error(certs);
+      return certs;
+    },
+  };
+}

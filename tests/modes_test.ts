@@ -42,14 +42,15 @@ async function join(server: ServerProcess, id: number): Promise<Deno.TcpConn> {
   return conn;
 }
 
-/** Reads from `conn` until what arrived ends with `end`; returns it all. */
-async function readUntil(conn: Deno.Conn, end: string): Promise<string> {
+/** Reads from `conn` until `done` says what arrived so far is enough (or
+ * the connection ends); returns it all. */
+async function readWhile(conn: Deno.Conn, done: (text: string) => boolean): Promise<string> {
   const decoder = new TextDecoder();
   const buffer = new Uint8Array(65536);
   let text = "";
   return await withTimeout(
     (async () => {
-      while (!text.endsWith(end)) {
+      while (!done(text)) {
         const n = await conn.read(buffer);
         if (n === null) break;
         text += decoder.decode(buffer.subarray(0, n), { stream: true });
@@ -57,8 +58,18 @@ async function readUntil(conn: Deno.Conn, end: string): Promise<string> {
       return text;
     })(),
     READ_TIMEOUT_MS,
-    JSON.stringify(end),
+    "the server's lines",
   );
+}
+
+/** Reads until what arrived ends with `end`. */
+function readUntil(conn: Deno.Conn, end: string): Promise<string> {
+  return readWhile(conn, (text) => text.endsWith(end));
+}
+
+/** Reads `count` more bytes' worth of text (ASCII here). */
+function readMore(conn: Deno.Conn, count: number): Promise<string> {
+  return readWhile(conn, (text) => text.length >= count);
 }
 
 function numbered(prefix: string, count: number): string {
@@ -109,25 +120,6 @@ Deno.test("--mode broker relays each line unchanged to every other client, in or
     assert.equal(result.stdout.split("\n").length - 1, 401);
   }
 });
-
-/** Reads exactly `count` more bytes' worth of text (ASCII here). */
-async function readMore(conn: Deno.Conn, count: number): Promise<string> {
-  const decoder = new TextDecoder();
-  const buffer = new Uint8Array(65536);
-  let text = "";
-  return await withTimeout(
-    (async () => {
-      while (text.length < count) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        text += decoder.decode(buffer.subarray(0, n), { stream: true });
-      }
-      return text;
-    })(),
-    READ_TIMEOUT_MS,
-    `${count} bytes`,
-  );
-}
 
 Deno.test("--mode chat labels relayed lines, makes them terminal-safe, and announces joins and leaves", async () => {
   const server = await startServer(["--mode", "chat"]);

@@ -10,16 +10,10 @@ import {
   readKeyPair,
   TlsFileError,
 } from "../lib/tls_files.ts";
-import { type TestCertificates, testCertificates } from "./_certs.ts";
+import { certificatesForTests } from "./_certs.ts";
 import { nameUnless } from "./_net.ts";
 
-const certs = await testCertificates();
-const skip = typeof certs === "string" ? certs : null;
-
-function files(): TestCertificates {
-  if (typeof certs === "string") throw new Error(certs);
-  return certs;
-}
+const { files, skip } = await certificatesForTests();
 
 async function rejectsWith(promise: Promise<unknown>, message: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {

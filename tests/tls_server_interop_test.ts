@@ -13,19 +13,13 @@
  */
 
 import assert from "node:assert/strict";
-import { type TestCertificates, testCertificates } from "./_certs.ts";
+import { certificatesForTests } from "./_certs.ts";
 import { nameUnless } from "./_net.ts";
 import { runBounded, waitForDisconnects } from "./_peers.ts";
 import { hasCommand, type ProcessResult, startServer } from "./_process.ts";
 
-const certs = await testCertificates();
-const noCerts = typeof certs === "string" ? certs : null;
+const { files, skip: noCerts } = await certificatesForTests();
 const noNcat = noCerts ?? (await hasCommand("ncat") ? null : "ncat not installed");
-
-function files(): TestCertificates {
-  if (typeof certs === "string") throw new Error(certs);
-  return certs;
-}
 
 /** Runs a TLS server (mutual when `mutual`), lets `client` connect `count`
  * times, and returns the server's result once they are all done. */

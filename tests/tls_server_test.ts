@@ -12,7 +12,7 @@ import { LineServer } from "../lib/line_server.ts";
 import { readKeyPair } from "../lib/tls_files.ts";
 import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/tls_server.ts";
 import { workersUnavailableReason } from "../lib/worker_pool.ts";
-import { type TestCertificates, testCertificates } from "./_certs.ts";
+import { certificatesForTests } from "./_certs.ts";
 import {
   bytes,
   closeQuietly,
@@ -26,14 +26,8 @@ import {
 } from "./_net.ts";
 import { runServerProcess, type ServerProcess, startServer } from "./_process.ts";
 
-const certs = await testCertificates();
-const skip = typeof certs === "string" ? certs : null;
+const { files, skip } = await certificatesForTests();
 const SESSION_TIMEOUT_MS = 10_000;
-
-function files(): TestCertificates {
-  if (typeof certs === "string") throw new Error(certs);
-  return certs;
-}
 
 /** Starts the server serving TLS with the test server certificate, plus `args`. */
 function startTlsServer(args: string[] = []): Promise<ServerProcess> {
