@@ -174,6 +174,8 @@ class Connection implements ClientHandle {
   connectedAt = 0;
   linesIn = 0;
   linesOut = 0;
+  /** Bytes received from it so far. */
+  bytesIn = 0;
   /** Set when the server closes the socket itself, to name the reason. */
   stopReason: DisconnectReason | null = null;
   /** When data last arrived (or the connection opened), for --idle-timeout. */
@@ -512,52 +514,27 @@ export class LineServer {
 
   async #serveConnection(connection: Connection): Promise<void> {
     // One try around everything, rather than promise handlers chained on the
-    // task, keeps idle connections cheap (see the bench's scale scenario).
+    // task, and as few locals as the loop needs (a waiting task keeps them
+    // all), keep idle connections cheap (see the bench's scale scenario).
     try {
-      if (!await this.#handshake(connection)) return;
+      if (this.#tls !== null && !await this.#handshake(connection)) return;
+      const { framer, sink, acknowledge } = this.#begin(connection);
       const conn = connection.conn;
-      const client: ClientInfo = { ...connection.client, id: this.#nextClientId() };
-      connection.client = client;
-      this.#stats.clients++;
-      const started = Date.now();
-      connection.connectedAt = started;
-      connection.lastActive = started;
-      this.#event({ type: "connect", client, time: started });
-      const observer = this.#observer;
-      connection.open = true;
-      observer?.joined(connection);
-      const framer = new LineFramer({ maxLine: this.#maxLine });
       const output = this.#output;
-      const formatter = new MessageFormatter(this.#format, client);
-      let lines = 0;
-      let bytes = 0;
-      let now = started;
-      // The totals grow as lines arrive, so /stats and a signal's count are current.
       const stats = this.#stats;
-      const sink: LineSink = (line, truncated, partial) => {
-        lines++;
-        stats.lines++;
-        formatter.write(output, line, truncated, partial, now);
-        if (observer !== null) {
-          connection.linesIn = lines;
-          observer.line(connection, line, truncated, partial);
-        }
-      };
-      const acknowledge = this.#ack ? new Acknowledger(conn, output) : null;
       let reason: DisconnectReason = "eof";
       let detail = "";
       let buffer = new Uint8Array(INITIAL_READ_BUFFER);
-      const maxBuffer = observer === null ? MAX_READ_BUFFER : MAX_RELAY_READ_BUFFER;
+      const maxBuffer = this.#observer === null ? MAX_READ_BUFFER : MAX_RELAY_READ_BUFFER;
       try {
         while (true) {
           const n = await conn.read(buffer);
           if (n === null) break;
-          bytes += n;
+          connection.bytesIn += n;
           stats.bytes += n;
-          now = Date.now();
-          connection.lastActive = now;
+          connection.lastActive = Date.now();
           framer.push(buffer.subarray(0, n), sink);
-          acknowledge?.upTo(lines);
+          acknowledge?.upTo(connection.linesIn);
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
           if (n === buffer.length && buffer.length < maxBuffer) {
@@ -583,42 +560,7 @@ export class LineServer {
           detail = describeError(error);
         }
       }
-      // Whatever was received of a last, unfinished line is delivered, flagged.
-      now = Date.now();
-      framer.end(sink);
-      connection.linesIn = lines;
-      observer?.left(connection);
-      connection.open = false;
-      if (reason === "eof") {
-        // The client waits for the last acknowledgment, or for what is still
-        // queued to it, before it is done; one that stops reading is let go
-        // at the drain deadline, or after a while.
-        acknowledge?.upTo(lines);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          Promise.all([acknowledge?.idle(), connection.queue?.idle()]),
-          this.#deadline.promise,
-          new Promise((resolve) => timer = setTimeout(resolve, SEND_LINGER_MS)),
-        ]);
-        clearTimeout(timer);
-      }
-      // A stop while lingering (a drain deadline) still names its reason.
-      if (connection.stopReason !== null && reason === "eof") reason = connection.stopReason;
-      connection.queue?.close();
-      closeQuietly(conn);
-      this.#stats.truncated += framer.truncatedLines;
-      if (reason === "drain-timeout") this.#stats.cutOffBytes += bytes;
-      this.#event({
-        type: "disconnect",
-        client,
-        time: now,
-        reason,
-        detail,
-        lines,
-        bytes,
-        truncated: framer.truncatedLines,
-        durationMs: now - started,
-      });
+      await this.#end(connection, framer, sink, acknowledge, reason, detail);
     } catch (error) {
       // The read loop handles its own errors; this is a last line of defence.
       this.#log.write(`client ${connection.client.id}: internal error: ${describeError(error)}\n`);
@@ -631,6 +573,90 @@ export class LineServer {
         else this.#perIp.delete(address);
       }
     }
+  }
+
+  /** Makes a connection a client: numbers it, reports it, and builds what
+   * its reads go through. */
+  #begin(connection: Connection): {
+    framer: LineFramer;
+    sink: LineSink;
+    acknowledge: Acknowledger | null;
+  } {
+    const client: ClientInfo = { ...connection.client, id: this.#nextClientId() };
+    connection.client = client;
+    this.#stats.clients++;
+    const started = Date.now();
+    connection.connectedAt = started;
+    connection.lastActive = started;
+    this.#event({ type: "connect", client, time: started });
+    const observer = this.#observer;
+    connection.open = true;
+    observer?.joined(connection);
+    const output = this.#output;
+    const formatter = new MessageFormatter(this.#format, client);
+    // The totals grow as lines arrive, so /stats and a signal's count are
+    // current. A line's time is that of the read that completed it.
+    const stats = this.#stats;
+    const sink: LineSink = (line, truncated, partial) => {
+      connection.linesIn++;
+      stats.lines++;
+      formatter.write(output, line, truncated, partial, connection.lastActive);
+      observer?.line(connection, line, truncated, partial);
+    };
+    return {
+      framer: new LineFramer({ maxLine: this.#maxLine }),
+      sink,
+      acknowledge: this.#ack ? new Acknowledger(connection.conn, output) : null,
+    };
+  }
+
+  /** Ends a client's session: its last partial line, what is still owed to
+   * it, and its disconnect event. */
+  async #end(
+    connection: Connection,
+    framer: LineFramer,
+    sink: LineSink,
+    acknowledge: Acknowledger | null,
+    readEnd: DisconnectReason,
+    detail: string,
+  ): Promise<void> {
+    let reason = readEnd;
+    // Whatever was received of a last, unfinished line is delivered, flagged.
+    const now = Date.now();
+    connection.lastActive = now;
+    framer.end(sink);
+    this.#observer?.left(connection);
+    connection.open = false;
+    if (reason === "eof") {
+      // The client waits for the last acknowledgment, or for what is still
+      // queued to it, before it is done; one that stops reading is let go
+      // at the drain deadline, or after a while.
+      acknowledge?.upTo(connection.linesIn);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([acknowledge?.idle(), connection.queue?.idle()]),
+        this.#deadline.promise,
+        new Promise((resolve) => timer = setTimeout(resolve, SEND_LINGER_MS)),
+      ]);
+      clearTimeout(timer);
+      // A stop while lingering (a drain deadline) still names its reason.
+      if (connection.stopReason !== null) reason = connection.stopReason;
+    }
+    connection.queue?.close();
+    closeQuietly(connection.conn);
+    this.#stats.truncated += framer.truncatedLines;
+    if (reason === "drain-timeout") this.#stats.cutOffBytes += connection.bytesIn;
+    this.#event({
+      type: "disconnect",
+      client: connection.client,
+      time: now,
+      reason,
+      detail,
+      lines: connection.linesIn,
+      bytes: connection.bytesIn,
+      truncated: framer.truncatedLines,
+      durationMs: now - connection.connectedAt,
+    });
   }
 
   /** Why a new connection from `address` may not become a client, if so. */
