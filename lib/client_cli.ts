@@ -1,15 +1,17 @@
 /**
  * `linehub-client` as a function from arguments to an exit status: flags,
- * the choice between the plain and the line mode, signals, and one line on
- * stderr for every failure.
+ * the TLS files, the choice between the plain and the line mode, signals,
+ * and one line on stderr for every failure.
  *
  * @module
  */
 
 import { CLIENT_USAGE, parseClientArgs } from "./client_flags.ts";
 import { describeError } from "./error_text.ts";
-import { ClientError, type ClientFailure, runClient } from "./line_client.ts";
+import { ClientError, type ClientFailure, type NoticeKind, runClient } from "./line_client.ts";
 import { runReconnectingClient } from "./reconnecting_client.ts";
+import { loadTlsClientOptions, type TlsClientOptions } from "./tls_client.ts";
+import { TlsFileError } from "./tls_files.ts";
 import { UsageError } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
 import { listenForSignals } from "./signal_listeners.ts";
@@ -64,6 +66,25 @@ export async function runClientCli(args: string[]): Promise<number> {
     await Deno.stdout.write(encoder.encode(`${PROGRAM} ${VERSION}\n`));
     return EXIT_OK;
   }
+  // Before connecting: a wrong file is one line naming it, not a failed
+  // handshake later.
+  let tls: TlsClientOptions | undefined;
+  if (config.tls !== undefined) {
+    try {
+      tls = await loadTlsClientOptions(config.tls);
+    } catch (error) {
+      say(`${PROGRAM}: ${error instanceof TlsFileError ? error.message : describeError(error)}\n`);
+      return EXIT_FAILURE;
+    }
+  }
+  // Least privilege: the TLS files are the only files the client reads
+  // (stdin and stdout need no permission), so read access goes now, before
+  // anything comes from the network.
+  Deno.permissions.revokeSync({ name: "read" });
+  const onNotice = (message: string, kind: NoticeKind): void => {
+    if (kind === "connection" && config.quiet) return;
+    say(`${PROGRAM}: ${message}\n`);
+  };
   // Ctrl-C and SIGTERM stop the session, which then says what was left
   // undelivered, instead of the runtime killing the process silently.
   const interrupt = new AbortController();
@@ -75,6 +96,8 @@ export async function runClientCli(args: string[]): Promise<number> {
       connectTimeout: config.connectTimeout,
       messages: config.messages,
       signal: interrupt.signal,
+      onNotice,
+      ...(tls === undefined ? {} : { tls }),
     };
     if (config.retry > 0 || config.ack) {
       await runReconnectingClient(config.target, Deno.stdin, Deno.stdout, {
@@ -83,7 +106,6 @@ export async function runClientCli(args: string[]): Promise<number> {
         ack: config.ack,
         bufferLines: config.bufferLines,
         maxLine: config.maxLine,
-        onNotice: (message) => say(`${PROGRAM}: ${message}\n`),
       });
     } else {
       await runClient(config.target, Deno.stdin, Deno.stdout, common);

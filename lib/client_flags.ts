@@ -5,11 +5,13 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { type HostPort, parseTarget } from "./address.ts";
 import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
 import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
+import type { TlsClientFlags } from "./tls_client.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Most reconnect attempts in a row that `--retry` takes as a number. */
@@ -35,6 +37,10 @@ export interface ClientConfig {
   readonly bufferLines: number;
   /** Longest line sent whole, in bytes; longer lines are cut there. */
   readonly maxLine: number;
+  /** `--tls` and the flags that go with it; undefined without `--tls`. */
+  readonly tls: TlsClientFlags | undefined;
+  /** `-q`: no connection messages on stderr (failures and warnings still). */
+  readonly quiet: boolean;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -62,6 +68,20 @@ Options:
                            not read while it is full (default ${DEFAULT_BUFFER_LINES})
   --max-line BYTES         with --retry or --ack, longer lines are cut there
                            (default ${DEFAULT_CLIENT_MAX_LINE})
+  --tls                    connect with TLS, verifying that the server's
+                           certificate is valid for HOST and comes from a
+                           trusted CA
+  --ca FILE                with --tls, also trust the CA certificates in
+                           FILE (PEM)
+  --servername NAME        with --tls, verify the certificate for NAME and
+                           send NAME (SNI) instead of HOST
+  --cert FILE              with --tls, present this client certificate (PEM);
+                           needs --key
+  --key FILE               with --tls, the private key of --cert (PEM)
+  --insecure               with --tls, skip verifying the server's certificate
+                           (a warning says so on stderr); not with --ca
+  -q, --quiet              no connection messages (connected, retrying);
+                           failures and warnings still go to stderr
   -h, --help               show this help and exit
   -V, --version            show the version and exit
 
@@ -72,9 +92,17 @@ With --retry or --ack the client sends whole lines and holds at most
 when a connection is lost may be lost (at most once); with --ack, every line
 reaches the server's output at least once, and may arrive twice.
 
+With --tls, the trusted CAs are Deno's built-in copy of Mozilla's roots
+plus any --ca (DENO_TLS_CA_STORE=system,mozilla adds the system's store).
+The files of --ca, --cert and --key are read at start-up; then the client
+gives up read access. A certificate that fails verification is a connect
+failure.
+
 Exit status:
   0    everything sent (with --ack, acknowledged), and the server closed
-  1    cannot connect (after any retries), or another failure
+  1    cannot connect (after any retries; with --tls, also a certificate
+       that fails verification or a bad --ca, --cert or --key file), or
+       another failure
   2    bad usage
   3    the server went away before all input was sent (with --ack,
        acknowledged); the last message says how many lines
@@ -97,6 +125,13 @@ export function parseClientArgs(args: string[]): ClientConfig {
         ack: { type: "boolean", default: false },
         "buffer-lines": { type: "string" },
         "max-line": { type: "string" },
+        tls: { type: "boolean", default: false },
+        ca: { type: "string" },
+        servername: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        insecure: { type: "boolean", default: false },
+        quiet: { type: "boolean", short: "q", default: false },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "V", default: false },
       },
@@ -130,6 +165,13 @@ export function parseClientArgs(args: string[]): ClientConfig {
     MAX_MAX_LINE,
     lineMode,
   );
+  const tls = parseTlsFlags(values.tls, {
+    ca: values.ca,
+    servername: values.servername,
+    cert: values.cert,
+    key: values.key,
+    insecure: values.insecure,
+  });
   const base = {
     messages: values.message,
     connectTimeout,
@@ -137,6 +179,8 @@ export function parseClientArgs(args: string[]): ClientConfig {
     ack,
     bufferLines,
     maxLine,
+    tls,
+    quiet: values.quiet,
     help: values.help,
   };
   if (values.help || values.version) {
@@ -148,6 +192,47 @@ export function parseClientArgs(args: string[]): ClientConfig {
   }
   const [host, port] = positionals as [string, string | undefined];
   return { ...base, target: parseTarget(host, port), version: false };
+}
+
+/** The TLS flags: each only with `--tls`, `--cert` and `--key` together,
+ * `--insecure` not with `--ca`, no empty paths. The files are read later,
+ * at start-up. */
+function parseTlsFlags(enabled: boolean, flags: TlsClientFlags): TlsClientFlags | undefined {
+  const { ca, servername, cert, key, insecure } = flags;
+  const given: Array<[string, boolean]> = [
+    ["ca", ca !== undefined],
+    ["servername", servername !== undefined],
+    ["cert", cert !== undefined],
+    ["key", key !== undefined],
+    ["insecure", insecure],
+  ];
+  for (const [flag, present] of given) {
+    if (present && !enabled) throw new UsageError(`--${flag} needs --tls`);
+  }
+  if (!enabled) return undefined;
+  for (const [flag, path] of [["ca", ca], ["cert", cert], ["key", key]]) {
+    if (path === "") throw new UsageError(`Invalid --${flag} "": empty file name`);
+  }
+  if (cert !== undefined && key === undefined) throw new UsageError("--cert needs --key");
+  if (key !== undefined && cert === undefined) throw new UsageError("--key needs --cert");
+  if (insecure && ca !== undefined) {
+    throw new UsageError(
+      "--insecure conflicts with --ca: --insecure verifies nothing, so --ca would be ignored",
+    );
+  }
+  if (servername !== undefined && !isServerName(servername)) {
+    throw new UsageError(
+      `Invalid --servername ${JSON.stringify(servername)}: must be a host name or an IP address`,
+    );
+  }
+  return flags;
+}
+
+/** A DNS name (ASCII: punycode for international names) or an IP address. */
+function isServerName(name: string): boolean {
+  if (isIP(name) !== 0) return true;
+  return name.length <= 253 && /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/.test(name) &&
+    !name.includes("..");
 }
 
 /** `--retry`: a whole number of attempts, or `forever` (Infinity). */

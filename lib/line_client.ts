@@ -8,7 +8,8 @@
  * Sending and receiving run side by side, so the client works the same with
  * a server that only listens and one that talks back. Bytes are forwarded
  * exactly as read: a final line without a newline arrives as such, and the
- * server reports it as partial.
+ * server reports it as partial. With `tls`, the connection is TLS (see
+ * `tls_client.ts`); everything else is the same.
  *
  * @module
  */
@@ -16,6 +17,16 @@
 import { formatHostPort, type HostPort } from "./address.ts";
 import { type ByteWriter, writeAll } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
+import type { StreamConn } from "./stream_conn.ts";
+import {
+  connectTls,
+  describeConnError,
+  describeTls,
+  INSECURE_WARNING,
+  isHandshakeRefusal,
+  type TlsClientOptions,
+  TlsHandshakeFailure,
+} from "./tls_client.ts";
 
 /** Size of the buffers stdin and the socket are read into. */
 const READ_BUFFER = 65536;
@@ -41,7 +52,22 @@ export interface LineClientOptions {
    * abort reason when it is a string such as `"SIGINT"`.
    * @default {undefined} */
   signal?: AbortSignal;
+  /** Connect with TLS, with these settings (files already read).
+   * @default {undefined: plain TCP} */
+  tls?: TlsClientOptions;
+  /** Receives each one-line message for the user (without the program
+   * name): `connection` messages (connected; in line mode also the retries
+   * and reconnects), which `--quiet` hides, and `notice`s (the `--insecure`
+   * warning, a cut line, a stall), which it does not.
+   * @default {() => {}} */
+  onNotice?: (message: string, kind: NoticeKind) => void;
 }
+
+/** The two kinds of message a session tells the user besides its failure. */
+export type NoticeKind = "connection" | "notice";
+
+/** A connection the client uses: TCP, or TLS in one of its two forms. */
+export type ClientConn = StreamConn & { setNoDelay?(noDelay?: boolean): void };
 
 /**
  * What went wrong, as far as the exit status is concerned:
@@ -95,40 +121,60 @@ export async function runClient(
     target,
     options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
     interrupt,
+    options.tls,
   ).catch((error) => Promise.reject(interrupt?.aborted ? interrupted() : error));
+  const notice = options.onNotice ?? (() => {});
+  notice(connectedMessage(where, options.tls), "connection");
+  if (options.tls?.insecure) notice(INSECURE_WARNING, "notice");
+  const connectedAt = Date.now();
+  let received = false;
+  // With TLS 1.3 the server checks the client's certificate after the
+  // client's side of the handshake is done, so a refusal arrives as the
+  // first read or write failing: the connection was never made.
+  const lostOrRefused = (error: unknown, kind: ClientFailure = "lost"): ClientError =>
+    options.tls !== undefined && !received && isHandshakeRefusal(error)
+      ? new ClientError("connect", `Cannot connect to ${where}: ${describeConnError(error)}`, {
+        cause: error,
+      })
+      : lost(error, where, kind);
   const stop = whenAborted(interrupt);
   try {
-    conn.setNoDelay(true); // a typed line goes out at once
+    conn.setNoDelay?.(true); // a typed line goes out at once
     const messages = options.messages ?? [];
     const upload = (async () => {
       if (messages.length > 0) {
         try {
           await writeAll(conn, new TextEncoder().encode(messages.map((m) => m + "\n").join("")));
         } catch (error) {
-          throw lost(error, where);
+          throw lostOrRefused(error);
         }
       } else {
         await copy(
           input,
           conn,
           (error) => failure("failed", "Cannot read from stdin", error),
-          (error) => lost(error, where),
+          (error) => lostOrRefused(error),
         );
       }
       try {
         await conn.closeWrite();
       } catch (error) {
-        throw lost(error, where);
+        throw lostOrRefused(error);
       }
       uploaded = true;
     })();
     const download = copy(
-      conn,
+      {
+        read: async (buffer: Uint8Array): Promise<number | null> => {
+          const n = await conn.read(buffer);
+          if (n !== null && n > 0) received = true;
+          return n;
+        },
+      },
       output,
       // Lost while sending, the input may not have arrived; lost after
       // everything was sent, only the server's reply is cut short.
-      (error) =>
-        uploaded ? failure("failed", `Connection to ${where} lost`, error) : lost(error, where),
+      (error) => lostOrRefused(error, uploaded ? "failed" : "lost"),
       (error) => failure("output", "Cannot write to stdout", error),
     );
     // Both are awaited below, or their failure is the one reported; these
@@ -143,7 +189,8 @@ export async function runClient(
     if (first === "closed") {
       throw new ClientError(
         "lost",
-        `Server ${where} closed the connection before the input ended`,
+        `Server ${where} closed the connection before the input ended` +
+          tlsCloseHint(options.tls, received, connectedAt),
       );
     }
     if (first === "interrupted") throw interrupted();
@@ -163,21 +210,25 @@ export async function runClient(
 }
 
 /**
- * Opens a TCP connection to `target`, giving up after `timeout` seconds
- * (0: no limit of our own) or when `interrupt` is aborted. Rejects with a
- * {@linkcode ClientError} of kind `connect` naming the address and the
- * reason; the caller checks `interrupt.aborted` to tell an interruption.
+ * Opens a connection to `target`, TCP or, with `tls`, TLS with the handshake
+ * done (and the certificate verified unless `tls.insecure`), giving up after
+ * `timeout` seconds (0: no limit of our own; the handshake counts) or when
+ * `interrupt` is aborted. Rejects with a {@linkcode ClientError} of kind
+ * `connect` naming the address and the reason; the caller checks
+ * `interrupt.aborted` to tell an interruption.
  */
 export async function openConnection(
   target: HostPort,
   timeout: number,
   interrupt?: AbortSignal,
-): Promise<Deno.TcpConn> {
+  tls?: TlsClientOptions,
+): Promise<ClientConn> {
   const where = formatHostPort(target.host, target.port);
   const timer = timeout > 0 ? AbortSignal.timeout(timeout * 1000) : undefined;
   const signals = [timer, interrupt].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
   try {
+    if (tls !== undefined) return await connectTls(target, tls, signal);
     return await Deno.connect({
       hostname: target.host,
       port: target.port,
@@ -185,9 +236,50 @@ export async function openConnection(
       ...(signal === undefined ? {} : { signal }),
     });
   } catch (error) {
-    const reason = timer?.aborted ? `timed out after ${timeout} s` : describeError(error);
+    const handshake = error instanceof TlsHandshakeFailure;
+    let reason: string;
+    if (timer?.aborted) {
+      reason = handshake
+        ? `TLS handshake timed out after ${timeout} s (does the server speak TLS?)`
+        : `timed out after ${timeout} s`;
+    } else {
+      reason = handshake ? error.message : describeConnError(error);
+    }
     throw new ClientError("connect", `Cannot connect to ${where}: ${reason}`, { cause: error });
   }
+}
+
+/** The connection message: "Connected to HOST:PORT (TLS, certificate
+ * verified)", or "Reconnected ..." when `again`. */
+export function connectedMessage(
+  where: string,
+  tls: TlsClientOptions | undefined,
+  again = false,
+): string {
+  const how = tls === undefined ? "" : ` (${describeTls(tls)})`;
+  return `${again ? "Reconnected" : "Connected"} to ${where}${how}`;
+}
+
+/** How soon after the handshake a silent close looks like a refused
+ * client certificate rather than a server that just went away. */
+const REFUSAL_WINDOW_MS = 2000;
+
+/**
+ * Why a TLS server may close at once without a word: a client certificate
+ * it wanted, or refused (a server that checks it itself, like linehub's,
+ * then just closes). "" unless the close came within
+ * {@linkcode REFUSAL_WINDOW_MS} of connecting with nothing received.
+ */
+export function tlsCloseHint(
+  tls: TlsClientOptions | undefined,
+  received: boolean,
+  connectedAt: number,
+  now: number = Date.now(),
+): string {
+  if (tls === undefined || received || now - connectedAt > REFUSAL_WINDOW_MS) return "";
+  return tls.keyPair === undefined
+    ? " (with --tls: was a client certificate needed?)"
+    : " (with --tls: was the client certificate refused?)";
 }
 
 /** " by SIGINT" when the abort reason is a signal name, else "". */
@@ -215,8 +307,11 @@ function failure(kind: ClientFailure, prefix: string, error: unknown): ClientErr
   return new ClientError(kind, `${prefix}: ${describeError(error)}`, { cause: error });
 }
 
-function lost(error: unknown, where: string): ClientError {
-  return failure("lost", `Connection to ${where} lost`, error);
+/** The connection failed: the reason in the words for a network error. */
+function lost(error: unknown, where: string, kind: ClientFailure = "lost"): ClientError {
+  return new ClientError(kind, `Connection to ${where} lost: ${describeConnError(error)}`, {
+    cause: error,
+  });
 }
 
 /** Copies until the reader ends; a failure is reported through the factory

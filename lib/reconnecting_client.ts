@@ -28,14 +28,19 @@ import { describeError } from "./error_text.ts";
 import {
   abortReason,
   type ByteReader,
+  type ClientConn,
   ClientError,
+  connectedMessage,
   DEFAULT_CONNECT_TIMEOUT,
   type LineClientOptions,
+  type NoticeKind,
   openConnection,
+  tlsCloseHint,
 } from "./line_client.ts";
 import { LineQueue } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "./line_reader.ts";
 import { countOf } from "./output_format.ts";
+import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_client.ts";
 
 /** Most bytes of queued lines put into one socket write. */
 const WRITE_BATCH = 65536;
@@ -81,9 +86,6 @@ export interface ReconnectingClientOptions extends LineClientOptions {
   /** Random source for the backoff jitter, numbers in [0, 1).
    * @default {Math.random} */
   random?: () => number;
-  /** Receives each one-line notice (a retry, a reconnect, a cut line).
-   * @default {() => {}} */
-  onNotice?: (message: string) => void;
 }
 
 /** How one connection ended without finishing the session. */
@@ -101,7 +103,7 @@ interface LostConnection {
 /** A read or write on the connection failed: the connection is lost. */
 class ConnectionLost extends Error {
   constructor(cause: unknown) {
-    super(describeError(cause), { cause });
+    super(describeConnError(cause), { cause });
     this.name = "ConnectionLost";
   }
 }
@@ -143,7 +145,8 @@ class Session {
   readonly #backoff: { baseMs?: number; maxMs?: number };
   readonly #random: () => number;
   readonly #noAckHintMs: number;
-  readonly #notice: (message: string) => void;
+  readonly #tls: TlsClientOptions | undefined;
+  readonly #notice: (message: string, kind: NoticeKind) => void;
   /** Rejects when the whole session must stop: the input failed, or an interrupt. */
   readonly #fatal = Promise.withResolvers<never>();
   /** The error #fatal rejected with, once it has. */
@@ -177,6 +180,7 @@ class Session {
     };
     this.#random = options.random ?? Math.random;
     this.#noAckHintMs = options.noAckHintMs ?? NO_ACK_HINT_MS;
+    this.#tls = options.tls;
     this.#notice = options.onNotice ?? (() => {});
     // Raced against every wait below; this keeps a rejection that comes
     // while nothing waits from counting as unhandled.
@@ -223,10 +227,10 @@ class Session {
     let retries = 0;
     let connectedBefore = false;
     while (true) {
-      let conn: Deno.TcpConn;
+      let conn: ClientConn;
       try {
         conn = await this.#race(
-          openConnection(this.#target, this.#connectTimeout, this.#interrupt),
+          openConnection(this.#target, this.#connectTimeout, this.#interrupt, this.#tls),
         );
       } catch (error) {
         if (!(error instanceof ClientError) || error.kind !== "connect") throw error;
@@ -248,13 +252,15 @@ class Session {
         await this.#waitToRetry(error.message, retries++);
         continue;
       }
-      if (retries > 0 || connectedBefore) {
-        const held = this.#queue.length;
-        this.#notice(
-          `${connectedBefore ? "Reconnected" : "Connected"} to ${this.#where}` +
-            (held > 0 ? `; sending ${countOf(held, "line")} held` : ""),
-        );
-      }
+      // Lines count as held only once a connection failed or was lost;
+      // before that they were just read while connecting.
+      const held = retries > 0 || connectedBefore ? this.#queue.length : 0;
+      this.#notice(
+        connectedMessage(this.#where, this.#tls, connectedBefore) +
+          (held > 0 ? `; sending ${countOf(held, "line")} held` : ""),
+        "connection",
+      );
+      if (!connectedBefore && this.#tls?.insecure) this.#notice(INSECURE_WARNING, "notice");
       connectedBefore = true;
       const lost = await this.#runConnection(conn);
       if (lost === null) return;
@@ -279,7 +285,7 @@ class Session {
    * they come, copies the server's bytes out. Returns null when the session
    * is done, or how the connection was lost.
    */
-  async #runConnection(conn: Deno.TcpConn): Promise<LostConnection | null> {
+  async #runConnection(conn: ClientConn): Promise<LostConnection | null> {
     const queue = this.#queue;
     const opened = Date.now();
     queue.rewind();
@@ -292,6 +298,8 @@ class Session {
     let ackedHere = 0;
     let releasedHere = 0;
     let delivered = false;
+    /** Whether the server sent anything on this connection, for the TLS hint. */
+    let received = false;
     const over = Promise.withResolvers<void>();
     let isOver = false;
 
@@ -305,7 +313,7 @@ class Session {
 
     const sending = (async () => {
       try {
-        conn.setNoDelay(true); // a typed line goes out at once
+        conn.setNoDelay?.(true); // a typed line goes out at once
         while (!isOver) {
           if (queue.unsent === 0) {
             if (queue.ended) {
@@ -367,6 +375,7 @@ class Session {
           throw new ConnectionLost(error);
         }
         if (n === null) return;
+        if (n > 0) received = true;
         const chunk = buffer.subarray(0, n);
         if (parser === null) {
           await this.#write(chunk);
@@ -413,7 +422,8 @@ class Session {
         reason: unacknowledged
           ? `Server ${this.#where} closed the connection with ` +
             `${countOf(queue.length, "line")} not acknowledged${this.#ackHint()}`
-          : `Server ${this.#where} closed the connection before the input ended`,
+          : `Server ${this.#where} closed the connection before the input ended` +
+            tlsCloseHint(this.#tls, received, opened),
         success: success(),
         saysPending: unacknowledged,
         closed: true,
@@ -457,6 +467,7 @@ class Session {
         this.#notice(
           `Line ${number} of the input is longer than ${this.maxLine} bytes: sending its first ` +
             `${this.maxLine} (see --max-line); later long lines are cut without a message`,
+          "notice",
         );
       }
       if (this.#ack && !toldNoAck && !this.#queue.hasRoom(line.bytes.length)) {
@@ -485,6 +496,7 @@ class Session {
         this.#notice(
           `Waiting for ${this.#where} to acknowledge ${countOf(this.#queue.length, "line")} ` +
             `before reading more input (does the server run with --ack?)`,
+          "notice",
         );
       }
     } finally {
@@ -496,7 +508,10 @@ class Session {
   async #waitToRetry(reason: string, retries: number): Promise<void> {
     const delay = backoffDelay(retries, this.#random, this.#backoff);
     const of = this.#retry === Infinity ? "" : ` of ${this.#retry}`;
-    this.#notice(`${reason}; retrying in ${formatDelay(delay)} s (retry ${retries + 1}${of})`);
+    this.#notice(
+      `${reason}; retrying in ${formatDelay(delay)} s (retry ${retries + 1}${of})`,
+      "connection",
+    );
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await this.#race(new Promise<void>((resolve) => timer = setTimeout(resolve, delay)));

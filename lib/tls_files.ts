@@ -27,12 +27,17 @@ export interface KeyPair {
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
+/** The PEM certificate blocks in `text`, each with its BEGIN and END lines. */
+export function pemCertificates(text: string): string[] {
+  return text.match(CERTIFICATE_BLOCK) ?? [];
+}
+
 /**
  * The certificates in PEM `text`, each checked to parse; throws
  * {@linkcode TlsFileError} naming `path` when there is none or one is bad.
  */
 export function parseCertificates(text: string, path: string): X509Certificate[] {
-  const blocks = text.match(CERTIFICATE_BLOCK) ?? [];
+  const blocks = pemCertificates(text);
   if (blocks.length === 0) {
     throw new TlsFileError(`Invalid certificate file "${path}": no PEM certificate in it`);
   }

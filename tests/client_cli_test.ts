@@ -32,14 +32,23 @@ function assertRun(
   );
 }
 
-Deno.test("client sends its stdin lines to the server and exits 0 without output", async () => {
+/** The connection message the client prints on stderr unless `--quiet`. */
+function connected(where: string): string {
+  return `linehub-client: Connected to ${where}\n`;
+}
+
+Deno.test("client sends its stdin lines to the server and exits 0, saying only that it connected", async () => {
   const server = await startServer();
   try {
     const result = await runClientProcess(
       ["127.0.0.1", String(server.port)],
       "one\ntwo\r\n\n\x1b[31mthree",
     );
-    assertRun(result, { code: 0, stdout: "", stderr: "" });
+    assertRun(result, {
+      code: 0,
+      stdout: "",
+      stderr: connected(`127.0.0.1:${server.port}`),
+    });
     const served = await server.stop();
     assert.equal(
       served.stdout,
@@ -62,7 +71,7 @@ Deno.test("client -m sends each message as a line to HOST:PORT", async () => {
       "0",
       `127.0.0.1:${server.port}`,
     ]);
-    assertRun(result, { code: 0, stdout: "", stderr: "" });
+    assertRun(result, { code: 0, stdout: "", stderr: connected(`127.0.0.1:${server.port}`) });
     const served = await server.stop();
     assert.equal(served.stdout, "[client 0] hello\n[client 0] with  spaces\tand tab\n");
   } finally {
@@ -79,7 +88,7 @@ Deno.test({
     const server = await startServer(["--host", "::1"]);
     try {
       const result = await runClientProcess([`[::1]:${server.port}`], "over v6\n");
-      assertRun(result, { code: 0, stdout: "", stderr: "" });
+      assertRun(result, { code: 0, stdout: "", stderr: connected(`[::1]:${server.port}`) });
       const served = await server.stop();
       assert.equal(served.stdout, "[client 0] over v6\n");
       assert.match(served.stderr, /^client 0 connected from \[::1\]:\d+$/m);
@@ -111,7 +120,7 @@ Deno.test("client prints what the server sends, also after its input ended, and 
     assertRun(result, {
       code: 0,
       stdout: "welcome\necho: ping\npong\nno newline at the end",
-      stderr: "",
+      stderr: connected(`127.0.0.1:${listener.addr.port}`),
     });
     assert.equal(peerError, null);
   } finally {
@@ -234,7 +243,8 @@ Deno.test("client exits 3 with one line when the server closes before the input 
       {
         code: 3,
         stdout: "",
-        stderr: `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
+        stderr: connected(`127.0.0.1:${listener.addr.port}`) +
+          `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
           "closed the connection before the input ended\n",
       },
     );
@@ -251,4 +261,55 @@ Deno.test("client exits 3 with one line when the server closes before the input 
     await process.stdout.cancel().catch(() => {});
     await process.stderr.cancel().catch(() => {});
   }
+});
+
+Deno.test("client -q and --quiet print what the server sends but no connection message", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const peer = (async () => {
+    for (let i = 0; i < 2; i++) {
+      const conn = await listener.accept();
+      try {
+        await writeAll(conn, bytes("hello\n"));
+        const received = new TextDecoder().decode(await readToEnd(conn));
+        await writeAll(conn, bytes(`got ${received}`));
+      } finally {
+        conn.close();
+      }
+    }
+  })();
+  try {
+    const port = String(listener.addr.port);
+    const quiet = await runClientProcess(["-q", "127.0.0.1", port], "one\n");
+    const retrying = await runClientProcess(
+      ["--quiet", "--retry", "2", "127.0.0.1", port],
+      "two\n",
+    );
+    assertRun(quiet, { code: 0, stdout: "hello\ngot one\n", stderr: "" });
+    assertRun(retrying, { code: 0, stdout: "hello\ngot two\n", stderr: "" });
+    await peer;
+  } finally {
+    listener.close();
+    await peer.catch(() => {});
+  }
+});
+
+Deno.test("client --quiet hides the retries but not the failure that ends the session", async () => {
+  const port = unusedPort();
+  const [quiet, loud] = await Promise.all([
+    runClientProcess(["--quiet", "--retry", "1", "127.0.0.1", String(port)], "lost\n"),
+    runClientProcess(["--retry", "1", "127.0.0.1", String(port)], "lost\n"),
+  ]);
+  const gaveUp = `linehub-client: Cannot connect to 127.0.0.1:${port}: connection refused; ` +
+    "gave up after 1 retry\n";
+  assertRun(quiet, { code: 1, stdout: "", stderr: gaveUp });
+  assertNoCrash(loud.stderr);
+  assert.equal(loud.code, 1);
+  assert.match(
+    loud.stderr,
+    new RegExp(
+      `^linehub-client: Cannot connect to 127\\.0\\.0\\.1:${port}: connection refused; ` +
+        "retrying in [0-9.]+ s \\(retry 1 of 1\\)\\n",
+    ),
+  );
+  assert.ok(loud.stderr.endsWith(gaveUp), loud.stderr);
 });

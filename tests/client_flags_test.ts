@@ -25,8 +25,19 @@ const DEFAULTS = {
   ack: false,
   bufferLines: 10000,
   maxLine: 65536,
+  tls: undefined,
+  quiet: false,
   help: false,
   version: false,
+};
+
+/** What `--tls` alone gives: verify against HOST and the built-in roots. */
+const TLS_DEFAULTS = {
+  ca: undefined,
+  servername: undefined,
+  cert: undefined,
+  key: undefined,
+  insecure: false,
 };
 
 Deno.test("client connects to HOST on port 8888 by default, reading stdin", () => {
@@ -168,6 +179,13 @@ Deno.test("client usage names HOST, PORT and every flag", () => {
       "--ack",
       "--buffer-lines",
       "--max-line",
+      "--tls",
+      "--ca FILE",
+      "--servername NAME",
+      "--cert FILE",
+      "--key FILE",
+      "--insecure",
+      "-q, --quiet",
       "-h, --help",
       "-V, --version",
     ]
@@ -232,4 +250,102 @@ Deno.test("client rejects --buffer-lines and --max-line without --retry or --ack
 
 Deno.test("client rejects a value given to --ack", () => {
   rejects(["--ack=yes", "localhost"], 'Option "--ack" does not take a value');
+});
+
+Deno.test("client --tls alone verifies against HOST and the built-in roots", () => {
+  assert.deepEqual(parseClientArgs(["--tls", "localhost"]), { ...DEFAULTS, tls: TLS_DEFAULTS });
+});
+
+Deno.test("client takes --ca, --servername, --cert and --key with --tls", () => {
+  assert.deepEqual(
+    parseClientArgs([
+      "--tls",
+      "--ca",
+      "ca.pem",
+      "--servername=server.example",
+      "--cert",
+      "me.pem",
+      "--key",
+      "me.key",
+      "10.0.0.1:9000",
+    ]),
+    {
+      ...DEFAULTS,
+      target: { host: "10.0.0.1", port: 9000 },
+      tls: {
+        ca: "ca.pem",
+        servername: "server.example",
+        cert: "me.pem",
+        key: "me.key",
+        insecure: false,
+      },
+    },
+  );
+  assert.equal(parseClientArgs(["--tls", "--servername", "::1", "h"]).tls?.servername, "::1");
+  assert.equal(
+    parseClientArgs(["--tls", "--servername", "xn--bcher-kva.example", "h"]).tls?.servername,
+    "xn--bcher-kva.example",
+  );
+});
+
+Deno.test("client takes --insecure with --tls, and with --servername", () => {
+  assert.deepEqual(parseClientArgs(["--tls", "--insecure", "h"]).tls, {
+    ...TLS_DEFAULTS,
+    insecure: true,
+  });
+  assert.deepEqual(parseClientArgs(["--tls", "--insecure", "--servername", "a.example", "h"]).tls, {
+    ...TLS_DEFAULTS,
+    servername: "a.example",
+    insecure: true,
+  });
+});
+
+Deno.test("client rejects each TLS flag without --tls, naming it", () => {
+  rejects(["--ca", "ca.pem", "h"], "--ca needs --tls");
+  rejects(["--servername", "a.example", "h"], "--servername needs --tls");
+  rejects(["--cert", "c.pem", "--key", "k.pem", "h"], "--cert needs --tls");
+  rejects(["--key", "k.pem", "h"], "--key needs --tls");
+  rejects(["--insecure", "h"], "--insecure needs --tls");
+});
+
+Deno.test("client rejects --cert without --key and --key without --cert", () => {
+  rejects(["--tls", "--cert", "c.pem", "h"], "--cert needs --key");
+  rejects(["--tls", "--key", "k.pem", "h"], "--key needs --cert");
+});
+
+Deno.test("client rejects --insecure with --ca: one of them would be ignored", () => {
+  rejects(
+    ["--tls", "--insecure", "--ca", "ca.pem", "h"],
+    "--insecure conflicts with --ca: --insecure verifies nothing, so --ca would be ignored",
+  );
+});
+
+Deno.test("client rejects an empty TLS file name, naming the flag", () => {
+  rejects(["--tls", "--ca", "", "h"], 'Invalid --ca "": empty file name');
+  rejects(["--tls", "--cert=", "--key", "k", "h"], 'Invalid --cert "": empty file name');
+  rejects(["--tls", "--cert", "c", "--key=", "h"], 'Invalid --key "": empty file name');
+});
+
+Deno.test("client rejects a --servername that is not a host name or an address", () => {
+  for (const name of ["", "two words", "a..b", ".lead", "h\u00e9.example", "a/b", "[::1]"]) {
+    rejects(
+      ["--tls", `--servername=${name}`, "h"],
+      `Invalid --servername ${JSON.stringify(name)}: must be a host name or an IP address`,
+    );
+  }
+});
+
+Deno.test("client rejects a value given to --tls, --insecure or --quiet", () => {
+  rejects(["--tls=yes", "h"], 'Option "--tls" does not take a value');
+  rejects(["--tls", "--insecure=1", "h"], 'Option "--insecure" does not take a value');
+  rejects(["--quiet=1", "h"], 'Option "--quiet" does not take a value');
+});
+
+Deno.test("client takes -q and --quiet", () => {
+  assert.deepEqual(parseClientArgs(["-q", "h"]), {
+    ...DEFAULTS,
+    target: { host: "h", port: 8888 },
+    quiet: true,
+  });
+  assert.equal(parseClientArgs(["--quiet", "--retry", "1", "h"]).quiet, true);
 });

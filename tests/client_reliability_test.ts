@@ -127,6 +127,7 @@ Deno.test("client --ack exits 3 when the server goes away mid-send, naming the l
     conn.close();
     const result = await client.finished();
     assertExit(result, 3, [
+      `${P}Connected to ${where}`,
       `${P}Server ${where} closed the connection before the input ended; ` +
       "2 lines not acknowledged, input not read to the end",
     ]);
@@ -147,6 +148,7 @@ Deno.test("client --ack --retry 1 against a server without --ack sends twice, th
     const unacked = `${P}Server ${where} closed the connection with 2 lines not acknowledged ` +
       "(does the server run with --ack?)";
     assertExit(result, 3, [
+      `${P}Connected to ${where}`,
       new RegExp(`^${escape(unacked)}; retrying in ${DELAY} \\(retry 1 of 1\\)$`),
       `${P}Reconnected to ${where}; sending 2 lines held`,
       `${unacked}; gave up after 1 retry`,
@@ -177,7 +179,10 @@ for (const mode of [[], ["--ack"]]) {
       const result = await client.finished();
       sending = false;
       await talking;
-      assertExit(result, 4, [`${P}Cannot write to stdout: broken pipe`]);
+      assertExit(result, 4, [
+        `${P}Connected to 127.0.0.1:${server.port}`,
+        `${P}Cannot write to stdout: broken pipe`,
+      ]);
     } finally {
       await client.stop();
       await server.close();
@@ -194,7 +199,10 @@ Deno.test("client exits 130 on SIGINT with one line and no stack trace", async (
     await conn.waitForLines(1);
     client.kill("SIGINT");
     const result = await client.finished();
-    assertExit(result, 130, [`${P}Interrupted by SIGINT before all input was sent`]);
+    assertExit(result, 130, [
+      `${P}Connected to 127.0.0.1:${server.port}`,
+      `${P}Interrupted by SIGINT before all input was sent`,
+    ]);
   } finally {
     await client.stop();
     await server.close();
@@ -233,7 +241,10 @@ Deno.test("client --ack --retry exits 130 on SIGINT, counting the lines not ackn
     await waitFor("the half-close", () => conn.eof);
     client.kill("SIGINT");
     const result = await client.finished();
-    assertExit(result, 130, [`${P}Interrupted by SIGINT: 1 line not acknowledged`]);
+    assertExit(result, 130, [
+      `${P}Connected to 127.0.0.1:${server.port}`,
+      `${P}Interrupted by SIGINT: 1 line not acknowledged`,
+    ]);
   } finally {
     await client.stop();
     await server.close();

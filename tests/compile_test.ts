@@ -104,7 +104,11 @@ binaryTest(
   async () => {
     const input = "hello\nworld\r\nno newline";
     const server = await withServerBinary([], 1, async (port) => {
-      const client = await runBounded(binary("linehub-client"), ["127.0.0.1", String(port)], input);
+      const client = await runBounded(
+        binary("linehub-client"),
+        ["--quiet", "127.0.0.1", String(port)],
+        input,
+      );
       assert.deepEqual(
         { code: client.code, killed: client.killed, stdout: client.stdout, stderr: client.stderr },
         { code: 0, killed: false, stdout: "", stderr: "" },
@@ -152,6 +156,7 @@ binaryTest(
         // No stdin at all: a binary lacking a permission would fail here
         // (nothing to prompt on) instead of sending.
         const client = await runBounded(binary("linehub-client"), [
+          "--quiet",
           "-m",
           "appended",
           "127.0.0.1",

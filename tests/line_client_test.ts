@@ -6,7 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { type ByteReader, ClientError, runClient } from "../lib/line_client.ts";
+import {
+  type ByteReader,
+  ClientError,
+  type NoticeKind,
+  runClient,
+  tlsCloseHint,
+} from "../lib/line_client.ts";
 import {
   bytes,
   closeQuietly,
@@ -340,4 +346,53 @@ Deno.test("client reports a failing output as its own kind of failure", async ()
     peer.close();
     await peer.done.catch(() => {});
   }
+});
+
+Deno.test("client tells a connection message once connected, as a connection notice", async () => {
+  const peer = startPeer(async (conn) => {
+    await readToEnd(conn);
+  });
+  const notices: Array<[string, NoticeKind]> = [];
+  try {
+    await withTimeout(
+      runClient({ host: "127.0.0.1", port: peer.port }, UNREAD_INPUT, new MemoryWriter(), {
+        messages: ["hi"],
+        onNotice: (message, kind) => notices.push([message, kind]),
+      }),
+      SESSION_TIMEOUT_MS,
+      "client session",
+    );
+    await peer.done;
+    assert.deepEqual(notices, [[`Connected to 127.0.0.1:${peer.port}`, "connection"]]);
+  } finally {
+    peer.close();
+    await peer.done.catch(() => {});
+  }
+});
+
+Deno.test("client tells no connection message when it cannot connect", async () => {
+  const notices: string[] = [];
+  await assert.rejects(
+    runClient({ host: "127.0.0.1", port: unusedPort() }, UNREAD_INPUT, new MemoryWriter(), {
+      onNotice: (message) => notices.push(message),
+    }),
+    ClientError,
+  );
+  assert.deepEqual(notices, []);
+});
+
+Deno.test("tlsCloseHint asks about the client certificate only for a TLS server silent from the start", () => {
+  const tls = { insecure: false };
+  const withCert = { insecure: false, keyPair: { cert: "C", key: "K" } };
+  assert.equal(
+    tlsCloseHint(tls, false, 1000, 1500),
+    " (with --tls: was a client certificate needed?)",
+  );
+  assert.equal(
+    tlsCloseHint(withCert, false, 1000, 1500),
+    " (with --tls: was the client certificate refused?)",
+  );
+  assert.equal(tlsCloseHint(undefined, false, 1000, 1500), "", "not over TLS");
+  assert.equal(tlsCloseHint(tls, true, 1000, 1500), "", "the server said something");
+  assert.equal(tlsCloseHint(tls, false, 1000, 60_000), "", "long after connecting");
 });

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientError, type ClientFailure } from "../lib/line_client.ts";
+import { ClientError, type ClientFailure, type NoticeKind } from "../lib/line_client.ts";
 import {
   type ReconnectingClientOptions,
   runReconnectingClient,
@@ -78,19 +78,32 @@ function numbered(prefix: string, count: number, from = 0): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix} ${from + i}`);
 }
 
+/** A running session: `notices` are its messages of either kind, in order,
+ * and `kinds` their kinds. */
+interface StartedClient {
+  done: Promise<void>;
+  notices: string[];
+  kinds: NoticeKind[];
+  output: MemoryWriter;
+}
+
 /** Starts a client session; the test awaits `done` (bounded) or `failure`. */
 function startClient(
   port: number,
   input: TypedInput,
   options: ReconnectingClientOptions,
-): { done: Promise<void>; notices: string[]; output: MemoryWriter } {
+): StartedClient {
   const notices: string[] = [];
+  const kinds: NoticeKind[] = [];
   const output = new MemoryWriter();
   const done = withTimeout(
     runReconnectingClient({ host: "127.0.0.1", port }, input, output, {
       ...FAST,
       ...options,
-      onNotice: (message) => notices.push(message),
+      onNotice: (message, kind) => {
+        notices.push(message);
+        kinds.push(kind);
+      },
     }),
     SESSION_TIMEOUT_MS,
     "client session",
@@ -98,7 +111,12 @@ function startClient(
   // Awaited by every test; this keeps an early failure from counting as
   // unhandled before the test gets there.
   done.catch(() => {});
-  return { done, notices, output };
+  return { done, notices, kinds, output };
+}
+
+/** The messages of one kind that a session told, in order. */
+function noticesOf(client: StartedClient, kind: NoticeKind): string[] {
+  return client.notices.filter((_, i) => client.kinds[i] === kind);
 }
 
 /** Asserts that `promise` rejects with a ClientError of `kind` and `message`. */
@@ -150,6 +168,8 @@ Deno.test("retry: lines typed while the server is down are delivered, in order, 
       client.notices.at(-1) ?? "",
       new RegExp(`^Connected to ${where}; sending 3 lines held$`),
     );
+    // Retries and the connect are connection messages, which --quiet hides.
+    assert.deepEqual(noticesOf(client, "notice"), []);
     assert.equal(server.connections.length, 1);
   } finally {
     await server?.close();
@@ -208,6 +228,7 @@ Deno.test("ack: after the server drops the connection, only the unacknowledged l
     assert.deepEqual(first.lines(), lines);
     assert.deepEqual(second.lines(), lines.slice(4));
     assert.deepEqual(client.notices, [
+      `Connected to 127.0.0.1:${server.port}`,
       `Server 127.0.0.1:${server.port} closed the connection with 6 lines not acknowledged; ` +
       "retrying in 0.005 s (retry 1 of 3)",
       `Reconnected to 127.0.0.1:${server.port}; sending 6 lines held`,
@@ -258,7 +279,7 @@ Deno.test("ack: lines leave the queue as they are acknowledged, so a small buffe
     const conn = await server.connection(0);
     assert.deepEqual(conn.lines(), lines);
     assert.equal(conn.partial(), "partial end");
-    assert.deepEqual(client.notices, []);
+    assert.deepEqual(client.notices, [`Connected to 127.0.0.1:${server.port}`]);
   } finally {
     await server.close();
     await client.done.catch(() => {});
@@ -340,7 +361,7 @@ Deno.test("retry N after a lost connection gives up as lost, counting the lines 
     const conn = await server.connection(0);
     await conn.waitForLines(1);
     await server.close(); // the server is gone for good
-    await waitFor("the loss to be noticed", () => client.notices.length >= 1);
+    await waitFor("the loss to be noticed", () => client.notices.length >= 2);
     input.typeLines(["two", "three"]);
     await assertFails(
       client.done,
@@ -349,6 +370,7 @@ Deno.test("retry N after a lost connection gives up as lost, counting the lines 
         "2 lines not sent, input not read to the end",
     );
     assert.deepEqual(client.notices, [
+      `Connected to 127.0.0.1:${port}`,
       `Server 127.0.0.1:${port} closed the connection before the input ended; ` +
       "retrying in 0.2 s (retry 1 of 1)",
     ]);
@@ -395,6 +417,7 @@ Deno.test("ack against a server that never acknowledges fails after its retries,
         `${hint}; gave up after 1 retry`,
     );
     assert.deepEqual(client.notices, [
+      `Connected to 127.0.0.1:${server.port}`,
       `Server 127.0.0.1:${server.port} closed the connection with 3 lines not acknowledged ` +
       `${hint}; retrying in 0.005 s (retry 1 of 1)`,
       `Reconnected to 127.0.0.1:${server.port}; sending 3 lines held`,
@@ -460,10 +483,12 @@ Deno.test("a line longer than maxLine is cut there, said once, and the next line
     const conn = await server.connection(0);
     await conn.ended;
     assert.deepEqual(conn.lines(), ["x".repeat(10), "y".repeat(10), "short"]);
-    assert.deepEqual(client.notices, [
+    // A notice, not a connection message: --quiet does not hide it.
+    assert.deepEqual(noticesOf(client, "notice"), [
       "Line 1 of the input is longer than 10 bytes: sending its first 10 (see --max-line); " +
       "later long lines are cut without a message",
     ]);
+    assert.deepEqual(noticesOf(client, "connection"), [`Connected to 127.0.0.1:${server.port}`]);
   } finally {
     await server.close();
   }
@@ -520,7 +545,7 @@ Deno.test("retry: the count starts over after a connection that delivered a line
     }
     await waitFor(
       "the third retry",
-      () => client.notices.length >= 5,
+      () => client.notices.length >= 6,
       () => client.notices.join("\n"),
     );
     input.end();
@@ -609,8 +634,8 @@ Deno.test("ack: a full queue that no acknowledgment ever frees says why the inpu
   try {
     const conn = await server.connection(0);
     await conn.waitForLines(2);
-    await waitFor("the hint", () => client.notices.length >= 1);
-    assert.deepEqual(client.notices, [
+    await waitFor("the hint", () => noticesOf(client, "notice").length >= 1);
+    assert.deepEqual(noticesOf(client, "notice"), [
       `Waiting for 127.0.0.1:${server.port} to acknowledge 2 lines before reading more input ` +
       "(does the server run with --ack?)",
     ]);
@@ -626,7 +651,7 @@ Deno.test("ack: a full queue that no acknowledgment ever frees says why the inpu
     conn.close();
     await client.done;
     assert.deepEqual(conn.lines(), numbered("n", 5));
-    assert.equal(client.notices.length, 1);
+    assert.equal(noticesOf(client, "notice").length, 1);
   } finally {
     input.end();
     await server.close();
