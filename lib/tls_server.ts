@@ -21,6 +21,8 @@ import type { KeyPair } from "./tls_files.ts";
 
 /** Seconds a client gets to finish its TLS handshake unless told otherwise. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10;
+/** Longest a refused client's connection is kept to tell it why. */
+const TURN_AWAY_MS = 1000;
 
 /** Options for {@linkcode TlsAcceptor}. */
 export interface TlsAcceptorOptions {
@@ -80,6 +82,8 @@ class ServerTlsConn implements SecureConn {
   readonly #handshake: Promise<{ conn: NodeSocketConn; identity: string | null }>;
   #socket: TLSSocket | null = null;
   #closed = false;
+  /** Set while a refused client is told why; it then closes by itself. */
+  #turningAway = false;
 
   constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions) {
     this.#tcp = tcp;
@@ -119,9 +123,9 @@ class ServerTlsConn implements SecureConn {
         return;
       }
       if (mutual && !socket.authorized) {
-        reject(new TlsHandshakeError(clientCertificateRefusal(socket)));
-        socket.destroy();
-        this.#closeTcp();
+        const refusal = clientCertificateRefusal(socket);
+        reject(new TlsHandshakeError(refusal));
+        this.#turnAway(socket, refusal);
         return;
       }
       const conn = new NodeSocketConn(socket, this.remoteAddr, { onClose: () => this.#closeTcp() });
@@ -149,8 +153,35 @@ class ServerTlsConn implements SecureConn {
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("Connection already closed");
     this.#closed = true;
+    if (this.#turningAway) return;
     this.#socket?.destroy();
     this.#closeTcp();
+  }
+
+  /**
+   * Closes a client whose certificate was refused, telling it why in one
+   * line first: with TLS 1.3 its side of the handshake has already
+   * succeeded, and node:tls here sends no alert, so without the line a
+   * client would see only a close.
+   */
+  #turnAway(socket: TLSSocket, refusal: string): void {
+    this.#turningAway = true;
+    let done = false;
+    const close = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      this.#closeTcp();
+    };
+    // Closed when the client has read the line and closed too, or after a
+    // while; closing at once could drop the line on its way out.
+    const timer = setTimeout(close, TURN_AWAY_MS);
+    socket.on("error", close);
+    socket.on("end", close);
+    socket.on("close", close);
+    socket.on("data", () => {}); // what the client sends meanwhile is dropped
+    socket.end(`linehub-server: TLS: ${refusal}\n`);
   }
 
   #closeTcp(): void {

@@ -146,9 +146,12 @@ Deno.test({
       const none = await tlsSession(server.port, "no certificate\n");
       const stranger = await tlsSession(server.port, "mallory\n", clientCert("strangerClient"));
       const alice = await tlsSession(server.port, "alice is in\n", clientCert("client"));
-      // Refused clients learn nothing; their lines are never recorded.
-      assert.equal(none.received, "");
-      assert.equal(stranger.received, "");
+      // Refused clients are told why in one line; their lines are never recorded.
+      assert.equal(none.received, "linehub-server: TLS: no client certificate\n");
+      assert.equal(
+        stranger.received,
+        "linehub-server: TLS: client certificate refused: unknown issuer\n",
+      );
       assert.equal(alice.secure, true);
     } finally {
       const result = await server.stop();
