@@ -17,7 +17,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type TestCertificates, testCertificates } from "./_certs.ts";
+import { type CertFiles, type TestCertificates, testCertificates } from "./_certs.ts";
 import { assertNoCrash } from "./_net.ts";
 import {
   clientScriptArgs,
@@ -56,6 +56,15 @@ const P = "linehub-client: ";
 
 /** Pause before connecting where the listener cannot be seen (not Linux). */
 const BLIND_WAIT_MS = 500;
+
+/** `ncat --ssl -l` on `port` with the certificate `files`, its stdin piped. */
+function ncatTls(files: CertFiles, port: number): Peer {
+  return spawnPeer(
+    "ncat",
+    ["--ssl", "--ssl-cert", files.cert, "--ssl-key", files.key, "-l", "127.0.0.1", String(port)],
+    { stdin: "piped" },
+  );
+}
 
 /**
  * Runs the client against `peer`, a one-shot TLS server on `port` that was
@@ -119,20 +128,7 @@ interopTest(
   "ncat",
   async (certs) => {
     const port = freePort();
-    const ncat = spawnPeer(
-      "ncat",
-      [
-        "--ssl",
-        "--ssl-cert",
-        certs.server.cert,
-        "--ssl-key",
-        certs.server.key,
-        "-l",
-        "127.0.0.1",
-        String(port),
-      ],
-      { stdin: "piped" },
-    );
+    const ncat = ncatTls(certs.server, port);
     await ncat.write("hello from ncat\n");
     const { client, peer } = await exchange(
       ncat,
@@ -156,20 +152,7 @@ interopTest(
   "ncat",
   async (certs) => {
     const port = freePort();
-    const ncat = spawnPeer(
-      "ncat",
-      [
-        "--ssl",
-        "--ssl-cert",
-        certs.strangerServer.cert,
-        "--ssl-key",
-        certs.strangerServer.key,
-        "-l",
-        "127.0.0.1",
-        String(port),
-      ],
-      { stdin: "piped" },
-    );
+    const ncat = ncatTls(certs.strangerServer, port);
     await ncat.write("unverified hello\n");
     const { client, peer } = await exchange(
       ncat,
@@ -193,20 +176,7 @@ interopTest(
   "ncat",
   async (certs) => {
     const port = freePort();
-    const ncat = spawnPeer(
-      "ncat",
-      [
-        "--ssl",
-        "--ssl-cert",
-        certs.strangerServer.cert,
-        "--ssl-key",
-        certs.strangerServer.key,
-        "-l",
-        "127.0.0.1",
-        String(port),
-      ],
-      { stdin: "piped" },
-    );
+    const ncat = ncatTls(certs.strangerServer, port);
     const client = await refusedBy(ncat, port, [
       "--tls",
       "--ca",
