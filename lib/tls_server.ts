@@ -15,6 +15,7 @@
 
 import { createServer, type TLSSocket } from "node:tls";
 import { Duplex } from "node:stream";
+import { writeAll } from "./batch_writer.ts";
 import { NodeSocketConn } from "./node_socket_conn.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import type { KeyPair } from "./tls_files.ts";
@@ -101,7 +102,7 @@ class ServerTlsConn implements SecureConn {
       rejectUnauthorized: false,
       handshakeTimeout: timeout * 1000,
     });
-    const duplex = Duplex.fromWeb({ readable: tcp.readable, writable: tcp.writable });
+    const duplex = duplexOver(tcp);
     this.#duplex = duplex;
     const { promise, resolve, reject } = Promise.withResolvers<
       { conn: NodeSocketConn; identity: string | null }
@@ -109,7 +110,10 @@ class ServerTlsConn implements SecureConn {
     this.#handshake = promise;
     // A failure before anyone awaits it is still reported by handshake().
     promise.catch(() => {});
-    duplex.once("close", () => reject(new TlsHandshakeError("closed during the TLS handshake")));
+    // Once the handshake is done these settle nothing.
+    const closed = (): void => reject(new TlsHandshakeError("closed during the TLS handshake"));
+    duplex.once("end", closed);
+    duplex.once("close", closed);
     duplex.on("error", () => {}); // reported through the TLS socket or the close
     server.once("tlsClientError", (error: Error) => {
       reject(new TlsHandshakeError(handshakeFailureText(error, timeout)));
@@ -117,6 +121,10 @@ class ServerTlsConn implements SecureConn {
     });
     server.once("secureConnection", (socket: TLSSocket) => {
       this.#socket = socket;
+      // The end of a client's input ends only its side, as with TCP: the
+      // server still sends what it owes (acknowledgments, echoes, relays).
+      // Deno's node:tls does not pass the server's allowHalfOpen on.
+      socket.allowHalfOpen = true;
       if (this.#closed) {
         socket.destroy();
         reject(new TlsHandshakeError("closed during the TLS handshake"));
@@ -249,4 +257,41 @@ function clientIdentity(socket: TLSSocket): string {
   const san = peer?.subjectaltname?.split(",")[0]?.trim() ?? "";
   const name = san.replace(/^[A-Za-z ]+:/, "");
   return name === "" ? "unnamed certificate" : name;
+}
+
+/** Bytes a TLS connection reads from its socket at a time. */
+const TLS_READ_BUFFER = 16384;
+
+/**
+ * The accepted TCP connection as the stream node:tls runs over. Half-open,
+ * as TCP is: the end of what the client sends does not end what the server
+ * sends back (acknowledgments, echoes), which `Duplex.fromWeb` over the
+ * connection's streams does. Reads and writes go straight to the
+ * connection, so closing it also ends a read in progress.
+ */
+function duplexOver(tcp: Deno.TcpConn): Duplex {
+  return new Duplex({
+    allowHalfOpen: true,
+    read(): void {
+      const buffer = new Uint8Array(TLS_READ_BUFFER);
+      tcp.read(buffer).then(
+        (n) => this.push(n === null ? null : buffer.subarray(0, n)),
+        (error) => this.destroy(error),
+      );
+    },
+    write(chunk: Uint8Array, _encoding, callback): void {
+      writeAll(tcp, chunk).then(() => callback(), callback);
+    },
+    final(callback): void {
+      tcp.closeWrite().then(() => callback(), () => callback());
+    },
+    destroy(error, callback): void {
+      try {
+        tcp.close();
+      } catch {
+        // Already closed.
+      }
+      callback(error);
+    },
+  });
 }

@@ -24,7 +24,7 @@ import {
   waitFor,
   withTimeout,
 } from "./_net.ts";
-import { runServerProcess, type ServerProcess, startServer } from "./_process.ts";
+import { runClientProcess, runServerProcess, type ServerProcess, startServer } from "./_process.ts";
 
 const { files, skip } = await certificatesForTests();
 const SESSION_TIMEOUT_MS = 10_000;
@@ -201,6 +201,37 @@ Deno.test({
         records.filter((r) => r.type === "message").map((r) => r.text),
         ["encrypted line"],
       );
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "over TLS the server still answers after a client's input ends: --ack and --mode echo",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const input = Array.from({ length: 3000 }, (_, i) => `line ${i}\n`).join("");
+    const clientArgs = (
+      port: number,
+      extra: string[],
+    ): string[] => ["--tls", "--ca", files().ca.cert, "-q", ...extra, "localhost", String(port)];
+    const acked = await startTlsServer(["--ack"]);
+    try {
+      const client = await runClientProcess(clientArgs(acked.port, ["--ack"]), input);
+      assert.deepEqual([client.code, client.stderr], [0, ""]);
+    } finally {
+      const result = await acked.stop();
+      assert.equal(result.stdout.split("\n").length - 1, 3000);
+    }
+    const echo = await startTlsServer(["--mode", "echo"]);
+    try {
+      const client = await runClientProcess(clientArgs(echo.port, []), input);
+      assert.deepEqual([client.code, client.stderr], [0, ""]);
+      assert.equal(client.stdout, input);
+    } finally {
+      await echo.stop();
     }
   },
 });
