@@ -160,6 +160,33 @@ function treeRss(pid: number): number {
   return total;
 }
 
+/** Clock ticks per second in /proc/PID/stat (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) used so far by a process and its descendants,
+ * those that ended included (once reaped). */
+function treeCpu(pid: number): number {
+  let ticks = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop() as number;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
+      // Fields after the command name, which may hold spaces: utime, stime,
+      // cutime and cstime are the 12th to 15th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      for (let i = 11; i <= 14; i++) ticks += Number(fields[i] ?? 0);
+      for (const task of Deno.readDirSync(`/proc/${p}/task`)) {
+        const children = Deno.readTextFileSync(`/proc/${p}/task/${task.name}/children`).trim();
+        if (children !== "") stack.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
 interface Running {
   process: Deno.ChildProcess;
   port: number;
@@ -265,6 +292,9 @@ interface FaninResult {
   linesPerSecond: number;
   mbPerSecond: number;
   peakRssMb: number;
+  /** CPU seconds the server used for the run, and per input line in ns. */
+  cpuSeconds: number;
+  cpuNsPerLine: number;
 }
 
 async function fanin(contender: Contender, clients: number, lines: number): Promise<FaninResult> {
@@ -272,6 +302,7 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
   const server = await start(contender);
   try {
     const expected = clients * (LINE_BYTES - 1);
+    const cpu0 = treeCpu(server.process.pid);
     const t0 = performance.now();
     let failed = 0;
     await Promise.all(payloads.map(async (payload) => {
@@ -289,6 +320,7 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
     // A server that loses data never shows every last line: give up after 30 s.
     const complete = failed === 0 && await waitFor(() => server.seen.hashes >= expected, 30_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuSeconds = treeCpu(server.process.pid) - cpu0;
     const totalLines = clients * lines;
     return {
       name: contender.name,
@@ -300,6 +332,8 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
       linesPerSecond: totalLines / seconds,
       mbPerSecond: (totalLines * LINE_BYTES) / seconds / 1e6,
       peakRssMb: server.peakRss / 1024,
+      cpuSeconds,
+      cpuNsPerLine: (cpuSeconds * 1e9) / totalLines,
     };
   } finally {
     await server.stop();
@@ -515,16 +549,32 @@ async function main(args: string[]): Promise<number> {
   }
   const reference = fan.find((r) => r.name === "linehub text");
   console.log(table(
-    ["server", "lines/s", "MB/s", "seconds", "peak RSS MB", "linehub text is"],
+    [
+      "server",
+      "lines/s",
+      "MB/s",
+      "seconds",
+      "peak RSS MB",
+      "server CPU s",
+      "CPU ns/line",
+      "linehub text is",
+    ],
     fan.map((r) => [
       r.name + (r.complete ? "" : ` (INCOMPLETE: ${incomplete(r)})`),
       Math.round(r.linesPerSecond).toLocaleString("en-US"),
       r.mbPerSecond.toFixed(0),
       r.seconds.toFixed(3),
       r.peakRssMb.toFixed(0),
+      r.cpuSeconds.toFixed(2),
+      r.cpuNsPerLine.toFixed(0),
       reference === undefined ? "" : `${(reference.linesPerSecond / r.linesPerSecond).toFixed(2)}x`,
     ]),
   ));
+  console.log(
+    "\n(server CPU: user + system time of the server's processes during the run, from " +
+      "/proc/PID/stat, in 10 ms ticks; the load generator and the stdout reader are this " +
+      "process and share the same cores)",
+  );
   if (!values["skip-scale"]) {
     console.log(`\n## Scale: ${idle} idle clients, then one line from each\n`);
     const sc: ScaleResult[] = [];
