@@ -33,6 +33,10 @@ export const EXIT_CUT_OFF = 3;
 export const EXIT_OUTPUT = 4;
 
 const PROGRAM = "linehub-server";
+/** Bytes per write to the output: four times the writer's default, which
+ * cut the server's CPU per line by about 15% when writing to a pipe
+ * (`deno task bench`, fan-in, 2026-11-24: 250-260 ns against 290-310 ns). */
+const OUTPUT_CHUNK_BYTES = 262144;
 /** Pause between two tries of a failed output write (a full disk). */
 const OUTPUT_RETRY_MS = 1000;
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -112,6 +116,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
   const output = new BatchWriter(file ?? Deno.stdout, {
+    chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
     retryAfter: (error) =>
