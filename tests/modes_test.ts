@@ -151,7 +151,7 @@ Deno.test("--mode chat labels relayed lines, makes them terminal-safe, and annou
 });
 
 Deno.test("a client that stops reading is disconnected at --send-queue; the others get every line", async () => {
-  const server = await startServer(["--mode", "broker", "--send-queue", "262144"]);
+  const server = await startServer(["--mode", "broker", "--send-queue", "1048576"]);
   const stalled = await join(server, 0);
   const reader = await join(server, 1);
   const senders = [await join(server, 2), await join(server, 3), await join(server, 4)];
