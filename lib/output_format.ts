@@ -121,7 +121,8 @@ const JSON_END = encoder.encode(`"}`);
 export class MessageFormatter {
   readonly #format: OutputFormat;
   readonly #client: ClientInfo;
-  readonly #label: Uint8Array;
+  /** `[client N] ` encoded, made on the first text line (idle clients never need it). */
+  #label: Uint8Array | null = null;
   readonly #jsonFields: string;
   #time = Number.NaN;
   /** `{"time":"...","type":"message",...,"text":"`: all before a plain text. */
@@ -130,8 +131,9 @@ export class MessageFormatter {
   constructor(format: OutputFormat, client: ClientInfo) {
     this.#format = format;
     this.#client = client;
-    this.#label = format === "text" ? encoder.encode(textLabel(client, false, false)) : EMPTY;
-    this.#jsonFields = `","type":"message","client":${client.id},` +
+    // Only the format in use is prepared: an idle client of a text server
+    // holds no JSON text, and the reverse.
+    this.#jsonFields = format !== "json" ? "" : `","type":"message","client":${client.id},` +
       `"address":${JSON.stringify(client.address)},"port":${client.port}${
         jsonIdentity(client)
       },"text":`;
@@ -152,7 +154,7 @@ export class MessageFormatter {
       case "text": {
         const label = truncated || partial
           ? encoder.encode(textLabel(this.#client, truncated, partial))
-          : this.#label;
+          : (this.#label ??= encoder.encode(textLabel(this.#client, false, false)));
         if (isPrintableAscii(line)) sink.writeLine(label, line);
         else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
