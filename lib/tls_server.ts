@@ -121,10 +121,6 @@ class ServerTlsConn implements SecureConn {
     });
     server.once("secureConnection", (socket: TLSSocket) => {
       this.#socket = socket;
-      // The end of a client's input ends only its side, as with TCP: the
-      // server still sends what it owes (acknowledgments, echoes, relays).
-      // Deno's node:tls does not pass the server's allowHalfOpen on.
-      socket.allowHalfOpen = true;
       if (this.#closed) {
         socket.destroy();
         reject(new TlsHandshakeError("closed during the TLS handshake"));
