@@ -16,6 +16,7 @@
 
 import { formatHostPort, type HostPort } from "./address.ts";
 import { type ByteWriter, writeAll } from "./batch_writer.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import { describeError } from "./error_text.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import {
@@ -201,11 +202,7 @@ export async function runClient(
     if (last === "interrupted") throw interrupted();
   } finally {
     stop.dispose();
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(conn);
   }
 }
 

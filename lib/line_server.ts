@@ -14,6 +14,7 @@
 import { encodeAck } from "./ack_protocol.ts";
 import { formatHostPort, unmapIPv4 } from "./address.ts";
 import { type BatchWriter, writeAll } from "./batch_writer.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { describeError } from "./error_text.ts";
 import { DEFAULT_MAX_LINE, LineFramer, type LineSink } from "./line_framer.ts";
@@ -768,13 +769,5 @@ class Acknowledger {
     } finally {
       this.#sending = null;
     }
-  }
-}
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
   }
 }

@@ -24,6 +24,8 @@ import { AckParser, AckProtocolError } from "./ack_protocol.ts";
 import { formatHostPort, type HostPort } from "./address.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type ByteWriter, writeAll } from "./batch_writer.ts";
+import { closeQuietly } from "./close_quietly.ts";
+import { concatBytes } from "./concat_bytes.ts";
 import { describeError } from "./error_text.ts";
 import {
   abortReason,
@@ -324,7 +326,7 @@ class Session {
             continue;
           }
           const lines = queue.unsentLines(WRITE_BATCH);
-          const batch = lines.length === 1 ? lines[0] as Uint8Array : join(lines);
+          const batch = lines.length === 1 ? lines[0] as Uint8Array : concatBytes(lines);
           offeredHere += lines.length;
           let written = 0;
           let whole = 0;
@@ -439,11 +441,7 @@ class Session {
     } finally {
       isOver = true;
       over.resolve();
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      closeQuietly(conn);
       await Promise.allSettled([sending, receiving]);
       // The connection is gone: what was acknowledged counts, the rest is resent.
       settle();
@@ -581,16 +579,6 @@ function bytesReader(bytes: Uint8Array): ByteReader {
       return Promise.resolve(n);
     },
   };
-}
-
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** Seconds with two significant digits: 0.19, 1.2, 30. */

@@ -25,6 +25,7 @@ import {
   type TLSSocket,
 } from "node:tls";
 import type { HostPort } from "./address.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import { describeError } from "./error_text.ts";
 import { NodeSocketConn } from "./node_socket_conn.ts";
 import type { StreamConn } from "./stream_conn.ts";
@@ -533,14 +534,6 @@ function untilAborted<T>(
       },
     );
   });
-}
-
-function closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 function firstLine(text: string): string {

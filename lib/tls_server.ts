@@ -16,6 +16,7 @@
 import { createServer, type TLSSocket } from "node:tls";
 import { Duplex } from "node:stream";
 import { writeAll } from "./batch_writer.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import { NodeSocketConn } from "./node_socket_conn.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import type { KeyPair } from "./tls_files.ts";
@@ -78,7 +79,6 @@ export class TlsAcceptor {
 
 class ServerTlsConn implements SecureConn {
   readonly remoteAddr: Deno.NetAddr;
-  readonly #tcp: Deno.TcpConn;
   readonly #duplex: Duplex;
   readonly #handshake: Promise<{ conn: NodeSocketConn; identity: string | null }>;
   #socket: TLSSocket | null = null;
@@ -87,7 +87,6 @@ class ServerTlsConn implements SecureConn {
   #turningAway = false;
 
   constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions) {
-    this.#tcp = tcp;
     this.remoteAddr = tcp.remoteAddr;
     const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     const mutual = options.clientCa !== undefined;
@@ -189,14 +188,9 @@ class ServerTlsConn implements SecureConn {
   }
 
   #closeTcp(): void {
-    // Destroying the stream cancels the read pending on the socket, which
-    // would otherwise keep it open; closing the connection is then a formality.
+    // Destroying the stream closes the connection (see duplexOver), which
+    // also ends a read in progress; a second call does nothing.
     this.#duplex.destroy();
-    try {
-      this.#tcp.close();
-    } catch {
-      // Already closed by the stream.
-    }
   }
 }
 
@@ -282,11 +276,7 @@ function duplexOver(tcp: Deno.TcpConn): Duplex {
       tcp.closeWrite().then(() => callback(), () => callback());
     },
     destroy(error, callback): void {
-      try {
-        tcp.close();
-      } catch {
-        // Already closed.
-      }
+      closeQuietly(tcp);
       callback(error);
     },
   });

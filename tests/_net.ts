@@ -8,6 +8,8 @@
  */
 
 import type { ByteWriter } from "../lib/batch_writer.ts";
+import { closeQuietly } from "../lib/close_quietly.ts";
+import { concatBytes } from "../lib/concat_bytes.ts";
 import type { ChunkSink } from "../lib/output_format.ts";
 
 const encoder = new TextEncoder();
@@ -24,16 +26,7 @@ export function bytes(text: string): Uint8Array {
 }
 
 /** Joins byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + part.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+export const concat = concatBytes;
 
 /** A ByteWriter that keeps everything written to it, like a file in memory. */
 export class MemoryWriter implements ByteWriter {
@@ -160,13 +153,7 @@ export async function readExactly(conn: Deno.Conn, count: number): Promise<Uint8
 }
 
 /** Closes a connection or listener that may already be closed. */
-export function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
-  }
-}
+export { closeQuietly };
 
 /** Connects to `hostname:port` over TCP. */
 export function connectTo(port: number, hostname = "127.0.0.1"): Promise<Deno.TcpConn> {

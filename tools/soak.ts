@@ -34,6 +34,9 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { AckParser } from "../lib/ack_protocol.ts";
+import { writeAll } from "../lib/batch_writer.ts";
+import { closeQuietly } from "../lib/close_quietly.ts";
+import { concatBytes as concat } from "../lib/concat_bytes.ts";
 import {
   analyzeOutput,
   expectedMessages,
@@ -209,29 +212,6 @@ async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await conn.write(data.subarray(offset));
-}
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function describe(error: unknown): string {
