@@ -217,6 +217,11 @@ function sServer(port: number, certs: TestCertificates, extra: string[] = []): P
   );
 }
 
+/** `openssl s_server` that requires a client certificate signed by the test CA. */
+function verifyingSServer(port: number, certs: TestCertificates): Peer {
+  return sServer(port, certs, ["-Verify", "1", "-verify_return_error", "-CAfile", certs.ca.cert]);
+}
+
 interopTest(
   "client --tls exchanges lines with openssl s_server, verifying its certificate",
   "openssl",
@@ -247,13 +252,7 @@ for (const servername of [[], ["--servername", "localhost"]]) {
     "openssl",
     async (certs) => {
       const port = freePort();
-      const server = sServer(port, certs, [
-        "-Verify",
-        "1",
-        "-verify_return_error",
-        "-CAfile",
-        certs.ca.cert,
-      ]);
+      const server = verifyingSServer(port, certs);
       await server.write("hello alice\n");
       const { client, peer } = await exchange(
         server,
@@ -285,13 +284,7 @@ for (const servername of [[], ["--servername", "localhost"]]) {
     "openssl",
     async (certs) => {
       const port = freePort();
-      const server = sServer(port, certs, [
-        "-Verify",
-        "1",
-        "-verify_return_error",
-        "-CAfile",
-        certs.ca.cert,
-      ]);
+      const server = verifyingSServer(port, certs);
       const client = await refusedBy(server, port, [
         "-q",
         "--tls",
@@ -317,13 +310,7 @@ interopTest(
   "openssl",
   async (certs) => {
     const port = freePort();
-    const server = sServer(port, certs, [
-      "-Verify",
-      "1",
-      "-verify_return_error",
-      "-CAfile",
-      certs.ca.cert,
-    ]);
+    const server = verifyingSServer(port, certs);
     const client = await refusedBy(server, port, [
       "-q",
       "--tls",
