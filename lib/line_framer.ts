@@ -33,6 +33,16 @@ const CR = 13;
 /** Receives each line; `line` is only valid during the call. */
 export type LineSink = (line: Uint8Array, truncated: boolean, partial: boolean) => void;
 
+/**
+ * Takes a run of whole lines in bulk, from `from` on in `chunk`, and returns
+ * the offset of the first line it left (`from` if none), which the framer
+ * then takes as usual. It is called only where a line starts and no earlier
+ * bytes are held; `fresh` is true on the first call of each `push`. A run
+ * must treat the lines it takes as the framer would: a line ends at `\n`,
+ * one `\r` before it is not part of it, and no line over `maxLine` bytes.
+ */
+export type LineRun = (chunk: Uint8Array, from: number, fresh: boolean) => number;
+
 /** Options for {@linkcode LineFramer}. */
 export interface LineFramerOptions {
   /** Longest line, in bytes, delivered whole; longer ones are cut at this length.
@@ -90,11 +100,18 @@ export class LineFramer {
     return this.#droppedBytes;
   }
 
-  /** Feeds one chunk; calls `sink` for every line it completes. */
-  push(chunk: Uint8Array, sink: LineSink): void {
+  /** Feeds one chunk; calls `sink` for every line it completes, except the
+   * lines `run`, when given, takes in bulk. */
+  push(chunk: Uint8Array, sink: LineSink, run?: LineRun): void {
     let pos = 0;
     const length = chunk.length;
+    let fresh = true;
     while (pos < length) {
+      if (run !== undefined && this.#pendingLength === 0 && !this.#discarding) {
+        pos = run(chunk, pos, fresh);
+        fresh = false;
+        if (pos >= length) return;
+      }
       const newline = chunk.indexOf(LF, pos);
       if (this.#discarding) {
         if (newline < 0) {

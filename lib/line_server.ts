@@ -17,7 +17,7 @@ import { type BatchWriter, writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { describeError } from "./error_text.ts";
-import { DEFAULT_MAX_LINE, LineFramer, type LineSink } from "./line_framer.ts";
+import { DEFAULT_MAX_LINE, LineFramer, type LineRun, type LineSink } from "./line_framer.ts";
 import {
   type ChunkSink,
   type ClientInfo,
@@ -519,7 +519,7 @@ export class LineServer {
     // all), keep idle connections cheap (see the bench's scale scenario).
     try {
       if (this.#tls !== null && !await this.#handshake(connection)) return;
-      const { framer, sink, acknowledge } = this.#begin(connection);
+      const { framer, sink, run, acknowledge } = this.#begin(connection);
       const conn = connection.conn;
       const output = this.#output;
       const stats = this.#stats;
@@ -534,7 +534,7 @@ export class LineServer {
           connection.bytesIn += n;
           stats.bytes += n;
           connection.lastActive = Date.now();
-          framer.push(buffer.subarray(0, n), sink);
+          framer.push(buffer.subarray(0, n), sink, run);
           acknowledge?.upTo(connection.linesIn);
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
@@ -581,6 +581,7 @@ export class LineServer {
   #begin(connection: Connection): {
     framer: LineFramer;
     sink: LineSink;
+    run: LineRun | undefined;
     acknowledge: Acknowledger | null;
   } {
     const client: ClientInfo = { ...connection.client, id: this.#nextClientId() };
@@ -604,9 +605,20 @@ export class LineServer {
       formatter.write(output, line, truncated, partial, connection.lastActive);
       observer?.line(connection, line, truncated, partial);
     };
+    // Runs of plain lines go to the output in bulk (lib/line_labeller.ts),
+    // unless an observer must see each line.
+    const maxLine = this.#maxLine;
+    const run: LineRun | undefined = observer !== null ? undefined : (chunk, from, fresh) => {
+      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, connection.lastActive);
+      const lines = formatter.runLines;
+      connection.linesIn += lines;
+      stats.lines += lines;
+      return next;
+    };
     return {
-      framer: new LineFramer({ maxLine: this.#maxLine }),
+      framer: new LineFramer({ maxLine }),
       sink,
+      run,
       acknowledge: this.#ack ? new Acknowledger(connection.conn, output) : null,
     };
   }

@@ -18,6 +18,14 @@
  */
 
 import { formatHostPort } from "./address.ts";
+import {
+  ANY_BUT_CR,
+  type ByteSink,
+  type LineCheck,
+  lineLabeller,
+  PLAIN_JSON_ASCII,
+  PRINTABLE_ASCII,
+} from "./line_labeller.ts";
 import { isPlainJsonAscii, isPrintableAscii, jsonText, safeText } from "./safe_text.ts";
 
 /** The names accepted by `--format`. */
@@ -160,12 +168,7 @@ export class MessageFormatter {
         return;
       }
       case "json": {
-        if (time !== this.#time) {
-          this.#time = time;
-          this.#jsonHead = encoder.encode(
-            `{"time":"${new Date(time).toISOString()}${this.#jsonFields}"`,
-          );
-        }
+        this.#headFor(time);
         if (!truncated && !partial && isPlainJsonAscii(line)) {
           sink.writeLine(this.#jsonHead, line, JSON_END);
           return;
@@ -182,6 +185,61 @@ export class MessageFormatter {
         return;
       }
     }
+  }
+
+  /** Lines written by the last {@linkcode MessageFormatter.writeRun}. */
+  get runLines(): number {
+    return lineLabeller()?.lines ?? 0;
+  }
+
+  /**
+   * Writes, in bulk, the run of whole lines from `from` on in `chunk` that
+   * need no escaping, exactly as {@linkcode MessageFormatter.write} would one
+   * by one, and returns the offset of the first line it left to `write`
+   * (`from` itself where the runtime has no WebAssembly SIMD); see
+   * lib/line_labeller.ts. With `maxLine` and `time` bound it is a framer's
+   * `LineRun`; {@linkcode MessageFormatter.runLines} counts what it wrote.
+   */
+  writeRun(
+    sink: ByteSink,
+    chunk: Uint8Array,
+    from: number,
+    fresh: boolean,
+    maxLine: number,
+    time: number,
+  ): number {
+    const labeller = lineLabeller();
+    if (labeller === null) return from;
+    let prefix: Uint8Array;
+    let suffix = EMPTY;
+    let check: LineCheck;
+    switch (this.#format) {
+      case "raw":
+        prefix = EMPTY;
+        check = ANY_BUT_CR;
+        break;
+      case "text":
+        prefix = this.#label ??= encoder.encode(textLabel(this.#client, false, false));
+        check = PRINTABLE_ASCII;
+        break;
+      case "json":
+        prefix = this.#headFor(time);
+        suffix = JSON_END;
+        check = PLAIN_JSON_ASCII;
+        break;
+    }
+    return labeller.label(chunk, from, fresh, prefix, suffix, check, maxLine, sink);
+  }
+
+  /** The JSON record up to a plain text's opening quote, for lines read at `time`. */
+  #headFor(time: number): Uint8Array {
+    if (time !== this.#time) {
+      this.#time = time;
+      this.#jsonHead = encoder.encode(
+        `{"time":"${new Date(time).toISOString()}${this.#jsonFields}"`,
+      );
+    }
+    return this.#jsonHead;
   }
 }
 

@@ -5,11 +5,12 @@
  *
  * Several tests compare the framer with a tiny reference model that sees the
  * whole input at once; random inputs and random chunkings then check that the
- * streaming implementation agrees with it, counters included.
+ * streaming implementation agrees with it, counters included, with and
+ * without a `LineRun` taking some of the lines in bulk.
  */
 
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_LINE, LineFramer } from "../lib/line_framer.ts";
+import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../lib/line_framer.ts";
 import { seededRandom } from "./_net.ts";
 
 const CR = 13;
@@ -490,4 +491,138 @@ Deno.test("LineFramer starts a fresh line after end", () => {
   push(bytes("xy\n"));
   end();
   assert.deepEqual(frames, [frame("abcd", true), frame("xy")]);
+});
+
+/** Where and how the framer called a run. */
+interface RunCall {
+  from: number;
+  fresh: boolean;
+}
+
+/**
+ * A `LineRun` as the contract asks: from `from` on, it takes each whole line
+ * that `take` accepts, as the framer would deliver it (one `\r` before the
+ * `\n` dropped, at most `maxLine` bytes), records it in `frames`, and stops
+ * at the first line it does not take.
+ */
+function takingRun(
+  frames: Frame[],
+  maxLine: number,
+  take: (line: Uint8Array) => boolean,
+  calls: RunCall[] = [],
+): LineRun {
+  return (chunk, from, fresh) => {
+    calls.push({ from, fresh });
+    let pos = from;
+    for (let newline = chunk.indexOf(10, pos); newline >= 0; newline = chunk.indexOf(10, pos)) {
+      const raw = chunk.subarray(pos, newline);
+      const line = raw.at(-1) === CR ? raw.subarray(0, -1) : raw;
+      if (line.length > maxLine || !take(line)) break;
+      frames.push(frame(toBinary(line)));
+      pos = newline + 1;
+    }
+    return pos;
+  };
+}
+
+/** Like `run`, with a run that takes the lines `take` accepts. */
+function runTaking(
+  chunks: Uint8Array[],
+  maxLine: number,
+  take: (line: Uint8Array) => boolean,
+  calls: RunCall[] = [],
+): Outcome {
+  const framer = new LineFramer({ maxLine });
+  const frames: Frame[] = [];
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+    frames.push(frame(toBinary(line), truncated, partial));
+  };
+  const lineRun = takingRun(frames, maxLine, take, calls);
+  for (const chunk of chunks) framer.push(chunk, sink, lineRun);
+  framer.end(sink);
+  return { frames, truncatedLines: framer.truncatedLines, droppedBytes: framer.droppedBytes };
+}
+
+Deno.test("LineFramer with a run delivers the same lines, in order, for random input in random chunks", () => {
+  const random = seededRandom(0x2a11);
+  const alphabet = [0x61, 0x62, CR, 10, 0xc3, 0xa9, 0x00, 0xff];
+  // Lines holding a zero byte are left to the framer; the run takes the rest.
+  const take = (line: Uint8Array): boolean => !line.includes(0x00);
+  let runCalls = 0;
+  for (let round = 0; round < 400; round++) {
+    const maxLine = 1 + Math.floor(random() * 10);
+    const length = Math.floor(random() * 80);
+    const input = Uint8Array.from(
+      { length },
+      () => alphabet[Math.floor(random() * alphabet.length)] as number,
+    );
+    const expected = model(input, maxLine);
+    const label = `round ${round}, maxLine ${maxLine}, input [${input.join(",")}]`;
+    const chunkings = [[input], oneByteChunks(input)];
+    for (let trial = 0; trial < 5; trial++) {
+      chunkings.push(randomChunks(input, random, 1 + Math.floor(random() * 12)));
+    }
+    for (const chunks of chunkings) {
+      const calls: RunCall[] = [];
+      const sizes = chunks.map((chunk) => chunk.length).join(",");
+      assert.deepEqual(
+        runTaking(chunks, maxLine, take, calls),
+        expected,
+        `${label}, chunks ${sizes}`,
+      );
+      runCalls += calls.length;
+    }
+  }
+  assert.ok(runCalls > 1000, `run called ${runCalls} times`);
+});
+
+Deno.test("LineFramer calls run only where a line starts, never inside a held or overlong line", () => {
+  const calls: RunCall[] = [];
+  const frames: Frame[] = [];
+  const framer = new LineFramer({ maxLine: 8 });
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+    frames.push(frame(toBinary(line), truncated, partial));
+  };
+  const lineRun = takingRun(frames, 8, () => true, calls);
+  framer.push(bytes("one\ntw"), sink, lineRun);
+  framer.push(bytes("o\nthree\n"), sink, lineRun);
+  framer.push(bytes("0123456789ab"), sink, lineRun);
+  framer.push(bytes("cdef"), sink, lineRun);
+  framer.push(bytes("gh\nfour\n"), sink, lineRun);
+  assert.deepEqual(frames, [
+    frame("one"),
+    frame("two"),
+    frame("three"),
+    frame("01234567", true),
+    frame("four"),
+  ]);
+  assert.deepEqual(calls, [
+    { from: 0, fresh: true },
+    // "tw" is held: the run is offered the chunk only after the framer
+    // finished that line.
+    { from: 2, fresh: true },
+    { from: 0, fresh: true },
+    // The rest of the cut line is dropped, up to its newline.
+    { from: 3, fresh: true },
+  ]);
+});
+
+Deno.test("LineFramer tells run a chunk is fresh on its first call of each push only", () => {
+  const calls: RunCall[] = [];
+  const take = (line: Uint8Array): boolean => !line.includes(0x00);
+  const input = binary("a\n\x00\nb\n\x00\nc\n");
+  assert.deepEqual(runTaking([input, input], 8, take, calls).frames.map((f) => f.line), [
+    "a",
+    "\x00",
+    "b",
+    "\x00",
+    "c",
+    "a",
+    "\x00",
+    "b",
+    "\x00",
+    "c",
+  ]);
+  const first = [{ from: 0, fresh: true }, { from: 4, fresh: false }, { from: 8, fresh: false }];
+  assert.deepEqual(calls, [...first, ...first]);
 });

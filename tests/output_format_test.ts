@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { BatchWriter } from "../lib/batch_writer.ts";
+import { LineFramer } from "../lib/line_framer.ts";
 import {
   type ChunkSink,
   type ClientInfo,
@@ -14,11 +15,12 @@ import {
   formatJsonEvent,
   formatMessage,
   formatTextEvent,
+  lineSinkOver,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
 } from "../lib/output_format.ts";
-import { concat } from "./_net.ts";
+import { concat, randomInt, seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -436,4 +438,186 @@ Deno.test("disconnect events name a kick and a full send queue", () => {
     JSON.parse(formatJsonEvent(disconnect({ reason: "send-queue-full" }))).reason,
     "send-queue-full",
   );
+});
+
+/** What a stream of reads wrote, and in how many lines. */
+interface Streamed {
+  text: string;
+  lines: number;
+  /** Of those, the lines `writeRun` wrote. */
+  runLines: number;
+}
+
+/**
+ * Frames `reads` (with `maxLine`) and writes each line with
+ * {@linkcode MessageFormatter.write}, as the server does with an observer;
+ * with `bulk`, runs of lines go through {@linkcode MessageFormatter.writeRun}
+ * first, as it does in log mode. The time changes with every read.
+ */
+function stream(
+  outputFormat: OutputFormat,
+  reads: Uint8Array[],
+  maxLine: number,
+  { bulk = false, client = CLIENT } = {},
+): Streamed {
+  const sink = new CollectingSink();
+  const lines = lineSinkOver(sink);
+  const formatter = new MessageFormatter(outputFormat, client);
+  const framer = new LineFramer({ maxLine });
+  let time = TIME;
+  let count = 0;
+  let runLines = 0;
+  const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+    formatter.write(lines, line, truncated, partial, time);
+    count++;
+  };
+  const run = (chunk: Uint8Array, from: number, fresh: boolean): number => {
+    const next = formatter.writeRun(sink, chunk, from, fresh, maxLine, time);
+    runLines += formatter.runLines;
+    return next;
+  };
+  for (const read of reads) {
+    framer.push(read, onLine, bulk ? run : undefined);
+    time += 1;
+  }
+  framer.end(onLine);
+  return { text: decoder.decode(sink.bytes), lines: count + runLines, runLines };
+}
+
+/** Random reads of random lines: clean ASCII more often than not, else
+ * mixed with every kind of byte a format escapes, lengths around `maxLine`,
+ * `\n` or `\r\n`, and sometimes an unfinished last line. */
+function randomReads(random: () => number, maxLine: number): Uint8Array[] {
+  const clean = [..."abc xyz09~!{}"];
+  const dirty = [
+    ...clean,
+    '"',
+    "\\",
+    "\t",
+    "\r",
+    "\x00",
+    "\x1b",
+    "\x7f",
+    "\u00e9",
+    "\u0085",
+    "\u{1f600}",
+  ];
+  const parts: Uint8Array[] = [];
+  const count = randomInt(random, 0, 30);
+  for (let i = 0; i <= count; i++) {
+    const alphabet = random() < 0.6 ? clean : dirty;
+    const length = random() < 0.3
+      ? randomInt(random, maxLine - 2, maxLine + 2)
+      : randomInt(random, 0, 20);
+    let text = "";
+    while (text.length < length) text += alphabet[Math.floor(random() * alphabet.length)];
+    parts.push(bytes(text));
+    if (random() < 0.05) parts.push(Uint8Array.of(0xff, 0xc3));
+    // The last line may stay unfinished.
+    if (i < count || random() < 0.7) parts.push(bytes(random() < 0.7 ? "\n" : "\r\n"));
+  }
+  const input = concat(parts);
+  const reads: Uint8Array[] = [];
+  const largest = randomInt(random, 1, 120);
+  for (let pos = 0; pos < input.length;) {
+    const size = randomInt(random, 0, largest);
+    reads.push(input.subarray(pos, pos + size));
+    pos += size;
+  }
+  return reads;
+}
+
+Deno.test("writeRun through a framer writes exactly what write does, for random lines in random reads", () => {
+  const random = seededRandom(0x5eed);
+  for (const outputFormat of OUTPUT_FORMATS) {
+    let runLines = 0;
+    for (let round = 0; round < 300; round++) {
+      const maxLine = randomInt(random, 4, 45);
+      const reads = randomReads(random, maxLine);
+      const what = `${outputFormat}, round ${round}, maxLine ${maxLine}, reads ${
+        JSON.stringify(reads.map((read) => decoder.decode(read)))
+      }`;
+      const bulk = stream(outputFormat, reads, maxLine, { bulk: true });
+      const oneByOne = stream(outputFormat, reads, maxLine);
+      assert.equal(bulk.text, oneByOne.text, what);
+      assert.equal(bulk.lines, oneByOne.lines, what);
+      runLines += bulk.runLines;
+    }
+    // Most clean lines must have gone the bulk way, or this compares nothing.
+    assert.ok(runLines > 1000, `${outputFormat}: ${runLines} lines written by writeRun`);
+  }
+});
+
+Deno.test("writeRun writes a read larger than the fast path's areas exactly as write does", () => {
+  // Over 64 KiB in, and (with the JSON head) over 256 KiB out, in one read.
+  const lines: string[] = [];
+  for (let i = 0; i < 6000; i++) lines.push(i % 500 === 7 ? `tab\there ${i}` : `line number ${i}`);
+  const read = bytes(lines.map((line) => `${line}\n`).join(""));
+  assert.ok(read.length > 65536);
+  for (const outputFormat of OUTPUT_FORMATS) {
+    const bulk = stream(outputFormat, [read], 100_000, { bulk: true });
+    const oneByOne = stream(outputFormat, [read], 100_000);
+    assert.equal(bulk.text, oneByOne.text, outputFormat);
+    assert.equal(bulk.lines, 6000, outputFormat);
+    // All but the 12 lines with a tab, which json leaves to write.
+    assert.ok(bulk.runLines >= 5988, `${outputFormat}: ${bulk.runLines}`);
+  }
+  assert.ok(stream("json", [read], 100_000).text.length > 262144);
+});
+
+Deno.test("writeRun puts the time of each read in its JSON records, and runLines counts them", () => {
+  const formatter = new MessageFormatter("json", CLIENT);
+  const sink = new CollectingSink();
+  const first = bytes("one\ntwo\n");
+  assert.equal(formatter.writeRun(sink, first, 0, true, 100, TIME), first.length);
+  assert.equal(formatter.runLines, 2);
+  const second = bytes("three\n");
+  assert.equal(formatter.writeRun(sink, second, 0, true, 100, TIME + 1000), second.length);
+  assert.equal(formatter.runLines, 1);
+  const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(records.map((record) => [record.time, record.text]), [
+    ["2023-11-14T22:13:20.123Z", "one"],
+    ["2023-11-14T22:13:20.123Z", "two"],
+    ["2023-11-14T22:13:21.123Z", "three"],
+  ]);
+  assert.equal(
+    sink.text,
+    json(bytes("one")) + json(bytes("two")) +
+      format("json", bytes("three"), { time: TIME + 1000 }).text,
+  );
+});
+
+Deno.test("writeRun leaves every line to write when a client's JSON head is too long for the fast path", () => {
+  const client: ClientInfo = { ...CLIENT, identity: "n".repeat(5000) };
+  const formatter = new MessageFormatter("json", client);
+  const sink = new CollectingSink();
+  assert.equal(formatter.writeRun(sink, bytes("a\nb\n"), 0, true, 100, TIME), 0);
+  assert.equal(formatter.runLines, 0);
+  assert.equal(sink.text, "");
+  const reads = [bytes("hello\nworld\n")];
+  const bulk = stream("json", reads, 100, { bulk: true, client });
+  assert.equal(bulk.text, stream("json", reads, 100, { client }).text);
+  assert.equal(JSON.parse(bulk.text.split("\n")[0] as string).identity, client.identity);
+  // The text label stays short, so text still goes the bulk way.
+  assert.equal(stream("text", reads, 100, { bulk: true, client }).runLines, 2);
+});
+
+Deno.test("writeRun through a framer writes the new bytes when a read reuses the same buffer", () => {
+  for (const outputFormat of OUTPUT_FORMATS) {
+    const buffer = bytes("first\nread\n");
+    const sink = new CollectingSink();
+    const formatter = new MessageFormatter(outputFormat, CLIENT);
+    const framer = new LineFramer();
+    const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+      formatter.write(lineSinkOver(sink), line, truncated, partial, TIME);
+    };
+    const run = (chunk: Uint8Array, from: number, fresh: boolean): number =>
+      formatter.writeRun(sink, chunk, from, fresh, 100, TIME);
+    framer.push(buffer, onLine, run);
+    buffer.set(bytes("other\nbyte\n"));
+    framer.push(buffer, onLine, run);
+    const expected = ["first", "read", "other", "byte"]
+      .map((line) => format(outputFormat, bytes(line)).text);
+    assert.equal(sink.text, expected.join(""), outputFormat);
+  }
 });
