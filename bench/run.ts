@@ -27,11 +27,11 @@
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
 import { hasCommand } from "../tests/_process.ts";
+import { ByteCounter } from "./byte_count.ts";
+import { clientPayload, HASH, LINE_BYTES, writeAll } from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
-const HASH = 35; // '#'
-const LINE_BYTES = 100;
 
 interface Contender {
   name: string;
@@ -208,15 +208,19 @@ async function start(contender: Contender, readRate = Infinity): Promise<Running
   const process = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "null" })
     .spawn();
   const seen = { hashes: 0, bytes: 0 };
+  const hashes = new ByteCounter(HASH);
   const reading = (async () => {
-    for await (const chunk of process.stdout) {
+    // One buffer, reused: a fresh one per read would make this reader, and
+    // the garbage it leaves, a load on the machine the server runs on.
+    const reader = process.stdout.getReader({ mode: "byob" });
+    let buffer = new Uint8Array(1 << 20);
+    while (true) {
+      const { value: chunk, done } = await reader.read(buffer);
+      if (done || chunk === undefined) break;
+      buffer = new Uint8Array(chunk.buffer);
       seen.bytes += chunk.length;
       if (readRate !== Infinity) await sleep((chunk.length / readRate) * 1000);
-      let at = chunk.indexOf(HASH);
-      while (at >= 0) {
-        seen.hashes++;
-        at = chunk.indexOf(HASH, at + 1);
-      }
+      seen.hashes += hashes.count(chunk);
     }
   })();
   // Wait until it accepts connections (a probe client is harmless to all of them).
@@ -253,28 +257,6 @@ async function start(contender: Contender, readRate = Infinity): Promise<Running
   return running;
 }
 
-/** Builds one client's input: L-1 lines of `x` payload, then a `#` line. */
-function clientPayload(client: number, lines: number): Uint8Array {
-  const out = new Uint8Array(lines * LINE_BYTES);
-  const encoder = new TextEncoder();
-  for (let i = 0; i < lines - 1; i++) {
-    const head = encoder.encode(`c${client} l${i} `);
-    const base = i * LINE_BYTES;
-    out.fill(120, base, base + LINE_BYTES - 1); // 'x'
-    out.set(head, base);
-    out[base + LINE_BYTES - 1] = 10;
-  }
-  const last = (lines - 1) * LINE_BYTES;
-  out.fill(HASH, last, last + LINE_BYTES - 1);
-  out[last + LINE_BYTES - 1] = 10;
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset, offset + 262144));
-}
-
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (!check()) {
@@ -302,25 +284,26 @@ interface FaninResult {
 }
 
 async function fanin(contender: Contender, clients: number, lines: number): Promise<FaninResult> {
-  const payloads = Array.from({ length: clients }, (_, i) => clientPayload(i, lines));
+  const load = new Worker(new URL("./load_worker.ts", import.meta.url), { type: "module" });
+  const answer = <T>(): Promise<T> =>
+    new Promise((resolve, reject) => {
+      load.onmessage = (event) => resolve(event.data);
+      load.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(`load worker: ${event.message}`));
+      };
+    });
   const server = await start(contender);
   try {
+    const ready = answer<string>();
+    load.postMessage({ clients, lines });
+    await ready;
     const expected = clients * (LINE_BYTES - 1);
     const cpu0 = treeCpu(server.process.pid);
     const t0 = performance.now();
-    let failed = 0;
-    await Promise.all(payloads.map(async (payload) => {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-        try {
-          await writeAll(conn, payload);
-        } finally {
-          conn.close();
-        }
-      } catch {
-        failed++; // a server that drops clients is a result, not a crash
-      }
-    }));
+    const sent = answer<number>();
+    load.postMessage({ port: server.port });
+    const failed = await sent;
     // A server that loses data never shows every last line: give up after 30 s.
     const complete = failed === 0 && await waitFor(() => server.seen.hashes >= expected, 30_000);
     const seconds = (performance.now() - t0) / 1000;
@@ -340,6 +323,7 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
       cpuNsPerLine: (cpuSeconds * 1e9) / totalLines,
     };
   } finally {
+    load.terminate();
     await server.stop();
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** The WebAssembly module of lib/line_labeller.ts, base64-encoded. */
+/** The WebAssembly module of lib/line_labeller.wat, base64-encoded. */
 export const LINE_LABELLER_WASM: string = [
   "AGFzbQEAAAABEQFgDH9/f39/f39/f39/fwF/AwIBAAUDAQAIBxICBm1lbW9yeQIABWxhYmVsAAAK",
   "iQQBhgQCDn8He0EK/Q8hGyAH/Q8hHCAI/Q8hHSAJ/Q8hHiAK/Q8hHyAL/Q8hICAAIQwgAiENAkAD",

@@ -31,7 +31,6 @@ import {
   type OutputFormat,
 } from "../lib/output_format.ts";
 import { isPlainJsonAscii, isPrintableAscii } from "../lib/safe_text.ts";
-import { expectedModule } from "../tools/build_wasm.ts";
 import { randomInt, seededRandom } from "./_net.ts";
 
 const LF = 10;
@@ -601,13 +600,6 @@ Deno.test("lineLabeller gives each thread one labeller, here where WebAssembly S
   const labeller = lineLabeller();
   assert.ok(labeller instanceof LineLabeller);
   assert.equal(lineLabeller(), labeller);
-});
-
-Deno.test("the committed lib/line_labeller_wasm.ts is lib/line_labeller.wat assembled", async () => {
-  const committed = await Deno.readTextFile(
-    new URL("../lib/line_labeller_wasm.ts", import.meta.url),
-  );
-  assert.equal(committed, await expectedModule(), "run `deno task wasm`");
 });
 
 // ---------------------------------------------------------------------------
