@@ -24,10 +24,10 @@ import { TlsAcceptor } from "./tls_server.ts";
 import { type FromWorker, type ToWorker, unstableNetEnabled } from "./worker_pool.ts";
 
 /** Size of the Worker's gathering chunks, so the most one message to the
- * main thread carries: larger than a single server's 64 KiB, since each
- * Worker has one chunk in flight at a time and each costs a round trip
- * between threads (in the bench, 1 MiB made 1 Worker as fast as the
- * single-threaded server; 256 KiB was about 15% slower). */
+ * main thread carries: large, since each Worker has one chunk in flight at a
+ * time and each costs a round trip between threads (in the bench, 1 MiB made
+ * 1 Worker as fast as the single-threaded server; 256 KiB was about 15%
+ * slower). */
 const WORKER_CHUNK_SIZE = 1048576;
 /** Pending bytes at which the Worker's connections stop reading: room for
  * three chunks to gather while one is in flight. So a Worker holds at most
