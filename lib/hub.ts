@@ -26,7 +26,7 @@
 import { formatHostPort } from "./address.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { countOf } from "./output_format.ts";
-import { isPrintableAscii, safeText } from "./safe_text.ts";
+import { isPrintableUtf8, safeText } from "./safe_text.ts";
 
 /** The names accepted by `--mode`. */
 export const MODES = ["log", "echo", "broker", "chat"] as const;
@@ -199,8 +199,8 @@ export class Hub implements ClientObserver {
     const member = this.#members.get(handle.client.id);
     const label = member?.label ?? encoder.encode(`<client ${handle.client.id}> `);
     if (member !== undefined) member.label = label;
-    // Printable ASCII, the common case, is copied as it is.
-    return isPrintableAscii(line)
+    // Text with no control character, the common case, is copied as it is.
+    return isPrintableUtf8(line)
       ? lineOf(label, line)
       : lineOf(label, encoder.encode(safeText(line)));
   }

@@ -26,7 +26,7 @@ import {
   PLAIN_JSON_ASCII,
   PRINTABLE_ASCII,
 } from "./line_labeller.ts";
-import { isPlainJsonAscii, isPrintableAscii, jsonText, safeText } from "./safe_text.ts";
+import { isPlainJsonUtf8, isPrintableUtf8, jsonText, safeText } from "./safe_text.ts";
 
 /** The names accepted by `--format`. */
 export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
@@ -163,13 +163,13 @@ export class MessageFormatter {
         const label = truncated || partial
           ? encoder.encode(textLabel(this.#client, truncated, partial))
           : (this.#label ??= encoder.encode(textLabel(this.#client, false, false)));
-        if (isPrintableAscii(line)) sink.writeLine(label, line);
+        if (isPrintableUtf8(line)) sink.writeLine(label, line);
         else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
       }
       case "json": {
         this.#headFor(time);
-        if (!truncated && !partial && isPlainJsonAscii(line)) {
+        if (!truncated && !partial && isPlainJsonUtf8(line)) {
           sink.writeLine(this.#jsonHead, line, JSON_END);
           return;
         }

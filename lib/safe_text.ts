@@ -47,6 +47,99 @@ export function isPlainJsonAscii(bytes: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Whether the bytes are well-formed UTF-8 holding no control character but
+ * tab (no C0, DEL or C1), so that {@linkcode safeText} would give them back
+ * unchanged and they can be shown as they are, with no decoding.
+ *
+ * @example
+ * ```ts
+ * import { isPrintableUtf8 } from "./safe_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(isPrintableUtf8(encode("h\u00e9llo\tw\u00f6rld")), true);
+ * assert.equal(isPrintableUtf8(encode("\u0085 is C1")), false);
+ * assert.equal(isPrintableUtf8(new Uint8Array([0xc0, 0xaf])), false); // overlong "/"
+ * ```
+ */
+export function isPrintableUtf8(bytes: Uint8Array): boolean {
+  const length = bytes.length;
+  let i = 0;
+  while (i < length) {
+    const byte = bytes[i] as number;
+    if (byte >= SPACE && byte < DEL) {
+      i++;
+    } else if (byte === TAB) {
+      i++;
+    } else if (byte > DEL) {
+      const size = safeSequenceLength(bytes, i);
+      if (size === 0) return false;
+      i += size;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether the bytes are well-formed UTF-8 holding no control character (tab
+ * included), `"` or `\`, so that `"` + bytes + `"` is already what
+ * {@linkcode jsonText} makes of them.
+ */
+export function isPlainJsonUtf8(bytes: Uint8Array): boolean {
+  const length = bytes.length;
+  let i = 0;
+  while (i < length) {
+    const byte = bytes[i] as number;
+    if (byte >= SPACE && byte < DEL && byte !== QUOTE && byte !== BACKSLASH) {
+      i++;
+    } else if (byte > DEL) {
+      const size = safeSequenceLength(bytes, i);
+      if (size === 0) return false;
+      i += size;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The length of the multi-byte UTF-8 sequence at `i`, or 0 when the WHATWG
+ * decoder would not read it as one character (not the shortest form, a
+ * surrogate, above U+10FFFF, cut short) or when it is a C1 control
+ * (U+0080..U+009F, encoded C2 80..C2 9F). */
+function safeSequenceLength(bytes: Uint8Array, i: number): number {
+  const byte = bytes[i] as number;
+  // The allowed range of the second byte depends on the first.
+  let need: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (byte >= 0xc2 && byte <= 0xdf) {
+    need = 1;
+    if (byte === 0xc2) low = 0xa0; // C2 80..C2 9F are the C1 controls
+  } else if (byte >= 0xe0 && byte <= 0xef) {
+    need = 2;
+    if (byte === 0xe0) low = 0xa0; // no overlong forms
+    else if (byte === 0xed) high = 0x9f; // no surrogates
+  } else if (byte >= 0xf0 && byte <= 0xf4) {
+    need = 3;
+    if (byte === 0xf0) low = 0x90; // no overlong forms
+    else if (byte === 0xf4) high = 0x8f; // nothing above U+10FFFF
+  } else {
+    return 0; // a continuation byte, or C0, C1, F5..FF first
+  }
+  if (i + need >= bytes.length) return 0; // cut short by the end of the line
+  const second = bytes[i + 1] as number;
+  if (second < low || second > high) return 0;
+  for (let k = 2; k <= need; k++) {
+    const next = bytes[i + k] as number;
+    if (next < 0x80 || next > 0xbf) return 0;
+  }
+  return need + 1;
+}
+
 function hexEscape(char: string): string {
   return "\\x" + char.charCodeAt(0).toString(16).padStart(2, "0");
 }

@@ -5,7 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { isPrintableAscii, jsonText, safeText } from "../lib/safe_text.ts";
+import {
+  isPlainJsonUtf8,
+  isPrintableAscii,
+  isPrintableUtf8,
+  jsonText,
+  safeText,
+} from "../lib/safe_text.ts";
 import { seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();
@@ -151,6 +157,96 @@ Deno.test("isPrintableAscii accepts only printable ASCII and tab", () => {
     assert.equal(isPrintableAscii(new Uint8Array([0x61, byte])), false, `byte ${byte}`);
   }
 });
+
+Deno.test("isPrintableUtf8 accepts text with no control character, as safeText leaves it", () => {
+  assert.equal(isPrintableUtf8(new Uint8Array(0)), true);
+  assert.equal(isPrintableUtf8(bytes("h\u00e9llo\tw\u00f6rld \u00a0 \u{1f389} \ufeff")), true);
+  assert.equal(isPrintableUtf8(bytes('say "hi" \\x1b')), true);
+  for (const text of ["a\x1b", "a\x7f", "a\u0080", "a\u009f", "a\n", "a\r"]) {
+    assert.equal(isPrintableUtf8(bytes(text)), false, JSON.stringify(text));
+  }
+});
+
+Deno.test("isPrintableUtf8 refuses what the decoder would replace with U+FFFD", () => {
+  const malformed = [
+    [0x80], // a continuation byte first
+    [0xc0, 0xaf], // overlong "/"
+    [0xc1, 0xbf], // overlong
+    [0xe0, 0x80, 0xaf], // overlong
+    [0xed, 0xa0, 0x80], // a surrogate, U+D800
+    [0xf0, 0x80, 0x80, 0xaf], // overlong
+    [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+    [0xf5, 0x80, 0x80, 0x80], // no such first byte
+    [0xc3], // cut short
+    [0xe2, 0x82], // cut short
+    [0xe2, 0x28, 0xa1], // a bad continuation
+  ];
+  for (const sequence of malformed) {
+    const line = new Uint8Array([0x61, ...sequence, 0x62]);
+    assert.equal(isPrintableUtf8(line), false, `bytes [${sequence}]`);
+    assert.equal(isPlainJsonUtf8(line), false, `bytes [${sequence}]`);
+  }
+});
+
+Deno.test("isPrintableUtf8 and isPlainJsonUtf8 say exactly when safeText and jsonText change nothing", () => {
+  // Bytes around every boundary of UTF-8 and of the control ranges.
+  const edges = [
+    0x00,
+    0x09,
+    0x0a,
+    0x1f,
+    0x20,
+    0x22,
+    0x41,
+    0x5c,
+    0x7e,
+    0x7f,
+    0x80,
+    0x8f,
+    0x90,
+    0x9f,
+    0xa0,
+    0xbf,
+    0xc0,
+    0xc1,
+    0xc2,
+    0xc3,
+    0xdf,
+    0xe0,
+    0xe1,
+    0xec,
+    0xed,
+    0xee,
+    0xef,
+    0xf0,
+    0xf1,
+    0xf3,
+    0xf4,
+    0xf5,
+    0xff,
+  ];
+  const random = seededRandom(11);
+  const encoder = new TextEncoder();
+  let printable = 0;
+  let plainJson = 0;
+  for (let n = 0; n < 100_000; n++) {
+    const line = new Uint8Array(Math.floor(random() * 7)).map(() =>
+      edges[Math.floor(random() * edges.length)] as number
+    );
+    const unchanged = equalBytes(encoder.encode(safeText(line)), line);
+    assert.equal(isPrintableUtf8(line), unchanged, `bytes [${line}]`);
+    const quoted = equalBytes(encoder.encode(jsonText(line)), new Uint8Array([34, ...line, 34]));
+    assert.equal(isPlainJsonUtf8(line), quoted, `bytes [${line}]`);
+    if (unchanged) printable++;
+    if (quoted) plainJson++;
+  }
+  // Both answers came up often enough for the comparison to mean something.
+  assert.ok(printable > 10_000 && plainJson > 10_000, `${printable}, ${plainJson}`);
+});
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
 
 Deno.test("jsonText writes printable text as a plain JSON string", () => {
   assert.equal(jsonText(bytes("hello")), '"hello"');
