@@ -2,8 +2,10 @@
  * `deno task bench`: linehub against the naive Deno port (bench/naive_server.ts),
  * `ncat -lk` and `socat ... fork`, side by side in one run, on loopback.
  *
- * Fan-in: C clients each send L lines of 100 bytes as fast as they can; the
- * server's stdout is a pipe read by this process. Every client's last line is
+ * Fan-in: C clients each send L lines of 100 bytes as fast as they can, from
+ * a Worker (bench/load_worker.ts); the server's stdout is a pipe read by this
+ * process, which counts `#` bytes with SIMD (bench/byte_count.ts) so that the
+ * measuring takes little from the server's cores. Every client's last line is
  * made of `#`, a byte found nowhere else in the input or in any server's
  * labels, so the run is complete when all C of those lines have come out: the
  * clock runs from the first connect until then. Lines/s counts input lines
@@ -560,8 +562,8 @@ async function main(args: string[]): Promise<number> {
   ));
   console.log(
     "\n(server CPU: user + system time of the server's processes during the run, from " +
-      "/proc/PID/stat, in 10 ms ticks; the load generator and the stdout reader are this " +
-      "process and share the same cores)",
+      "/proc/PID/stat, in 10 ms ticks; the load generator (a Worker) and the stdout reader " +
+      "are this process and share the same cores)",
   );
   if (!values["skip-scale"]) {
     console.log(`\n## Scale: ${idle} idle clients, then one line from each\n`);
