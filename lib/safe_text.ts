@@ -64,23 +64,7 @@ export function isPlainJsonAscii(bytes: Uint8Array): boolean {
  * ```
  */
 export function isPrintableUtf8(bytes: Uint8Array): boolean {
-  const length = bytes.length;
-  let i = 0;
-  while (i < length) {
-    const byte = bytes[i] as number;
-    if (byte >= SPACE && byte < DEL) {
-      i++;
-    } else if (byte === TAB) {
-      i++;
-    } else if (byte > DEL) {
-      const size = safeSequenceLength(bytes, i);
-      if (size === 0) return false;
-      i += size;
-    } else {
-      return false;
-    }
-  }
-  return true;
+  return isCleanUtf8(bytes, PRINTABLE);
 }
 
 /**
@@ -89,18 +73,33 @@ export function isPrintableUtf8(bytes: Uint8Array): boolean {
  * {@linkcode jsonText} makes of them.
  */
 export function isPlainJsonUtf8(bytes: Uint8Array): boolean {
+  return isCleanUtf8(bytes, PLAIN_JSON);
+}
+
+/** For each ASCII byte, 1 where a line may hold it as it is. */
+function asciiTable(allowed: (byte: number) => boolean): Uint8Array {
+  return Uint8Array.from({ length: 128 }, (_, byte) => (allowed(byte) ? 1 : 0));
+}
+
+const PRINTABLE = asciiTable((byte) => (byte >= SPACE && byte < DEL) || byte === TAB);
+const PLAIN_JSON = asciiTable((byte) =>
+  byte >= SPACE && byte < DEL && byte !== QUOTE && byte !== BACKSLASH
+);
+
+/** Whether the bytes are well-formed UTF-8 whose ASCII bytes `ascii` allows
+ * and which holds no C1 control. */
+function isCleanUtf8(bytes: Uint8Array, ascii: Uint8Array): boolean {
   const length = bytes.length;
   let i = 0;
   while (i < length) {
     const byte = bytes[i] as number;
-    if (byte >= SPACE && byte < DEL && byte !== QUOTE && byte !== BACKSLASH) {
+    if (byte < 0x80) {
+      if (ascii[byte] === 0) return false;
       i++;
-    } else if (byte > DEL) {
+    } else {
       const size = safeSequenceLength(bytes, i);
       if (size === 0) return false;
       i += size;
-    } else {
-      return false;
     }
   }
   return true;

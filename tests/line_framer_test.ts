@@ -95,6 +95,18 @@ function oneByteChunks(input: Uint8Array): Uint8Array[] {
   return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
 }
 
+/** A random maxLine from 1 to 10 and up to 80 bytes of few symbols, so that
+ * `\r`, `\n` and lengths around maxLine keep coming up. */
+function randomCase(random: () => number): { maxLine: number; input: Uint8Array } {
+  const alphabet = [0x61, 0x62, CR, 10, 0xc3, 0xa9, 0x00, 0xff];
+  const maxLine = 1 + Math.floor(random() * 10);
+  const input = Uint8Array.from(
+    { length: Math.floor(random() * 80) },
+    () => alphabet[Math.floor(random() * alphabet.length)] as number,
+  );
+  return { maxLine, input };
+}
+
 function randomChunks(input: Uint8Array, random: () => number, maxChunk: number): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   let pos = 0;
@@ -244,15 +256,8 @@ Deno.test("LineFramer produces the same lines when fed one byte at a time", () =
 
 Deno.test("LineFramer matches the whole-input model for random input in random chunks", () => {
   const random = seededRandom(0x1ee7);
-  // Few symbols, so `\r`, `\n` and lengths around maxLine keep coming up.
-  const alphabet = [0x61, 0x62, CR, 10, 0xc3, 0xa9, 0x00, 0xff];
   for (let round = 0; round < 400; round++) {
-    const maxLine = 1 + Math.floor(random() * 10);
-    const length = Math.floor(random() * 80);
-    const input = Uint8Array.from(
-      { length },
-      () => alphabet[Math.floor(random() * alphabet.length)] as number,
-    );
+    const { maxLine, input } = randomCase(random);
     const expected = model(input, maxLine);
     const label = `round ${round}, maxLine ${maxLine}, input [${input.join(",")}]`;
     assert.deepEqual(run([input], maxLine), expected, `${label}, whole`);
@@ -545,17 +550,11 @@ function runTaking(
 
 Deno.test("LineFramer with a run delivers the same lines, in order, for random input in random chunks", () => {
   const random = seededRandom(0x2a11);
-  const alphabet = [0x61, 0x62, CR, 10, 0xc3, 0xa9, 0x00, 0xff];
   // Lines holding a zero byte are left to the framer; the run takes the rest.
   const take = (line: Uint8Array): boolean => !line.includes(0x00);
   let runCalls = 0;
   for (let round = 0; round < 400; round++) {
-    const maxLine = 1 + Math.floor(random() * 10);
-    const length = Math.floor(random() * 80);
-    const input = Uint8Array.from(
-      { length },
-      () => alphabet[Math.floor(random() * alphabet.length)] as number,
-    );
+    const { maxLine, input } = randomCase(random);
     const expected = model(input, maxLine);
     const label = `round ${round}, maxLine ${maxLine}, input [${input.join(",")}]`;
     const chunkings = [[input], oneByteChunks(input)];
