@@ -162,21 +162,21 @@ export class MessageFormatter {
       case "text": {
         const label = truncated || partial
           ? encoder.encode(textLabel(this.#client, truncated, partial))
-          : (this.#label ??= encoder.encode(textLabel(this.#client, false, false)));
+          : this.#plainLabel();
         if (isPrintableUtf8(line)) sink.writeLine(label, line);
         else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
       }
       case "json": {
-        this.#headFor(time);
+        const head = this.#headFor(time);
         if (!truncated && !partial && isPlainJsonUtf8(line)) {
-          sink.writeLine(this.#jsonHead, line, JSON_END);
+          sink.writeLine(head, line, JSON_END);
           return;
         }
         // The head ends with the opening quote of a plain text; jsonText
         // brings its own quotes.
         sink.writeLine(
-          this.#jsonHead.subarray(0, -1),
+          head.subarray(0, -1),
           encoder.encode(jsonText(line)),
           encoder.encode(
             (truncated ? `,"truncated":true` : "") + (partial ? `,"partial":true` : "") + "}",
@@ -219,7 +219,7 @@ export class MessageFormatter {
         check = ANY_BUT_CR;
         break;
       case "text":
-        prefix = this.#label ??= encoder.encode(textLabel(this.#client, false, false));
+        prefix = this.#plainLabel();
         check = PRINTABLE_ASCII;
         break;
       case "json":
@@ -229,6 +229,11 @@ export class MessageFormatter {
         break;
     }
     return labeller.label(chunk, from, fresh, prefix, suffix, check, maxLine, sink);
+  }
+
+  /** `[client N] `, encoded once, on the first line that needs it. */
+  #plainLabel(): Uint8Array {
+    return this.#label ??= encoder.encode(textLabel(this.#client, false, false));
   }
 
   /** The JSON record up to a plain text's opening quote, for lines read at `time`. */

@@ -23,26 +23,27 @@ const UNSAFE_AFTER_JSON = /[\x7f-\x9f]/g;
 const TAB = 9;
 const SPACE = 32;
 const DEL = 127;
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+/** For each ASCII byte, 1 where a line may hold it as it is. */
+function asciiTable(allowed: (byte: number) => boolean): Uint8Array {
+  return Uint8Array.from({ length: 128 }, (_, byte) => (allowed(byte) ? 1 : 0));
+}
+
+/** Printable ASCII and tab: shown as they are. */
+const PRINTABLE = asciiTable((byte) => (byte >= SPACE && byte < DEL) || byte === TAB);
+/** Printable ASCII but `"` and `\`: quoted as they are in JSON. */
+const PLAIN_JSON = asciiTable((byte) =>
+  byte >= SPACE && byte < DEL && byte !== QUOTE && byte !== BACKSLASH
+);
 
 /** Whether every byte is printable ASCII or tab, so the bytes can be shown
  * as they are. */
 export function isPrintableAscii(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i] as number;
-    if ((byte < SPACE && byte !== TAB) || byte >= DEL) return false;
-  }
-  return true;
-}
-
-const QUOTE = 34;
-const BACKSLASH = 92;
-
-/** Whether the bytes are printable ASCII (tab excluded) without `"` or `\\`,
- * so that `"` + bytes + `"` is already the JSON string for them. */
-export function isPlainJsonAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i] as number;
-    if (byte < SPACE || byte >= DEL || byte === QUOTE || byte === BACKSLASH) return false;
+    if (byte >= 0x80 || PRINTABLE[byte] === 0) return false;
   }
   return true;
 }
@@ -75,16 +76,6 @@ export function isPrintableUtf8(bytes: Uint8Array): boolean {
 export function isPlainJsonUtf8(bytes: Uint8Array): boolean {
   return isCleanUtf8(bytes, PLAIN_JSON);
 }
-
-/** For each ASCII byte, 1 where a line may hold it as it is. */
-function asciiTable(allowed: (byte: number) => boolean): Uint8Array {
-  return Uint8Array.from({ length: 128 }, (_, byte) => (allowed(byte) ? 1 : 0));
-}
-
-const PRINTABLE = asciiTable((byte) => (byte >= SPACE && byte < DEL) || byte === TAB);
-const PLAIN_JSON = asciiTable((byte) =>
-  byte >= SPACE && byte < DEL && byte !== QUOTE && byte !== BACKSLASH
-);
 
 /** Whether the bytes are well-formed UTF-8 whose ASCII bytes `ascii` allows
  * and which holds no C1 control. */

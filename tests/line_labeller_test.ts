@@ -30,7 +30,7 @@ import {
   OUTPUT_FORMATS,
   type OutputFormat,
 } from "../lib/output_format.ts";
-import { isPlainJsonAscii, isPrintableAscii } from "../lib/safe_text.ts";
+import { isPlainJsonUtf8, isPrintableUtf8 } from "../lib/safe_text.ts";
 import { randomInt, seededRandom } from "./_net.ts";
 
 const LF = 10;
@@ -128,8 +128,8 @@ const CHECKS: ReadonlyArray<[string, LineCheck]> = [
  * framer takes a \r before the \n off. */
 function writtenAsIs(check: LineCheck, byte: number): boolean {
   const line = Uint8Array.of(byte);
-  if (check === PRINTABLE_ASCII) return isPrintableAscii(line);
-  if (check === PLAIN_JSON_ASCII) return isPlainJsonAscii(line);
+  if (check === PRINTABLE_ASCII) return isPrintableUtf8(line);
+  if (check === PLAIN_JSON_ASCII) return isPlainJsonUtf8(line);
   return byte !== CR;
 }
 
