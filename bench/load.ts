@@ -1,6 +1,6 @@
 /**
- * The bench's load: what each fan-in client sends, and the write loop. Shared
- * by bench/run.ts and the fan-in's load Worker (bench/load_worker.ts).
+ * The bench's load: what each fan-in client sends. Shared by bench/run.ts and
+ * the fan-in's load Worker (bench/load_worker.ts).
  *
  * @module
  */
@@ -26,10 +26,4 @@ export function clientPayload(client: number, lines: number): Uint8Array {
   out.fill(HASH, last, last + LINE_BYTES - 1);
   out[last + LINE_BYTES - 1] = 10;
   return out;
-}
-
-/** Writes all of `bytes`, 256 KiB at a time at most. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset, offset + 262144));
 }

@@ -12,7 +12,8 @@
 
 /// <reference lib="deno.worker" />
 
-import { clientPayload, writeAll } from "./load.ts";
+import { writeAll } from "../lib/batch_writer.ts";
+import { clientPayload } from "./load.ts";
 
 let payloads: Uint8Array[] = [];
 
