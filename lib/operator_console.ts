@@ -13,6 +13,7 @@
  * @module
  */
 
+import { abortable } from "./abortable.ts";
 import { formatHostPort } from "./address.ts";
 import type { ClientHandle } from "./client_handle.ts";
 import { describeError } from "./error_text.ts";
@@ -277,31 +278,26 @@ export async function runOperatorConsole(
     const reply = runConsoleCommand(parseConsoleLine(decoder.decode(line)), context);
     if (reply !== "") show(reply);
   };
-  // A read of stdin cannot be cancelled: on abort, stop waiting for it.
-  let stop = (): void => {};
-  const aborted = new Promise<"aborted">((resolve) => stop = () => resolve("aborted"));
-  signal?.addEventListener("abort", stop, { once: true });
-  try {
-    while (!signal?.aborted) {
-      let n: number | null | "aborted";
-      try {
-        const read = input.read(buffer);
-        // Once abandoned, a read that fails later must not be an unhandled
-        // rejection.
-        read.catch(() => {});
-        n = await Promise.race([read, aborted]);
-      } catch (error) {
-        show(`Operator console stopped: cannot read stdin: ${describeError(error)}\n`);
-        return;
-      }
-      if (n === "aborted") return;
-      if (n === null) {
-        framer.end(sink);
-        return;
-      }
-      framer.push(buffer.subarray(0, n), sink);
+  // A read of stdin cannot be cancelled: on abort, stop waiting for it
+  // (through a listener each read removes, so reads keep nothing on `signal`).
+  const stopped = signal ?? new AbortController().signal;
+  while (!stopped.aborted) {
+    let n: number | null;
+    try {
+      const read = input.read(buffer);
+      // Once abandoned, a read that fails later must not be an unhandled
+      // rejection.
+      read.catch(() => {});
+      n = await abortable(read, stopped);
+    } catch (error) {
+      if (stopped.aborted) return;
+      show(`Operator console stopped: cannot read stdin: ${describeError(error)}\n`);
+      return;
     }
-  } finally {
-    signal?.removeEventListener("abort", stop);
+    if (n === null) {
+      framer.end(sink);
+      return;
+    }
+    framer.push(buffer.subarray(0, n), sink);
   }
 }

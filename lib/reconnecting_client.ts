@@ -22,6 +22,7 @@
 
 import { AckParser, AckProtocolError } from "./ack_protocol.ts";
 import { formatHostPort, type HostPort } from "./address.ts";
+import { abortable } from "./abortable.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type ByteWriter, writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
@@ -149,12 +150,16 @@ class Session {
   readonly #noAckHintMs: number;
   readonly #tls: TlsClientOptions | undefined;
   readonly #notice: (message: string, kind: NoticeKind) => void;
-  /** Rejects when the whole session must stop: the input failed, or an interrupt. */
-  readonly #fatal = Promise.withResolvers<never>();
-  /** The error #fatal rejected with, once it has. */
+  /** Aborted, with the reason, when the whole session must stop: the input
+   * failed, or an interrupt. A signal rather than a promise, since every
+   * connection and every retry waits on it: each wait removes its listener
+   * when it ends, where a race against a promise would keep a reaction per
+   * wait for as long as the session runs (see lib/abortable.ts). */
+  readonly #fatal = new AbortController();
+  /** The error #fatal was aborted with, once it has been. */
   #stopped: ClientError | null = null;
-  /** Resolves when `run` returns, to end what still waits on the input side. */
-  readonly #finished = Promise.withResolvers<void>();
+  /** Aborted when `run` returns, to end what still waits on the input side. */
+  readonly #finished = new AbortController();
   /** Whether any acknowledgment ever came, for the hint about `--ack`. */
   #everAcked = false;
   /** Whether the sender ever wrote a line, for the same hint. */
@@ -184,9 +189,6 @@ class Session {
     this.#noAckHintMs = options.noAckHintMs ?? NO_ACK_HINT_MS;
     this.#tls = options.tls;
     this.#notice = options.onNotice ?? (() => {});
-    // Raced against every wait below; this keeps a rejection that comes
-    // while nothing waits from counting as unhandled.
-    this.#fatal.promise.catch(() => {});
   }
 
   async run(reader: LineReader): Promise<void> {
@@ -213,7 +215,7 @@ class Session {
       await this.#connectLoop();
     } finally {
       interrupt?.removeEventListener("abort", onAbort);
-      this.#finished.resolve();
+      this.#finished.abort();
     }
   }
 
@@ -221,7 +223,7 @@ class Session {
   #stop(error: ClientError): void {
     if (this.#stopped !== null) return;
     this.#stopped = error;
-    this.#fatal.reject(error);
+    this.#fatal.abort(error);
   }
 
   /** Connects, runs connections, and retries until done or out of retries. */
@@ -485,11 +487,16 @@ class Session {
       timer = setTimeout(() => resolve("expired"), this.#noAckHintMs);
     });
     try {
-      const first = await Promise.race([
-        this.#queue.waitForRoom(1).then(() => "room" as const),
-        this.#finished.promise.then(() => "finished" as const),
-        expired,
-      ]);
+      let first: "room" | "expired" | "finished";
+      try {
+        first = await abortable(
+          Promise.race([this.#queue.waitForRoom(1).then(() => "room" as const), expired]),
+          this.#finished.signal,
+        );
+      } catch (error) {
+        if (!this.#finished.signal.aborted) throw error;
+        first = "finished";
+      }
       if (first === "expired" && !this.#everAcked) {
         this.#notice(
           `Waiting for ${this.#where} to acknowledge ${countOf(this.#queue.length, "line")} ` +
@@ -531,7 +538,7 @@ class Session {
 
   /** Settles like `promise`, unless the session must stop first. */
   #race<T>(promise: Promise<T>): Promise<T> {
-    return Promise.race([promise, this.#fatal.promise]);
+    return abortable(promise, this.#fatal.signal);
   }
 
   #delivered(): string {
