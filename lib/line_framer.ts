@@ -89,6 +89,12 @@ export class LineFramer {
     return this.#pendingLength;
   }
 
+  /** True while a line has begun and not yet ended: bytes of it are held,
+   * or the tail of a truncated line is being dropped until its newline. */
+  get midLine(): boolean {
+    return this.#pendingLength > 0 || this.#discarding;
+  }
+
   /** Lines cut at `maxLine` so far. */
   get truncatedLines(): number {
     return this.#truncatedLines;

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { abortable } from "./abortable.ts";
+import { acceptErrorKind } from "./accept_error.ts";
 import { encodeAck } from "./ack_protocol.ts";
 import { formatHostPort, unmapIPv4 } from "./address.ts";
 import { type BatchWriter, writeAll } from "./batch_writer.ts";
@@ -22,10 +24,12 @@ import {
   type ChunkSink,
   type ClientInfo,
   type ConnectionEvent,
+  countOf,
   type DisconnectReason,
   formatJsonEvent,
   formatTextEvent,
   MessageFormatter,
+  OUTPUT_FORMATS,
   type OutputFormat,
   type RefusalReason,
   refusalText,
@@ -46,17 +50,23 @@ const MAX_READ_BUFFER = 65536;
 const MAX_RELAY_READ_BUFFER = 16384;
 /** Listen queue length unless told otherwise: room for a burst of connects. */
 export const DEFAULT_BACKLOG = 4096;
-/** Pause before accepting again after the process ran out of descriptors. */
+/** Pause before accepting again after the process ran out of descriptors
+ * (or memory): long enough not to spin, short enough that accepting resumes
+ * soon after a connection ends and frees one. */
 const ACCEPT_RETRY_MS = 100;
 /** How long a peer refused for a limit gets to read the line saying why
  * before its connection is closed. */
 const REFUSAL_LINGER_MS = 1000;
-/** Refused connections kept open at once for that; beyond, they are closed
- * at once, so a flood of refused connects cannot hold descriptors. */
+/** Refused connections kept open at once for that; beyond, the line is
+ * written and the connection closed at once (see {@linkcode LineServer}'s
+ * `#refuse`), so a flood of refused connects cannot hold descriptors. */
 const MAX_LINGERING = 64;
 /** How long a client that ended its input gets to read what is still queued
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
+/** Where refused peers' bytes are read to and dropped: shared, since no one
+ * ever looks at them. */
+const DISCARDED = new Uint8Array(1024);
 
 /** Decides which peers may connect (see `access_list.ts`). */
 export interface PeerFilter {
@@ -93,6 +103,12 @@ export interface LineServerOptions {
    * Each connection is judged on its own, by the time of its last read.
    * @default {0} */
   idleTimeout?: number;
+  /** Seconds a line may take from its first byte to its newline before the
+   * connection is closed (`line-timeout`; what came of the line is written,
+   * flagged partial); 0 for no limit. Against peers that keep a connection
+   * busy a byte at a time, which `idleTimeout` never catches.
+   * @default {0} */
+  lineTimeout?: number;
   /** Listen queue length, for bursts of connects; the kernel caps it (on
    * Linux at net.core.somaxconn). A full queue makes connecting clients wait
    * a second or more for a retry.
@@ -162,6 +178,9 @@ export interface ServerStats {
   dropped: number;
   /** Clients closed by the operator (`/kick`). */
   kicked: number;
+  /** Connections that failed before they could be accepted (reset or
+   * aborted in the listen queue); not clients, not refusals. */
+  abortedBeforeAccept: number;
 }
 
 /** One accepted connection; once its handshake (if any) is done, a client,
@@ -181,6 +200,13 @@ class Connection implements ClientHandle {
   stopReason: DisconnectReason | null = null;
   /** When data last arrived (or the connection opened), for --idle-timeout. */
   lastActive = Date.now();
+  /** When the first byte of the unfinished line arrived, for
+   * --line-timeout; 0 between lines. */
+  lineStartedAt = 0;
+  /** The connection's task; done when everything it held is let go. */
+  task: Promise<void> = Promise.resolve();
+  /** Set once its disconnect event has been written. */
+  ended = false;
   /** What waits to be sent to the client, made on the first send. */
   queue: SendQueue | null = null;
   /** False before the client joined and after it left: nothing is sent then. */
@@ -251,6 +277,7 @@ export class LineServer {
   readonly #drainTimeout: number;
   readonly #backlog: number;
   readonly #idleTimeoutMs: number;
+  readonly #lineTimeoutMs: number;
   readonly #reusePort: boolean;
   readonly #accessList: PeerFilter | null;
   readonly #maxClients: number;
@@ -267,17 +294,26 @@ export class LineServer {
     if (reason === "send-queue-full") this.#stats.dropped++;
     else if (reason === "kicked") this.#stats.kicked++;
   };
-  #idleSweep: ReturnType<typeof setInterval> | undefined;
+  #sweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   /** The bound address, kept while paused (when there is no listener). */
   #addr: Deno.NetAddr | null = null;
   #accepting = false;
   /** Set while {@linkcode LineServer.pauseAccepting} holds new clients off. */
   #paused: PromiseWithResolvers<void> | null = null;
-  readonly #connections = new Map<Connection, Promise<void>>();
-  /** Resolved when the drain deadline passes, to release connections that
-   * are waiting for a stalled output rather than reading. */
-  readonly #deadline = Promise.withResolvers<void>();
+  /** Accepts failing for want of descriptors or memory since the last
+   * success: the first is reported, the rest counted, the end reported. */
+  #acceptFailures = 0;
+  /** Every connection from its accept until its task has let go of it. */
+  readonly #connections = new Set<Connection>();
+  /** Aborted when shutdown starts: ends the accept loop's waits. */
+  readonly #closing = new AbortController();
+  /** Aborted when the drain deadline passes, to release connections that
+   * are waiting for a stalled output rather than reading. A signal, not a
+   * promise: each wait removes its listener when it ends, where a race
+   * against a promise would leave a reaction on it for every connection
+   * until shutdown. */
+  readonly #deadline = new AbortController();
   readonly #stats: ServerStats = {
     clients: 0,
     connected: 0,
@@ -292,32 +328,41 @@ export class LineServer {
     refusedTls: 0,
     dropped: 0,
     kicked: 0,
+    abortedBeforeAccept: 0,
   };
 
   /**
    * @param output where messages go (and events, in `json` format)
    * @param log where diagnostics and, outside `json`, events go (stderr)
+   * @throws {RangeError} when an option is out of its range, naming it and
+   * its value (before any socket is opened)
    */
   constructor(output: BatchWriter, log: ChunkSink, options: LineServerOptions = {}) {
     this.#output = output;
     this.#log = log;
     this.#host = options.host ?? "0.0.0.0";
-    this.#port = options.port ?? 8888;
+    this.#port = checkInteger("port", options.port ?? 8888, 0, 65535);
     this.#format = options.format ?? "text";
-    this.#maxLine = options.maxLine ?? DEFAULT_MAX_LINE;
-    this.#drainTimeout = options.drainTimeout ?? 5;
-    this.#backlog = options.backlog ?? DEFAULT_BACKLOG;
-    this.#idleTimeoutMs = (options.idleTimeout ?? 0) * 1000;
+    if (!OUTPUT_FORMATS.includes(this.#format)) {
+      throw new RangeError(
+        `Invalid format "${this.#format}": must be one of ${OUTPUT_FORMATS.join(", ")}`,
+      );
+    }
+    this.#maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
+    this.#drainTimeout = checkSeconds("drainTimeout", options.drainTimeout ?? 5);
+    this.#backlog = checkInteger("backlog", options.backlog ?? DEFAULT_BACKLOG, 1);
+    this.#idleTimeoutMs = checkSeconds("idleTimeout", options.idleTimeout ?? 0) * 1000;
+    this.#lineTimeoutMs = checkSeconds("lineTimeout", options.lineTimeout ?? 0) * 1000;
     this.#reusePort = options.reusePort ?? false;
     this.#accessList = options.accessList ?? null;
-    this.#maxClients = options.maxClients ?? 0;
-    this.#maxPerIp = options.maxPerIp ?? 0;
+    this.#maxClients = checkInteger("maxClients", options.maxClients ?? 0, 0);
+    this.#maxPerIp = checkInteger("maxPerIp", options.maxPerIp ?? 0, 0);
     this.#ack = options.ack ?? false;
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);
     this.#tls = options.tls ?? null;
     this.#observer = options.observer ?? null;
-    this.#sendQueue = options.sendQueue ?? DEFAULT_SEND_QUEUE_BYTES;
+    this.#sendQueue = checkInteger("sendQueue", options.sendQueue ?? DEFAULT_SEND_QUEUE_BYTES, 1);
   }
 
   /** The bound address; valid after `listen`. */
@@ -336,11 +381,12 @@ export class LineServer {
     this.#listener = this.#bind(this.#port);
     this.#addr = this.#listener.addr;
     this.#accepting = true;
-    if (this.#idleTimeoutMs > 0) {
+    const timeouts = [this.#idleTimeoutMs, this.#lineTimeoutMs].filter((ms) => ms > 0);
+    if (timeouts.length > 0) {
       // One sweep for all connections, rather than a timer each: idle
       // clients cost no timer, busy ones no timer resets.
-      const every = Math.min(1000, Math.max(10, this.#idleTimeoutMs / 4));
-      this.#idleSweep = setInterval(() => this.#closeIdle(), every);
+      const every = Math.min(1000, Math.max(10, Math.min(...timeouts) / 4));
+      this.#sweep = setInterval(() => this.#closeStalled(), every);
     }
     return this.#addr;
   }
@@ -401,18 +447,43 @@ export class LineServer {
         await this.#paused?.promise;
         continue;
       }
+      // Every accepted connection writes at least one event to the output;
+      // while the output is behind, new connections wait in the listen queue
+      // (the kernel's backpressure) instead of growing what is pending
+      // without bound. Connected clients stop reading for the same reason.
+      if (this.#output.backlogged) {
+        await this.#whileOutputBacklogged();
+        continue;
+      }
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (error) {
         if (!this.#accepting) break;
         if (listener !== this.#listener) continue; // closed by pauseAccepting
-        // Out of descriptors (EMFILE) or a connection that died in the queue:
-        // say so and keep accepting, after a pause so a persistent error
-        // does not spin. `for await` over the listener would stop for good.
-        this.#log.write(`accept failed: ${describeError(error)}\n`);
+        if (acceptErrorKind(error) === "connection") {
+          // Gone before it was accepted (reset, aborted): it concerns that
+          // peer alone, so the next one is accepted at once.
+          this.#stats.abortedBeforeAccept++;
+          continue;
+        }
+        // Out of descriptors or memory: said once, then retried after a
+        // pause, so a persistent error does not spin and the log does not
+        // fill. `for await` over the listener would stop for good.
+        if (this.#acceptFailures++ === 0) {
+          this.#log.write(
+            `accept failed: ${describeError(error)}; ` +
+              `retrying every ${ACCEPT_RETRY_MS} ms until it succeeds\n`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
+      }
+      if (this.#acceptFailures > 0) {
+        this.#log.write(
+          `accepting again after ${countOf(this.#acceptFailures, "failed accept")}\n`,
+        );
+        this.#acceptFailures = 0;
       }
       if (!this.#accepting) {
         conn.close();
@@ -422,16 +493,27 @@ export class LineServer {
     }
   }
 
+  /** Waits until the output takes data again, or shutdown starts. */
+  async #whileOutputBacklogged(): Promise<void> {
+    try {
+      await abortable(this.#output.drained(), this.#closing.signal);
+    } catch {
+      // Shutdown started, or the output failed for good (its owner reports
+      // that; a failed writer holds nothing, so it is no longer backlogged).
+    }
+  }
+
   /**
    * Stops accepting, lets connected clients finish for up to `drainTimeout`
    * seconds, closes the rest, and flushes the output. Resolves with the totals.
    */
   async shutdown(): Promise<ServerStats> {
     this.#accepting = false;
-    clearInterval(this.#idleSweep);
+    this.#closing.abort();
+    clearInterval(this.#sweep);
     if (this.#listener !== null) closeQuietly(this.#listener);
     this.#paused?.resolve(); // lets a paused serve() return
-    const all = Promise.all(this.#connections.values());
+    const all = Promise.all(this.#tasks());
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"expired">((resolve) => {
       timer = setTimeout(() => resolve("expired"), this.#drainTimeout * 1000);
@@ -439,18 +521,23 @@ export class LineServer {
     const outcome = await Promise.race([all, expired]);
     clearTimeout(timer);
     if (outcome === "expired") {
-      this.#deadline.resolve();
-      for (const connection of this.#connections.keys()) {
+      this.#deadline.abort();
+      for (const connection of this.#connections) {
         // Counted as cut off only if it became a client.
         if (connection.stopReason === null && connection.client.id >= 0) this.#stats.cutOff++;
         connection.stop("drain-timeout");
       }
-      await Promise.all(this.#connections.values());
+      await Promise.all(this.#tasks());
     }
     // A failed output is its owner's to report (BatchWriter's onError); the
     // totals still say what was received.
     await this.#output.flush().catch(() => {});
     return this.stats;
+  }
+
+  /** The tasks of the connections open now. */
+  #tasks(): Promise<void>[] {
+    return Array.from(this.#connections, (connection) => connection.task);
   }
 
   #start(tcp: Deno.TcpConn): void {
@@ -478,9 +565,10 @@ export class LineServer {
       this.#sendQueue,
       this.#onStop,
     );
-    // The task removes itself from the map when it ends, which is always
-    // after this line: it cannot end before its first await.
-    this.#connections.set(connection, this.#serveConnection(connection));
+    // Registered before its task starts: however the task ends, even
+    // before its first await, its cleanup finds the entry to remove.
+    this.#connections.add(connection);
+    connection.task = this.#serveConnection(connection);
   }
 
   /** Completes a TLS handshake; false (reported, closed) when it failed. */
@@ -533,9 +621,17 @@ export class LineServer {
           if (n === null) break;
           connection.bytesIn += n;
           stats.bytes += n;
-          connection.lastActive = Date.now();
+          const now = Date.now();
+          connection.lastActive = now;
+          const linesBefore = connection.linesIn;
           framer.push(buffer.subarray(0, n), sink, run);
           acknowledge?.upTo(connection.linesIn);
+          // --line-timeout runs from the first byte of the line still
+          // unfinished: this read's, if it finished a line or began one.
+          if (!framer.midLine) connection.lineStartedAt = 0;
+          else if (connection.lineStartedAt === 0 || connection.linesIn !== linesBefore) {
+            connection.lineStartedAt = now;
+          }
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
           if (n === buffer.length && buffer.length < maxBuffer) {
@@ -544,7 +640,7 @@ export class LineServer {
           // Backpressure: stop reading this socket while the output is behind,
           // unless the drain deadline cuts this client off meanwhile.
           if (output.backlogged) {
-            await Promise.race([output.drained(), this.#deadline.promise]);
+            await this.#untilDeadline(output.drained());
             if (connection.stopReason !== null) {
               reason = connection.stopReason;
               break;
@@ -563,8 +659,11 @@ export class LineServer {
       }
       await this.#end(connection, framer, sink, acknowledge, reason, detail);
     } catch (error) {
-      // The read loop handles its own errors; this is a last line of defence.
-      this.#log.write(`client ${connection.client.id}: internal error: ${describeError(error)}\n`);
+      // The read loop handles its own errors; this is a last line of defence,
+      // which still lets go of the connection and reports its end.
+      const text = `internal error: ${describeError(error)}`;
+      this.#log.write(`client ${connection.client.id}: ${text}\n`);
+      this.#abandon(connection, text);
     } finally {
       this.#connections.delete(connection);
       if (this.#maxPerIp > 0) {
@@ -574,6 +673,46 @@ export class LineServer {
         else this.#perIp.delete(address);
       }
     }
+  }
+
+  /** Waits for `work`, but no longer than the drain deadline. Rejects as
+   * `work` does. */
+  async #untilDeadline(work: Promise<unknown>): Promise<void> {
+    try {
+      await abortable(work, this.#deadline.signal);
+    } catch (error) {
+      if (!this.#deadline.signal.aborted) throw error;
+    }
+  }
+
+  /** After an internal error: closes what the connection holds and, if it
+   * was a client, tells the observer it left and writes its disconnect. */
+  #abandon(connection: Connection, detail: string): void {
+    connection.queue?.close();
+    closeQuietly(connection.conn);
+    if (connection.open) {
+      try {
+        this.#observer?.left(connection);
+      } catch {
+        // Already reporting an internal error for this connection.
+      } finally {
+        connection.open = false;
+      }
+    }
+    if (connection.client.id < 0 || connection.ended) return;
+    connection.ended = true;
+    const now = Date.now();
+    this.#event({
+      type: "disconnect",
+      client: connection.client,
+      time: now,
+      reason: "error",
+      detail,
+      lines: connection.linesIn,
+      bytes: connection.bytesIn,
+      truncated: 0,
+      durationMs: now - connection.connectedAt,
+    });
   }
 
   /** Makes a connection a client: numbers it, reports it, and builds what
@@ -637,6 +776,7 @@ export class LineServer {
     // Whatever was received of a last, unfinished line is delivered, flagged.
     const now = Date.now();
     connection.lastActive = now;
+    connection.lineStartedAt = 0;
     framer.end(sink);
     this.#observer?.left(connection);
     connection.open = false;
@@ -646,11 +786,10 @@ export class LineServer {
       // at the drain deadline, or after a while.
       acknowledge?.upTo(connection.linesIn);
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+      await this.#untilDeadline(Promise.race([
         Promise.all([acknowledge?.idle(), connection.queue?.idle()]),
-        this.#deadline.promise,
         new Promise((resolve) => timer = setTimeout(resolve, SEND_LINGER_MS)),
-      ]);
+      ]));
       clearTimeout(timer);
       // A stop while lingering (a drain deadline) still names its reason.
       if (connection.stopReason !== null) reason = connection.stopReason;
@@ -659,6 +798,7 @@ export class LineServer {
     closeQuietly(connection.conn);
     this.#stats.truncated += framer.truncatedLines;
     if (reason === "drain-timeout") this.#stats.cutOffBytes += connection.bytesIn;
+    connection.ended = true;
     this.#event({
       type: "disconnect",
       client: connection.client,
@@ -691,6 +831,13 @@ export class LineServer {
    * one refused for a limit gets one line saying why, then a half-close, and
    * what it sent meanwhile is read and dropped, so that closing does not
    * reset the connection and destroy that line before the peer reads it.
+   *
+   * At most {@linkcode MAX_LINGERING} refused connections linger so at once.
+   * Beyond, a plain TCP peer still gets the line, written before an
+   * immediate close: it reads it unless it had already sent data, which makes
+   * the close a reset that may destroy the line first. A TLS peer beyond the
+   * cap is closed with no line, since the line would have to wait for its
+   * handshake.
    */
   #refuse(
     conn: StreamConn,
@@ -702,20 +849,25 @@ export class LineServer {
     else if (refusal.reason === "full") this.#stats.refusedFull++;
     else if (refusal.reason === "per-ip") this.#stats.refusedPerIp++;
     this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
-    if (refusal.reason === "denied" || this.#lingering >= MAX_LINGERING) {
+    if (refusal.reason === "denied") {
       closeQuietly(conn);
       return;
     }
-    this.#lingering++;
     const line = new TextEncoder().encode(
       `linehub-server: ${refusalText({ ...refusal, address })}; try again later\n`,
     );
+    if (this.#lingering >= MAX_LINGERING) {
+      if (this.#tls !== null) closeQuietly(conn);
+      // A line this short fits the socket's send buffer: one write, no wait.
+      else conn.write(line).catch(() => {}).finally(() => closeQuietly(conn));
+      return;
+    }
+    this.#lingering++;
     const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
     (async () => {
       await writeAll(conn, line);
       await conn.closeWrite();
-      const sink = new Uint8Array(1024);
-      while (await conn.read(sink) !== null) { /* dropped: this peer is not a client */ }
+      while (await conn.read(DISCARDED) !== null) { /* dropped: this peer is not a client */ }
     })().catch(() => {}).finally(() => {
       clearTimeout(timer);
       closeQuietly(conn);
@@ -723,10 +875,17 @@ export class LineServer {
     });
   }
 
-  #closeIdle(): void {
-    const before = Date.now() - this.#idleTimeoutMs;
-    for (const connection of this.#connections.keys()) {
-      if (connection.lastActive <= before) connection.stop("idle-timeout");
+  /** Closes connections silent past --idle-timeout, and those whose line has
+   * been unfinished past --line-timeout. */
+  #closeStalled(): void {
+    const now = Date.now();
+    const idleSince = this.#idleTimeoutMs > 0 ? now - this.#idleTimeoutMs : -Infinity;
+    const lineSince = this.#lineTimeoutMs > 0 ? now - this.#lineTimeoutMs : -Infinity;
+    for (const connection of this.#connections) {
+      if (connection.lastActive <= idleSince) connection.stop("idle-timeout");
+      else if (connection.lineStartedAt !== 0 && connection.lineStartedAt <= lineSince) {
+        connection.stop("line-timeout");
+      }
     }
   }
 
@@ -782,4 +941,23 @@ class Acknowledger {
       this.#sending = null;
     }
   }
+}
+
+/** `value` if it is an integer from `min` to `max`; else a RangeError naming
+ * the option and the value. */
+function checkInteger(
+  name: string,
+  value: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+  throw new RangeError(`Invalid ${name} "${value}": must be an integer ${range}`);
+}
+
+/** `value` if it is a finite number of seconds, 0 or more; else a RangeError. */
+function checkSeconds(name: string, value: number): number {
+  if (Number.isFinite(value) && value >= 0) return value;
+  throw new RangeError(`Invalid ${name} "${value}": must be a number of seconds >= 0`);
 }

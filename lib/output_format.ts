@@ -64,6 +64,7 @@ export type DisconnectReason =
   | "reset"
   | "drain-timeout"
   | "idle-timeout"
+  | "line-timeout"
   | "kicked"
   | "send-queue-full"
   | "error";

@@ -335,7 +335,10 @@ export function totals(stats: ServerStats): string {
     ? `; ${countOf(stats.dropped, "client")} dropped for a full send queue`
     : "";
   const kicked = stats.kicked > 0 ? `; ${stats.kicked} kicked` : "";
+  const aborted = stats.abortedBeforeAccept > 0
+    ? `; ${countOf(stats.abortedBeforeAccept, "connection")} gone before accept`
+    : "";
   return `${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${dropped}${kicked}`;
+    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}`;
 }

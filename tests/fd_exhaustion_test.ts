@@ -53,6 +53,13 @@ Deno.test({
         Array.from({ length: CLIENTS }, (_, i) => i),
       );
       assert.match(result.stderr, /accept failed: too many open files/);
+      // Said once per episode of exhaustion, not once per retry: each
+      // "accept failed" is followed by one "accepting again" that counts
+      // the retries in between.
+      const failed = result.stderr.match(/accept failed: /g) ?? [];
+      const again = [...result.stderr.matchAll(/accepting again after (\d+) failed accepts?/g)];
+      assert.ok(again.length >= 1, result.stderr);
+      assert.equal(failed.length, again.length, result.stderr);
     } finally {
       conns.forEach(closeQuietly);
       await server.stop();

@@ -139,6 +139,7 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
       refusedTls: 0,
       dropped: 0,
       kicked: 0,
+      abortedBeforeAccept: 0,
     });
     const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
     assert.deepEqual(logLines(h), [
@@ -492,6 +493,7 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
       refusedTls: 0,
       dropped: 0,
       kicked: 0,
+      abortedBeforeAccept: 0,
     });
     assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
   } finally {
