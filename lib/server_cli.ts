@@ -150,6 +150,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     drainTimeout: config.drainTimeout,
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,
+    lineTimeout: config.lineTimeout,
     ack: config.ack,
   };
   // The modes and the console talk to clients through the hub; in log mode

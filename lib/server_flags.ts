@@ -28,6 +28,7 @@ export interface ServerConfig {
   readonly drainTimeout: number;
   readonly backlog: number;
   readonly idleTimeout: number;
+  readonly lineTimeout: number;
   /** Acknowledge each client's lines once written (`--ack`). */
   readonly ack: boolean;
   /** Peers that may connect (`--allow`); empty allows every peer not denied. */
@@ -83,6 +84,8 @@ Options:
   --max-line BYTES        longest line; longer ones are cut (default ${DEFAULT_MAX_LINE})
   --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
   --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
+  --line-timeout SECS     close a client whose line is unfinished SECS after its
+                          first byte; 0 for never (default 0)
   --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
   --allow CIDR            accept only peers in CIDR (IPv4 or IPv6); repeatable
   --deny CIDR             refuse peers in CIDR, even if allowed; repeatable
@@ -146,6 +149,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
         "drain-timeout": { type: "string", default: "5" },
         backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
         "idle-timeout": { type: "string", default: "0" },
+        "line-timeout": { type: "string", default: "0" },
         ack: { type: "boolean", default: false },
         allow: { type: "string", multiple: true, default: [] },
         deny: { type: "string", multiple: true, default: [] },
@@ -223,6 +227,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
     idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
+    lineTimeout: parseSeconds(values["line-timeout"], "line-timeout"),
     ack: values.ack,
     allow: values.allow.map((text) => parseCidr(text, "allow")),
     deny: values.deny.map((text) => parseCidr(text, "deny")),

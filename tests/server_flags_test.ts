@@ -26,6 +26,7 @@ const DEFAULTS = {
   drainTimeout: 5,
   backlog: 4096,
   idleTimeout: 0,
+  lineTimeout: 0,
   ack: false,
   workers: 1,
   allow: [],
@@ -124,6 +125,7 @@ Deno.test("server accepts every flag at once", () => {
       drainTimeout: 2.5,
       backlog: 64,
       idleTimeout: 0,
+      lineTimeout: 0,
       ack: false,
       workers: 1,
       allow: [],
@@ -249,6 +251,15 @@ Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rej
   rejects(
     ["--idle-timeout", "soon"],
     'Invalid --idle-timeout "soon": must be a number of seconds from 0 to 86400',
+  );
+});
+
+Deno.test("server accepts --line-timeout in seconds, off (0) by default, and rejects bad values", () => {
+  assert.equal(parseServerArgs([]).lineTimeout, 0);
+  assert.equal(parseServerArgs(["--line-timeout", "30"]).lineTimeout, 30);
+  rejects(
+    ["--line-timeout", "never"],
+    'Invalid --line-timeout "never": must be a number of seconds from 0 to 86400',
   );
 });
 
