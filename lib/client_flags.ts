@@ -6,9 +6,8 @@
  */
 
 import { isIP } from "node:net";
-import { parseArgs } from "node:util";
 import { type HostPort, parseTarget } from "./address.ts";
-import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseInteger, parseSeconds, readFlags } from "./flag_values.ts";
 import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
 import type { TlsClientFlags } from "./tls_client.ts";
@@ -18,8 +17,6 @@ import { UsageError } from "./usage_error.ts";
 const MAX_RETRY = 1_000_000;
 /** Most lines `--buffer-lines` may ask for; the byte ceiling bounds them too. */
 const MAX_BUFFER_LINES = 1_000_000;
-/** Most bytes `--max-line` may ask for, the same as the server's. */
-const MAX_MAX_LINE = 67_108_864;
 
 /** Everything the client's command line can say. */
 export interface ClientConfig {
@@ -112,34 +109,23 @@ Exit status:
 
 /** Parses and validates the client's arguments; throws {@linkcode UsageError}. */
 export function parseClientArgs(args: string[]): ClientConfig {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        message: { type: "string", short: "m", multiple: true, default: [] },
-        "connect-timeout": { type: "string", default: "10" },
-        retry: { type: "string", default: "0" },
-        ack: { type: "boolean", default: false },
-        "buffer-lines": { type: "string" },
-        "max-line": { type: "string" },
-        tls: { type: "boolean", default: false },
-        ca: { type: "string" },
-        servername: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        insecure: { type: "boolean", default: false },
-        quiet: { type: "boolean", short: "q", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        version: { type: "boolean", short: "V", default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = readFlags(args, {
+    message: { type: "string", short: "m", multiple: true, default: [] },
+    "connect-timeout": { type: "string", default: "10" },
+    retry: { type: "string", default: "0" },
+    ack: { type: "boolean", default: false },
+    "buffer-lines": { type: "string" },
+    "max-line": { type: "string" },
+    tls: { type: "boolean", default: false },
+    ca: { type: "string" },
+    servername: { type: "string" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    insecure: { type: "boolean", default: false },
+    quiet: { type: "boolean", short: "q", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    version: { type: "boolean", short: "V", default: false },
+  });
   const connectTimeout = parseSeconds(values["connect-timeout"], "connect-timeout");
   for (const message of values.message) {
     if (/[\r\n]/.test(message)) {
@@ -191,7 +177,22 @@ export function parseClientArgs(args: string[]): ClientConfig {
     throw new UsageError(`Unexpected argument "${positionals[2]}": expected HOST [PORT]`);
   }
   const [host, port] = positionals as [string, string | undefined];
-  return { ...base, target: parseTarget(host, port), version: false };
+  return { ...base, target: parseClientTarget(host, port), version: false };
+}
+
+/** HOST and PORT. Port 0 is refused here: it means "any free port" only to
+ * a listener, and connecting to it can only fail later, at run time. */
+function parseClientTarget(host: string, port: string | undefined): HostPort {
+  const portError = (text: string): UsageError =>
+    new UsageError(`Invalid port "${text}": must be an integer from 1 to ${MAX_PORT}`);
+  const isPort = (text: string): boolean =>
+    /^[0-9]{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_PORT;
+  if (port !== undefined && !isPort(port)) throw portError(port);
+  const target = parseTarget(host, port);
+  // A port inside HOST (HOST:0, [::1]:0) is read by parseTarget, which
+  // allows 0 for the server's sake.
+  if (target.port === 0) throw portError(/:([0-9]+)$/.exec(host)?.[1] ?? "0");
+  return target;
 }
 
 /** The TLS flags: each only with `--tls`, `--cert` and `--key` together,

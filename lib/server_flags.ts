@@ -5,10 +5,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Cidr, parseCidr } from "./access_list.ts";
-import { parsePort } from "./address.ts";
-import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { DEFAULT_PORT } from "./address.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseInteger, parseSeconds, readFlags } from "./flag_values.ts";
 import { type Mode, MODES } from "./hub.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
 import { DEFAULT_BACKLOG } from "./line_server.ts";
@@ -54,9 +53,6 @@ export interface ServerConfig {
   readonly help: boolean;
   readonly version: boolean;
 }
-
-/** Largest accepted `--max-line`: 64 MiB, so one client cannot claim more. */
-export const MAX_MAX_LINE = 64 * 1024 * 1024;
 
 /** Largest `--max-clients` or `--max-per-ip`: more than any process can hold. */
 const MAX_LIMIT = 10_000_000;
@@ -131,39 +127,32 @@ export function parseListenHost(text: string): string {
 
 /** Parses and validates the server's arguments; throws {@linkcode UsageError}. */
 export function parseServerArgs(args: string[]): ServerConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string", default: "0.0.0.0" },
-        port: { type: "string", short: "p", default: "8888" },
-        format: { type: "string", short: "f", default: "text" },
-        output: { type: "string", short: "o" },
-        "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
-        "drain-timeout": { type: "string", default: "5" },
-        backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
-        "idle-timeout": { type: "string", default: "0" },
-        ack: { type: "boolean", default: false },
-        allow: { type: "string", multiple: true, default: [] },
-        deny: { type: "string", multiple: true, default: [] },
-        workers: { type: "string", default: "1" },
-        "max-clients": { type: "string", default: "0" },
-        "max-per-ip": { type: "string", default: "0" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "tls-client-ca": { type: "string" },
-        mode: { type: "string", default: "log" },
-        "send-queue": { type: "string", default: String(DEFAULT_SEND_QUEUE_BYTES) },
-        console: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        version: { type: "boolean", short: "V", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
+  const { values, positionals } = readFlags(args, {
+    host: { type: "string", default: "0.0.0.0" },
+    port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
+    format: { type: "string", short: "f", default: "text" },
+    output: { type: "string", short: "o" },
+    "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
+    "drain-timeout": { type: "string", default: "5" },
+    backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
+    "idle-timeout": { type: "string", default: "0" },
+    ack: { type: "boolean", default: false },
+    allow: { type: "string", multiple: true, default: [] },
+    deny: { type: "string", multiple: true, default: [] },
+    workers: { type: "string", default: "1" },
+    "max-clients": { type: "string", default: "0" },
+    "max-per-ip": { type: "string", default: "0" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "tls-client-ca": { type: "string" },
+    mode: { type: "string", default: "log" },
+    "send-queue": { type: "string", default: String(DEFAULT_SEND_QUEUE_BYTES) },
+    console: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    version: { type: "boolean", short: "V", default: false },
+  });
+  if (positionals[0] !== undefined) {
+    throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   }
   const format = values.format;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
@@ -216,7 +205,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     mode: mode as Mode,
     sendQueue,
     console: values.console,
-    port: parsePort(values.port),
+    port: parseInteger(values.port, "port", 0, MAX_PORT),
     format: format as OutputFormat,
     output: values.output,
     maxLine,

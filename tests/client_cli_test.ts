@@ -175,7 +175,8 @@ Deno.test("client rejects bad usage with exit 2, a message naming the value, and
       `Invalid --connect-timeout "abc": must be a number of seconds from 0 to 86400`,
     ],
     [[], "Missing HOST: say where to connect"],
-    [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 0 to 65535`],
+    [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 1 to 65535`],
+    [["127.0.0.1", "0"], `Invalid port "0": must be an integer from 1 to 65535`],
     [["--bogus", "127.0.0.1"], `Unknown option "--bogus"`],
     [["127.0.0.1:1", "2"], `Port given twice: "127.0.0.1:1" and "2"`],
     [

@@ -134,7 +134,7 @@ Deno.test("client rejects more than HOST and PORT", () => {
 });
 
 Deno.test("client rejects a bad HOST or PORT, naming it", () => {
-  rejects(["localhost", "99999"], 'Invalid port "99999": must be an integer from 0 to 65535');
+  rejects(["localhost", "99999"], 'Invalid port "99999": must be an integer from 1 to 65535');
   rejects(["localhost:x"], 'Invalid port "x": must be an integer from 0 to 65535');
   rejects(["[::1"], 'Invalid host "[::1": unbalanced brackets');
   rejects([""], 'Invalid host "": empty host');
@@ -154,8 +154,21 @@ Deno.test("client rejects a flag without its value", () => {
 Deno.test("client explains how to send a message that starts with a dash", () => {
   rejects(
     ["-m", "-hello", "localhost"],
-    'Option "-m" needs a value: write --message=VALUE for a value that starts with "-"',
+    'Option "--message" needs a value: write --message=VALUE for a value that starts with "-"',
   );
+  assert.deepEqual(parseClientArgs(["--message=-hello", "localhost"]).messages, ["-hello"]);
+});
+
+Deno.test("client refuses port 0, which it could never connect to, as bad usage", () => {
+  for (const args of [["localhost", "0"], ["localhost:0"], ["[::1]:0"], ["::1", "0"]]) {
+    rejects(args, 'Invalid port "0": must be an integer from 1 to 65535');
+  }
+  assert.equal(parseClientArgs(["localhost", "1"]).target?.port, 1);
+  assert.equal(parseClientArgs(["localhost:65535"]).target?.port, 65535);
+});
+
+Deno.test("client skips a first -- as `deno task client -- --ack HOST` passes it", () => {
+  assert.deepEqual(parseClientArgs(["--", "--ack", "localhost"]), { ...DEFAULTS, ack: true });
 });
 
 Deno.test("client rejects a value given to --version", () => {

@@ -260,7 +260,7 @@ Deno.test("server on a port in use exits 1 with one line naming the address", as
 
 Deno.test("server rejects bad flags with exit 2, a message naming the value, and the usage", async () => {
   const cases: Array<[string[], string]> = [
-    [["--port", "70000"], `Invalid port "70000": must be an integer from 0 to 65535`],
+    [["--port", "70000"], `Invalid --port "70000": must be an integer from 0 to 65535`],
     [["--format", "xml"], `Invalid format "xml": must be one of text, json, raw`],
     [["--max-line", "0"], `Invalid --max-line "0": must be an integer from 1 to 67108864`],
     [["--bogus"], `Unknown option "--bogus"`],

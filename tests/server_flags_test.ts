@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_MAX_LINE, parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
+import { MAX_MAX_LINE } from "../lib/flag_values.ts";
+import { parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */
@@ -157,11 +158,31 @@ Deno.test("server rejects a flag without its value", () => {
   rejects(["--host"], 'Option "--host" needs a value');
 });
 
+Deno.test("server says a negative number is out of range rather than a missing value", () => {
+  rejects(["--port", "-1"], 'Invalid --port "-1": must be an integer from 0 to 65535');
+  rejects(["-p", "-1"], 'Invalid --port "-1": must be an integer from 0 to 65535');
+  rejects(
+    ["--max-line", "-5"],
+    `Invalid --max-line "-5": must be an integer from 1 to ${MAX_MAX_LINE}`,
+  );
+  rejects(["--backlog", "-1"], 'Invalid --backlog "-1": must be an integer from 1 to 65535');
+});
+
 Deno.test("server explains how to give a value that starts with a dash", () => {
   rejects(
-    ["-p", "-1"],
-    'Option "-p" needs a value: write --port=VALUE for a value that starts with "-"',
+    ["-o", "-log"],
+    'Option "--output" needs a value: write --output=VALUE for a value that starts with "-"',
   );
+  rejects(
+    ["--max-line", "--ack"],
+    'Option "--max-line" needs a value: write --max-line=VALUE for a value that starts with "-"',
+  );
+  assert.equal(parseServerArgs(["--output=-log"]).output, "-log");
+});
+
+Deno.test("server skips a first -- as `deno task server -- --port 9000` passes it", () => {
+  assert.deepEqual(parseServerArgs(["--", "--port", "9000"]), { ...DEFAULTS, port: 9000 });
+  rejects(["--", "--port", "9000", "--", "x"], 'Unexpected argument "x"');
 });
 
 Deno.test("server rejects a value given to --help", () => {
@@ -174,7 +195,7 @@ Deno.test("server rejects positional arguments", () => {
 
 Deno.test("server rejects a bad port, naming it", () => {
   for (const port of ["-1", "65536", "http", "", "1e3", "0x50"]) {
-    rejects([`--port=${port}`], `Invalid port "${port}": must be an integer from 0 to 65535`);
+    rejects([`--port=${port}`], `Invalid --port "${port}": must be an integer from 0 to 65535`);
   }
 });
 
@@ -244,7 +265,7 @@ Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rej
   assert.equal(parseServerArgs(["--idle-timeout", "2.5"]).idleTimeout, 2.5);
   rejects(
     ["--idle-timeout", "-1"],
-    'Option "--idle-timeout" needs a value: write --idle-timeout=VALUE for a value that starts with "-"',
+    'Invalid --idle-timeout "-1": must be a number of seconds from 0 to 86400',
   );
   rejects(
     ["--idle-timeout", "soon"],
