@@ -7,7 +7,7 @@
 
 import { isIP } from "node:net";
 import { type HostPort, parseTarget } from "./address.ts";
-import { MAX_MAX_LINE, MAX_PORT, parseInteger, parseSeconds, readFlags } from "./flag_values.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
 import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
 import type { TlsClientFlags } from "./tls_client.ts";
@@ -126,7 +126,7 @@ export function parseClientArgs(args: string[]): ClientConfig {
     help: { type: "boolean", short: "h", default: false },
     version: { type: "boolean", short: "V", default: false },
   });
-  const connectTimeout = parseSeconds(values["connect-timeout"], "connect-timeout");
+  const connectTimeout = parseDuration(values["connect-timeout"], "connect-timeout");
   for (const message of values.message) {
     if (/[\r\n]/.test(message)) {
       throw new UsageError(

@@ -99,12 +99,45 @@ export function parseInteger(text: string, flag: string, min: number, max: numbe
   return Number(text);
 }
 
-/** Parses a non-negative number of seconds (fractions allowed), at most a day. */
-export function parseSeconds(text: string, flag: string): number {
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || Number(text) > MAX_DURATION_SECONDS) {
+/**
+ * Parses a duration into seconds: a plain number is seconds, as it always
+ * was; `ms`, `s`, `m` and `h` may follow, as in ncat's `-i` and `-w`.
+ * Fractions are allowed (`2.5`, `0.5m`); the longest is a day.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./flag_values.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseDuration("2.5", "drain-timeout"), 2.5);
+ * assert.equal(parseDuration("500ms", "drain-timeout"), 0.5);
+ * assert.equal(parseDuration("5m", "idle-timeout"), 300);
+ * ```
+ */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/.exec(text);
+  const seconds = match === null ? NaN : toSeconds(Number(match[1]), match[2] ?? "s");
+  if (!(seconds <= MAX_DURATION_SECONDS)) {
     throw new UsageError(
-      `Invalid --${flag} "${text}": must be a number of seconds from 0 to ${MAX_DURATION_SECONDS}`,
+      `Invalid --${flag} "${text}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
-  return Number(text);
+  return seconds;
+}
+
+/** `value` in `unit`, in seconds. Milliseconds are divided by 1000 rather
+ * than multiplied by 0.001, which binary cannot hold exactly, so that
+ * "500ms" is exactly 0.5 and "2.5" stays exactly 2.5. */
+function toSeconds(value: number, unit: string): number {
+  switch (unit) {
+    case "ms":
+      return value / 1000;
+    case "m":
+      return value * 60;
+    case "h":
+      return value * 3600;
+    default:
+      return value;
+  }
 }

@@ -7,7 +7,7 @@
 
 import { type Cidr, parseCidr } from "./access_list.ts";
 import { DEFAULT_PORT } from "./address.ts";
-import { MAX_MAX_LINE, MAX_PORT, parseInteger, parseSeconds, readFlags } from "./flag_values.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
 import { type Mode, MODES } from "./hub.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
 import { DEFAULT_BACKLOG } from "./line_server.ts";
@@ -209,9 +209,9 @@ export function parseServerArgs(args: string[]): ServerConfig {
     format: format as OutputFormat,
     output: values.output,
     maxLine,
-    drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
+    drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, 65535),
-    idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
+    idleTimeout: parseDuration(values["idle-timeout"], "idle-timeout"),
     ack: values.ack,
     allow: values.allow.map((text) => parseCidr(text, "allow")),
     deny: values.deny.map((text) => parseCidr(text, "deny")),

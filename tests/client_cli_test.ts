@@ -172,7 +172,8 @@ Deno.test("client rejects bad usage with exit 2, a message naming the value, and
   const cases: Array<[string[], string]> = [
     [
       ["--connect-timeout", "abc", "127.0.0.1"],
-      `Invalid --connect-timeout "abc": must be a number of seconds from 0 to 86400`,
+      `Invalid --connect-timeout "abc": must be a duration from 0 to 24h, ` +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
     ],
     [[], "Missing HOST: say where to connect"],
     [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 1 to 65535`],

@@ -99,11 +99,18 @@ Deno.test("client accepts --connect-timeout in whole or fractional seconds", () 
   assert.equal(parseClientArgs(["--connect-timeout", "86400", "h"]).connectTimeout, 86400);
 });
 
+Deno.test("client takes --connect-timeout with ms, s, m or h", () => {
+  assert.equal(parseClientArgs(["--connect-timeout", "250ms", "h"]).connectTimeout, 0.25);
+  assert.equal(parseClientArgs(["--connect-timeout=1.5s", "h"]).connectTimeout, 1.5);
+  assert.equal(parseClientArgs(["--connect-timeout", "2m", "h"]).connectTimeout, 120);
+});
+
 Deno.test("client rejects a bad --connect-timeout, naming it", () => {
   for (const value of ["-1", "abc", "86401", "1e3", ""]) {
     rejects(
       [`--connect-timeout=${value}`, "localhost"],
-      `Invalid --connect-timeout "${value}": must be a number of seconds from 0 to 86400`,
+      `Invalid --connect-timeout "${value}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
 });

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { ParseArgsOptionsConfig } from "node:util";
-import { parseInteger, parseSeconds, readFlags } from "../lib/flag_values.ts";
+import { parseDuration, parseInteger, readFlags } from "../lib/flag_values.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
 /** Asserts that `fn` throws a UsageError with exactly `message`. */
@@ -69,19 +69,33 @@ Deno.test("parseInteger rejects out-of-range and malformed values, naming flag a
   }
 });
 
-Deno.test("parseSeconds accepts whole and fractional seconds up to a day", () => {
-  assert.equal(parseSeconds("0", "drain-timeout"), 0);
-  assert.equal(parseSeconds("5", "drain-timeout"), 5);
-  assert.equal(parseSeconds("0.25", "drain-timeout"), 0.25);
-  assert.equal(parseSeconds("1.5", "drain-timeout"), 1.5);
-  assert.equal(parseSeconds("86400", "drain-timeout"), 86400);
-  assert.equal(parseSeconds("86400.0", "drain-timeout"), 86400);
+Deno.test("parseDuration takes a plain number as seconds, whole or fractional, up to a day", () => {
+  assert.equal(parseDuration("0", "drain-timeout"), 0);
+  assert.equal(parseDuration("5", "drain-timeout"), 5);
+  assert.equal(parseDuration("0.25", "drain-timeout"), 0.25);
+  assert.equal(parseDuration("1.1", "drain-timeout"), 1.1);
+  assert.equal(parseDuration("86400", "drain-timeout"), 86400);
+  assert.equal(parseDuration("86400.0", "drain-timeout"), 86400);
 });
 
-Deno.test("parseSeconds rejects negative, malformed and too large values, naming them", () => {
+Deno.test("parseDuration takes ms, s, m and h, as ncat's -i and -w do", () => {
+  assert.equal(parseDuration("500ms", "idle-timeout"), 0.5);
+  assert.equal(parseDuration("1ms", "idle-timeout"), 0.001);
+  assert.equal(parseDuration("0ms", "idle-timeout"), 0);
+  assert.equal(parseDuration("30s", "idle-timeout"), 30);
+  assert.equal(parseDuration("2.5s", "idle-timeout"), 2.5);
+  assert.equal(parseDuration("5m", "idle-timeout"), 300);
+  assert.equal(parseDuration("0.5m", "idle-timeout"), 30);
+  assert.equal(parseDuration("1h", "idle-timeout"), 3600);
+  assert.equal(parseDuration("24h", "idle-timeout"), 86400);
+  assert.equal(parseDuration("1440m", "idle-timeout"), 86400);
+});
+
+Deno.test("parseDuration rejects negative, malformed and too long values, naming them", () => {
   for (
     const text of [
       "-1",
+      "-1s",
       "",
       ".5",
       "5.",
@@ -91,13 +105,23 @@ Deno.test("parseSeconds rejects negative, malformed and too large values, naming
       "NaN",
       " 1",
       "1,5",
+      "5 s",
+      "5sec",
+      "5S",
+      "5M",
+      "1d",
+      "ms",
       "86400.001",
       "86401",
+      "86400001ms",
+      "1441m",
+      "25h",
     ]
   ) {
     throwsUsage(
-      () => parseSeconds(text, "connect-timeout"),
-      `Invalid --connect-timeout "${text}": must be a number of seconds from 0 to 86400`,
+      () => parseDuration(text, "connect-timeout"),
+      `Invalid --connect-timeout "${text}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
 });

@@ -266,7 +266,8 @@ Deno.test("server rejects bad flags with exit 2, a message naming the value, and
     [["--bogus"], `Unknown option "--bogus"`],
     [
       ["--drain-timeout", "soon"],
-      `Invalid --drain-timeout "soon": must be a number of seconds from 0 to 86400`,
+      `Invalid --drain-timeout "soon": must be a duration from 0 to 24h, ` +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
     ],
   ];
   const results = await Promise.all(cases.map(([args]) => runServerProcess(args)));

@@ -81,6 +81,13 @@ Deno.test("server accepts --max-line from 1 to 64 MiB", () => {
   assert.equal(parseServerArgs(["--max-line", String(MAX_MAX_LINE)]).maxLine, MAX_MAX_LINE);
 });
 
+Deno.test("server takes --drain-timeout and --idle-timeout with ms, s, m or h", () => {
+  assert.equal(parseServerArgs(["--drain-timeout", "500ms"]).drainTimeout, 0.5);
+  assert.equal(parseServerArgs(["--drain-timeout=30s"]).drainTimeout, 30);
+  assert.equal(parseServerArgs(["--idle-timeout", "5m"]).idleTimeout, 300);
+  assert.equal(parseServerArgs(["--idle-timeout", "1h"]).idleTimeout, 3600);
+});
+
 Deno.test("server accepts --drain-timeout in whole or fractional seconds", () => {
   assert.deepEqual(parseServerArgs(["--drain-timeout", "0"]), { ...DEFAULTS, drainTimeout: 0 });
   assert.equal(parseServerArgs(["--drain-timeout=0.5"]).drainTimeout, 0.5);
@@ -218,7 +225,8 @@ Deno.test("server rejects a bad --drain-timeout, naming it", () => {
   for (const value of ["-1", "abc", "86401", ".5", ""]) {
     rejects(
       [`--drain-timeout=${value}`],
-      `Invalid --drain-timeout "${value}": must be a number of seconds from 0 to 86400`,
+      `Invalid --drain-timeout "${value}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
 });
@@ -265,11 +273,13 @@ Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rej
   assert.equal(parseServerArgs(["--idle-timeout", "2.5"]).idleTimeout, 2.5);
   rejects(
     ["--idle-timeout", "-1"],
-    'Invalid --idle-timeout "-1": must be a number of seconds from 0 to 86400',
+    'Invalid --idle-timeout "-1": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
   );
   rejects(
     ["--idle-timeout", "soon"],
-    'Invalid --idle-timeout "soon": must be a number of seconds from 0 to 86400',
+    'Invalid --idle-timeout "soon": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
   );
 });
 
