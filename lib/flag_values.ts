@@ -91,10 +91,20 @@ function looksLikeAnOption(text: string): boolean {
   return text.length > 1 && text.startsWith("-") && !/^-\.?[0-9]/.test(text);
 }
 
-/** Parses a whole number within bounds, naming the flag and value on error. */
-export function parseInteger(text: string, flag: string, min: number, max: number): number {
+/** Parses a whole number within bounds, naming the flag and value on error;
+ * `why`, when given, says where a bound comes from. */
+export function parseInteger(
+  text: string,
+  flag: string,
+  min: number,
+  max: number,
+  why?: string,
+): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`Invalid --${flag} "${text}": must be an integer from ${min} to ${max}`);
+    throw new UsageError(
+      `Invalid --${flag} "${text}": must be an integer from ${min} to ${max}` +
+        (why === undefined ? "" : `: ${why}`),
+    );
   }
   return Number(text);
 }

@@ -132,7 +132,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
     format: { type: "string", short: "f", default: "text" },
     output: { type: "string", short: "o" },
-    "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
+    // No defaults for these two: --send-queue follows --max-line unless given.
+    "max-line": { type: "string" },
     "drain-timeout": { type: "string", default: "5" },
     backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
     "idle-timeout": { type: "string", default: "0" },
@@ -146,7 +147,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     "tls-key": { type: "string" },
     "tls-client-ca": { type: "string" },
     mode: { type: "string", default: "log" },
-    "send-queue": { type: "string", default: String(DEFAULT_SEND_QUEUE_BYTES) },
+    "send-queue": { type: "string" },
     console: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
     version: { type: "boolean", short: "V", default: false },
@@ -185,19 +186,11 @@ export function parseServerArgs(args: string[]): ServerConfig {
       `Cannot combine --workers ${workers} with ${talker}: each Worker sees only its own clients`,
     );
   }
-  const maxLine = parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE);
-  const sendQueue = parseInteger(
-    values["send-queue"],
-    "send-queue",
-    MIN_SEND_QUEUE,
-    MAX_SEND_QUEUE,
-  );
-  if (talksBack && sendQueue < maxLine + LABEL_ROOM) {
-    throw new UsageError(
-      `Invalid --send-queue "${sendQueue}": must hold the longest line, --max-line ${maxLine} ` +
-        `plus ${LABEL_ROOM} bytes for a label`,
-    );
-  }
+  const maxLineText = values["max-line"];
+  const maxLine = maxLineText === undefined
+    ? DEFAULT_MAX_LINE
+    : parseInteger(maxLineText, "max-line", 1, MAX_MAX_LINE);
+  const sendQueue = parseSendQueue(values["send-queue"], maxLine, maxLineText !== undefined);
   return {
     host,
     workers,
@@ -220,6 +213,29 @@ export function parseServerArgs(args: string[]): ServerConfig {
     help: values.help,
     version: values.version,
   };
+}
+
+/**
+ * `--send-queue`: at least 64 KiB, and room for the longest line the server
+ * may send back, `--max-line` plus a label. Not given, it is 1 MiB, raised
+ * to that room when `--max-line` is longer, so that `--max-line` alone never
+ * needs a `--send-queue` beside it. The rule holds in every mode: the
+ * operator console talks back in log mode too.
+ */
+function parseSendQueue(text: string | undefined, maxLine: number, maxLineGiven: boolean): number {
+  const room = maxLine + LABEL_ROOM;
+  if (text === undefined) return Math.max(DEFAULT_SEND_QUEUE_BYTES, room);
+  if (room <= MIN_SEND_QUEUE) {
+    return parseInteger(text, "send-queue", MIN_SEND_QUEUE, MAX_SEND_QUEUE);
+  }
+  const maxLineSaid = `--max-line ${maxLine}${maxLineGiven ? "" : " (the default)"}`;
+  return parseInteger(
+    text,
+    "send-queue",
+    room,
+    MAX_SEND_QUEUE,
+    `room for ${maxLineSaid} plus ${LABEL_ROOM} bytes for a label`,
+  );
 }
 
 /** Checks the TLS flags: certificate and key together, a client CA only

@@ -350,10 +350,6 @@ Deno.test("server accepts --mode, --send-queue and --console, refusing what cann
   assert.deepEqual([config.mode, config.sendQueue, config.console], ["chat", 262144, true]);
   rejects(["--mode", "relay"], 'Invalid mode "relay": must be one of log, echo, broker, chat');
   rejects(
-    ["--send-queue", "65535"],
-    'Invalid --send-queue "65535": must be an integer from 65536 to 1073741824',
-  );
-  rejects(
     ["--mode", "broker", "--ack"],
     "Cannot combine --ack with --mode broker: acknowledgments must be all the server sends",
   );
@@ -363,14 +359,37 @@ Deno.test("server accepts --mode, --send-queue and --console, refusing what cann
   );
 });
 
-Deno.test("server refuses a --send-queue that cannot hold the longest line it would relay", () => {
+Deno.test("server takes --send-queue from 64 KiB when --max-line leaves room for a label", () => {
+  assert.equal(parseServerArgs(["--send-queue", "65536", "--max-line", "1000"]).sendQueue, 65536);
+  assert.equal(parseServerArgs(["--send-queue", "65600"]).sendQueue, 65600);
+  assert.equal(parseServerArgs(["--send-queue", "1073741824"]).sendQueue, 1073741824);
   rejects(
-    ["--mode", "echo", "--send-queue", "65536"],
-    'Invalid --send-queue "65536": must hold the longest line, --max-line 65536 plus 64 bytes ' +
-      "for a label",
+    ["--send-queue", "65535", "--max-line", "1000"],
+    'Invalid --send-queue "65535": must be an integer from 65536 to 1073741824',
   );
-  assert.equal(
-    parseServerArgs(["--mode", "echo", "--send-queue", "65536", "--max-line", "1000"]).sendQueue,
-    65536,
+  rejects(
+    ["--send-queue", "-1"],
+    'Invalid --send-queue "-1": must be an integer from 65600 to 1073741824: ' +
+      "room for --max-line 65536 (the default) plus 64 bytes for a label",
   );
+});
+
+Deno.test("server refuses a --send-queue that cannot hold the longest line, naming both values", () => {
+  rejects(
+    ["--mode", "broker", "--send-queue", "65536"],
+    'Invalid --send-queue "65536": must be an integer from 65600 to 1073741824: ' +
+      "room for --max-line 65536 (the default) plus 64 bytes for a label",
+  );
+  rejects(
+    ["--max-line", "200000", "--send-queue", "200000"],
+    'Invalid --send-queue "200000": must be an integer from 200064 to 1073741824: ' +
+      "room for --max-line 200000 plus 64 bytes for a label",
+  );
+});
+
+Deno.test("server raises the default --send-queue to hold a --max-line longer than it", () => {
+  assert.equal(parseServerArgs(["--max-line", "1048512"]).sendQueue, 1048576);
+  assert.equal(parseServerArgs(["--max-line", "1048513"]).sendQueue, 1048577);
+  const longest = parseServerArgs(["--mode", "chat", "--max-line", String(MAX_MAX_LINE)]);
+  assert.equal(longest.sendQueue, MAX_MAX_LINE + 64);
 });
