@@ -65,48 +65,76 @@ const LABEL_ROOM = 64;
 /** Largest `--send-queue`: 1 GiB, so one slow client cannot claim more. */
 const MAX_SEND_QUEUE = 1024 * 1024 * 1024;
 
-/** The usage text printed by `--help` and after a usage error. */
+/** Where the server listens unless told otherwise: every IPv4 address. */
+const DEFAULT_HOST = "0.0.0.0";
+/** Seconds connected clients get to finish at shutdown (`--drain-timeout`). */
+const DEFAULT_DRAIN_TIMEOUT = 5;
+/** Largest `--backlog`: the most any kernel takes, and more than Linux's
+ * default cap (`net.core.somaxconn`). */
+const MAX_BACKLOG = 65535;
+
+/** The usage text printed by `--help`. Every line fits in 80 columns. */
 export const SERVER_USAGE = `Usage: linehub-server [options]
 
 Receives lines from any number of TCP clients and writes each one, labelled
 with its client's number, to stdout. Events and diagnostics go to stderr.
 
 Options:
-  --host ADDR             address to listen on; "::" for IPv6 (default 0.0.0.0)
-  -p, --port N            TCP port; 0 picks a free one (default 8888)
-  -f, --format FORMAT     text, json or raw (default text)
-  -o, --output FILE       append messages to FILE instead of stdout
-  --max-line BYTES        longest line; longer ones are cut (default ${DEFAULT_MAX_LINE})
-  --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
-  --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
-  --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
-  --allow CIDR            accept only peers in CIDR (IPv4 or IPv6); repeatable
-  --deny CIDR             refuse peers in CIDR, even if allowed; repeatable
-  --max-clients N         refuse clients beyond N at once, telling them why; 0: no limit
-                          (default 0)
-  --max-per-ip N          refuse clients beyond N at once from one address; 0: no
-                          limit (default 0)
-  --workers N             accept and read in N Workers sharing the port (Linux, needs
-                          --unstable-net); 1 runs everything in one thread (default 1)
-  --ack                   tell each client how many of its lines are written, for
-                          linehub-client --ack (at-least-once delivery); log mode only
-  --tls-cert FILE         serve TLS with this PEM certificate (chain); needs --tls-key
-  --tls-key FILE          the PEM private key of --tls-cert
-  --tls-client-ca FILE    require client certificates signed by a CA in FILE (mutual
-                          TLS); the verified name is shown with each client
-  --mode MODE             log: only record; echo: send each line back to its sender;
-                          broker: relay each line to every other client; chat: relay
-                          labelled "<client N> ", with join/leave notices (default log)
-  --send-queue BYTES      most bytes waiting to be sent to one client; a client that
-                          falls further behind is disconnected (default ${DEFAULT_SEND_QUEUE_BYTES})
-  --console               read operator commands from stdin (/help lists them) even
-                          when it is not a terminal; on a terminal this is the default
-  -h, --help              show this help and exit
-  -V, --version           show the version and exit
+  --host ADDR           address to listen on; "::" for IPv6 (default ${DEFAULT_HOST})
+  -p, --port N          TCP port, 0 to ${MAX_PORT}; 0 picks a free one, which the
+                        start-up line names (default ${DEFAULT_PORT})
+  -f, --format FORMAT   text, json or raw (default text)
+  -o, --output FILE     append messages to FILE instead of stdout
+  --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
+                        there (default ${DEFAULT_MAX_LINE})
+  --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never
+                        (default 0)
+  --drain-timeout TIME  at shutdown, how long clients get to finish, up to
+                        24h (default ${DEFAULT_DRAIN_TIMEOUT}s)
+  --backlog N           listen queue for bursts of connects, 1 to ${MAX_BACKLOG}
+                        (default ${DEFAULT_BACKLOG})
+  --allow CIDR          accept only peers in CIDR (IPv4 or IPv6); repeatable
+  --deny CIDR           refuse peers in CIDR, even if allowed; repeatable
+  --max-clients N       refuse clients beyond N at once, telling them why;
+                        up to ${MAX_LIMIT}, 0: no limit (default 0)
+  --max-per-ip N        the same, for the clients of one address (default 0)
+  --workers N           accept and read in N Workers sharing the port
+                        (Linux), 1 to ${MAX_WORKERS}; 1: all in one thread (default 1)
+  --ack                 tell each client how many of its lines are written,
+                        for linehub-client --ack; only in log mode, and not
+                        with --console
+  --tls-cert FILE       serve TLS with this PEM certificate (chain); needs
+                        --tls-key
+  --tls-key FILE        the PEM private key of --tls-cert
+  --tls-client-ca FILE  require client certificates signed by a CA in FILE
+                        (mutual TLS); each client's verified name is shown
+  --mode MODE           log: only record; echo: send each line back to its
+                        sender; broker: relay each line to every other
+                        client; chat: relay it labelled "<client N> ", with
+                        join and leave notices (default log)
+  --send-queue BYTES    most bytes waiting to be sent to one client; a client
+                        further behind is dropped; ${MIN_SEND_QUEUE} to ${MAX_SEND_QUEUE}
+                        and at least --max-line + ${LABEL_ROOM} (default ${DEFAULT_SEND_QUEUE_BYTES},
+                        or --max-line + ${LABEL_ROOM} if that is more)
+  --console             read operator commands from stdin (/help lists them)
+                        even when it is not a terminal; on one, always
+  -h, --help            show this help and exit
+  -V, --version         show the version and exit
 
-Exit status: 0 after a clean shutdown, 1 on a runtime error, 2 on bad usage,
-3 when the drain timeout cut clients off, 4 when the output failed while
-running, 130 or 143 when a second SIGINT or SIGTERM cut the drain short.
+TIME is in seconds (2.5), or a number with ms, s, m or h (500ms, 30s, 5m).
+
+Signals:
+  SIGINT, SIGTERM  stop accepting, let clients finish for --drain-timeout,
+                   then exit; a second one exits at once
+  SIGHUP           with --output, reopen the file (for log rotation)
+
+Exit status:
+  0    clean shutdown
+  1    cannot listen, cannot open --output or the TLS files; other failures
+  2    bad usage
+  3    the drain timeout cut clients off (all they sent was written)
+  4    the output failed while running (stdout closed, disk error)
+  130  a second SIGINT cut the drain short; 143 a second SIGTERM
 `;
 
 /**
@@ -128,13 +156,13 @@ export function parseListenHost(text: string): string {
 /** Parses and validates the server's arguments; throws {@linkcode UsageError}. */
 export function parseServerArgs(args: string[]): ServerConfig {
   const { values, positionals } = readFlags(args, {
-    host: { type: "string", default: "0.0.0.0" },
+    host: { type: "string", default: DEFAULT_HOST },
     port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
     format: { type: "string", short: "f", default: "text" },
     output: { type: "string", short: "o" },
     // No defaults for these two: --send-queue follows --max-line unless given.
     "max-line": { type: "string" },
-    "drain-timeout": { type: "string", default: "5" },
+    "drain-timeout": { type: "string", default: String(DEFAULT_DRAIN_TIMEOUT) },
     backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
     "idle-timeout": { type: "string", default: "0" },
     ack: { type: "boolean", default: false },
@@ -203,7 +231,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     output: values.output,
     maxLine,
     drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),
-    backlog: parseInteger(values.backlog, "backlog", 1, 65535),
+    backlog: parseInteger(values.backlog, "backlog", 1, MAX_BACKLOG),
     idleTimeout: parseDuration(values["idle-timeout"], "idle-timeout"),
     ack: values.ack,
     allow: values.allow.map((text) => parseCidr(text, "allow")),

@@ -5,6 +5,15 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  EXIT_FAILURE,
+  EXIT_LOST,
+  EXIT_OK,
+  EXIT_OUTPUT,
+  EXIT_SIGINT,
+  EXIT_SIGTERM,
+  EXIT_USAGE,
+} from "../lib/client_cli.ts";
 import { CLIENT_USAGE, parseClientArgs } from "../lib/client_flags.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
@@ -194,7 +203,7 @@ Deno.test("client usage names HOST, PORT and every flag", () => {
   for (
     const flag of [
       "-m, --message",
-      "--connect-timeout",
+      "--connect-timeout TIME",
       "--retry N|forever",
       "--ack",
       "--buffer-lines",
@@ -212,6 +221,40 @@ Deno.test("client usage names HOST, PORT and every flag", () => {
   ) {
     assert.ok(CLIENT_USAGE.includes(flag), flag);
   }
+});
+
+Deno.test("client usage fits an 80-column terminal", () => {
+  for (const line of CLIENT_USAGE.split("\n")) {
+    assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+});
+
+Deno.test("client usage shows the ranges and defaults the parser applies", () => {
+  for (
+    const text of [
+      "PORT is 1 to 65535 (default 8888)",
+      "(default 10s)",
+      "up to 24h",
+      "N up to 1000000",
+      "(default 10000)",
+      "1 to 67108864 (default 65536)",
+      "500ms",
+    ]
+  ) {
+    assert.ok(CLIENT_USAGE.includes(text), text);
+  }
+  assert.match(CLIENT_USAGE, /--buffer-lines N .*1 to\s+1000000;/);
+});
+
+Deno.test("client usage names its signals and every exit status", () => {
+  assert.match(CLIENT_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop at once/);
+  const statuses = CLIENT_USAGE.slice(CLIENT_USAGE.indexOf("\nExit status:\n"));
+  for (
+    const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOST, EXIT_OUTPUT, EXIT_SIGINT]
+  ) {
+    assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
+  }
+  assert.match(statuses, new RegExp(`${EXIT_SIGTERM} by SIGTERM`));
 });
 
 Deno.test("client takes --retry as a number of retries or forever", () => {

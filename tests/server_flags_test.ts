@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { MAX_MAX_LINE } from "../lib/flag_values.ts";
+import { EXIT_CUT_OFF, EXIT_FAILURE, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE } from "../lib/server_cli.ts";
 import { parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
@@ -236,17 +237,82 @@ Deno.test("server rejects an empty host or output path", () => {
   rejects(["-o", ""], 'Invalid output file "": empty path');
 });
 
-Deno.test("server usage lists every flag and the default max line", () => {
-  for (
-    const flag of ["--host", "-p, --port", "-f, --format", "-o, --output", "--max-line"]
-  ) {
-    assert.ok(SERVER_USAGE.includes(flag), flag);
-  }
-  for (const flag of ["--drain-timeout", "-h, --help", "-V, --version"]) {
-    assert.ok(SERVER_USAGE.includes(flag), flag);
-  }
+Deno.test("server usage lists every flag", () => {
   assert.match(SERVER_USAGE, /^Usage: linehub-server \[options\]\n/);
-  assert.match(SERVER_USAGE, /--max-line BYTES .*\(default 65536\)/);
+  for (
+    const flag of [
+      "--host ADDR",
+      "-p, --port N",
+      "-f, --format FORMAT",
+      "-o, --output FILE",
+      "--max-line BYTES",
+      "--idle-timeout TIME",
+      "--drain-timeout TIME",
+      "--backlog N",
+      "--allow CIDR",
+      "--deny CIDR",
+      "--max-clients N",
+      "--max-per-ip N",
+      "--workers N",
+      "--ack",
+      "--tls-cert FILE",
+      "--tls-key FILE",
+      "--tls-client-ca FILE",
+      "--mode MODE",
+      "--send-queue BYTES",
+      "--console",
+      "-h, --help",
+      "-V, --version",
+    ]
+  ) {
+    assert.match(SERVER_USAGE, new RegExp(`^  ${flag} `, "m"), flag);
+  }
+});
+
+Deno.test("server usage fits an 80-column terminal", () => {
+  for (const line of SERVER_USAGE.split("\n")) {
+    assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+});
+
+Deno.test("server usage shows the ranges and defaults the parser applies", () => {
+  for (
+    const text of [
+      "0 to 65535",
+      "(default 8888)",
+      "(default 0.0.0.0)",
+      "1 to 67108864",
+      "(default 65536)",
+      "(default 5s)",
+      "1 to 65535",
+      "(default 4096)",
+      "up to 10000000",
+      "1 to 256",
+      "65536 to 1073741824",
+      "at least --max-line + 64",
+      "(default 1048576",
+      "up to 24h",
+      "500ms",
+    ]
+  ) {
+    assert.ok(SERVER_USAGE.includes(text), text);
+  }
+});
+
+Deno.test("server usage names its signals and every exit status", () => {
+  assert.match(SERVER_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop accepting/);
+  assert.match(SERVER_USAGE, /a second one exits at once/);
+  assert.match(SERVER_USAGE, /\n {2}SIGHUP {11}with --output, reopen the file/);
+  const statuses = SERVER_USAGE.slice(SERVER_USAGE.indexOf("\nExit status:\n"));
+  for (const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CUT_OFF, EXIT_OUTPUT, 130]) {
+    assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
+  }
+  assert.match(statuses, /143 a second SIGTERM/);
+});
+
+Deno.test("server usage no longer says --workers needs --unstable-net", () => {
+  // The task and the compiled binary both run with it.
+  assert.doesNotMatch(SERVER_USAGE, /unstable/);
 });
 
 Deno.test("server takes a bracketed IPv6 --host as the address inside", () => {
