@@ -17,7 +17,7 @@ export const MAX_MAX_LINE = 64 * 1024 * 1024;
 export const MAX_PORT = 65535;
 
 /** Longest duration a flag takes: a day. */
-export const MAX_DURATION_SECONDS = 24 * 60 * 60;
+const MAX_DURATION_SECONDS = 24 * 60 * 60;
 
 /** The flags read from a command line, typed as `parseArgs` types them in
  * strict mode: a string option holds a string, a repeatable one an array. */
