@@ -12,7 +12,7 @@ import { ClientError, type ClientFailure, type NoticeKind, runClient } from "./l
 import { runReconnectingClient } from "./reconnecting_client.ts";
 import { loadTlsClientOptions, type TlsClientOptions } from "./tls_client.ts";
 import { TlsFileError } from "./tls_files.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError, usageErrorText } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
 import { listenForSignals } from "./signal_listeners.ts";
 
@@ -55,7 +55,7 @@ export async function runClientCli(args: string[]): Promise<number> {
     config = parseClientArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    say(`${PROGRAM}: ${error.message}\n\n${CLIENT_USAGE}`);
+    say(usageErrorText(PROGRAM, error));
     return EXIT_USAGE;
   }
   if (config.help) {

@@ -6,9 +6,9 @@
  */
 
 import { isIP } from "node:net";
-import { parseArgs } from "node:util";
-import { type HostPort, parseTarget } from "./address.ts";
-import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { DEFAULT_PORT, type HostPort, parseTarget } from "./address.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
+import { DEFAULT_CONNECT_TIMEOUT } from "./line_client.ts";
 import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
 import type { TlsClientFlags } from "./tls_client.ts";
@@ -18,8 +18,6 @@ import { UsageError } from "./usage_error.ts";
 const MAX_RETRY = 1_000_000;
 /** Most lines `--buffer-lines` may ask for; the byte ceiling bounds them too. */
 const MAX_BUFFER_LINES = 1_000_000;
-/** Most bytes `--max-line` may ask for, the same as the server's. */
-const MAX_MAX_LINE = 67_108_864;
 
 /** Everything the client's command line can say. */
 export interface ClientConfig {
@@ -45,7 +43,7 @@ export interface ClientConfig {
   readonly version: boolean;
 }
 
-/** The usage text printed by `--help` and after a usage error. */
+/** The usage text printed by `--help`. Every line fits in 80 columns. */
 export const CLIENT_USAGE = `Usage: linehub-client [options] HOST [PORT]
 
 Connects to a linehub server (or any TCP line service) and sends every line
@@ -53,37 +51,40 @@ read from stdin. At the end of stdin it half-closes the connection, prints
 whatever the server still sends, and exits when the server closes.
 
 HOST is an IPv4 or IPv6 address or a host name; HOST:PORT and [IPV6]:PORT
-work too. PORT defaults to 8888.
+work too. PORT is 1 to ${MAX_PORT} (default ${DEFAULT_PORT}).
 
 Options:
-  -m, --message TEXT       send TEXT as one line instead of reading stdin;
-                           repeat for several lines
-  --connect-timeout SECS   give up connecting after SECS; 0 for no limit
-                           (default 10)
-  --retry N|forever        reconnect up to N times in a row, with backoff,
-                           keeping unsent lines (default 0: no retry)
-  --ack                    resend lines until the server acknowledges them
-                           (the server needs --ack too): at-least-once
-  --buffer-lines N         with --retry or --ack, most lines held; stdin is
-                           not read while it is full (default ${DEFAULT_BUFFER_LINES})
-  --max-line BYTES         with --retry or --ack, longer lines are cut there
-                           (default ${DEFAULT_CLIENT_MAX_LINE})
-  --tls                    connect with TLS, verifying that the server's
-                           certificate is valid for HOST and comes from a
-                           trusted CA
-  --ca FILE                with --tls, also trust the CA certificates in
-                           FILE (PEM)
-  --servername NAME        with --tls, verify the certificate for NAME and
-                           send NAME (SNI) instead of HOST
-  --cert FILE              with --tls, present this client certificate (PEM);
-                           needs --key
-  --key FILE               with --tls, the private key of --cert (PEM)
-  --insecure               with --tls, skip verifying the server's certificate
-                           (a warning says so on stderr); not with --ca
-  -q, --quiet              no connection messages (connected, retrying);
-                           failures and warnings still go to stderr
-  -h, --help               show this help and exit
-  -V, --version            show the version and exit
+  -m, --message TEXT      send TEXT as one line instead of reading stdin;
+                          repeat for several lines
+  --connect-timeout TIME  give up connecting after TIME, up to 24h; 0: wait
+                          as long as the system does (default ${DEFAULT_CONNECT_TIMEOUT}s)
+  --retry N|forever       reconnect up to N times in a row (N up to ${MAX_RETRY}),
+                          with backoff, keeping unsent lines (default 0)
+  --ack                   resend lines until the server acknowledges them
+                          (the server needs --ack too): at-least-once
+  --buffer-lines N        with --retry or --ack, most lines held, 1 to
+                          ${MAX_BUFFER_LINES}; stdin is not read while it is full
+                          (default ${DEFAULT_BUFFER_LINES})
+  --max-line BYTES        with --retry or --ack, longer lines are cut there;
+                          1 to ${MAX_MAX_LINE} (default ${DEFAULT_CLIENT_MAX_LINE})
+  --tls                   connect with TLS, verifying that the server's
+                          certificate is valid for HOST and comes from a
+                          trusted CA
+  --ca FILE               with --tls, also trust the CA certificates in FILE
+                          (PEM)
+  --servername NAME       with --tls, verify the certificate for NAME and
+                          send NAME (SNI) instead of HOST
+  --cert FILE             with --tls, present this client certificate (PEM);
+                          needs --key
+  --key FILE              with --tls, the private key of --cert (PEM)
+  --insecure              with --tls, skip verifying the server's certificate
+                          (a warning says so on stderr); not with --ca
+  -q, --quiet             no connection messages (connected, retrying);
+                          failures and warnings still go to stderr
+  -h, --help              show this help and exit
+  -V, --version           show the version and exit
+
+TIME is in seconds (2.5), or a number with ms, s, m or h (500ms, 30s, 5m).
 
 With --retry or --ack the client sends whole lines and holds at most
 --buffer-lines of them, and at most ${
@@ -97,6 +98,10 @@ plus any --ca (DENO_TLS_CA_STORE=system,mozilla adds the system's store).
 The files of --ca, --cert and --key are read at start-up; then the client
 gives up read access. A certificate that fails verification is a connect
 failure.
+
+Signals:
+  SIGINT, SIGTERM  stop at once, saying how many lines were not sent (or,
+                   with --ack, not acknowledged); exit 130 or 143
 
 Exit status:
   0    everything sent (with --ack, acknowledged), and the server closed
@@ -112,35 +117,24 @@ Exit status:
 
 /** Parses and validates the client's arguments; throws {@linkcode UsageError}. */
 export function parseClientArgs(args: string[]): ClientConfig {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        message: { type: "string", short: "m", multiple: true, default: [] },
-        "connect-timeout": { type: "string", default: "10" },
-        retry: { type: "string", default: "0" },
-        ack: { type: "boolean", default: false },
-        "buffer-lines": { type: "string" },
-        "max-line": { type: "string" },
-        tls: { type: "boolean", default: false },
-        ca: { type: "string" },
-        servername: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        insecure: { type: "boolean", default: false },
-        quiet: { type: "boolean", short: "q", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        version: { type: "boolean", short: "V", default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
-  }
-  const { values, positionals } = parsed;
-  const connectTimeout = parseSeconds(values["connect-timeout"], "connect-timeout");
+  const { values, positionals } = readFlags(args, {
+    message: { type: "string", short: "m", multiple: true, default: [] },
+    "connect-timeout": { type: "string", default: String(DEFAULT_CONNECT_TIMEOUT) },
+    retry: { type: "string", default: "0" },
+    ack: { type: "boolean", default: false },
+    "buffer-lines": { type: "string" },
+    "max-line": { type: "string" },
+    tls: { type: "boolean", default: false },
+    ca: { type: "string" },
+    servername: { type: "string" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    insecure: { type: "boolean", default: false },
+    quiet: { type: "boolean", short: "q", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    version: { type: "boolean", short: "V", default: false },
+  });
+  const connectTimeout = parseDuration(values["connect-timeout"], "connect-timeout");
   for (const message of values.message) {
     if (/[\r\n]/.test(message)) {
       throw new UsageError(
@@ -191,7 +185,22 @@ export function parseClientArgs(args: string[]): ClientConfig {
     throw new UsageError(`Unexpected argument "${positionals[2]}": expected HOST [PORT]`);
   }
   const [host, port] = positionals as [string, string | undefined];
-  return { ...base, target: parseTarget(host, port), version: false };
+  return { ...base, target: parseClientTarget(host, port), version: false };
+}
+
+/** HOST and PORT. Port 0 is refused here: it means "any free port" only to
+ * a listener, and connecting to it can only fail later, at run time. */
+function parseClientTarget(host: string, port: string | undefined): HostPort {
+  const portError = (text: string): UsageError =>
+    new UsageError(`Invalid port "${text}": must be an integer from 1 to ${MAX_PORT}`);
+  const isPort = (text: string): boolean =>
+    /^[0-9]{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_PORT;
+  if (port !== undefined && !isPort(port)) throw portError(port);
+  const target = parseTarget(host, port);
+  // A port inside HOST (HOST:0, [::1]:0) is read by parseTarget, which
+  // allows 0 for the server's sake.
+  if (target.port === 0) throw portError(/:([0-9]+)$/.exec(host)?.[1] ?? "0");
+  return target;
 }
 
 /** The TLS flags: each only with `--tls`, `--cert` and `--key` together,

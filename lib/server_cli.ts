@@ -17,7 +17,7 @@ import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
 import { WorkerPool, workersUnavailableReason } from "./worker_pool.ts";
 import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError, usageErrorText } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
 import { listenForSignals } from "./signal_listeners.ts";
 import { readCertificates, readKeyPair, TlsFileError } from "./tls_files.ts";
@@ -71,7 +71,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     config = parseServerArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    stderr.write(`${PROGRAM}: ${error.message}\n\n${SERVER_USAGE}`);
+    stderr.write(usageErrorText(PROGRAM, error));
     return EXIT_USAGE;
   }
   if (config.help) {

@@ -5,10 +5,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Cidr, parseCidr } from "./access_list.ts";
-import { parsePort } from "./address.ts";
-import { parseArgsMessage, parseInteger, parseSeconds } from "./flag_values.ts";
+import { DEFAULT_PORT } from "./address.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
 import { type Mode, MODES } from "./hub.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
 import { DEFAULT_BACKLOG } from "./line_server.ts";
@@ -56,9 +55,6 @@ export interface ServerConfig {
   readonly version: boolean;
 }
 
-/** Largest accepted `--max-line`: 64 MiB, so one client cannot claim more. */
-export const MAX_MAX_LINE = 64 * 1024 * 1024;
-
 /** Largest `--max-clients` or `--max-per-ip`: more than any process can hold. */
 const MAX_LIMIT = 10_000_000;
 
@@ -70,50 +66,78 @@ const LABEL_ROOM = 64;
 /** Largest `--send-queue`: 1 GiB, so one slow client cannot claim more. */
 const MAX_SEND_QUEUE = 1024 * 1024 * 1024;
 
-/** The usage text printed by `--help` and after a usage error. */
+/** Where the server listens unless told otherwise: every IPv4 address. */
+const DEFAULT_HOST = "0.0.0.0";
+/** Seconds connected clients get to finish at shutdown (`--drain-timeout`). */
+const DEFAULT_DRAIN_TIMEOUT = 5;
+/** Largest `--backlog`: the most any kernel takes, and more than Linux's
+ * default cap (`net.core.somaxconn`). */
+const MAX_BACKLOG = 65535;
+
+/** The usage text printed by `--help`. Every line fits in 80 columns. */
 export const SERVER_USAGE = `Usage: linehub-server [options]
 
 Receives lines from any number of TCP clients and writes each one, labelled
 with its client's number, to stdout. Events and diagnostics go to stderr.
 
 Options:
-  --host ADDR             address to listen on; "::" for IPv6 (default 0.0.0.0)
-  -p, --port N            TCP port; 0 picks a free one (default 8888)
-  -f, --format FORMAT     text, json or raw (default text)
-  -o, --output FILE       append messages to FILE instead of stdout
-  --max-line BYTES        longest line; longer ones are cut (default ${DEFAULT_MAX_LINE})
-  --drain-timeout SECS    on SIGINT/SIGTERM, time clients get to finish (default 5)
-  --idle-timeout SECS     close a client silent for SECS; 0 for never (default 0)
-  --line-timeout SECS     close a client whose line is unfinished SECS after its
-                          first byte; 0 for never (default 0)
-  --backlog N             listen queue for bursts of connects (default ${DEFAULT_BACKLOG})
-  --allow CIDR            accept only peers in CIDR (IPv4 or IPv6); repeatable
-  --deny CIDR             refuse peers in CIDR, even if allowed; repeatable
-  --max-clients N         refuse clients beyond N at once, telling them why; 0: no limit
-                          (default 0)
-  --max-per-ip N          refuse clients beyond N at once from one address; 0: no
-                          limit (default 0)
-  --workers N             accept and read in N Workers sharing the port (Linux, needs
-                          --unstable-net); 1 runs everything in one thread (default 1)
-  --ack                   tell each client how many of its lines are written, for
-                          linehub-client --ack (at-least-once delivery); log mode only
-  --tls-cert FILE         serve TLS with this PEM certificate (chain); needs --tls-key
-  --tls-key FILE          the PEM private key of --tls-cert
-  --tls-client-ca FILE    require client certificates signed by a CA in FILE (mutual
-                          TLS); the verified name is shown with each client
-  --mode MODE             log: only record; echo: send each line back to its sender;
-                          broker: relay each line to every other client; chat: relay
-                          labelled "<client N> ", with join/leave notices (default log)
-  --send-queue BYTES      most bytes waiting to be sent to one client; a client that
-                          falls further behind is disconnected (default ${DEFAULT_SEND_QUEUE_BYTES})
-  --console               read operator commands from stdin (/help lists them) even
-                          when it is not a terminal; on a terminal this is the default
-  -h, --help              show this help and exit
-  -V, --version           show the version and exit
+  --host ADDR           address to listen on; "::" for IPv6 (default ${DEFAULT_HOST})
+  -p, --port N          TCP port, 0 to ${MAX_PORT}; 0 picks a free one, which the
+                        start-up line names (default ${DEFAULT_PORT})
+  -f, --format FORMAT   text, json or raw (default text)
+  -o, --output FILE     append messages to FILE instead of stdout
+  --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
+                        there (default ${DEFAULT_MAX_LINE})
+  --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never
+                        (default 0)
+  --line-timeout TIME   close a client whose line is still unfinished TIME
+                        after its first byte, up to 24h; 0: never (default 0)
+  --drain-timeout TIME  at shutdown, how long clients get to finish, up to
+                        24h (default ${DEFAULT_DRAIN_TIMEOUT}s)
+  --backlog N           listen queue for bursts of connects, 1 to ${MAX_BACKLOG}
+                        (default ${DEFAULT_BACKLOG})
+  --allow CIDR          accept only peers in CIDR (IPv4 or IPv6); repeatable
+  --deny CIDR           refuse peers in CIDR, even if allowed; repeatable
+  --max-clients N       refuse clients beyond N at once, telling them why;
+                        up to ${MAX_LIMIT}, 0: no limit (default 0)
+  --max-per-ip N        the same, for the clients of one address (default 0)
+  --workers N           accept and read in N Workers sharing the port
+                        (Linux), 1 to ${MAX_WORKERS}; 1: all in one thread (default 1)
+  --ack                 tell each client how many of its lines are written,
+                        for linehub-client --ack; only in log mode, and not
+                        with --console
+  --tls-cert FILE       serve TLS with this PEM certificate (chain); needs
+                        --tls-key
+  --tls-key FILE        the PEM private key of --tls-cert
+  --tls-client-ca FILE  require client certificates signed by a CA in FILE
+                        (mutual TLS); each client's verified name is shown
+  --mode MODE           log: only record; echo: send each line back to its
+                        sender; broker: relay each line to every other
+                        client; chat: relay it labelled "<client N> ", with
+                        join and leave notices (default log)
+  --send-queue BYTES    most bytes waiting to be sent to one client; a client
+                        further behind is dropped; ${MIN_SEND_QUEUE} to ${MAX_SEND_QUEUE}
+                        and at least --max-line + ${LABEL_ROOM} (default ${DEFAULT_SEND_QUEUE_BYTES},
+                        or --max-line + ${LABEL_ROOM} if that is more)
+  --console             read operator commands from stdin (/help lists them)
+                        even when it is not a terminal; on one, always
+  -h, --help            show this help and exit
+  -V, --version         show the version and exit
 
-Exit status: 0 after a clean shutdown, 1 on a runtime error, 2 on bad usage,
-3 when the drain timeout cut clients off, 4 when the output failed while
-running, 130 or 143 when a second SIGINT or SIGTERM cut the drain short.
+TIME is in seconds (2.5), or a number with ms, s, m or h (500ms, 30s, 5m).
+
+Signals:
+  SIGINT, SIGTERM  stop accepting, let clients finish for --drain-timeout,
+                   then exit; a second one exits at once
+  SIGHUP           with --output, reopen the file (for log rotation)
+
+Exit status:
+  0    clean shutdown
+  1    cannot listen, cannot open --output or the TLS files; other failures
+  2    bad usage
+  3    the drain timeout cut clients off (all they sent was written)
+  4    the output failed while running (stdout closed, disk error)
+  130  a second SIGINT cut the drain short; 143 a second SIGTERM
 `;
 
 /**
@@ -134,40 +158,34 @@ export function parseListenHost(text: string): string {
 
 /** Parses and validates the server's arguments; throws {@linkcode UsageError}. */
 export function parseServerArgs(args: string[]): ServerConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string", default: "0.0.0.0" },
-        port: { type: "string", short: "p", default: "8888" },
-        format: { type: "string", short: "f", default: "text" },
-        output: { type: "string", short: "o" },
-        "max-line": { type: "string", default: String(DEFAULT_MAX_LINE) },
-        "drain-timeout": { type: "string", default: "5" },
-        backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
-        "idle-timeout": { type: "string", default: "0" },
-        "line-timeout": { type: "string", default: "0" },
-        ack: { type: "boolean", default: false },
-        allow: { type: "string", multiple: true, default: [] },
-        deny: { type: "string", multiple: true, default: [] },
-        workers: { type: "string", default: "1" },
-        "max-clients": { type: "string", default: "0" },
-        "max-per-ip": { type: "string", default: "0" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "tls-client-ca": { type: "string" },
-        mode: { type: "string", default: "log" },
-        "send-queue": { type: "string", default: String(DEFAULT_SEND_QUEUE_BYTES) },
-        console: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        version: { type: "boolean", short: "V", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
+  const { values, positionals } = readFlags(args, {
+    host: { type: "string", default: DEFAULT_HOST },
+    port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
+    format: { type: "string", short: "f", default: "text" },
+    output: { type: "string", short: "o" },
+    // No defaults for these two: --send-queue follows --max-line unless given.
+    "max-line": { type: "string" },
+    "drain-timeout": { type: "string", default: String(DEFAULT_DRAIN_TIMEOUT) },
+    backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
+    "idle-timeout": { type: "string", default: "0" },
+    "line-timeout": { type: "string", default: "0" },
+    ack: { type: "boolean", default: false },
+    allow: { type: "string", multiple: true, default: [] },
+    deny: { type: "string", multiple: true, default: [] },
+    workers: { type: "string", default: "1" },
+    "max-clients": { type: "string", default: "0" },
+    "max-per-ip": { type: "string", default: "0" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "tls-client-ca": { type: "string" },
+    mode: { type: "string", default: "log" },
+    "send-queue": { type: "string" },
+    console: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    version: { type: "boolean", short: "V", default: false },
+  });
+  if (positionals[0] !== undefined) {
+    throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   }
   const format = values.format;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
@@ -200,19 +218,11 @@ export function parseServerArgs(args: string[]): ServerConfig {
       `Cannot combine --workers ${workers} with ${talker}: each Worker sees only its own clients`,
     );
   }
-  const maxLine = parseInteger(values["max-line"], "max-line", 1, MAX_MAX_LINE);
-  const sendQueue = parseInteger(
-    values["send-queue"],
-    "send-queue",
-    MIN_SEND_QUEUE,
-    MAX_SEND_QUEUE,
-  );
-  if (talksBack && sendQueue < maxLine + LABEL_ROOM) {
-    throw new UsageError(
-      `Invalid --send-queue "${sendQueue}": must hold the longest line, --max-line ${maxLine} ` +
-        `plus ${LABEL_ROOM} bytes for a label`,
-    );
-  }
+  const maxLineText = values["max-line"];
+  const maxLine = maxLineText === undefined
+    ? DEFAULT_MAX_LINE
+    : parseInteger(maxLineText, "max-line", 1, MAX_MAX_LINE);
+  const sendQueue = parseSendQueue(values["send-queue"], maxLine, maxLineText !== undefined);
   return {
     host,
     workers,
@@ -220,14 +230,14 @@ export function parseServerArgs(args: string[]): ServerConfig {
     mode: mode as Mode,
     sendQueue,
     console: values.console,
-    port: parsePort(values.port),
+    port: parseInteger(values.port, "port", 0, MAX_PORT),
     format: format as OutputFormat,
     output: values.output,
     maxLine,
-    drainTimeout: parseSeconds(values["drain-timeout"], "drain-timeout"),
-    backlog: parseInteger(values.backlog, "backlog", 1, 65535),
-    idleTimeout: parseSeconds(values["idle-timeout"], "idle-timeout"),
-    lineTimeout: parseSeconds(values["line-timeout"], "line-timeout"),
+    drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),
+    backlog: parseInteger(values.backlog, "backlog", 1, MAX_BACKLOG),
+    idleTimeout: parseDuration(values["idle-timeout"], "idle-timeout"),
+    lineTimeout: parseDuration(values["line-timeout"], "line-timeout"),
     ack: values.ack,
     allow: values.allow.map((text) => parseCidr(text, "allow")),
     deny: values.deny.map((text) => parseCidr(text, "deny")),
@@ -236,6 +246,29 @@ export function parseServerArgs(args: string[]): ServerConfig {
     help: values.help,
     version: values.version,
   };
+}
+
+/**
+ * `--send-queue`: at least 64 KiB, and room for the longest line the server
+ * may send back, `--max-line` plus a label. Not given, it is 1 MiB, raised
+ * to that room when `--max-line` is longer, so that `--max-line` alone never
+ * needs a `--send-queue` beside it. The rule holds in every mode: the
+ * operator console talks back in log mode too.
+ */
+function parseSendQueue(text: string | undefined, maxLine: number, maxLineGiven: boolean): number {
+  const room = maxLine + LABEL_ROOM;
+  if (text === undefined) return Math.max(DEFAULT_SEND_QUEUE_BYTES, room);
+  if (room <= MIN_SEND_QUEUE) {
+    return parseInteger(text, "send-queue", MIN_SEND_QUEUE, MAX_SEND_QUEUE);
+  }
+  const maxLineSaid = `--max-line ${maxLine}${maxLineGiven ? "" : " (the default)"}`;
+  return parseInteger(
+    text,
+    "send-queue",
+    room,
+    MAX_SEND_QUEUE,
+    `room for ${maxLineSaid} plus ${LABEL_ROOM} bytes for a label`,
+  );
 }
 
 /** Checks the TLS flags: certificate and key together, a client CA only

@@ -168,14 +168,22 @@ Deno.test("client exits 1 with one line for an unknown host", async () => {
   });
 });
 
-Deno.test("client rejects bad usage with exit 2, a message naming the value, and the usage", async () => {
+/** What the client prints on stderr for a usage error: one line and a
+ * pointer to --help, not the whole usage. */
+function usageError(message: string): string {
+  return `linehub-client: ${message}\nTry 'linehub-client --help' for more information.\n`;
+}
+
+Deno.test("client rejects bad usage with exit 2, one line naming the value, and a pointer to --help", async () => {
   const cases: Array<[string[], string]> = [
     [
       ["--connect-timeout", "abc", "127.0.0.1"],
-      `Invalid --connect-timeout "abc": must be a number of seconds from 0 to 86400`,
+      `Invalid --connect-timeout "abc": must be a duration from 0 to 24h, ` +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
     ],
     [[], "Missing HOST: say where to connect"],
-    [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 0 to 65535`],
+    [["127.0.0.1", "99999"], `Invalid port "99999": must be an integer from 1 to 65535`],
+    [["127.0.0.1", "0"], `Invalid port "0": must be an integer from 1 to 65535`],
     [["--bogus", "127.0.0.1"], `Unknown option "--bogus"`],
     [["127.0.0.1:1", "2"], `Port given twice: "127.0.0.1:1" and "2"`],
     [
@@ -197,8 +205,20 @@ Deno.test("client rejects bad usage with exit 2, a message naming the value, and
     assertRun(result, {
       code: 2,
       stdout: "",
-      stderr: `linehub-client: ${message}\n\n${CLIENT_USAGE}`,
+      stderr: usageError(message),
     });
+  });
+});
+
+Deno.test("client skips a first -- as `deno task client -- ARGS` passes it", async () => {
+  const result = await runClientProcess(["--", "--connect-timeout", "-1", "127.0.0.1"]);
+  assertRun(result, {
+    code: 2,
+    stdout: "",
+    stderr: usageError(
+      `Invalid --connect-timeout "-1": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
+    ),
   });
 });
 

@@ -5,6 +5,15 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  EXIT_FAILURE,
+  EXIT_LOST,
+  EXIT_OK,
+  EXIT_OUTPUT,
+  EXIT_SIGINT,
+  EXIT_SIGTERM,
+  EXIT_USAGE,
+} from "../lib/client_cli.ts";
 import { CLIENT_USAGE, parseClientArgs } from "../lib/client_flags.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
@@ -99,11 +108,18 @@ Deno.test("client accepts --connect-timeout in whole or fractional seconds", () 
   assert.equal(parseClientArgs(["--connect-timeout", "86400", "h"]).connectTimeout, 86400);
 });
 
+Deno.test("client takes --connect-timeout with ms, s, m or h", () => {
+  assert.equal(parseClientArgs(["--connect-timeout", "250ms", "h"]).connectTimeout, 0.25);
+  assert.equal(parseClientArgs(["--connect-timeout=1.5s", "h"]).connectTimeout, 1.5);
+  assert.equal(parseClientArgs(["--connect-timeout", "2m", "h"]).connectTimeout, 120);
+});
+
 Deno.test("client rejects a bad --connect-timeout, naming it", () => {
   for (const value of ["-1", "abc", "86401", "1e3", ""]) {
     rejects(
       [`--connect-timeout=${value}`, "localhost"],
-      `Invalid --connect-timeout "${value}": must be a number of seconds from 0 to 86400`,
+      `Invalid --connect-timeout "${value}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
 });
@@ -134,7 +150,7 @@ Deno.test("client rejects more than HOST and PORT", () => {
 });
 
 Deno.test("client rejects a bad HOST or PORT, naming it", () => {
-  rejects(["localhost", "99999"], 'Invalid port "99999": must be an integer from 0 to 65535');
+  rejects(["localhost", "99999"], 'Invalid port "99999": must be an integer from 1 to 65535');
   rejects(["localhost:x"], 'Invalid port "x": must be an integer from 0 to 65535');
   rejects(["[::1"], 'Invalid host "[::1": unbalanced brackets');
   rejects([""], 'Invalid host "": empty host');
@@ -154,8 +170,21 @@ Deno.test("client rejects a flag without its value", () => {
 Deno.test("client explains how to send a message that starts with a dash", () => {
   rejects(
     ["-m", "-hello", "localhost"],
-    'Option "-m" needs a value: write --message=VALUE for a value that starts with "-"',
+    'Option "--message" needs a value: write --message=VALUE for a value that starts with "-"',
   );
+  assert.deepEqual(parseClientArgs(["--message=-hello", "localhost"]).messages, ["-hello"]);
+});
+
+Deno.test("client refuses port 0, which it could never connect to, as bad usage", () => {
+  for (const args of [["localhost", "0"], ["localhost:0"], ["[::1]:0"], ["::1", "0"]]) {
+    rejects(args, 'Invalid port "0": must be an integer from 1 to 65535');
+  }
+  assert.equal(parseClientArgs(["localhost", "1"]).target?.port, 1);
+  assert.equal(parseClientArgs(["localhost:65535"]).target?.port, 65535);
+});
+
+Deno.test("client skips a first -- as `deno task client -- --ack HOST` passes it", () => {
+  assert.deepEqual(parseClientArgs(["--", "--ack", "localhost"]), { ...DEFAULTS, ack: true });
 });
 
 Deno.test("client rejects a value given to --version", () => {
@@ -174,7 +203,7 @@ Deno.test("client usage names HOST, PORT and every flag", () => {
   for (
     const flag of [
       "-m, --message",
-      "--connect-timeout",
+      "--connect-timeout TIME",
       "--retry N|forever",
       "--ack",
       "--buffer-lines",
@@ -192,6 +221,40 @@ Deno.test("client usage names HOST, PORT and every flag", () => {
   ) {
     assert.ok(CLIENT_USAGE.includes(flag), flag);
   }
+});
+
+Deno.test("client usage fits an 80-column terminal", () => {
+  for (const line of CLIENT_USAGE.split("\n")) {
+    assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+});
+
+Deno.test("client usage shows the ranges and defaults the parser applies", () => {
+  for (
+    const text of [
+      "PORT is 1 to 65535 (default 8888)",
+      "(default 10s)",
+      "up to 24h",
+      "N up to 1000000",
+      "(default 10000)",
+      "1 to 67108864 (default 65536)",
+      "500ms",
+    ]
+  ) {
+    assert.ok(CLIENT_USAGE.includes(text), text);
+  }
+  assert.match(CLIENT_USAGE, /--buffer-lines N .*1 to\s+1000000;/);
+});
+
+Deno.test("client usage names its signals and every exit status", () => {
+  assert.match(CLIENT_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop at once/);
+  const statuses = CLIENT_USAGE.slice(CLIENT_USAGE.indexOf("\nExit status:\n"));
+  for (
+    const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOST, EXIT_OUTPUT, EXIT_SIGINT]
+  ) {
+    assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
+  }
+  assert.match(statuses, new RegExp(`${EXIT_SIGTERM} by SIGTERM`));
 });
 
 Deno.test("client takes --retry as a number of retries or forever", () => {

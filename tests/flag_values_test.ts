@@ -1,11 +1,11 @@
 /**
- * Unit tests for command-line values shared by both programs: whole numbers,
- * seconds, and the rewording of `node:util` `parseArgs` errors.
+ * Unit tests for the command-line reading shared by both programs: the flags
+ * and their errors, whole numbers and seconds.
  */
 
 import assert from "node:assert/strict";
-import { parseArgs } from "node:util";
-import { parseArgsMessage, parseInteger, parseSeconds } from "../lib/flag_values.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { parseDuration, parseInteger, readFlags } from "../lib/flag_values.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
 /** Asserts that `fn` throws a UsageError with exactly `message`. */
@@ -17,28 +17,24 @@ function throwsUsage(fn: () => unknown, message: string): void {
   });
 }
 
-/** The error node's parseArgs throws for `args`, with the options both programs use. */
-function parseArgsError(args: string[], allowPositionals = false): unknown {
-  try {
-    parseArgs({
-      args,
-      strict: true,
-      allowPositionals,
-      options: {
-        port: { type: "string", short: "p" },
-        "max-line": { type: "string" },
-        message: { type: "string", short: "m", multiple: true },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    return error;
-  }
-  throw new Error(`parseArgs accepted ${JSON.stringify(args)}`);
-}
+/** Flags like the programs' own: a string with a short name and a default,
+ * a repeatable string, and a boolean. */
+const OPTIONS = {
+  port: { type: "string", short: "p", default: "8888" },
+  "max-line": { type: "string" },
+  message: { type: "string", short: "m", multiple: true, default: [] },
+  help: { type: "boolean", short: "h", default: false },
+} satisfies ParseArgsOptionsConfig;
 
+/** The message of the UsageError that reading `args` throws. */
 function messageFor(args: string[]): string {
-  return parseArgsMessage(parseArgsError(args));
+  try {
+    readFlags(args, OPTIONS);
+  } catch (error) {
+    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
+    return error.message;
+  }
+  throw new Error(`readFlags accepted ${JSON.stringify(args)}`);
 }
 
 Deno.test("parseInteger accepts whole numbers within bounds", () => {
@@ -73,19 +69,33 @@ Deno.test("parseInteger rejects out-of-range and malformed values, naming flag a
   }
 });
 
-Deno.test("parseSeconds accepts whole and fractional seconds up to a day", () => {
-  assert.equal(parseSeconds("0", "drain-timeout"), 0);
-  assert.equal(parseSeconds("5", "drain-timeout"), 5);
-  assert.equal(parseSeconds("0.25", "drain-timeout"), 0.25);
-  assert.equal(parseSeconds("1.5", "drain-timeout"), 1.5);
-  assert.equal(parseSeconds("86400", "drain-timeout"), 86400);
-  assert.equal(parseSeconds("86400.0", "drain-timeout"), 86400);
+Deno.test("parseDuration takes a plain number as seconds, whole or fractional, up to a day", () => {
+  assert.equal(parseDuration("0", "drain-timeout"), 0);
+  assert.equal(parseDuration("5", "drain-timeout"), 5);
+  assert.equal(parseDuration("0.25", "drain-timeout"), 0.25);
+  assert.equal(parseDuration("1.1", "drain-timeout"), 1.1);
+  assert.equal(parseDuration("86400", "drain-timeout"), 86400);
+  assert.equal(parseDuration("86400.0", "drain-timeout"), 86400);
 });
 
-Deno.test("parseSeconds rejects negative, malformed and too large values, naming them", () => {
+Deno.test("parseDuration takes ms, s, m and h, as ncat's -i and -w do", () => {
+  assert.equal(parseDuration("500ms", "idle-timeout"), 0.5);
+  assert.equal(parseDuration("1ms", "idle-timeout"), 0.001);
+  assert.equal(parseDuration("0ms", "idle-timeout"), 0);
+  assert.equal(parseDuration("30s", "idle-timeout"), 30);
+  assert.equal(parseDuration("2.5s", "idle-timeout"), 2.5);
+  assert.equal(parseDuration("5m", "idle-timeout"), 300);
+  assert.equal(parseDuration("0.5m", "idle-timeout"), 30);
+  assert.equal(parseDuration("1h", "idle-timeout"), 3600);
+  assert.equal(parseDuration("24h", "idle-timeout"), 86400);
+  assert.equal(parseDuration("1440m", "idle-timeout"), 86400);
+});
+
+Deno.test("parseDuration rejects negative, malformed and too long values, naming them", () => {
   for (
     const text of [
       "-1",
+      "-1s",
       "",
       ".5",
       "5.",
@@ -95,64 +105,94 @@ Deno.test("parseSeconds rejects negative, malformed and too large values, naming
       "NaN",
       " 1",
       "1,5",
+      "5 s",
+      "5sec",
+      "5S",
+      "5M",
+      "1d",
+      "ms",
       "86400.001",
       "86401",
+      "86400001ms",
+      "1441m",
+      "25h",
     ]
   ) {
     throwsUsage(
-      () => parseSeconds(text, "connect-timeout"),
-      `Invalid --connect-timeout "${text}": must be a number of seconds from 0 to 86400`,
+      () => parseDuration(text, "connect-timeout"),
+      `Invalid --connect-timeout "${text}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
 });
 
-Deno.test("parseArgsMessage rewords an unknown option", () => {
-  assert.equal(messageFor(["--nope"]), 'Unknown option "--nope"');
-  assert.equal(messageFor(["-x"]), 'Unknown option "-x"');
+Deno.test("readFlags gives values, defaults and positionals as strict parseArgs would", () => {
+  const given = readFlags(["-p9", "-m", "a", "--message=b", "-h", "x"], OPTIONS);
+  assert.deepEqual({ ...given.values }, { port: "9", message: ["a", "b"], help: true });
+  assert.deepEqual(given.positionals, ["x"]);
+  const none = readFlags([], OPTIONS);
+  assert.deepEqual({ ...none.values }, { port: "8888", message: [], help: false });
+  assert.deepEqual(none.positionals, []);
 });
 
-Deno.test("parseArgsMessage rewords a missing value, naming the long option", () => {
+Deno.test("readFlags skips a first -- (deno task NAME -- ARGS passes it on)", () => {
+  assert.deepEqual({ ...readFlags(["--", "--port", "9000", "--help"], OPTIONS).values }, {
+    port: "9000",
+    message: [],
+    help: true,
+  });
+});
+
+Deno.test("readFlags takes arguments after a later -- as positionals", () => {
+  assert.deepEqual(readFlags(["--", "x", "--", "--port"], OPTIONS).positionals, ["x", "--port"]);
+});
+
+Deno.test("readFlags takes a negative number as a value, for the range check to name", () => {
+  assert.equal(readFlags(["--port", "-1"], OPTIONS).values.port, "-1");
+  assert.equal(readFlags(["-p", "-1"], OPTIONS).values.port, "-1");
+  assert.equal(readFlags(["--max-line", "-5"], OPTIONS).values["max-line"], "-5");
+  assert.equal(readFlags(["--max-line", "-0.5"], OPTIONS).values["max-line"], "-0.5");
+  assert.equal(readFlags(["--max-line", "-.5"], OPTIONS).values["max-line"], "-.5");
+});
+
+Deno.test("readFlags takes a lone dash and any inline value as the value", () => {
+  assert.equal(readFlags(["--port", "-"], OPTIONS).values.port, "-");
+  assert.deepEqual(readFlags(["--message=-x", "-m-y"], OPTIONS).values.message, ["-x", "-y"]);
+});
+
+Deno.test("readFlags rejects an unknown option, as typed", () => {
+  assert.equal(messageFor(["--nope"]), 'Unknown option "--nope"');
+  assert.equal(messageFor(["--nope=3"]), 'Unknown option "--nope"');
+  assert.equal(messageFor(["-x"]), 'Unknown option "-x"');
+  assert.equal(messageFor(["-hx"]), 'Unknown option "-x"');
+  assert.equal(messageFor(["--constructor"]), 'Unknown option "--constructor"');
+});
+
+Deno.test("readFlags rejects a missing value, naming the long option", () => {
   assert.equal(messageFor(["--port"]), 'Option "--port" needs a value');
   assert.equal(messageFor(["-p"]), 'Option "--port" needs a value');
   assert.equal(messageFor(["--max-line"]), 'Option "--max-line" needs a value');
   assert.equal(messageFor(["-m"]), 'Option "--message" needs a value');
 });
 
-Deno.test("parseArgsMessage explains how to pass a value that starts with a dash", () => {
-  assert.equal(
-    messageFor(["--port", "-1"]),
-    'Option "--port" needs a value: write --port=VALUE for a value that starts with "-"',
-  );
-  assert.equal(
-    messageFor(["-p", "-1"]),
-    'Option "-p" needs a value: write --port=VALUE for a value that starts with "-"',
-  );
-  assert.equal(
-    messageFor(["-m", "-dash"]),
-    'Option "-m" needs a value: write --message=VALUE for a value that starts with "-"',
-  );
-  assert.equal(
-    messageFor(["--max-line", "--help"]),
-    'Option "--max-line" needs a value: write --max-line=VALUE for a value that starts with "-"',
-  );
+Deno.test("readFlags takes a flag after a flag as a forgotten value, saying how to pass one", () => {
+  for (
+    const [args, flag] of [
+      [["--max-line", "--help"], "--max-line"],
+      [["-p", "-h"], "--port"],
+      [["--port", "--"], "--port"],
+      [["-m", "-dash"], "--message"],
+      [["-m", "--"], "--message"],
+    ] as const
+  ) {
+    assert.equal(
+      messageFor([...args]),
+      `Option "${flag}" needs a value: write ${flag}=VALUE for a value that starts with "-"`,
+    );
+  }
 });
 
-Deno.test("parseArgsMessage rewords a value given to a boolean option", () => {
+Deno.test("readFlags rejects a value given to a boolean option", () => {
   assert.equal(messageFor(["--help=yes"]), 'Option "--help" does not take a value');
-});
-
-Deno.test("parseArgsMessage rewords an unexpected positional argument", () => {
-  assert.equal(messageFor(["stray"]), 'Unexpected argument "stray"');
-});
-
-Deno.test("parseArgsMessage keeps only the first line of an unknown message", () => {
-  assert.equal(parseArgsMessage(new Error("Something odd\nmore detail")), "Something odd");
-  assert.equal(parseArgsMessage(new Error("")), "");
-});
-
-Deno.test("parseArgsMessage accepts values that are not errors", () => {
-  assert.equal(parseArgsMessage("Unknown option '--x'"), 'Unknown option "--x"');
-  assert.equal(parseArgsMessage("plain text"), "plain text");
-  assert.equal(parseArgsMessage(42), "42");
-  assert.equal(parseArgsMessage(undefined), "undefined");
+  assert.equal(messageFor(["--help="]), 'Option "--help" does not take a value');
 });

@@ -258,15 +258,23 @@ Deno.test("server on a port in use exits 1 with one line naming the address", as
   }
 });
 
-Deno.test("server rejects bad flags with exit 2, a message naming the value, and the usage", async () => {
+/** What the server prints on stderr for a usage error: one line and a
+ * pointer to --help, not the whole usage. */
+function usageError(message: string): string {
+  return `linehub-server: ${message}\nTry 'linehub-server --help' for more information.\n`;
+}
+
+Deno.test("server rejects bad flags with exit 2, one line naming the value, and a pointer to --help", async () => {
   const cases: Array<[string[], string]> = [
-    [["--port", "70000"], `Invalid port "70000": must be an integer from 0 to 65535`],
+    [["--port", "70000"], `Invalid --port "70000": must be an integer from 0 to 65535`],
+    [["--port", "-1"], `Invalid --port "-1": must be an integer from 0 to 65535`],
     [["--format", "xml"], `Invalid format "xml": must be one of text, json, raw`],
     [["--max-line", "0"], `Invalid --max-line "0": must be an integer from 1 to 67108864`],
     [["--bogus"], `Unknown option "--bogus"`],
     [
       ["--drain-timeout", "soon"],
-      `Invalid --drain-timeout "soon": must be a number of seconds from 0 to 86400`,
+      `Invalid --drain-timeout "soon": must be a duration from 0 to 24h, ` +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
     ],
   ];
   const results = await Promise.all(cases.map(([args]) => runServerProcess(args)));
@@ -274,8 +282,23 @@ Deno.test("server rejects bad flags with exit 2, a message naming the value, and
     const [args, message] = cases[i] as [string[], string];
     assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
     assert.equal(result.stdout, "");
-    assert.equal(result.stderr, `linehub-server: ${message}\n\n${SERVER_USAGE}`);
+    assert.equal(result.stderr, usageError(message));
   });
+});
+
+Deno.test("server skips a first -- as `deno task server -- ARGS` passes it", async () => {
+  const [bad, version] = await Promise.all([
+    runServerProcess(["--", "--port", "70000"]),
+    runServerProcess(["--", "--version"]),
+  ]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(bad.stdout, "");
+  assert.equal(
+    bad.stderr,
+    usageError(`Invalid --port "70000": must be an integer from 0 to 65535`),
+  );
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout, `linehub-server ${await readVersion()}\n`);
 });
 
 Deno.test("server --help prints the usage on stdout and --version the version", async () => {
@@ -443,7 +466,7 @@ Deno.test("server that cannot open its output file exits 1 with one line naming 
   }
 });
 
-Deno.test("server reports other bad values in one line and the usage, without a stack trace", async () => {
+Deno.test("server reports other bad values in one line and a pointer to --help, without a stack trace", async () => {
   const results = await Promise.all([
     runServerProcess(["--port", "-1"]),
     runServerProcess(["--output", ""]),
@@ -453,7 +476,10 @@ Deno.test("server reports other bad values in one line and the usage, without a 
     assertNoCrash(result.stderr);
     assert.equal(result.code, 2);
     assert.equal(result.stdout, "");
-    assert.match(result.stderr, /^linehub-server: [^\n]+\n\nUsage: linehub-server /);
+    assert.match(
+      result.stderr,
+      /^linehub-server: [^\n]+\nTry 'linehub-server --help' for more information\.\n$/,
+    );
   }
 });
 

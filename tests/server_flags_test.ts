@@ -5,7 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_MAX_LINE, parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
+import { MAX_MAX_LINE } from "../lib/flag_values.ts";
+import { EXIT_CUT_OFF, EXIT_FAILURE, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE } from "../lib/server_cli.ts";
+import { parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
 import { UsageError } from "../lib/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */
@@ -79,6 +81,13 @@ Deno.test("server accepts --max-line from 1 to 64 MiB", () => {
   assert.deepEqual(parseServerArgs(["--max-line", "100"]), { ...DEFAULTS, maxLine: 100 });
   assert.equal(parseServerArgs(["--max-line=1"]).maxLine, 1);
   assert.equal(parseServerArgs(["--max-line", String(MAX_MAX_LINE)]).maxLine, MAX_MAX_LINE);
+});
+
+Deno.test("server takes --drain-timeout and --idle-timeout with ms, s, m or h", () => {
+  assert.equal(parseServerArgs(["--drain-timeout", "500ms"]).drainTimeout, 0.5);
+  assert.equal(parseServerArgs(["--drain-timeout=30s"]).drainTimeout, 30);
+  assert.equal(parseServerArgs(["--idle-timeout", "5m"]).idleTimeout, 300);
+  assert.equal(parseServerArgs(["--idle-timeout", "1h"]).idleTimeout, 3600);
 });
 
 Deno.test("server accepts --drain-timeout in whole or fractional seconds", () => {
@@ -159,11 +168,31 @@ Deno.test("server rejects a flag without its value", () => {
   rejects(["--host"], 'Option "--host" needs a value');
 });
 
+Deno.test("server says a negative number is out of range rather than a missing value", () => {
+  rejects(["--port", "-1"], 'Invalid --port "-1": must be an integer from 0 to 65535');
+  rejects(["-p", "-1"], 'Invalid --port "-1": must be an integer from 0 to 65535');
+  rejects(
+    ["--max-line", "-5"],
+    `Invalid --max-line "-5": must be an integer from 1 to ${MAX_MAX_LINE}`,
+  );
+  rejects(["--backlog", "-1"], 'Invalid --backlog "-1": must be an integer from 1 to 65535');
+});
+
 Deno.test("server explains how to give a value that starts with a dash", () => {
   rejects(
-    ["-p", "-1"],
-    'Option "-p" needs a value: write --port=VALUE for a value that starts with "-"',
+    ["-o", "-log"],
+    'Option "--output" needs a value: write --output=VALUE for a value that starts with "-"',
   );
+  rejects(
+    ["--max-line", "--ack"],
+    'Option "--max-line" needs a value: write --max-line=VALUE for a value that starts with "-"',
+  );
+  assert.equal(parseServerArgs(["--output=-log"]).output, "-log");
+});
+
+Deno.test("server skips a first -- as `deno task server -- --port 9000` passes it", () => {
+  assert.deepEqual(parseServerArgs(["--", "--port", "9000"]), { ...DEFAULTS, port: 9000 });
+  rejects(["--", "--port", "9000", "--", "x"], 'Unexpected argument "x"');
 });
 
 Deno.test("server rejects a value given to --help", () => {
@@ -176,7 +205,7 @@ Deno.test("server rejects positional arguments", () => {
 
 Deno.test("server rejects a bad port, naming it", () => {
   for (const port of ["-1", "65536", "http", "", "1e3", "0x50"]) {
-    rejects([`--port=${port}`], `Invalid port "${port}": must be an integer from 0 to 65535`);
+    rejects([`--port=${port}`], `Invalid --port "${port}": must be an integer from 0 to 65535`);
   }
 });
 
@@ -199,7 +228,8 @@ Deno.test("server rejects a bad --drain-timeout, naming it", () => {
   for (const value of ["-1", "abc", "86401", ".5", ""]) {
     rejects(
       [`--drain-timeout=${value}`],
-      `Invalid --drain-timeout "${value}": must be a number of seconds from 0 to 86400`,
+      `Invalid --drain-timeout "${value}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
     );
   }
 });
@@ -209,17 +239,82 @@ Deno.test("server rejects an empty host or output path", () => {
   rejects(["-o", ""], 'Invalid output file "": empty path');
 });
 
-Deno.test("server usage lists every flag and the default max line", () => {
-  for (
-    const flag of ["--host", "-p, --port", "-f, --format", "-o, --output", "--max-line"]
-  ) {
-    assert.ok(SERVER_USAGE.includes(flag), flag);
-  }
-  for (const flag of ["--drain-timeout", "-h, --help", "-V, --version"]) {
-    assert.ok(SERVER_USAGE.includes(flag), flag);
-  }
+Deno.test("server usage lists every flag", () => {
   assert.match(SERVER_USAGE, /^Usage: linehub-server \[options\]\n/);
-  assert.match(SERVER_USAGE, /--max-line BYTES .*\(default 65536\)/);
+  for (
+    const flag of [
+      "--host ADDR",
+      "-p, --port N",
+      "-f, --format FORMAT",
+      "-o, --output FILE",
+      "--max-line BYTES",
+      "--idle-timeout TIME",
+      "--drain-timeout TIME",
+      "--backlog N",
+      "--allow CIDR",
+      "--deny CIDR",
+      "--max-clients N",
+      "--max-per-ip N",
+      "--workers N",
+      "--ack",
+      "--tls-cert FILE",
+      "--tls-key FILE",
+      "--tls-client-ca FILE",
+      "--mode MODE",
+      "--send-queue BYTES",
+      "--console",
+      "-h, --help",
+      "-V, --version",
+    ]
+  ) {
+    assert.match(SERVER_USAGE, new RegExp(`^  ${flag} `, "m"), flag);
+  }
+});
+
+Deno.test("server usage fits an 80-column terminal", () => {
+  for (const line of SERVER_USAGE.split("\n")) {
+    assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+});
+
+Deno.test("server usage shows the ranges and defaults the parser applies", () => {
+  for (
+    const text of [
+      "0 to 65535",
+      "(default 8888)",
+      "(default 0.0.0.0)",
+      "1 to 67108864",
+      "(default 65536)",
+      "(default 5s)",
+      "1 to 65535",
+      "(default 4096)",
+      "up to 10000000",
+      "1 to 256",
+      "65536 to 1073741824",
+      "at least --max-line + 64",
+      "(default 1048576",
+      "up to 24h",
+      "500ms",
+    ]
+  ) {
+    assert.ok(SERVER_USAGE.includes(text), text);
+  }
+});
+
+Deno.test("server usage names its signals and every exit status", () => {
+  assert.match(SERVER_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop accepting/);
+  assert.match(SERVER_USAGE, /a second one exits at once/);
+  assert.match(SERVER_USAGE, /\n {2}SIGHUP {11}with --output, reopen the file/);
+  const statuses = SERVER_USAGE.slice(SERVER_USAGE.indexOf("\nExit status:\n"));
+  for (const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CUT_OFF, EXIT_OUTPUT, 130]) {
+    assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
+  }
+  assert.match(statuses, /143 a second SIGTERM/);
+});
+
+Deno.test("server usage no longer says --workers needs --unstable-net", () => {
+  // The task and the compiled binary both run with it.
+  assert.doesNotMatch(SERVER_USAGE, /unstable/);
 });
 
 Deno.test("server takes a bracketed IPv6 --host as the address inside", () => {
@@ -246,11 +341,13 @@ Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rej
   assert.equal(parseServerArgs(["--idle-timeout", "2.5"]).idleTimeout, 2.5);
   rejects(
     ["--idle-timeout", "-1"],
-    'Option "--idle-timeout" needs a value: write --idle-timeout=VALUE for a value that starts with "-"',
+    'Invalid --idle-timeout "-1": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
   );
   rejects(
     ["--idle-timeout", "soon"],
-    'Invalid --idle-timeout "soon": must be a number of seconds from 0 to 86400',
+    'Invalid --idle-timeout "soon": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
   );
 });
 
@@ -259,8 +356,10 @@ Deno.test("server accepts --line-timeout in seconds, off (0) by default, and rej
   assert.equal(parseServerArgs(["--line-timeout", "30"]).lineTimeout, 30);
   rejects(
     ["--line-timeout", "never"],
-    'Invalid --line-timeout "never": must be a number of seconds from 0 to 86400',
+    'Invalid --line-timeout "never": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
   );
+  assert.equal(parseServerArgs(["--line-timeout", "1500ms"]).lineTimeout, 1.5);
 });
 
 Deno.test("server --ack turns on acknowledgments, off by default", () => {
@@ -330,10 +429,6 @@ Deno.test("server accepts --mode, --send-queue and --console, refusing what cann
   assert.deepEqual([config.mode, config.sendQueue, config.console], ["chat", 262144, true]);
   rejects(["--mode", "relay"], 'Invalid mode "relay": must be one of log, echo, broker, chat');
   rejects(
-    ["--send-queue", "65535"],
-    'Invalid --send-queue "65535": must be an integer from 65536 to 1073741824',
-  );
-  rejects(
     ["--mode", "broker", "--ack"],
     "Cannot combine --ack with --mode broker: acknowledgments must be all the server sends",
   );
@@ -343,14 +438,37 @@ Deno.test("server accepts --mode, --send-queue and --console, refusing what cann
   );
 });
 
-Deno.test("server refuses a --send-queue that cannot hold the longest line it would relay", () => {
+Deno.test("server takes --send-queue from 64 KiB when --max-line leaves room for a label", () => {
+  assert.equal(parseServerArgs(["--send-queue", "65536", "--max-line", "1000"]).sendQueue, 65536);
+  assert.equal(parseServerArgs(["--send-queue", "65600"]).sendQueue, 65600);
+  assert.equal(parseServerArgs(["--send-queue", "1073741824"]).sendQueue, 1073741824);
   rejects(
-    ["--mode", "echo", "--send-queue", "65536"],
-    'Invalid --send-queue "65536": must hold the longest line, --max-line 65536 plus 64 bytes ' +
-      "for a label",
+    ["--send-queue", "65535", "--max-line", "1000"],
+    'Invalid --send-queue "65535": must be an integer from 65536 to 1073741824',
   );
-  assert.equal(
-    parseServerArgs(["--mode", "echo", "--send-queue", "65536", "--max-line", "1000"]).sendQueue,
-    65536,
+  rejects(
+    ["--send-queue", "-1"],
+    'Invalid --send-queue "-1": must be an integer from 65600 to 1073741824: ' +
+      "room for --max-line 65536 (the default) plus 64 bytes for a label",
   );
+});
+
+Deno.test("server refuses a --send-queue that cannot hold the longest line, naming both values", () => {
+  rejects(
+    ["--mode", "broker", "--send-queue", "65536"],
+    'Invalid --send-queue "65536": must be an integer from 65600 to 1073741824: ' +
+      "room for --max-line 65536 (the default) plus 64 bytes for a label",
+  );
+  rejects(
+    ["--max-line", "200000", "--send-queue", "200000"],
+    'Invalid --send-queue "200000": must be an integer from 200064 to 1073741824: ' +
+      "room for --max-line 200000 plus 64 bytes for a label",
+  );
+});
+
+Deno.test("server raises the default --send-queue to hold a --max-line longer than it", () => {
+  assert.equal(parseServerArgs(["--max-line", "1048512"]).sendQueue, 1048576);
+  assert.equal(parseServerArgs(["--max-line", "1048513"]).sendQueue, 1048577);
+  const longest = parseServerArgs(["--mode", "chat", "--max-line", String(MAX_MAX_LINE)]);
+  assert.equal(longest.sendQueue, MAX_MAX_LINE + 64);
 });
