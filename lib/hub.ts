@@ -8,9 +8,11 @@
  * - `echo`: each line goes back to its sender.
  * - `broker`: each line goes, byte for byte, to every client but its sender.
  * - `chat`: each line goes to every client but its sender as
- *   `<client N> TEXT`, where TEXT is the line made terminal-safe (control
- *   bytes shown as `\xHH`, bad UTF-8 as U+FFFD), so no participant can send
- *   escape sequences to the others' terminals. Clients also see
+ *   `<client N> TEXT`, where TEXT is the line made terminal-safe as in the
+ *   `text` output (control bytes shown as `\xHH`, bidi controls and
+ *   invisible characters as `\u{HHHH}`, bad UTF-8 as U+FFFD), so no
+ *   participant can send escape sequences to the others' terminals, nor
+ *   make its line read as reversed or as another's. Clients also see
  *   `* client N joined from ADDR:PORT` (plus ` as IDENTITY` with mutual TLS)
  *   and `* client N left`, and a joining client is greeted with
  *   `* you are client N; M other clients here`.
@@ -26,7 +28,7 @@
 import { formatHostPort } from "./address.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { countOf } from "./output_format.ts";
-import { isPrintableUtf8, safeText } from "./safe_text.ts";
+import { isPrintableUtf8, safeString, safeText } from "./safe_text.ts";
 
 /** The names accepted by `--mode`. */
 export const MODES = ["log", "echo", "broker", "chat"] as const;
@@ -47,10 +49,13 @@ function lineOf(prefix: Uint8Array, body: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A client's TLS identity as it may be shown in a terminal, or "". */
-function shownIdentity(handle: ClientHandle): string {
-  const identity = handle.client.identity;
-  return identity === undefined ? "" : safeText(encoder.encode(identity));
+/** `* client N joined from ADDR:PORT[ as IDENTITY]`, with what the peer
+ * controls (its certificate name, and its address once a proxy may tell
+ * it) escaped as a relayed line is. */
+function joinNotice(handle: ClientHandle): string {
+  const { id, address, port, identity } = handle.client;
+  const as = identity === undefined ? "" : ` as ${safeString(identity)}`;
+  return `* client ${id} joined from ${formatHostPort(safeString(address), port)}${as}\n`;
 }
 
 /** A connected client and what is the same for each of its chat lines. */
@@ -117,13 +122,7 @@ export class Hub implements ClientObserver {
   joined(handle: ClientHandle): void {
     const id = handle.client.id;
     if (this.mode === "chat") {
-      const { address, port } = handle.client;
-      const identity = shownIdentity(handle);
-      const as = identity === "" ? "" : ` as ${identity}`;
-      this.#toOthers(
-        id,
-        encoder.encode(`* client ${id} joined from ${formatHostPort(address, port)}${as}\n`),
-      );
+      this.#toOthers(id, encoder.encode(joinNotice(handle)));
       const others = this.#members.size; // the joiner is added below
       this.#sendTo(
         handle,
@@ -199,7 +198,7 @@ export class Hub implements ClientObserver {
     const member = this.#members.get(handle.client.id);
     const label = member?.label ?? encoder.encode(`<client ${handle.client.id}> `);
     if (member !== undefined) member.label = label;
-    // Text with no control character, the common case, is copied as it is.
+    // Text with nothing to escape, the common case, is copied as it is.
     return isPrintableUtf8(line)
       ? lineOf(label, line)
       : lineOf(label, encoder.encode(safeText(line)));

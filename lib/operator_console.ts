@@ -19,15 +19,13 @@ import type { ClientHandle } from "./client_handle.ts";
 import { describeError } from "./error_text.ts";
 import { countOf } from "./output_format.ts";
 import { LineFramer } from "./line_framer.ts";
-import { safeText } from "./safe_text.ts";
+import { safeString } from "./safe_text.ts";
 
 /** Longest console line, in bytes; a longer one is refused, not run. */
 export const CONSOLE_MAX_LINE = 65536;
 
 /** Size of the buffer stdin is read into. */
 const READ_BUFFER = 16384;
-
-const encoder = new TextEncoder();
 
 /** Longest piece of an unknown command quoted back in a reply. */
 const QUOTE_MAX = 40;
@@ -178,10 +176,11 @@ function clientTable(clients: ClientHandle[], now: number): string {
   const rows = [["client", "address", "connected since", "lines in", "lines out"]];
   for (const handle of clients) {
     const { id, address, port, identity } = handle.client;
-    const as = identity === undefined ? "" : ` as ${safeText(encoder.encode(identity))}`;
+    // What the peer controls is escaped as in the server's text output.
+    const as = identity === undefined ? "" : ` as ${safeString(identity)}`;
     rows.push([
       String(id),
-      formatHostPort(address, port) + as,
+      formatHostPort(safeString(address), port) + as,
       `${clockTime(handle.connectedAt)} (${formatAge(now - handle.connectedAt)})`,
       String(handle.linesIn),
       String(handle.linesOut),

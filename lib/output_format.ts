@@ -8,6 +8,12 @@
  *   connection event, in one stream, so a pipeline sees them in order.
  * - `raw`: the message bytes as received and a newline, like `nc -lk`.
  *
+ * Every string a peer controls (the message, its certificate name, its
+ * address, the detail of an error) goes through lib/safe_text.ts: the
+ * `text` format and stderr events escape as `safeString` does, JSON as
+ * `jsonString` does, so no control, bidi or invisible character reaches
+ * either raw; `raw` alone passes the message through.
+ *
  * A message is written with one {@linkcode LineSink.writeLine} call (the
  * batched writer's fast path), an event with one `write`; a sink that buffers
  * each call synchronously keeps every output line whole. The server keeps one
@@ -26,7 +32,14 @@ import {
   PLAIN_JSON_ASCII,
   PRINTABLE_ASCII,
 } from "./line_labeller.ts";
-import { isPlainJsonUtf8, isPrintableUtf8, jsonText, safeText } from "./safe_text.ts";
+import {
+  isPlainJsonUtf8,
+  isPrintableUtf8,
+  jsonString,
+  jsonText,
+  safeString,
+  safeText,
+} from "./safe_text.ts";
 
 /** The names accepted by `--format`. */
 export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
@@ -143,7 +156,7 @@ export class MessageFormatter {
     // Only the format in use is prepared: an idle client of a text server
     // holds no JSON text, and the reverse.
     this.#jsonFields = format !== "json" ? "" : `","type":"message","client":${client.id},` +
-      `"address":${JSON.stringify(client.address)},"port":${client.port}${
+      `"address":${jsonString(client.address)},"port":${client.port}${
         jsonIdentity(client)
       },"text":`;
   }
@@ -307,27 +320,33 @@ export function refusalText(
     case "full":
       return `server full (${countOf(refusal.limit, "client")})`;
     case "per-ip":
-      return `too many connections from ${refusal.address} (limit ${refusal.limit})`;
+      return `too many connections from ${safeString(refusal.address)} (limit ${refusal.limit})`;
     case "tls":
-      return `TLS: ${refusal.detail ?? "handshake failed"}`;
+      return `TLS: ${
+        refusal.detail === undefined ? "handshake failed" : safeString(refusal.detail)
+      }`;
   }
+}
+
+/** `host:port` as a terminal may show it: an address a peer could choose
+ * (a proxy's header, say) is escaped like every peer string. */
+function shownHostPort(address: string, port: number): string {
+  return formatHostPort(safeString(address), port);
 }
 
 /** Formats a connection event as one line of text for stderr. */
 export function formatTextEvent(event: ConnectionEvent): string {
   if (event.type === "refused") {
-    return `refused ${formatHostPort(event.address, event.port)}: ${refusalText(event)}\n`;
+    return `refused ${shownHostPort(event.address, event.port)}: ${refusalText(event)}\n`;
   }
   const { client } = event;
   const who = `client ${client.id}`;
-  const from = formatHostPort(client.address, client.port);
+  const from = shownHostPort(client.address, client.port);
   if (event.type === "connect") {
-    const as = client.identity === undefined
-      ? ""
-      : ` as ${safeText(encoder.encode(client.identity))}`;
+    const as = client.identity === undefined ? "" : ` as ${safeString(client.identity)}`;
     return `${who} connected from ${from}${as}\n`;
   }
-  const detail = safeText(encoder.encode(event.detail));
+  const detail = safeString(event.detail);
   const reason = detail === "" ? event.reason : `${event.reason}: ${detail}`;
   const seconds = (event.durationMs / 1000).toFixed(1);
   const truncated = event.truncated > 0 ? `, ${event.truncated} truncated` : "";
@@ -342,21 +361,21 @@ export function formatJsonEvent(event: ConnectionEvent): string {
     const limit = event.reason === "full" || event.reason === "per-ip"
       ? `,"limit":${event.limit}`
       : "";
-    const detail = event.detail === undefined ? "" : `,"detail":${JSON.stringify(event.detail)}`;
-    return time + `"address":${JSON.stringify(event.address)},"port":${event.port},` +
+    const detail = event.detail === undefined ? "" : `,"detail":${jsonString(event.detail)}`;
+    return time + `"address":${jsonString(event.address)},"port":${event.port},` +
       `"reason":"${event.reason}"${limit}${detail}}\n`;
   }
   const { client } = event;
   const head = time +
-    `"client":${client.id},"address":${JSON.stringify(client.address)},"port":${client.port}` +
+    `"client":${client.id},"address":${jsonString(client.address)},"port":${client.port}` +
     jsonIdentity(client);
   if (event.type === "connect") return head + "}\n";
-  const detail = event.detail === "" ? "" : `,"detail":${JSON.stringify(event.detail)}`;
+  const detail = event.detail === "" ? "" : `,"detail":${jsonString(event.detail)}`;
   return head + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
     `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;
 }
 
 /** `,"identity":"..."` for a client known by its certificate, else "". */
 function jsonIdentity(client: ClientInfo): string {
-  return client.identity === undefined ? "" : `,"identity":${JSON.stringify(client.identity)}`;
+  return client.identity === undefined ? "" : `,"identity":${jsonString(client.identity)}`;
 }

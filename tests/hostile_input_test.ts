@@ -8,14 +8,21 @@
 
 import assert from "node:assert/strict";
 import { LineFramer } from "../lib/line_framer.ts";
-import { type ClientInfo, lineSinkOver, MessageFormatter } from "../lib/output_format.ts";
+import {
+  type ClientInfo,
+  formatJsonEvent,
+  formatTextEvent,
+  lineSinkOver,
+  MessageFormatter,
+} from "../lib/output_format.ts";
 import { seededRandom } from "./_net.ts";
 
 const INPUTS = 100_000;
 const MAX_LINE = 16;
 const CLIENT: ClientInfo = { id: 7, address: "127.0.0.1", port: 40000 };
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// A leading U+FEFF is data, as the server decodes it, not a byte order mark.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** What makes a line server misbehave, as byte pieces. */
 const PIECES: readonly Uint8Array[] = [
@@ -36,6 +43,13 @@ const PIECES: readonly Uint8Array[] = [
   encoder.encode("\r\n"),
   encoder.encode("\n"),
   encoder.encode('\t"\\'), // what JSON must escape
+  encoder.encode("\u202e"), // RLO: shows what follows reversed
+  encoder.encode("\u2066\u2069\u202a\u202c"), // bidi isolate and embedding
+  encoder.encode("\u061c\u200e\u200f"), // bidi marks
+  encoder.encode("\u200b\u200c\u200d\u2060"), // zero width
+  encoder.encode("\ufeff\u00ad\u180e"), // invisible
+  encoder.encode("\u2028\u2029"), // line and paragraph separators
+  new Uint8Array([0xe2, 0x80]), // RLO cut short
   encoder.encode("x".repeat(MAX_LINE - 1) + "\n"),
   encoder.encode("y".repeat(MAX_LINE) + "\n"),
   encoder.encode("z".repeat(MAX_LINE + 1) + "\n"),
@@ -65,34 +79,47 @@ function frame(input: Uint8Array, cuts: number[]): { lines: Line[]; maxBuffered:
   return { lines, maxBuffered };
 }
 
-// Raw control characters that must never reach text or JSON output (the
-// newline that ends each output line aside).
-// deno-lint-ignore no-control-regex
-const RAW_CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+// Raw control characters, and the bidi, zero-width and invisible characters
+// that can forge or hide text, none of which may reach text or JSON output
+// (the newline that ends each output line aside).
+const RAW_UNSAFE = new RegExp(
+  "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e" +
+    "\\u2060-\\u206f\\ufeff]",
+);
+
+/** 1 to 8 pieces, and now and then random bytes, end to end. */
+function hostileBytes(random: () => number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const count = 1 + Math.floor(random() * 8);
+  for (let i = 0; i < count; i++) {
+    if (random() < 0.15) {
+      parts.push(Uint8Array.from({ length: 1 + Math.floor(random() * 6) }, () => random() * 256));
+    } else {
+      parts.push(PIECES[Math.floor(random() * PIECES.length)] as Uint8Array);
+    }
+  }
+  const input = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    input.set(part, offset);
+    offset += part.length;
+  }
+  return input;
+}
 
 Deno.test(`framer and formats keep their invariants over ${INPUTS} hostile inputs`, () => {
   const random = seededRandom(20261124);
-  const formatters = {
-    text: new MessageFormatter("text", CLIENT),
-    json: new MessageFormatter("json", CLIENT),
-    raw: new MessageFormatter("raw", CLIENT),
-  };
   for (let n = 0; n < INPUTS; n++) {
-    const parts: Uint8Array[] = [];
-    const count = 1 + Math.floor(random() * 8);
-    for (let i = 0; i < count; i++) {
-      if (random() < 0.15) {
-        parts.push(Uint8Array.from({ length: 1 + Math.floor(random() * 6) }, () => random() * 256));
-      } else {
-        parts.push(PIECES[Math.floor(random() * PIECES.length)] as Uint8Array);
-      }
-    }
-    const input = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      input.set(part, offset);
-      offset += part.length;
-    }
+    const input = hostileBytes(random);
+    // Half the clients have a certificate whose name is as hostile as a line.
+    const client: ClientInfo = random() < 0.5
+      ? CLIENT
+      : { ...CLIENT, identity: decoder.decode(hostileBytes(random)) };
+    const formatters = {
+      text: new MessageFormatter("text", client),
+      json: new MessageFormatter("json", client),
+      raw: new MessageFormatter("raw", client),
+    };
     // The same input, whole and cut at random places, frames the same.
     const cuts: number[] = [];
     for (let i = 1; i < input.length; i++) if (random() < 0.3) cuts.push(i);
@@ -127,10 +154,11 @@ Deno.test(`framer and formats keep their invariants over ${INPUTS} hostile input
           continue;
         }
         const text = decoder.decode(joined.subarray(0, -1));
-        assert.ok(!RAW_CONTROL.test(text), `${where}: raw control character in ${name}: ${text}`);
+        assert.ok(!RAW_UNSAFE.test(text), `${where}: raw unsafe character in ${name}: ${text}`);
         if (name === "json") {
           const record = JSON.parse(text);
           assert.equal(record.client, 7, where);
+          assert.equal(record.identity, client.identity, where);
           assert.equal(record.truncated === true, line.truncated, where);
           assert.equal(record.partial === true, line.partial, where);
           // JSON keeps the text itself: what it decodes to is the line.
@@ -144,3 +172,51 @@ Deno.test(`framer and formats keep their invariants over ${INPUTS} hostile input
     }
   }
 });
+
+Deno.test(
+  `connection events keep hostile certificate names and details inert over ${INPUTS / 10} inputs`,
+  () => {
+    const random = seededRandom(20260212);
+    for (let n = 0; n < INPUTS / 10; n++) {
+      const identity = decoder.decode(hostileBytes(random));
+      const detail = decoder.decode(hostileBytes(random));
+      const client: ClientInfo = { ...CLIENT, identity };
+      const events = [
+        { type: "connect", client, time: 0 } as const,
+        {
+          type: "disconnect",
+          client,
+          time: 0,
+          reason: "error",
+          detail,
+          lines: 0,
+          bytes: 0,
+          truncated: 0,
+          durationMs: 0,
+        } as const,
+        {
+          type: "refused",
+          address: "10.0.0.1",
+          port: 1,
+          time: 0,
+          reason: "tls",
+          limit: 0,
+          detail,
+        } as const,
+      ];
+      const where = `identity ${JSON.stringify(identity)}, detail ${JSON.stringify(detail)}`;
+      for (const event of events) {
+        const text = formatTextEvent(event);
+        const json = formatJsonEvent(event);
+        for (const line of [text, json]) {
+          // One whole line each, with nothing unsafe in it.
+          assert.equal(line.indexOf("\n"), line.length - 1, `${where}: ${line}`);
+          assert.ok(!RAW_UNSAFE.test(line.slice(0, -1)), `${where}: ${line}`);
+        }
+        const record = JSON.parse(json);
+        if (event.type !== "refused") assert.equal(record.identity, identity, where);
+        if (event.type !== "connect") assert.equal(record.detail, detail, where);
+      }
+    }
+  },
+);

@@ -142,6 +142,22 @@ Deno.test("Hub in chat mode shows escape sequences and bad UTF-8 as harmless tex
   assert.equal(b.text(), "<client 0> \\x1b]0;pwn\\x07\ufffd\t!\n<client 0> caf\u00e9 \u2603\n");
 });
 
+Deno.test("Hub in chat mode shows bidi controls and invisible characters as \\u{HHHH}, so no line reads as another's", () => {
+  const { hub, clients: [a, b] } = hubWith("chat", 2);
+  assert.ok(a !== undefined && b !== undefined);
+  // Shown raw, RLO would make this read "<client 1> hi" on b's terminal,
+  // as if client 1 had said it.
+  say(hub, a, "\u202eih >1 tneilc<");
+  say(hub, a, "ad\u200bmin\u2066\u00ad\ufeff");
+  say(hub, a, "line\u2028two");
+  assert.equal(
+    b.text(),
+    "<client 0> \\u{202e}ih >1 tneilc<\n" +
+      "<client 0> ad\\u{200b}min\\u{2066}\\u{00ad}\\u{feff}\n" +
+      "<client 0> line\\u{2028}two\n",
+  );
+});
+
 Deno.test("Hub in chat mode greets a joining client and announces it to the others", () => {
   const hub = new Hub("chat");
   const a = new FakeClient(0, "127.0.0.1", 40000);
@@ -184,6 +200,18 @@ Deno.test("Hub in chat mode shows a certificate name with control bytes harmless
   assert.equal(
     a.text(),
     "* you are client 0; 0 other clients here\n* client 1 joined from 127.0.0.1:5 as evil\\x1b[2J\n",
+  );
+});
+
+Deno.test("Hub in chat mode shows a certificate name or address with bidi and zero-width characters harmlessly", () => {
+  const hub = new Hub("chat");
+  const a = new FakeClient(0);
+  hub.joined(a);
+  hub.joined(new FakeClient(1, "10.0.0.1\u202e", 5, "bob\u200b\u202eecila"));
+  assert.equal(
+    a.text(),
+    "* you are client 0; 0 other clients here\n" +
+      "* client 1 joined from 10.0.0.1\\u{202e}:5 as bob\\u{200b}\\u{202e}ecila\n",
   );
 });
 

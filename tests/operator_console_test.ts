@@ -255,6 +255,21 @@ Deno.test("/list shows each client's number, address, connected time and age, an
   );
 });
 
+Deno.test("/list shows a certificate name with bidi and zero-width characters as \\u{HHHH}", () => {
+  const since = new Date(2024, 0, 2, 9, 5, 7).getTime(); // local time 09:05:07
+  const target = new FakeTarget([
+    fakeClient(
+      { id: 4, address: "10.0.0.4", port: 6, identity: "bob\u200b\u202eecila" },
+      since,
+      1,
+      0,
+    ),
+  ]);
+  const shown = run("/list", contextFor(target, since + 1000));
+  assert.ok(shown.includes(" 10.0.0.4:6 as bob\\u{200b}\\u{202e}ecila  09:05:07 (1s) "), shown);
+  assert.doesNotMatch(shown, /[\u200b\u202e]/);
+});
+
 Deno.test("/list says when no client is connected", () => {
   assert.equal(run("/list", contextFor(new FakeTarget())), "no clients connected\n");
 });

@@ -432,6 +432,104 @@ Deno.test("a client known by its certificate is named in its events and JSON mes
   assert.equal(text("hi"), "[client 3] hi\n");
 });
 
+/** Code points of every control (C0 but tab, DEL, C1), bidi control and
+ * invisible character in `text`: what must never reach output raw. */
+function rawUnsafe(text: string): number[] {
+  return [...text].map((char) => char.codePointAt(0) as number).filter((code) =>
+    (code < 0x20 && code !== 0x09) || (code >= 0x7f && code <= 0x9f) || code === 0xad ||
+    code === 0x61c || code === 0x180e || (code >= 0x200b && code <= 0x200f) ||
+    (code >= 0x2028 && code <= 0x202e) || (code >= 0x2060 && code <= 0x206f) || code === 0xfeff
+  );
+}
+
+Deno.test("a certificate name with DEL, C1 CSI and a bidi override reaches no output raw, and JSON gives it back", () => {
+  // A CN a trusted CA signed: DEL, U+009B (C1 CSI: "31m" would turn the
+  // terminal red), U+202E (shows the rest reversed), a zero-width space.
+  const identity = "mallory\x7f\u009b31m\u202eelif\u200b";
+  const client: ClientInfo = { ...CLIENT, identity };
+  const connect = { type: "connect", client, time: TIME } as const;
+  const jsonLines = [
+    formatJsonEvent(connect),
+    formatJsonEvent(disconnect({ client })),
+    format("json", bytes("hi"), { client }).text,
+    format("json", bytes("\x1b"), { client }).text,
+  ];
+  for (const line of jsonLines) {
+    assert.deepEqual(rawUnsafe(line.slice(0, -1)), [], line);
+    assert.equal(JSON.parse(line).identity, identity);
+    assert.match(line, /"identity":"mallory\\u007f\\u009b31m\\u202eelif\\u200b"/);
+  }
+  const textLines = [formatTextEvent(connect), formatTextEvent(disconnect({ client }))];
+  assert.equal(
+    textLines[0],
+    "client 3 connected from 127.0.0.1:40000 as mallory\\x7f\\x9b31m\\u{202e}elif\\u{200b}\n",
+  );
+  for (const line of textLines) assert.deepEqual(rawUnsafe(line.slice(0, -1)), [], line);
+});
+
+Deno.test("text format shows bidi controls and invisible characters in a message as \\u{HHHH}", () => {
+  assert.equal(text("\u202e3 tneilc[ hi"), "[client 3] \\u{202e}3 tneilc[ hi\n");
+  assert.equal(text("ad\u200bmin\u2066x\u2069"), "[client 3] ad\\u{200b}min\\u{2066}x\\u{2069}\n");
+  assert.equal(text("a\u2028b"), "[client 3] a\\u{2028}b\n");
+});
+
+Deno.test("json format writes bidi controls and invisible characters in a message as \\uHHHH", () => {
+  const line = "\u202eabc\u200b\ufeff";
+  const out = json(bytes(line));
+  assert.match(out, /"text":"\\u202eabc\\u200b\\ufeff"/);
+  assert.equal(JSON.parse(out).text, line);
+  assert.deepEqual(rawUnsafe(out.slice(0, -1)), []);
+});
+
+Deno.test("error details and TLS refusal details reach no output raw, and JSON gives them back", () => {
+  const detail = "peer said \x1b[2J\u009b\u202egnp.exe";
+  const refused = {
+    type: "refused",
+    address: "10.0.0.9",
+    port: 5000,
+    time: TIME,
+    reason: "tls",
+    limit: 0,
+    detail,
+  } as const;
+  const failed = disconnect({ reason: "error", detail });
+  for (const event of [refused, failed]) {
+    const textLine = formatTextEvent(event);
+    assert.deepEqual(rawUnsafe(textLine.slice(0, -1)), [], textLine);
+    assert.ok(textLine.includes("peer said \\x1b[2J\\x9b\\u{202e}gnp.exe"), textLine);
+    const jsonLine = formatJsonEvent(event);
+    assert.deepEqual(rawUnsafe(jsonLine.slice(0, -1)), [], jsonLine);
+    assert.equal(JSON.parse(jsonLine).detail, detail);
+  }
+});
+
+Deno.test("an address with hidden characters, as a proxy header could carry, is escaped in every event", () => {
+  const address = "10.0.0.1\u202e";
+  const client: ClientInfo = { ...CLIENT, address };
+  const perIp = {
+    type: "refused",
+    address,
+    port: 5,
+    time: TIME,
+    reason: "per-ip",
+    limit: 2,
+  } as const;
+  assert.equal(
+    formatTextEvent(perIp),
+    "refused 10.0.0.1\\u{202e}:5: too many connections from 10.0.0.1\\u{202e} (limit 2)\n",
+  );
+  const connect = { type: "connect", client, time: TIME } as const;
+  assert.equal(
+    formatTextEvent(connect),
+    "client 3 connected from 10.0.0.1\\u{202e}:40000\n",
+  );
+  for (const line of [formatJsonEvent(perIp), formatJsonEvent(connect), json(bytes("x"))]) {
+    assert.deepEqual(rawUnsafe(line.slice(0, -1)), [], line);
+  }
+  assert.equal(JSON.parse(format("json", bytes("x"), { client }).text).address, address);
+  assert.equal(JSON.parse(formatJsonEvent(perIp)).address, address);
+});
+
 Deno.test("disconnect events name a kick and a full send queue", () => {
   assert.match(formatTextEvent(disconnect({ reason: "kicked" })), /\(kicked\): 2 lines/);
   assert.equal(
@@ -501,6 +599,8 @@ function randomReads(random: () => number, maxLine: number): Uint8Array[] {
     "\u00e9",
     "\u0085",
     "\u{1f600}",
+    "\u202e",
+    "\u200b",
   ];
   const parts: Uint8Array[] = [];
   const count = randomInt(random, 0, 30);

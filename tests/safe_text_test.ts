@@ -9,7 +9,9 @@ import {
   isPlainJsonUtf8,
   isPrintableAscii,
   isPrintableUtf8,
+  jsonString,
   jsonText,
+  safeString,
   safeText,
 } from "../lib/safe_text.ts";
 import { seededRandom } from "./_net.ts";
@@ -24,29 +26,71 @@ function hex2(code: number): string {
   return code.toString(16).padStart(2, "0");
 }
 
-/** Every code point a terminal may obey: C0 except tab, DEL, C1. */
+/** Characters that draw nothing but reorder, hide or split the text around
+ * them: bidi controls, zero-width and invisible characters, the soft hyphen,
+ * and the Unicode line and paragraph separators. Written out here, apart
+ * from the list in lib/safe_text.ts, so that a change there shows up. */
+const HIDDEN = [
+  0x00ad,
+  0x061c,
+  0x180e,
+  0x200b,
+  0x200c,
+  0x200d,
+  0x200e,
+  0x200f,
+  0x2028,
+  0x2029,
+  0x202a,
+  0x202b,
+  0x202c,
+  0x202d,
+  0x202e,
+  ...Array.from({ length: 16 }, (_, i) => 0x2060 + i),
+  0xfeff,
+];
+
+/** Every code point a terminal may obey (C0 except tab, DEL, C1), and every
+ * hidden one. */
 function isUnsafe(code: number): boolean {
-  return (code < 0x20 && code !== 0x09) || (code >= 0x7f && code <= 0x9f);
+  return (code < 0x20 && code !== 0x09) || (code >= 0x7f && code <= 0x9f) ||
+    HIDDEN.includes(code);
 }
 
 function unsafeCodes(text: string): number[] {
   return [...text].map((char) => char.codePointAt(0) as number).filter(isUnsafe);
 }
 
-/** Random byte strings biased towards control bytes, C1 and UTF-8 fragments. */
+/** Random byte strings biased towards control bytes, C1, UTF-8 fragments
+ * and the UTF-8 of hidden characters, whole or cut. */
 function randomInputs(count: number): Uint8Array[] {
   const random = seededRandom(7);
   const interesting = [0x00, 0x07, 0x09, 0x0a, 0x0d, 0x1b, 0x7f, 0xc2, 0x80, 0x9b, 0x9f, 0xff];
-  return Array.from(
-    { length: count },
-    () =>
-      Uint8Array.from(
-        { length: Math.floor(random() * 24) },
-        () =>
-          random() < 0.5
-            ? interesting[Math.floor(random() * interesting.length)] as number
-            : Math.floor(random() * 256),
-      ),
+  const hidden = HIDDEN.map((code) => [...bytes(String.fromCharCode(code))]);
+  return Array.from({ length: count }, () => {
+    const input: number[] = [];
+    const length = Math.floor(random() * 24);
+    while (input.length < length) {
+      const pick = random();
+      if (pick < 0.2) {
+        const sequence = hidden[Math.floor(random() * hidden.length)] as number[];
+        // Sometimes cut short, as at a --max-line cut.
+        input.push(...(random() < 0.8 ? sequence : sequence.slice(0, -1)));
+      } else if (pick < 0.6) {
+        input.push(interesting[Math.floor(random() * interesting.length)] as number);
+      } else {
+        input.push(Math.floor(random() * 256));
+      }
+    }
+    return Uint8Array.from(input);
+  });
+}
+
+/** Undoes the escapes of safeText: `\xHH` and `\u{HHHH}`. */
+function unescapeText(text: string): string {
+  return text.replace(
+    /\\x([0-9a-f]{2})|\\u\{([0-9a-f]{4})\}/g,
+    (_, hex?: string, code?: string) => String.fromCharCode(parseInt(hex ?? code ?? "", 16)),
   );
 }
 
@@ -55,7 +99,8 @@ const UNCHANGED_TEXTS = [
   "h\u00e9llo",
   "na\u00efve caf\u00e9 \u00a0non-breaking \u00a1",
   "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8",
-  "emoji \u{1f389}\u{1f600}\u{1f468}\u200d\u{1f469}\u200d\u{1f467}",
+  "emoji \u{1f389}\u{1f600}\u2764\ufe0f \u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}",
+  "Arabic \u0627\u0644\u0639\u0631\u0628\u064a\u0629, Hebrew \u05e2\u05d1\u05e8\u05d9\u05ea",
   "\u03a9\u2248\u00e7\u221a \u20ac100",
   "replacement char \ufffd kept",
   "",
@@ -131,22 +176,51 @@ Deno.test("safeText replaces invalid UTF-8 with U+FFFD", () => {
   assert.equal(safeText(new Uint8Array([0xed, 0xa0, 0x80])), "\ufffd\ufffd\ufffd");
 });
 
-Deno.test("safeText keeps a leading byte order mark as data", () => {
-  assert.equal(safeText(new Uint8Array([0xef, 0xbb, 0xbf, 0x61])), "\ufeffa");
+Deno.test("safeText shows a leading byte order mark, an invisible character, as \\u{feff}", () => {
+  assert.equal(safeText(new Uint8Array([0xef, 0xbb, 0xbf, 0x61])), "\\u{feff}a");
+});
+
+Deno.test("safeText shows bidi controls as \\u{HHHH}, so a line cannot be shown reversed", () => {
+  // RLO makes "[client 3] " + this read as "exe.txt" in a terminal that does bidi.
+  assert.equal(safeText(bytes("\u202etxt.exe")), "\\u{202e}txt.exe");
+  const bidi = [0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e];
+  for (const code of [...bidi, 0x2066, 0x2067, 0x2068, 0x2069]) {
+    const hex = code.toString(16).padStart(4, "0");
+    assert.equal(safeText(bytes(`a${String.fromCharCode(code)}b`)), `a\\u{${hex}}b`, hex);
+  }
+});
+
+Deno.test("safeText shows zero-width and invisible characters as \\u{HHHH}, so look-alike names differ", () => {
+  assert.equal(safeText(bytes("ad\u200bmin")), "ad\\u{200b}min");
+  assert.equal(safeText(bytes("ad\u00admin")), "ad\\u{00ad}min");
+  for (const code of [0x180e, 0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064]) {
+    const hex = code.toString(16).padStart(4, "0");
+    assert.equal(safeText(bytes(`${String.fromCharCode(code)}x`)), `\\u{${hex}}x`, hex);
+  }
+});
+
+Deno.test("safeText shows the Unicode line and paragraph separators, so one line stays one line", () => {
+  assert.equal(safeText(bytes("a\u2028b\u2029c")), "a\\u{2028}b\\u{2029}c");
+});
+
+Deno.test("safeText escapes the zero-width joiner inside an emoji sequence too; the emoji stay", () => {
+  // The price of showing every hidden joiner: a family emoji shows its parts.
+  assert.equal(
+    safeText(bytes("\u{1f468}\u200d\u{1f469}")),
+    "\u{1f468}\\u{200d}\u{1f469}",
+  );
 });
 
 Deno.test("safeText never lets a control character through, whatever the bytes", () => {
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // as safeText decodes
   for (const input of randomInputs(2000)) {
     const shown = safeText(input);
     assert.deepEqual(unsafeCodes(shown), [], `input [${input.join(",")}]`);
     // Unescaping gives back the decoded text: nothing else was altered.
-    const unescaped = shown.replace(
-      /\\x([0-9a-f]{2})/g,
-      (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
-    );
     const decoded = decoder.decode(input);
-    if (!decoded.includes("\\x")) assert.equal(unescaped, decoded, `input [${input.join(",")}]`);
+    if (!decoded.includes("\\")) {
+      assert.equal(unescapeText(shown), decoded, `input [${input.join(",")}]`);
+    }
   }
 });
 
@@ -160,9 +234,10 @@ Deno.test("isPrintableAscii accepts only printable ASCII and tab", () => {
 
 Deno.test("isPrintableUtf8 accepts text with no control character, as safeText leaves it", () => {
   assert.equal(isPrintableUtf8(new Uint8Array(0)), true);
-  assert.equal(isPrintableUtf8(bytes("h\u00e9llo\tw\u00f6rld \u00a0 \u{1f389} \ufeff")), true);
+  assert.equal(isPrintableUtf8(bytes("h\u00e9llo\tw\u00f6rld \u00a0 \u{1f389} \u2027")), true);
   assert.equal(isPrintableUtf8(bytes('say "hi" \\x1b')), true);
-  for (const text of ["a\x1b", "a\x7f", "a\u0080", "a\u009f", "a\n", "a\r"]) {
+  const escaped = ["a\x1b", "a\x7f", "a\u0080", "a\u009f", "a\n", "a\r", "a\u202e", "a\ufeff"];
+  for (const text of escaped) {
     assert.equal(isPrintableUtf8(bytes(text)), false, JSON.stringify(text));
   }
 });
@@ -277,12 +352,65 @@ Deno.test("jsonText replaces invalid UTF-8 with U+FFFD", () => {
 });
 
 Deno.test("jsonText is a valid, terminal-safe literal for any bytes", () => {
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // as safeText decodes
   for (const input of randomInputs(2000)) {
     const literal = jsonText(input);
     const label = `input [${input.join(",")}]`;
     assert.equal(JSON.parse(literal), decoder.decode(input), label);
     assert.deepEqual(unsafeCodes(literal), [], label);
     assert.match(literal, /^".*"$/s, label);
+  }
+});
+
+Deno.test("jsonText writes bidi controls and invisible characters as \\uHHHH and round-trips them", () => {
+  assert.equal(jsonText(bytes("a\u202eb\u200bc")), '"a\\u202eb\\u200bc"');
+  for (const code of HIDDEN) {
+    const text = `<${String.fromCharCode(code)}>`;
+    const literal = jsonText(bytes(text));
+    assert.equal(literal, `"<\\u${code.toString(16).padStart(4, "0")}>"`);
+    assert.equal(JSON.parse(literal), text);
+  }
+});
+
+Deno.test("isPrintableUtf8 and isPlainJsonUtf8 agree with safeText and jsonText on every character below U+10000", () => {
+  // Between two letters, so that a fast check reading past a character, or
+  // stopping short, shows.
+  for (let code = 0x80; code < 0x10000; code++) {
+    if (code >= 0xd800 && code <= 0xdfff) continue; // surrogates: no UTF-8 form
+    const char = String.fromCharCode(code);
+    const line = bytes(`a${char}b`);
+    const hex = code.toString(16);
+    assert.equal(isPrintableUtf8(line), safeText(line) === `a${char}b`, `U+${hex}`);
+    assert.equal(isPlainJsonUtf8(line), jsonText(line) === `"a${char}b"`, `U+${hex}`);
+    assert.equal(isPrintableUtf8(line), !isUnsafe(code), `U+${hex}`);
+  }
+});
+
+Deno.test("safeString escapes a string as safeText escapes its UTF-8", () => {
+  const hostile = "CN=\x7f\u009b31m\u202eevil\u200b\x1b]0;t\x07 ok \u00e9\t\u{1f600}";
+  assert.equal(safeString(hostile), safeText(bytes(hostile)));
+  assert.equal(
+    safeString(hostile),
+    "CN=\\x7f\\x9b31m\\u{202e}evil\\u{200b}\\x1b]0;t\\x07 ok \u00e9\t\u{1f600}",
+  );
+  assert.equal(safeString("alice"), "alice");
+});
+
+Deno.test("jsonString writes a string as jsonText writes its UTF-8, and JSON.parse gives it back", () => {
+  const hostile = 'CN=\x7f\u009b31m\u202eevil\u200b\x1b]0;t\x07 "q" \\ \u00e9\t\u{1f600}';
+  const literal = jsonString(hostile);
+  assert.equal(literal, jsonText(bytes(hostile)));
+  assert.equal(JSON.parse(literal), hostile);
+  assert.deepEqual(unsafeCodes(literal), []);
+});
+
+Deno.test("safeString and jsonString never let a control or hidden character through", () => {
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // as safeText decodes
+  for (const input of randomInputs(2000)) {
+    const text = decoder.decode(input);
+    const label = `input [${input.join(",")}]`;
+    assert.deepEqual(unsafeCodes(safeString(text)), [], label);
+    assert.deepEqual(unsafeCodes(jsonString(text)), [], label);
+    assert.equal(JSON.parse(jsonString(text)), text, label);
   }
 });
