@@ -377,6 +377,180 @@ Deno.test({
   },
 });
 
+/** The first bytes of a TLS record, and no more: the server starts a
+ * handshake and waits for the rest. */
+const PARTIAL_RECORD = new Uint8Array([0x16, 0x03, 0x01]);
+
+/** A connection whose handshake has started and stalls. */
+async function stalledHandshake(port: number): Promise<Deno.TcpConn> {
+  const conn = await connectTo(port);
+  await conn.write(PARTIAL_RECORD);
+  return conn;
+}
+
+/** Resolves once the server has closed `conn` (a reset counts), with
+ * whatever it sent first. */
+async function untilClosed(conn: Deno.TcpConn): Promise<void> {
+  const buffer = new Uint8Array(1024);
+  try {
+    while (await withTimeout(conn.read(buffer), 5000, "the server's close") !== null) {
+      // What the server sent is not looked at.
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+  }
+}
+
+/** A LineServer on a loopback port serving TLS through `tls`. */
+function tlsLineServer(tls: TlsAcceptor, drainTimeout = 5): {
+  server: LineServer;
+  port: number;
+  serving: Promise<void>;
+  log: LogSink;
+  out: MemoryWriter;
+} {
+  const out = new MemoryWriter();
+  const log = new LogSink();
+  const server = new LineServer(new BatchWriter(out), log, {
+    host: "127.0.0.1",
+    port: 0,
+    tls,
+    drainTimeout,
+  });
+  const { port } = server.listen();
+  return { server, port, serving: server.serve(), log, out };
+}
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "at maxHandshakes, a client that starts one more handshake is refused and closed; " +
+      "a silent client takes no slot, and slots free up as handshakes end",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      handshakeTimeout: 1,
+      maxHandshakes: 2,
+    });
+    const { server, port, serving, log, out } = tlsLineServer(tls);
+    const silent = await connectTo(port);
+    const stalled = [await stalledHandshake(port), await stalledHandshake(port)];
+    try {
+      await waitFor("two handshakes in progress", () => tls.handshaking === 2, () => log.text());
+      const refused = await tlsSession(port, "one too many\n");
+      assert.equal(refused.secure, false);
+      assert.match(
+        log.text(),
+        /refused 127\.0\.0\.1:\d+: TLS: too many TLS handshakes in progress \(limit 2\)\n/,
+      );
+      // The stalled ones and the silent one reach their deadline; then a
+      // client that completes its handshake gets in.
+      await waitFor(
+        "three handshake deadlines",
+        () => log.text().split("no TLS handshake within 1 s").length - 1 === 3,
+        () => log.text(),
+      );
+      assert.equal(tls.handshaking, 0);
+      const served = await tlsSession(port, "room again\n");
+      assert.equal(served.secure, true);
+    } finally {
+      for (const conn of [silent, ...stalled]) closeQuietly(conn);
+      const stats = await server.shutdown();
+      await serving;
+      assert.equal(out.text(), "[client 0] room again\n");
+      assert.equal(stats.refusedTls, 4);
+      assert.equal(tls.handshaking, 0);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "every way a handshake ends frees its slot: at maxHandshakes 2, a verified client " +
+      "still gets in after many failed handshakes",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles, ca } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      clientCa: Deno.readTextFileSync(ca.cert),
+      handshakeTimeout: 0.5,
+      maxHandshakes: 2,
+    });
+    const { server, port, serving, log, out } = tlsLineServer(tls);
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Plaintext on the TLS port.
+        const plain = await connectTo(port);
+        await plain.write(bytes("GET / HTTP/1.0\r\n\r\n"));
+        await untilClosed(plain);
+        closeQuietly(plain);
+        // Closed in the middle of the handshake.
+        closeQuietly(await stalledHandshake(port));
+        // Certificates refused: none, and a stranger's (told why, then closed).
+        await tlsSession(port, "no certificate\n");
+        await tlsSession(port, "mallory\n", clientCert("strangerClient"));
+        // Past the deadline: two at once, filling both slots.
+        const late = [await stalledHandshake(port), await stalledHandshake(port)];
+        await Promise.all(late.map(untilClosed));
+        for (const conn of late) closeQuietly(conn);
+      }
+      await waitFor("no handshake in progress", () => tls.handshaking === 0, () => log.text());
+      const alice = await tlsSession(port, "alice is in\n", clientCert("client"));
+      assert.equal(alice.secure, true);
+    } finally {
+      const stats = await server.shutdown();
+      await serving;
+      assert.equal(out.text(), "[client 0] alice is in\n");
+      assert.equal(stats.refusedTls, 18, log.text());
+      assert.doesNotMatch(log.text(), /too many TLS handshakes/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(skip, "a handshake cut off by the drain deadline frees its slot"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      maxHandshakes: 1,
+    });
+    const { server, port, serving, log } = tlsLineServer(tls, 0.1);
+    const stalled = await stalledHandshake(port);
+    try {
+      await waitFor("a handshake in progress", () => tls.handshaking === 1, () => log.text());
+    } finally {
+      const stats = await server.shutdown();
+      await serving;
+      closeQuietly(stalled);
+      assert.equal(tls.handshaking, 0);
+      assert.equal(stats.refusedTls, 1);
+      assert.match(log.text(), /TLS: server shut down during the TLS handshake\n/);
+    }
+  },
+});
+
+Deno.test("TlsAcceptor refuses a maxHandshakes that is not a whole number from 0", () => {
+  // Checked before the key pair is used.
+  const keyPair = { cert: "", key: "" };
+  for (const bad of [-1, 1.5, Number.NaN]) {
+    assert.throws(
+      () => new TlsAcceptor({ keyPair, maxHandshakes: bad }),
+      (error: unknown) =>
+        error instanceof RangeError &&
+        error.message === `Invalid maxHandshakes "${bad}": must be an integer from 0`,
+    );
+  }
+  assert.equal(new TlsAcceptor({ keyPair, maxHandshakes: 0 }).handshaking, 0);
+});
+
 Deno.test("handshake failures and verification codes read as a few words", () => {
   assert.equal(
     handshakeFailureText(
