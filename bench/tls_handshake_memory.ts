@@ -9,8 +9,11 @@
  * - `plain`: plain TCP, N connections that send nothing;
  * - `tls-silent`: TLS, N connections that send nothing (never start the
  *   handshake);
- * - `tls-hello`: TLS, N connections that each send a ClientHello and then
+ * - `tls-hello`: TLS, H connections that each send a ClientHello and then
  *   nothing (the handshake started; the server has answered and waits).
+ *   Fewer than N by default: the server must answer them all within its
+ *   10 s handshake deadline, and one thread answers a few hundred to a
+ *   thousand a second.
  *
  * The RSS is read once every connection is accepted (`tls-hello`: once each
  * has had the server's answer, or its close), and divided by the connections
@@ -18,14 +21,15 @@
  * at its 10 s handshake deadline, are not counted.
  *
  * Usage: deno run -A bench/tls_handshake_memory.ts [--connections N]
- * [--only plain,tls-silent,tls-hello] [-- SERVER_FLAG...]; the flags after
- * `--` go to every server (e.g. `-- --max-handshakes 0`).
+ * [--hellos H] [--only plain,tls-silent,tls-hello] [-- SERVER_FLAG...]; the
+ * flags after `--` go to every server (e.g. `-- --max-handshakes 0`).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { testCertificates } from "../tests/_certs.ts";
+import { clientHello } from "../tests/_client_hello.ts";
 import { type ServerProcess, startServer } from "../tests/_process.ts";
 import { writeAll } from "../lib/batch_writer.ts";
 import { closeQuietly } from "../lib/close_quietly.ts";
@@ -71,32 +75,6 @@ function openFds(pid: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * The bytes of one ClientHello, as Deno's TLS client sends it: captured by a
- * TCP listener that reads one TLS record and hangs up. Sent again on each
- * connection, it makes the server do a real handshake's first half.
- */
-async function captureClientHello(): Promise<Uint8Array> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = Deno.connectTls({ hostname: "127.0.0.1", port: listener.addr.port })
-    .then(async (conn) => {
-      await conn.handshake().catch(() => {});
-      closeQuietly(conn);
-    }, () => {});
-  const conn = await listener.accept();
-  const record: number[] = [];
-  const buffer = new Uint8Array(4096);
-  // A TLS record: 5 header bytes, the last two of which give the length.
-  while (record.length < 5 || record.length < 5 + ((record[3] ?? 0) << 8 | (record[4] ?? 0))) {
-    const n = await conn.read(buffer);
-    if (n === null) throw new Error("Cannot capture a ClientHello: the client closed");
-    record.push(...buffer.subarray(0, n));
-  }
-  closeQuietly(conn);
-  await client;
-  return new Uint8Array(record);
 }
 
 /** One complete TLS session, so that what the first handshake loads is in
@@ -195,17 +173,27 @@ async function main(args: string[]): Promise<number> {
   const split = args.indexOf("--");
   const own = split < 0 ? args : args.slice(0, split);
   const serverFlags = split < 0 ? [] : args.slice(split + 1);
-  const { values } = parseArgs({
-    args: own,
-    options: {
-      connections: { type: "string", default: "5000" },
-      only: { type: "string", default: SCENARIOS.join(",") },
-    },
-  });
-  const count = Number(values.connections);
-  if (!Number.isSafeInteger(count) || count < 1) {
-    console.error(`Invalid connections "${values.connections}": must be a positive integer`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: own,
+      options: {
+        connections: { type: "string", default: "5000" },
+        hellos: { type: "string", default: "2000" },
+        only: { type: "string", default: SCENARIOS.join(",") },
+      },
+    }));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
     return 2;
+  }
+  const count = Number(values.connections);
+  const hellos = Number(values.hellos);
+  for (const [flag, value] of [["connections", count], ["hellos", hellos]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      console.error(`Invalid --${flag} "${values[flag]}": must be a positive integer`);
+      return 2;
+    }
   }
   const chosen = values.only.split(",");
   for (const name of chosen) {
@@ -214,10 +202,15 @@ async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
-  const hello = await captureClientHello();
+  const hello = await clientHello();
   const rows: string[][] = [];
   for (const scenario of chosen as Scenario[]) {
-    const r = await measure(scenario, count, serverFlags, hello);
+    const r = await measure(
+      scenario,
+      scenario === "tls-hello" ? hellos : count,
+      serverFlags,
+      hello,
+    );
     const grownKb = r.loadedKb - r.baselineKb;
     rows.push([
       r.scenario,
@@ -230,7 +223,7 @@ async function main(args: string[]): Promise<number> {
     ]);
   }
   console.log(
-    `\n${count} connections, server flags: ${serverFlags.join(" ") || "(none)"}\n\n` +
+    `\nServer flags: ${serverFlags.join(" ") || "(none)"}\n\n` +
       table(
         [
           "scenario",

@@ -13,6 +13,7 @@ import { readKeyPair } from "../lib/tls_files.ts";
 import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/tls_server.ts";
 import { workersUnavailableReason } from "../lib/worker_pool.ts";
 import { certificatesForTests } from "./_certs.ts";
+import { clientHello } from "./_client_hello.ts";
 import {
   bytes,
   closeQuietly,
@@ -341,6 +342,44 @@ Deno.test({
 
 Deno.test({
   name: nameUnless(
+    noWorkers,
+    "--workers 2 --max-handshakes 2: each Worker takes its share, one handshake at a time",
+  ),
+  ignore: noWorkers !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--workers", "2", "--max-handshakes", "2"]);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      const hello = await clientHello();
+      for (let i = 0; i < 4; i++) conns.push(await connectTo(server.port));
+      // Each starts a handshake and waits for the server's answer, or its close.
+      const answered = await Promise.all(conns.map(async (conn) => {
+        await conn.write(hello);
+        try {
+          return await withTimeout(conn.read(new Uint8Array(1)), 5000, "an answer") !== null;
+        } catch (error) {
+          if (error instanceof Deno.errors.ConnectionReset) return false;
+          throw error;
+        }
+      }));
+      const held = answered.filter(Boolean).length;
+      assert.ok(held >= 1 && held <= 2, `${held} handshakes held`);
+      await waitFor(
+        "the refusals",
+        () => server.stderrSoFar().split("(limit 1)").length - 1 === 4 - held,
+        () => server.stderrSoFar(),
+      );
+    } finally {
+      for (const conn of conns) closeQuietly(conn);
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      assert.match(result.stderr, /TLS: too many TLS handshakes in progress \(limit 1\)\n/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
     skip,
     "a client that never starts its handshake is refused at the deadline; others are served meanwhile",
   ),
@@ -399,6 +438,15 @@ async function untilClosed(conn: Deno.TcpConn): Promise<void> {
   } catch (error) {
     if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
   }
+}
+
+/** A connection whose handshake the server has answered, and which says no
+ * more: the server then certainly counts it as in progress. */
+async function answeredHandshake(port: number): Promise<Deno.TcpConn> {
+  const conn = await connectTo(port);
+  await conn.write(await clientHello());
+  assert.notEqual(await withTimeout(conn.read(new Uint8Array(1)), 5000, "ServerHello"), null);
+  return conn;
 }
 
 /** A LineServer on a loopback port serving TLS through `tls`. */
@@ -533,6 +581,42 @@ Deno.test({
       assert.equal(tls.handshaking, 0);
       assert.equal(stats.refusedTls, 1);
       assert.match(log.text(), /TLS: server shut down during the TLS handshake\n/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "server --max-handshakes 1: while one handshake stalls, the next TLS client is refused " +
+      "with a refused event; once it is gone, clients are served",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--max-handshakes", "1"]);
+    try {
+      const stalled = await answeredHandshake(server.port);
+      try {
+        const refused = await tlsSession(server.port, "turned away\n");
+        assert.equal(refused.secure, false);
+      } finally {
+        closeQuietly(stalled);
+      }
+      await waitFor(
+        "the stalled handshake's end",
+        () => /TLS: closed during the TLS handshake/.test(server.stderrSoFar()),
+        () => server.stderrSoFar(),
+      );
+      const served = await tlsSession(server.port, "served\n");
+      assert.equal(served.secure, true);
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, "[client 0] served\n");
+      assert.match(
+        result.stderr,
+        /refused 127\.0\.0\.1:\d+: TLS: too many TLS handshakes in progress \(limit 1\)\n/,
+      );
     }
   },
 });
