@@ -74,7 +74,10 @@ function tlsSession(
   return promise.finally(() => clearTimeout(timer));
 }
 
-function clientCert(which: "client" | "strangerClient"): ConnectionOptions {
+/** A client certificate and key: alice's, a stranger's, or one signed by the
+ * trusted CA that expired in 2021 (made for a server, which Deno's node:tls
+ * does not tell apart either). */
+function clientCert(which: "client" | "strangerClient" | "expiredServer"): ConnectionOptions {
   return {
     cert: Deno.readTextFileSync(files()[which].cert),
     key: Deno.readTextFileSync(files()[which].key),
@@ -151,7 +154,8 @@ Deno.test({
       assert.equal(none.received, "linehub-server: TLS: no client certificate\n");
       assert.equal(
         stranger.received,
-        "linehub-server: TLS: client certificate refused: unknown issuer\n",
+        "linehub-server: TLS: client certificate refused: untrusted (unknown issuer, or not for " +
+          "client use)\n",
       );
       assert.equal(alice.secure, true);
     } finally {
@@ -161,11 +165,34 @@ Deno.test({
       assert.match(result.stderr, /refused 127\.0\.0\.1:\d+: TLS: no client certificate\n/);
       assert.match(
         result.stderr,
-        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: unknown issuer\n/,
+        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: untrusted \(unknown issuer, or not for client use\)\n/,
       );
       assert.match(result.stderr, /client 0 connected from 127\.0\.0\.1:\d+ as alice\n/);
       assert.match(result.stderr, /1 client served, 1 line, .* 2 refused \(2 TLS\)/);
       assert.equal(result.stderr.match(/refused 127/g)?.length, 2, result.stderr);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "mutual TLS: an expired certificate from the trusted CA is refused as expired, not as " +
+      "an unknown issuer",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--tls-client-ca", files().ca.cert]);
+    try {
+      const expired = await tlsSession(server.port, "too late\n", clientCert("expiredServer"));
+      assert.equal(expired.received, "linehub-server: TLS: client certificate refused: expired\n");
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.stdout, "");
+      assert.match(
+        result.stderr,
+        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: expired\n/,
+      );
     }
   },
 });
@@ -652,6 +679,21 @@ Deno.test("handshake failures and verification codes read as a few words", () =>
     "TLS handshake failed: peer sent no certificates",
   );
   assert.equal(verifyErrorText("UNABLE_TO_GET_ISSUER_CERT"), "unknown issuer");
-  assert.equal(verifyErrorText("CERT_HAS_EXPIRED"), "certificate expired");
+  assert.equal(verifyErrorText("CERT_HAS_EXPIRED"), "expired");
   assert.equal(verifyErrorText("SOME_NEW_CODE"), "some new code");
+});
+
+Deno.test("Deno's one verification code reads as expired, not yet valid or untrusted by the dates", () => {
+  const code = "UNABLE_TO_VERIFY_LEAF_SIGNATURE";
+  const validity = { validFrom: new Date("2026-01-01"), validTo: new Date("2027-01-01") };
+  assert.equal(verifyErrorText(code, validity, new Date("2027-06-01")), "expired");
+  assert.equal(verifyErrorText(code, validity, new Date("2025-06-01")), "not yet valid");
+  assert.equal(
+    verifyErrorText(code, validity, new Date("2026-06-01")),
+    "untrusted (unknown issuer, or not for client use)",
+  );
+  // Without dates, it may be either.
+  assert.equal(verifyErrorText(code), "not valid (expired or untrusted)");
+  // A code that names its reason is taken at its word, whatever the dates.
+  assert.equal(verifyErrorText("CERT_REVOKED", validity, new Date("2026-06-01")), "revoked");
 });
