@@ -22,7 +22,8 @@
  *
  * Usage: deno run -A bench/tls_handshake_memory.ts [--connections N]
  * [--hellos H] [--only plain,tls-silent,tls-hello] [-- SERVER_FLAG...]; the
- * flags after `--` go to every server (e.g. `-- --max-handshakes 0`).
+ * flags after `--` go to the TLS servers (e.g. `-- --max-handshakes 0`); the
+ * plain one, the yardstick, runs as started by default.
  *
  * @module
  */
@@ -124,8 +125,9 @@ async function measure(
   if (typeof certs === "string") throw new Error(`Cannot make certificates: ${certs}`);
   const tls = scenario !== "plain";
   const server: ServerProcess = await startServer([
-    ...(tls ? ["--tls-cert", certs.server.cert, "--tls-key", certs.server.key] : []),
-    ...serverFlags,
+    ...(tls
+      ? ["--tls-cert", certs.server.cert, "--tls-key", certs.server.key, ...serverFlags]
+      : []),
   ]);
   let conns: Deno.TcpConn[] = [];
   try {
@@ -223,7 +225,7 @@ async function main(args: string[]): Promise<number> {
     ]);
   }
   console.log(
-    `\nServer flags: ${serverFlags.join(" ") || "(none)"}\n\n` +
+    `\nTLS server flags: ${serverFlags.join(" ") || "(none)"}\n\n` +
       table(
         [
           "scenario",
