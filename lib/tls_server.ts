@@ -19,6 +19,7 @@ import { createServer, type TLSSocket } from "node:tls";
 import { Duplex } from "node:stream";
 import { writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
+import { describeError } from "./error_text.ts";
 import { NodeSocketConn } from "./node_socket_conn.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import type { KeyPair } from "./tls_files.ts";
@@ -177,7 +178,10 @@ class ServerTlsConn implements SecureConn {
     tcp.read(first).then(
       (n) => n === null ? this.#fail(CLOSED_DURING_HANDSHAKE) : this.#start(first.subarray(0, n)),
       () => this.#fail(CLOSED_DURING_HANDSHAKE),
-    );
+    ).catch((error) => {
+      // node:tls failing to start: this client's failure, not the server's.
+      this.#fail(`TLS handshake failed: ${describeError(error)}`);
+    });
   }
 
   async handshake(): Promise<string | null> {
