@@ -99,6 +99,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     try {
       tlsOptions = {
         keyPair: await readKeyPair(config.tlsCert, config.tlsKey),
+        maxHandshakes: config.maxHandshakes,
         ...(config.tlsClientCa === undefined
           ? {}
           : { clientCa: await readCertificates(config.tlsClientCa) }),

@@ -14,6 +14,7 @@ import { DEFAULT_BACKLOG } from "./line_server.ts";
 import { MAX_WORKERS } from "./worker_pool.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
+import { DEFAULT_MAX_HANDSHAKES } from "./tls_server.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Everything the server's command line can say. */
@@ -45,6 +46,8 @@ export interface ServerConfig {
   readonly tlsKey: string | undefined;
   /** CA file client certificates must be signed by (`--tls-client-ca`): mutual TLS. */
   readonly tlsClientCa: string | undefined;
+  /** Most TLS handshakes in progress at once; 0 for no limit. */
+  readonly maxHandshakes: number;
   /** What the server sends back: nothing (`log`), echoes, relays or chat. */
   readonly mode: Mode;
   /** Most bytes queued to one client before it is disconnected. */
@@ -55,7 +58,8 @@ export interface ServerConfig {
   readonly version: boolean;
 }
 
-/** Largest `--max-clients` or `--max-per-ip`: more than any process can hold. */
+/** Largest `--max-clients`, `--max-per-ip` or `--max-handshakes`: more than
+ * any process can hold. */
 const MAX_LIMIT = 10_000_000;
 
 /** Smallest `--send-queue`: 64 KiB, what one read of a busy client can
@@ -111,6 +115,9 @@ Options:
   --tls-key FILE        the PEM private key of --tls-cert
   --tls-client-ca FILE  require client certificates signed by a CA in FILE
                         (mutual TLS); each client's verified name is shown
+  --max-handshakes N    most TLS handshakes in progress at once, up to
+                        ${MAX_LIMIT}; a client beyond is refused; 0: no limit
+                        (default ${DEFAULT_MAX_HANDSHAKES})
   --mode MODE           log: only record; echo: send each line back to its
                         sender; broker: relay each line to every other
                         client; chat: relay it labelled "<client N> ", with
@@ -178,6 +185,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-client-ca": { type: "string" },
+    // No default: given without TLS, it is a mistake worth naming.
+    "max-handshakes": { type: "string" },
     mode: { type: "string", default: "log" },
     "send-queue": { type: "string" },
     console: { type: "boolean", default: false },
@@ -206,6 +215,13 @@ export function parseServerArgs(args: string[]): ServerConfig {
     throw new UsageError(`Invalid mode "${mode}": must be one of ${MODES.join(", ")}`);
   }
   const tls = parseTlsFiles(values["tls-cert"], values["tls-key"], values["tls-client-ca"]);
+  const handshakes = values["max-handshakes"];
+  const maxHandshakes = handshakes === undefined
+    ? DEFAULT_MAX_HANDSHAKES
+    : parseInteger(handshakes, "max-handshakes", 0, MAX_LIMIT);
+  if (handshakes !== undefined && tls.tlsCert === undefined) {
+    throw new UsageError("--max-handshakes needs --tls-cert and --tls-key");
+  }
   const talksBack = mode !== "log" || values.console;
   const talker = mode !== "log" ? `--mode ${mode}` : "--console";
   if (talksBack && values.ack) {
@@ -227,6 +243,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     host,
     workers,
     ...tls,
+    maxHandshakes,
     mode: mode as Mode,
     sendQueue,
     console: values.console,

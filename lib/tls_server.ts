@@ -6,9 +6,11 @@
  * Deno's own `Deno.listenTls` cannot ask for client certificates, so this
  * runs `node:tls` over the `Deno.TcpConn` the server accepted: the server
  * keeps its own listener (port sharing, backlog, pausing) and checks
- * `--allow`/`--deny` before any handshake work is done. Each handshake has a
- * deadline, and a failed one (a plaintext client, a refused certificate) is
- * reported through {@linkcode SecureConn.handshake} for that connection only.
+ * `--allow`/`--deny` before any handshake work is done. Nothing of node:tls
+ * is made before a client's first byte, handshakes in progress are capped
+ * (`--max-handshakes`), each has a deadline, and a failed one (a plaintext
+ * client, a refused certificate, one past the cap) is reported through
+ * {@linkcode SecureConn.handshake} for that connection only.
  *
  * @module
  */
@@ -17,14 +19,28 @@ import { createServer, type TLSSocket } from "node:tls";
 import { Duplex } from "node:stream";
 import { writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
+import { describeError } from "./error_text.ts";
 import { NodeSocketConn } from "./node_socket_conn.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import type { KeyPair } from "./tls_files.ts";
 
 /** Seconds a client gets to finish its TLS handshake unless told otherwise. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10;
+/**
+ * Handshakes in progress at once unless told otherwise. One costs the server
+ * about 70 KB (bench/tls_handshake_memory.ts), so these hold some 70 MB at
+ * most. That is more handshakes than one thread completes in a second (a few
+ * hundred to a thousand), so clients that finish theirs promptly are refused
+ * only in a burst the server could not keep up with anyway.
+ */
+export const DEFAULT_MAX_HANDSHAKES = 1024;
 /** Longest a refused client's connection is kept to tell it why. */
 const TURN_AWAY_MS = 1000;
+/** Bytes of a connection's first read. Until the client sends something,
+ * this buffer is all its TLS costs; a ClientHello often fits, and what does
+ * not is read next, by node:tls. */
+const FIRST_READ_BYTES = 512;
+const CLOSED_DURING_HANDSHAKE = "closed during the TLS handshake";
 
 /** Options for {@linkcode TlsAcceptor}. */
 export interface TlsAcceptorOptions {
@@ -34,9 +50,16 @@ export interface TlsAcceptorOptions {
    * every client must present one (mutual TLS).
    * @default {undefined: no client certificate asked for} */
   clientCa?: string;
-  /** Seconds a client gets to complete the handshake.
+  /** Seconds a client gets to complete the handshake, from its connect.
    * @default {10} */
   handshakeTimeout?: number;
+  /** Most handshakes in progress at once, each from the client's first byte
+   * to the handshake's end; the client whose first byte would pass it is
+   * refused ("too many TLS handshakes in progress") and closed. A client that
+   * has sent nothing yet costs little more than a plain connection, and is
+   * not counted. 0 for no limit.
+   * @default {1024} */
+  maxHandshakes?: number;
 }
 
 /** Why a TLS handshake failed, in words for the server's refusal event. */
@@ -61,9 +84,16 @@ export interface SecureConn extends StreamConn {
 /** Makes server-side TLS connections from accepted TCP ones. */
 export class TlsAcceptor {
   readonly #options: TlsAcceptorOptions;
+  readonly #slots: HandshakeSlots;
 
+  /** Throws `RangeError` when `maxHandshakes` is not a whole number from 0. */
   constructor(options: TlsAcceptorOptions) {
+    const limit = options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new RangeError(`Invalid maxHandshakes "${limit}": must be an integer from 0`);
+    }
     this.#options = options;
+    this.#slots = new HandshakeSlots(limit);
   }
 
   /** True when clients must present a certificate. */
@@ -71,86 +101,103 @@ export class TlsAcceptor {
     return this.#options.clientCa !== undefined;
   }
 
+  /** Handshakes in progress now (see `maxHandshakes`). */
+  get handshaking(): number {
+    return this.#slots.taken;
+  }
+
   /** Starts a TLS handshake on `conn`; the returned connection owns it. */
   upgrade(conn: Deno.TcpConn): SecureConn {
-    return new ServerTlsConn(conn, this.#options);
+    return new ServerTlsConn(conn, this.#options, this.#slots);
   }
 }
 
+/** The count of handshakes in progress, against its limit (0: none). */
+class HandshakeSlots {
+  readonly limit: number;
+  taken = 0;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Counts one more handshake; false, counting nothing, at the limit. */
+  take(): boolean {
+    if (this.limit > 0 && this.taken >= this.limit) return false;
+    this.taken++;
+    return true;
+  }
+
+  release(): void {
+    this.taken--;
+  }
+}
+
+interface Handshaken {
+  conn: NodeSocketConn;
+  identity: string | null;
+}
+
+/**
+ * One client's TLS. Nothing of node:tls is made until the client's first
+ * bytes arrive: a node:tls server and socket cost some 45 KB however little
+ * is sent, and a client that connects and says nothing should cost about
+ * what a plain one does. The handshake's deadline runs from the connect.
+ */
 class ServerTlsConn implements SecureConn {
   readonly remoteAddr: Deno.NetAddr;
-  readonly #duplex: Duplex;
-  readonly #handshake: Promise<{ conn: NodeSocketConn; identity: string | null }>;
+  readonly #tcp: Deno.TcpConn;
+  readonly #options: TlsAcceptorOptions;
+  readonly #slots: HandshakeSlots;
+  readonly #handshake = Promise.withResolvers<Handshaken>();
+  readonly #deadline: ReturnType<typeof setTimeout>;
+  /** The stream node:tls runs over, made with the first bytes. */
+  #duplex: Duplex | null = null;
   #socket: TLSSocket | null = null;
+  /** Set once the handshake has succeeded or failed. */
+  #settled = false;
+  /** Set while this connection counts as a handshake in progress. */
+  #holdsSlot = false;
   #closed = false;
   /** Set while a refused client is told why; it then closes by itself. */
   #turningAway = false;
 
-  constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions) {
+  constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions, slots: HandshakeSlots) {
     this.remoteAddr = tcp.remoteAddr;
-    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    const mutual = options.clientCa !== undefined;
-    // One node:tls server per connection: its events then belong to this
-    // connection alone. It holds no socket of its own and costs well under
-    // a millisecond.
-    const server = createServer({
-      cert: options.keyPair.cert,
-      key: options.keyPair.key,
-      ...(mutual ? { ca: options.clientCa, requestCert: true } : {}),
-      // Checked below, so that a refusal can say why.
-      rejectUnauthorized: false,
-      handshakeTimeout: timeout * 1000,
-    });
-    const duplex = duplexOver(tcp);
-    this.#duplex = duplex;
-    const { promise, resolve, reject } = Promise.withResolvers<
-      { conn: NodeSocketConn; identity: string | null }
-    >();
-    this.#handshake = promise;
+    this.#tcp = tcp;
+    this.#options = options;
+    this.#slots = slots;
     // A failure before anyone awaits it is still reported by handshake().
-    promise.catch(() => {});
-    // Once the handshake is done these settle nothing.
-    const closed = (): void => reject(new TlsHandshakeError("closed during the TLS handshake"));
-    duplex.once("end", closed);
-    duplex.once("close", closed);
-    duplex.on("error", () => {}); // reported through the TLS socket or the close
-    server.once("tlsClientError", (error: Error) => {
-      reject(new TlsHandshakeError(handshakeFailureText(error, timeout)));
-      this.#closeTcp();
+    this.#handshake.promise.catch(() => {});
+    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    this.#deadline = setTimeout(
+      () => this.#fail(`no TLS handshake within ${timeout} s`),
+      timeout * 1000,
+    );
+    const first = new Uint8Array(FIRST_READ_BYTES);
+    tcp.read(first).then(
+      (n) => n === null ? this.#fail(CLOSED_DURING_HANDSHAKE) : this.#start(first.subarray(0, n)),
+      () => this.#fail(CLOSED_DURING_HANDSHAKE),
+    ).catch((error) => {
+      // node:tls failing to start: this client's failure, not the server's.
+      this.#fail(`TLS handshake failed: ${describeError(error)}`);
     });
-    server.once("secureConnection", (socket: TLSSocket) => {
-      this.#socket = socket;
-      if (this.#closed) {
-        socket.destroy();
-        reject(new TlsHandshakeError("closed during the TLS handshake"));
-        return;
-      }
-      if (mutual && !socket.authorized) {
-        const refusal = clientCertificateRefusal(socket);
-        reject(new TlsHandshakeError(refusal));
-        this.#turnAway(socket, refusal);
-        return;
-      }
-      const conn = new NodeSocketConn(socket, this.remoteAddr, { onClose: () => this.#closeTcp() });
-      resolve({ conn, identity: mutual ? clientIdentity(socket) : null });
-    });
-    server.emit("connection", duplex);
   }
 
   async handshake(): Promise<string | null> {
-    return (await this.#handshake).identity;
+    return (await this.#handshake.promise).identity;
   }
 
   async read(buffer: Uint8Array): Promise<number | null> {
-    return await (await this.#handshake).conn.read(buffer);
+    return await (await this.#handshake.promise).conn.read(buffer);
   }
 
   async write(data: Uint8Array): Promise<number> {
-    return await (await this.#handshake).conn.write(data);
+    return await (await this.#handshake.promise).conn.write(data);
   }
 
   async closeWrite(): Promise<void> {
-    await (await this.#handshake).conn.closeWrite();
+    await (await this.#handshake.promise).conn.closeWrite();
   }
 
   close(): void {
@@ -158,7 +205,84 @@ class ServerTlsConn implements SecureConn {
     this.#closed = true;
     if (this.#turningAway) return;
     this.#socket?.destroy();
+    this.#fail(CLOSED_DURING_HANDSHAKE);
     this.#closeTcp();
+  }
+
+  /** Runs node:tls over the connection, starting with the client's first
+   * bytes, if a handshake may start now. */
+  #start(first: Uint8Array): void {
+    if (this.#settled) return;
+    if (!this.#slots.take()) {
+      this.#fail(`too many TLS handshakes in progress (limit ${this.#slots.limit})`);
+      return;
+    }
+    this.#holdsSlot = true;
+    const options = this.#options;
+    const mutual = options.clientCa !== undefined;
+    // One node:tls server per connection: its events then belong to this
+    // connection alone. It holds no socket of its own.
+    const server = createServer({
+      cert: options.keyPair.cert,
+      key: options.keyPair.key,
+      ...(mutual ? { ca: options.clientCa, requestCert: true } : {}),
+      // Checked below, so that a refusal can say why.
+      rejectUnauthorized: false,
+    });
+    const duplex = duplexOver(this.#tcp, first);
+    this.#duplex = duplex;
+    // Once the handshake is done these do nothing.
+    const closed = (): void => this.#fail(CLOSED_DURING_HANDSHAKE);
+    duplex.once("end", closed);
+    duplex.once("close", closed);
+    duplex.on("error", () => {}); // reported through the TLS socket or the close
+    server.once("tlsClientError", (error: Error) => {
+      const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      this.#fail(handshakeFailureText(error, timeout));
+    });
+    server.once("secureConnection", (socket: TLSSocket) => {
+      this.#socket = socket;
+      if (this.#settled) {
+        // Closed, or past the deadline, meanwhile.
+        socket.destroy();
+        return;
+      }
+      if (mutual && !socket.authorized) {
+        const refusal = clientCertificateRefusal(socket);
+        // The slot is kept until the client is gone (#turnAway).
+        this.#turnAway(socket, refusal);
+        this.#settle();
+        this.#handshake.reject(new TlsHandshakeError(refusal));
+        return;
+      }
+      const conn = new NodeSocketConn(socket, this.remoteAddr, { onClose: () => this.#closeTcp() });
+      this.#settle();
+      this.#handshake.resolve({ conn, identity: mutual ? clientIdentity(socket) : null });
+    });
+    server.emit("connection", duplex);
+  }
+
+  /** Ends the handshake with `reason` and closes the connection; does
+   * nothing once the handshake has ended. */
+  #fail(reason: string): void {
+    if (this.#settled) return;
+    this.#settle();
+    this.#handshake.reject(new TlsHandshakeError(reason));
+    this.#closeTcp();
+  }
+
+  /** Stops the deadline and frees the handshake's slot, except while a
+   * refused client is being told why. */
+  #settle(): void {
+    this.#settled = true;
+    clearTimeout(this.#deadline);
+    if (!this.#turningAway) this.#releaseSlot();
+  }
+
+  #releaseSlot(): void {
+    if (!this.#holdsSlot) return;
+    this.#holdsSlot = false;
+    this.#slots.release();
   }
 
   /**
@@ -176,6 +300,7 @@ class ServerTlsConn implements SecureConn {
       clearTimeout(timer);
       socket.destroy();
       this.#closeTcp();
+      this.#releaseSlot();
     };
     // Closed when the client has read the line and closed too, or after a
     // while; closing at once could drop the line on its way out.
@@ -190,7 +315,8 @@ class ServerTlsConn implements SecureConn {
   #closeTcp(): void {
     // Destroying the stream closes the connection (see duplexOver), which
     // also ends a read in progress; a second call does nothing.
-    this.#duplex.destroy();
+    if (this.#duplex !== null) this.#duplex.destroy();
+    else closeQuietly(this.#tcp);
   }
 }
 
@@ -214,24 +340,68 @@ function clientCertificateRefusal(socket: TLSSocket): string {
   if (peer === undefined || peer === null || Object.keys(peer).length === 0) {
     return "no client certificate";
   }
-  return `client certificate refused: ${verifyErrorText(String(socket.authorizationError))}`;
+  const validity = {
+    validFrom: new Date(peer.valid_from ?? Number.NaN),
+    validTo: new Date(peer.valid_to ?? Number.NaN),
+  };
+  const known = !Number.isNaN(validity.validFrom.getTime()) &&
+    !Number.isNaN(validity.validTo.getTime());
+  return `client certificate refused: ${
+    verifyErrorText(String(socket.authorizationError), known ? validity : undefined)
+  }`;
 }
 
-/** OpenSSL-style verification codes, as words. */
-export function verifyErrorText(code: string): string {
+/** When a certificate is valid, as it says itself. */
+export interface Validity {
+  validFrom: Date;
+  validTo: Date;
+}
+
+/**
+ * Why a client certificate failed verification, in a few words, from the
+ * OpenSSL-style code node:tls gives and the certificate's own dates.
+ *
+ * node:tls in Deno 2.9.6 gives one code, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * for every failure: an unknown issuer, an expired certificate, one made for
+ * servers only. For that code the dates, when known, tell an expired (or
+ * not yet valid) certificate apart; otherwise the words name what is left
+ * rather than guess. Codes that do say the reason are taken at their word.
+ *
+ * @param code `authorizationError` of the TLS socket
+ * @param validity the certificate's dates, if they could be read
+ * @param now the time of the check
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { verifyErrorText } from "./tls_server.ts";
+ *
+ * const in2020 = { validFrom: new Date("2020-01-01"), validTo: new Date("2021-01-01") };
+ * assert.equal(verifyErrorText("UNABLE_TO_VERIFY_LEAF_SIGNATURE", in2020), "expired");
+ * assert.equal(verifyErrorText("UNABLE_TO_VERIFY_LEAF_SIGNATURE"), "not valid (expired or untrusted)");
+ * assert.equal(verifyErrorText("CERT_REVOKED"), "revoked");
+ * ```
+ */
+export function verifyErrorText(code: string, validity?: Validity, now: Date = new Date()): string {
   switch (code) {
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+      if (validity === undefined) return "not valid (expired or untrusted)";
+      if (validity.validTo < now) return "expired";
+      if (validity.validFrom > now) return "not yet valid";
+      return "untrusted (unknown issuer, or not for client use)";
     case "UNABLE_TO_GET_ISSUER_CERT":
     case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
-    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
     case "SELF_SIGNED_CERT_IN_CHAIN":
     case "DEPTH_ZERO_SELF_SIGNED_CERT":
       return "unknown issuer";
     case "CERT_HAS_EXPIRED":
-      return "certificate expired";
+      return "expired";
     case "CERT_NOT_YET_VALID":
-      return "certificate not yet valid";
+      return "not yet valid";
     case "CERT_REVOKED":
-      return "certificate revoked";
+      return "revoked";
+    case "INVALID_PURPOSE":
+      return "not for client use";
     default:
       return code.toLowerCase().replaceAll("_", " ");
   }
@@ -249,23 +419,41 @@ function clientIdentity(socket: TLSSocket): string {
   return name === "" ? "unnamed certificate" : name;
 }
 
-/** Bytes a TLS connection reads from its socket at a time. */
-const TLS_READ_BUFFER = 16384;
+/** First read buffer of the stream under node:tls: small, since a pending
+ * read holds its buffer, and the handshake's messages and idle clients'
+ * lines are short. */
+const TLS_MIN_READ = 1024;
+/** How much that buffer grows when a read fills it. */
+const TLS_READ_GROWTH = 4;
+/** Largest read buffer: one TLS record, the most node:tls can use at once. */
+const TLS_MAX_READ = 16384;
 
 /**
- * The accepted TCP connection as the stream node:tls runs over. Half-open,
+ * The accepted TCP connection as the stream node:tls runs over, starting
+ * with `first`, the bytes already read from it. Half-open,
  * as TCP is: the end of what the client sends does not end what the server
  * sends back (acknowledgments, echoes), which `Duplex.fromWeb` over the
  * connection's streams does. Reads and writes go straight to the
  * connection, so closing it also ends a read in progress.
  */
-function duplexOver(tcp: Deno.TcpConn): Duplex {
+function duplexOver(tcp: Deno.TcpConn, first: Uint8Array): Duplex {
+  let unread: Uint8Array | null = first;
+  let size = TLS_MIN_READ;
   return new Duplex({
     allowHalfOpen: true,
     read(): void {
-      const buffer = new Uint8Array(TLS_READ_BUFFER);
+      if (unread !== null) {
+        this.push(unread);
+        unread = null;
+        return;
+      }
+      // A new buffer for each read: node:tls keeps the chunk pushed.
+      const buffer = new Uint8Array(size);
       tcp.read(buffer).then(
-        (n) => this.push(n === null ? null : buffer.subarray(0, n)),
+        (n) => {
+          if (n === size) size = Math.min(size * TLS_READ_GROWTH, TLS_MAX_READ);
+          this.push(n === null ? null : buffer.subarray(0, n));
+        },
         (error) => this.destroy(error),
       );
     },

@@ -36,7 +36,7 @@ import {
   type ServerStats,
 } from "./line_server.ts";
 import type { ChunkSink } from "./output_format.ts";
-import type { TlsAcceptorOptions } from "./tls_server.ts";
+import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "./tls_server.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
  * low enough that a typo cannot start thousands of threads. */
@@ -51,7 +51,10 @@ const WORKER_MODULE = new URL("./server_worker.ts", import.meta.url);
 /** Options for {@linkcode WorkerPool}: those of {@linkcode LineServer}, for
  * every Worker's server, and how many Workers. */
 export interface WorkerPoolOptions extends LineServerOptions, AccessRules {
-  /** See {@linkcode WorkerServerOptions}. */
+  /** See {@linkcode WorkerServerOptions}; its `maxHandshakes` is for the
+   * whole pool, shared out so that each Worker may have its part (rounded
+   * up) in progress.
+   * @default {plain TCP} */
   tlsOptions?: TlsAcceptorOptions;
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
    * @default {navigator.hardwareConcurrency} */
@@ -252,7 +255,18 @@ export class WorkerPool {
     this.#log = log;
     this.#count = count;
     this.#port = options.port ?? 8888;
-    this.#serverOptions = serverOptions;
+    this.#serverOptions = serverOptions.tlsOptions === undefined ? serverOptions : {
+      ...serverOptions,
+      tlsOptions: {
+        ...serverOptions.tlsOptions,
+        // Each Worker counts its own handshakes against its share: the port
+        // spreads connects evenly enough between them, and the shares still
+        // bound what the process holds.
+        maxHandshakes: Math.ceil(
+          (serverOptions.tlsOptions.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES) / count,
+        ),
+      },
+    };
     this.#noStats = new LineServer(output, log).stats;
   }
 

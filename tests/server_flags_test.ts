@@ -38,6 +38,7 @@ const DEFAULTS = {
   tlsCert: undefined,
   tlsKey: undefined,
   tlsClientCa: undefined,
+  maxHandshakes: 1024,
   mode: "log",
   sendQueue: 1048576,
   console: false,
@@ -144,6 +145,7 @@ Deno.test("server accepts every flag at once", () => {
       tlsCert: undefined,
       tlsKey: undefined,
       tlsClientCa: undefined,
+      maxHandshakes: 1024,
       mode: "log",
       sendQueue: 1048576,
       console: false,
@@ -422,6 +424,28 @@ Deno.test("server accepts the TLS flags, a client CA only with a certificate and
   rejects(["--tls-key", "k.pem"], "--tls-key needs --tls-cert");
   rejects(["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert and --tls-key");
   rejects(["--tls-cert", "", "--tls-key", "k.pem"], 'Invalid tls-cert file "": empty path');
+});
+
+Deno.test("server --max-handshakes takes 0 (no limit) to 10000000 with TLS, 1024 by default", () => {
+  const tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+  assert.equal(parseServerArgs(tls).maxHandshakes, 1024);
+  assert.equal(parseServerArgs([...tls, "--max-handshakes", "0"]).maxHandshakes, 0);
+  assert.equal(parseServerArgs([...tls, "--max-handshakes=10000000"]).maxHandshakes, 10_000_000);
+  rejects(
+    [...tls, "--max-handshakes", "-1"],
+    'Option "--max-handshakes" needs a value: write --max-handshakes=VALUE for a value that ' +
+      'starts with "-"',
+  );
+  rejects(
+    [...tls, "--max-handshakes=many"],
+    'Invalid --max-handshakes "many": must be an integer from 0 to 10000000',
+  );
+  rejects(
+    [...tls, "--max-handshakes", "10000001"],
+    'Invalid --max-handshakes "10000001": must be an integer from 0 to 10000000',
+  );
+  rejects(["--max-handshakes", "10"], "--max-handshakes needs --tls-cert and --tls-key");
+  assert.match(SERVER_USAGE, /--max-handshakes N .*0 to 10000000;\n.*\(default 1024\)\n/);
 });
 
 Deno.test("server accepts --mode, --send-queue and --console, refusing what cannot work together", () => {

@@ -13,6 +13,7 @@ import { readKeyPair } from "../lib/tls_files.ts";
 import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/tls_server.ts";
 import { workersUnavailableReason } from "../lib/worker_pool.ts";
 import { certificatesForTests } from "./_certs.ts";
+import { clientHello } from "./_client_hello.ts";
 import {
   bytes,
   closeQuietly,
@@ -73,7 +74,10 @@ function tlsSession(
   return promise.finally(() => clearTimeout(timer));
 }
 
-function clientCert(which: "client" | "strangerClient"): ConnectionOptions {
+/** A client certificate and key: alice's, a stranger's, or one signed by the
+ * trusted CA that expired in 2021 (made for a server, which Deno's node:tls
+ * does not tell apart either). */
+function clientCert(which: "client" | "strangerClient" | "expiredServer"): ConnectionOptions {
   return {
     cert: Deno.readTextFileSync(files()[which].cert),
     key: Deno.readTextFileSync(files()[which].key),
@@ -150,7 +154,8 @@ Deno.test({
       assert.equal(none.received, "linehub-server: TLS: no client certificate\n");
       assert.equal(
         stranger.received,
-        "linehub-server: TLS: client certificate refused: unknown issuer\n",
+        "linehub-server: TLS: client certificate refused: untrusted (unknown issuer, or not for " +
+          "client use)\n",
       );
       assert.equal(alice.secure, true);
     } finally {
@@ -160,11 +165,34 @@ Deno.test({
       assert.match(result.stderr, /refused 127\.0\.0\.1:\d+: TLS: no client certificate\n/);
       assert.match(
         result.stderr,
-        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: unknown issuer\n/,
+        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: untrusted \(unknown issuer, or not for client use\)\n/,
       );
       assert.match(result.stderr, /client 0 connected from 127\.0\.0\.1:\d+ as alice\n/);
       assert.match(result.stderr, /1 client served, 1 line, .* 2 refused \(2 TLS\)/);
       assert.equal(result.stderr.match(/refused 127/g)?.length, 2, result.stderr);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "mutual TLS: an expired certificate from the trusted CA is refused as expired, not as " +
+      "an unknown issuer",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--tls-client-ca", files().ca.cert]);
+    try {
+      const expired = await tlsSession(server.port, "too late\n", clientCert("expiredServer"));
+      assert.equal(expired.received, "linehub-server: TLS: client certificate refused: expired\n");
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.stdout, "");
+      assert.match(
+        result.stderr,
+        /refused 127\.0\.0\.1:\d+: TLS: client certificate refused: expired\n/,
+      );
     }
   },
 });
@@ -341,6 +369,44 @@ Deno.test({
 
 Deno.test({
   name: nameUnless(
+    noWorkers,
+    "--workers 2 --max-handshakes 2: each Worker takes its share, one handshake at a time",
+  ),
+  ignore: noWorkers !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--workers", "2", "--max-handshakes", "2"]);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      const hello = await clientHello();
+      for (let i = 0; i < 4; i++) conns.push(await connectTo(server.port));
+      // Each starts a handshake and waits for the server's answer, or its close.
+      const answered = await Promise.all(conns.map(async (conn) => {
+        await conn.write(hello);
+        try {
+          return await withTimeout(conn.read(new Uint8Array(1)), 5000, "an answer") !== null;
+        } catch (error) {
+          if (error instanceof Deno.errors.ConnectionReset) return false;
+          throw error;
+        }
+      }));
+      const held = answered.filter(Boolean).length;
+      assert.ok(held >= 1 && held <= 2, `${held} handshakes held`);
+      await waitFor(
+        "the refusals",
+        () => server.stderrSoFar().split("(limit 1)").length - 1 === 4 - held,
+        () => server.stderrSoFar(),
+      );
+    } finally {
+      for (const conn of conns) closeQuietly(conn);
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      assert.match(result.stderr, /TLS: too many TLS handshakes in progress \(limit 1\)\n/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
     skip,
     "a client that never starts its handshake is refused at the deadline; others are served meanwhile",
   ),
@@ -377,6 +443,225 @@ Deno.test({
   },
 });
 
+/** The first bytes of a TLS record, and no more: the server starts a
+ * handshake and waits for the rest. */
+const PARTIAL_RECORD = new Uint8Array([0x16, 0x03, 0x01]);
+
+/** A connection whose handshake has started and stalls. */
+async function stalledHandshake(port: number): Promise<Deno.TcpConn> {
+  const conn = await connectTo(port);
+  await conn.write(PARTIAL_RECORD);
+  return conn;
+}
+
+/** Resolves once the server has closed `conn` (a reset counts), with
+ * whatever it sent first. */
+async function untilClosed(conn: Deno.TcpConn): Promise<void> {
+  const buffer = new Uint8Array(1024);
+  try {
+    while (await withTimeout(conn.read(buffer), 5000, "the server's close") !== null) {
+      // What the server sent is not looked at.
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+  }
+}
+
+/** A connection whose handshake the server has answered, and which says no
+ * more: the server then certainly counts it as in progress. */
+async function answeredHandshake(port: number): Promise<Deno.TcpConn> {
+  const conn = await connectTo(port);
+  await conn.write(await clientHello());
+  assert.notEqual(await withTimeout(conn.read(new Uint8Array(1)), 5000, "ServerHello"), null);
+  return conn;
+}
+
+/** A LineServer on a loopback port serving TLS through `tls`. */
+function tlsLineServer(tls: TlsAcceptor, drainTimeout = 5): {
+  server: LineServer;
+  port: number;
+  serving: Promise<void>;
+  log: LogSink;
+  out: MemoryWriter;
+} {
+  const out = new MemoryWriter();
+  const log = new LogSink();
+  const server = new LineServer(new BatchWriter(out), log, {
+    host: "127.0.0.1",
+    port: 0,
+    tls,
+    drainTimeout,
+  });
+  const { port } = server.listen();
+  return { server, port, serving: server.serve(), log, out };
+}
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "at maxHandshakes, a client that starts one more handshake is refused and closed; " +
+      "a silent client takes no slot, and slots free up as handshakes end",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      handshakeTimeout: 1,
+      maxHandshakes: 2,
+    });
+    const { server, port, serving, log, out } = tlsLineServer(tls);
+    const silent = await connectTo(port);
+    const stalled = [await stalledHandshake(port), await stalledHandshake(port)];
+    try {
+      await waitFor("two handshakes in progress", () => tls.handshaking === 2, () => log.text());
+      const refused = await tlsSession(port, "one too many\n");
+      assert.equal(refused.secure, false);
+      assert.match(
+        log.text(),
+        /refused 127\.0\.0\.1:\d+: TLS: too many TLS handshakes in progress \(limit 2\)\n/,
+      );
+      // The stalled ones and the silent one reach their deadline; then a
+      // client that completes its handshake gets in.
+      await waitFor(
+        "three handshake deadlines",
+        () => log.text().split("no TLS handshake within 1 s").length - 1 === 3,
+        () => log.text(),
+      );
+      assert.equal(tls.handshaking, 0);
+      const served = await tlsSession(port, "room again\n");
+      assert.equal(served.secure, true);
+    } finally {
+      for (const conn of [silent, ...stalled]) closeQuietly(conn);
+      const stats = await server.shutdown();
+      await serving;
+      assert.equal(out.text(), "[client 0] room again\n");
+      assert.equal(stats.refusedTls, 4);
+      assert.equal(tls.handshaking, 0);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "every way a handshake ends frees its slot: at maxHandshakes 2, a verified client " +
+      "still gets in after many failed handshakes",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles, ca } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      clientCa: Deno.readTextFileSync(ca.cert),
+      handshakeTimeout: 0.5,
+      maxHandshakes: 2,
+    });
+    const { server, port, serving, log, out } = tlsLineServer(tls);
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Plaintext on the TLS port.
+        const plain = await connectTo(port);
+        await plain.write(bytes("GET / HTTP/1.0\r\n\r\n"));
+        await untilClosed(plain);
+        closeQuietly(plain);
+        // Closed in the middle of the handshake.
+        closeQuietly(await stalledHandshake(port));
+        // Certificates refused: none, and a stranger's (told why, then closed).
+        await tlsSession(port, "no certificate\n");
+        await tlsSession(port, "mallory\n", clientCert("strangerClient"));
+        // Past the deadline: two at once, filling both slots.
+        const late = [await stalledHandshake(port), await stalledHandshake(port)];
+        await Promise.all(late.map(untilClosed));
+        for (const conn of late) closeQuietly(conn);
+      }
+      await waitFor("no handshake in progress", () => tls.handshaking === 0, () => log.text());
+      const alice = await tlsSession(port, "alice is in\n", clientCert("client"));
+      assert.equal(alice.secure, true);
+    } finally {
+      const stats = await server.shutdown();
+      await serving;
+      assert.equal(out.text(), "[client 0] alice is in\n");
+      assert.equal(stats.refusedTls, 18, log.text());
+      assert.doesNotMatch(log.text(), /too many TLS handshakes/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(skip, "a handshake cut off by the drain deadline frees its slot"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      maxHandshakes: 1,
+    });
+    const { server, port, serving, log } = tlsLineServer(tls, 0.1);
+    const stalled = await stalledHandshake(port);
+    try {
+      await waitFor("a handshake in progress", () => tls.handshaking === 1, () => log.text());
+    } finally {
+      const stats = await server.shutdown();
+      await serving;
+      closeQuietly(stalled);
+      assert.equal(tls.handshaking, 0);
+      assert.equal(stats.refusedTls, 1);
+      assert.match(log.text(), /TLS: server shut down during the TLS handshake\n/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "server --max-handshakes 1: while one handshake stalls, the next TLS client is refused " +
+      "with a refused event; once it is gone, clients are served",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--max-handshakes", "1"]);
+    try {
+      const stalled = await answeredHandshake(server.port);
+      try {
+        const refused = await tlsSession(server.port, "turned away\n");
+        assert.equal(refused.secure, false);
+      } finally {
+        closeQuietly(stalled);
+      }
+      await waitFor(
+        "the stalled handshake's end",
+        () => /TLS: closed during the TLS handshake/.test(server.stderrSoFar()),
+        () => server.stderrSoFar(),
+      );
+      const served = await tlsSession(server.port, "served\n");
+      assert.equal(served.secure, true);
+    } finally {
+      const result = await server.stop();
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, "[client 0] served\n");
+      assert.match(
+        result.stderr,
+        /refused 127\.0\.0\.1:\d+: TLS: too many TLS handshakes in progress \(limit 1\)\n/,
+      );
+    }
+  },
+});
+
+Deno.test("TlsAcceptor refuses a maxHandshakes that is not a whole number from 0", () => {
+  // Checked before the key pair is used.
+  const keyPair = { cert: "", key: "" };
+  for (const bad of [-1, 1.5, Number.NaN]) {
+    assert.throws(
+      () => new TlsAcceptor({ keyPair, maxHandshakes: bad }),
+      (error: unknown) =>
+        error instanceof RangeError &&
+        error.message === `Invalid maxHandshakes "${bad}": must be an integer from 0`,
+    );
+  }
+  assert.equal(new TlsAcceptor({ keyPair, maxHandshakes: 0 }).handshaking, 0);
+});
+
 Deno.test("handshake failures and verification codes read as a few words", () => {
   assert.equal(
     handshakeFailureText(
@@ -394,6 +679,21 @@ Deno.test("handshake failures and verification codes read as a few words", () =>
     "TLS handshake failed: peer sent no certificates",
   );
   assert.equal(verifyErrorText("UNABLE_TO_GET_ISSUER_CERT"), "unknown issuer");
-  assert.equal(verifyErrorText("CERT_HAS_EXPIRED"), "certificate expired");
+  assert.equal(verifyErrorText("CERT_HAS_EXPIRED"), "expired");
   assert.equal(verifyErrorText("SOME_NEW_CODE"), "some new code");
+});
+
+Deno.test("Deno's one verification code reads as expired, not yet valid or untrusted by the dates", () => {
+  const code = "UNABLE_TO_VERIFY_LEAF_SIGNATURE";
+  const validity = { validFrom: new Date("2026-01-01"), validTo: new Date("2027-01-01") };
+  assert.equal(verifyErrorText(code, validity, new Date("2027-06-01")), "expired");
+  assert.equal(verifyErrorText(code, validity, new Date("2025-06-01")), "not yet valid");
+  assert.equal(
+    verifyErrorText(code, validity, new Date("2026-06-01")),
+    "untrusted (unknown issuer, or not for client use)",
+  );
+  // Without dates, it may be either.
+  assert.equal(verifyErrorText(code), "not valid (expired or untrusted)");
+  // A code that names its reason is taken at its word, whatever the dates.
+  assert.equal(verifyErrorText("CERT_REVOKED", validity, new Date("2026-06-01")), "revoked");
 });
