@@ -17,6 +17,7 @@
 
 import net from "node:net";
 import { parseArgs } from "node:util";
+import { connectAndReset } from "../tests/_net.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const { values, positionals } = parseArgs({
@@ -128,15 +129,7 @@ for (let round = 1; round <= ROUNDS; round++) {
 await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000));
 console.log(`after ${IDLE_S} s idle: server RSS ${mb(rssKiB())} MB`);
 
-for (let i = 0; i < RESETS; i++) {
-  await new Promise<void>((resolve) => {
-    const socket = net.connect(port, "127.0.0.1", () => {
-      socket.resetAndDestroy();
-      resolve();
-    });
-    socket.on("error", () => resolve());
-  });
-}
+await connectAndReset(port, RESETS);
 const seen = new Promise<void>((resolve) => marked = resolve);
 const sent = performance.now();
 const conn = await Deno.connect({ hostname: "127.0.0.1", port });

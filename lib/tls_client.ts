@@ -24,6 +24,7 @@ import {
   type PeerCertificate,
   type TLSSocket,
 } from "node:tls";
+import { abortable } from "./abortable.ts";
 import type { HostPort } from "./address.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import { describeError } from "./error_text.ts";
@@ -513,26 +514,9 @@ function untilAborted<T>(
   onAbort: () => void,
 ): Promise<T> {
   if (signal === undefined) return promise;
-  if (signal.aborted) {
-    onAbort();
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
-      onAbort();
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", abort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", abort);
-        reject(error);
-      },
-    );
+  return abortable(promise, signal).catch((error) => {
+    if (signal.aborted && error === signal.reason) onAbort();
+    throw error;
   });
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import net from "node:net";
 import type { ByteWriter } from "../lib/batch_writer.ts";
 import { closeQuietly } from "../lib/close_quietly.ts";
 import { concatBytes } from "../lib/concat_bytes.ts";
@@ -268,5 +269,26 @@ export async function unansweringListener(): Promise<{
 export function assertNoCrash(stderr: string): void {
   if (/^\s+at /m.test(stderr) || stderr.includes("error: Uncaught")) {
     throw new Error(`stderr shows a crash:\n${stderr}`);
+  }
+}
+
+/**
+ * Connects and resets (SO_LINGER 0, through node:net's `resetAndDestroy`),
+ * `count` times one after another, as fast as the loopback allows: a server
+ * whose accept loop is behind finds most of them gone before it accepts.
+ */
+export async function connectAndReset(
+  port: number,
+  count: number,
+  hostname = "127.0.0.1",
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(port, hostname, () => {
+        socket.resetAndDestroy();
+        resolve();
+      });
+      socket.on("error", () => resolve());
+    });
   }
 }

@@ -8,8 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import net from "node:net";
-import { assertNoCrash, sendAndClose, waitFor } from "./_net.ts";
+import { assertNoCrash, connectAndReset, sendAndClose, waitFor } from "./_net.ts";
 import { startServer } from "./_process.ts";
 
 const RESETS = 300;
@@ -17,21 +16,6 @@ const RESETS = 300;
  * more than accepting and writing one line takes, far less than the 100 ms
  * per reset a backing-off accept loop would cost. */
 const SERVED_WITHIN_MS = 1000;
-
-/** Connects and resets (SO_LINGER 0), one after another, as fast as the
- * loopback allows: most resets arrive while the connection still waits in
- * the listen queue. */
-async function connectAndReset(port: number, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => {
-        socket.resetAndDestroy();
-        resolve();
-      });
-      socket.on("error", () => resolve());
-    });
-  }
-}
 
 Deno.test("server accepts a normal client at once after a flood of connections reset before accept", async () => {
   const dir = await Deno.makeTempDir();
