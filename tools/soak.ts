@@ -37,6 +37,7 @@ import { AckParser } from "../lib/ack_protocol.ts";
 import { writeAll } from "../lib/batch_writer.ts";
 import { closeQuietly } from "../lib/close_quietly.ts";
 import { concatBytes as concat } from "../lib/concat_bytes.ts";
+import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";
 import {
   analyzeOutput,
   expectedMessages,
@@ -69,7 +70,6 @@ Options:
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = Deno.execPath();
-const HOST = "127.0.0.1";
 /** The server's `--max-line`: small, so that lines at and over it are cheap. */
 const MAX_LINE = 4096;
 /** The server's `--idle-timeout`, in seconds. */
@@ -108,8 +108,6 @@ const FLOOD_CONCURRENCY = 50;
 /** Drain clients at the final SIGTERM, and how long they go on sending after it. */
 const DRAIN_CLIENTS = 4;
 const DRAIN_SEND_MS = 1000;
-/** How long a connect or a bounded read in a fault connection may take. */
-const PROBE_IO_TIMEOUT_MS = 5_000;
 /** Beyond the duration, the time the soak may take before it is cut short. */
 const OVERRUN_MS = 150_000;
 
@@ -195,27 +193,6 @@ function randomInt(random: () => number, min: number, max: number): number {
  * main sequence does not depend on how they interleave. */
 function forkRandom(random: () => number): () => number {
   return seededRandom(Math.floor(random() * 2 ** 32));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Settles like `promise`, or resolves with `fallback` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 const started = performance.now();
