@@ -76,7 +76,7 @@ can accept them, timing an ordinary client's line after each burst, and runs
 a churn of short connections, measuring the server's heap around it.
 
 Options:
-  --duration SECS    how long the load and the faults last (default 120)
+  --duration SECS    how long the load and the faults last (default 30)
   --seed N           seed of the fault schedule (default: random, printed)
   --clients N        steady client processes (default 8)
   --rate N           lines per second each steady client sends (default 100)
@@ -199,7 +199,7 @@ function parseOptions(args: string[]): SoakOptions | "help" {
       strict: true,
       allowPositionals: false,
       options: {
-        duration: { type: "string", default: "120" },
+        duration: { type: "string", default: "30" },
         seed: { type: "string" },
         clients: { type: "string", default: "8" },
         rate: { type: "string", default: "100" },
@@ -1616,10 +1616,11 @@ interface ServerAction {
 }
 
 /** At least two SIGKILLs in runs of 30 s or more (one in shorter ones), one
- * mid-run SIGTERM from 60 s, and a rotation every 20 s or so (at least two). */
+ * mid-run SIGTERM from 30 s (the default run), and a rotation every 20 s or
+ * so (at least two). */
 function planServerActions(random: () => number, durationMs: number): ServerAction[] {
   const kills = durationMs >= 30_000 ? Math.max(2, Math.floor(durationMs / 40_000)) : 1;
-  const terms = durationMs >= 60_000 ? 1 : 0;
+  const terms = durationMs >= 30_000 ? 1 : 0;
   const stops: ServerAction["action"][] = [
     ...Array<"kill">(kills).fill("kill"),
     ...Array<"term">(terms).fill("term"),
