@@ -1360,14 +1360,26 @@ interface ChurnRound {
 }
 
 /** What the short-connection phases found. */
-interface ShortReport {
+interface ShortReport extends ChurnReport {
   readonly bursts: readonly BurstReport[];
+}
+
+/** What the churn found. */
+interface ChurnReport {
   /** The server's heap and RSS at idle before the churn, if it ran. */
   readonly idleHeapBytes: number | null;
   readonly idleRssKiB: number | null;
   readonly rounds: readonly ChurnRound[];
   readonly heapGrowth: HeapGrowth | null;
 }
+
+/** The churn's part of the report when there was none. */
+const NO_CHURN: ChurnReport = {
+  idleHeapBytes: null,
+  idleRssKiB: null,
+  rounds: [],
+  heapGrowth: null,
+};
 
 /** "accept failed" lines in a server's stderr. */
 function acceptFailures(stderr: string): number {
@@ -1465,22 +1477,30 @@ async function earlyResetPhase(
       acceptFailures: acceptFailures(server.stderr) - failedBefore,
     };
     reports.push(report);
-    fileShort(ctx, `reset burst ${burst}`, epoch, [
-      ...resets.map((conn, i) => ({ conn, name: `early-reset#${burst}.${i}` })),
-    ]);
-    fileProbe(ctx, {
+    fileShort(
+      ctx,
+      `reset burst ${burst}`,
+      epoch,
+      resets.map((conn, i) => ({ conn, name: `early-reset#${burst}.${i}` })),
+    );
+    const shape: ProbeShape = {
       kind: "after-burst",
       name: `after-burst#${burst}`,
       reasons: ["eof"],
       mayLoseUnread: false,
-    }, {
-      epoch,
-      startMs: line.startMs,
-      endMs: line.endMs,
-      port: line.port,
-      sent: [encoder.encode(line.sent)],
-      failure: line.failure,
-    });
+    };
+    if (line.port === 0) {
+      connectFailed(ctx, shape, epoch, line.failure);
+    } else {
+      fileProbe(ctx, shape, {
+        epoch,
+        startMs: line.startMs,
+        endMs: line.endMs,
+        port: line.port,
+        sent: [encoder.encode(line.sent)],
+        failure: line.failure,
+      });
+    }
     log(
       `burst ${burst}: ${size} connects reset before accept; server logged ` +
         `${report.acceptFailures} accept failures; a line after it took ${
@@ -1505,19 +1525,18 @@ async function churnPhase(
   ctx: ProbeContext,
   total: number,
   random: () => number,
-): Promise<Pick<ShortReport, "idleHeapBytes" | "idleRssKiB" | "rounds" | "heapGrowth">> {
-  const none = { idleHeapBytes: null, idleRssKiB: null, rounds: [], heapGrowth: null };
+): Promise<ChurnReport> {
   const server = ctx.server.current;
   if (server === null || server.done || server.inspectorUrl === null) {
     ctx.errors.push("churn: no server with an inspector to measure the heap of");
-    return none;
+    return NO_CHURN;
   }
   let gauge: HeapGauge;
   try {
     gauge = await HeapGauge.connect(server.inspectorUrl, PROBE_IO_TIMEOUT_MS);
   } catch (error) {
     ctx.errors.push(`churn: Cannot measure the server's heap: ${describe(error)}`);
-    return none;
+    return NO_CHURN;
   }
   // The session must be closed before the server is stopped, or it waits.
   await using _ = gauge;
@@ -1602,7 +1621,7 @@ async function shortPhases(
     : [];
   const churned = options.churn > 0
     ? await churnPhase(ctx, options.churn, forkRandom(random))
-    : { idleHeapBytes: null, idleRssKiB: null, rounds: [], heapGrowth: null };
+    : NO_CHURN;
   return { bursts, ...churned };
 }
 
