@@ -124,6 +124,10 @@ function facts(output: OutputAnalysis, more: Partial<SoakFacts> = {}): SoakFacts
     serverStderr: "linehub-server: listening on 127.0.0.1:40001 (json to out.jsonl)\n",
     peakRssKiB: 50 * 1024,
     rssLimitKiB: 256 * 1024,
+    acceptLatencies: [{ resets: 200, latencyMs: 12, waitedMs: 30_000 }],
+    acceptLatencyBoundMs: 1000,
+    heapGrowth: { connections: 10_000, beforeBytes: 6_200_000, afterBytes: 6_210_000 },
+    heapGrowthBoundBytes: 100,
     runErrors: [],
     ...more,
   };
@@ -259,6 +263,123 @@ Deno.test("soak verdict fails on how the processes ended", () => {
   assert.equal(judge(facts(output, { serverExits: [midRun] })).pass, true);
 });
 
+Deno.test("soak verdict fails when a line after a burst of resets before accept is late", () => {
+  const output = analyzeOutput([file([...steadyRecords(), ...resetRecords()])], PLAN);
+  const late = judge(facts(output, {
+    acceptLatencies: [
+      { resets: 200, latencyMs: 9, waitedMs: 30_000 },
+      { resets: 200, latencyMs: 20_338, waitedMs: 30_000 },
+    ],
+  }));
+  assert.deepEqual(late.reasons, [
+    "a client's line took 20,338 ms to reach the output after burst 2 of 200 resets " +
+    "before accept (bound 1,000 ms)",
+  ]);
+  const lost = judge(facts(output, {
+    acceptLatencies: [{ resets: 200, latencyMs: null, waitedMs: 30_000 }],
+  }));
+  assert.match(lost.reasons[0] ?? "", /^a client's line was not in the output 30,000 ms after/);
+  const onTime = [{ resets: 200, latencyMs: 1000, waitedMs: 30_000 }];
+  assert.equal(judge(facts(output, { acceptLatencies: onTime })).pass, true);
+});
+
+Deno.test("soak verdict fails when the heap grows with connections that ended", () => {
+  const output = analyzeOutput([file([...steadyRecords(), ...resetRecords()])], PLAN);
+  const leak = { connections: 10_000, beforeBytes: 7_800_000, afterBytes: 9_690_000 };
+  const verdict = judge(facts(output, { heapGrowth: leak }));
+  assert.deepEqual(verdict.reasons, [
+    "server heap grew 1.8 MiB over 10,000 ended connections, 189 bytes per connection " +
+    "after a full collection (bound 100)",
+  ]);
+  // Noise of a few KB over a round, or a heap that shrank, is no leak.
+  const noise = { connections: 10_000, beforeBytes: 6_200_000, afterBytes: 6_230_000 };
+  assert.equal(judge(facts(output, { heapGrowth: noise })).pass, true);
+  const shrank = { connections: 10_000, beforeBytes: 6_200_000, afterBytes: 6_100_000 };
+  assert.equal(judge(facts(output, { heapGrowth: shrank })).pass, true);
+});
+
+/** A churned connection: one line, then a graceful end or a reset. */
+function churnProbe(
+  port: number,
+  text: string,
+  reason: "eof" | "reset",
+): ProbeExpectation {
+  const bytes = encoder.encode(text + "\n");
+  return {
+    name: `churn#${port}`,
+    kind: "churn",
+    port,
+    startMs: T - 10,
+    endMs: T + 10,
+    sentBytes: bytes.length,
+    expected: expectedMessages(bytes, 4096),
+    reasons: [reason],
+    mayLoseUnread: false,
+    waived: null,
+  };
+}
+
+function churnRecords(client: number, port: number, text: string, reason: string): string[] {
+  return [
+    connect(client, port),
+    message(client, port, text),
+    disconnect(client, port, reason, 1, text.length + 1),
+  ];
+}
+
+Deno.test("soak verdict fails a churned line missing from the output", () => {
+  const probes = [churnProbe(41000, "c1.0 abc", "eof"), churnProbe(41001, "c1.1 def", "reset")];
+  const plan = { steadySent: [3, 3], probes };
+  const all = [
+    ...steadyRecords(),
+    ...churnRecords(7, 41000, "c1.0 abc", "eof"),
+    ...churnRecords(8, 41001, "c1.1 def", "reset"),
+  ];
+  assert.equal(judge(facts(analyzeOutput([file(all)], plan))).pass, true);
+  const lost = all.filter((line) => !line.includes('"c1.1 def"'));
+  const verdict = judge(facts(analyzeOutput([file(lost)], plan)));
+  assert.match(
+    verdict.reasons[0] ?? "",
+    /churn#41001 \(port 41001\): disconnect record counts 1 lines, output has 0/,
+  );
+  const wrongEnd = all.map((line) => line.replace('"reason":"reset"', '"reason":"eof"'));
+  assert.match(
+    judge(facts(analyzeOutput([file(wrongEnd)], plan))).reasons[0] ?? "",
+    /churn#41001 \(port 41001\): ended with "eof", expected reset/,
+  );
+});
+
+Deno.test("soak verdict counts early resets the server never accepted, even on a reused port", () => {
+  const early = (port: number): ProbeExpectation => ({
+    name: `early-reset#1.${port}`,
+    kind: "early-reset",
+    port,
+    startMs: T - 10,
+    endMs: T,
+    sentBytes: 0,
+    expected: [],
+    reasons: ["reset"],
+    mayLoseUnread: false,
+    waived: null,
+  });
+  // 42000 was accepted and ended empty; 42001 never was, and its port went
+  // to a churned connection at once; 42002 never was either.
+  const probes = [early(42000), early(42001), early(42002), churnProbe(42001, "c1.0 x", "eof")];
+  const lines = [
+    ...steadyRecords(),
+    connect(9, 42000),
+    disconnect(9, 42000, "reset", 0, 0),
+    ...churnRecords(10, 42001, "c1.0 x", "eof"),
+  ];
+  const output = analyzeOutput([file(lines)], { steadySent: [3, 3], probes });
+  assert.equal(output.probes.neverAccepted, 2);
+  assert.equal(output.probes.failures, 0);
+  // One that was accepted must end as a reset.
+  const eof = lines.map((line) => line.replace('"reason":"reset"', '"reason":"eof"'));
+  const wrong = analyzeOutput([file(eof)], { steadySent: [3, 3], probes });
+  assert.match(wrong.probes.failureExamples[0] ?? "", /early-reset#1.42000 .*ended with "eof"/);
+});
+
 Deno.test("the soak's framing model agrees with the server's framer on random bytes", () => {
   const random = seededRandom(20261124);
   const alphabet = [0x61, 0x0a, 0x0d, 0x00, 0x1b, 0xc3, 0xa9, 0xff, 0xe2, 0x82, 0xac, 0x85];
@@ -283,16 +404,20 @@ Deno.test("the soak's framing model agrees with the server's framer on random by
   }
 });
 
-// A real run: the server, 8 clients, a kill, rotations and fault connections.
+// A real run: the server, 8 clients, a kill, rotations and fault connections,
+// then a burst of resets before accept and the smallest churn.
 Deno.test("a short real soak (tools/soak.ts --duration 8 --seed 1) passes", async () => {
   const result = await runProgram(DENO, [
     "run",
     "--allow-all",
     `${ROOT}tools/soak.ts`,
-    ...["--duration", "8", "--seed", "1"],
+    ...["--duration", "8", "--seed", "1", "--early-resets", "100", "--churn", "4000"],
   ]);
   const lines = result.stdout.trimEnd().split("\n");
   assert.match(lines.at(-1) ?? "", /^soak: PASS \(/, `${result.stdout}\n${result.stderr}`);
   assert.equal(result.code, 0);
   assert.equal(lines.filter((line) => line.startsWith("soak: ")).length, 1);
+  // The short phases ran, and every connection of theirs was found.
+  assert.match(result.stdout, /resets before accept +100 of 100 in 1 burst /);
+  assert.match(result.stdout, /churn connections +4,000 in 2 rounds/);
 });

@@ -11,14 +11,23 @@
  * half-close and hold, stay silent until `--idle-timeout` closes them, flood
  * the listener with hundreds of connects, or send hostile bytes (random
  * binary, ESC/CSI/OSC, NUL, invalid UTF-8, lone CR, lines at and over
- * `--max-line`). At the end it closes the clients' stdin, waits for them to
- * exit, stops the server with SIGTERM while a few clients are mid-stream,
- * and judges (tools/soak_verdict.ts): every steady line in the output at
- * least once, every output line a whole JSON record with no raw control
- * byte, every fault connection shown exactly as the framing rules say, every
- * client exiting 0, every server ending only as the soak ended it, no
- * internal error or stack trace on the server's stderr, and the server's RSS
- * under a bound.
+ * `--max-line`). When the load ends it closes the clients' stdin and waits
+ * for them to exit. Then, with the server idle, come the short connections
+ * (tools/soak_churn.ts): bursts of connects reset while the server is
+ * stopped, so that each dies in its accept queue, each followed by an
+ * ordinary client whose line is timed to the output; and two rounds of
+ * thousands of one-line connections, half ending gracefully and half with a
+ * reset, with the server's heap read after a full collection before, between
+ * and after them (tools/heap_gauge.ts, over the inspector the server runs
+ * with). Last, it stops the server with SIGTERM while a few clients are
+ * mid-stream, and judges (tools/soak_verdict.ts): every steady line in the
+ * output at least once, every output line a whole JSON record with no raw
+ * control byte, every fault and churned connection shown exactly as the
+ * framing rules say, every client exiting 0, every server ending only as the
+ * soak ended it, no internal error or stack trace on the server's stderr, the
+ * server's RSS under a bound during the load, a line after a burst of resets
+ * in the output within a second, and no heap kept for connections that
+ * ended.
  *
  * Progress goes to stderr; the table of counts and the verdict line
  * (`soak: PASS (...)` or `soak: FAIL: ...`) go to stdout; exit status 0 or 1
@@ -37,9 +46,14 @@ import { AckParser } from "../lib/ack_protocol.ts";
 import { writeAll } from "../lib/batch_writer.ts";
 import { closeQuietly } from "../lib/close_quietly.ts";
 import { concatBytes as concat } from "../lib/concat_bytes.ts";
+import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";
+import { HeapGauge, INSPECTOR_URL } from "./heap_gauge.ts";
+import { churn, resetBurst, type ShortConnection, timedLine } from "./soak_churn.ts";
 import {
+  type AcceptLatency,
   analyzeOutput,
   expectedMessages,
+  type HeapGrowth,
   judge,
   type OutputAnalysis,
   type OutputFile,
@@ -57,19 +71,26 @@ restarting the server, rotating its output and opening faulty connections;
 prints a table of counts and one verdict line. Exit status 0 on PASS, 1 on
 FAIL, 2 on bad usage.
 
+Then, with the server idle, it resets bursts of connects before the server
+can accept them, timing an ordinary client's line after each burst, and runs
+a churn of short connections, measuring the server's heap around it.
+
 Options:
-  --duration SECS    how long the load and the faults last (default 120)
+  --duration SECS    how long the load and the faults last (default 30)
   --seed N           seed of the fault schedule (default: random, printed)
   --clients N        steady client processes (default 8)
   --rate N           lines per second each steady client sends (default 100)
   --rss-limit MB     most the server's RSS may reach (default 128)
+  --early-resets N   connects reset before accept, in bursts of 200
+                     (default 600; 0 skips them)
+  --churn N          short connections, one line each, half of them reset
+                     (default 20000, at least 4000; 0 skips them)
   --keep             keep the output directory even on PASS
   -h, --help         show this help and exit
 `;
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = Deno.execPath();
-const HOST = "127.0.0.1";
 /** The server's `--max-line`: small, so that lines at and over it are cheap. */
 const MAX_LINE = 4096;
 /** The server's `--idle-timeout`, in seconds. */
@@ -108,10 +129,50 @@ const FLOOD_CONCURRENCY = 50;
 /** Drain clients at the final SIGTERM, and how long they go on sending after it. */
 const DRAIN_CLIENTS = 4;
 const DRAIN_SEND_MS = 1000;
-/** How long a connect or a bounded read in a fault connection may take. */
-const PROBE_IO_TIMEOUT_MS = 5_000;
 /** Beyond the duration, the time the soak may take before it is cut short. */
 const OVERRUN_MS = 150_000;
+/** Connects per burst of resets before accept. Each burst lands while the
+ * server is stopped (SIGSTOP), so that every reset comes before the accept:
+ * left to race the accept loop, bursts of 200 against an idle server had
+ * none of their resets land first in 6 tries out of 6, and bursts of 400
+ * from 24 to 128. A server that pauses 100 ms per failed accept takes 20 s
+ * to get through a burst. */
+const EARLY_RESET_BURST = 200;
+/** How long the server stays stopped after the last reset of a burst was
+ * sent, so that the kernel has handled every one before it runs again. */
+const BURST_SETTLE_MS = 50;
+/**
+ * The most an ordinary client's line may take to reach the output after a
+ * burst of resets before accept. A server that goes straight on to the next
+ * connection gets the line out in 7 to 62 ms (measured, during a full soak);
+ * one that pauses 100 ms for each failed accept takes 20 s after a burst of
+ * 200. A second leaves room for a loaded machine and is still short of what
+ * a user would call a stall; ten failed accepts at 100 ms already exceed it.
+ */
+const ACCEPT_LATENCY_BOUND_MS = 1000;
+/** How long the line after a burst is waited for before the soak gives up
+ * on it: long enough for a server that pauses 100 ms per failure to get
+ * through a whole burst (20 s), so the report says how late the line was. */
+const AFTER_BURST_TIMEOUT_MS = 30_000;
+/** Fewest short connections for a churn: the heap growth of a round is
+ * judged per connection, and a fixed noise of some 30 KB is 32 bytes per
+ * connection in rounds of 1,000 (measured), too close to the bound. */
+const MIN_CHURN = 4000;
+/** The longest one churn round may start connections for. */
+const CHURN_ROUND_MS = 20_000;
+/**
+ * The most the server's heap may grow per connection over a churn round,
+ * measured after a full collection. A server that keeps nothing of an ended
+ * connection grows by 0 to 2 bytes per connection (measured with the leak
+ * patched out in a scratch copy); the leak the churn was added for kept
+ * about 190 bytes per connection of this mix (about 380 per graceful end,
+ * which is half of them).
+ */
+const HEAP_GROWTH_BOUND_BYTES = 100;
+/** Wait after a churn round before the heap is read: the server ends each
+ * connection a moment after the client's last step (a reset is noticed at
+ * its next read). */
+const CHURN_SETTLE_MS = 500;
 
 const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
 const encoder = new TextEncoder();
@@ -123,6 +184,8 @@ interface SoakOptions {
   readonly clients: number;
   readonly rate: number;
   readonly rssLimitMb: number;
+  readonly earlyResets: number;
+  readonly churn: number;
   readonly keep: boolean;
 }
 
@@ -136,11 +199,13 @@ function parseOptions(args: string[]): SoakOptions | "help" {
       strict: true,
       allowPositionals: false,
       options: {
-        duration: { type: "string", default: "120" },
+        duration: { type: "string", default: "30" },
         seed: { type: "string" },
         clients: { type: "string", default: "8" },
         rate: { type: "string", default: "100" },
         "rss-limit": { type: "string", default: "128" },
+        "early-resets": { type: "string", default: "600" },
+        churn: { type: "string", default: "20000" },
         keep: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -157,6 +222,8 @@ function parseOptions(args: string[]): SoakOptions | "help" {
     clients: integer(values.clients, "clients", 1, 64),
     rate: integer(values.rate, "rate", 1, 5000),
     rssLimitMb: integer(values["rss-limit"], "rss-limit", 16, 65536),
+    earlyResets: integer(values["early-resets"], "early-resets", 0, 100_000),
+    churn: churnCount(values.churn),
     keep: values.keep,
   };
 }
@@ -166,6 +233,16 @@ function integer(text: string, name: string, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new UsageError(
       `Invalid --${name} "${text}": must be a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function churnCount(text: string): number {
+  const value = integer(text, "churn", 0, 1_000_000);
+  if (value !== 0 && value < MIN_CHURN) {
+    throw new UsageError(
+      `Invalid --churn "${text}": must be 0 or at least ${MIN_CHURN}`,
     );
   }
   return value;
@@ -195,27 +272,6 @@ function randomInt(random: () => number, min: number, max: number): number {
  * main sequence does not depend on how they interleave. */
 function forkRandom(random: () => number): () => number {
   return seededRandom(Math.floor(random() * 2 ** 32));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Settles like `promise`, or resolves with `fallback` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 const started = performance.now();
@@ -256,6 +312,8 @@ class ServerProcess {
   /** Whether it said it was listening: one that never did failed to start,
    * which the start-up retries deal with. */
   listened = false;
+  /** Where its inspector listens, once it said so: the heap is read there. */
+  inspectorUrl: string | null = null;
   done = false;
   readonly exited: Promise<ServerExit>;
   readonly #listening = Promise.withResolvers<number>();
@@ -274,6 +332,7 @@ class ServerProcess {
         if (this.stderr.length < MAX_SERVER_STDERR) {
           this.stderr += textDecoder.decode(chunk, { stream: true });
         }
+        this.inspectorUrl ??= INSPECTOR_URL.exec(this.stderr)?.[1] ?? null;
         const match = LISTENING.exec(this.stderr);
         if (match !== null) {
           this.listened = true;
@@ -357,12 +416,15 @@ class ServerControl {
     this.errors = errors;
   }
 
-  /** The server's arguments, as the issue gives them. */
+  /** The server's arguments, as the issue gives them, and an inspector on a
+   * loopback port of the system's choosing, for the heap readings around the
+   * churn (see tools/heap_gauge.ts). */
   args(port: number): string[] {
     return [
       "run",
       "--allow-net",
       "--allow-write",
+      `--inspect=${HOST}:0`,
       `${ROOT}server.ts`,
       ...["--host", HOST, "--port", String(port), "--ack"],
       ...["--idle-timeout", String(IDLE_TIMEOUT_S), "--max-line", String(MAX_LINE)],
@@ -790,7 +852,14 @@ async function probe(
   } finally {
     closeQuietly(conn);
   }
-  fileProbe(ctx, shape, { epoch, startMs, port: conn.localAddr.port, sent: record.sent, failure });
+  fileProbe(ctx, shape, {
+    epoch,
+    startMs,
+    endMs: Date.now(),
+    port: conn.localAddr.port,
+    sent: record.sent,
+    failure,
+  });
 }
 
 /** A connect that failed while the server was up is a failure of its own. */
@@ -806,6 +875,7 @@ interface ProbeRun {
   /** The server's epoch when it began. */
   readonly epoch: number;
   readonly startMs: number;
+  readonly endMs: number;
   /** Its local port. */
   readonly port: number;
   readonly sent: readonly Uint8Array[];
@@ -823,7 +893,7 @@ function fileProbe(ctx: ProbeContext, shape: ProbeShape, run: ProbeRun): void {
     ...shape,
     port: run.port,
     startMs: run.startMs,
-    endMs: Date.now(),
+    endMs: run.endMs,
     sentBytes: bytes.length,
     expected: expectedMessages(bytes, MAX_LINE),
     waived: restarted ? "a server restart overlapped it" : null,
@@ -952,7 +1022,7 @@ async function resetProbe(ctx: ProbeContext, random: () => number, id: number): 
   } finally {
     socket.resetAndDestroy();
   }
-  fileProbe(ctx, shape, { epoch, startMs, port, sent, failure });
+  fileProbe(ctx, shape, { epoch, startMs, endMs: Date.now(), port, sent, failure });
 }
 
 /** (d) Sends lines (and maybe part of one), half-closes, and keeps the socket
@@ -1268,6 +1338,294 @@ async function drainAndStop(ctx: ProbeContext): Promise<ServerExit | null> {
 }
 
 // ---------------------------------------------------------------------------
+// Short connections: resets before accept, and churn
+
+/** One burst of resets before accept, as the table shows it. */
+interface BurstReport extends AcceptLatency {
+  /** "accept failed" lines the server wrote meanwhile. */
+  readonly acceptFailures: number;
+}
+
+/** One churn round, as the table shows it. */
+interface ChurnRound {
+  readonly connections: number;
+  readonly reset: number;
+  readonly ms: number;
+  /** The server's heap after a full collection, and its RSS, once the
+   * round's connections had ended. */
+  readonly heapBytes: number;
+  readonly rssKiB: number;
+  /** The highest RSS sampled during the round. */
+  readonly peakRssKiB: number;
+}
+
+/** What the short-connection phases found. */
+interface ShortReport extends ChurnReport {
+  readonly bursts: readonly BurstReport[];
+}
+
+/** What the churn found. */
+interface ChurnReport {
+  /** The server's heap and RSS at idle before the churn, if it ran. */
+  readonly idleHeapBytes: number | null;
+  readonly idleRssKiB: number | null;
+  readonly rounds: readonly ChurnRound[];
+  readonly heapGrowth: HeapGrowth | null;
+}
+
+/** The churn's part of the report when there was none. */
+const NO_CHURN: ChurnReport = {
+  idleHeapBytes: null,
+  idleRssKiB: null,
+  rounds: [],
+  heapGrowth: null,
+};
+
+/** "accept failed" lines in a server's stderr. */
+function acceptFailures(stderr: string): number {
+  return stderr.split("accept failed").length - 1;
+}
+
+/** How each short connection must show in the output. */
+function shortShape(conn: ShortConnection, name: string): ProbeShape {
+  switch (conn.kind) {
+    case "graceful":
+      return { kind: "churn", name, reasons: ["eof"], mayLoseUnread: false };
+    case "reset":
+      // Reset only once its line was acknowledged: nothing can be unread.
+      return { kind: "churn", name, reasons: ["reset"], mayLoseUnread: false };
+    case "early-reset":
+      return { kind: "early-reset", name, reasons: ["reset"], mayLoseUnread: false };
+  }
+}
+
+/**
+ * Files short connections like fault connections, except that their
+ * failures on the soak's side are summed up in one line: thousands of
+ * connections failing alike are one problem.
+ */
+function fileShort(
+  ctx: ProbeContext,
+  phase: string,
+  epoch: number,
+  conns: readonly { readonly conn: ShortConnection; readonly name: string }[],
+): void {
+  const failures: string[] = [];
+  const restarted = (): boolean => epoch % 2 === 1 || ctx.server.epoch !== epoch;
+  for (const { conn, name } of conns) {
+    if (conn.failure !== null) failures.push(`${name}: ${conn.failure}`);
+    if (conn.port === 0) continue; // never connected: nothing to look for
+    fileProbe(ctx, shortShape(conn, name), {
+      epoch,
+      startMs: conn.startMs,
+      endMs: conn.endMs,
+      port: conn.port,
+      sent: conn.sent === "" ? [] : [encoder.encode(conn.sent)],
+      failure: null,
+    });
+  }
+  if (failures.length > 0 && !restarted()) {
+    ctx.errors.push(
+      `${phase}: ${count(failures.length)} of ${count(conns.length)} connections failed on ` +
+        `the soak's side (first: ${failures.slice(0, 3).join("; ")})`,
+    );
+  }
+}
+
+/**
+ * Bursts of connects reset before the server accepts them, each followed by
+ * an ordinary client whose line is timed to the output. The server is
+ * stopped while a burst lands, as a busy or descheduled server would be, so
+ * that every reset is in before its accept. It stops after the first late
+ * line: that is the evidence, and every further burst would cost as long
+ * again.
+ */
+async function earlyResetPhase(
+  ctx: ProbeContext,
+  total: number,
+  random: () => number,
+): Promise<BurstReport[]> {
+  const reports: BurstReport[] = [];
+  for (let burst = 1, done = 0; done < total; burst++) {
+    const server = ctx.server.current;
+    if (server === null || server.done) {
+      ctx.errors.push("resets before accept: no server to run them against");
+      break;
+    }
+    const size = Math.min(EARLY_RESET_BURST, total - done);
+    done += size;
+    const epoch = ctx.server.epoch;
+    const port = ctx.server.port;
+    const failedBefore = acceptFailures(server.stderr);
+    server.signal("SIGSTOP");
+    let resets: ShortConnection[];
+    try {
+      resets = await resetBurst(port, size);
+      await sleep(BURST_SETTLE_MS);
+    } finally {
+      server.signal("SIGCONT");
+    }
+    // Connected after the whole burst, the line's connection is behind all of
+    // it in the accept queue: once the line is out, the server has been
+    // through every connection of the burst.
+    const text = `after-burst ${burst} ${asciiWord(random, 8, 30)}`;
+    const line = await timedLine(port, ctx.server.outPath, text, AFTER_BURST_TIMEOUT_MS);
+    const report: BurstReport = {
+      resets: size,
+      latencyMs: line.latencyMs,
+      waitedMs: AFTER_BURST_TIMEOUT_MS,
+      acceptFailures: acceptFailures(server.stderr) - failedBefore,
+    };
+    reports.push(report);
+    fileShort(
+      ctx,
+      `reset burst ${burst}`,
+      epoch,
+      resets.map((conn, i) => ({ conn, name: `early-reset#${burst}.${i}` })),
+    );
+    const shape: ProbeShape = {
+      kind: "after-burst",
+      name: `after-burst#${burst}`,
+      reasons: ["eof"],
+      mayLoseUnread: false,
+    };
+    if (line.port === 0) {
+      connectFailed(ctx, shape, epoch, line.failure);
+    } else {
+      fileProbe(ctx, shape, {
+        epoch,
+        startMs: line.startMs,
+        endMs: line.endMs,
+        port: line.port,
+        sent: [encoder.encode(line.sent)],
+        failure: line.failure,
+      });
+    }
+    log(
+      `burst ${burst}: ${size} connects reset before accept; server logged ` +
+        `${report.acceptFailures} accept failures; a line after it took ${
+          line.latencyMs === null
+            ? `over ${AFTER_BURST_TIMEOUT_MS} ms`
+            : `${Math.round(line.latencyMs)} ms`
+        }`,
+    );
+    if (line.latencyMs === null || line.latencyMs > ACCEPT_LATENCY_BOUND_MS) break;
+  }
+  return reports;
+}
+
+/**
+ * Two rounds of churn with the server otherwise idle, its heap read after a
+ * full collection before, between and after them. The first round warms the
+ * server up (code compiled and optimized, tables grown to the churn's
+ * concurrency); the heap growth over the second is what the verdict judges:
+ * what each connection that ended left behind.
+ */
+async function churnPhase(
+  ctx: ProbeContext,
+  total: number,
+  random: () => number,
+): Promise<ChurnReport> {
+  const server = ctx.server.current;
+  if (server === null || server.done || server.inspectorUrl === null) {
+    ctx.errors.push("churn: no server with an inspector to measure the heap of");
+    return NO_CHURN;
+  }
+  let gauge: HeapGauge;
+  try {
+    gauge = await HeapGauge.connect(server.inspectorUrl, PROBE_IO_TIMEOUT_MS);
+  } catch (error) {
+    ctx.errors.push(`churn: Cannot measure the server's heap: ${describe(error)}`);
+    return NO_CHURN;
+  }
+  // The session must be closed before the server is stopped, or it waits.
+  await using _ = gauge;
+  const epoch = ctx.server.epoch;
+  const pid = server.child.pid;
+  const idleHeapBytes = await gauge.usedAfterGc();
+  const idleRssKiB = readRssKiB(pid);
+  const rounds: ChurnRound[] = [];
+  const first = Math.floor(total / 2);
+  for (const [round, size] of [[1, first], [2, total - first]] as const) {
+    const began = performance.now();
+    let peakRssKiB = 0;
+    const sampler = setInterval(() => {
+      try {
+        peakRssKiB = Math.max(peakRssKiB, readRssKiB(pid));
+      } catch {
+        // The server ended; the round's connections say so.
+      }
+    }, 250);
+    let conns: ShortConnection[];
+    try {
+      conns = await churn(ctx.server.port, {
+        count: size,
+        tag: `c${round}`,
+        random,
+        deadline: began + CHURN_ROUND_MS,
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    const ms = performance.now() - began;
+    fileShort(
+      ctx,
+      `churn round ${round}`,
+      epoch,
+      conns.map((conn, i) => ({ conn, name: `churn#${round}.${i}` })),
+    );
+    await sleep(CHURN_SETTLE_MS);
+    const heapBytes = await gauge.usedAfterGc();
+    const rssKiB = readRssKiB(pid);
+    rounds.push({
+      connections: conns.length,
+      reset: conns.filter((c) => c.kind === "reset").length,
+      ms,
+      heapBytes,
+      rssKiB,
+      peakRssKiB,
+    });
+    log(
+      `churn round ${round}: ${conns.length} connections in ${Math.round(ms)} ms; server heap ` +
+        `${(heapBytes / 2 ** 20).toFixed(1)} MiB after a full collection, RSS ${
+          (rssKiB / 1024).toFixed(1)
+        } MiB`,
+    );
+  }
+  if (ctx.server.epoch !== epoch) {
+    ctx.errors.push("churn: the server restarted during the churn; its heap growth says nothing");
+    return { idleHeapBytes, idleRssKiB, rounds, heapGrowth: null };
+  }
+  const [warm, measured] = rounds as [ChurnRound, ChurnRound];
+  return {
+    idleHeapBytes,
+    idleRssKiB,
+    rounds,
+    heapGrowth: {
+      connections: measured.connections,
+      beforeBytes: warm.heapBytes,
+      afterBytes: measured.heapBytes,
+    },
+  };
+}
+
+/** The short-connection phases, one after the other, with the server idle:
+ * resets before accept first, while nothing else waits in its queue. */
+async function shortPhases(
+  ctx: ProbeContext,
+  options: SoakOptions,
+  random: () => number,
+): Promise<ShortReport> {
+  const bursts = options.earlyResets > 0
+    ? await earlyResetPhase(ctx, options.earlyResets, forkRandom(random))
+    : [];
+  const churned = options.churn > 0
+    ? await churnPhase(ctx, options.churn, forkRandom(random))
+    : NO_CHURN;
+  return { bursts, ...churned };
+}
+
+// ---------------------------------------------------------------------------
 // The run
 
 /** When the server-side faults happen, in ms from the start. */
@@ -1277,10 +1635,11 @@ interface ServerAction {
 }
 
 /** At least two SIGKILLs in runs of 30 s or more (one in shorter ones), one
- * mid-run SIGTERM from 60 s, and a rotation every 20 s or so (at least two). */
+ * mid-run SIGTERM from 30 s (the default run), and a rotation every 20 s or
+ * so (at least two). */
 function planServerActions(random: () => number, durationMs: number): ServerAction[] {
   const kills = durationMs >= 30_000 ? Math.max(2, Math.floor(durationMs / 40_000)) : 1;
-  const terms = durationMs >= 60_000 ? 1 : 0;
+  const terms = durationMs >= 30_000 ? 1 : 0;
   const stops: ServerAction["action"][] = [
     ...Array<"kill">(kills).fill("kill"),
     ...Array<"term">(terms).fill("term"),
@@ -1381,6 +1740,11 @@ function count(n: number): string {
   return n.toLocaleString("en-US");
 }
 
+/** `n` and `noun`, in the plural unless `n` is 1. */
+function plural(n: number, noun: string): string {
+  return `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 interface Report {
   readonly options: SoakOptions;
   readonly output: OutputAnalysis;
@@ -1389,6 +1753,7 @@ interface Report {
   readonly senders: readonly SteadySender[];
   readonly finalExit: ServerExit | null;
   readonly pauses: number;
+  readonly short: ShortReport;
 }
 
 function table(report: Report): string {
@@ -1431,6 +1796,7 @@ function table(report: Report): string {
     ],
     ["hostile clients", count(counts.hostile)],
     ["drain clients", `${counts.drain} (${counts.linesAfterSigterm} lines after SIGTERM)`],
+    ...shortRows(report),
     [
       "fault connections",
       `${count(probes.checked)} checked, ${count(probes.waived)} waived (restart), ` +
@@ -1446,6 +1812,85 @@ function table(report: Report): string {
     ],
   ];
   return formatTable(rows);
+}
+
+/** The short phases' part of the PASS line: the figures the two verdicts
+ * are on. */
+function shortSummary(short: ShortReport): string {
+  let text = "";
+  const latencies = short.bursts.map((b) => b.latencyMs ?? Infinity);
+  if (latencies.length > 0) {
+    const resets = short.bursts.reduce((sum, b) => sum + b.resets, 0);
+    text += `, ${count(resets)} resets before accept (line after: at most ` +
+      `${count(Math.round(Math.max(...latencies)))} ms)`;
+  }
+  const growth = short.heapGrowth;
+  if (growth !== null) {
+    const churned = short.rounds.reduce((sum, r) => sum + r.connections, 0);
+    const perConnection = (growth.afterBytes - growth.beforeBytes) / growth.connections;
+    text += `, ${count(churned)} churned connections (heap ` +
+      `${plural(Math.round(perConnection), "byte")} each)`;
+  }
+  return text;
+}
+
+/** The table's rows for the resets before accept and the churn. */
+function shortRows(report: Report): [string, string][] {
+  const { bursts, rounds, idleHeapBytes, idleRssKiB, heapGrowth } = report.short;
+  const rows: [string, string][] = [];
+  const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+  if (bursts.length > 0) {
+    const resets = bursts.reduce((sum, b) => sum + b.resets, 0);
+    const failures = bursts.reduce((sum, b) => sum + b.acceptFailures, 0);
+    rows.push([
+      "resets before accept",
+      `${count(resets)} of ${count(report.options.earlyResets)} in ${
+        plural(bursts.length, "burst")
+      }` +
+      `${resets < report.options.earlyResets ? ", stopped at a late line" : ""} (${
+        count(report.output.probes.neverAccepted)
+      } never accepted; ${count(failures)} "accept failed" lines from the server)`,
+    ]);
+    rows.push([
+      "  line after each burst",
+      bursts.map((b) =>
+        b.latencyMs === null ? `> ${count(b.waitedMs)}` : count(Math.round(b.latencyMs))
+      )
+        .join(" / ") + ` ms (bound ${count(ACCEPT_LATENCY_BOUND_MS)} ms)`,
+    ]);
+  }
+  if (rounds.length > 0) {
+    const total = rounds.reduce((sum, r) => sum + r.connections, 0);
+    const resets = rounds.reduce((sum, r) => sum + r.reset, 0);
+    const ms = rounds.reduce((sum, r) => sum + r.ms, 0);
+    rows.push([
+      "churn connections",
+      `${count(total)} in ${rounds.length} rounds (${count(total - resets)} graceful, ` +
+      `${count(resets)} reset; ${count(Math.round(total / (ms / 1000)))}/s)`,
+    ]);
+    rows.push([
+      "  server heap at idle",
+      [idleHeapBytes ?? 0, ...rounds.map((r) => r.heapBytes)].map(mb).join(" -> ") +
+      " MiB after a full collection",
+    ]);
+    if (heapGrowth !== null) {
+      const perConnection = (heapGrowth.afterBytes - heapGrowth.beforeBytes) /
+        heapGrowth.connections;
+      rows.push([
+        "  heap growth, last round",
+        `${plural(Math.round(perConnection), "byte")} per connection ` +
+        `(bound ${HEAP_GROWTH_BOUND_BYTES})`,
+      ]);
+    }
+    rows.push([
+      "  server RSS at idle",
+      [idleRssKiB ?? 0, ...rounds.map((r) => r.rssKiB)].map((kib) => mb(kib * 1024)).join(" -> ") +
+      ` MiB (peak during the churn ${
+        mb(Math.max(...rounds.map((r) => r.peakRssKiB)) * 1024)
+      } MiB, not judged)`,
+    ]);
+  }
+  return rows;
 }
 
 async function runSoak(options: SoakOptions): Promise<number> {
@@ -1512,6 +1957,9 @@ async function runSoak(options: SoakOptions): Promise<number> {
     })();
     const maxFloods = Math.max(1, Math.ceil(options.duration / 10));
     await runProbes(ctx, forkRandom(random), endAt, maxFloods);
+    // Forked after every other draw, so a seed gives the same schedule as
+    // before these phases existed.
+    const shortRandom = forkRandom(random);
     await acting;
     const codes = await finishing;
     senders.forEach((sender, k) => {
@@ -1520,9 +1968,14 @@ async function runSoak(options: SoakOptions): Promise<number> {
         log(`steady client ${k} exited ${codes[k]}; stderr ends: ${sender.stderrTail.trim()}`);
       }
     });
-    log(`steady clients done; SIGTERM with ${DRAIN_CLIENTS} clients mid-stream`);
-    const finalExit = server.current === null ? null : await drainAndStop(ctx);
+    // The RSS bound is for the load. The churn's garbage lifts the RSS of
+    // even a server that keeps nothing (to 125 MiB over 20,000 connections
+    // without a forced collection), so it is judged by its heap instead.
     server.stopSampling();
+    log("steady clients done; resets before accept, then the churn, with the server idle");
+    const short = await shortPhases(ctx, options, shortRandom);
+    log(`SIGTERM with ${DRAIN_CLIENTS} clients mid-stream`);
+    const finalExit = server.current === null ? null : await drainAndStop(ctx);
     log(`server ${server.current?.generation} exited: ${finalExit?.code ?? "killed"}`);
     if (server.peakRssKiB === 0) errors.push("the server's RSS was never sampled");
 
@@ -1536,6 +1989,10 @@ async function runSoak(options: SoakOptions): Promise<number> {
       serverStderr: server.processes.map((p) => p.stderr).join("\n"),
       peakRssKiB: server.peakRssKiB,
       rssLimitKiB: options.rssLimitMb * 1024,
+      acceptLatencies: short.bursts,
+      acceptLatencyBoundMs: ACCEPT_LATENCY_BOUND_MS,
+      heapGrowth: short.heapGrowth,
+      heapGrowthBoundBytes: HEAP_GROWTH_BOUND_BYTES,
       runErrors: errors,
     });
     const report: Report = {
@@ -1546,6 +2003,7 @@ async function runSoak(options: SoakOptions): Promise<number> {
       senders,
       finalExit,
       pauses: pauses.filter((p) => p !== undefined).length,
+      short,
     };
     console.log(`linehub soak: seed ${options.seed}, ${options.duration} s, port ${server.port}`);
     console.log(table(report));
@@ -1557,7 +2015,7 @@ async function runSoak(options: SoakOptions): Promise<number> {
             server.kills + server.terms
           } restarts, ` +
           `${server.rotations} rotations, ${counts.reset} resets, ${counts.flood} floods, ` +
-          `${counts.hostile} hostile clients; peak RSS ${
+          `${counts.hostile} hostile clients${shortSummary(short)}; peak RSS ${
             (server.peakRssKiB / 1024).toFixed(0)
           } MiB)`,
       );

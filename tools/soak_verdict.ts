@@ -24,8 +24,20 @@ export interface ExpectedMessage {
   readonly partial: boolean;
 }
 
-/** The kinds of fault connection the soak makes, besides its steady senders. */
-export type ProbeKind = "reset" | "half-open" | "idle" | "flood" | "hostile" | "drain";
+/** The kinds of fault connection the soak makes, besides its steady senders:
+ * `churn` is one of the thousands of one-line connections, `early-reset` one
+ * reset before the server could accept it, `after-burst` the ordinary client
+ * that follows a burst of those. */
+export type ProbeKind =
+  | "reset"
+  | "half-open"
+  | "idle"
+  | "flood"
+  | "hostile"
+  | "drain"
+  | "churn"
+  | "early-reset"
+  | "after-burst";
 
 /** What one fault connection sent and what the output must show for it. */
 export interface ProbeExpectation {
@@ -131,6 +143,10 @@ export interface ProbeAnalysis {
   /** Reset probes whose last bytes the kernel dropped before the server
    * read them (allowed, and counted). */
   readonly lostUnread: number;
+  /** Early resets the output shows no connection for: the reset came before
+   * the server accepted them (allowed, and counted; the others must show
+   * an empty connection). */
+  readonly neverAccepted: number;
 }
 
 /** How a server process ended, and who ended it. */
@@ -153,9 +169,37 @@ export interface SoakFacts {
   readonly serverStderr: string;
   readonly peakRssKiB: number;
   readonly rssLimitKiB: number;
+  /** How long an ordinary client's line took to reach the output after
+   * each burst of resets before accept, in order. */
+  readonly acceptLatencies: readonly AcceptLatency[];
+  /** The most any of those may take, in ms. */
+  readonly acceptLatencyBoundMs: number;
+  /** The server's heap across the measured churn round, or null when there
+   * was no churn. */
+  readonly heapGrowth: HeapGrowth | null;
+  /** The most the heap may grow per churned connection, in bytes. */
+  readonly heapGrowthBoundBytes: number;
   /** Problems the soak saw while running (a restart that failed, an idle
    * client not closed in time, a drain client not acknowledged). */
   readonly runErrors: readonly string[];
+}
+
+/** One burst of resets before accept, and the ordinary line after it. */
+export interface AcceptLatency {
+  /** Connects in the burst. */
+  readonly resets: number;
+  /** Milliseconds until the line was in the output; null if it never was
+   * within the time the soak allowed (`waitedMs`). */
+  readonly latencyMs: number | null;
+  readonly waitedMs: number;
+}
+
+/** The server's V8 heap in use after a full collection, at idle, before
+ * and after a round of short connections. */
+export interface HeapGrowth {
+  readonly connections: number;
+  readonly beforeBytes: number;
+  readonly afterBytes: number;
 }
 
 /** The outcome: `reasons` lists why it failed, most important first. */
@@ -480,6 +524,7 @@ function checkProbes(
   let resetPartials = 0;
   let idleClosed = 0;
   let lostUnread = 0;
+  let neverAccepted = 0;
   const failures = new Examples();
   for (const probe of probes) {
     if (probe.waived !== null) {
@@ -489,8 +534,13 @@ function checkProbes(
     checked++;
     const candidates = (views.get(probe.port) ?? []).filter((view) =>
       view.connectMs >= probe.startMs - PROBE_SLACK_MS &&
-      view.connectMs <= probe.endMs + PROBE_SLACK_MS
+      view.connectMs <= probe.endMs + PROBE_SLACK_MS &&
+      (probe.kind !== "early-reset" || isEmpty(view))
     );
+    if (candidates.length === 0 && probe.kind === "early-reset") {
+      neverAccepted++;
+      continue;
+    }
     if (candidates.length === 0) {
       failures.add(`${probe.name} (port ${probe.port}): no connect record in the output`);
       continue;
@@ -530,7 +580,16 @@ function checkProbes(
     resetPartials,
     idleClosed,
     lostUnread,
+    neverAccepted,
   };
+}
+
+/** Whether the server read nothing on `view`. A port freed by a reset is
+ * handed out again at once, so the port of an early reset the server never
+ * accepted can show up, in the same window, on the next connection; an
+ * early reset sends nothing, so a connection that carried bytes is not it. */
+function isEmpty(view: ConnectionView): boolean {
+  return view.messages.length === 0 && (view.disconnect?.bytes ?? 0) === 0;
 }
 
 /** What is wrong with `view` as the connection of `probe`, or null. */
@@ -612,6 +671,10 @@ function describe(message: MessageRecord | ExpectedMessage | undefined): string 
  *   serverStderr: "",
  *   peakRssKiB: 0,
  *   rssLimitKiB: 1,
+ *   acceptLatencies: [],
+ *   acceptLatencyBoundMs: 1000,
+ *   heapGrowth: null,
+ *   heapGrowthBoundBytes: 100,
  *   runErrors: [],
  * });
  * assert.equal(verdict.pass, false);
@@ -651,6 +714,9 @@ export function judge(facts: SoakFacts): Verdict {
         `(first: ${probes.failureExamples.join("; ")})`,
     );
   }
+  reasons.push(...acceptLatencyProblems(facts.acceptLatencies, facts.acceptLatencyBoundMs));
+  const heap = heapGrowthProblem(facts.heapGrowth, facts.heapGrowthBoundBytes);
+  if (heap !== null) reasons.push(heap);
   facts.steadyExitCodes.forEach((code, k) => {
     if (code !== 0) {
       reasons.push(
@@ -685,6 +751,65 @@ export function judge(facts: SoakFacts): Verdict {
   }
   reasons.push(...facts.runErrors);
   return { pass: reasons.length === 0, reasons };
+}
+
+/** One reason per burst after which an ordinary line was late or never
+ * came: a connection that died in the accept queue must cost the next
+ * client nothing it would notice. */
+function acceptLatencyProblems(
+  latencies: readonly AcceptLatency[],
+  boundMs: number,
+): string[] {
+  const problems: string[] = [];
+  latencies.forEach(({ resets, latencyMs, waitedMs }, i) => {
+    const after = `after burst ${i + 1} of ${count(resets)} resets before accept`;
+    if (latencyMs === null) {
+      problems.push(
+        `a client's line was not in the output ${count(waitedMs)} ms ${after} ` +
+          `(bound ${count(boundMs)} ms)`,
+      );
+    } else if (latencyMs > boundMs) {
+      problems.push(
+        `a client's line took ${count(Math.round(latencyMs))} ms to reach the output ${after} ` +
+          `(bound ${count(boundMs)} ms)`,
+      );
+    }
+  });
+  return problems;
+}
+
+/**
+ * The heap in use after a full collection may not grow by more than
+ * `boundBytes` per connection over a round of connections that all ended:
+ * nothing of a connection that ended should be kept.
+ *
+ * @example
+ * ```ts
+ * import { heapGrowthProblem } from "./soak_verdict.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const round = { connections: 10_000, beforeBytes: 8_000_000, afterBytes: 8_050_000 };
+ * assert.equal(heapGrowthProblem(round, 100), null);
+ * assert.match(
+ *   heapGrowthProblem({ ...round, afterBytes: 11_770_000 }, 100) ?? "",
+ *   /377 bytes per connection/,
+ * );
+ * ```
+ */
+export function heapGrowthProblem(growth: HeapGrowth | null, boundBytes: number): string | null {
+  if (growth === null || growth.connections === 0) return null;
+  const grown = growth.afterBytes - growth.beforeBytes;
+  const perConnection = grown / growth.connections;
+  if (perConnection <= boundBytes) return null;
+  return `server heap grew ${(grown / 2 ** 20).toFixed(1)} MiB over ${
+    count(growth.connections)
+  } ended ` +
+    `connections, ${count(Math.round(perConnection))} bytes per connection after a full ` +
+    `collection (bound ${count(boundBytes)})`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 /** Whether a server process ended the way the soak ended it. A SIGTERM in
