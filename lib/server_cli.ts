@@ -8,7 +8,7 @@
 
 import { AccessList } from "./access_list.ts";
 import { formatHostPort } from "./address.ts";
-import { BatchWriter } from "./batch_writer.ts";
+import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 import { Hub } from "./hub.ts";
 import { type ConsoleContext, runOperatorConsole } from "./operator_console.ts";
@@ -83,13 +83,18 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     return EXIT_OK;
   }
 
+  // `-o /dev/stdout` means stdout: Deno would refuse to open the path
+  // without --allow-all, a flag this program never takes.
+  const stream = config.output === undefined
+    ? Deno.stdout
+    : STANDARD_STREAMS.get(config.output)?.stream ?? null;
   let file: ReopenableFile | null = null;
-  if (config.output !== undefined) {
+  if (stream === null && config.output !== undefined) {
     try {
       file = await ReopenableFile.open(config.output);
     } catch (error) {
       stderr.write(
-        `${PROGRAM}: Cannot open output file "${config.output}": ${describeError(error)}\n`,
+        `${PROGRAM}: Cannot open output file "${config.output}": ${outputErrorText(error)}\n`,
       );
       return EXIT_FAILURE;
     }
@@ -116,10 +121,13 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   if (file === null) Deno.permissions.revokeSync({ name: "write" });
 
   const fatal = Promise.withResolvers<number>();
-  const where = config.output === undefined ? "stdout" : `"${config.output}"`;
+  const streamName = config.output === undefined
+    ? "stdout"
+    : STANDARD_STREAMS.get(config.output)?.name;
+  const where = streamName ?? `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
-  const output = new BatchWriter(file ?? Deno.stdout, {
+  const output = new BatchWriter(file ?? stream ?? Deno.stdout, {
     chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -282,6 +290,28 @@ interface Server {
   readonly paused: boolean;
 }
 
+/** Output paths that name the process's own stdout or stderr, written to
+ * directly. */
+const STANDARD_STREAMS: ReadonlyMap<string, { name: string; stream: ByteWriter }> = new Map([
+  ["/dev/stdout", { name: "stdout", stream: Deno.stdout }],
+  ["/dev/fd/1", { name: "stdout", stream: Deno.stdout }],
+  ["/dev/stderr", { name: "stderr", stream: Deno.stderr }],
+  ["/dev/fd/2", { name: "stderr", stream: Deno.stderr }],
+]);
+
+/** Why the output file cannot be opened (or reopened), in this program's
+ * words: Deno's own permission errors would tell the user to run again with
+ * a flag that a compiled linehub-server does not take. */
+function outputErrorText(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable && /all access/i.test(error.message)) {
+    // Deno allows devices (but /dev/null), /proc and the like only with
+    // every permission; the program runs with less, by design.
+    return "a device or system file, which linehub-server may not open; " +
+      "redirect its stdout there instead";
+  }
+  return describeError(error);
+}
+
 /** Takes clients again after the output recovered; if the port cannot be
  * bound again, says so and tries again every second until it can. */
 function resumeAccepting(server: Server, stderr: BatchWriter): void {
@@ -303,7 +333,7 @@ function reopenOnHangup(file: ReopenableFile, stderr: BatchWriter): () => void {
       (error) =>
         stderr.write(
           `${PROGRAM}: SIGHUP: Cannot reopen "${file.path}", still writing to the old file: ` +
-            `${describeError(error)}\n`,
+            `${outputErrorText(error)}\n`,
         ),
     );
   });

@@ -521,6 +521,72 @@ Deno.test("SIGHUP makes the server reopen --output, so a rotated log gets a fres
   }
 });
 
+Deno.test("server --output to a FIFO or /dev/null exits 0 with the summary, syncing nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_fifo_" });
+  try {
+    // A FIFO read by the test, as `-o >(gzip)` is read by gzip.
+    const fifo = `${dir}/out.fifo`;
+    const made = await runProgram("mkfifo", [fifo]);
+    assert.equal(made.code, 0, made.stderr);
+    // Opening either end waits for the other: the reader opens as the
+    // server starts.
+    const reading = Deno.open(fifo, { read: true }).then(async (file) => {
+      const text = await new Response(file.readable).text();
+      return text;
+    });
+    for (const output of [fifo, "/dev/null"]) {
+      const server = await startServer(["--output", output]);
+      try {
+        await session(server.port, `into ${output}\n`);
+        const result = await server.stop("SIGTERM");
+        assertNoCrash(result.stderr);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(
+          result.stderr,
+          /\nlinehub-server: shut down: 1 client served, 1 line, \d+ bytes, 0 truncated\n$/,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+    assert.equal(
+      await withTimeout(reading, SESSION_TIMEOUT_MS, "the FIFO to end"),
+      `[client 0] into ${fifo}\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server --output /dev/stdout and /dev/stderr write to the server's own stdout and stderr", async () => {
+  for (const [output, stream] of [["/dev/stdout", "stdout"], ["/dev/stderr", "stderr"]] as const) {
+    const server = await startServer(["--output", output]);
+    try {
+      await session(server.port, `to ${stream}\n`);
+      const result = await server.stop("SIGTERM");
+      assertNoCrash(result.stderr);
+      assert.equal(result.code, 0, result.stderr);
+      const line = `[client 0] to ${stream}\n`;
+      assert.equal(result.stdout, stream === "stdout" ? line : "");
+      if (stream === "stderr") assert.ok(result.stderr.includes(line), result.stderr);
+      assert.match(result.stderr, /linehub-server: shut down: 1 client served, 1 line, /);
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
+Deno.test("server --output to a device it may not open says so in its own words, not Deno's", async () => {
+  const result = await runServerProcess(["--host", "127.0.0.1", "--port", "0", "-o", "/dev/full"]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.equal(
+    result.stderr,
+    `linehub-server: Cannot open output file "/dev/full": a device or system file, ` +
+      "which linehub-server may not open; redirect its stdout there instead\n",
+  );
+});
+
 /**
  * Runs the server in a mount namespace of its own where `dir` is a 64 KiB
  * tmpfs already filled by a file named `filler`: a real full disk. The test
