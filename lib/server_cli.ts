@@ -252,7 +252,14 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         stderr.write(`${PROGRAM}: console stopped: Cannot read stdin: ${describeError(error)}\n`)
       );
   }
-  const hangup = file === null ? () => {} : reopenOnHangup(file, stderr);
+  // Without a file SIGHUP is still taken, so that the `kill -HUP` of a log
+  // rotation set up for `>> FILE` does not end the server without its drain
+  // and summary.
+  const hangup = file === null
+    ? listenForSignals(["SIGHUP"], () => {
+      stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+    })
+    : reopenOnHangup(file, stderr);
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());

@@ -136,7 +136,8 @@ TIME is in seconds (2.5), or a number with ms, s, m or h (500ms, 30s, 5m).
 Signals:
   SIGINT, SIGTERM  stop accepting, let clients finish for --drain-timeout,
                    then exit; a second one exits at once
-  SIGHUP           with --output, reopen the file (for log rotation)
+  SIGHUP           with --output, reopen the file (for log rotation);
+                   without, ignored (the server keeps running)
 
 Exit status:
   0    clean shutdown

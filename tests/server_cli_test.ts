@@ -587,6 +587,30 @@ Deno.test("server --output to a device it may not open says so in its own words,
   );
 });
 
+Deno.test("SIGHUP without --output is ignored with one line: the server keeps serving and drains", async () => {
+  // As `linehub-server >> FILE` under a logrotate that sends `kill -HUP`.
+  const server = await startServer();
+  let conn: Deno.TcpConn | null = null;
+  try {
+    conn = await connectAs(server, 0);
+    await writeAll(conn, bytes("before\n"));
+    server.process.kill("SIGHUP");
+    await stderrShows(
+      server,
+      "linehub-server: SIGHUP: output is stdout, no file to reopen; ignored\n",
+    );
+    await finish(conn, "after\n");
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.signal, null);
+    assert.equal(result.stdout, "[client 0] before\n[client 0] after\n");
+    assert.match(result.stderr, /linehub-server: shut down: 1 client served, 2 lines, 13 bytes, /);
+  } finally {
+    if (conn !== null) closeQuietly(conn);
+    await server.stop();
+  }
+});
+
 /**
  * Runs the server in a mount namespace of its own where `dir` is a 64 KiB
  * tmpfs already filled by a file named `filler`: a real full disk. The test
