@@ -19,7 +19,7 @@ import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError, usageErrorText } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
-import { listenForSignals } from "./signal_listeners.ts";
+import { listenForSignals, SAME_SIGNAL_MS } from "./signal_listeners.ts";
 import { readCertificates, readKeyPair, TlsFileError } from "./tls_files.ts";
 import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_server.ts";
 
@@ -42,7 +42,7 @@ const PROGRAM = "linehub-server";
 const OUTPUT_CHUNK_BYTES = 1048576;
 /** Pause between two tries of a failed output write (a full disk). */
 const OUTPUT_RETRY_MS = 1000;
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 /** Runs the server until a signal or a fatal error; returns the exit status. */
 export async function runServerCli(args: string[]): Promise<number> {
@@ -223,8 +223,20 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
 
   let shutdown: Promise<ServerStats> | null = null;
   let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
+  let firstSignalAt = 0;
+  let toldSame = false;
   const onSignal = (signal: Deno.Signal): void => {
     if (shutdown !== null) {
+      if (performance.now() - firstSignalAt < SAME_SIGNAL_MS) {
+        if (!toldSame) {
+          toldSame = true;
+          stderr.write(
+            `${PROGRAM}: ${signal} again within ${SAME_SIGNAL_MS} ms: taken as the same one; ` +
+              "a later one exits at once\n",
+          );
+        }
+        return;
+      }
       stderr.write(`${PROGRAM}: ${signal} again: exiting without waiting for clients\n`);
       fatal.resolve(SIGNAL_EXIT[signal] ?? EXIT_FAILURE);
       return;
@@ -234,6 +246,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       `${PROGRAM}: ${signal}: no longer accepting; waiting up to ${config.drainTimeout} s ` +
         `for ${countOf(connected, "connected client")}\n`,
     );
+    firstSignalAt = performance.now();
     shutdown = server.shutdown();
     // The drain deadline bounds the wait for a stalled output too: what it
     // still holds then is reported as lost (exit 4), not waited for forever.
@@ -252,14 +265,16 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         stderr.write(`${PROGRAM}: console stopped: Cannot read stdin: ${describeError(error)}\n`)
       );
   }
-  // Without a file SIGHUP is still taken, so that the `kill -HUP` of a log
-  // rotation set up for `>> FILE` does not end the server without its drain
-  // and summary.
-  const hangup = file === null
-    ? listenForSignals(["SIGHUP"], () => {
-      stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
-    })
-    : reopenOnHangup(file, stderr);
+  // A terminal that closes sends SIGHUP too, and then stops being one: the
+  // server stops as on SIGTERM rather than outlive it. Any other SIGHUP (a
+  // log rotation's `kill -HUP`) reopens the output file, or, with none, is
+  // ignored rather than ending the server without its drain and summary.
+  const terminals = [Deno.stdin, Deno.stdout, Deno.stderr].filter((stream) => stream.isTerminal());
+  const hangup = listenForSignals(["SIGHUP"], (signal) => {
+    if (terminals.some((stream) => !stream.isTerminal())) onSignal(signal);
+    else if (file !== null) reopenOutput(file, stderr);
+    else stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+  });
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
@@ -331,19 +346,17 @@ function resumeAccepting(server: Server, stderr: BatchWriter): void {
   }
 }
 
-/** Reopens `file` on SIGHUP (log rotation); returns the function that stops
- * listening. A failed reopen is reported and the old file kept. */
-function reopenOnHangup(file: ReopenableFile, stderr: BatchWriter): () => void {
-  return listenForSignals(["SIGHUP"], () => {
-    file.reopen().then(
-      () => stderr.write(`${PROGRAM}: SIGHUP: reopened "${file.path}"\n`),
-      (error) =>
-        stderr.write(
-          `${PROGRAM}: SIGHUP: Cannot reopen "${file.path}", still writing to the old file: ` +
-            `${outputErrorText(error)}\n`,
-        ),
-    );
-  });
+/** Reopens `file` by name (log rotation); a failed reopen is reported and
+ * the old file kept. */
+function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
+  file.reopen().then(
+    () => stderr.write(`${PROGRAM}: SIGHUP: reopened "${file.path}"\n`),
+    (error) =>
+      stderr.write(
+        `${PROGRAM}: SIGHUP: Cannot reopen "${file.path}", still writing to the old file: ` +
+          `${outputErrorText(error)}\n`,
+      ),
+  );
 }
 
 /** The one-line summary printed at shutdown. */

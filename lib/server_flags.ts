@@ -14,6 +14,7 @@ import { DEFAULT_BACKLOG } from "./line_server.ts";
 import { MAX_WORKERS } from "./worker_pool.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
+import { SAME_SIGNAL_MS } from "./signal_listeners.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "./tls_server.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -135,9 +136,11 @@ TIME is in seconds (2.5), or a number with ms, s, m or h (500ms, 30s, 5m).
 
 Signals:
   SIGINT, SIGTERM  stop accepting, let clients finish for --drain-timeout,
-                   then exit; a second one exits at once
+                   then exit; a second one exits at once, unless it comes
+                   within ${SAME_SIGNAL_MS} ms of the first (one Ctrl-C under deno task
+                   arrives twice)
   SIGHUP           with --output, reopen the file (for log rotation);
-                   without, ignored (the server keeps running)
+                   without, ignored; when the terminal closes, as SIGTERM
 
 Exit status:
   0    clean shutdown
