@@ -164,7 +164,11 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   };
   // The modes and the console talk to clients through the hub; in log mode
   // without a console there is none, and the server sends clients nothing.
-  const useConsole = config.console || Deno.stdin.isTerminal();
+  // The console is read only when asked for, even on a terminal: a server
+  // started in the background (`linehub-server > out.log &`) that read its
+  // terminal would be stopped by the system (SIGTTIN) before it served
+  // anyone, and Deno cannot tell whether the process is in the background.
+  const useConsole = config.console;
   const hub = config.mode !== "log" || useConsole ? new Hub(config.mode) : null;
   let server: Server;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;

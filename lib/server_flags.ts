@@ -53,7 +53,7 @@ export interface ServerConfig {
   readonly mode: Mode;
   /** Most bytes queued to one client before it is disconnected. */
   readonly sendQueue: number;
-  /** Read operator commands from stdin even when it is not a terminal. */
+  /** Read operator commands from stdin (`--console`); never without it, even on a terminal. */
   readonly console: boolean;
   readonly help: boolean;
   readonly version: boolean;
@@ -127,8 +127,8 @@ Options:
                         further behind is dropped; ${MIN_SEND_QUEUE} to ${MAX_SEND_QUEUE}
                         and at least --max-line + ${LABEL_ROOM} (default ${DEFAULT_SEND_QUEUE_BYTES},
                         or --max-line + ${LABEL_ROOM} if that is more)
-  --console             read operator commands from stdin (/help lists them)
-                        even when it is not a terminal; on one, always
+  --console             read operator commands from stdin (/help lists them);
+                        off unless given, even on a terminal
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 

@@ -904,6 +904,48 @@ async function portFrom(stderrFile: string): Promise<number> {
 Deno.test({
   name: nameUnless(
     NO_SCRIPT,
+    "server started in the background of a terminal's shell (`&`) listens, serves and drains, reading nothing from the terminal",
+  ),
+  ignore: NO_SCRIPT !== null,
+  async fn(): Promise<void> {
+    const dir = await Deno.makeTempDir({ prefix: "linehub_background_" });
+    // `set -m` gives the shell job control, as an interactive one has: the
+    // server gets a process group of its own that is not the terminal's
+    // foreground group, and keeps the terminal as its stdin.
+    const shell = "set -m; " +
+      `${SERVER_COMMAND} --host 127.0.0.1 --port 0 > "$0/out.log" 2> "$0/err.log" & ` +
+      'echo $! > "$0/pid"; wait $!; echo "exit $?" > "$0/status"';
+    const pty = inTerminal(`sh -c ${shellQuote(shell)} ${shellQuote(dir)}`);
+    let pid = 0;
+    try {
+      const port = await portFrom(`${dir}/err.log`);
+      pid = Number(await fileShows(`${dir}/pid`, "\n"));
+      await pty.write("typed at the terminal\n");
+      await session(port, "served\n");
+      Deno.kill(pid, "SIGTERM");
+      assert.equal((await fileShows(`${dir}/status`, "\n")).trim(), "exit 0");
+      assert.equal(await Deno.readTextFile(`${dir}/out.log`), "[client 0] served\n");
+      const stderr = await Deno.readTextFile(`${dir}/err.log`);
+      assertNoCrash(stderr);
+      assert.match(stderr, /\(text to stdout\)\n/, "no console on stdin");
+      assert.match(stderr, /linehub-server: shut down: 1 client served, 1 line, 7 bytes, /);
+    } finally {
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Exited, as it should have.
+        }
+      }
+      await pty.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    NO_SCRIPT,
     "one Ctrl-C under `deno task server`, which delivers SIGINT twice, drains a connected client and exits 0",
   ),
   ignore: NO_SCRIPT !== null,
