@@ -844,6 +844,26 @@ Deno.test({
   }
 });
 
+Deno.test("server --workers 2 started on the port of another --workers server exits 1: address already in use", async () => {
+  const first = await startServer(["--workers", "2"]);
+  try {
+    const second = await runServerProcess(
+      ["--host", "127.0.0.1", "--port", String(first.port), "--workers", "2"],
+    );
+    assert.equal(second.code, 1);
+    assert.equal(second.stdout, "");
+    assert.equal(
+      second.stderr,
+      `linehub-server: Cannot listen on 127.0.0.1:${first.port}: address already in use\n`,
+    );
+    await session(first.port, "still served\n");
+  } finally {
+    const result = await first.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "[client 0] still served\n");
+  }
+});
+
 Deno.test("server --workers 2 numbers clients across its workers and drains them all", async () => {
   const server = await startServer(["--workers", "2"]);
   try {
