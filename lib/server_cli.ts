@@ -9,7 +9,7 @@
 import { AccessList } from "./access_list.ts";
 import { formatHostPort } from "./address.ts";
 import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
-import { describeError } from "./error_text.ts";
+import { describeError, isSpecialFileRefusal } from "./error_text.ts";
 import { Hub } from "./hub.ts";
 import { type ConsoleContext, runOperatorConsole } from "./operator_console.ts";
 import { countOf } from "./output_format.ts";
@@ -325,17 +325,11 @@ const STANDARD_STREAMS: ReadonlyMap<string, { name: string; stream: ByteWriter }
   ["/dev/fd/2", { name: "stderr", stream: Deno.stderr }],
 ]);
 
-/** Why the output file cannot be opened (or reopened), in this program's
- * words: Deno's own permission errors would tell the user to run again with
- * a flag that a compiled linehub-server does not take. */
+/** Why the output file cannot be opened (or reopened); for a device Deno
+ * refuses, what to do instead. */
 function outputErrorText(error: unknown): string {
-  if (error instanceof Deno.errors.NotCapable && /all access/i.test(error.message)) {
-    // Deno allows devices (but /dev/null), /proc and the like only with
-    // every permission; the program runs with less, by design.
-    return "a device or system file, which linehub-server may not open; " +
-      "redirect its stdout there instead";
-  }
-  return describeError(error);
+  const text = describeError(error);
+  return isSpecialFileRefusal(error) ? `${text}; redirect stdout there instead` : text;
 }
 
 /** Takes clients again after the output recovered; if the port cannot be

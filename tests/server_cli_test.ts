@@ -622,7 +622,14 @@ Deno.test("server --output to a device it may not open says so in its own words,
   assert.equal(
     result.stderr,
     `linehub-server: Cannot open output file "/dev/full": a device or system file, ` +
-      "which linehub-server may not open; redirect its stdout there instead\n",
+      "which this program may not open; redirect stdout there instead\n",
+  );
+  const tls = await runServerProcess(["--tls-cert", "/dev/stdin", "--tls-key", "/dev/stdin"]);
+  assert.equal(tls.code, 1);
+  assert.equal(
+    tls.stderr,
+    `linehub-server: Cannot read certificate file "/dev/stdin": a device or system file, ` +
+      "which this program may not open\n",
   );
 });
 
