@@ -273,9 +273,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // server stops as on SIGTERM rather than outlive it. Any other SIGHUP (a
   // log rotation's `kill -HUP`) reopens the output file, or, with none, is
   // ignored rather than ending the server without its drain and summary.
-  const terminals = [Deno.stdin, Deno.stdout, Deno.stderr].filter((stream) => stream.isTerminal());
+  const terminals = [Deno.stdin, Deno.stdout, Deno.stderr].filter((io) => io.isTerminal());
   const hangup = listenForSignals(["SIGHUP"], (signal) => {
-    if (terminals.some((stream) => !stream.isTerminal())) onSignal(signal);
+    if (terminals.some((io) => !io.isTerminal())) onSignal(signal);
     else if (file !== null) reopenOutput(file, stderr);
     else stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
   });

@@ -275,7 +275,8 @@ class WorkerSession {
 /** Starts this Worker's session and binds its listener, after checking
  * the port is free if asked; null (with `listen-failed` sent) if the check
  * failed. The check and the bind run in one turn of the event loop (both
- * are synchronous), leaving no gap for another pool's check to pass in. */
+ * are synchronous), so another pool's check could pass only in the time
+ * between two system calls. */
 function startSession(
   post: Post,
   start: Extract<ToWorker, { type: "start" }>,
