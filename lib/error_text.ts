@@ -55,8 +55,41 @@ export function describeError(error: unknown): string {
 }
 
 function permissionText(message: string): string {
+  // Deno opens devices (but /dev/null and a few others), /proc and the like
+  // only with --allow-all, which neither program ever has: "run again with
+  // the --allow-all flag" would send the user after a flag that does not
+  // exist for them.
+  if (needsAllAccess(message)) return SPECIAL_FILE;
   // Deno's own permission errors say which flag is missing; the OS's say little.
   return /Requires/.test(message) ? cleanMessage(message) : "permission denied";
+}
+
+/** What a file Deno opens only with every permission is called. */
+const SPECIAL_FILE = "a device or system file, which this program may not open";
+
+function needsAllAccess(message: string): boolean {
+  return /^Requires all access/.test(message);
+}
+
+/**
+ * Whether `error` is Deno refusing a device or system file (`/dev/tty`,
+ * `/dev/stdout`, `/proc/...`) that it opens only for a program with every
+ * permission; {@linkcode describeError} calls it "a device or system file".
+ *
+ * @example
+ * ```ts
+ * import { describeError, isSpecialFileRefusal } from "./error_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new Deno.errors.NotCapable(
+ *   'Requires all access to "/dev/tty", run again with the --allow-all flag',
+ * );
+ * assert.ok(isSpecialFileRefusal(error));
+ * assert.equal(describeError(error), "a device or system file, which this program may not open");
+ * ```
+ */
+export function isSpecialFileRefusal(error: unknown): boolean {
+  return error instanceof Deno.errors.NotCapable && needsAllAccess(error.message);
 }
 
 /** Drops Rust's `(os error N)` suffix, with the `: open '/path'` detail Deno

@@ -1,6 +1,6 @@
 /**
- * The operator console: lines typed on the server's stdin (when it is a
- * terminal, or with `--console`) are sent to every client, and lines that
+ * The operator console: lines typed on the server's stdin (with
+ * `--console`) are sent to every client, terminal-safe, and lines that
  * start with `/` are commands: `/msg N TEXT`, `/list`, `/kick N`, `/stats`,
  * `/help` (see {@linkcode CONSOLE_HELP}). A line starting with `//` sends
  * the rest with one `/`. Replies are meant for the server's stderr.
@@ -221,11 +221,14 @@ function clientTable(clients: ClientHandle[], now: number): string {
 export function runConsoleCommand(command: ConsoleCommand, context: ConsoleContext): string {
   const { target } = context;
   switch (command.kind) {
+    // What the operator sends is escaped as the chat relay escapes client
+    // lines, in every mode: a stray escape sequence (a pasted one, or a key
+    // the terminal sent as one) must not act on the clients' terminals.
     case "say":
-      return `sent to ${countOf(target.broadcast(command.text), "client")}\n`;
+      return `sent to ${countOf(target.broadcast(safeString(command.text)), "client")}\n`;
     case "msg":
       if (target.client(command.id) === undefined) return `No client ${command.id}\n`;
-      return target.message(command.id, command.text)
+      return target.message(command.id, safeString(command.text))
         ? `sent to client ${command.id}\n`
         : `Cannot send to client ${command.id}: its send queue is full or it is leaving\n`;
     case "kick": {

@@ -46,17 +46,32 @@ export class ReopenableFile implements ByteWriter {
       await this.#idle.promise;
     }
     this.#idle = null;
-    await old.sync().catch(() => {});
+    await syncUnlessSpecial(old).catch(() => {});
     old.close();
   }
 
-  /** Flushes the file's data to disk. */
+  /** Flushes the file's data to disk. A pipe, FIFO or character device
+   * (`>(gzip)`, `/dev/null`) has no disk behind it; for those this does
+   * nothing, since what was written has already been handed to the reader. */
   sync(): Promise<void> {
-    return this.#file.sync();
+    return syncUnlessSpecial(this.#file);
   }
 
   close(): void {
     this.#file.close();
+  }
+}
+
+/** Syncs `file` if it is one that can be synced. The system answers a sync
+ * of a pipe, FIFO, socket or character device with EINVAL ("does not support
+ * synchronization"); that answer is the test, because asking what the file
+ * is (`stat`) needs read permission, which the server gives up once started,
+ * and a SIGHUP may reopen the path after that. */
+async function syncUnlessSpecial(file: Deno.FsFile): Promise<void> {
+  try {
+    await file.sync();
+  } catch (error) {
+    if (!(error instanceof Error && "code" in error && error.code === "EINVAL")) throw error;
   }
 }
 

@@ -8,8 +8,8 @@
 
 import { AccessList } from "./access_list.ts";
 import { formatHostPort } from "./address.ts";
-import { BatchWriter } from "./batch_writer.ts";
-import { describeError } from "./error_text.ts";
+import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
+import { describeError, isSpecialFileRefusal } from "./error_text.ts";
 import { Hub } from "./hub.ts";
 import { type ConsoleContext, runOperatorConsole } from "./operator_console.ts";
 import { countOf } from "./output_format.ts";
@@ -19,7 +19,7 @@ import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError, usageErrorText } from "./usage_error.ts";
 import { VERSION } from "./version.ts";
-import { listenForSignals } from "./signal_listeners.ts";
+import { listenForSignals, SAME_SIGNAL_MS } from "./signal_listeners.ts";
 import { readCertificates, readKeyPair, TlsFileError } from "./tls_files.ts";
 import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_server.ts";
 
@@ -42,7 +42,7 @@ const PROGRAM = "linehub-server";
 const OUTPUT_CHUNK_BYTES = 1048576;
 /** Pause between two tries of a failed output write (a full disk). */
 const OUTPUT_RETRY_MS = 1000;
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 /** Runs the server until a signal or a fatal error; returns the exit status. */
 export async function runServerCli(args: string[]): Promise<number> {
@@ -83,13 +83,18 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     return EXIT_OK;
   }
 
+  // `-o /dev/stdout` means stdout: Deno would refuse to open the path
+  // without --allow-all, a flag this program never takes.
+  const stream = config.output === undefined
+    ? Deno.stdout
+    : STANDARD_STREAMS.get(config.output)?.stream ?? null;
   let file: ReopenableFile | null = null;
-  if (config.output !== undefined) {
+  if (stream === null && config.output !== undefined) {
     try {
       file = await ReopenableFile.open(config.output);
     } catch (error) {
       stderr.write(
-        `${PROGRAM}: Cannot open output file "${config.output}": ${describeError(error)}\n`,
+        `${PROGRAM}: Cannot open output file "${config.output}": ${outputErrorText(error)}\n`,
       );
       return EXIT_FAILURE;
     }
@@ -116,10 +121,13 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   if (file === null) Deno.permissions.revokeSync({ name: "write" });
 
   const fatal = Promise.withResolvers<number>();
-  const where = config.output === undefined ? "stdout" : `"${config.output}"`;
+  const streamName = config.output === undefined
+    ? "stdout"
+    : STANDARD_STREAMS.get(config.output)?.name;
+  const where = streamName ?? `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
-  const output = new BatchWriter(file ?? Deno.stdout, {
+  const output = new BatchWriter(file ?? stream ?? Deno.stdout, {
     chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -156,7 +164,11 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   };
   // The modes and the console talk to clients through the hub; in log mode
   // without a console there is none, and the server sends clients nothing.
-  const useConsole = config.console || Deno.stdin.isTerminal();
+  // The console is read only when asked for, even on a terminal: a server
+  // started in the background (`linehub-server > out.log &`) that read its
+  // terminal would be stopped by the system (SIGTTIN) before it served
+  // anyone, and Deno cannot tell whether the process is in the background.
+  const useConsole = config.console;
   const hub = config.mode !== "log" || useConsole ? new Hub(config.mode) : null;
   let server: Server;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
@@ -215,8 +227,20 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
 
   let shutdown: Promise<ServerStats> | null = null;
   let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
+  let firstSignalAt = 0;
+  let toldSame = false;
   const onSignal = (signal: Deno.Signal): void => {
     if (shutdown !== null) {
+      if (performance.now() - firstSignalAt < SAME_SIGNAL_MS) {
+        if (!toldSame) {
+          toldSame = true;
+          stderr.write(
+            `${PROGRAM}: ${signal} again within ${SAME_SIGNAL_MS} ms: taken as the same one; ` +
+              "a later one exits at once\n",
+          );
+        }
+        return;
+      }
       stderr.write(`${PROGRAM}: ${signal} again: exiting without waiting for clients\n`);
       fatal.resolve(SIGNAL_EXIT[signal] ?? EXIT_FAILURE);
       return;
@@ -226,6 +250,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       `${PROGRAM}: ${signal}: no longer accepting; waiting up to ${config.drainTimeout} s ` +
         `for ${countOf(connected, "connected client")}\n`,
     );
+    firstSignalAt = performance.now();
     shutdown = server.shutdown();
     // The drain deadline bounds the wait for a stalled output too: what it
     // still holds then is reported as lost (exit 4), not waited for forever.
@@ -244,7 +269,16 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         stderr.write(`${PROGRAM}: console stopped: Cannot read stdin: ${describeError(error)}\n`)
       );
   }
-  const hangup = file === null ? () => {} : reopenOnHangup(file, stderr);
+  // A terminal that closes sends SIGHUP too, and then stops being one: the
+  // server stops as on SIGTERM rather than outlive it. Any other SIGHUP (a
+  // log rotation's `kill -HUP`) reopens the output file, or, with none, is
+  // ignored rather than ending the server without its drain and summary.
+  const terminals = [Deno.stdin, Deno.stdout, Deno.stderr].filter((io) => io.isTerminal());
+  const hangup = listenForSignals(["SIGHUP"], (signal) => {
+    if (terminals.some((io) => !io.isTerminal())) onSignal(signal);
+    else if (file !== null) reopenOutput(file, stderr);
+    else stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+  });
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
@@ -282,6 +316,22 @@ interface Server {
   readonly paused: boolean;
 }
 
+/** Output paths that name the process's own stdout or stderr, written to
+ * directly. */
+const STANDARD_STREAMS: ReadonlyMap<string, { name: string; stream: ByteWriter }> = new Map([
+  ["/dev/stdout", { name: "stdout", stream: Deno.stdout }],
+  ["/dev/fd/1", { name: "stdout", stream: Deno.stdout }],
+  ["/dev/stderr", { name: "stderr", stream: Deno.stderr }],
+  ["/dev/fd/2", { name: "stderr", stream: Deno.stderr }],
+]);
+
+/** Why the output file cannot be opened (or reopened); for a device Deno
+ * refuses, what to do instead. */
+function outputErrorText(error: unknown): string {
+  const text = describeError(error);
+  return isSpecialFileRefusal(error) ? `${text}; redirect stdout there instead` : text;
+}
+
 /** Takes clients again after the output recovered; if the port cannot be
  * bound again, says so and tries again every second until it can. */
 function resumeAccepting(server: Server, stderr: BatchWriter): void {
@@ -294,19 +344,17 @@ function resumeAccepting(server: Server, stderr: BatchWriter): void {
   }
 }
 
-/** Reopens `file` on SIGHUP (log rotation); returns the function that stops
- * listening. A failed reopen is reported and the old file kept. */
-function reopenOnHangup(file: ReopenableFile, stderr: BatchWriter): () => void {
-  return listenForSignals(["SIGHUP"], () => {
-    file.reopen().then(
-      () => stderr.write(`${PROGRAM}: SIGHUP: reopened "${file.path}"\n`),
-      (error) =>
-        stderr.write(
-          `${PROGRAM}: SIGHUP: Cannot reopen "${file.path}", still writing to the old file: ` +
-            `${describeError(error)}\n`,
-        ),
-    );
-  });
+/** Reopens `file` by name (log rotation); a failed reopen is reported and
+ * the old file kept. */
+function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
+  file.reopen().then(
+    () => stderr.write(`${PROGRAM}: SIGHUP: reopened "${file.path}"\n`),
+    (error) =>
+      stderr.write(
+        `${PROGRAM}: SIGHUP: Cannot reopen "${file.path}", still writing to the old file: ` +
+          `${outputErrorText(error)}\n`,
+      ),
+  );
 }
 
 /** The one-line summary printed at shutdown. */

@@ -14,6 +14,7 @@ import { DEFAULT_BACKLOG } from "./line_server.ts";
 import { MAX_WORKERS } from "./worker_pool.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
+import { SAME_SIGNAL_MS } from "./signal_listeners.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "./tls_server.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -52,7 +53,7 @@ export interface ServerConfig {
   readonly mode: Mode;
   /** Most bytes queued to one client before it is disconnected. */
   readonly sendQueue: number;
-  /** Read operator commands from stdin even when it is not a terminal. */
+  /** Read operator commands from stdin (`--console`); never without it, even on a terminal. */
   readonly console: boolean;
   readonly help: boolean;
   readonly version: boolean;
@@ -126,8 +127,8 @@ Options:
                         further behind is dropped; ${MIN_SEND_QUEUE} to ${MAX_SEND_QUEUE}
                         and at least --max-line + ${LABEL_ROOM} (default ${DEFAULT_SEND_QUEUE_BYTES},
                         or --max-line + ${LABEL_ROOM} if that is more)
-  --console             read operator commands from stdin (/help lists them)
-                        even when it is not a terminal; on one, always
+  --console             read operator commands from stdin (/help lists them);
+                        off unless given, even on a terminal
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
@@ -135,8 +136,11 @@ TIME is in seconds (2.5), or a number with ms, s, m or h (500ms, 30s, 5m).
 
 Signals:
   SIGINT, SIGTERM  stop accepting, let clients finish for --drain-timeout,
-                   then exit; a second one exits at once
-  SIGHUP           with --output, reopen the file (for log rotation)
+                   then exit; a second one exits at once, unless it comes
+                   within ${SAME_SIGNAL_MS} ms of the first (one Ctrl-C under deno task
+                   arrives twice)
+  SIGHUP           with --output, reopen the file (for log rotation);
+                   without, ignored; when the terminal closes, as SIGTERM
 
 Exit status:
   0    clean shutdown

@@ -16,12 +16,18 @@
  */
 
 import { AccessList } from "./access_list.ts";
+import { DEFAULT_PORT } from "./address.ts";
 import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
 import { LineServer, type ServerStats } from "./line_server.ts";
 import type { ChunkSink } from "./output_format.ts";
 import { TlsAcceptor } from "./tls_server.ts";
-import { type FromWorker, type ToWorker, unstableNetEnabled } from "./worker_pool.ts";
+import {
+  checkPortFree,
+  type FromWorker,
+  type ToWorker,
+  unstableNetEnabled,
+} from "./worker_pool.ts";
 
 /** Size of the Worker's gathering chunks, so the most one message to the
  * main thread carries: large, since each Worker has one chunk in flight at a
@@ -266,6 +272,33 @@ class WorkerSession {
   }
 }
 
+/** Starts this Worker's session and binds its listener, after checking
+ * the port is free if asked; null (with `listen-failed` sent) if the check
+ * failed. The check and the bind run in one turn of the event loop (both
+ * are synchronous), so another pool's check could pass only in the time
+ * between two system calls. */
+function startSession(
+  post: Post,
+  start: Extract<ToWorker, { type: "start" }>,
+): WorkerSession | null {
+  let options = start.options;
+  if (start.checkPortFree) {
+    // LineServer's defaults, which the pool leaves to it.
+    const { host = "0.0.0.0", port = DEFAULT_PORT } = options;
+    try {
+      options = { ...options, port: checkPortFree(host, port) };
+    } catch (error) {
+      // A ListenError's message is a sentence already, naming the address.
+      const message = error instanceof Error ? error.message : describeError(error);
+      post({ type: "listen-failed", message });
+      return null;
+    }
+  }
+  const session = new WorkerSession(post, { ...start, options });
+  session.listen();
+  return session;
+}
+
 /** Wires the Worker's messages to one {@linkcode WorkerSession}. */
 function runWorker(scope: WorkerScope): void {
   const post: Post = (message, transfer = []) => scope.postMessage(message, transfer);
@@ -290,8 +323,7 @@ function runWorker(scope: WorkerScope): void {
           post({ type: "listen-failed", message: "--unstable-net is not enabled" });
           return;
         }
-        session = new WorkerSession(post, message);
-        session.listen();
+        session = startSession(post, message);
         break;
       case "written":
         session?.output.confirm();

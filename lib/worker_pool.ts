@@ -26,6 +26,7 @@
  */
 
 import type { Cidr } from "./access_list.ts";
+import { formatHostPort } from "./address.ts";
 import { fileURLToPath } from "node:url";
 import type { BatchWriter } from "./batch_writer.ts";
 import { describeError } from "./error_text.ts";
@@ -95,6 +96,9 @@ export type ToWorker =
     /** One BigInt64 slot: the next client number, taken with `Atomics.add`. */
     readonly clientCounter: SharedArrayBuffer;
     readonly statsEveryMs: number;
+    /** Check with {@linkcode checkPortFree} right before binding, and bind
+     * the port it returns: true for the first Worker only. */
+    readonly checkPortFree: boolean;
   }
   /** The oldest unconfirmed output chunk has been written by the real output. */
   | { readonly type: "written" }
@@ -175,6 +179,36 @@ export function workersUnavailableReason(): string | null {
  */
 export function unstableNetEnabled(): boolean {
   return "listenDatagram" in Deno;
+}
+
+/**
+ * Checks that no socket holds `hostname:port`, by binding it without
+ * `SO_REUSEPORT` and closing it again; returns the port, the one the system
+ * picked when `port` is 0. `SO_REUSEPORT` lets every socket of the same user
+ * that sets it share a port, so without this check a second pool started on
+ * the same port would join the first one silently and take half its
+ * clients; a bind without it fails while any socket listens there.
+ *
+ * The pool's first Worker calls this and binds with `SO_REUSEPORT` in the
+ * same turn of its event loop, so another pool has only the time between
+ * two system calls to slip in between.
+ *
+ * @throws {ListenError} `Cannot listen on HOST:PORT: address already in use`
+ * (or whatever else stops the bind), as a single {@linkcode LineServer}
+ * says
+ */
+export function checkPortFree(hostname: string, port: number): number {
+  let probe: Deno.TcpListener;
+  try {
+    probe = Deno.listen({ hostname, port, transport: "tcp" });
+  } catch (error) {
+    throw new ListenError(
+      `Cannot listen on ${formatHostPort(hostname, port)}: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+  probe.close();
+  return probe.addr.port;
 }
 
 /** One Worker and what the pool knows of it. */
@@ -299,11 +333,12 @@ export class WorkerPool {
     const reason = workersUnavailableReason();
     if (reason !== null) throw new WorkersUnavailableError(reason);
     try {
-      // The first listener settles the port, so port 0 means one port for all.
-      const addr = await this.#spawn(this.#port).listening.promise;
+      // The first listener settles the port, so port 0 means one port for all,
+      // and checks that no one else holds it.
+      const addr = await this.#spawn(this.#port, true).listening.promise;
       // A shutdown that came meanwhile has told only the Workers it saw.
       if (this.#stopping !== null) throw new Error("Cannot listen: the pool is shutting down");
-      const rest = Array.from({ length: this.#count - 1 }, () => this.#spawn(addr.port));
+      const rest = Array.from({ length: this.#count - 1 }, () => this.#spawn(addr.port, false));
       await Promise.all(rest.map((member) => member.listening.promise));
       this.#addr = addr;
       return addr;
@@ -363,7 +398,7 @@ export class WorkerPool {
     return this.#sum(all);
   }
 
-  #spawn(port: number): Member {
+  #spawn(port: number, checkPortFree: boolean): Member {
     const index = this.#members.length;
     // The name is what Deno shows if it reports an error of the Worker itself.
     const worker = new Worker(WORKER_MODULE, { type: "module", name: `linehub worker ${index}` });
@@ -393,6 +428,7 @@ export class WorkerPool {
       options: { ...this.#serverOptions, port },
       clientCounter: this.#clientCounter,
       statsEveryMs: STATS_EVERY_MS,
+      checkPortFree,
     });
     return member;
   }

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { describeError } from "../lib/error_text.ts";
+import { describeError, isSpecialFileRefusal } from "../lib/error_text.ts";
 
 Deno.test("describeError gives a short phrase for each common system error", () => {
   const cases: Array<[Error, string]> = [
@@ -64,6 +64,16 @@ Deno.test("describeError keeps Deno's message naming a missing permission flag",
     describeError(new Deno.errors.PermissionDenied('Requires write access to "out.log".\nhint')),
     'requires write access to "out.log"',
   );
+});
+
+Deno.test("describeError names a device Deno opens only with --allow-all, never that flag", () => {
+  const error = new Deno.errors.NotCapable(
+    'Requires all access to "/dev/stdout", run again with the --allow-all flag',
+  );
+  assert.equal(describeError(error), "a device or system file, which this program may not open");
+  assert.ok(isSpecialFileRefusal(error));
+  assert.ok(!isSpecialFileRefusal(new Deno.errors.NotCapable('Requires write access to "x"')));
+  assert.ok(!isSpecialFileRefusal(new Error('Requires all access to "/dev/tty"')));
 });
 
 Deno.test("describeError says unknown host for a failed name lookup", () => {

@@ -304,30 +304,39 @@ const noScript = await hasCommand("script") ? null : "script (util-linux) not in
 Deno.test({
   name: nameUnless(
     noScript,
-    "on a terminal the console is on without --console (driven through a pseudo-terminal)",
+    "on a terminal the console is on only with --console, and what is typed reaches clients escaped (driven through a pseudo-terminal)",
   ),
   ignore: noScript !== null,
   async fn(): Promise<void> {
     // `script` runs the server with a pseudo-terminal as its stdin, stdout
     // and stderr; what the test writes to script's stdin is typed there.
-    const port = freePort();
-    const command = [DENO, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`]
-      .concat(["--host", "127.0.0.1", "--port", String(port), "--mode", "broker"])
-      .map((word) => `'${word}'`).join(" ");
-    const pty = spawnPeer("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
-    try {
-      await pty.waitForStdout("console on stdin: /help");
-      const conn = await connectTo(port);
+    for (const withConsole of [false, true]) {
+      const port = freePort();
+      const command = [DENO, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`]
+        .concat(["--host", "127.0.0.1", "--port", String(port), "--mode", "broker"])
+        .concat(withConsole ? ["--console"] : [])
+        .map((word) => `'${word}'`).join(" ");
+      const pty = spawnPeer("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
       try {
-        await pty.waitForStdout("client 0 connected");
-        await pty.write("typed at the terminal\n");
-        assert.equal(await readUntil(conn, "\n"), "typed at the terminal\n");
-        await pty.waitForStdout("sent to 1 client");
+        if (!withConsole) {
+          // A terminal is not a request: the start-up line ends without
+          // the console.
+          await pty.waitForStdout("(text to stdout, broker mode)\r\n");
+          continue;
+        }
+        await pty.waitForStdout("(text to stdout, broker mode, console on stdin: /help)");
+        const conn = await connectTo(port);
+        try {
+          await pty.waitForStdout("client 0 connected");
+          await pty.write("\x1b[31mtyped at the terminal\n");
+          assert.equal(await readUntil(conn, "\n"), "\\x1b[31mtyped at the terminal\n");
+          await pty.waitForStdout("sent to 1 client");
+        } finally {
+          closeQuietly(conn);
+        }
       } finally {
-        closeQuietly(conn);
+        await pty.stop();
       }
-    } finally {
-      await pty.stop();
     }
   },
 });

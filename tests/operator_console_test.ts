@@ -211,6 +211,17 @@ Deno.test("A typed line goes to every client and the operator sees how many got 
   assert.deepEqual(none.broadcasts, ["/help"]);
 });
 
+Deno.test("What the operator sends reaches clients with control, bidi and invisible characters escaped", () => {
+  const target = new FakeTarget([fakeClient({ id: 1, address: "127.0.0.1", port: 1 })]);
+  const context = contextFor(target);
+  // A title-setting sequence, a cursor key sent by the terminal, a bidi
+  // override and a zero-width space: none may act on a client's terminal.
+  assert.equal(run("\x1b]0;pwned\x07hi \x1b[A\u202eolleh", context), "sent to 1 client\n");
+  assert.equal(run("/msg 1 ad\u200bmin\x00", context), "sent to client 1\n");
+  assert.deepEqual(target.broadcasts, ["\\x1b]0;pwned\\x07hi \\x1b[A\\u{202e}olleh"]);
+  assert.deepEqual(target.messages, [[1, "ad\\u{200b}min\\x00"]]);
+});
+
 Deno.test("/msg sends to one client, or says there is no such client or it refused", () => {
   const target = new FakeTarget([
     fakeClient({ id: 2, address: "127.0.0.1", port: 1 }),

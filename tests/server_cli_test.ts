@@ -7,9 +7,12 @@
  */
 
 import assert from "node:assert/strict";
+import { SAME_SIGNAL_MS } from "../lib/signal_listeners.ts";
 import { SERVER_USAGE } from "../lib/server_flags.ts";
+import { type Peer, spawnPeer } from "./_peers.ts";
 import {
   DENO,
+  hasCommand,
   ROOT,
   runProgram,
   runServerProcess,
@@ -28,6 +31,7 @@ import {
   noIPv6Reason,
   readToEnd,
   sendAndClose,
+  sleep,
   waitFor,
   withTimeout,
   writeAll,
@@ -381,13 +385,15 @@ Deno.test("server cuts off a silent client at the drain timeout and says so in t
 });
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
-  Deno.test(`a second ${signal} during the drain makes the server exit at once with ${code}`, async () => {
+  Deno.test(`a second ${signal} later in the drain makes the server exit at once with ${code}`, async () => {
     const server = await startServer(["--drain-timeout", "30"]);
     let conn: Deno.TcpConn | null = null;
     try {
       conn = await connectAs(server, 0);
       server.process.kill(signal);
       await stderrShows(server, `waiting up to 30 s for 1 connected client\n`);
+      // Past the window in which a second signal is taken as the same one.
+      await sleep(SAME_SIGNAL_MS + 500);
       const result = await withTimeout(
         server.stop(signal),
         SESSION_TIMEOUT_MS,
@@ -398,6 +404,39 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
       assert.deepEqual(stderrLines(result.stderr).slice(2), [
         `linehub-server: ${signal}: no longer accepting; waiting up to 30 s for 1 connected client`,
         `linehub-server: ${signal} again: exiting without waiting for clients`,
+      ]);
+    } finally {
+      if (conn !== null) closeQuietly(conn);
+      await server.stop();
+    }
+  });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`two ${signal}s 50 ms apart count as one: the server drains its client and exits 0`, async () => {
+    // As one Ctrl-C under `deno task server`: from the terminal and again
+    // from the task runner.
+    const server = await startServer(["--drain-timeout", "30"]);
+    let conn: Deno.TcpConn | null = null;
+    try {
+      conn = await connectAs(server, 0);
+      server.process.kill(signal);
+      await sleep(50);
+      server.process.kill(signal);
+      await stderrShows(
+        server,
+        `${signal} again within ${SAME_SIGNAL_MS} ms: taken as the same one`,
+      );
+      await finish(conn, "still written\n");
+      const result = await withTimeout(server.finished(), SESSION_TIMEOUT_MS, "the drain to end");
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "[client 0] still written\n");
+      assert.deepEqual(stderrLines(result.stderr).slice(2), [
+        `linehub-server: ${signal}: no longer accepting; waiting up to 30 s for 1 connected client`,
+        `linehub-server: ${signal} again within ${SAME_SIGNAL_MS} ms: taken as the same one; ` +
+        "a later one exits at once",
+        `client 0 disconnected from 127.0.0.1:${conn.localAddr.port} (eof): 1 line, 14 bytes, D s`,
+        "linehub-server: shut down: 1 client served, 1 line, 14 bytes, 0 truncated",
       ]);
     } finally {
       if (conn !== null) closeQuietly(conn);
@@ -518,6 +557,103 @@ Deno.test("SIGHUP makes the server reopen --output, so a rotated log gets a fres
     if (conn !== null) closeQuietly(conn);
     await server.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server --output to a FIFO or /dev/null exits 0 with the summary, syncing nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "linehub_fifo_" });
+  try {
+    // A FIFO read by the test, as `-o >(gzip)` is read by gzip.
+    const fifo = `${dir}/out.fifo`;
+    const made = await runProgram("mkfifo", [fifo]);
+    assert.equal(made.code, 0, made.stderr);
+    // Opening either end waits for the other: the reader opens as the
+    // server starts.
+    const reading = Deno.open(fifo, { read: true }).then(async (file) => {
+      const text = await new Response(file.readable).text();
+      return text;
+    });
+    for (const output of [fifo, "/dev/null"]) {
+      const server = await startServer(["--output", output]);
+      try {
+        await session(server.port, `into ${output}\n`);
+        const result = await server.stop("SIGTERM");
+        assertNoCrash(result.stderr);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(
+          result.stderr,
+          /\nlinehub-server: shut down: 1 client served, 1 line, \d+ bytes, 0 truncated\n$/,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+    assert.equal(
+      await withTimeout(reading, SESSION_TIMEOUT_MS, "the FIFO to end"),
+      `[client 0] into ${fifo}\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server --output /dev/stdout and /dev/stderr write to the server's own stdout and stderr", async () => {
+  for (const [output, stream] of [["/dev/stdout", "stdout"], ["/dev/stderr", "stderr"]] as const) {
+    const server = await startServer(["--output", output]);
+    try {
+      await session(server.port, `to ${stream}\n`);
+      const result = await server.stop("SIGTERM");
+      assertNoCrash(result.stderr);
+      assert.equal(result.code, 0, result.stderr);
+      const line = `[client 0] to ${stream}\n`;
+      assert.equal(result.stdout, stream === "stdout" ? line : "");
+      if (stream === "stderr") assert.ok(result.stderr.includes(line), result.stderr);
+      assert.match(result.stderr, /linehub-server: shut down: 1 client served, 1 line, /);
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
+Deno.test("server --output to a device it may not open says so in its own words, not Deno's", async () => {
+  const result = await runServerProcess(["--host", "127.0.0.1", "--port", "0", "-o", "/dev/full"]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.equal(
+    result.stderr,
+    `linehub-server: Cannot open output file "/dev/full": a device or system file, ` +
+      "which this program may not open; redirect stdout there instead\n",
+  );
+  const tls = await runServerProcess(["--tls-cert", "/dev/stdin", "--tls-key", "/dev/stdin"]);
+  assert.equal(tls.code, 1);
+  assert.equal(
+    tls.stderr,
+    `linehub-server: Cannot read certificate file "/dev/stdin": a device or system file, ` +
+      "which this program may not open\n",
+  );
+});
+
+Deno.test("SIGHUP without --output is ignored with one line: the server keeps serving and drains", async () => {
+  // As `linehub-server >> FILE` under a logrotate that sends `kill -HUP`.
+  const server = await startServer();
+  let conn: Deno.TcpConn | null = null;
+  try {
+    conn = await connectAs(server, 0);
+    await writeAll(conn, bytes("before\n"));
+    server.process.kill("SIGHUP");
+    await stderrShows(
+      server,
+      "linehub-server: SIGHUP: output is stdout, no file to reopen; ignored\n",
+    );
+    await finish(conn, "after\n");
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.signal, null);
+    assert.equal(result.stdout, "[client 0] before\n[client 0] after\n");
+    assert.match(result.stderr, /linehub-server: shut down: 1 client served, 2 lines, 13 bytes, /);
+  } finally {
+    if (conn !== null) closeQuietly(conn);
+    await server.stop();
   }
 });
 
@@ -715,6 +851,26 @@ Deno.test({
   }
 });
 
+Deno.test("server --workers 2 started on the port of another --workers server exits 1: address already in use", async () => {
+  const first = await startServer(["--workers", "2"]);
+  try {
+    const second = await runServerProcess(
+      ["--host", "127.0.0.1", "--port", String(first.port), "--workers", "2"],
+    );
+    assert.equal(second.code, 1);
+    assert.equal(second.stdout, "");
+    assert.equal(
+      second.stderr,
+      `linehub-server: Cannot listen on 127.0.0.1:${first.port}: address already in use\n`,
+    );
+    await session(first.port, "still served\n");
+  } finally {
+    const result = await first.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "[client 0] still served\n");
+  }
+});
+
 Deno.test("server --workers 2 numbers clients across its workers and drains them all", async () => {
   const server = await startServer(["--workers", "2"]);
   try {
@@ -732,4 +888,149 @@ Deno.test("server --workers 2 numbers clients across its workers and drains them
     assert.deepEqual([...ids].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
     assert.match(result.stderr, /shut down: 6 clients served, 12 lines, /);
   }
+});
+
+// --- In a terminal: the server run as a user runs it, through `script` ---
+
+const NO_SCRIPT = await hasCommand("script") ? null : "script (util-linux) not installed";
+
+/** `word` quoted for `sh`. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The shell command that runs the server as `deno task server` does. */
+const SERVER_COMMAND = [DENO, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`]
+  .map(shellQuote).join(" ");
+
+/** Runs `command` with `sh` in a pseudo-terminal of its own, as in a user's
+ * terminal: what the test writes to it is typed there. */
+function inTerminal(command: string): Peer {
+  return spawnPeer("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
+}
+
+/** Waits until the text file `path` includes `text`; returns its text. */
+async function fileShows(path: string, text: string): Promise<string> {
+  let seen = "";
+  await waitFor(
+    `${JSON.stringify(text)} in ${path}`,
+    async () => (seen = await Deno.readTextFile(path).catch(() => "")).includes(text),
+    () => seen,
+  );
+  return seen;
+}
+
+/** The port named by the start-up line in the server's stderr file. */
+async function portFrom(stderrFile: string): Promise<number> {
+  const text = await fileShows(stderrFile, "listening on 127.0.0.1:");
+  const port = Number(/listening on 127\.0\.0\.1:(\d+) /.exec(text)?.[1]);
+  assert.ok(port > 0, text);
+  return port;
+}
+
+Deno.test({
+  name: nameUnless(
+    NO_SCRIPT,
+    "server started in the background of a terminal's shell (`&`) listens, serves and drains, reading nothing from the terminal",
+  ),
+  ignore: NO_SCRIPT !== null,
+  async fn(): Promise<void> {
+    const dir = await Deno.makeTempDir({ prefix: "linehub_background_" });
+    // `set -m` gives the shell job control, as an interactive one has: the
+    // server gets a process group of its own that is not the terminal's
+    // foreground group, and keeps the terminal as its stdin.
+    const shell = "set -m; " +
+      `${SERVER_COMMAND} --host 127.0.0.1 --port 0 > "$0/out.log" 2> "$0/err.log" & ` +
+      'echo $! > "$0/pid"; wait $!; echo "exit $?" > "$0/status"';
+    const pty = inTerminal(`sh -c ${shellQuote(shell)} ${shellQuote(dir)}`);
+    let pid = 0;
+    try {
+      const port = await portFrom(`${dir}/err.log`);
+      pid = Number(await fileShows(`${dir}/pid`, "\n"));
+      await pty.write("typed at the terminal\n");
+      await session(port, "served\n");
+      Deno.kill(pid, "SIGTERM");
+      assert.equal((await fileShows(`${dir}/status`, "\n")).trim(), "exit 0");
+      assert.equal(await Deno.readTextFile(`${dir}/out.log`), "[client 0] served\n");
+      const stderr = await Deno.readTextFile(`${dir}/err.log`);
+      assertNoCrash(stderr);
+      assert.match(stderr, /\(text to stdout\)\n/, "no console on stdin");
+      assert.match(stderr, /linehub-server: shut down: 1 client served, 1 line, 7 bytes, /);
+    } finally {
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Exited, as it should have.
+        }
+      }
+      await pty.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    NO_SCRIPT,
+    "one Ctrl-C under `deno task server`, which delivers SIGINT twice, drains a connected client and exits 0",
+  ),
+  ignore: NO_SCRIPT !== null,
+  async fn(): Promise<void> {
+    const dir = await Deno.makeTempDir({ prefix: "linehub_ctrl_c_" });
+    // The terminal's Ctrl-C reaches every process of its foreground group,
+    // `deno task` and the server; the task runner also passes it on.
+    const task = `cd ${shellQuote(ROOT)} && ${shellQuote(DENO)} task server ` +
+      `--host 127.0.0.1 --port 0 2> ${shellQuote(`${dir}/err.log`)}`;
+    const pty = inTerminal(task);
+    let conn: Deno.TcpConn | null = null;
+    try {
+      const port = await portFrom(`${dir}/err.log`);
+      conn = await connectTo(port);
+      await fileShows(`${dir}/err.log`, "client 0 connected");
+      await pty.write("\x03");
+      await fileShows(`${dir}/err.log`, "SIGINT: no longer accepting");
+      await finish(conn, "after Ctrl-C\n");
+      closeQuietly(conn);
+      conn = null;
+      const result = await pty.finished();
+      assert.equal(result.killed, false);
+      assert.equal(result.code, 0, await Deno.readTextFile(`${dir}/err.log`));
+      assert.match(result.stdout, /\[client 0\] after Ctrl-C\r\n/);
+      const stderr = await Deno.readTextFile(`${dir}/err.log`);
+      assert.doesNotMatch(stderr, /exiting without waiting/);
+      assert.match(stderr, /linehub-server: shut down: 1 client served, 1 line, 13 bytes, /);
+    } finally {
+      if (conn !== null) closeQuietly(conn);
+      await pty.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(NO_SCRIPT, "server whose terminal closes shuts down, though it ignores SIGHUP"),
+  ignore: NO_SCRIPT !== null,
+  async fn(): Promise<void> {
+    const dir = await Deno.makeTempDir({ prefix: "linehub_hangup_" });
+    const pty = inTerminal(
+      `${SERVER_COMMAND} --host 127.0.0.1 --port 0 2> ${shellQuote(`${dir}/err.log`)}`,
+    );
+    try {
+      const port = await portFrom(`${dir}/err.log`);
+      // Killing `script` closes the terminal, as closing its window does.
+      await pty.stop();
+      await waitFor("the server to stop listening", async () => {
+        try {
+          (await connectTo(port)).close();
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    } finally {
+      await pty.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -447,6 +447,37 @@ Deno.test({
 
 Deno.test({
   name: nameUnless(
+    SKIP,
+    "WorkerPool.listen refuses a port another pool holds, instead of taking a share of its clients",
+  ),
+  ignore: SKIP !== null,
+  async fn(): Promise<void> {
+    // The first pool's sockets all set SO_REUSEPORT, as the second's would:
+    // the system alone would let them share the port.
+    const first = await startPool();
+    try {
+      const second = new WorkerPool(new BatchWriter(new MemoryWriter()), new LogSink(), {
+        host: "127.0.0.1",
+        port: first.port,
+        workers: 2,
+      });
+      await assert.rejects(second.listen(), (error: unknown) => {
+        assert.ok(error instanceof ListenError);
+        assert.equal(
+          error.message,
+          `Cannot listen on 127.0.0.1:${first.port}: address already in use`,
+        );
+        return true;
+      });
+      assertStats(await withTimeout(second.shutdown(), 5000, "shutdown"), {});
+    } finally {
+      await first.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
     Deno.build.os === "linux" ? null : "only Linux has a reason to expect --unstable-net",
     "WorkerPool.listen without --unstable-net refuses with a reason and does not end the process",
   ),
