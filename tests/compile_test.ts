@@ -369,7 +369,7 @@ Deno.test("a failed runtime download says what to set, or that a cross-build nee
   assert.equal(
     compileFailureReason(stderr, "aarch64-apple-darwin"),
     "cannot download the deno runtime (denort): failed to lookup address information; " +
-      "a cross-build needs that download",
+      "a cross-build needs that download (DENORT_BIN serves deno task compile only)",
   );
 });
 

@@ -119,7 +119,7 @@ export function compileFailureReason(
     const remedy = target === undefined
       ? `set ${RUNTIME_VARIABLE} to a denort binary of Deno ${Deno.version.deno} ` +
         `for ${Deno.build.target}`
-      : "a cross-build needs that download";
+      : `a cross-build needs that download (${RUNTIME_VARIABLE} serves deno task compile only)`;
     return `cannot download the deno runtime (denort): ${last}; ${remedy}`;
   }
   if (runtime !== undefined && causes.some((cause) => /^Invalid object/i.test(cause))) {
