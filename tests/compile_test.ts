@@ -15,6 +15,8 @@
  */
 
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
+import { build, compileFailureReason, type Compiler } from "../tools/compile.ts";
 import { VERSION } from "../lib/version.ts";
 import { DENO, type ProcessResult, ROOT } from "./_process.ts";
 import { runBounded, startServerCommand, waitForDisconnects } from "./_peers.ts";
@@ -195,3 +197,187 @@ binaryTest(
     assert.match(server.stderr, /^linehub-server: Invalid format "xml": must be one of /);
   },
 );
+
+// What follows needs no runtime: the checks made before compiling, and what
+// `compile:all` does around failed targets, with a fake compiler.
+
+/** Runs `tools/compile.ts` with `args` and `env` added to the environment. */
+async function runCompileTool(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "--allow-run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      `${ROOT}tools/compile.ts`,
+      ...args,
+    ],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(COMPILE_TIMEOUT_MS),
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+Deno.test(
+  "deno task compile names a DENORT_BIN that does not exist, exits 1 and creates no folder",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "linehub-compile-" });
+    try {
+      const runtime = `${dir}/no-such/denort`;
+      const result = await runCompileTool(["--out", `${dir}/dist`], { DENORT_BIN: runtime });
+      assert.deepEqual(result, {
+        code: 1,
+        stdout: "",
+        stderr: `compile: Cannot compile: DENORT_BIN "${runtime}" does not exist\n`,
+      });
+      assert.equal(await exists(`${dir}/dist`), false);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "deno task compile:all refuses DENORT_BIN, which deno would use for every target",
+  async () => {
+    const result = await runCompileTool(["--all", "--out", "/nonexistent"], {
+      DENORT_BIN: Deno.execPath(),
+    });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^compile: Cannot cross-build with DENORT_BIN set \(".+"\): deno would use that one runtime for every target; unset it, or build for this machine only\n$/,
+    );
+  },
+);
+
+/** A compiler that, like `deno compile`, creates the output's folder, then
+ * writes a file for targets in `working` and fails for the others. */
+function fakeCompiler(working: string[], calls: string[]): Compiler {
+  return async (program, output, target) => {
+    calls.push(`${target}/${program.name}`);
+    await Deno.mkdir(dirname(output), { recursive: true });
+    if (target !== undefined && working.includes(target)) {
+      await Deno.writeTextFile(output, "binary");
+      return { ok: true, stderr: "" };
+    }
+    return { ok: false, stderr: `\x1b[1merror\x1b[0m: no runtime for ${target}\n` };
+  };
+}
+
+Deno.test(
+  "compile:all goes on past a failed target, says so per program, exits 1 and removes its empty folder",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "linehub-compile-" });
+    try {
+      const out = `${dir}/dist`;
+      const calls: string[] = [];
+      const lines: string[] = [];
+      const status = await build({
+        out,
+        targets: ["fake-a", "fake-broken", "fake-c"],
+        compile: fakeCompiler(["fake-a", "fake-c"], calls),
+        report: (line) => lines.push(line),
+      });
+      assert.equal(status, 1);
+      assert.deepEqual(calls, [
+        "fake-a/linehub-server",
+        "fake-a/linehub-client",
+        "fake-broken/linehub-server",
+        "fake-broken/linehub-client",
+        "fake-c/linehub-server",
+        "fake-c/linehub-client",
+      ]);
+      assert.deepEqual(lines, [
+        `compile: built ${out}/fake-a/linehub-server`,
+        `compile: built ${out}/fake-a/linehub-client`,
+        `compile: Cannot build ${out}/fake-broken/linehub-server: no runtime for fake-broken`,
+        `compile: Cannot build ${out}/fake-broken/linehub-client: no runtime for fake-broken`,
+        `compile: built ${out}/fake-c/linehub-server`,
+        `compile: built ${out}/fake-c/linehub-client`,
+        "compile: 1 of 3 targets failed: fake-broken",
+      ]);
+      const left = await Array.fromAsync(Deno.readDir(out), (entry) => entry.name);
+      assert.deepEqual(left.sort(), ["fake-a", "fake-c"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "compile:all whose every target fails leaves no folder it made, and keeps one that was there",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "linehub-compile-" });
+    try {
+      const quiet = (): void => {};
+      const made = `${dir}/dist`;
+      assert.equal(
+        await build({
+          out: made,
+          targets: ["fake-a", "fake-b"],
+          compile: fakeCompiler([], []),
+          report: quiet,
+        }),
+        1,
+      );
+      assert.equal(await exists(made), false);
+
+      // The user's own (empty) folder is theirs, even if nothing was built.
+      assert.equal(
+        await build({
+          out: dir,
+          targets: ["fake-a"],
+          compile: fakeCompiler([], []),
+          report: quiet,
+        }),
+        1,
+      );
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("a failed runtime download says what to set, or that a cross-build needs it", () => {
+  const stderr = "error: Failed downloading https://example.invalid/denort.zip\n\nCaused by:\n" +
+    "    0: error sending request\n    1: failed to lookup address information\n";
+  assert.equal(
+    compileFailureReason(stderr),
+    "cannot download the deno runtime (denort): failed to lookup address information; " +
+      `set DENORT_BIN to a denort binary of Deno ${Deno.version.deno} for ${Deno.build.target}`,
+  );
+  assert.equal(
+    compileFailureReason(stderr, "aarch64-apple-darwin"),
+    "cannot download the deno runtime (denort): failed to lookup address information; " +
+      "a cross-build needs that download (DENORT_BIN serves deno task compile only)",
+  );
+});
+
+Deno.test("a DENORT_BIN that is not a runtime is named in the reason", () => {
+  const stderr = "error: Writing deno compile executable to temporary file '/x/a.tmp-1'\n\n" +
+    "Caused by:\n    0: Writing binary bytes\n    1: Invalid object: Not an ELF file\n";
+  assert.equal(
+    compileFailureReason(stderr, undefined, "/opt/denort"),
+    `DENORT_BIN "/opt/denort" is not a deno runtime for ${Deno.build.target}: Not an ELF file`,
+  );
+});
