@@ -4,9 +4,11 @@
  * A line ends at `\n`; one `\r` right before it is removed. The framer works on
  * bytes, never on decoded text, so a multi-byte character split across chunks
  * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
- * unfinished line are held, and a longer line is cut at `maxLine` bytes,
- * delivered at once with `truncated` set, and the rest of it up to the next
- * `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}).
+ * unfinished line are held, and a longer line is cut at `maxLine` bytes (or
+ * up to three fewer, so as not to split a UTF-8 character: see
+ * lib/utf8_cut.ts), delivered at once with `truncated` set, and the rest of
+ * it up to the next `\n` is dropped (and counted in
+ * {@linkcode LineFramer.droppedBytes}).
  *
  * Lines are handed to a callback as views: a line that came whole inside one
  * chunk is a `subarray` of that chunk, and one assembled from several chunks
@@ -16,6 +18,8 @@
  *
  * @module
  */
+
+import { utf8CutPoint } from "./utf8_cut.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
 export const DEFAULT_MAX_LINE = 65536;
@@ -178,9 +182,7 @@ export class LineFramer {
     const line = this.#takePending();
     if (line.length > this.maxLine) {
       // Only possible as maxLine bytes plus a trailing `\r`.
-      this.#truncatedLines++;
-      this.#droppedBytes += line.length - this.maxLine;
-      sink(line.subarray(0, this.maxLine), true, true);
+      this.#cut(line, true, sink);
     } else {
       sink(line, false, true);
     }
@@ -189,21 +191,26 @@ export class LineFramer {
   #deliver(raw: Uint8Array, sink: LineSink): void {
     const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
     if (line.length > this.maxLine) {
-      this.#truncatedLines++;
+      this.#cut(line, false, sink);
       // Everything past the cut up to the `\n`, `\r` included, as when the
       // line arrives in pieces and the cut is made before the `\r` is seen.
-      this.#droppedBytes += raw.length - this.maxLine;
-      sink(line.subarray(0, this.maxLine), true, false);
+      this.#droppedBytes += raw.length - line.length;
     } else {
       sink(line, false, false);
     }
   }
 
   #cutPending(sink: LineSink): void {
-    const line = this.#takePending();
+    this.#cut(this.#takePending(), false, sink);
+  }
+
+  /** Delivers the first `maxLine` bytes of `line`, fewer if that would split
+   * a UTF-8 character, as truncated; counts the rest as dropped. */
+  #cut(line: Uint8Array, partial: boolean, sink: LineSink): void {
+    const cut = utf8CutPoint(line, this.maxLine);
     this.#truncatedLines++;
-    this.#droppedBytes += line.length - this.maxLine;
-    sink(line.subarray(0, this.maxLine), true, false);
+    this.#droppedBytes += line.length - cut;
+    sink(line.subarray(0, cut), true, partial);
   }
 
   #append(bytes: Uint8Array): void {

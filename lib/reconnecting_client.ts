@@ -45,6 +45,8 @@ import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "./line_reader.ts";
 import { countOf } from "./output_format.ts";
 import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_client.ts";
 
+const LF = 10;
+
 /** Most bytes of queued lines put into one socket write. */
 const WRITE_BATCH = 65536;
 
@@ -464,9 +466,11 @@ class Session {
       number++;
       if (line.cut && !toldCut) {
         toldCut = true;
+        // Up to three bytes fewer than --max-line, where the cut would split a character.
+        const kept = line.bytes.length - (line.bytes.at(-1) === LF ? 1 : 0);
         this.#notice(
           `Line ${number} of the input is longer than ${this.maxLine} bytes: sending its first ` +
-            `${this.maxLine} (see --max-line); later long lines are cut without a message`,
+            `${kept} (see --max-line); later long lines are cut without a message`,
           "notice",
         );
       }

@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../lib/line_framer.ts";
+import { utf8CutPoint } from "../lib/utf8_cut.ts";
 import { seededRandom } from "./_net.ts";
 
 const CR = 13;
@@ -121,8 +122,9 @@ function randomChunks(input: Uint8Array, random: () => number, maxChunk: number)
 
 /**
  * The reference: frames the whole input at once. A line's bytes are those
- * before its `\n`, one trailing `\r` removed; past `maxLine` the line is cut and
- * every byte after the cut up to the `\n` counts as dropped. An unfinished last
+ * before its `\n`, one trailing `\r` removed; past `maxLine` the line is cut
+ * (where lib/utf8_cut.ts says, so no character is split) and every byte
+ * after the cut up to the `\n` counts as dropped. An unfinished last
  * line is `partial`, unless it is already known to be too long (more than
  * `maxLine + 1` bytes, or `maxLine + 1` not ending in `\r`): then it was cut
  * and delivered before the end.
@@ -136,9 +138,10 @@ function model(input: Uint8Array, maxLine: number): Outcome {
     const raw = input.subarray(start, newline);
     const line = raw.at(-1) === CR ? raw.subarray(0, -1) : raw;
     if (line.length > maxLine) {
+      const cut = utf8CutPoint(line, maxLine);
       truncatedLines++;
-      droppedBytes += raw.length - maxLine;
-      frames.push(frame(toBinary(line.subarray(0, maxLine)), true, false));
+      droppedBytes += raw.length - cut;
+      frames.push(frame(toBinary(line.subarray(0, cut)), true, false));
     } else {
       frames.push(frame(toBinary(line)));
     }
@@ -148,9 +151,10 @@ function model(input: Uint8Array, maxLine: number): Outcome {
   const cutEarly = rest.length > maxLine + 1 ||
     (rest.length === maxLine + 1 && rest[maxLine] !== CR);
   if (rest.length > maxLine) {
+    const cut = utf8CutPoint(rest, maxLine);
     truncatedLines++;
-    droppedBytes += rest.length - maxLine;
-    frames.push(frame(toBinary(rest.subarray(0, maxLine)), true, !cutEarly));
+    droppedBytes += rest.length - cut;
+    frames.push(frame(toBinary(rest.subarray(0, cut)), true, !cutEarly));
   } else if (rest.length > 0) {
     frames.push(frame(toBinary(rest), false, true));
   }
@@ -474,10 +478,32 @@ Deno.test("LineFramer keeps multi-byte UTF-8 characters split across chunks inta
   }
 });
 
-Deno.test("LineFramer cuts at a byte count, even inside a multi-byte character", () => {
-  // Framing is byte-level: "a\u00e9\u20ac" is 61 c3 a9 e2 82 ac.
-  assert.deepEqual(run([bytes("a\u00e9\u20ac\n")], 3).frames, [frame("a\xc3\xa9", true)]);
-  assert.deepEqual(run([bytes("a\u00e9\u20ac\n")], 2).frames, [frame("a\xc3", true)]);
+Deno.test("LineFramer cuts before a multi-byte character that maxLine would split, and counts its bytes as dropped", () => {
+  // "a\u00e9\u20ac" is 61 c3 a9 e2 82 ac.
+  const line = bytes("a\u00e9\u20ac\n");
+  const cuts: Array<[number, string, number]> = [
+    [1, "a", 5],
+    [2, "a", 5],
+    [3, "a\xc3\xa9", 3],
+    [4, "a\xc3\xa9", 3],
+    [5, "a\xc3\xa9", 3],
+  ];
+  for (const [maxLine, kept, dropped] of cuts) {
+    for (const chunks of [[line], oneByteChunks(line)]) {
+      assert.deepEqual(run(chunks, maxLine), {
+        frames: [frame(kept, true)],
+        truncatedLines: 1,
+        droppedBytes: dropped,
+      }, `maxLine ${maxLine}, ${chunks.length} chunks`);
+    }
+  }
+  // A character cut at the very start leaves an empty line.
+  assert.deepEqual(run([bytes("\u20ac\n")], 2).frames, [frame("", true)]);
+});
+
+Deno.test("LineFramer cuts bytes that are not UTF-8 at maxLine exactly", () => {
+  assert.deepEqual(run([binary("a\xff\xbf\xc3\n")], 3).frames, [frame("a\xff\xbf", true)]);
+  assert.deepEqual(run([binary("a\xe0\x80\x80\n")], 3).frames, [frame("a\xe0\x80", true)]);
 });
 
 Deno.test("LineFramer passes any byte other than \\n through unchanged", () => {

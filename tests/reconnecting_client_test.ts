@@ -494,6 +494,27 @@ Deno.test("a line longer than maxLine is cut there, said once, and the next line
   }
 });
 
+Deno.test("a line cut before a UTF-8 character says how many bytes it sends", async () => {
+  const input = new TypedInput();
+  // Ten bytes would end inside the euro sign (e2 82 ac) at bytes 9 to 11.
+  input.type("x".repeat(8) + "\u20ac and more\n");
+  input.end();
+  const server = FakeLineServer.listen();
+  const client = startClient(server.port, input, { retry: 1, maxLine: 10 });
+  try {
+    await client.done;
+    const conn = await server.connection(0);
+    await conn.ended;
+    assert.deepEqual(conn.lines(), ["x".repeat(8)]);
+    assert.deepEqual(noticesOf(client, "notice"), [
+      "Line 1 of the input is longer than 10 bytes: sending its first 8 (see --max-line); " +
+      "later long lines are cut without a message",
+    ]);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("an interrupt stops the session at once, counting the lines not sent", async () => {
   const port = unusedPort();
   const input = new TypedInput();
