@@ -1,7 +1,8 @@
 /**
  * Splits a byte stream into lines, whatever the chunk boundaries.
  *
- * A line ends at `\n`; one `\r` right before it is removed. The framer works on
+ * A line ends at `\n`; one `\r` right before it is removed (or, with
+ * `keepCr`, kept, but still not counted against `maxLine`). The framer works on
  * bytes, never on decoded text, so a multi-byte character split across chunks
  * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
  * unfinished line are held, and a longer line is cut at `maxLine` bytes (or
@@ -43,7 +44,8 @@ export type LineSink = (line: Uint8Array, truncated: boolean, partial: boolean) 
  * then takes as usual. It is called only where a line starts and no earlier
  * bytes are held; `fresh` is true on the first call of each `push`. A run
  * must treat the lines it takes as the framer would: a line ends at `\n`,
- * one `\r` before it is not part of it, and no line over `maxLine` bytes.
+ * one `\r` before it is not part of it (unless `keepCr`), and no line over
+ * `maxLine` bytes.
  */
 export type LineRun = (chunk: Uint8Array, from: number, fresh: boolean) => number;
 
@@ -52,6 +54,11 @@ export interface LineFramerOptions {
   /** Longest line, in bytes, delivered whole; longer ones are cut at this length.
    * @default {65536} */
   maxLine?: number;
+  /** Keep the `\r` of a `\r\n` at the end of each line delivered whole, for
+   * output that shows the bytes as they came (`--format raw`). It still
+   * does not count against `maxLine`, and a cut line ends at its cut.
+   * @default {false} */
+  keepCr?: boolean;
 }
 
 /**
@@ -74,6 +81,7 @@ export interface LineFramerOptions {
 export class LineFramer {
   /** The configured cap, in bytes. */
   readonly maxLine: number;
+  readonly #keepCr: boolean;
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
   #discarding = false;
@@ -86,6 +94,7 @@ export class LineFramer {
       throw new RangeError(`Invalid maxLine "${maxLine}": must be a positive integer`);
     }
     this.maxLine = maxLine;
+    this.#keepCr = options.keepCr ?? false;
   }
 
   /** Bytes of an unfinished line currently held. */
@@ -196,7 +205,7 @@ export class LineFramer {
       // line arrives in pieces and the cut is made before the `\r` is seen.
       this.#droppedBytes += raw.length - line.length;
     } else {
-      sink(line, false, false);
+      sink(this.#keepCr ? raw : line, false, false);
     }
   }
 

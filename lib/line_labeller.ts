@@ -27,9 +27,10 @@ export interface ByteSink {
 
 /**
  * Which bytes keep a line off the fast path: those below `lo` or above `hi`
- * (unsigned), and `x1` and `x2`, except `allow`. CR must be among them (the
- * fast path drops a CR right before the LF, as the framer does, and keeps no
- * other).
+ * (unsigned), and `x1` and `x2`, except `allow`. Where CR is among them, the
+ * fast path drops a CR right before the LF, as the framer does, and takes no
+ * line with another; where it is not ({@linkcode ANY_BYTE}), a CR is a byte
+ * like any other, as for a framer with `keepCr`.
  */
 export interface LineCheck {
   readonly lo: number;
@@ -45,8 +46,9 @@ export const PRINTABLE_ASCII: LineCheck = { lo: 0x20, hi: 0x7e, x1: 0x7f, x2: 0x
 /** Printable ASCII without `"` and `\`: what `--format json` quotes as it is. */
 export const PLAIN_JSON_ASCII: LineCheck = { lo: 0x20, hi: 0x7e, x1: 0x22, x2: 0x5c, allow: 0x20 };
 
-/** Any byte but CR: what `--format raw` writes as it is. */
-export const ANY_BUT_CR: LineCheck = { lo: 0x00, hi: 0xff, x1: 0x0d, x2: 0x0d, allow: 0x0a };
+/** Every byte: what `--format raw` writes as it is, the CR of a CRLF
+ * included (its framer keeps it). Only the LF is named, and allowed. */
+export const ANY_BYTE: LineCheck = { lo: 0x00, hi: 0xff, x1: 0x0a, x2: 0x0a, allow: 0x0a };
 
 /** Longest prefix the fast path takes; a longer one leaves every line to the
  * general path. */
@@ -139,7 +141,7 @@ export class LineLabeller {
   /**
    * Writes the run of lines in `chunk` from `from` on that the fast path can
    * take, each as `prefix + line + suffix + "\n"` (a CR before the LF
-   * dropped), to `sink`; returns the offset of the first line it left, or
+   * dropped, unless `check` allows CR), to `sink`; returns the offset of the first line it left, or
    * `chunk.length`. It leaves an unfinished line, a line longer than
    * `maxLine` bytes, and a line with a byte `check` refuses. {@linkcode
    * LineLabeller.lines} tells how many lines it wrote.

@@ -28,6 +28,7 @@ import {
   type DisconnectReason,
   formatJsonEvent,
   formatTextEvent,
+  keepsCr,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
@@ -64,6 +65,7 @@ const MAX_LINGERING = 64;
 /** How long a client that ended its input gets to read what is still queued
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
+const CR = 13;
 /** Where refused peers' bytes are read to and dropped: shared, since no one
  * ever looks at them. */
 const DISCARDED = new Uint8Array(1024);
@@ -738,11 +740,20 @@ export class LineServer {
     // The totals grow as lines arrive, so /stats and a signal's count are
     // current. A line's time is that of the read that completed it.
     const stats = this.#stats;
+    const keepCr = keepsCr(this.#format);
     const sink: LineSink = (line, truncated, partial) => {
       connection.linesIn++;
       stats.lines++;
       formatter.write(output, line, truncated, partial, connection.lastActive);
-      observer?.line(connection, line, truncated, partial);
+      if (observer === null) return;
+      // The modes relay a line without its CRLF's CR, whatever the format.
+      const whole = !truncated && !partial;
+      observer.line(
+        connection,
+        keepCr && whole && line.at(-1) === CR ? line.subarray(0, -1) : line,
+        truncated,
+        partial,
+      );
     };
     // Runs of plain lines go to the output in bulk (lib/line_labeller.ts),
     // unless an observer must see each line.
@@ -755,7 +766,7 @@ export class LineServer {
       return next;
     };
     return {
-      framer: new LineFramer({ maxLine }),
+      framer: new LineFramer({ maxLine, keepCr }),
       sink,
       run,
       acknowledge: this.#ack ? new Acknowledger(connection.conn, output) : null,

@@ -6,7 +6,8 @@
  *   or ended without a newline. Connection events go to stderr.
  * - `json`: one JSON object per line (JSON Lines) for every message and every
  *   connection event, in one stream, so a pipeline sees them in order.
- * - `raw`: the message bytes as received and a newline, like `nc -lk`.
+ * - `raw`: the message bytes as received and a newline, like `nc -lk`; its
+ *   lines come from a framer with `keepCr`, so a CRLF line keeps its CR.
  *
  * Every string a peer controls (the message, its certificate name, its
  * address, the detail of an error) goes through lib/safe_text.ts: the
@@ -25,7 +26,7 @@
 
 import { formatHostPort } from "./address.ts";
 import {
-  ANY_BUT_CR,
+  ANY_BYTE,
   type ByteSink,
   type LineCheck,
   lineLabeller,
@@ -40,6 +41,12 @@ import {
   safeString,
   safeText,
 } from "./safe_text.ts";
+
+/** Whether the lines of `format` keep the CR of a CRLF (a framer's
+ * `keepCr`): only `raw`, which shows the bytes as they came. */
+export function keepsCr(format: OutputFormat): boolean {
+  return format === "raw";
+}
 
 /** The names accepted by `--format`. */
 export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
@@ -230,7 +237,7 @@ export class MessageFormatter {
     switch (this.#format) {
       case "raw":
         prefix = EMPTY;
-        check = ANY_BUT_CR;
+        check = ANY_BYTE;
         break;
       case "text":
         prefix = this.#plainLabel();

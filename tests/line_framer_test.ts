@@ -52,13 +52,15 @@ function frame(line: string, truncated = false, partial = false): Frame {
 }
 
 /** A framer plus the frames it has delivered so far. */
-function collector(maxLine?: number): {
+function collector(maxLine?: number, keepCr = false): {
   framer: LineFramer;
   frames: Frame[];
   push: (chunk: Uint8Array) => void;
   end: () => void;
 } {
-  const framer = maxLine === undefined ? new LineFramer() : new LineFramer({ maxLine });
+  const framer = maxLine === undefined
+    ? new LineFramer({ keepCr })
+    : new LineFramer({ maxLine, keepCr });
   const frames: Frame[] = [];
   // The line is a view valid only during the call, so copy it at once.
   const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
@@ -73,8 +75,8 @@ function collector(maxLine?: number): {
 }
 
 /** Feeds `chunks` in order, ends the stream, and reports everything. */
-function run(chunks: Uint8Array[], maxLine?: number): Outcome {
-  const { framer, frames, push, end } = collector(maxLine);
+function run(chunks: Uint8Array[], maxLine?: number, keepCr = false): Outcome {
+  const { framer, frames, push, end } = collector(maxLine, keepCr);
   for (const chunk of chunks) push(chunk);
   end();
   return { frames, truncatedLines: framer.truncatedLines, droppedBytes: framer.droppedBytes };
@@ -127,9 +129,10 @@ function randomChunks(input: Uint8Array, random: () => number, maxChunk: number)
  * after the cut up to the `\n` counts as dropped. An unfinished last
  * line is `partial`, unless it is already known to be too long (more than
  * `maxLine + 1` bytes, or `maxLine + 1` not ending in `\r`): then it was cut
- * and delivered before the end.
+ * and delivered before the end. With `keepCr`, a line delivered whole keeps
+ * the `\r` of its `\r\n`, which still does not count against `maxLine`.
  */
-function model(input: Uint8Array, maxLine: number): Outcome {
+function model(input: Uint8Array, maxLine: number, keepCr = false): Outcome {
   const frames: Frame[] = [];
   let truncatedLines = 0;
   let droppedBytes = 0;
@@ -143,7 +146,7 @@ function model(input: Uint8Array, maxLine: number): Outcome {
       droppedBytes += raw.length - cut;
       frames.push(frame(toBinary(line.subarray(0, cut)), true, false));
     } else {
-      frames.push(frame(toBinary(line)));
+      frames.push(frame(toBinary(keepCr ? raw : line)));
     }
     start = newline + 1;
   }
@@ -199,6 +202,31 @@ Deno.test("LineFramer keeps a lone \\r inside a line", () => {
 Deno.test("LineFramer keeps one \\r of \\r\\r\\n", () => {
   assert.deepEqual(run([bytes("x\r\r\n")]).frames, [frame("x\r")]);
   assert.deepEqual(run(oneByteChunks(bytes("x\r\r\n"))).frames, [frame("x\r")]);
+});
+
+Deno.test("LineFramer with keepCr keeps the \\r of \\r\\n, and lone ones, as raw output shows them", () => {
+  const input = bytes("one\ntwo\r\nthree\r\r\n\r\n\rlead\nlast\r");
+  const expected = [
+    frame("one"),
+    frame("two\r"),
+    frame("three\r\r"),
+    frame("\r"),
+    frame("\rlead"),
+    frame("last\r", false, true),
+  ];
+  assert.deepEqual(run([input], 100, true).frames, expected);
+  assert.deepEqual(run(oneByteChunks(input), 100, true).frames, expected);
+});
+
+Deno.test("LineFramer with keepCr does not count the \\r of \\r\\n towards maxLine, and a cut line ends at its cut", () => {
+  const input = bytes("12345678\r\n123456789\r\n");
+  for (const chunks of [[input], oneByteChunks(input)]) {
+    assert.deepEqual(run(chunks, 8, true), {
+      frames: [frame("12345678\r"), frame("12345678", true)],
+      truncatedLines: 1,
+      droppedBytes: 2,
+    });
+  }
 });
 
 Deno.test("LineFramer delivers empty lines, with \\n or \\r\\n", () => {
@@ -270,6 +298,21 @@ Deno.test("LineFramer matches the whole-input model for random input in random c
       const chunks = randomChunks(input, random, 1 + Math.floor(random() * 12));
       const sizes = chunks.map((chunk) => chunk.length).join(",");
       assert.deepEqual(run(chunks, maxLine), expected, `${label}, chunks ${sizes}`);
+    }
+  }
+});
+
+Deno.test("LineFramer with keepCr matches the whole-input model for random input in random chunks", () => {
+  const random = seededRandom(0xc12);
+  for (let round = 0; round < 400; round++) {
+    const { maxLine, input } = randomCase(random);
+    const expected = model(input, maxLine, true);
+    const label = `round ${round}, maxLine ${maxLine}, input [${input.join(",")}]`;
+    assert.deepEqual(run(oneByteChunks(input), maxLine, true), expected, `${label}, 1-byte chunks`);
+    for (let trial = 0; trial < 5; trial++) {
+      const chunks = randomChunks(input, random, 1 + Math.floor(random() * 12));
+      const sizes = chunks.map((chunk) => chunk.length).join(",");
+      assert.deepEqual(run(chunks, maxLine, true), expected, `${label}, chunks ${sizes}`);
     }
   }
 });

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { LineFramer } from "../lib/line_framer.ts";
 import {
-  ANY_BUT_CR,
+  ANY_BYTE,
   type ByteSink,
   type LineCheck,
   LineLabeller,
@@ -25,6 +25,7 @@ import {
 } from "../lib/line_labeller.ts";
 import {
   type ClientInfo,
+  keepsCr,
   lineSinkOver,
   MessageFormatter,
   OUTPUT_FORMATS,
@@ -120,17 +121,20 @@ function nothingFrom(from: number): Labelled {
 const CHECKS: ReadonlyArray<[string, LineCheck]> = [
   ["text", PRINTABLE_ASCII],
   ["json", PLAIN_JSON_ASCII],
-  ["raw", ANY_BUT_CR],
+  ["raw", ANY_BYTE],
 ];
 
+/** The checks under which a CR is refused, except one right before the LF,
+ * which is dropped: all but raw's, which keeps every byte. */
+const CR_DROPPING = CHECKS.filter(([, check]) => check !== ANY_BYTE);
+
 /** Whether `MessageFormatter.write` writes a line holding `byte` as it is,
- * in the format `check` is for; raw writes every line as it is, but the
- * framer takes a \r before the \n off. */
+ * in the format `check` is for; raw writes every line as it is. */
 function writtenAsIs(check: LineCheck, byte: number): boolean {
   const line = Uint8Array.of(byte);
   if (check === PRINTABLE_ASCII) return isPrintableUtf8(line);
   if (check === PLAIN_JSON_ASCII) return isPlainJsonUtf8(line);
-  return byte !== CR;
+  return true;
 }
 
 Deno.test("LineLabeller writes each line as prefix, line, suffix and a newline", () => {
@@ -177,8 +181,8 @@ Deno.test("LineLabeller leaves a line with a byte to escape wherever it lies in 
 });
 
 Deno.test("LineLabeller takes a clean line that a line with a byte to escape follows in the same 16 bytes", () => {
-  // The bad bytes after the newline belong to the next line, not this one.
-  for (const [name, check] of CHECKS) {
+  // The bad bytes after the newline belong to the next line, not this one (raw has none).
+  for (const [name, check] of CR_DROPPING) {
     const labeller = new LineLabeller();
     const result = label(labeller, 'ab\n\r\x00\x1b"\\\t\xff\ry\n', { check });
     assert.equal(result.next, 3, name);
@@ -187,7 +191,7 @@ Deno.test("LineLabeller takes a clean line that a line with a byte to escape fol
 });
 
 Deno.test("LineLabeller drops one \\r before \\n, wherever the line ends in its 16-byte blocks", () => {
-  for (const [name, check] of CHECKS) {
+  for (const [name, check] of CR_DROPPING) {
     const labeller = new LineLabeller();
     for (let length = 0; length < 40; length++) {
       const line = "z".repeat(length);
@@ -206,7 +210,7 @@ Deno.test("LineLabeller drops one \\r before \\n, wherever the line ends in its 
 });
 
 Deno.test("LineLabeller leaves a line with a \\r anywhere but right before its \\n", () => {
-  for (const [name, check] of CHECKS) {
+  for (const [name, check] of CR_DROPPING) {
     const labeller = new LineLabeller();
     for (const line of ["\r\r", "a\r\r", "\ra", "a\rb", "a\rb\r", "\r\rb"]) {
       assert.deepEqual(label(labeller, `ok\n${line}\nlater\n`, { check }), {
@@ -230,7 +234,7 @@ Deno.test("LineLabeller leaves a line with a \\r anywhere but right before its \
 Deno.test("LineLabeller takes tabs in text and raw but leaves them in json", () => {
   const input = "a\tb\n\tlead\n";
   assert.equal(label(new LineLabeller(), input, { check: PRINTABLE_ASCII }).out, input);
-  assert.equal(label(new LineLabeller(), input, { check: ANY_BUT_CR }).out, input);
+  assert.equal(label(new LineLabeller(), input, { check: ANY_BYTE }).out, input);
   assert.deepEqual(label(new LineLabeller(), input, { check: PLAIN_JSON_ASCII }), nothingFrom(0));
 });
 
@@ -272,16 +276,16 @@ Deno.test("LineLabeller takes exactly the bytes each format writes as they are, 
   }
 });
 
-Deno.test("LineLabeller in raw keeps every byte but \\r and \\n as it is", () => {
+Deno.test("LineLabeller in raw keeps every byte but \\n as it is, the \\r of \\r\\n and lone ones included", () => {
   const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i))
-    .filter((char) => char !== "\n" && char !== "\r")
+    .filter((char) => char !== "\n")
     .join("");
-  const input = `${all}\n${all}\r\n`;
-  assert.deepEqual(label(new LineLabeller(), input, { check: ANY_BUT_CR, maxLine: 1000 }), {
+  const input = `${all}\n${all}\r\n\r\r\n`;
+  assert.deepEqual(label(new LineLabeller(), input, { check: ANY_BYTE, maxLine: 1000 }), {
     next: input.length,
-    lines: 2,
-    out: labelled([all, all]),
-    writes: [labelled([all, all])],
+    lines: 3,
+    out: labelled([all, `${all}\r`, "\r\r"]),
+    writes: [labelled([all, `${all}\r`, "\r\r"])],
   });
 });
 
@@ -291,6 +295,16 @@ Deno.test("LineLabeller takes a line of exactly maxLine bytes and leaves a longe
     for (let maxLine = 1; maxLine <= 40; maxLine++) {
       const at = "m".repeat(maxLine);
       const what = `${name}, maxLine ${maxLine}`;
+      if (check === ANY_BYTE) {
+        // A CR kept counts: that one line is left to the framer, which does
+        // not count it and writes it whole.
+        assert.deepEqual(
+          label(labeller, `${at}\n${at}\r\nlater\n`, { check, maxLine }),
+          { next: maxLine + 1, lines: 1, out: labelled([at]), writes: [labelled([at])] },
+          what,
+        );
+        continue;
+      }
       // The \r of \r\n does not count.
       assert.deepEqual(
         label(labeller, `${at}\n${at}\r\n${at}x\nlater\n`, { check, maxLine }),
@@ -323,11 +337,13 @@ Deno.test("LineLabeller leaves an unfinished last line", () => {
 Deno.test("LineLabeller writes empty lines, with \\n or \\r\\n", () => {
   const labeller = new LineLabeller();
   for (const [name, check] of CHECKS) {
+    // Raw keeps the CR: the second line is that one byte.
+    const out = check === ANY_BYTE ? "ps\np\rs\nps\n" : "ps\nps\nps\n";
     assert.deepEqual(label(labeller, "\n\r\n\n", { check, prefix: "p", suffix: "s" }), {
       next: 4,
       lines: 3,
-      out: "ps\nps\nps\n",
-      writes: ["ps\nps\nps\n"],
+      out,
+      writes: [out],
     }, name);
   }
 });
@@ -612,7 +628,7 @@ const TIME = 1700000000123;
 const FORMAT_CHECKS: Record<OutputFormat, LineCheck> = {
   text: PRINTABLE_ASCII,
   json: PLAIN_JSON_ASCII,
-  raw: ANY_BUT_CR,
+  raw: ANY_BYTE,
 };
 
 /** The prefix and suffix `MessageFormatter.write` puts around a plain line. */
@@ -722,7 +738,7 @@ function writeStream(
     write: (chunk) => output.write(typeof chunk === "string" ? binary(chunk) : chunk),
   });
   const formatter = new MessageFormatter(format, CLIENT);
-  const framer = new LineFramer({ maxLine });
+  const framer = new LineFramer({ maxLine, keepCr: keepsCr(format) });
   let count = 0;
   let labelledCount = 0;
   const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {

@@ -204,6 +204,27 @@ Deno.test("server strips CRLF line endings, even split between writes, and shows
   }
 });
 
+Deno.test("server in raw format keeps the CR of CRLF lines, as nc -lk shows them, and still cuts at --max-line", async () => {
+  const h = startLineServer({ format: "raw", maxLine: 8 });
+  const conn = await connectTo(h.port);
+  try {
+    conn.setNoDelay(true);
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("dos line\r\nsplit crlf\r"));
+    await sleep(5);
+    await writeAll(conn, bytes("\nunix\n12345678\r\n\r\n"));
+    conn.close();
+    await h.stop();
+    assert.equal(
+      h.out.text(),
+      "dos line\r\nsplit cr\nunix\n12345678\r\n\r\n",
+    );
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
 Deno.test("server delivers a final line without newline, flagged partial", async () => {
   const h = startLineServer();
   const conn = await connectTo(h.port);
@@ -914,6 +935,30 @@ Deno.test("an observer is told of each join, line and leave, and its replies rea
       "line 0 too long T",
       "line 0 last P",
       "leave 0 in=3 out=3",
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("in raw format, the output keeps a CRLF's CR and an observer is given the line without it", async () => {
+  const observer = recordingObserver();
+  const h = startLineServer({ observer, format: "raw" });
+  try {
+    const conn = await connectTo(h.port);
+    try {
+      await writeAll(conn, bytes("crlf\r\ntwo\r\r\nlast\r"));
+      await conn.closeWrite();
+      await readToEnd(conn);
+    } finally {
+      closeQuietly(conn);
+    }
+    await disconnected(h, 0);
+    assert.equal(h.out.text(), "crlf\r\ntwo\r\r\nlast\r\n");
+    assert.deepEqual(observer.events.slice(1, 4), [
+      "line 0 crlf",
+      "line 0 two\r",
+      "line 0 last\r P",
     ]);
   } finally {
     await h.stop();

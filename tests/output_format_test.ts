@@ -15,6 +15,7 @@ import {
   formatJsonEvent,
   formatMessage,
   formatTextEvent,
+  keepsCr,
   lineSinkOver,
   MessageFormatter,
   OUTPUT_FORMATS,
@@ -561,7 +562,7 @@ function stream(
   const sink = new CollectingSink();
   const lines = lineSinkOver(sink);
   const formatter = new MessageFormatter(outputFormat, client);
-  const framer = new LineFramer({ maxLine });
+  const framer = new LineFramer({ maxLine, keepCr: keepsCr(outputFormat) });
   let time = TIME;
   let count = 0;
   let runLines = 0;
@@ -707,7 +708,7 @@ Deno.test("writeRun through a framer writes the new bytes when a read reuses the
     const buffer = bytes("first\nread\n");
     const sink = new CollectingSink();
     const formatter = new MessageFormatter(outputFormat, CLIENT);
-    const framer = new LineFramer();
+    const framer = new LineFramer({ keepCr: keepsCr(outputFormat) });
     const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
       formatter.write(lineSinkOver(sink), line, truncated, partial, TIME);
     };
