@@ -240,16 +240,10 @@ export function expectedMessages(bytes: Uint8Array, maxLine: number): ExpectedMe
     const newline = bytes.indexOf(LF, start);
     if (newline === -1) {
       const line = bytes.subarray(start);
-      if (line.length <= maxLine) {
-        message(line, false, true);
-      } else if (line.length === maxLine + 1 && line[maxLine] === CR) {
-        // The framer waits to see whether that CR ends the line; at the end
-        // of the stream it is just one byte too many.
-        message(line.subarray(0, utf8CutPoint(line, maxLine)), true, true);
-      } else {
-        // Cut as soon as the line was known to be too long, before the end.
-        message(line.subarray(0, utf8CutPoint(line, maxLine)), true, false);
-      }
+      // No newline came: a CR at the end is part of the line, and a cut line
+      // is written when the connection ends, so it is partial too.
+      if (line.length <= maxLine) message(line, false, true);
+      else message(line.subarray(0, utf8CutPoint(line, maxLine)), true, true);
       break;
     }
     let line = bytes.subarray(start, newline);
