@@ -18,6 +18,7 @@ import {
   type LineCheck,
   LineLabeller,
   lineLabeller,
+  MAX_MIDDLE,
   MAX_PREFIX,
   MAX_SUFFIX,
   PLAIN_JSON_ASCII,
@@ -70,6 +71,8 @@ interface LabelOptions {
   suffix?: string;
   check?: LineCheck;
   maxLine?: number;
+  /** Number the lines from `first`, each number followed by `middle`. */
+  count?: { first: number; middle: string };
 }
 
 /** What one call to `label` did. */
@@ -91,6 +94,7 @@ function label(
     suffix = "",
     check = PRINTABLE_ASCII,
     maxLine = 100,
+    count,
   }: LabelOptions = {},
 ): Labelled {
   const output = new Output();
@@ -104,6 +108,7 @@ function label(
     check,
     maxLine,
     output,
+    count === undefined ? undefined : { first: count.first, middle: binary(count.middle) },
   );
   return { next, lines: labeller.lines, out: output.text, writes: output.writes };
 }
@@ -466,6 +471,89 @@ Deno.test("LineLabeller takes nothing with a prefix over MAX_PREFIX or a suffix 
     label(labeller, "x\na\nb\n", { from: 2, prefix: `${longest}+` }),
     nothingFrom(2),
   );
+});
+
+/** What the labeller writes for `lines` numbered from `first`. */
+function counted(
+  lines: string[],
+  first: number,
+  prefix: string,
+  middle: string,
+  suffix = "",
+): string {
+  return lines.map((line, i) => `${prefix}${first + i}${middle}${line}${suffix}\n`).join("");
+}
+
+Deno.test("LineLabeller with a count writes each line's number between the prefix and the middle", () => {
+  const labeller = new LineLabeller();
+  const count = { first: 1, middle: ',"text":"' };
+  assert.deepEqual(
+    label(labeller, "one\ntwo\r\n\nthree\n\x1bleft\n", { prefix: '{"seq":', suffix: '"}', count }),
+    {
+      next: 16,
+      lines: 4,
+      out: counted(["one", "two", "", "three"], 1, '{"seq":', ',"text":"', '"}'),
+      writes: [counted(["one", "two", "", "three"], 1, '{"seq":', ',"text":"', '"}')],
+    },
+  );
+  // An empty prefix, middle and suffix: just the numbers.
+  assert.equal(label(labeller, "a\nb\n", { count: { first: 0, middle: "" } }).out, "0a\n1b\n");
+});
+
+Deno.test("LineLabeller counts up across every carry, from one digit to sixteen", () => {
+  const labeller = new LineLabeller();
+  const lines = Array.from({ length: 25 }, (_, i) => `l${i}`);
+  const input = lines.map((line) => `${line}\n`).join("");
+  const firsts = [0, 5, 8, 9, 90, 95, 989, 9990, 123456789, 999999999999990, 9007199254740900];
+  for (const first of firsts) {
+    const result = label(labeller, input, { prefix: "<", count: { first, middle: "> " } });
+    assert.equal(result.lines, 25, `from ${first}`);
+    assert.equal(result.out, counted(lines, first, "<", "> "), `from ${first}`);
+  }
+});
+
+Deno.test("LineLabeller numbers on from call to call within one label, however small its areas", () => {
+  const lines = Array.from({ length: 300 }, (_, i) => "n".repeat(i % 37));
+  const input = lines.map((line) => `${line}\n`).join("");
+  for (
+    const options of [{ outputBytes: 64 }, { inputBytes: 40 }, { inputBytes: 50, outputBytes: 100 }]
+  ) {
+    const labeller = new LineLabeller(options);
+    const result = label(labeller, input, {
+      prefix: "[",
+      suffix: "]",
+      count: { first: 95, middle: "|" },
+    });
+    assert.equal(result.lines, 300, JSON.stringify(options));
+    assert.equal(result.out, counted(lines, 95, "[", "|", "]"), JSON.stringify(options));
+  }
+});
+
+Deno.test("LineLabeller with a count stops where a line is left, and a later call numbers on from what the caller says", () => {
+  const labeller = new LineLabeller();
+  const input = "a\nb\n\x07\nc\n";
+  const first = label(labeller, input, { count: { first: 9, middle: " " } });
+  assert.deepEqual(first, { next: 4, lines: 2, out: "9 a\n10 b\n", writes: ["9 a\n10 b\n"] });
+  // The caller wrote the bell line as number 11.
+  const rest = label(labeller, input, { from: 6, fresh: false, count: { first: 12, middle: " " } });
+  assert.equal(rest.out, "12 c\n");
+});
+
+Deno.test("LineLabeller takes nothing with a middle over MAX_MIDDLE, and refuses a first number out of range", () => {
+  const labeller = new LineLabeller();
+  const middle = "m".repeat(MAX_MIDDLE);
+  assert.equal(label(labeller, "a\n", { count: { first: 1, middle } }).out, `1${middle}a\n`);
+  assert.deepEqual(
+    label(labeller, "a\n", { count: { first: 1, middle: `${middle}+` } }),
+    nothingFrom(0),
+  );
+  for (const first of [-1, 1.5, Number.NaN, 2 ** 53]) {
+    assert.throws(() => label(labeller, "a\n", { count: { first, middle: "" } }), {
+      name: "RangeError",
+      message:
+        `Invalid first line number "${first}": must be an integer from 0 to 9007199254740991`,
+    });
+  }
 });
 
 Deno.test("LineLabeller goes on through the same chunk after the caller took a line, with fresh false", () => {
