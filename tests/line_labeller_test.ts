@@ -713,31 +713,6 @@ const CLIENT: ClientInfo = { id: 3, address: "127.0.0.1", port: 40000 };
 /** 2023-11-14T22:13:20.123Z */
 const TIME = 1700000000123;
 
-const FORMAT_CHECKS: Record<OutputFormat, LineCheck> = {
-  text: PRINTABLE_ASCII,
-  json: PLAIN_JSON_ASCII,
-  raw: ANY_BYTE,
-};
-
-/** The prefix and suffix `MessageFormatter.write` puts around a plain line. */
-function plainLineParts(format: OutputFormat): { prefix: Uint8Array; suffix: Uint8Array } {
-  let parts: { prefix: Uint8Array; suffix: Uint8Array } | null = null;
-  new MessageFormatter(format, CLIENT).write(
-    {
-      write: () => assert.fail("a plain line is written with writeLine"),
-      writeLine: (prefix, _body, suffix = null) => {
-        parts = { prefix: prefix.slice(), suffix: suffix?.slice() ?? new Uint8Array(0) };
-      },
-    },
-    binary("plain"),
-    false,
-    false,
-    TIME,
-  );
-  assert.ok(parts !== null);
-  return parts;
-}
-
 /** Bytes that no fast path may take, or only at the end of a line (`\r`). */
 const SPECIALS = [
   [TAB],
@@ -829,16 +804,14 @@ function writeStream(
   const framer = new LineFramer({ maxLine, keepCr: keepsCr(format) });
   let count = 0;
   let labelledCount = 0;
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    formatter.write(lines, line, truncated, partial, TIME);
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
+    formatter.write(lines, line, truncated, partial, TIME, length);
     count++;
   };
-  const { prefix, suffix } = plainLineParts(format);
-  const check = FORMAT_CHECKS[format];
   const run = labeller === undefined
     ? undefined
     : (chunk: Uint8Array, from: number, fresh: boolean): number => {
-      const next = labeller.label(chunk, from, fresh, prefix, suffix, check, maxLine, output);
+      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, TIME, labeller);
       labelledCount += labeller.lines;
       return next;
     };
