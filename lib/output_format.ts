@@ -9,17 +9,24 @@
  * - `raw`: the message bytes as received and a newline, like `nc -lk`; its
  *   lines come from a framer with `keepCr`, so a CRLF line keeps its CR.
  *
- * Every string a peer controls (the message, its certificate name, its
- * address, the detail of an error) goes through lib/safe_text.ts: the
- * `text` format and stderr events escape as `safeString` does, JSON as
- * `jsonString` does, so no control, bidi or invisible character reaches
- * either raw; `raw` alone passes the message through.
+ * Every string a peer controls (the message, its certificate name, the name
+ * it gave itself, its address, the detail of an error) goes through
+ * lib/safe_text.ts: the `text` format and stderr events escape as
+ * `safeString` does, JSON as `jsonString` does, so no control, bidi or
+ * invisible character reaches either raw; `raw` alone passes the message
+ * through.
  *
  * A message is written with one {@linkcode LineSink.writeLine} call (the
- * batched writer's fast path), an event with one `write`; a sink that buffers
- * each call synchronously keeps every output line whole. The server keeps one
+ * batched writer's fast path; a JSON record is a `write` of its head, then
+ * one `writeLine`), an event with one `write`; a sink that buffers each call
+ * synchronously keeps every output line whole. The server keeps one
  * {@linkcode MessageFormatter} per connection, so what is the same for every
  * line of a client is encoded once.
+ *
+ * JSON records are for pipelines (jq, Vector): each names its server run
+ * (`run`) and a message its number among its client's lines (`seq`), the
+ * length of a line that was cut, and, for a line that is not UTF-8, its
+ * bytes in base64; `start` and `stop` records frame a run.
  *
  * @module
  */
