@@ -864,6 +864,25 @@ Deno.test("writeRun through a framer writes exactly what write does, for random 
   }
 });
 
+Deno.test("with writeRun, an overlong line still goes to the framer, which cuts it before a character it would split", () => {
+  // "ok\u20ac" is 6f 6b e2 82 ac: a cut at 3 or 4 would split the euro sign.
+  const reads = [bytes("hi\nok\u20ac and more\nend\n")];
+  for (const maxLine of [3, 4]) {
+    assert.equal(
+      stream("text", reads, maxLine, { bulk: true }).text,
+      "[client 3] hi\n[client 3 truncated] ok\n[client 3] end\n",
+    );
+    const json = stream("json", reads, maxLine, { bulk: true }).text.trimEnd().split("\n");
+    assert.deepEqual(
+      json.map((line) => JSON.parse(line)).map((r) => [r.text, r.truncated, r.length]),
+      [["hi", undefined, undefined], ["ok", true, 14], ["end", undefined, undefined]],
+    );
+    assert.equal(stream("raw", reads, maxLine, { bulk: true }).text, "hi\nok\nend\n");
+    // The clean lines did go the fast way.
+    assert.equal(stream("text", reads, maxLine, { bulk: true }).runLines, 2);
+  }
+});
+
 Deno.test("writeRun writes a read larger than the fast path's areas exactly as write does", () => {
   // Over 64 KiB in, and (with the JSON head) over 256 KiB out, in one read.
   const lines: string[] = [];
