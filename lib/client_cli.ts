@@ -98,6 +98,7 @@ export async function runClientCli(args: string[]): Promise<number> {
       signal: interrupt.signal,
       onNotice,
       ...(tls === undefined ? {} : { tls }),
+      ...(config.name === undefined ? {} : { name: config.name }),
     };
     if (config.retry > 0 || config.ack) {
       await runReconnectingClient(config.target, Deno.stdin, Deno.stdout, {

@@ -8,6 +8,7 @@
 import { isIP } from "node:net";
 import { DEFAULT_PORT, type HostPort, parseTarget } from "./address.ts";
 import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
+import { MAX_NAME_LENGTH, nameProblem } from "./hello_line.ts";
 import { DEFAULT_CONNECT_TIMEOUT } from "./line_client.ts";
 import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
@@ -35,6 +36,9 @@ export interface ClientConfig {
   readonly bufferLines: number;
   /** Longest line sent whole, in bytes; longer lines are cut there. */
   readonly maxLine: number;
+  /** The name a linehub server shows for this client (`--name`), sent in a
+   * hello line first; undefined sends no hello (but `--ack` does, unnamed). */
+  readonly name: string | undefined;
   /** `--tls` and the flags that go with it; undefined without `--tls`. */
   readonly tls: TlsClientFlags | undefined;
   /** `-q`: no connection messages on stderr (failures and warnings still). */
@@ -67,6 +71,10 @@ Options:
                           (default ${DEFAULT_BUFFER_LINES})
   --max-line BYTES        with --retry or --ack, longer lines are cut there;
                           1 to ${MAX_MAX_LINE} (default ${DEFAULT_CLIENT_MAX_LINE})
+  --name NAME             a name for a linehub server to show with this
+                          client's lines: 1 to ${MAX_NAME_LENGTH} letters, digits or
+                          . _ - : @ /; sent in a first line (see README) that
+                          another server, such as nc, shows as a line
   --tls                   connect with TLS, verifying that the server's
                           certificate is valid for HOST and comes from a
                           trusted CA
@@ -124,6 +132,7 @@ export function parseClientArgs(args: string[]): ClientConfig {
     ack: { type: "boolean", default: false },
     "buffer-lines": { type: "string" },
     "max-line": { type: "string" },
+    name: { type: "string" },
     tls: { type: "boolean", default: false },
     ca: { type: "string" },
     servername: { type: "string" },
@@ -159,6 +168,9 @@ export function parseClientArgs(args: string[]): ClientConfig {
     MAX_MAX_LINE,
     lineMode,
   );
+  const name = values.name;
+  const problem = name === undefined ? null : nameProblem(name);
+  if (problem !== null) throw new UsageError(`Invalid --name ${JSON.stringify(name)}: ${problem}`);
   const tls = parseTlsFlags(values.tls, {
     ca: values.ca,
     servername: values.servername,
@@ -173,6 +185,7 @@ export function parseClientArgs(args: string[]): ClientConfig {
     ack,
     bufferLines,
     maxLine,
+    name,
     tls,
     quiet: values.quiet,
     help: values.help,

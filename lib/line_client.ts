@@ -18,6 +18,8 @@ import { formatHostPort, type HostPort } from "./address.ts";
 import { type ByteWriter, writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import { describeError } from "./error_text.ts";
+import { encodeHelloLine } from "./hello_line.ts";
+import { randomId } from "./random_id.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import {
   connectTls,
@@ -56,6 +58,11 @@ export interface LineClientOptions {
   /** Connect with TLS, with these settings (files already read).
    * @default {undefined: plain TCP} */
   tls?: TlsClientOptions;
+  /** A name for this client (see lib/hello_line.ts), sent in a hello line
+   * before the first line, which a linehub server shows in its output
+   * instead of taking as data; another server takes it as a line.
+   * @default {undefined: no hello, nothing but the input is sent} */
+  name?: string;
   /** Receives each one-line message for the user (without the program
    * name): `connection` messages (connected; in line mode also the retries
    * and reconnects), which `--quiet` hides, and `notice`s (the `--insecure`
@@ -142,7 +149,17 @@ export async function runClient(
   try {
     conn.setNoDelay?.(true); // a typed line goes out at once
     const messages = options.messages ?? [];
+    const hello = options.name === undefined
+      ? null
+      : encodeHelloLine({ session: randomId(), seq: 1, name: options.name });
     const upload = (async () => {
+      if (hello !== null) {
+        try {
+          await writeAll(conn, hello);
+        } catch (error) {
+          throw lostOrRefused(error);
+        }
+      }
       if (messages.length > 0) {
         try {
           await writeAll(conn, new TextEncoder().encode(messages.map((m) => m + "\n").join("")));

@@ -1,12 +1,17 @@
 /**
  * Splits a byte stream into lines, whatever the chunk boundaries.
  *
- * A line ends at `\n`; one `\r` right before it is removed. The framer works on
+ * A line ends at `\n`; one `\r` right before it is removed (or, with
+ * `keepCr`, kept, but still not counted against `maxLine`). The framer works on
  * bytes, never on decoded text, so a multi-byte character split across chunks
  * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
- * unfinished line are held, and a longer line is cut at `maxLine` bytes,
- * delivered at once with `truncated` set, and the rest of it up to the next
- * `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}).
+ * unfinished line are held, and a longer line is cut at `maxLine` bytes (or
+ * up to three fewer, so as not to split a UTF-8 character: see
+ * lib/utf8_cut.ts): what the cut keeps is held, the rest of the line up to
+ * its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
+ * and the line is delivered with `truncated` set when it ends, as every line
+ * is, with the length it had; a cut line the stream ends before its `\n` is
+ * `partial` too.
  *
  * Lines are handed to a callback as views: a line that came whole inside one
  * chunk is a `subarray` of that chunk, and one assembled from several chunks
@@ -16,6 +21,8 @@
  *
  * @module
  */
+
+import { utf8CutPoint } from "./utf8_cut.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
 export const DEFAULT_MAX_LINE = 65536;
@@ -30,8 +37,17 @@ const KEEP_PENDING = 4096;
 const LF = 10;
 const CR = 13;
 
-/** Receives each line; `line` is only valid during the call. */
-export type LineSink = (line: Uint8Array, truncated: boolean, partial: boolean) => void;
+/**
+ * Receives each line; `line` is only valid during the call. `length` is how
+ * many bytes the line had before any cut, not counting its line ending:
+ * `line.length` unless `truncated` (or, with `keepCr`, a `\r` was kept).
+ */
+export type LineSink = (
+  line: Uint8Array,
+  truncated: boolean,
+  partial: boolean,
+  length: number,
+) => void;
 
 /**
  * Takes a run of whole lines in bulk, from `from` on in `chunk`, and returns
@@ -39,7 +55,8 @@ export type LineSink = (line: Uint8Array, truncated: boolean, partial: boolean) 
  * then takes as usual. It is called only where a line starts and no earlier
  * bytes are held; `fresh` is true on the first call of each `push`. A run
  * must treat the lines it takes as the framer would: a line ends at `\n`,
- * one `\r` before it is not part of it, and no line over `maxLine` bytes.
+ * one `\r` before it is not part of it (unless `keepCr`), and no line over
+ * `maxLine` bytes.
  */
 export type LineRun = (chunk: Uint8Array, from: number, fresh: boolean) => number;
 
@@ -48,6 +65,11 @@ export interface LineFramerOptions {
   /** Longest line, in bytes, delivered whole; longer ones are cut at this length.
    * @default {65536} */
   maxLine?: number;
+  /** Keep the `\r` of a `\r\n` at the end of each line delivered whole, for
+   * output that shows the bytes as they came (`--format raw`). It still
+   * does not count against `maxLine`, and a cut line ends at its cut.
+   * @default {false} */
+  keepCr?: boolean;
 }
 
 /**
@@ -70,9 +92,14 @@ export interface LineFramerOptions {
 export class LineFramer {
   /** The configured cap, in bytes. */
   readonly maxLine: number;
+  readonly #keepCr: boolean;
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
+  /** Set while a cut line is held and the rest of it dropped until its `\n`. */
   #discarding = false;
+  /** While discarding: the bytes the line had so far, and the last of them. */
+  #lineLength = 0;
+  #lastByte = 0;
   #truncatedLines = 0;
   #droppedBytes = 0;
 
@@ -82,6 +109,7 @@ export class LineFramer {
       throw new RangeError(`Invalid maxLine "${maxLine}": must be a positive integer`);
     }
     this.maxLine = maxLine;
+    this.#keepCr = options.keepCr ?? false;
   }
 
   /** Bytes of an unfinished line currently held. */
@@ -95,13 +123,14 @@ export class LineFramer {
     return this.#pendingLength > 0 || this.#discarding;
   }
 
-  /** Lines cut at `maxLine` so far. */
+  /** Lines cut at `maxLine` and delivered so far. */
   get truncatedLines(): number {
     return this.#truncatedLines;
   }
 
   /** Bytes dropped from the tails of truncated lines so far: everything after
-   * the cut up to the `\n`, whatever the chunk boundaries. */
+   * the cut up to the `\n`, whatever the chunk boundaries, counted as it
+   * arrives. */
   get droppedBytes(): number {
     return this.#droppedBytes;
   }
@@ -120,12 +149,10 @@ export class LineFramer {
       }
       const newline = chunk.indexOf(LF, pos);
       if (this.#discarding) {
-        if (newline < 0) {
-          this.#droppedBytes += length - pos;
-          return;
-        }
-        this.#droppedBytes += newline - pos;
-        this.#discarding = false;
+        const end = newline < 0 ? length : newline;
+        if (end > pos) this.#seeDropped(end - pos, chunk[end - 1] as number);
+        if (newline < 0) return;
+        this.#deliverCut(sink, false);
         pos = newline + 1;
         continue;
       }
@@ -141,12 +168,10 @@ export class LineFramer {
       this.#append(chunk.subarray(pos, pos + take));
       if (take < end - pos) {
         // More than maxLine + 1 bytes without a newline: cut here, drop the rest.
-        this.#droppedBytes += end - pos - take;
-        this.#cutPending(sink);
-        if (newline < 0) {
-          this.#discarding = true;
-          return;
-        }
+        this.#beginCut();
+        this.#seeDropped(end - pos - take, chunk[end - 1] as number);
+        if (newline < 0) return;
+        this.#deliverCut(sink, false);
         pos = newline + 1;
         continue;
       }
@@ -157,53 +182,89 @@ export class LineFramer {
       }
       // The chunk ended mid-line. One byte past maxLine is kept only if it is a
       // `\r` that a `\n` may still follow; anything else settles the cut now,
-      // so a line that never ends is still delivered promptly.
+      // so that no more than the cut line is held while the rest streams by.
       const pending = this.#pending;
       if (
         pending !== null && this.#pendingLength === this.maxLine + 1 &&
         pending[this.maxLine] !== CR
       ) {
-        // #cutPending counts the byte past maxLine as dropped.
-        this.#cutPending(sink);
-        this.#discarding = true;
+        this.#beginCut();
       }
       return;
     }
   }
 
-  /** Ends the stream: delivers an unfinished last line, flagged `partial`. */
+  /** Ends the stream: delivers an unfinished last line, flagged `partial`
+   * (and `truncated` if it was cut). */
   end(sink: LineSink): void {
-    this.#discarding = false;
+    if (this.#discarding) {
+      this.#deliverCut(sink, true);
+      return;
+    }
     if (this.#pendingLength === 0) return;
     const line = this.#takePending();
     if (line.length > this.maxLine) {
-      // Only possible as maxLine bytes plus a trailing `\r`.
-      this.#truncatedLines++;
-      this.#droppedBytes += line.length - this.maxLine;
-      sink(line.subarray(0, this.maxLine), true, true);
+      // Only possible as maxLine bytes plus a trailing `\r`, which no `\n`
+      // followed: it belongs to the line.
+      this.#deliverWholeCut(line, line.length, line.length, true, sink);
     } else {
-      sink(line, false, true);
+      sink(line, false, true, line.length);
     }
   }
 
   #deliver(raw: Uint8Array, sink: LineSink): void {
     const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
     if (line.length > this.maxLine) {
-      this.#truncatedLines++;
-      // Everything past the cut up to the `\n`, `\r` included, as when the
-      // line arrives in pieces and the cut is made before the `\r` is seen.
-      this.#droppedBytes += raw.length - this.maxLine;
-      sink(line.subarray(0, this.maxLine), true, false);
+      // Everything past the cut up to the `\n` is dropped, `\r` included, as
+      // when the line arrives in pieces and is cut before the `\r` is seen.
+      this.#deliverWholeCut(line, raw.length, line.length, false, sink);
     } else {
-      sink(line, false, false);
+      sink(this.#keepCr ? raw : line, false, false, line.length);
     }
   }
 
-  #cutPending(sink: LineSink): void {
-    const line = this.#takePending();
+  /** Cuts a line that is all here, `seen` bytes with its `\r` if any. */
+  #deliverWholeCut(
+    line: Uint8Array,
+    seen: number,
+    length: number,
+    partial: boolean,
+    sink: LineSink,
+  ): void {
+    const cut = utf8CutPoint(line, this.maxLine);
     this.#truncatedLines++;
-    this.#droppedBytes += line.length - this.maxLine;
-    sink(line.subarray(0, this.maxLine), true, false);
+    this.#droppedBytes += seen - cut;
+    sink(line.subarray(0, cut), true, partial, length);
+  }
+
+  /** The held bytes (maxLine + 1 of them) are too many: keeps only what the
+   * cut leaves and drops the rest of the line until its `\n`. */
+  #beginCut(): void {
+    const pending = this.#pending as Uint8Array;
+    const seen = this.#pendingLength;
+    const cut = utf8CutPoint(pending.subarray(0, seen), this.maxLine);
+    this.#droppedBytes += seen - cut;
+    this.#pendingLength = cut;
+    this.#lineLength = seen;
+    this.#lastByte = pending[seen - 1] as number;
+    this.#discarding = true;
+  }
+
+  /** Counts `count` more bytes of a cut line, of which `last` is the last. */
+  #seeDropped(count: number, last: number): void {
+    if (count === 0) return;
+    this.#droppedBytes += count;
+    this.#lineLength += count;
+    this.#lastByte = last;
+  }
+
+  /** The cut line is over: delivers what the cut kept, with the length the
+   * whole line had (a `\r` that a `\n` followed not counted). */
+  #deliverCut(sink: LineSink, partial: boolean): void {
+    this.#discarding = false;
+    const crlf = !partial && this.#lastByte === CR;
+    this.#truncatedLines++;
+    sink(this.#takePending(), true, partial, this.#lineLength - (crlf ? 1 : 0));
   }
 
   #append(bytes: Uint8Array): void {

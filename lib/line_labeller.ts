@@ -27,9 +27,10 @@ export interface ByteSink {
 
 /**
  * Which bytes keep a line off the fast path: those below `lo` or above `hi`
- * (unsigned), and `x1` and `x2`, except `allow`. CR must be among them (the
- * fast path drops a CR right before the LF, as the framer does, and keeps no
- * other).
+ * (unsigned), and `x1` and `x2`, except `allow`. Where CR is among them, the
+ * fast path drops a CR right before the LF, as the framer does, and takes no
+ * line with another; where it is not ({@linkcode ANY_BYTE}), a CR is a byte
+ * like any other, as for a framer with `keepCr`.
  */
 export interface LineCheck {
   readonly lo: number;
@@ -45,8 +46,9 @@ export const PRINTABLE_ASCII: LineCheck = { lo: 0x20, hi: 0x7e, x1: 0x7f, x2: 0x
 /** Printable ASCII without `"` and `\`: what `--format json` quotes as it is. */
 export const PLAIN_JSON_ASCII: LineCheck = { lo: 0x20, hi: 0x7e, x1: 0x22, x2: 0x5c, allow: 0x20 };
 
-/** Any byte but CR: what `--format raw` writes as it is. */
-export const ANY_BUT_CR: LineCheck = { lo: 0x00, hi: 0xff, x1: 0x0d, x2: 0x0d, allow: 0x0a };
+/** Every byte: what `--format raw` writes as it is, the CR of a CRLF
+ * included (its framer keeps it). Only the LF is named, and allowed. */
+export const ANY_BYTE: LineCheck = { lo: 0x00, hi: 0xff, x1: 0x0a, x2: 0x0a, allow: 0x0a };
 
 /** Longest prefix the fast path takes; a longer one leaves every line to the
  * general path. */
@@ -55,9 +57,25 @@ export const MAX_PREFIX = 3840;
 /** Longest suffix the fast path takes. */
 export const MAX_SUFFIX = 16;
 
+/** Longest middle (between a line's number and the line) the fast path takes. */
+export const MAX_MIDDLE = 16;
+
+/**
+ * A number for each line, written between the prefix and the line, then
+ * `middle`: the lines of one call are numbered `first`, `first + 1`, ...
+ * (JSON's `"seq":17,"text":"`, with `,"text":"` as the middle).
+ */
+export interface LineCount {
+  /** The first line's number: an integer from 0 to `Number.MAX_SAFE_INTEGER`. */
+  readonly first: number;
+  /** What follows the number, at most {@linkcode MAX_MIDDLE} bytes. */
+  readonly middle: Uint8Array;
+}
+
 // Addresses in the module's memory, as lib/line_labeller.wat lays it out.
 const RESULTS = 0;
 const SUFFIX = 64;
+const MIDDLE = 96;
 const PREFIX = 256;
 const INPUT = 65536;
 const INPUT_BYTES = 65536;
@@ -81,6 +99,8 @@ type LabelFunction = (
   x1: number,
   x2: number,
   allow: number,
+  middleLength: number,
+  seq: bigint,
 ) => number;
 
 /** Options for {@linkcode LineLabeller}: smaller areas, for tests. */
@@ -139,10 +159,13 @@ export class LineLabeller {
   /**
    * Writes the run of lines in `chunk` from `from` on that the fast path can
    * take, each as `prefix + line + suffix + "\n"` (a CR before the LF
-   * dropped), to `sink`; returns the offset of the first line it left, or
+   * dropped, unless `check` allows CR), to `sink`; returns the offset of the first line it left, or
    * `chunk.length`. It leaves an unfinished line, a line longer than
    * `maxLine` bytes, and a line with a byte `check` refuses. {@linkcode
-   * LineLabeller.lines} tells how many lines it wrote.
+   * LineLabeller.lines} tells how many lines it wrote. With `count`, each
+   * line is `prefix + number + middle + line + suffix + "\n"`, numbered
+   * from `count.first`; the next line left to the caller is then number
+   * `count.first + lines`.
    *
    * `fresh` says that `chunk` may hold other bytes than at the last call;
    * when false and `chunk` is the same object, the copy already in the
@@ -158,12 +181,23 @@ export class LineLabeller {
     check: LineCheck,
     maxLine: number,
     sink: ByteSink,
+    count?: LineCount,
   ): number {
     this.lines = 0;
     if (prefix.length > MAX_PREFIX || suffix.length > MAX_SUFFIX) return from;
+    if (count !== undefined) {
+      if (count.middle.length > MAX_MIDDLE) return from;
+      if (!Number.isSafeInteger(count.first) || count.first < 0) {
+        throw new RangeError(
+          `Invalid first line number "${count.first}": must be an integer from 0 to ` +
+            `${Number.MAX_SAFE_INTEGER}`,
+        );
+      }
+    }
     const memory = this.#memory;
     memory.set(prefix, PREFIX);
     memory.set(suffix, SUFFIX);
+    if (count !== undefined) memory.set(count.middle, MIDDLE);
     let pos = from;
     let copy = fresh || chunk !== this.#chunk || pos < this.#pieceStart || pos >= this.#pieceEnd;
     while (pos < chunk.length) {
@@ -189,6 +223,9 @@ export class LineLabeller {
         check.x1,
         check.x2,
         check.allow,
+        count === undefined ? -1 : count.middle.length,
+        // The lines written so far by this call took their numbers.
+        count === undefined ? 0n : BigInt(count.first + this.lines),
       ) - base;
       const results = this.#results;
       const written = (results[0] as number) - OUTPUT;

@@ -11,8 +11,9 @@
  * included; a last line without a newline comes back without one. A line is
  * cut the way the server cuts it: when it holds more than `maxLine` bytes
  * before its `\n` (not counting one `\r` right before the `\n`), the reader
- * returns its first `maxLine` bytes and a `\n` as soon as that is known, with
- * `cut` set, and drops the rest up to the next `\n`. Memory is bounded by the
+ * returns its first `maxLine` bytes (up to three fewer, so as not to split a
+ * UTF-8 character: see lib/utf8_cut.ts) and a `\n` as soon as that is known,
+ * with `cut` set, and drops the rest up to the next `\n`. Memory is bounded by the
  * read buffer and `maxLine + 2` bytes of an unfinished line.
  *
  * @module
@@ -20,6 +21,7 @@
 
 import type { ByteReader } from "./line_client.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
+import { utf8CutPoint } from "./utf8_cut.ts";
 
 /** Default cap on a line's length in bytes: the server's default `--max-line`,
  * so that by default the client cuts a line exactly where the server would. */
@@ -174,9 +176,10 @@ export class LineReader {
   }
 
   #cutLine(line: Uint8Array, newline: boolean): InputLine {
-    const bytes = new Uint8Array(this.maxLine + (newline ? 1 : 0));
-    bytes.set(line.subarray(0, this.maxLine));
-    if (newline) bytes[this.maxLine] = LF;
+    const cut = utf8CutPoint(line, this.maxLine);
+    const bytes = new Uint8Array(cut + (newline ? 1 : 0));
+    bytes.set(line.subarray(0, cut));
+    if (newline) bytes[cut] = LF;
     return { bytes, cut: true };
   }
 

@@ -19,6 +19,7 @@ import { type BatchWriter, writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { describeError } from "./error_text.ts";
+import { parseHelloLine } from "./hello_line.ts";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun, type LineSink } from "./line_framer.ts";
 import {
   type ChunkSink,
@@ -28,12 +29,15 @@ import {
   type DisconnectReason,
   formatJsonEvent,
   formatTextEvent,
+  keepsCr,
+  type LabelStyle,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
   type RefusalReason,
   refusalText,
 } from "./output_format.ts";
+import { randomId } from "./random_id.ts";
 import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "./send_queue.ts";
 import type { StreamConn } from "./stream_conn.ts";
 
@@ -64,6 +68,7 @@ const MAX_LINGERING = 64;
 /** How long a client that ended its input gets to read what is still queued
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
+const CR = 13;
 /** Where refused peers' bytes are read to and dropped: shared, since no one
  * ever looks at them. */
 const DISCARDED = new Uint8Array(1024);
@@ -93,6 +98,17 @@ export interface LineServerOptions {
   /** Output format for messages (and, for `json`, events).
    * @default {"text"} */
   format?: OutputFormat;
+  /** The run's id, in every JSON record (`"run"`): several servers that
+   * share one output (Workers) share one run.
+   * @default {a new random id (lib/random_id.ts)} */
+  run?: string;
+  /** What a `text` line's label names: the client's number, its address,
+   * or both.
+   * @default {"number"} */
+  label?: LabelStyle;
+  /** Start each `text` line with the time it was read (RFC 3339, UTC).
+   * @default {false} */
+  timestamp?: boolean;
   /** Longest line in bytes; longer lines are cut and flagged.
    * @default {65536} */
   maxLine?: number;
@@ -273,6 +289,9 @@ export class LineServer {
   readonly #host: string;
   readonly #port: number;
   readonly #format: OutputFormat;
+  readonly #run: string;
+  readonly #label: LabelStyle;
+  readonly #timestamp: boolean;
   readonly #maxLine: number;
   readonly #drainTimeout: number;
   readonly #backlog: number;
@@ -348,6 +367,9 @@ export class LineServer {
         `Invalid format "${this.#format}": must be one of ${OUTPUT_FORMATS.join(", ")}`,
       );
     }
+    this.#run = options.run ?? randomId();
+    this.#label = options.label ?? "number";
+    this.#timestamp = options.timestamp ?? false;
     this.#maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
     this.#drainTimeout = checkSeconds("drainTimeout", options.drainTimeout ?? 5);
     this.#backlog = checkInteger("backlog", options.backlog ?? DEFAULT_BACKLOG, 1);
@@ -369,6 +391,11 @@ export class LineServer {
   get addr(): Deno.NetAddr {
     if (this.#addr === null) throw new Error("Cannot read the address: not listening");
     return this.#addr;
+  }
+
+  /** The run's id, in every JSON record. */
+  get run(): string {
+    return this.#run;
   }
 
   /** A snapshot of the totals. */
@@ -734,20 +761,51 @@ export class LineServer {
     connection.open = true;
     observer?.joined(connection);
     const output = this.#output;
-    const formatter = new MessageFormatter(this.#format, client);
+    const formatOptions = { run: this.#run, label: this.#label, timestamp: this.#timestamp };
+    let formatter = new MessageFormatter(this.#format, client, formatOptions);
     // The totals grow as lines arrive, so /stats and a signal's count are
     // current. A line's time is that of the read that completed it.
     const stats = this.#stats;
-    const sink: LineSink = (line, truncated, partial) => {
+    const keepCr = keepsCr(this.#format);
+    /** Until the first line is in: it may be a linehub client's hello. */
+    let first = true;
+    const sink: LineSink = (line, truncated, partial, length) => {
+      if (first) {
+        first = false;
+        const hello = truncated || partial ? null : parseHelloLine(line);
+        if (hello !== null) {
+          // Not a message: its name and numbering apply to the lines after it.
+          connection.client = {
+            ...connection.client,
+            session: hello.session,
+            ...(hello.name === undefined ? {} : { name: hello.name }),
+          };
+          formatter = new MessageFormatter(this.#format, connection.client, {
+            ...formatOptions,
+            firstSeq: hello.seq,
+          });
+          return;
+        }
+      }
       connection.linesIn++;
       stats.lines++;
-      formatter.write(output, line, truncated, partial, connection.lastActive);
-      observer?.line(connection, line, truncated, partial);
+      formatter.write(output, line, truncated, partial, connection.lastActive, length);
+      if (observer === null) return;
+      // The modes relay a line without its CRLF's CR, whatever the format.
+      const whole = !truncated && !partial;
+      observer.line(
+        connection,
+        keepCr && whole && line.at(-1) === CR ? line.subarray(0, -1) : line,
+        truncated,
+        partial,
+      );
     };
     // Runs of plain lines go to the output in bulk (lib/line_labeller.ts),
-    // unless an observer must see each line.
+    // unless an observer must see each line; not the first line, which the
+    // sink must see in case it is a hello.
     const maxLine = this.#maxLine;
     const run: LineRun | undefined = observer !== null ? undefined : (chunk, from, fresh) => {
+      if (first) return from;
       const next = formatter.writeRun(output, chunk, from, fresh, maxLine, connection.lastActive);
       const lines = formatter.runLines;
       connection.linesIn += lines;
@@ -755,7 +813,7 @@ export class LineServer {
       return next;
     };
     return {
-      framer: new LineFramer({ maxLine }),
+      framer: new LineFramer({ maxLine, keepCr }),
       sink,
       run,
       acknowledge: this.#ack ? new Acknowledger(connection.conn, output) : null,
@@ -890,7 +948,7 @@ export class LineServer {
   }
 
   #event(event: ConnectionEvent): void {
-    if (this.#format === "json") this.#output.write(formatJsonEvent(event));
+    if (this.#format === "json") this.#output.write(formatJsonEvent(event, this.#run));
     else this.#log.write(formatTextEvent(event));
   }
 }

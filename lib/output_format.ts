@@ -6,28 +6,36 @@
  *   or ended without a newline. Connection events go to stderr.
  * - `json`: one JSON object per line (JSON Lines) for every message and every
  *   connection event, in one stream, so a pipeline sees them in order.
- * - `raw`: the message bytes as received and a newline, like `nc -lk`.
+ * - `raw`: the message bytes as received and a newline, like `nc -lk`; its
+ *   lines come from a framer with `keepCr`, so a CRLF line keeps its CR.
  *
- * Every string a peer controls (the message, its certificate name, its
- * address, the detail of an error) goes through lib/safe_text.ts: the
- * `text` format and stderr events escape as `safeString` does, JSON as
- * `jsonString` does, so no control, bidi or invisible character reaches
- * either raw; `raw` alone passes the message through.
+ * Every string a peer controls (the message, its certificate name, the name
+ * it gave itself, its address, the detail of an error) goes through
+ * lib/safe_text.ts: the `text` format and stderr events escape as
+ * `safeString` does, JSON as `jsonString` does, so no control, bidi or
+ * invisible character reaches either raw; `raw` alone passes the message
+ * through.
  *
  * A message is written with one {@linkcode LineSink.writeLine} call (the
- * batched writer's fast path), an event with one `write`; a sink that buffers
- * each call synchronously keeps every output line whole. The server keeps one
+ * batched writer's fast path; a JSON record is a `write` of its head, then
+ * one `writeLine`), an event with one `write`; a sink that buffers each call
+ * synchronously keeps every output line whole. The server keeps one
  * {@linkcode MessageFormatter} per connection, so what is the same for every
  * line of a client is encoded once.
+ *
+ * JSON records are for pipelines (jq, Vector): each names its server run
+ * (`run`) and a message its number among its client's lines (`seq`), the
+ * length of a line that was cut, and, for a line that is not UTF-8, its
+ * bytes in base64; `start` and `stop` records frame a run.
  *
  * @module
  */
 
 import { formatHostPort } from "./address.ts";
 import {
-  ANY_BUT_CR,
+  ANY_BYTE,
   type ByteSink,
-  type LineCheck,
+  type LineLabeller,
   lineLabeller,
   PLAIN_JSON_ASCII,
   PRINTABLE_ASCII,
@@ -35,11 +43,18 @@ import {
 import {
   isPlainJsonUtf8,
   isPrintableUtf8,
+  isWellFormedUtf8,
   jsonString,
   jsonText,
   safeString,
   safeText,
 } from "./safe_text.ts";
+
+/** Whether the lines of `format` keep the CR of a CRLF (a framer's
+ * `keepCr`): only `raw`, which shows the bytes as they came. */
+export function keepsCr(format: OutputFormat): boolean {
+  return format === "raw";
+}
 
 /** The names accepted by `--format`. */
 export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
@@ -58,7 +73,8 @@ export interface LineSink extends ChunkSink {
   writeLine(prefix: Uint8Array, body: Uint8Array, suffix?: Uint8Array | null): void;
 }
 
-/** Who sent a line: fixed for the life of a connection. */
+/** Who sent a line: fixed for the life of a connection, but for the name
+ * and session a linehub client may give in its first line. */
 export interface ClientInfo {
   /** Client number, from 0 in order of connection. */
   readonly id: number;
@@ -69,6 +85,11 @@ export interface ClientInfo {
   /** With mutual TLS, the name on the client's verified certificate (its
    * subject CN, else its first subject alternative name). */
   readonly identity?: string;
+  /** The name the client chose (`linehub-client --name`), from its hello. */
+  readonly name?: string;
+  /** The client program's session id, the same on every connection it
+   * makes (from its hello): with `seq`, what identifies one of its lines. */
+  readonly session?: string;
 }
 
 /** Why a connection ended, as shown in disconnect events. */
@@ -115,6 +136,32 @@ export type ConnectionEvent =
     readonly durationMs: number;
   };
 
+/** The names accepted by `--label`: what a `text` line's label names. */
+export const LABEL_STYLES = ["number", "address", "both"] as const;
+
+/** One of {@linkcode LABEL_STYLES}. */
+export type LabelStyle = typeof LABEL_STYLES[number];
+
+/** Options for {@linkcode MessageFormatter}. */
+export interface MessageFormatOptions {
+  /** The server run's id, in every JSON record (`"run"`), so records of
+   * different runs, whose client numbers start again at 0, stay apart.
+   * @default {none: no "run" field} */
+  run?: string;
+  /** What the `text` label names: the client's number (`[client 3]`), its
+   * address (`[127.0.0.1:5000]`) or both (`[client 3 127.0.0.1:5000]`).
+   * @default {"number"} */
+  label?: LabelStyle;
+  /** Start each `text` line with the time it was read, in RFC 3339 UTC with
+   * milliseconds (`2026-11-24T07:10:02.114Z [client 3] hello`).
+   * @default {false} */
+  timestamp?: boolean;
+  /** The JSON `seq` of the client's first line; each line after it counts
+   * one up. A linehub client's hello says where its numbering stands.
+   * @default {1} */
+  firstSeq?: number;
+}
+
 const NEWLINE = new Uint8Array([10]);
 
 /** `1 line`, `2 lines`: a count with its noun, for messages people read. */
@@ -122,52 +169,87 @@ export function countOf(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
-function textLabel(client: ClientInfo, truncated: boolean, partial: boolean): string {
-  if (!truncated && !partial) return `[client ${client.id}] `;
-  const flags = [truncated ? "truncated" : "", partial ? "partial" : ""].filter(Boolean);
-  return `[client ${client.id} ${flags.join(" ")}] `;
+/** `[client 3 web1 127.0.0.1:5000 truncated] `: what `style` names, the
+ * client's name if it gave one, and the flags. */
+function textLabel(
+  client: ClientInfo,
+  style: LabelStyle,
+  truncated: boolean,
+  partial: boolean,
+): string {
+  const parts: string[] = [];
+  if (style !== "address") parts.push(`client ${client.id}`);
+  if (client.name !== undefined) parts.push(safeString(client.name));
+  if (style !== "number") parts.push(shownHostPort(client.address, client.port));
+  if (truncated) parts.push("truncated");
+  if (partial) parts.push("partial");
+  return `[${parts.join(" ")}] `;
 }
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 /** Ends a plain JSON message: closing quote and brace (the newline is added). */
 const JSON_END = encoder.encode(`"}`);
+/** Between a JSON message's `seq` and its text's opening quote. */
+const JSON_TEXT = encoder.encode(`,"text":"`);
 
 /**
  * Formats the messages of one client. What is the same for every line (the
  * text label, the JSON fields before the time and before the text) is
  * encoded once per connection; a line of plain ASCII is then copied as
- * bytes, with no decoding or string building. The ISO time string is reused
- * while the time (one per read) stays the same.
+ * bytes, with no decoding or string building. What depends on the time
+ * (JSON's `time`, text's `--timestamp`) is encoded again only when the
+ * time, one per read, changes. The formatter counts the client's lines for
+ * JSON's `seq`, whichever path writes them.
  */
 export class MessageFormatter {
   readonly #format: OutputFormat;
   readonly #client: ClientInfo;
-  /** `[client N] ` encoded, made on the first text line (idle clients never need it). */
+  readonly #style: LabelStyle;
+  readonly #timestamp: boolean;
+  /** The JSON `seq` of the next line. */
+  #seq: number;
+  /** `[client N] ` encoded, made on the first text line (idle clients never
+   * need it); with `--timestamp`, the time and the label, for `#time`. */
   #label: Uint8Array | null = null;
+  /** Everything of a JSON record between the time and the `seq` number. */
   readonly #jsonFields: string;
   #time = Number.NaN;
-  /** `{"time":"...","type":"message",...,"text":"`: all before a plain text. */
+  /** `{"time":"...","type":"message",...,"seq":`: all before the number. */
   #jsonHead: Uint8Array = EMPTY;
+  /** The labeller of the last writeRun, which counted its lines. */
+  #runLabeller: LineLabeller | null = null;
 
-  constructor(format: OutputFormat, client: ClientInfo) {
+  constructor(format: OutputFormat, client: ClientInfo, options: MessageFormatOptions = {}) {
     this.#format = format;
     this.#client = client;
+    this.#style = options.label ?? "number";
+    this.#timestamp = options.timestamp ?? false;
+    this.#seq = options.firstSeq ?? 1;
+    if (!Number.isSafeInteger(this.#seq) || this.#seq < 0) {
+      throw new RangeError(`Invalid firstSeq "${options.firstSeq}": must be an integer >= 0`);
+    }
     // Only the format in use is prepared: an idle client of a text server
     // holds no JSON text, and the reverse.
-    this.#jsonFields = format !== "json" ? "" : `","type":"message","client":${client.id},` +
-      `"address":${jsonString(client.address)},"port":${client.port}${
-        jsonIdentity(client)
-      },"text":`;
+    this.#jsonFields = format !== "json"
+      ? ""
+      : `","type":"message"${jsonRun(options.run)},${jsonClientFields(client)},"seq":`;
   }
 
-  /** Writes one message, in consecutive calls to `sink`. */
+  /** The JSON `seq` the next line gets. */
+  get nextSeq(): number {
+    return this.#seq;
+  }
+
+  /** Writes one message, in consecutive calls to `sink`. `length` is the
+   * length the line had before a cut (JSON's `length` of a truncated line). */
   write(
     sink: LineSink,
     line: Uint8Array,
     truncated: boolean,
     partial: boolean,
     time: number,
+    length: number = line.length,
   ): void {
     switch (this.#format) {
       case "raw":
@@ -175,26 +257,29 @@ export class MessageFormatter {
         return;
       case "text": {
         const label = truncated || partial
-          ? encoder.encode(textLabel(this.#client, truncated, partial))
-          : this.#plainLabel();
+          ? this.#flaggedLabel(truncated, partial, time)
+          : this.#plainLabel(time);
         if (isPrintableUtf8(line)) sink.writeLine(label, line);
         else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
       }
       case "json": {
         const head = this.#headFor(time);
+        const seq = this.#seq++;
         if (!truncated && !partial && isPlainJsonUtf8(line)) {
-          sink.writeLine(head, line, JSON_END);
+          sink.write(head);
+          sink.writeLine(encoder.encode(`${seq},"text":"`), line, JSON_END);
           return;
         }
-        // The head ends with the opening quote of a plain text; jsonText
-        // brings its own quotes.
+        // jsonText brings its own quotes.
+        const flags = (truncated ? `,"truncated":true,"length":${length}` : "") +
+          (partial ? `,"partial":true` : "") +
+          (isWellFormedUtf8(line) ? "" : `,"invalid_utf8":true,"bytes":"${base64(line)}"`);
+        sink.write(head);
         sink.writeLine(
-          head.subarray(0, -1),
+          encoder.encode(`${seq},"text":`),
           encoder.encode(jsonText(line)),
-          encoder.encode(
-            (truncated ? `,"truncated":true` : "") + (partial ? `,"partial":true` : "") + "}",
-          ),
+          encoder.encode(flags + "}"),
         );
         return;
       }
@@ -203,7 +288,7 @@ export class MessageFormatter {
 
   /** Lines written by the last {@linkcode MessageFormatter.writeRun}. */
   get runLines(): number {
-    return lineLabeller()?.lines ?? 0;
+    return this.#runLabeller?.lines ?? 0;
   }
 
   /**
@@ -212,7 +297,9 @@ export class MessageFormatter {
    * by one, and returns the offset of the first line it left to `write`
    * (`from` itself where the runtime has no WebAssembly SIMD); see
    * lib/line_labeller.ts. With `maxLine` and `time` bound it is a framer's
-   * `LineRun`; {@linkcode MessageFormatter.runLines} counts what it wrote.
+   * `LineRun` (for `raw`, of a framer with `keepCr`);
+   * {@linkcode MessageFormatter.runLines} counts what it wrote. `labeller`
+   * is this thread's unless a test gives its own, with smaller areas.
    */
   writeRun(
     sink: ByteSink,
@@ -221,45 +308,81 @@ export class MessageFormatter {
     fresh: boolean,
     maxLine: number,
     time: number,
+    labeller: LineLabeller | null = lineLabeller(),
   ): number {
-    const labeller = lineLabeller();
+    this.#runLabeller = labeller;
     if (labeller === null) return from;
-    let prefix: Uint8Array;
-    let suffix = EMPTY;
-    let check: LineCheck;
+    let next: number;
     switch (this.#format) {
       case "raw":
-        prefix = EMPTY;
-        check = ANY_BUT_CR;
+        next = labeller.label(chunk, from, fresh, EMPTY, EMPTY, ANY_BYTE, maxLine, sink);
         break;
       case "text":
-        prefix = this.#plainLabel();
-        check = PRINTABLE_ASCII;
+        next = labeller.label(
+          chunk,
+          from,
+          fresh,
+          this.#plainLabel(time),
+          EMPTY,
+          PRINTABLE_ASCII,
+          maxLine,
+          sink,
+        );
         break;
       case "json":
-        prefix = this.#headFor(time);
-        suffix = JSON_END;
-        check = PLAIN_JSON_ASCII;
+        next = labeller.label(
+          chunk,
+          from,
+          fresh,
+          this.#headFor(time),
+          JSON_END,
+          PLAIN_JSON_ASCII,
+          maxLine,
+          sink,
+          { first: this.#seq, middle: JSON_TEXT },
+        );
+        this.#seq += labeller.lines;
         break;
     }
-    return labeller.label(chunk, from, fresh, prefix, suffix, check, maxLine, sink);
+    return next;
   }
 
-  /** `[client N] `, encoded once, on the first line that needs it. */
-  #plainLabel(): Uint8Array {
-    return this.#label ??= encoder.encode(textLabel(this.#client, false, false));
+  /** `[client N] ` (after the time, with `--timestamp`), encoded once, on
+   * the first line that needs it, and again when the time changes. */
+  #plainLabel(time: number): Uint8Array {
+    if (!this.#timestamp) {
+      return this.#label ??= encoder.encode(textLabel(this.#client, this.#style, false, false));
+    }
+    if (time !== this.#time || this.#label === null) {
+      this.#time = time;
+      this.#label = encoder.encode(
+        `${new Date(time).toISOString()} ${textLabel(this.#client, this.#style, false, false)}`,
+      );
+    }
+    return this.#label;
   }
 
-  /** The JSON record up to a plain text's opening quote, for lines read at `time`. */
+  /** The label of a truncated or partial line: rare, so made each time. */
+  #flaggedLabel(truncated: boolean, partial: boolean, time: number): Uint8Array {
+    const label = textLabel(this.#client, this.#style, truncated, partial);
+    return encoder.encode(this.#timestamp ? `${new Date(time).toISOString()} ${label}` : label);
+  }
+
+  /** The JSON record up to its `seq` number, for lines read at `time`. */
   #headFor(time: number): Uint8Array {
     if (time !== this.#time) {
       this.#time = time;
       this.#jsonHead = encoder.encode(
-        `{"time":"${new Date(time).toISOString()}${this.#jsonFields}"`,
+        `{"time":"${new Date(time).toISOString()}${this.#jsonFields}`,
       );
     }
     return this.#jsonHead;
   }
+}
+
+/** `bytes` in base64, for the JSON `bytes` of a line that is not UTF-8. */
+function base64(bytes: Uint8Array): string {
+  return bytes.toBase64();
 }
 
 /**
@@ -287,9 +410,22 @@ export function formatMessage(
   truncated: boolean,
   partial: boolean,
   time: number,
+  options: MessageFormatOptions & {
+    /** The line's length before a cut.
+     * @default {line.length} */
+    length?: number;
+  } = {},
 ): void {
   const lines = "writeLine" in sink ? sink : lineSinkOver(sink);
-  new MessageFormatter(format, client).write(lines, line, truncated, partial, time);
+  const { length = line.length, ...formatOptions } = options;
+  new MessageFormatter(format, client, formatOptions).write(
+    lines,
+    line,
+    truncated,
+    partial,
+    time,
+    length,
+  );
 }
 
 /** Lets a plain {@linkcode ChunkSink} take whole lines, one chunk per part. */
@@ -340,7 +476,8 @@ export function formatTextEvent(event: ConnectionEvent): string {
     return `refused ${shownHostPort(event.address, event.port)}: ${refusalText(event)}\n`;
   }
   const { client } = event;
-  const who = `client ${client.id}`;
+  const who = `client ${client.id}` +
+    (client.name === undefined ? "" : ` (${safeString(client.name)})`);
   const from = shownHostPort(client.address, client.port);
   if (event.type === "connect") {
     const as = client.identity === undefined ? "" : ` as ${safeString(client.identity)}`;
@@ -354,28 +491,81 @@ export function formatTextEvent(event: ConnectionEvent): string {
     `${countOf(event.lines, "line")}, ${countOf(event.bytes, "byte")}${truncated}, ${seconds} s\n`;
 }
 
-/** Formats a connection event as one JSON line. */
-export function formatJsonEvent(event: ConnectionEvent): string {
-  const time = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}",`;
+/** Formats a connection event as one JSON line; with `run`, the record
+ * names the run, as messages do. */
+export function formatJsonEvent(event: ConnectionEvent, run?: string): string {
+  const head = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}"` +
+    jsonRun(run);
   if (event.type === "refused") {
     const limit = event.reason === "full" || event.reason === "per-ip"
       ? `,"limit":${event.limit}`
       : "";
     const detail = event.detail === undefined ? "" : `,"detail":${jsonString(event.detail)}`;
-    return time + `"address":${jsonString(event.address)},"port":${event.port},` +
+    return head + `,"address":${jsonString(event.address)},"port":${event.port},` +
       `"reason":"${event.reason}"${limit}${detail}}\n`;
   }
-  const { client } = event;
-  const head = time +
-    `"client":${client.id},"address":${jsonString(client.address)},"port":${client.port}` +
-    jsonIdentity(client);
-  if (event.type === "connect") return head + "}\n";
+  const client = `${head},${jsonClientFields(event.client)}`;
+  if (event.type === "connect") return client + "}\n";
   const detail = event.detail === "" ? "" : `,"detail":${jsonString(event.detail)}`;
-  return head + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
+  return client + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
     `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;
 }
 
-/** `,"identity":"..."` for a client known by its certificate, else "". */
-function jsonIdentity(client: ClientInfo): string {
-  return client.identity === undefined ? "" : `,"identity":${jsonString(client.identity)}`;
+/** What the `start` record says: the first record a server writes. */
+export interface RunStart {
+  readonly time: number;
+  /** The run's id, in every record of the run. */
+  readonly run: string;
+  /** The server's version. */
+  readonly version: string;
+  /** The address it listens on, as `host:port`. */
+  readonly listen: string;
+}
+
+/** The `start` record, written once the server listens, before any client. */
+export function formatJsonStart(start: RunStart): string {
+  return `{"time":"${new Date(start.time).toISOString()}","type":"start"${jsonRun(start.run)},` +
+    `"version":${jsonString(start.version)},"listen":${jsonString(start.listen)}}\n`;
+}
+
+/** What the `stop` record says: the totals of the summary. */
+export interface RunStop {
+  readonly time: number;
+  readonly run: string;
+  readonly clients: number;
+  readonly lines: number;
+  readonly bytes: number;
+  readonly truncated: number;
+  /** Connections refused, for any reason. */
+  readonly refused: number;
+  /** Clients still connected when the drain timeout ran out. */
+  readonly cutOff: number;
+  /** Clients dropped for a full send queue. */
+  readonly dropped: number;
+  readonly kicked: number;
+  /** Since the server started listening. */
+  readonly durationMs: number;
+}
+
+/** The `stop` record, written after every client's last record at a clean
+ * shutdown: its absence says the server did not get to finish. */
+export function formatJsonStop(stop: RunStop): string {
+  return `{"time":"${new Date(stop.time).toISOString()}","type":"stop"${jsonRun(stop.run)},` +
+    `"clients":${stop.clients},"lines":${stop.lines},"bytes":${stop.bytes},` +
+    `"truncated":${stop.truncated},"refused":${stop.refused},"cut_off":${stop.cutOff},` +
+    `"dropped":${stop.dropped},"kicked":${stop.kicked},"duration_ms":${stop.durationMs}}\n`;
+}
+
+/** `,"run":"..."`, or "" without a run. */
+function jsonRun(run: string | undefined): string {
+  return run === undefined ? "" : `,"run":${jsonString(run)}`;
+}
+
+/** `"client":N,"address":...,"port":N` and, for a client that has them,
+ * its certificate's `identity`, its chosen `name` and its `session`. */
+function jsonClientFields(client: ClientInfo): string {
+  return `"client":${client.id},"address":${jsonString(client.address)},"port":${client.port}` +
+    (client.identity === undefined ? "" : `,"identity":${jsonString(client.identity)}`) +
+    (client.name === undefined ? "" : `,"name":${jsonString(client.name)}`) +
+    (client.session === undefined ? "" : `,"session":${jsonString(client.session)}`);
 }

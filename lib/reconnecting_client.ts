@@ -28,6 +28,7 @@ import { type ByteWriter, writeAll } from "./batch_writer.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import { concatBytes } from "./concat_bytes.ts";
 import { describeError } from "./error_text.ts";
+import { encodeHelloLine } from "./hello_line.ts";
 import {
   abortReason,
   type ByteReader,
@@ -43,7 +44,10 @@ import {
 import { LineQueue } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "./line_reader.ts";
 import { countOf } from "./output_format.ts";
+import { randomId } from "./random_id.ts";
 import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_client.ts";
+
+const LF = 10;
 
 /** Most bytes of queued lines put into one socket write. */
 const WRITE_BATCH = 65536;
@@ -150,6 +154,14 @@ class Session {
   readonly #noAckHintMs: number;
   readonly #tls: TlsClientOptions | undefined;
   readonly #notice: (message: string, kind: NoticeKind) => void;
+  /** The name the hello gives, if any. */
+  readonly #name: string | undefined;
+  /** This session's id, the same in the hello of every connection. */
+  readonly #session = randomId();
+  /** Lines that have left the queue for good (sent, or acknowledged with
+   * `ack`): the line to send first on a new connection is number
+   * `#released + 1`, which the hello tells the server. */
+  #released = 0;
   /** Aborted, with the reason, when the whole session must stop: the input
    * failed, or an interrupt. A signal rather than a promise, since every
    * connection and every retry waits on it: each wait removes its listener
@@ -189,6 +201,23 @@ class Session {
     this.#noAckHintMs = options.noAckHintMs ?? NO_ACK_HINT_MS;
     this.#tls = options.tls;
     this.#notice = options.onNotice ?? (() => {});
+    this.#name = options.name;
+  }
+
+  /**
+   * The hello that starts a connection, or null: with a name, or with
+   * `ack`, where the server must be a linehub server anyway (its `--ack`),
+   * so that its output numbers the lines as this session does and a line
+   * sent again after a reconnect has the number it had (JSON `session` and
+   * `seq`). Without either, nothing is sent a server such as `nc` would show.
+   */
+  #hello(): Uint8Array | null {
+    if (this.#name === undefined && !this.#ack) return null;
+    return encodeHelloLine({
+      session: this.#session,
+      seq: this.#released + 1,
+      ...(this.#name === undefined ? {} : { name: this.#name }),
+    });
   }
 
   async run(reader: LineReader): Promise<void> {
@@ -311,13 +340,17 @@ class Session {
       const count = Math.min(ackedHere - releasedHere, queue.sent);
       if (count <= 0) return;
       queue.release(count);
+      this.#released += count;
       releasedHere += count;
       delivered = true;
     };
+    // Made before any line of this connection is sent or released.
+    const hello = this.#hello();
 
     const sending = (async () => {
       try {
         conn.setNoDelay?.(true); // a typed line goes out at once
+        if (hello !== null) await writeAll(conn, hello);
         while (!isOver) {
           if (queue.unsent === 0) {
             if (queue.ended) {
@@ -347,6 +380,7 @@ class Session {
             if (parser === null) {
               // At most once: the socket has it, the queue lets it go.
               queue.release(done);
+              this.#released += done;
               delivered = true;
             } else {
               settle();
@@ -464,9 +498,11 @@ class Session {
       number++;
       if (line.cut && !toldCut) {
         toldCut = true;
+        // Up to three bytes fewer than --max-line, where the cut would split a character.
+        const kept = line.bytes.length - (line.bytes.at(-1) === LF ? 1 : 0);
         this.#notice(
           `Line ${number} of the input is longer than ${this.maxLine} bytes: sending its first ` +
-            `${this.maxLine} (see --max-line); later long lines are cut without a message`,
+            `${kept} (see --max-line); later long lines are cut without a message`,
           "notice",
         );
       }

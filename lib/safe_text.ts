@@ -162,6 +162,44 @@ SECOND_HIGH[0xed] = 0x9f; // no surrogates
 SECOND_LOW[0xf0] = 0x90; // no overlong forms
 SECOND_HIGH[0xf4] = 0x8f; // nothing above U+10FFFF
 
+/**
+ * Whether the bytes are well-formed UTF-8, whatever characters they hold:
+ * what the WHATWG decoder reads without a single U+FFFD. Where they are not,
+ * {@linkcode safeText} and {@linkcode jsonText} show U+FFFD in place of the
+ * bad bytes, and the JSON output says so and adds the bytes themselves.
+ *
+ * @example
+ * ```ts
+ * import { isWellFormedUtf8 } from "./safe_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isWellFormedUtf8(new TextEncoder().encode("\x1b[2J caf\u00e9 \u{1f600}")), true);
+ * assert.equal(isWellFormedUtf8(new Uint8Array([0x61, 0xff])), false);
+ * assert.equal(isWellFormedUtf8(new Uint8Array([0xed, 0xa0, 0x80])), false); // a surrogate
+ * ```
+ */
+export function isWellFormedUtf8(bytes: Uint8Array): boolean {
+  const length = bytes.length;
+  let i = 0;
+  while (i < length) {
+    const byte = bytes[i] as number;
+    if (byte < 0x80) {
+      i++;
+      continue;
+    }
+    const size = SEQUENCE_LENGTH[byte] as number;
+    if (size === 0 || i + size > length) return false;
+    const second = bytes[i + 1] as number;
+    if (second < (SECOND_LOW[byte] as number) || second > (SECOND_HIGH[byte] as number)) {
+      return false;
+    }
+    if (size > 2 && ((bytes[i + 2] as number) & 0xc0) !== 0x80) return false;
+    if (size > 3 && ((bytes[i + 3] as number) & 0xc0) !== 0x80) return false;
+    i += size;
+  }
+  return true;
+}
+
 /** Whether the bytes are well-formed UTF-8 (what the WHATWG decoder reads
  * without a U+FFFD) whose ASCII bytes `ascii` allows and which holds no code
  * point of ESCAPED_RANGES. */

@@ -12,9 +12,10 @@ import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
 import { describeError, isSpecialFileRefusal } from "./error_text.ts";
 import { Hub } from "./hub.ts";
 import { type ConsoleContext, runOperatorConsole } from "./operator_console.ts";
-import { countOf } from "./output_format.ts";
+import { countOf, formatJsonStart, formatJsonStop } from "./output_format.ts";
 import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
 import { WorkerPool, workersUnavailableReason } from "./worker_pool.ts";
+import { randomId } from "./random_id.ts";
 import { ReopenableFile } from "./reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
 import { UsageError, usageErrorText } from "./usage_error.ts";
@@ -151,10 +152,15 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       fatal.resolve(EXIT_OUTPUT);
     },
   });
+  // One id for the whole run, Workers included: the `run` of every JSON record.
+  const run = randomId();
   const options = {
     host: config.host,
     port: config.port,
     format: config.format,
+    run,
+    label: config.label,
+    timestamp: config.timestamp,
     maxLine: config.maxLine,
     drainTimeout: config.drainTimeout,
     backlog: config.backlog,
@@ -209,6 +215,16 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // Least privilege: the TLS files are read and the Workers loaded; nothing
   // else is ever read.
   Deno.permissions.revokeSync({ name: "read" });
+  const startedAt = Date.now();
+  // A pipeline sees where a run begins, before any client's first record.
+  if (config.format === "json") {
+    output.write(formatJsonStart({
+      time: startedAt,
+      run,
+      version: VERSION,
+      listen: formatHostPort(addr.hostname, addr.port),
+    }));
+  }
   const destination = config.output === undefined ? "stdout" : config.output;
   stderr.write(
     `${PROGRAM}: listening on ${formatHostPort(addr.hostname, addr.port)}` +
@@ -283,6 +299,13 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
       if (output.failed) return EXIT_OUTPUT;
+      if (config.format === "json") {
+        // After every client's last record: a run with a stop record ended
+        // cleanly, one without did not get to finish.
+        output.write(stopRecord(run, stats, startedAt));
+        await output.flush().catch(() => {});
+        if (output.failed) return EXIT_OUTPUT;
+      }
       if (file !== null) {
         // The lines are written; make them durable before saying so.
         try {
@@ -355,6 +378,24 @@ function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
           `${outputErrorText(error)}\n`,
       ),
   );
+}
+
+/** The JSON `stop` record: the summary's totals, for a pipeline. */
+function stopRecord(run: string, stats: ServerStats, startedAt: number): string {
+  const now = Date.now();
+  return formatJsonStop({
+    time: now,
+    run,
+    clients: stats.clients,
+    lines: stats.lines,
+    bytes: stats.bytes,
+    truncated: stats.truncated,
+    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls,
+    cutOff: stats.cutOff,
+    dropped: stats.dropped,
+    kicked: stats.kicked,
+    durationMs: now - startedAt,
+  });
 }
 
 /** The one-line summary printed at shutdown. */

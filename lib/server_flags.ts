@@ -12,7 +12,12 @@ import { type Mode, MODES } from "./hub.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
 import { DEFAULT_BACKLOG } from "./line_server.ts";
 import { MAX_WORKERS } from "./worker_pool.ts";
-import { OUTPUT_FORMATS, type OutputFormat } from "./output_format.ts";
+import {
+  LABEL_STYLES,
+  type LabelStyle,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from "./output_format.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
 import { SAME_SIGNAL_MS } from "./signal_listeners.ts";
 import { DEFAULT_MAX_HANDSHAKES } from "./tls_server.ts";
@@ -23,6 +28,10 @@ export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly format: OutputFormat;
+  /** What a `text` line's label names (`--label`). */
+  readonly label: LabelStyle;
+  /** Start each `text` line with its time (`--timestamp`). */
+  readonly timestamp: boolean;
   /** File to append messages to; stdout when undefined. */
   readonly output: string | undefined;
   readonly maxLine: number;
@@ -90,6 +99,10 @@ Options:
   -p, --port N          TCP port, 0 to ${MAX_PORT}; 0 picks a free one, which the
                         start-up line names (default ${DEFAULT_PORT})
   -f, --format FORMAT   text, json or raw (default text)
+  --label WHAT          text: label each line with the client's number,
+                        address or both (default number)
+  --timestamp           text: start each line with the time it was read
+                        (RFC 3339, UTC, milliseconds)
   -o, --output FILE     append messages to FILE instead of stdout
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
@@ -173,6 +186,9 @@ export function parseServerArgs(args: string[]): ServerConfig {
     host: { type: "string", default: DEFAULT_HOST },
     port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
     format: { type: "string", short: "f", default: "text" },
+    // No default: given with another format than text, it is a mistake.
+    label: { type: "string" },
+    timestamp: { type: "boolean", default: false },
     output: { type: "string", short: "o" },
     // No defaults for these two: --send-queue follows --max-line unless given.
     "max-line": { type: "string" },
@@ -203,6 +219,23 @@ export function parseServerArgs(args: string[]): ServerConfig {
   const format = values.format;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`Invalid format "${format}": must be one of ${OUTPUT_FORMATS.join(", ")}`);
+  }
+  const label = values.label ?? "number";
+  if (!(LABEL_STYLES as readonly string[]).includes(label)) {
+    throw new UsageError(`Invalid label "${label}": must be one of ${LABEL_STYLES.join(", ")}`);
+  }
+  for (
+    const [flag, given] of [["--label", values.label !== undefined], [
+      "--timestamp",
+      values.timestamp,
+    ]] as const
+  ) {
+    if (given && format !== "text") {
+      throw new UsageError(
+        `Cannot combine ${flag} with --format ${format}: it is for text output` +
+          (format === "json" ? " (JSON records name the client and the time anyway)" : ""),
+      );
+    }
   }
   const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
@@ -253,6 +286,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     console: values.console,
     port: parseInteger(values.port, "port", 0, MAX_PORT),
     format: format as OutputFormat,
+    label: label as LabelStyle,
+    timestamp: values.timestamp,
     output: values.output,
     maxLine,
     drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),

@@ -4,12 +4,14 @@
  * sends, and lets the test decide, per connection, when to acknowledge, what
  * to send back and when to close. With `autoAck` it behaves like
  * `linehub-server --ack`: it acknowledges every line as it arrives, and the
- * final partial line at the end of input, then closes.
+ * final partial line at the end of input, then closes. Like a linehub
+ * server, it takes a hello first line (lib/hello_line.ts) as no line.
  *
  * @module
  */
 
 import { encodeAck } from "../lib/ack_protocol.ts";
+import { type HelloLine, parseHelloLine } from "../lib/hello_line.ts";
 import { bytes, closeQuietly, concat, waitFor, writeAll } from "./_net.ts";
 
 const decoder = new TextDecoder();
@@ -72,11 +74,20 @@ export class FakeConnection {
     return decoder.decode(concat(this.#parts));
   }
 
-  /** The complete lines received so far, without their `\n`. */
+  /** The complete lines received so far, without their `\n`, a hello
+   * first line left out. */
   lines(): string[] {
     const text = this.text();
     const end = text.lastIndexOf("\n");
-    return end < 0 ? [] : text.slice(0, end).split("\n");
+    const lines = end < 0 ? [] : text.slice(0, end).split("\n");
+    return this.hello() === null ? lines : lines.slice(1);
+  }
+
+  /** What the hello first line says, if the client sent one. */
+  hello(): HelloLine | null {
+    const text = this.text();
+    const end = text.indexOf("\n");
+    return end < 0 ? null : parseHelloLine(bytes(text.slice(0, end)));
   }
 
   /** What came after the last `\n`, once the client half-closed; else null. */

@@ -79,6 +79,23 @@ Deno.test("client -m sends each message as a line to HOST:PORT", async () => {
   }
 });
 
+Deno.test("client --name: a linehub server shows the name in each label, with or without --ack", async () => {
+  for (const extra of [[], ["--ack"]]) {
+    const server = await startServer(extra);
+    try {
+      const result = await runClientProcess(
+        ["--name", "web1", ...extra, "127.0.0.1", String(server.port)],
+        "one\ntwo\n",
+      );
+      assertRun(result, { code: 0, stdout: "", stderr: connected(`127.0.0.1:${server.port}`) });
+      const served = await server.stop();
+      assert.equal(served.stdout, "[client 0 web1] one\n[client 0 web1] two\n", `${extra}`);
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
 const noIPv6 = noIPv6Reason();
 
 Deno.test({

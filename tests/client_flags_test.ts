@@ -34,6 +34,7 @@ const DEFAULTS = {
   ack: false,
   bufferLines: 10000,
   maxLine: 65536,
+  name: undefined,
   tls: undefined,
   quiet: false,
   help: false,
@@ -208,6 +209,7 @@ Deno.test("client usage names HOST, PORT and every flag", () => {
       "--ack",
       "--buffer-lines",
       "--max-line",
+      "--name NAME",
       "--tls",
       "--ca FILE",
       "--servername NAME",
@@ -313,6 +315,24 @@ Deno.test("client rejects --buffer-lines and --max-line without --retry or --ack
 
 Deno.test("client rejects a value given to --ack", () => {
   rejects(["--ack=yes", "localhost"], 'Option "--ack" does not take a value');
+});
+
+Deno.test("client takes --name in any mode: letters, digits and . _ - : @ /, up to 64", () => {
+  for (const name of ["web1", "db-2.eu", "app/worker:3", "svc@host", "n".repeat(64)]) {
+    assert.equal(parseClientArgs(["--name", name, "localhost"]).name, name);
+    assert.equal(parseClientArgs([`--name=${name}`, "--ack", "localhost"]).name, name);
+  }
+});
+
+Deno.test("client rejects a --name a label could not show as one word, naming it", () => {
+  const charset = "must be 1 to 64 ASCII letters, digits or . _ - : @ /";
+  for (const name of ["", "two words", "caf\u00e9", "x\x1b[2J", "n".repeat(65), "[a]"]) {
+    rejects(["--name", name, "localhost"], `Invalid --name ${JSON.stringify(name)}: ${charset}`);
+  }
+  rejects(
+    ["--name", "partial", "localhost"],
+    'Invalid --name "partial": is a word the text label uses for its flags (truncated, partial)',
+  );
 });
 
 Deno.test("client --tls alone verifies against HOST and the built-in roots", () => {

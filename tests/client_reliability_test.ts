@@ -296,3 +296,59 @@ Deno.test("client --ack --retry with a real server killed mid-stream: every line
     await second?.stop();
   }
 });
+
+Deno.test("client --ack across a server killed mid-stream: in json, session and seq name each line, so dropping duplicates leaves every line once", async () => {
+  const lines = numbered("record", 2000);
+  const first = await startServer(["--ack", "--format", "json"]);
+  const port = first.port;
+  const client = spawnClient(["--ack", "--retry", "forever", "127.0.0.1", String(port)]);
+  let second: ServerProcess | null = null;
+  try {
+    await client.write(lines.slice(0, 1000).join("\n") + "\n");
+    // In json the connect event goes to stdout: the client's word is what can be waited for.
+    await client.waitForStderr(/Connected to/);
+    const killed = await first.stop("SIGKILL");
+    await client.write(lines.slice(1000).join("\n") + "\n");
+    await client.waitForStderr(/retrying in/);
+    second = await startServer(["--ack", "--format", "json", "--port", String(port)]);
+    await client.closeStdin();
+    const result = await client.finished();
+    assertNoCrash(result.stderr);
+    assert.equal(result.code, 0, result.stderr);
+    const served = await second.stop();
+    // Whole output lines only: SIGKILL may cut the first server's last write.
+    const records = [killed.stdout, served.stdout].flatMap((stdout) =>
+      stdout.split("\n").slice(0, -1).map((line) => JSON.parse(line))
+    );
+    const messages = records.filter((record) => record.type === "message");
+    const runs = new Set(records.map((record) => record.run));
+    assert.equal(runs.size, 2, "each server start is a run of its own");
+    assert.equal(new Set(messages.map((record) => record.session)).size, 1, "one session");
+    // Every copy of a line has the line's own number, on either server (a
+    // partial copy is the start of the line that got through).
+    for (const record of messages) {
+      const line = lines[record.seq - 1] ?? "";
+      assert.ok(
+        record.partial === true ? line.startsWith(record.text) : record.text === line,
+        JSON.stringify(record),
+      );
+    }
+    // What a pipeline does: one record per seq, a whole one where there is one.
+    const kept = new Map<number, { text: string; partial?: boolean }>();
+    for (const record of messages) {
+      const seen = kept.get(record.seq);
+      if (seen === undefined || (seen.partial === true && record.partial !== true)) {
+        kept.set(record.seq, record);
+      }
+    }
+    assert.deepEqual(
+      [...kept.keys()].sort((a, b) => a - b),
+      lines.map((_, i) => i + 1),
+    );
+    assert.ok([...kept.values()].every((record) => record.partial !== true));
+  } finally {
+    await client.stop();
+    await first.stop();
+    await second?.stop();
+  }
+});

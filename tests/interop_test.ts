@@ -201,9 +201,10 @@ peerTest(
       assertQuietSuccess(result, "socat");
     });
     assert.equal(server.code, 0);
+    // Exactly: the CR of the CRLF too, as nc -lk would show it.
     assert.deepEqual(
       server.stdoutBytes,
-      bytes("plain\n", [0x1b], "[31mred\n", "\n", [0xff, 0xfe], "\n", "tail\n"),
+      bytes("plain\r\n", [0x1b], "[31mred\n", "\n", [0xff, 0xfe], "\n", "tail\n"),
     );
   },
 );

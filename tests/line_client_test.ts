@@ -185,6 +185,35 @@ Deno.test("client with messages sends each as a line and never reads the input",
   }
 });
 
+Deno.test("client with a name sends one hello line first, which a plain TCP server such as nc -lk gets as a line", async () => {
+  for (const messages of [[], ["from -m"]]) {
+    let received = "";
+    const peer = startPeer(async (conn) => {
+      received = new TextDecoder().decode(await readToEnd(conn));
+    });
+    try {
+      const input = inputFrom((async function* (): AsyncGenerator<Uint8Array> {
+        yield bytes("hello\n");
+      })());
+      await withTimeout(
+        runClient({ host: "127.0.0.1", port: peer.port }, input, new MemoryWriter(), {
+          name: "web1",
+          messages,
+        }),
+        SESSION_TIMEOUT_MS,
+        "client session",
+      );
+      await peer.done;
+      const data = messages.length > 0 ? "from -m\n" : "hello\n";
+      assert.match(received, /^\0linehub-hello session=[0-9a-f]{16} seq=1 name=web1\n/);
+      assert.equal(received.slice(received.indexOf("\n") + 1), data);
+    } finally {
+      peer.close();
+      await peer.done.catch(() => {});
+    }
+  }
+});
+
 Deno.test("client reports a refused connection as ClientError naming the address", async () => {
   const port = unusedPort();
   await assert.rejects(

@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../lib/line_framer.ts";
+import { utf8CutPoint } from "../lib/utf8_cut.ts";
 import { seededRandom } from "./_net.ts";
 
 const CR = 13;
@@ -22,6 +23,8 @@ interface Frame {
   line: string;
   truncated: boolean;
   partial: boolean;
+  /** The length the framer reports the line had before any cut. */
+  length: number;
 }
 
 /** What a whole stream produced: the lines and the final counters. */
@@ -46,22 +49,25 @@ function toBinary(line: Uint8Array): string {
   return text;
 }
 
-function frame(line: string, truncated = false, partial = false): Frame {
-  return { line, truncated, partial };
+/** A frame; `length` defaults to the line's own, right for lines not cut. */
+function frame(line: string, truncated = false, partial = false, length = line.length): Frame {
+  return { line, truncated, partial, length };
 }
 
 /** A framer plus the frames it has delivered so far. */
-function collector(maxLine?: number): {
+function collector(maxLine?: number, keepCr = false): {
   framer: LineFramer;
   frames: Frame[];
   push: (chunk: Uint8Array) => void;
   end: () => void;
 } {
-  const framer = maxLine === undefined ? new LineFramer() : new LineFramer({ maxLine });
+  const framer = maxLine === undefined
+    ? new LineFramer({ keepCr })
+    : new LineFramer({ maxLine, keepCr });
   const frames: Frame[] = [];
   // The line is a view valid only during the call, so copy it at once.
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    frames.push(frame(toBinary(line), truncated, partial));
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
+    frames.push(frame(toBinary(line), truncated, partial, length));
   };
   return {
     framer,
@@ -72,8 +78,8 @@ function collector(maxLine?: number): {
 }
 
 /** Feeds `chunks` in order, ends the stream, and reports everything. */
-function run(chunks: Uint8Array[], maxLine?: number): Outcome {
-  const { framer, frames, push, end } = collector(maxLine);
+function run(chunks: Uint8Array[], maxLine?: number, keepCr = false): Outcome {
+  const { framer, frames, push, end } = collector(maxLine, keepCr);
   for (const chunk of chunks) push(chunk);
   end();
   return { frames, truncatedLines: framer.truncatedLines, droppedBytes: framer.droppedBytes };
@@ -121,13 +127,15 @@ function randomChunks(input: Uint8Array, random: () => number, maxChunk: number)
 
 /**
  * The reference: frames the whole input at once. A line's bytes are those
- * before its `\n`, one trailing `\r` removed; past `maxLine` the line is cut and
- * every byte after the cut up to the `\n` counts as dropped. An unfinished last
- * line is `partial`, unless it is already known to be too long (more than
- * `maxLine + 1` bytes, or `maxLine + 1` not ending in `\r`): then it was cut
- * and delivered before the end.
+ * before its `\n`, one trailing `\r` removed; past `maxLine` the line is cut
+ * (where lib/utf8_cut.ts says, so no character is split) and every byte
+ * after the cut up to the `\n` counts as dropped; each line reports the
+ * length it had. An unfinished last line is `partial`, and `truncated` too if
+ * it is longer than `maxLine` (a `\r` at its end is part of it: no `\n`
+ * followed). With `keepCr`, a line delivered whole keeps the `\r` of its
+ * `\r\n`, which still does not count against `maxLine`.
  */
-function model(input: Uint8Array, maxLine: number): Outcome {
+function model(input: Uint8Array, maxLine: number, keepCr = false): Outcome {
   const frames: Frame[] = [];
   let truncatedLines = 0;
   let droppedBytes = 0;
@@ -136,21 +144,21 @@ function model(input: Uint8Array, maxLine: number): Outcome {
     const raw = input.subarray(start, newline);
     const line = raw.at(-1) === CR ? raw.subarray(0, -1) : raw;
     if (line.length > maxLine) {
+      const cut = utf8CutPoint(line, maxLine);
       truncatedLines++;
-      droppedBytes += raw.length - maxLine;
-      frames.push(frame(toBinary(line.subarray(0, maxLine)), true, false));
+      droppedBytes += raw.length - cut;
+      frames.push(frame(toBinary(line.subarray(0, cut)), true, false, line.length));
     } else {
-      frames.push(frame(toBinary(line)));
+      frames.push(frame(toBinary(keepCr ? raw : line), false, false, line.length));
     }
     start = newline + 1;
   }
   const rest = input.subarray(start);
-  const cutEarly = rest.length > maxLine + 1 ||
-    (rest.length === maxLine + 1 && rest[maxLine] !== CR);
   if (rest.length > maxLine) {
+    const cut = utf8CutPoint(rest, maxLine);
     truncatedLines++;
-    droppedBytes += rest.length - maxLine;
-    frames.push(frame(toBinary(rest.subarray(0, maxLine)), true, !cutEarly));
+    droppedBytes += rest.length - cut;
+    frames.push(frame(toBinary(rest.subarray(0, cut)), true, true, rest.length));
   } else if (rest.length > 0) {
     frames.push(frame(toBinary(rest), false, true));
   }
@@ -195,6 +203,32 @@ Deno.test("LineFramer keeps a lone \\r inside a line", () => {
 Deno.test("LineFramer keeps one \\r of \\r\\r\\n", () => {
   assert.deepEqual(run([bytes("x\r\r\n")]).frames, [frame("x\r")]);
   assert.deepEqual(run(oneByteChunks(bytes("x\r\r\n"))).frames, [frame("x\r")]);
+});
+
+Deno.test("LineFramer with keepCr keeps the \\r of \\r\\n, and lone ones, as raw output shows them", () => {
+  const input = bytes("one\ntwo\r\nthree\r\r\n\r\n\rlead\nlast\r");
+  // The length a line reports does not count the CR of its CRLF.
+  const expected = [
+    frame("one"),
+    frame("two\r", false, false, 3),
+    frame("three\r\r", false, false, 6),
+    frame("\r", false, false, 0),
+    frame("\rlead"),
+    frame("last\r", false, true),
+  ];
+  assert.deepEqual(run([input], 100, true).frames, expected);
+  assert.deepEqual(run(oneByteChunks(input), 100, true).frames, expected);
+});
+
+Deno.test("LineFramer with keepCr does not count the \\r of \\r\\n towards maxLine, and a cut line ends at its cut", () => {
+  const input = bytes("12345678\r\n123456789\r\n");
+  for (const chunks of [[input], oneByteChunks(input)]) {
+    assert.deepEqual(run(chunks, 8, true), {
+      frames: [frame("12345678\r", false, false, 8), frame("12345678", true, false, 9)],
+      truncatedLines: 1,
+      droppedBytes: 2,
+    });
+  }
 });
 
 Deno.test("LineFramer delivers empty lines, with \\n or \\r\\n", () => {
@@ -270,9 +304,24 @@ Deno.test("LineFramer matches the whole-input model for random input in random c
   }
 });
 
+Deno.test("LineFramer with keepCr matches the whole-input model for random input in random chunks", () => {
+  const random = seededRandom(0xc12);
+  for (let round = 0; round < 400; round++) {
+    const { maxLine, input } = randomCase(random);
+    const expected = model(input, maxLine, true);
+    const label = `round ${round}, maxLine ${maxLine}, input [${input.join(",")}]`;
+    assert.deepEqual(run(oneByteChunks(input), maxLine, true), expected, `${label}, 1-byte chunks`);
+    for (let trial = 0; trial < 5; trial++) {
+      const chunks = randomChunks(input, random, 1 + Math.floor(random() * 12));
+      const sizes = chunks.map((chunk) => chunk.length).join(",");
+      assert.deepEqual(run(chunks, maxLine, true), expected, `${label}, chunks ${sizes}`);
+    }
+  }
+});
+
 Deno.test("LineFramer delivers lines one below, at and one over maxLine", () => {
   assert.deepEqual(run([bytes("1234567\n12345678\n123456789\n")], 8), {
-    frames: [frame("1234567"), frame("12345678"), frame("12345678", true)],
+    frames: [frame("1234567"), frame("12345678"), frame("12345678", true, false, 9)],
     truncatedLines: 1,
     droppedBytes: 1,
   });
@@ -280,7 +329,7 @@ Deno.test("LineFramer delivers lines one below, at and one over maxLine", () => 
 
 Deno.test("LineFramer does not count \\r\\n towards maxLine", () => {
   assert.deepEqual(run([bytes("1234567\r\n12345678\r\n123456789\r\n")], 8), {
-    frames: [frame("1234567"), frame("12345678"), frame("12345678", true)],
+    frames: [frame("1234567"), frame("12345678"), frame("12345678", true, false, 9)],
     truncatedLines: 1,
     // The `9` and the `\r` after it: everything between the cut and the `\n`.
     droppedBytes: 2,
@@ -293,7 +342,7 @@ Deno.test("LineFramer handles lines around maxLine split anywhere", () => {
       const body = "abcdefghi".slice(0, length);
       const input = bytes(`${body}${ending}after${ending}`);
       const expected = {
-        frames: [frame(body.slice(0, 8), length > 8), frame("after")],
+        frames: [frame(body.slice(0, 8), length > 8, false, length), frame("after")],
         truncatedLines: length > 8 ? 1 : 0,
         droppedBytes: length > 8 ? ending.length : 0,
       };
@@ -321,38 +370,51 @@ Deno.test("LineFramer holds a line of maxLine bytes plus \\r until it knows what
 
 Deno.test("LineFramer cuts maxLine bytes plus \\r at the end of the stream", () => {
   assert.deepEqual(run([bytes("12345678\r")], 8), {
-    frames: [frame("12345678", true, true)],
+    // No LF followed: the CR is part of the line, and of its length.
+    frames: [frame("12345678", true, true, 9)],
     truncatedLines: 1,
     droppedBytes: 1,
   });
 });
 
-Deno.test("LineFramer delivers an overlong line before its newline arrives", () => {
+Deno.test("LineFramer delivers an overlong line when it ends, with the length it had, holding only the cut", () => {
   const { frames, push, framer } = collector(8);
   push(bytes("abcdefghijkl"));
-  assert.deepEqual(frames, [frame("abcdefgh", true)]);
-  assert.equal(framer.bufferedBytes, 0);
+  assert.deepEqual(frames, []);
+  assert.equal(framer.bufferedBytes, 8);
+  assert.equal(framer.midLine, true);
   push(bytes("mnop"));
-  assert.deepEqual(frames, [frame("abcdefgh", true)]);
-  push(bytes("qr\nnext\n"));
-  assert.deepEqual(frames, [frame("abcdefgh", true), frame("next")]);
+  assert.deepEqual(frames, []);
+  assert.equal(framer.bufferedBytes, 8);
+  push(bytes("qr\r"));
+  push(bytes("\nnext\n"));
+  assert.deepEqual(frames, [frame("abcdefgh", true, false, 18), frame("next")]);
   assert.equal(framer.truncatedLines, 1);
-  assert.equal(framer.droppedBytes, "ijklmnopqr".length);
+  assert.equal(framer.droppedBytes, "ijklmnopqr\r".length);
+  assert.equal(framer.midLine, false);
 });
 
-Deno.test("LineFramer delivers an overlong line as soon as byte maxLine + 1 arrives", () => {
-  const { frames, push } = collector(8);
+Deno.test("LineFramer settles the cut as soon as byte maxLine + 1 arrives, and counts the rest as dropped as it comes", () => {
+  const { frames, push, end, framer } = collector(8);
   const input = bytes("abcdefghi");
   for (let i = 0; i < 8; i++) push(input.subarray(i, i + 1));
-  assert.deepEqual(frames, []);
+  assert.equal(framer.bufferedBytes, 8);
   push(input.subarray(8));
-  assert.deepEqual(frames, [frame("abcdefgh", true)]);
+  assert.equal(framer.bufferedBytes, 8);
+  assert.equal(framer.droppedBytes, 1);
+  push(bytes("jk"));
+  assert.equal(framer.droppedBytes, 3);
+  assert.deepEqual(frames, []);
+  // The stream ends before the newline: the cut line is partial too.
+  end();
+  assert.deepEqual(frames, [frame("abcdefgh", true, true, 11)]);
+  assert.equal(framer.bufferedBytes, 0);
 });
 
 Deno.test("LineFramer drops the rest of an overlong line and keeps the next line intact", () => {
   const input = bytes("x".repeat(100) + "\r\nintact line\nsecond\r\n");
   const expected = {
-    frames: [frame("xxxxxxxxxxxx", true), frame("intact line"), frame("second")],
+    frames: [frame("xxxxxxxxxxxx", true, false, 100), frame("intact line"), frame("second")],
     truncatedLines: 1,
     droppedBytes: 89,
   };
@@ -367,11 +429,11 @@ Deno.test("LineFramer counts truncated lines and dropped bytes across lines", ()
   const input = bytes("0123456789\nok\n0123456789ABCDEF\n01234\n012345678");
   assert.deepEqual(run([input], 5), {
     frames: [
-      frame("01234", true),
+      frame("01234", true, false, 10),
       frame("ok"),
-      frame("01234", true),
+      frame("01234", true, false, 16),
       frame("01234"),
-      frame("01234", true),
+      frame("01234", true, true, 9),
     ],
     truncatedLines: 3,
     droppedBytes: 5 + 11 + 4,
@@ -407,13 +469,14 @@ Deno.test("LineFramer holds at most maxLine + 1 bytes of 50 MB without a newline
     maxBuffered = Math.max(maxBuffered, framer.bufferedBytes);
   }
   assert.ok(maxBuffered <= DEFAULT_MAX_LINE + 1, `buffered ${maxBuffered} bytes`);
-  assert.equal(frames.length, 1);
-  assert.deepEqual(frames[0], frame("x".repeat(DEFAULT_MAX_LINE), true));
-  assert.equal(framer.truncatedLines, 1);
+  assert.equal(frames.length, 0);
   assert.equal(framer.droppedBytes, total - DEFAULT_MAX_LINE);
   push(bytes("tail\nok\n"));
-  assert.equal(frames.length, 2);
-  assert.deepEqual(frames[1], frame("ok"));
+  assert.deepEqual(frames, [
+    frame("x".repeat(DEFAULT_MAX_LINE), true, false, total + 4),
+    frame("ok"),
+  ]);
+  assert.equal(framer.truncatedLines, 1);
   assert.equal(framer.droppedBytes, total - DEFAULT_MAX_LINE + 4);
 });
 
@@ -439,13 +502,13 @@ Deno.test("LineFramer uses 65536 bytes as the default maxLine", () => {
   const atCap = "z".repeat(65536);
   assert.deepEqual(run([bytes(`${atCap}\n${atCap}z\n`)]).frames, [
     frame(atCap),
-    frame(atCap, true),
+    frame(atCap, true, false, 65537),
   ]);
 });
 
 Deno.test("LineFramer accepts maxLine 1", () => {
   assert.deepEqual(run([bytes("a\nbc\r\n\r\n")], 1), {
-    frames: [frame("a"), frame("b", true), frame("")],
+    frames: [frame("a"), frame("b", true, false, 2), frame("")],
     truncatedLines: 1,
     droppedBytes: 2,
   });
@@ -474,10 +537,36 @@ Deno.test("LineFramer keeps multi-byte UTF-8 characters split across chunks inta
   }
 });
 
-Deno.test("LineFramer cuts at a byte count, even inside a multi-byte character", () => {
-  // Framing is byte-level: "a\u00e9\u20ac" is 61 c3 a9 e2 82 ac.
-  assert.deepEqual(run([bytes("a\u00e9\u20ac\n")], 3).frames, [frame("a\xc3\xa9", true)]);
-  assert.deepEqual(run([bytes("a\u00e9\u20ac\n")], 2).frames, [frame("a\xc3", true)]);
+Deno.test("LineFramer cuts before a multi-byte character that maxLine would split, and counts its bytes as dropped", () => {
+  // "a\u00e9\u20ac" is 61 c3 a9 e2 82 ac.
+  const line = bytes("a\u00e9\u20ac\n");
+  const cuts: Array<[number, string, number]> = [
+    [1, "a", 5],
+    [2, "a", 5],
+    [3, "a\xc3\xa9", 3],
+    [4, "a\xc3\xa9", 3],
+    [5, "a\xc3\xa9", 3],
+  ];
+  for (const [maxLine, kept, dropped] of cuts) {
+    for (const chunks of [[line], oneByteChunks(line)]) {
+      assert.deepEqual(run(chunks, maxLine), {
+        frames: [frame(kept, true, false, 6)],
+        truncatedLines: 1,
+        droppedBytes: dropped,
+      }, `maxLine ${maxLine}, ${chunks.length} chunks`);
+    }
+  }
+  // A character cut at the very start leaves an empty line.
+  assert.deepEqual(run([bytes("\u20ac\n")], 2).frames, [frame("", true, false, 3)]);
+});
+
+Deno.test("LineFramer cuts bytes that are not UTF-8 at maxLine exactly", () => {
+  assert.deepEqual(run([binary("a\xff\xbf\xc3\n")], 3).frames, [
+    frame("a\xff\xbf", true, false, 4),
+  ]);
+  assert.deepEqual(run([binary("a\xe0\x80\x80\n")], 3).frames, [
+    frame("a\xe0\x80", true, false, 4),
+  ]);
 });
 
 Deno.test("LineFramer passes any byte other than \\n through unchanged", () => {
@@ -495,7 +584,7 @@ Deno.test("LineFramer starts a fresh line after end", () => {
   end();
   push(bytes("xy\n"));
   end();
-  assert.deepEqual(frames, [frame("abcd", true), frame("xy")]);
+  assert.deepEqual(frames, [frame("abcd", true, true, 7), frame("xy")]);
 });
 
 /** Where and how the framer called a run. */
@@ -539,8 +628,8 @@ function runTaking(
 ): Outcome {
   const framer = new LineFramer({ maxLine });
   const frames: Frame[] = [];
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    frames.push(frame(toBinary(line), truncated, partial));
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
+    frames.push(frame(toBinary(line), truncated, partial, length));
   };
   const lineRun = takingRun(frames, maxLine, take, calls);
   for (const chunk of chunks) framer.push(chunk, sink, lineRun);
@@ -579,8 +668,8 @@ Deno.test("LineFramer calls run only where a line starts, never inside a held or
   const calls: RunCall[] = [];
   const frames: Frame[] = [];
   const framer = new LineFramer({ maxLine: 8 });
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    frames.push(frame(toBinary(line), truncated, partial));
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
+    frames.push(frame(toBinary(line), truncated, partial, length));
   };
   const lineRun = takingRun(frames, 8, () => true, calls);
   framer.push(bytes("one\ntw"), sink, lineRun);
@@ -592,7 +681,7 @@ Deno.test("LineFramer calls run only where a line starts, never inside a held or
     frame("one"),
     frame("two"),
     frame("three"),
-    frame("01234567", true),
+    frame("01234567", true, false, 18),
     frame("four"),
   ]);
   assert.deepEqual(calls, [

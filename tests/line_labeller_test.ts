@@ -13,11 +13,12 @@
 import assert from "node:assert/strict";
 import { LineFramer } from "../lib/line_framer.ts";
 import {
-  ANY_BUT_CR,
+  ANY_BYTE,
   type ByteSink,
   type LineCheck,
   LineLabeller,
   lineLabeller,
+  MAX_MIDDLE,
   MAX_PREFIX,
   MAX_SUFFIX,
   PLAIN_JSON_ASCII,
@@ -25,6 +26,7 @@ import {
 } from "../lib/line_labeller.ts";
 import {
   type ClientInfo,
+  keepsCr,
   lineSinkOver,
   MessageFormatter,
   OUTPUT_FORMATS,
@@ -69,6 +71,8 @@ interface LabelOptions {
   suffix?: string;
   check?: LineCheck;
   maxLine?: number;
+  /** Number the lines from `first`, each number followed by `middle`. */
+  count?: { first: number; middle: string };
 }
 
 /** What one call to `label` did. */
@@ -90,6 +94,7 @@ function label(
     suffix = "",
     check = PRINTABLE_ASCII,
     maxLine = 100,
+    count,
   }: LabelOptions = {},
 ): Labelled {
   const output = new Output();
@@ -103,6 +108,7 @@ function label(
     check,
     maxLine,
     output,
+    count === undefined ? undefined : { first: count.first, middle: binary(count.middle) },
   );
   return { next, lines: labeller.lines, out: output.text, writes: output.writes };
 }
@@ -120,17 +126,20 @@ function nothingFrom(from: number): Labelled {
 const CHECKS: ReadonlyArray<[string, LineCheck]> = [
   ["text", PRINTABLE_ASCII],
   ["json", PLAIN_JSON_ASCII],
-  ["raw", ANY_BUT_CR],
+  ["raw", ANY_BYTE],
 ];
 
+/** The checks under which a CR is refused, except one right before the LF,
+ * which is dropped: all but raw's, which keeps every byte. */
+const CR_DROPPING = CHECKS.filter(([, check]) => check !== ANY_BYTE);
+
 /** Whether `MessageFormatter.write` writes a line holding `byte` as it is,
- * in the format `check` is for; raw writes every line as it is, but the
- * framer takes a \r before the \n off. */
+ * in the format `check` is for; raw writes every line as it is. */
 function writtenAsIs(check: LineCheck, byte: number): boolean {
   const line = Uint8Array.of(byte);
   if (check === PRINTABLE_ASCII) return isPrintableUtf8(line);
   if (check === PLAIN_JSON_ASCII) return isPlainJsonUtf8(line);
-  return byte !== CR;
+  return true;
 }
 
 Deno.test("LineLabeller writes each line as prefix, line, suffix and a newline", () => {
@@ -177,8 +186,8 @@ Deno.test("LineLabeller leaves a line with a byte to escape wherever it lies in 
 });
 
 Deno.test("LineLabeller takes a clean line that a line with a byte to escape follows in the same 16 bytes", () => {
-  // The bad bytes after the newline belong to the next line, not this one.
-  for (const [name, check] of CHECKS) {
+  // The bad bytes after the newline belong to the next line, not this one (raw has none).
+  for (const [name, check] of CR_DROPPING) {
     const labeller = new LineLabeller();
     const result = label(labeller, 'ab\n\r\x00\x1b"\\\t\xff\ry\n', { check });
     assert.equal(result.next, 3, name);
@@ -187,7 +196,7 @@ Deno.test("LineLabeller takes a clean line that a line with a byte to escape fol
 });
 
 Deno.test("LineLabeller drops one \\r before \\n, wherever the line ends in its 16-byte blocks", () => {
-  for (const [name, check] of CHECKS) {
+  for (const [name, check] of CR_DROPPING) {
     const labeller = new LineLabeller();
     for (let length = 0; length < 40; length++) {
       const line = "z".repeat(length);
@@ -206,7 +215,7 @@ Deno.test("LineLabeller drops one \\r before \\n, wherever the line ends in its 
 });
 
 Deno.test("LineLabeller leaves a line with a \\r anywhere but right before its \\n", () => {
-  for (const [name, check] of CHECKS) {
+  for (const [name, check] of CR_DROPPING) {
     const labeller = new LineLabeller();
     for (const line of ["\r\r", "a\r\r", "\ra", "a\rb", "a\rb\r", "\r\rb"]) {
       assert.deepEqual(label(labeller, `ok\n${line}\nlater\n`, { check }), {
@@ -230,7 +239,7 @@ Deno.test("LineLabeller leaves a line with a \\r anywhere but right before its \
 Deno.test("LineLabeller takes tabs in text and raw but leaves them in json", () => {
   const input = "a\tb\n\tlead\n";
   assert.equal(label(new LineLabeller(), input, { check: PRINTABLE_ASCII }).out, input);
-  assert.equal(label(new LineLabeller(), input, { check: ANY_BUT_CR }).out, input);
+  assert.equal(label(new LineLabeller(), input, { check: ANY_BYTE }).out, input);
   assert.deepEqual(label(new LineLabeller(), input, { check: PLAIN_JSON_ASCII }), nothingFrom(0));
 });
 
@@ -272,16 +281,16 @@ Deno.test("LineLabeller takes exactly the bytes each format writes as they are, 
   }
 });
 
-Deno.test("LineLabeller in raw keeps every byte but \\r and \\n as it is", () => {
+Deno.test("LineLabeller in raw keeps every byte but \\n as it is, the \\r of \\r\\n and lone ones included", () => {
   const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i))
-    .filter((char) => char !== "\n" && char !== "\r")
+    .filter((char) => char !== "\n")
     .join("");
-  const input = `${all}\n${all}\r\n`;
-  assert.deepEqual(label(new LineLabeller(), input, { check: ANY_BUT_CR, maxLine: 1000 }), {
+  const input = `${all}\n${all}\r\n\r\r\n`;
+  assert.deepEqual(label(new LineLabeller(), input, { check: ANY_BYTE, maxLine: 1000 }), {
     next: input.length,
-    lines: 2,
-    out: labelled([all, all]),
-    writes: [labelled([all, all])],
+    lines: 3,
+    out: labelled([all, `${all}\r`, "\r\r"]),
+    writes: [labelled([all, `${all}\r`, "\r\r"])],
   });
 });
 
@@ -291,6 +300,16 @@ Deno.test("LineLabeller takes a line of exactly maxLine bytes and leaves a longe
     for (let maxLine = 1; maxLine <= 40; maxLine++) {
       const at = "m".repeat(maxLine);
       const what = `${name}, maxLine ${maxLine}`;
+      if (check === ANY_BYTE) {
+        // A CR kept counts: that one line is left to the framer, which does
+        // not count it and writes it whole.
+        assert.deepEqual(
+          label(labeller, `${at}\n${at}\r\nlater\n`, { check, maxLine }),
+          { next: maxLine + 1, lines: 1, out: labelled([at]), writes: [labelled([at])] },
+          what,
+        );
+        continue;
+      }
       // The \r of \r\n does not count.
       assert.deepEqual(
         label(labeller, `${at}\n${at}\r\n${at}x\nlater\n`, { check, maxLine }),
@@ -323,11 +342,13 @@ Deno.test("LineLabeller leaves an unfinished last line", () => {
 Deno.test("LineLabeller writes empty lines, with \\n or \\r\\n", () => {
   const labeller = new LineLabeller();
   for (const [name, check] of CHECKS) {
+    // Raw keeps the CR: the second line is that one byte.
+    const out = check === ANY_BYTE ? "ps\np\rs\nps\n" : "ps\nps\nps\n";
     assert.deepEqual(label(labeller, "\n\r\n\n", { check, prefix: "p", suffix: "s" }), {
       next: 4,
       lines: 3,
-      out: "ps\nps\nps\n",
-      writes: ["ps\nps\nps\n"],
+      out,
+      writes: [out],
     }, name);
   }
 });
@@ -450,6 +471,89 @@ Deno.test("LineLabeller takes nothing with a prefix over MAX_PREFIX or a suffix 
     label(labeller, "x\na\nb\n", { from: 2, prefix: `${longest}+` }),
     nothingFrom(2),
   );
+});
+
+/** What the labeller writes for `lines` numbered from `first`. */
+function counted(
+  lines: string[],
+  first: number,
+  prefix: string,
+  middle: string,
+  suffix = "",
+): string {
+  return lines.map((line, i) => `${prefix}${first + i}${middle}${line}${suffix}\n`).join("");
+}
+
+Deno.test("LineLabeller with a count writes each line's number between the prefix and the middle", () => {
+  const labeller = new LineLabeller();
+  const count = { first: 1, middle: ',"text":"' };
+  assert.deepEqual(
+    label(labeller, "one\ntwo\r\n\nthree\n\x1bleft\n", { prefix: '{"seq":', suffix: '"}', count }),
+    {
+      next: 16,
+      lines: 4,
+      out: counted(["one", "two", "", "three"], 1, '{"seq":', ',"text":"', '"}'),
+      writes: [counted(["one", "two", "", "three"], 1, '{"seq":', ',"text":"', '"}')],
+    },
+  );
+  // An empty prefix, middle and suffix: just the numbers.
+  assert.equal(label(labeller, "a\nb\n", { count: { first: 0, middle: "" } }).out, "0a\n1b\n");
+});
+
+Deno.test("LineLabeller counts up across every carry, from one digit to sixteen", () => {
+  const labeller = new LineLabeller();
+  const lines = Array.from({ length: 25 }, (_, i) => `l${i}`);
+  const input = lines.map((line) => `${line}\n`).join("");
+  const firsts = [0, 5, 8, 9, 90, 95, 989, 9990, 123456789, 999999999999990, 9007199254740900];
+  for (const first of firsts) {
+    const result = label(labeller, input, { prefix: "<", count: { first, middle: "> " } });
+    assert.equal(result.lines, 25, `from ${first}`);
+    assert.equal(result.out, counted(lines, first, "<", "> "), `from ${first}`);
+  }
+});
+
+Deno.test("LineLabeller numbers on from call to call within one label, however small its areas", () => {
+  const lines = Array.from({ length: 300 }, (_, i) => "n".repeat(i % 37));
+  const input = lines.map((line) => `${line}\n`).join("");
+  for (
+    const options of [{ outputBytes: 64 }, { inputBytes: 40 }, { inputBytes: 50, outputBytes: 100 }]
+  ) {
+    const labeller = new LineLabeller(options);
+    const result = label(labeller, input, {
+      prefix: "[",
+      suffix: "]",
+      count: { first: 95, middle: "|" },
+    });
+    assert.equal(result.lines, 300, JSON.stringify(options));
+    assert.equal(result.out, counted(lines, 95, "[", "|", "]"), JSON.stringify(options));
+  }
+});
+
+Deno.test("LineLabeller with a count stops where a line is left, and a later call numbers on from what the caller says", () => {
+  const labeller = new LineLabeller();
+  const input = "a\nb\n\x07\nc\n";
+  const first = label(labeller, input, { count: { first: 9, middle: " " } });
+  assert.deepEqual(first, { next: 4, lines: 2, out: "9 a\n10 b\n", writes: ["9 a\n10 b\n"] });
+  // The caller wrote the bell line as number 11.
+  const rest = label(labeller, input, { from: 6, fresh: false, count: { first: 12, middle: " " } });
+  assert.equal(rest.out, "12 c\n");
+});
+
+Deno.test("LineLabeller takes nothing with a middle over MAX_MIDDLE, and refuses a first number out of range", () => {
+  const labeller = new LineLabeller();
+  const middle = "m".repeat(MAX_MIDDLE);
+  assert.equal(label(labeller, "a\n", { count: { first: 1, middle } }).out, `1${middle}a\n`);
+  assert.deepEqual(
+    label(labeller, "a\n", { count: { first: 1, middle: `${middle}+` } }),
+    nothingFrom(0),
+  );
+  for (const first of [-1, 1.5, Number.NaN, 2 ** 53]) {
+    assert.throws(() => label(labeller, "a\n", { count: { first, middle: "" } }), {
+      name: "RangeError",
+      message:
+        `Invalid first line number "${first}": must be an integer from 0 to 9007199254740991`,
+    });
+  }
 });
 
 Deno.test("LineLabeller goes on through the same chunk after the caller took a line, with fresh false", () => {
@@ -609,31 +713,6 @@ const CLIENT: ClientInfo = { id: 3, address: "127.0.0.1", port: 40000 };
 /** 2023-11-14T22:13:20.123Z */
 const TIME = 1700000000123;
 
-const FORMAT_CHECKS: Record<OutputFormat, LineCheck> = {
-  text: PRINTABLE_ASCII,
-  json: PLAIN_JSON_ASCII,
-  raw: ANY_BUT_CR,
-};
-
-/** The prefix and suffix `MessageFormatter.write` puts around a plain line. */
-function plainLineParts(format: OutputFormat): { prefix: Uint8Array; suffix: Uint8Array } {
-  let parts: { prefix: Uint8Array; suffix: Uint8Array } | null = null;
-  new MessageFormatter(format, CLIENT).write(
-    {
-      write: () => assert.fail("a plain line is written with writeLine"),
-      writeLine: (prefix, _body, suffix = null) => {
-        parts = { prefix: prefix.slice(), suffix: suffix?.slice() ?? new Uint8Array(0) };
-      },
-    },
-    binary("plain"),
-    false,
-    false,
-    TIME,
-  );
-  assert.ok(parts !== null);
-  return parts;
-}
-
 /** Bytes that no fast path may take, or only at the end of a line (`\r`). */
 const SPECIALS = [
   [TAB],
@@ -722,19 +801,17 @@ function writeStream(
     write: (chunk) => output.write(typeof chunk === "string" ? binary(chunk) : chunk),
   });
   const formatter = new MessageFormatter(format, CLIENT);
-  const framer = new LineFramer({ maxLine });
+  const framer = new LineFramer({ maxLine, keepCr: keepsCr(format) });
   let count = 0;
   let labelledCount = 0;
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    formatter.write(lines, line, truncated, partial, TIME);
+  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
+    formatter.write(lines, line, truncated, partial, TIME, length);
     count++;
   };
-  const { prefix, suffix } = plainLineParts(format);
-  const check = FORMAT_CHECKS[format];
   const run = labeller === undefined
     ? undefined
     : (chunk: Uint8Array, from: number, fresh: boolean): number => {
-      const next = labeller.label(chunk, from, fresh, prefix, suffix, check, maxLine, output);
+      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, TIME, labeller);
       labelledCount += labeller.lines;
       return next;
     };

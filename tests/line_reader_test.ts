@@ -13,6 +13,8 @@ import { DEFAULT_CLIENT_MAX_LINE, type InputLine, LineReader } from "../lib/line
 import { bytes, concat, randomInt, seededRandom } from "./_net.ts";
 
 const decoder = new TextDecoder();
+/** Decodes every byte to one character, so that no two byte strings look alike. */
+const binary = new TextDecoder("windows-1252");
 
 /** A reader that hands out `chunks` one per read (split further if the
  * buffer is smaller), then the end of input; counts its reads. */
@@ -118,6 +120,18 @@ Deno.test("LineReader returns a cut line before the rest of it arrives", async (
   });
 });
 
+Deno.test("LineReader cuts before a UTF-8 character that maxLine would split", async () => {
+  // "abcd\u20ac" is 61 62 63 64 e2 82 ac: a cut at 5 or 6 would leave part of the euro sign.
+  const input = bytes("abcd\u20ac\u20ac\nnext\n");
+  for (
+    const [maxLine, first] of [[4, "abcd"], [5, "abcd"], [6, "abcd"], [7, "abcd\u20ac"]] as const
+  ) {
+    const lines = await readAll(new LineReader(chunked([input]), { maxLine }));
+    assert.deepEqual(texts(lines), [`${first}\n`, "next\n"], `maxLine ${maxLine}`);
+    assert.deepEqual(lines.map((line) => line.cut), [true, false]);
+  }
+});
+
 Deno.test("LineReader defaults maxLine to the server's 65536 bytes", async () => {
   assert.equal(DEFAULT_CLIENT_MAX_LINE, 65536);
   const long = "y".repeat(65537) + "\n";
@@ -136,11 +150,15 @@ Deno.test("LineReader holds a bounded amount of a line that never ends", async (
   assert.deepEqual(lines.map((line) => [line.bytes.length, line.cut]), [[101, true]]);
 });
 
-/** A line as the server's framer would report it: content, truncated, partial. */
+/** A line as the server's framer would report it: content, truncated, and
+ * partial for a line not cut. (The reader sends a cut line with a newline as
+ * soon as it is cut, not knowing whether the input ends before the rest of
+ * the line does, while the framer, which reports the cut line at its end,
+ * then calls it partial too; the cut itself is the same.) */
 function asServerSees(line: InputLine): [string, boolean, boolean] {
-  let text = decoder.decode(line.bytes);
-  const partial = !text.endsWith("\n");
-  if (!partial) {
+  let text = binary.decode(line.bytes);
+  const partial = !line.cut && !text.endsWith("\n");
+  if (text.endsWith("\n")) {
     text = text.slice(0, -1);
     if (!line.cut && text.endsWith("\r")) text = text.slice(0, -1);
   }
@@ -149,12 +167,13 @@ function asServerSees(line: InputLine): [string, boolean, boolean] {
 
 Deno.test("LineReader splits and cuts exactly as the server's LineFramer, whatever the chunks", async () => {
   const random = seededRandom(2024);
-  const alphabet = [97, 98, 13, 10];
-  for (let round = 0; round < 300; round++) {
+  // CR, LF, and the bytes of an e-acute and a euro sign, whose cuts move.
+  const alphabet = [97, 98, 13, 10, 0xc3, 0xa9, 0xe2, 0x82, 0xac];
+  for (let round = 0; round < 600; round++) {
     const maxLine = randomInt(random, 1, 8);
     const data = Uint8Array.from(
       { length: randomInt(random, 0, 60) },
-      () => alphabet[randomInt(random, 0, 3)] as number,
+      () => alphabet[randomInt(random, 0, alphabet.length - 1)] as number,
     );
     const chunks: Uint8Array[] = [];
     for (let at = 0; at < data.length;) {
@@ -165,7 +184,7 @@ Deno.test("LineReader splits and cuts exactly as the server's LineFramer, whatev
     const expected: Array<[string, boolean, boolean]> = [];
     const framer = new LineFramer({ maxLine });
     const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-      expected.push([decoder.decode(line), truncated, partial]);
+      expected.push([binary.decode(line), truncated, partial && !truncated]);
     };
     framer.push(data, sink);
     framer.end(sink);
@@ -175,7 +194,7 @@ Deno.test("LineReader splits and cuts exactly as the server's LineFramer, whatev
     assert.deepEqual(
       lines.map(asServerSees),
       expected,
-      `maxLine ${maxLine}, input ${JSON.stringify(decoder.decode(concat(chunks)))}`,
+      `maxLine ${maxLine}, input ${JSON.stringify(binary.decode(concat(chunks)))}`,
     );
   }
 });

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { AckParser } from "../lib/ack_protocol.ts";
 import { formatHostPort } from "../lib/address.ts";
 import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
+import { encodeHelloLine } from "../lib/hello_line.ts";
 import type { ClientHandle, ClientObserver } from "../lib/client_handle.ts";
 import {
   LineServer,
@@ -204,6 +205,27 @@ Deno.test("server strips CRLF line endings, even split between writes, and shows
   }
 });
 
+Deno.test("server in raw format keeps the CR of CRLF lines, as nc -lk shows them, and still cuts at --max-line", async () => {
+  const h = startLineServer({ format: "raw", maxLine: 8 });
+  const conn = await connectTo(h.port);
+  try {
+    conn.setNoDelay(true);
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("dos line\r\nsplit crlf\r"));
+    await sleep(5);
+    await writeAll(conn, bytes("\nunix\n12345678\r\n\r\n"));
+    conn.close();
+    await h.stop();
+    assert.equal(
+      h.out.text(),
+      "dos line\r\nsplit cr\nunix\n12345678\r\n\r\n",
+    );
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
 Deno.test("server delivers a final line without newline, flagged partial", async () => {
   const h = startLineServer();
   const conn = await connectTo(h.port);
@@ -293,7 +315,8 @@ Deno.test("server escapes terminal escape sequences, control bytes and invalid U
 });
 
 Deno.test("server in json format writes events and messages in order, one object per line", async () => {
-  const h = startLineServer({ format: "json", maxLine: 10 });
+  const run = "0123456789abcdef";
+  const h = startLineServer({ format: "json", maxLine: 10, run });
   const records = (): Array<Record<string, unknown>> =>
     h.out.text().split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
   const has = (type: string, client: number) => (): boolean =>
@@ -322,11 +345,11 @@ Deno.test("server in json format writes events and messages in order, one object
         delete record.duration_ms;
       }
     }
-    const who = (client: number, port: number) => ({ client, address: "127.0.0.1", port });
+    const who = (client: number, port: number) => ({ run, client, address: "127.0.0.1", port });
     assert.deepEqual(got, [
       { type: "connect", ...who(0, pa) },
       { type: "connect", ...who(1, pb) },
-      { type: "message", ...who(1, pb), text: "0123456789", truncated: true },
+      { type: "message", ...who(1, pb), seq: 1, text: "0123456789", truncated: true, length: 12 },
       {
         type: "disconnect",
         ...who(1, pb),
@@ -335,9 +358,9 @@ Deno.test("server in json format writes events and messages in order, one object
         bytes: 13,
         truncated: 1,
       },
-      { type: "message", ...who(0, pa), text: "hello" },
-      { type: "message", ...who(0, pa), text: "\x1b[31m\ttab" },
-      { type: "message", ...who(0, pa), text: "tail", partial: true },
+      { type: "message", ...who(0, pa), seq: 1, text: "hello" },
+      { type: "message", ...who(0, pa), seq: 2, text: "\x1b[31m\ttab" },
+      { type: "message", ...who(0, pa), seq: 3, text: "tail", partial: true },
       {
         type: "disconnect",
         ...who(0, pa),
@@ -724,6 +747,111 @@ Deno.test("with ack, nothing is acknowledged before the output has written it", 
   }
 });
 
+const SESSION = "0123456789abcdef";
+
+Deno.test("a linehub client's hello is no line: it names the client in the text label and numbers its JSON lines", async () => {
+  for (const format of ["text", "json"] as const) {
+    const h = startLineServer({ format, run: "fedcba9876543210" });
+    const conn = await connectTo(h.port);
+    try {
+      const hello = encodeHelloLine({ session: SESSION, seq: 41, name: "web1" });
+      await writeAll(conn, concat([hello, bytes("hello\n\x07bell\n")]));
+      conn.close();
+      const stats = await h.stop();
+      assert.equal(stats.lines, 2, format);
+      if (format === "text") {
+        assert.equal(h.out.text(), "[client 0 web1] hello\n[client 0 web1] \\x07bell\n");
+        assert.match(logLines(h)[1] ?? "", /^client 0 \(web1\) disconnected from .*: 2 lines, /);
+        continue;
+      }
+      const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(
+        records.map((r) => [r.type, r.name, r.session, r.seq, r.text]),
+        [
+          ["connect", undefined, undefined, undefined, undefined],
+          ["message", "web1", SESSION, 41, "hello"],
+          ["message", "web1", SESSION, 42, "\x07bell"],
+          ["disconnect", "web1", SESSION, undefined, undefined],
+        ],
+      );
+      assert.equal(records.at(-1).lines, 2);
+    } finally {
+      closeQuietly(conn);
+      await h.stop();
+    }
+  }
+});
+
+Deno.test("a hello anywhere but first, cut or unfinished is data, shown escaped like any line", async () => {
+  const h = startLineServer({ maxLine: 60 });
+  const hello = encodeHelloLine({ session: SESSION, seq: 1, name: "web1" });
+  const sends = [
+    concat([bytes("first\n"), hello]),
+    concat([hello.subarray(0, -1)]),
+    encodeHelloLine({ session: SESSION, seq: 1, name: "n".repeat(60) }),
+  ];
+  try {
+    for (const [id, sent] of sends.entries()) {
+      const conn = await connectTo(h.port);
+      await writeAll(conn, sent);
+      conn.close();
+      await disconnected(h, id);
+    }
+    await h.stop();
+    const shown = `\\x00linehub-hello session=${SESSION} seq=1`;
+    assert.equal(
+      h.out.text(),
+      "[client 0] first\n" +
+        `[client 0] ${shown} name=web1\n` +
+        `[client 1 partial] ${shown} name=web1\n` +
+        `[client 2 truncated] ${shown} name=nnnnnnnnn\n`,
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("with ack, a hello is neither counted nor acknowledged", async () => {
+  const h = startLineServer({ ack: true });
+  const conn = await connectTo(h.port);
+  try {
+    const hello = encodeHelloLine({ session: SESSION, seq: 7 });
+    await writeAll(conn, concat([hello, bytes("one\ntwo\n")]));
+    const seen = await readAcksUpTo(conn, 2);
+    assert.equal(seen.at(-1), 2);
+    await writeAll(conn, bytes("three\n"));
+    assert.equal((await readAcksUpTo(conn, 1)).at(-1), 3);
+    assert.equal(h.out.text(), "[client 0] one\n[client 0] two\n[client 0] three\n");
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
+Deno.test("text --label both and --timestamp show the address and the time of each line", async () => {
+  const h = startLineServer({ label: "both", timestamp: true });
+  const conn = await connectTo(h.port);
+  try {
+    const before = Date.now();
+    await writeAll(conn, bytes("one\ntwo\n"));
+    conn.close();
+    await h.stop();
+    const from = formatHostPort(conn.localAddr.hostname, conn.localAddr.port);
+    const lines = h.out.text().trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    for (const [i, line] of lines.entries()) {
+      const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (.*)$/.exec(line);
+      assert.ok(match !== null, line);
+      const time = Date.parse(match[1] as string);
+      assert.ok(time >= before - 1000 && time <= Date.now(), line);
+      assert.equal(match[2], `[client 0 ${from}] ${["one", "two"][i]}`);
+    }
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
 Deno.test("without ack, the server sends a client nothing", async () => {
   const h = startLineServer();
   const conn = await connectTo(h.port);
@@ -859,8 +987,17 @@ Deno.test("refusals are JSON events in json format", async () => {
     const event = JSON.parse(refused[0] ?? "");
     assert.deepEqual(
       { ...event, time: "T", port: 0 },
-      { time: "T", type: "refused", address: "127.0.0.1", port: 0, reason: "full", limit: 1 },
+      {
+        time: "T",
+        type: "refused",
+        run: h.server.run,
+        address: "127.0.0.1",
+        port: 0,
+        reason: "full",
+        limit: 1,
+      },
     );
+    assert.match(h.server.run, /^[0-9a-f]{16}$/);
   } finally {
     closeQuietly(only);
     await h.stop();
@@ -914,6 +1051,30 @@ Deno.test("an observer is told of each join, line and leave, and its replies rea
       "line 0 too long T",
       "line 0 last P",
       "leave 0 in=3 out=3",
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("in raw format, the output keeps a CRLF's CR and an observer is given the line without it", async () => {
+  const observer = recordingObserver();
+  const h = startLineServer({ observer, format: "raw" });
+  try {
+    const conn = await connectTo(h.port);
+    try {
+      await writeAll(conn, bytes("crlf\r\ntwo\r\r\nlast\r"));
+      await conn.closeWrite();
+      await readToEnd(conn);
+    } finally {
+      closeQuietly(conn);
+    }
+    await disconnected(h, 0);
+    assert.equal(h.out.text(), "crlf\r\ntwo\r\r\nlast\r\n");
+    assert.deepEqual(observer.events.slice(1, 4), [
+      "line 0 crlf",
+      "line 0 two\r",
+      "line 0 last\r P",
     ]);
   } finally {
     await h.stop();

@@ -13,9 +13,13 @@ import {
   type ConnectionEvent,
   countOf,
   formatJsonEvent,
+  formatJsonStart,
+  formatJsonStop,
   formatMessage,
   formatTextEvent,
+  keepsCr,
   lineSinkOver,
+  type MessageFormatOptions,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
@@ -62,10 +66,20 @@ class CollectingSink implements ChunkSink {
 function format(
   outputFormat: OutputFormat,
   line: Uint8Array,
-  { truncated = false, partial = false, client = CLIENT, time = TIME } = {},
+  {
+    truncated = false,
+    partial = false,
+    client = CLIENT,
+    time = TIME,
+    ...options
+  }:
+    & { truncated?: boolean; partial?: boolean; client?: ClientInfo; time?: number }
+    & Parameters<
+      typeof formatMessage
+    >[7] = {},
 ): CollectingSink {
   const sink = new CollectingSink();
-  formatMessage(sink, outputFormat, client, line, truncated, partial, time);
+  formatMessage(sink, outputFormat, client, line, truncated, partial, time, options);
   return sink;
 }
 
@@ -141,11 +155,11 @@ Deno.test("json format writes one exact JSON line per message", () => {
   assert.equal(
     json(bytes("hello")),
     '{"time":"2023-11-14T22:13:20.123Z","type":"message","client":3,' +
-      '"address":"127.0.0.1","port":40000,"text":"hello"}\n',
+      '"address":"127.0.0.1","port":40000,"seq":1,"text":"hello"}\n',
   );
 });
 
-Deno.test("json format lines parse with time, type, client, address, port and text", () => {
+Deno.test("json format lines parse with time, type, client, address, port, seq and text", () => {
   const out = format("json", bytes("h\u00e9llo"), { client: V6_CLIENT, time: 0 }).text;
   assert.equal(out.indexOf("\n"), out.length - 1);
   assert.deepEqual(JSON.parse(out), {
@@ -154,6 +168,7 @@ Deno.test("json format lines parse with time, type, client, address, port and te
     client: 12,
     address: "::1",
     port: 5000,
+    seq: 1,
     text: "h\u00e9llo",
   });
 });
@@ -163,7 +178,7 @@ Deno.test("json format adds truncated and partial only when set", () => {
   assert.equal("truncated" in plain, false);
   assert.equal("partial" in plain, false);
   const truncated = json(bytes("x"), { truncated: true });
-  assert.match(truncated, /"truncated":true/);
+  assert.match(truncated, /"truncated":true,"length":1/);
   assert.doesNotMatch(truncated, /partial/);
   assert.equal(JSON.parse(truncated).truncated, true);
   const partial = json(bytes("x"), { partial: true });
@@ -190,6 +205,185 @@ Deno.test("json format shows invalid UTF-8 as U+FFFD", () => {
 Deno.test("json format quotes an address that needs escaping", () => {
   const client = { id: 1, address: 'odd"name\\', port: 1 };
   assert.equal(JSON.parse(format("json", bytes("x"), { client }).text).address, 'odd"name\\');
+});
+
+Deno.test("json records name the run, and seq counts a client's lines from 1, or from where its hello says", () => {
+  const formatter = new MessageFormatter("json", CLIENT, { run: "0123456789abcdef" });
+  const sink = new CollectingSink();
+  const lines = lineSinkOver(sink);
+  for (const line of ["a", "b\x1b", "c"]) formatter.write(lines, bytes(line), false, false, TIME);
+  const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(records.map((r) => [r.run, r.client, r.seq]), [
+    ["0123456789abcdef", 3, 1],
+    ["0123456789abcdef", 3, 2],
+    ["0123456789abcdef", 3, 3],
+  ]);
+  assert.match(
+    sink.text,
+    /^\{"time":"[^"]+","type":"message","run":"0123456789abcdef","client":3,/,
+  );
+  assert.equal(JSON.parse(json(bytes("x"))).run, undefined);
+  const later = new MessageFormatter("json", CLIENT, { firstSeq: 91 });
+  assert.equal(later.nextSeq, 91);
+  later.write(lineSinkOver(new CollectingSink()), bytes("x"), false, false, TIME);
+  assert.equal(later.nextSeq, 92);
+  assert.throws(() => new MessageFormatter("json", CLIENT, { firstSeq: -1 }), {
+    name: "RangeError",
+    message: 'Invalid firstSeq "-1": must be an integer >= 0',
+  });
+});
+
+Deno.test("json says how long a truncated line was, before its cut", () => {
+  const record = JSON.parse(format("json", bytes("abcd"), { truncated: true, length: 70000 }).text);
+  assert.deepEqual([record.text, record.truncated, record.length], ["abcd", true, 70000]);
+  const partial = JSON.parse(
+    format("json", bytes("abcd"), { truncated: true, partial: true, length: 9 }).text,
+  );
+  assert.deepEqual([partial.truncated, partial.length, partial.partial], [true, 9, true]);
+  assert.equal("length" in JSON.parse(json(bytes("abcd"))), false);
+  assert.equal("length" in JSON.parse(json(bytes("abcd"), { partial: true })), false);
+});
+
+Deno.test("json flags a line that is not UTF-8 and gives its bytes in base64; valid text is not flagged", () => {
+  const line = Uint8Array.of(0x61, 0xff, 0x1b, 0xc3, 0x62);
+  const record = JSON.parse(json(line));
+  assert.equal(record.text, "a\ufffd\x1b\ufffdb");
+  assert.equal(record.invalid_utf8, true);
+  assert.equal(record.bytes, "Yf8bw2I=");
+  assert.deepEqual(Uint8Array.from(atob(record.bytes), (c) => c.charCodeAt(0)), line);
+  for (const valid of ["plain", "tab\tand \x1b[2J", "caf\u00e9 \u202e", ""]) {
+    const plain = JSON.parse(json(bytes(valid)));
+    assert.equal("invalid_utf8" in plain || "bytes" in plain, false, JSON.stringify(valid));
+  }
+  // A truncated, partial line that is not UTF-8 says all three.
+  const all = JSON.parse(format("json", line, { truncated: true, partial: true, length: 8 }).text);
+  assert.deepEqual(
+    [all.truncated, all.length, all.partial, all.invalid_utf8, all.bytes],
+    [true, 8, true, true, "Yf8bw2I="],
+  );
+  // text and raw are unchanged: U+FFFD, and the bytes.
+  assert.equal(format("text", line).text, "[client 3] a\ufffd\\x1b\ufffdb\n");
+});
+
+Deno.test("text --label address and both name the client's address, IPv6 in brackets", () => {
+  const line = bytes("hi");
+  assert.equal(format("text", line, { label: "number" }).text, "[client 3] hi\n");
+  assert.equal(format("text", line, { label: "address" }).text, "[127.0.0.1:40000] hi\n");
+  assert.equal(format("text", line, { label: "both" }).text, "[client 3 127.0.0.1:40000] hi\n");
+  assert.equal(
+    format("text", line, { label: "both", client: V6_CLIENT, truncated: true }).text,
+    "[client 12 [::1]:5000 truncated] hi\n",
+  );
+  assert.equal(
+    format("text", line, { label: "address", client: V6_CLIENT, partial: true }).text,
+    "[[::1]:5000 partial] hi\n",
+  );
+});
+
+Deno.test("text --timestamp starts each line with the time it was read, RFC 3339 UTC with milliseconds", () => {
+  assert.equal(
+    format("text", bytes("hi"), { timestamp: true }).text,
+    "2023-11-14T22:13:20.123Z [client 3] hi\n",
+  );
+  assert.equal(
+    format("text", bytes("cut"), { timestamp: true, truncated: true, time: 0 }).text,
+    "1970-01-01T00:00:00.000Z [client 3 truncated] cut\n",
+  );
+  // One formatter, the time changing from read to read.
+  const formatter = new MessageFormatter("text", CLIENT, { timestamp: true, label: "both" });
+  const sink = new CollectingSink();
+  formatter.write(lineSinkOver(sink), bytes("one"), false, false, TIME);
+  formatter.write(lineSinkOver(sink), bytes("two"), false, false, TIME + 1001);
+  assert.equal(
+    sink.text,
+    "2023-11-14T22:13:20.123Z [client 3 127.0.0.1:40000] one\n" +
+      "2023-11-14T22:13:21.124Z [client 3 127.0.0.1:40000] two\n",
+  );
+});
+
+Deno.test("a client's chosen name is in its text label, its JSON records and its disconnect event", () => {
+  const web1: ClientInfo = { ...CLIENT, name: "web1", session: "0123456789abcdef" };
+  assert.equal(format("text", bytes("hi"), { client: web1 }).text, "[client 3 web1] hi\n");
+  assert.equal(
+    format("text", bytes("hi"), { client: web1, label: "both", partial: true }).text,
+    "[client 3 web1 127.0.0.1:40000 partial] hi\n",
+  );
+  assert.equal(
+    format("text", bytes("hi"), { client: web1, label: "address" }).text,
+    "[web1 127.0.0.1:40000] hi\n",
+  );
+  const record = JSON.parse(format("json", bytes("hi"), { client: web1 }).text);
+  assert.deepEqual([record.name, record.session], ["web1", "0123456789abcdef"]);
+  assert.match(formatTextEvent(disconnect({ client: web1 })), /^client 3 \(web1\) disconnected /);
+  const event = JSON.parse(formatJsonEvent(disconnect({ client: web1 })));
+  assert.deepEqual([event.name, event.session], ["web1", "0123456789abcdef"]);
+  // A name is a peer string like any other: escaped wherever it is shown.
+  const odd: ClientInfo = { ...CLIENT, name: "x\x1b[2J\u202e" };
+  assert.equal(
+    format("text", bytes("hi"), { client: odd }).text,
+    "[client 3 x\\x1b[2J\\u{202e}] hi\n",
+  );
+  assert.equal(JSON.parse(format("json", bytes("hi"), { client: odd }).text).name, odd.name);
+  const shown = format("json", bytes("hi"), { client: odd }).text;
+  assert.equal(shown.includes("\x1b") || shown.includes("\u202e"), false);
+});
+
+Deno.test("the start and stop records name the run and say what a pipeline needs", () => {
+  const start = formatJsonStart({
+    time: TIME,
+    run: "0123456789abcdef",
+    version: "1.2.3",
+    listen: "[::]:8888",
+  });
+  assert.equal(
+    start,
+    '{"time":"2023-11-14T22:13:20.123Z","type":"start","run":"0123456789abcdef",' +
+      '"version":"1.2.3","listen":"[::]:8888"}\n',
+  );
+  const stop = JSON.parse(formatJsonStop({
+    time: TIME,
+    run: "0123456789abcdef",
+    clients: 3,
+    lines: 10,
+    bytes: 120,
+    truncated: 1,
+    refused: 2,
+    cutOff: 0,
+    dropped: 0,
+    kicked: 1,
+    durationMs: 5000,
+  }));
+  assert.deepEqual(stop, {
+    time: "2023-11-14T22:13:20.123Z",
+    type: "stop",
+    run: "0123456789abcdef",
+    clients: 3,
+    lines: 10,
+    bytes: 120,
+    truncated: 1,
+    refused: 2,
+    cut_off: 0,
+    dropped: 0,
+    kicked: 1,
+    duration_ms: 5000,
+  });
+});
+
+Deno.test("formatJsonEvent names the run after the type, in every kind of event", () => {
+  const run = "0123456789abcdef";
+  const connect = formatJsonEvent({ type: "connect", client: CLIENT, time: TIME }, run);
+  assert.match(connect, /^\{"time":"[^"]+","type":"connect","run":"0123456789abcdef","client":3,/);
+  assert.equal(JSON.parse(formatJsonEvent(disconnect(), run)).run, run);
+  const refused = formatJsonEvent({
+    type: "refused",
+    address: "10.0.0.1",
+    port: 1,
+    time: TIME,
+    reason: "denied",
+    limit: 0,
+  }, run);
+  assert.equal(JSON.parse(refused).run, run);
+  assert.equal("run" in JSON.parse(formatJsonEvent(disconnect())), false);
 });
 
 Deno.test("raw format passes the bytes through untouched plus a newline", () => {
@@ -344,17 +538,22 @@ Deno.test("the per-client fast path through a BatchWriter writes exactly what fo
     lines.forEach((line, i) => {
       const truncated = i % 7 === 0;
       const partial = i % 11 === 0;
+      const length = truncated ? line.length + i : line.length;
       // The time changes every few lines, as it does once per read.
       const time = TIME + Math.floor(i / 5);
-      formatter.write(writer, line, truncated, partial, time);
-      formatMessage(sink, fmt, CLIENT, line, truncated, partial, time);
+      formatter.write(writer, line, truncated, partial, time, length);
+      formatMessage(sink, fmt, CLIENT, line, truncated, partial, time, { firstSeq: i + 1, length });
     });
     await writer.flush();
     const fast = decoder.decode(concat(written));
     assert.equal(fast, decoder.decode(concat(plain)), `format ${fmt}`);
     assert.equal(fast.split("\n").length, lines.length + 1, `format ${fmt}: one line per message`);
     if (fmt === "json") {
-      for (const record of fast.trimEnd().split("\n")) assert.equal(JSON.parse(record).client, 3);
+      const records = fast.trimEnd().split("\n").map((record) => JSON.parse(record));
+      assert.deepEqual(
+        records.map((record) => [record.client, record.seq]),
+        lines.map((_, i) => [3, i + 1]),
+      );
     }
   }
 });
@@ -556,17 +755,21 @@ function stream(
   outputFormat: OutputFormat,
   reads: Uint8Array[],
   maxLine: number,
-  { bulk = false, client = CLIENT } = {},
+  {
+    bulk = false,
+    client = CLIENT,
+    options = {},
+  }: { bulk?: boolean; client?: ClientInfo; options?: MessageFormatOptions } = {},
 ): Streamed {
   const sink = new CollectingSink();
   const lines = lineSinkOver(sink);
-  const formatter = new MessageFormatter(outputFormat, client);
-  const framer = new LineFramer({ maxLine });
+  const formatter = new MessageFormatter(outputFormat, client, options);
+  const framer = new LineFramer({ maxLine, keepCr: keepsCr(outputFormat) });
   let time = TIME;
   let count = 0;
   let runLines = 0;
-  const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    formatter.write(lines, line, truncated, partial, time);
+  const onLine = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
+    formatter.write(lines, line, truncated, partial, time, length);
     count++;
   };
   const run = (chunk: Uint8Array, from: number, fresh: boolean): number => {
@@ -627,6 +830,18 @@ function randomReads(random: () => number, maxLine: number): Uint8Array[] {
   return reads;
 }
 
+/** Clients and options the formats are compared under: every field a label
+ * or a JSON head can hold, and a `seq` that carries over to a new digit. */
+const VARIANTS: ReadonlyArray<{ client: ClientInfo; options: MessageFormatOptions }> = [
+  { client: CLIENT, options: {} },
+  { client: CLIENT, options: { run: "0123456789abcdef", firstSeq: 95 } },
+  {
+    client: { ...V6_CLIENT, identity: "alice", name: "web1", session: "fedcba9876543210" },
+    options: { run: "0123456789abcdef", label: "both", timestamp: true, firstSeq: 999_999 },
+  },
+  { client: { ...CLIENT, name: "db-2" }, options: { label: "address", timestamp: true } },
+];
+
 Deno.test("writeRun through a framer writes exactly what write does, for random lines in random reads", () => {
   const random = seededRandom(0x5eed);
   for (const outputFormat of OUTPUT_FORMATS) {
@@ -634,17 +849,37 @@ Deno.test("writeRun through a framer writes exactly what write does, for random 
     for (let round = 0; round < 300; round++) {
       const maxLine = randomInt(random, 4, 45);
       const reads = randomReads(random, maxLine);
+      const { client, options } = VARIANTS[round % VARIANTS.length] as typeof VARIANTS[number];
       const what = `${outputFormat}, round ${round}, maxLine ${maxLine}, reads ${
         JSON.stringify(reads.map((read) => decoder.decode(read)))
       }`;
-      const bulk = stream(outputFormat, reads, maxLine, { bulk: true });
-      const oneByOne = stream(outputFormat, reads, maxLine);
+      const bulk = stream(outputFormat, reads, maxLine, { bulk: true, client, options });
+      const oneByOne = stream(outputFormat, reads, maxLine, { client, options });
       assert.equal(bulk.text, oneByOne.text, what);
       assert.equal(bulk.lines, oneByOne.lines, what);
       runLines += bulk.runLines;
     }
     // Most clean lines must have gone the bulk way, or this compares nothing.
     assert.ok(runLines > 1000, `${outputFormat}: ${runLines} lines written by writeRun`);
+  }
+});
+
+Deno.test("with writeRun, an overlong line still goes to the framer, which cuts it before a character it would split", () => {
+  // "ok\u20ac" is 6f 6b e2 82 ac: a cut at 3 or 4 would split the euro sign.
+  const reads = [bytes("hi\nok\u20ac and more\nend\n")];
+  for (const maxLine of [3, 4]) {
+    assert.equal(
+      stream("text", reads, maxLine, { bulk: true }).text,
+      "[client 3] hi\n[client 3 truncated] ok\n[client 3] end\n",
+    );
+    const json = stream("json", reads, maxLine, { bulk: true }).text.trimEnd().split("\n");
+    assert.deepEqual(
+      json.map((line) => JSON.parse(line)).map((r) => [r.text, r.truncated, r.length]),
+      [["hi", undefined, undefined], ["ok", true, 14], ["end", undefined, undefined]],
+    );
+    assert.equal(stream("raw", reads, maxLine, { bulk: true }).text, "hi\nok\nend\n");
+    // The clean lines did go the fast way.
+    assert.equal(stream("text", reads, maxLine, { bulk: true }).runLines, 2);
   }
 });
 
@@ -682,8 +917,8 @@ Deno.test("writeRun puts the time of each read in its JSON records, and runLines
   ]);
   assert.equal(
     sink.text,
-    json(bytes("one")) + json(bytes("two")) +
-      format("json", bytes("three"), { time: TIME + 1000 }).text,
+    json(bytes("one")) + format("json", bytes("two"), { firstSeq: 2 }).text +
+      format("json", bytes("three"), { time: TIME + 1000, firstSeq: 3 }).text,
   );
 });
 
@@ -707,7 +942,7 @@ Deno.test("writeRun through a framer writes the new bytes when a read reuses the
     const buffer = bytes("first\nread\n");
     const sink = new CollectingSink();
     const formatter = new MessageFormatter(outputFormat, CLIENT);
-    const framer = new LineFramer();
+    const framer = new LineFramer({ keepCr: keepsCr(outputFormat) });
     const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
       formatter.write(lineSinkOver(sink), line, truncated, partial, TIME);
     };
@@ -717,7 +952,7 @@ Deno.test("writeRun through a framer writes the new bytes when a read reuses the
     buffer.set(bytes("other\nbyte\n"));
     framer.push(buffer, onLine, run);
     const expected = ["first", "read", "other", "byte"]
-      .map((line) => format(outputFormat, bytes(line)).text);
+      .map((line, i) => format(outputFormat, bytes(line), { firstSeq: i + 1 }).text);
     assert.equal(sink.text, expected.join(""), outputFormat);
   }
 });

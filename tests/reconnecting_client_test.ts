@@ -227,6 +227,12 @@ Deno.test("ack: after the server drops the connection, only the unacknowledged l
     await client.done;
     assert.deepEqual(first.lines(), lines);
     assert.deepEqual(second.lines(), lines.slice(4));
+    // Each connection's hello says where the numbering stands: a line sent
+    // again has the number it had, in one session.
+    const session = first.hello()?.session;
+    assert.match(session ?? "", /^[0-9a-f]{16}$/);
+    assert.deepEqual(first.hello(), { session, seq: 1 });
+    assert.deepEqual(second.hello(), { session, seq: 5 });
     assert.deepEqual(client.notices, [
       `Connected to 127.0.0.1:${server.port}`,
       `Server 127.0.0.1:${server.port} closed the connection with 6 lines not acknowledged; ` +
@@ -324,6 +330,32 @@ Deno.test("without ack, the wire carries plain lines and a leading ACK byte is d
     await client.done;
     assert.equal(conn.text(), "a\r\nb\n\x06c");
     assert.equal(client.output.text(), "\x063\n");
+  } finally {
+    await server.close();
+    await client.done.catch(() => {});
+  }
+});
+
+Deno.test("with a name, each connection starts with a hello naming the client and numbering on from the lines sent", async () => {
+  const input = new TypedInput();
+  const server = FakeLineServer.listen({ closeOnEof: false });
+  const client = startClient(server.port, input, { retry: 1, name: "web1" });
+  try {
+    input.typeLines(["one", "two", "three"]);
+    const first = await server.connection(0);
+    await first.waitForLines(3);
+    first.close();
+    const second = await server.connection(1);
+    input.typeLines(["four"]);
+    input.end();
+    await second.ended;
+    second.close();
+    await client.done;
+    const session = first.hello()?.session;
+    assert.deepEqual(first.hello(), { session, seq: 1, name: "web1" });
+    assert.deepEqual(first.lines(), ["one", "two", "three"]);
+    assert.deepEqual(second.hello(), { session, seq: 4, name: "web1" });
+    assert.deepEqual(second.lines(), ["four"]);
   } finally {
     await server.close();
     await client.done.catch(() => {});
@@ -494,6 +526,27 @@ Deno.test("a line longer than maxLine is cut there, said once, and the next line
   }
 });
 
+Deno.test("a line cut before a UTF-8 character says how many bytes it sends", async () => {
+  const input = new TypedInput();
+  // Ten bytes would end inside the euro sign (e2 82 ac) at bytes 9 to 11.
+  input.type("x".repeat(8) + "\u20ac and more\n");
+  input.end();
+  const server = FakeLineServer.listen();
+  const client = startClient(server.port, input, { retry: 1, maxLine: 10 });
+  try {
+    await client.done;
+    const conn = await server.connection(0);
+    await conn.ended;
+    assert.deepEqual(conn.lines(), ["x".repeat(8)]);
+    assert.deepEqual(noticesOf(client, "notice"), [
+      "Line 1 of the input is longer than 10 bytes: sending its first 8 (see --max-line); " +
+      "later long lines are cut without a message",
+    ]);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("an interrupt stops the session at once, counting the lines not sent", async () => {
   const port = unusedPort();
   const input = new TypedInput();
@@ -521,7 +574,8 @@ Deno.test("with messages, each is a line and the input is never read", async () 
   try {
     await client.done;
     const conn = await server.connection(0);
-    assert.equal(conn.text(), "one\n\nthree\n");
+    assert.deepEqual(conn.lines(), ["one", "", "three"]);
+    assert.equal(conn.partial(), null);
     assert.equal(input.taken, 0);
   } finally {
     input.end();

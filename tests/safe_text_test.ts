@@ -9,6 +9,7 @@ import {
   isPlainJsonUtf8,
   isPrintableAscii,
   isPrintableUtf8,
+  isWellFormedUtf8,
   jsonString,
   jsonText,
   safeString,
@@ -261,6 +262,33 @@ Deno.test("isPrintableUtf8 refuses what the decoder would replace with U+FFFD", 
     assert.equal(isPrintableUtf8(line), false, `bytes [${sequence}]`);
     assert.equal(isPlainJsonUtf8(line), false, `bytes [${sequence}]`);
   }
+});
+
+Deno.test("isWellFormedUtf8 says exactly when the decoder replaces nothing, whatever the characters", () => {
+  const fatal = new TextDecoder("utf-8", { fatal: true });
+  const decodes = (line: Uint8Array): boolean => {
+    try {
+      fatal.decode(line);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const random = seededRandom(0x0f8);
+  // Bytes where the rules change, and controls, which do not matter here.
+  const alphabet = [0x00, 0x1b, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc1, 0xc2, 0xdf];
+  alphabet.push(0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff);
+  let wellFormed = 0;
+  for (let round = 0; round < 20_000; round++) {
+    const line = Uint8Array.from(
+      { length: Math.floor(random() * 8) },
+      () => alphabet[Math.floor(random() * alphabet.length)] as number,
+    );
+    assert.equal(isWellFormedUtf8(line), decodes(line), `bytes [${line}]`);
+    if (decodes(line)) wellFormed++;
+  }
+  assert.ok(wellFormed > 1000, `${wellFormed} well-formed`);
+  assert.equal(isWellFormedUtf8(bytes("\x1b[2J\u202e \u{10ffff}")), true);
 });
 
 Deno.test("isPrintableUtf8 and isPlainJsonUtf8 say exactly when safeText and jsonText change nothing", () => {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { SAME_SIGNAL_MS } from "../lib/signal_listeners.ts";
 import { SERVER_USAGE } from "../lib/server_flags.ts";
 import { type Peer, spawnPeer } from "./_peers.ts";
+import { VERSION } from "../lib/version.ts";
 import {
   DENO,
   hasCommand,
@@ -140,16 +141,40 @@ Deno.test("server --format json writes one JSON object per line, events and mess
     assert.equal(result.code, 0);
     const lines = result.stdout.split("\n");
     assert.equal(lines.pop(), "", "stdout ends with a newline");
-    const records = lines.map((line) => {
+    const all = lines.map((line) => {
       const record = JSON.parse(line);
       assert.match(record.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, line);
       delete record.time;
-      if (record.type === "disconnect") {
+      if (record.type === "disconnect" || record.type === "stop") {
         assert.ok(Number.isInteger(record.duration_ms) && record.duration_ms >= 0, line);
         delete record.duration_ms;
       }
       return record;
     });
+    // The run's start and stop frame every client's records, and every
+    // record names the same run.
+    const run = all[0]?.run;
+    assert.match(run, /^[0-9a-f]{16}$/);
+    assert.ok(all.every((record) => record.run === run), "one run");
+    assert.deepEqual(all[0], {
+      type: "start",
+      run,
+      version: VERSION,
+      listen: `127.0.0.1:${server.port}`,
+    });
+    assert.deepEqual(all.at(-1), {
+      type: "stop",
+      run,
+      clients: 2,
+      lines: 6,
+      bytes: 44,
+      truncated: 1,
+      refused: 0,
+      cut_off: 0,
+      dropped: 0,
+      kicked: 0,
+    });
+    const records = all.slice(1, -1);
     const idOf = (conn: Deno.TcpConn): number => {
       const connect = records.find((r) => r.type === "connect" && r.port === conn.localAddr.port);
       assert.ok(connect !== undefined, `no connect event for port ${conn.localAddr.port}`);
@@ -158,6 +183,7 @@ Deno.test("server --format json writes one JSON object per line, events and mess
     const [ida, idb] = [idOf(a), idOf(b)];
     assert.deepEqual([ida, idb].sort(), [0, 1]);
     const who = (conn: Deno.TcpConn) => ({
+      run,
       client: idOf(conn),
       address: "127.0.0.1",
       port: conn.localAddr.port,
@@ -166,16 +192,16 @@ Deno.test("server --format json writes one JSON object per line, events and mess
     assert.equal(records.length, ofClient(0).length + ofClient(1).length);
     assert.deepEqual(ofClient(ida), [
       { type: "connect", ...who(a) },
-      { type: "message", ...who(a), text: "a1" },
-      { type: "message", ...who(a), text: "a2 started" },
-      { type: "message", ...who(a), text: "a3" },
+      { type: "message", ...who(a), seq: 1, text: "a1" },
+      { type: "message", ...who(a), seq: 2, text: "a2 started" },
+      { type: "message", ...who(a), seq: 3, text: "a3" },
       { type: "disconnect", ...who(a), reason: "eof", lines: 3, bytes: 17, truncated: 0 },
     ]);
     assert.deepEqual(ofClient(idb), [
       { type: "connect", ...who(b) },
-      { type: "message", ...who(b), text: "b1 \x1b[2J\tok" },
-      { type: "message", ...who(b), text: "0123456789", truncated: true },
-      { type: "message", ...who(b), text: "b3", partial: true },
+      { type: "message", ...who(b), seq: 1, text: "b1 \x1b[2J\tok" },
+      { type: "message", ...who(b), seq: 2, text: "0123456789", truncated: true, length: 13 },
+      { type: "message", ...who(b), seq: 3, text: "b3", partial: true },
       { type: "disconnect", ...who(b), reason: "eof", lines: 3, bytes: 27, truncated: 1 },
     ]);
     assert.ok(!result.stdout.includes("\x1b"), "escape bytes are JSON-escaped");
@@ -206,7 +232,12 @@ Deno.test("server --format raw writes the bytes of each line as received, and a 
     assert.equal(result.code, 0);
     assert.deepEqual(
       result.stdoutBytes,
-      concat([bytes("a\x1bb"), new Uint8Array([0xff, 0x00]), bytes("\nplain\n01234567\n\npart\n")]),
+      // The CR of the CRLF stays, as nc -lk shows it.
+      concat([
+        bytes("a\x1bb"),
+        new Uint8Array([0xff, 0x00]),
+        bytes("\r\nplain\n01234567\n\npart\n"),
+      ]),
     );
   } finally {
     await server.stop();

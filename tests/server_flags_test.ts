@@ -23,6 +23,8 @@ const DEFAULTS = {
   host: "0.0.0.0",
   port: 8888,
   format: "text",
+  label: "number",
+  timestamp: false,
   output: undefined,
   maxLine: 65536,
   drainTimeout: 5,
@@ -69,6 +71,38 @@ Deno.test("server accepts --format and -f with text, json and raw", () => {
     assert.equal(parseServerArgs([`--format=${format}`]).format, format);
     assert.equal(parseServerArgs(["-f", format]).format, format);
   }
+});
+
+Deno.test("server takes --label number, address or both and --timestamp, for text", () => {
+  for (const label of ["number", "address", "both"]) {
+    assert.equal(parseServerArgs(["--label", label]).label, label);
+  }
+  assert.equal(parseServerArgs(["--timestamp"]).timestamp, true);
+  assert.deepEqual(
+    (({ format, label, timestamp }) => ({ format, label, timestamp }))(
+      parseServerArgs(["-f", "text", "--label=both", "--timestamp"]),
+    ),
+    { format: "text", label: "both", timestamp: true },
+  );
+  rejects(["--label", "name"], 'Invalid label "name": must be one of number, address, both');
+  rejects(["--label", ""], 'Invalid label "": must be one of number, address, both');
+});
+
+Deno.test("server refuses --label and --timestamp beside another format than text, naming both", () => {
+  rejects(
+    ["-f", "json", "--timestamp"],
+    "Cannot combine --timestamp with --format json: it is for text output " +
+      "(JSON records name the client and the time anyway)",
+  );
+  rejects(
+    ["--label", "number", "-f", "json"],
+    "Cannot combine --label with --format json: it is for text output " +
+      "(JSON records name the client and the time anyway)",
+  );
+  rejects(
+    ["-f", "raw", "--label", "address"],
+    "Cannot combine --label with --format raw: it is for text output",
+  );
 });
 
 Deno.test("server accepts --output and -o", () => {
@@ -130,6 +164,8 @@ Deno.test("server accepts every flag at once", () => {
       host: "::1",
       port: 7000,
       format: "json",
+      label: "number",
+      timestamp: false,
       output: "log.jsonl",
       maxLine: 512,
       drainTimeout: 2.5,
@@ -248,6 +284,8 @@ Deno.test("server usage lists every flag", () => {
       "--host ADDR",
       "-p, --port N",
       "-f, --format FORMAT",
+      "--label WHAT",
+      "--timestamp",
       "-o, --output FILE",
       "--max-line BYTES",
       "--idle-timeout TIME",

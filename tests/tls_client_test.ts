@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { createServer, type TLSSocket } from "node:tls";
 import { encodeAck } from "../lib/ack_protocol.ts";
+import { parseHelloLine } from "../lib/hello_line.ts";
 import { describeConnError, describeTlsFailure } from "../lib/tls_client.ts";
 import { type CertFiles, type TestCertificates, testCertificates } from "./_certs.ts";
 import { spawnClient } from "./_client_process.ts";
@@ -82,7 +83,7 @@ interface TlsPeerOptions {
   /** Close the connection after this many lines, without a word. */
   closeAfterLines?: number;
   /** Acknowledge lines as linehub-server --ack does (the final partial
-   * line at the end of input too). */
+   * line at the end of input too; a hello first line is no line). */
   autoAck?: boolean;
 }
 
@@ -125,9 +126,14 @@ async function startTlsPeer(
       return;
     }
     socket.write("welcome\n");
+    /** 1 once the first line is in and is a linehub-client hello. */
+    const hello = (): number => {
+      const end = text.indexOf("\n");
+      return end >= 0 && parseHelloLine(new TextEncoder().encode(text.slice(0, end))) ? 1 : 0;
+    };
     socket.on("data", (chunk: Uint8Array) => {
       text += new TextDecoder().decode(chunk);
-      const lines = text.split("\n").length - 1;
+      const lines = text.split("\n").length - 1 - hello();
       if (options.autoAck) socket.write(encodeAck(lines));
       if (options.closeAfterLines !== undefined && lines >= options.closeAfterLines) {
         socket.destroy();
@@ -135,7 +141,7 @@ async function startTlsPeer(
     });
     socket.on("end", () => {
       if (options.autoAck && !text.endsWith("\n") && text !== "") {
-        socket.write(encodeAck(text.split("\n").length));
+        socket.write(encodeAck(text.split("\n").length - hello()));
       }
       if (options.onEnd === "destroy") socket.write("bye\n", () => socket.destroy());
       else socket.end("bye\n");
@@ -737,7 +743,10 @@ tlsTest(
         "a\nb\nc",
       );
       assertRun(result, { code: 0, stdout: "welcome\nbye\n", stderr: "" });
-      assert.equal(server.connections[0]?.text(), "a\nb\nc");
+      // With --ack the client says where its numbering stands, in a hello first.
+      const text = server.connections[0]?.text() ?? "";
+      assert.match(text, /^\0linehub-hello session=[0-9a-f]{16} seq=1\n/);
+      assert.equal(text.slice(text.indexOf("\n") + 1), "a\nb\nc");
     } finally {
       await server.close();
     }

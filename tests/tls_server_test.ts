@@ -128,9 +128,11 @@ Deno.test({
       assert.deepEqual(
         records.map((r) => [r.type, r.client, r.identity, r.text]),
         [
+          ["start", undefined, undefined, undefined],
           ["connect", 0, "alice", undefined],
           ["message", 0, "alice", "signed by alice"],
           ["disconnect", 0, "alice", undefined],
+          ["stop", undefined, undefined, undefined],
         ],
       );
     }

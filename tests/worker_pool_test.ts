@@ -288,12 +288,13 @@ Deno.test({
 Deno.test({
   name: nameUnless(
     SKIP,
-    "WorkerPool in json keeps each client's connect, lines and disconnect in order",
+    "WorkerPool in json keeps each client's connect, lines and disconnect in order, in one run",
   ),
   ignore: SKIP !== null,
   async fn(): Promise<void> {
     const CLIENTS = 10;
-    const h = await startPool({ format: "json" });
+    const run = "0123456789abcdef";
+    const h = await startPool({ format: "json", run });
     try {
       await Promise.all(Array.from({ length: CLIENTS }, async (_, k) => {
         const conn = await connectTo(h.port);
@@ -309,15 +310,17 @@ Deno.test({
       const byClient = new Map<number, string[]>();
       for (const record of records) {
         const seen = byClient.get(record.client) ?? [];
-        seen.push(record.type === "message" ? record.text : record.type);
+        seen.push(record.type === "message" ? `${record.seq}: ${record.text}` : record.type);
         byClient.set(record.client, seen);
+        // Every Worker's records name the pool's one run.
+        assert.equal(record.run, run);
       }
       assert.deepEqual([...byClient.keys()].sort((a, b) => a - b), [...Array(CLIENTS).keys()]);
       for (const seen of byClient.values()) {
-        const k = /^c(\d+) /.exec(seen[1] ?? "")?.[1];
+        const k = /^1: c(\d+) /.exec(seen[1] ?? "")?.[1];
         assert.deepEqual(seen, [
           "connect",
-          ...Array.from({ length: 50 }, (_, i) => `c${k} ${i}`),
+          ...Array.from({ length: 50 }, (_, i) => `${i + 1}: c${k} ${i}`),
           "disconnect",
         ]);
       }

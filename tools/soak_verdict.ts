@@ -16,6 +16,8 @@
  * @module
  */
 
+import { utf8CutPoint } from "../lib/utf8_cut.ts";
+
 /** One message as the server should write it: `text` is what `JSON.parse`
  * gives back for the record's `text` field. */
 export interface ExpectedMessage {
@@ -253,8 +255,9 @@ export function steadyText(sender: number, seq: number): string {
 /**
  * The messages the server writes for `bytes` sent on one connection that then
  * ended, by the framing rules in the README: a line ends at `\n`, one `\r`
- * before it is removed, a line longer than `maxLine` bytes is cut there and
- * flagged `truncated` (the rest up to its `\n` is dropped), and a last line
+ * before it is removed, a line longer than `maxLine` bytes is cut there (a
+ * few bytes earlier if that would split a UTF-8 character) and flagged
+ * `truncated` (the rest up to its `\n` is dropped), and a last line
  * without `\n` is flagged `partial`. Texts are decoded as the server decodes
  * them (invalid UTF-8 becomes U+FFFD, a BOM is kept).
  *
@@ -281,21 +284,15 @@ export function expectedMessages(bytes: Uint8Array, maxLine: number): ExpectedMe
     const newline = bytes.indexOf(LF, start);
     if (newline === -1) {
       const line = bytes.subarray(start);
-      if (line.length <= maxLine) {
-        message(line, false, true);
-      } else if (line.length === maxLine + 1 && line[maxLine] === CR) {
-        // The framer waits to see whether that CR ends the line; at the end
-        // of the stream it is just one byte too many.
-        message(line.subarray(0, maxLine), true, true);
-      } else {
-        // Cut as soon as the line was known to be too long, before the end.
-        message(line.subarray(0, maxLine), true, false);
-      }
+      // No newline came: a CR at the end is part of the line, and a cut line
+      // is written when the connection ends, so it is partial too.
+      if (line.length <= maxLine) message(line, false, true);
+      else message(line.subarray(0, utf8CutPoint(line, maxLine)), true, true);
       break;
     }
     let line = bytes.subarray(start, newline);
     if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, -1);
-    if (line.length > maxLine) message(line.subarray(0, maxLine), true, false);
+    if (line.length > maxLine) message(line.subarray(0, utf8CutPoint(line, maxLine)), true, false);
     else message(line, false, false);
     start = newline + 1;
   }
