@@ -35,6 +35,7 @@ import {
   refusalText,
 } from "./output_format.ts";
 import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "./send_queue.ts";
+import { formatNotice } from "./server_notice.ts";
 import type { StreamConn } from "./stream_conn.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
@@ -827,17 +828,21 @@ export class LineServer {
   }
 
   /**
-   * Closes a refused connection and reports it. A denied peer learns nothing;
-   * one refused for a limit gets one line saying why, then a half-close, and
-   * what it sent meanwhile is read and dropped, so that closing does not
-   * reset the connection and destroy that line before the peer reads it.
+   * Closes a refused connection and reports it. The peer is told why in one
+   * notice line (see `server_notice.ts`), which `linehub-client` recognises
+   * and a person with `nc` can read. One refused for a limit gets the line,
+   * then a half-close, and what it sent meanwhile is read and dropped, so
+   * that closing does not reset the connection and destroy that line before
+   * the peer reads it.
    *
    * At most {@linkcode MAX_LINGERING} refused connections linger so at once.
    * Beyond, a plain TCP peer still gets the line, written before an
    * immediate close: it reads it unless it had already sent data, which makes
    * the close a reset that may destroy the line first. A TLS peer beyond the
    * cap is closed with no line, since the line would have to wait for its
-   * handshake.
+   * handshake. A denied peer gets the line the same way, never lingering,
+   * and on a TLS port nothing: telling it would take the handshake that
+   * denying spares.
    */
   #refuse(
     conn: StreamConn,
@@ -849,14 +854,10 @@ export class LineServer {
     else if (refusal.reason === "full") this.#stats.refusedFull++;
     else if (refusal.reason === "per-ip") this.#stats.refusedPerIp++;
     this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
-    if (refusal.reason === "denied") {
-      closeQuietly(conn);
-      return;
-    }
-    const line = new TextEncoder().encode(
-      `linehub-server: ${refusalText({ ...refusal, address })}; try again later\n`,
-    );
-    if (this.#lingering >= MAX_LINGERING) {
+    const denied = refusal.reason === "denied";
+    const text = refusalText({ ...refusal, address }) + (denied ? "" : "; try again later");
+    const line = new TextEncoder().encode(formatNotice("refused", refusal.reason, text));
+    if (denied || this.#lingering >= MAX_LINGERING) {
       if (this.#tls !== null) closeQuietly(conn);
       // A line this short fits the socket's send buffer: one write, no wait.
       else conn.write(line).catch(() => {}).finally(() => closeQuietly(conn));

@@ -787,7 +787,7 @@ Deno.test("--max-clients: the client over the limit is told the server is full a
     await accepted(h, second, 1);
     assert.equal(
       await refusalMessage(h.port),
-      "linehub-server: server full (2 clients); try again later\n",
+      "linehub-server: refused (full): server full (2 clients); try again later\n",
     );
     assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: server full \(2 clients\)$/m);
     await writeAll(first, bytes("unharmed\n"));
@@ -813,7 +813,7 @@ Deno.test("--max-per-ip: a further connection from the same address is refused, 
     await accepted(h, only, 0);
     assert.equal(
       await refusalMessage(h.port),
-      "linehub-server: too many connections from 127.0.0.1 (limit 1); try again later\n",
+      "linehub-server: refused (per-ip): too many connections from 127.0.0.1 (limit 1); try again later\n",
     );
     closeQuietly(only);
     await disconnected(h, 0);
@@ -827,7 +827,7 @@ Deno.test("--max-per-ip: a further connection from the same address is refused, 
   }
 });
 
-Deno.test("a peer the access list refuses is closed at once, told nothing, and logged with its address", async () => {
+Deno.test("a peer the access list refuses is told so in one line, closed at once, and logged with its address", async () => {
   const seen: string[] = [];
   const h = startLineServer({
     accessList: {
@@ -838,7 +838,10 @@ Deno.test("a peer the access list refuses is closed at once, told nothing, and l
     },
   });
   try {
-    assert.equal(await refusalMessage(h.port), "");
+    assert.equal(
+      await refusalMessage(h.port),
+      "linehub-server: refused (denied): denied by --allow/--deny\n",
+    );
     assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: denied by --allow\/--deny$/m);
     assert.deepEqual(seen, ["127.0.0.1"]);
     assert.equal(h.server.stats.refusedDenied, 1);

@@ -294,7 +294,7 @@ Deno.test({
         const received = await withTimeout(readToEnd(second), SESSION_TIMEOUT_MS, "the refusal");
         assert.equal(
           new TextDecoder().decode(received),
-          "linehub-server: server full (1 client); try again later\n",
+          "linehub-server: refused (full): server full (1 client); try again later\n",
         );
       } finally {
         closeQuietly(second);
