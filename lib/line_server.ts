@@ -65,6 +65,10 @@ const MAX_LINGERING = 64;
 /** How long a client that ended its input gets to read what is still queued
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
+/** Longest the server waits for a client it cuts off to take the line saying
+ * why (see {@linkcode Connection.stop}): a short line goes into the socket at
+ * once unless the client has stopped reading, and then it cannot be told. */
+const CLOSING_NOTICE_MS = 500;
 /** Where refused peers' bytes are read to and dropped: shared, since no one
  * ever looks at them. */
 const DISCARDED = new Uint8Array(1024);
@@ -190,6 +194,7 @@ class Connection implements ClientHandle {
   readonly conn: StreamConn;
   readonly #maxQueued: number;
   readonly #onStop: (reason: DisconnectReason) => void;
+  readonly #notice: (reason: DisconnectReason) => Uint8Array | null;
   /** Its number, address and port; `id` is -1 until the handshake is done. */
   client: ClientInfo;
   connectedAt = 0;
@@ -216,17 +221,21 @@ class Connection implements ClientHandle {
   /**
    * @param maxQueued the send queue's cap in bytes
    * @param onStop told when the server closes the connection itself
+   * @param notice the line that tells a client why the server closes it,
+   * or null when it is not told
    */
   constructor(
     conn: StreamConn,
     client: ClientInfo,
     maxQueued: number,
     onStop: (reason: DisconnectReason) => void,
+    notice: (reason: DisconnectReason) => Uint8Array | null,
   ) {
     this.conn = conn;
     this.client = client;
     this.#maxQueued = maxQueued;
     this.#onStop = onStop;
+    this.#notice = notice;
   }
 
   send(line: Uint8Array): boolean {
@@ -246,13 +255,46 @@ class Connection implements ClientHandle {
     if (this.open) this.stop("kicked");
   }
 
-  /** Closes the socket, naming why in the disconnect event. */
+  /**
+   * Closes the socket, naming why in the disconnect event. A client is told
+   * why first, in a notice line (see `server_notice.ts`) queued after what
+   * it is still owed, and closed once that is written, or after
+   * {@linkcode CLOSING_NOTICE_MS} if it does not read: never waited for
+   * longer. Meanwhile what it sends is read and recorded as ever. A client
+   * that has not joined or has left, or that the reason has no notice for
+   * (one that stopped reading: `send-queue-full`), is closed at once.
+   */
   stop(reason: DisconnectReason): void {
     if (this.stopReason !== null) return;
     this.stopReason = reason;
     this.#onStop(reason);
-    this.queue?.close();
-    closeQuietly(this.conn);
+    const notice = this.open ? this.#notice(reason) : null;
+    if (notice === null) {
+      this.queue?.close();
+      closeQuietly(this.conn);
+      return;
+    }
+    void this.#closeAfter(notice);
+  }
+
+  /** Queues `notice`, then closes the socket once it is written, or after
+   * {@linkcode CLOSING_NOTICE_MS}. */
+  async #closeAfter(notice: Uint8Array): Promise<void> {
+    // Through the queue, so that the line cannot land inside one in flight.
+    const queue = this.queue ??= new SendQueue(this.conn, { maxBytes: this.#maxQueued });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      if (queue.push(notice)) {
+        await Promise.race([
+          queue.idle(),
+          new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSING_NOTICE_MS)),
+        ]);
+      }
+    } finally {
+      clearTimeout(timer);
+      queue.close();
+      closeQuietly(this.conn);
+    }
   }
 }
 
@@ -295,6 +337,8 @@ export class LineServer {
     if (reason === "send-queue-full") this.#stats.dropped++;
     else if (reason === "kicked") this.#stats.kicked++;
   };
+  readonly #closingNotice = (reason: DisconnectReason): Uint8Array | null =>
+    closingNotice(reason, this.#idleTimeoutMs, this.#lineTimeoutMs);
   #sweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   /** The bound address, kept while paused (when there is no listener). */
@@ -565,6 +609,7 @@ export class LineServer {
       client,
       this.#sendQueue,
       this.#onStop,
+      this.#closingNotice,
     );
     // Registered before its task starts: however the task ends, even
     // before its first await, its cleanup finds the entry to remove.
@@ -693,7 +738,7 @@ export class LineServer {
     closeQuietly(connection.conn);
     if (connection.open) {
       try {
-        this.#observer?.left(connection);
+        this.#observer?.left(connection, "error");
       } catch {
         // Already reporting an internal error for this connection.
       } finally {
@@ -779,7 +824,7 @@ export class LineServer {
     connection.lastActive = now;
     connection.lineStartedAt = 0;
     framer.end(sink);
-    this.#observer?.left(connection);
+    this.#observer?.left(connection, connection.stopReason ?? reason);
     connection.open = false;
     if (reason === "eof") {
       // The client waits for the last acknowledgment, or for what is still
@@ -942,6 +987,36 @@ class Acknowledger {
       this.#sending = null;
     }
   }
+}
+
+/**
+ * The line that tells a client why the server closes its connection, or null
+ * for the reasons it is not told: it closed or failed itself, or it stopped
+ * reading (`send-queue-full`), so that the line could not reach it.
+ */
+function closingNotice(
+  reason: DisconnectReason,
+  idleTimeoutMs: number,
+  lineTimeoutMs: number,
+): Uint8Array | null {
+  let text: string;
+  switch (reason) {
+    case "kicked":
+      text = "disconnected by the operator";
+      break;
+    case "idle-timeout":
+      text = `nothing received for ${idleTimeoutMs / 1000} s (--idle-timeout)`;
+      break;
+    case "line-timeout":
+      text = `line unfinished after ${lineTimeoutMs / 1000} s (--line-timeout)`;
+      break;
+    case "drain-timeout":
+      text = "the server is shutting down (--drain-timeout passed)";
+      break;
+    default:
+      return null;
+  }
+  return new TextEncoder().encode(formatNotice("closing", reason, text));
 }
 
 /** `value` if it is an integer from `min` to `max`; else a RangeError naming

@@ -529,8 +529,12 @@ Deno.test("shutdown cuts off a silent client at the drain timeout and delivers i
       `client 0 disconnected from 127.0.0.1:${silent.localAddr.port} (drain-timeout): ` +
       "2 lines, 9 bytes, D s",
     ]);
-    // The cut-off client sees the server close the connection.
-    assert.equal(await silent.read(new Uint8Array(16)), null);
+    // The cut-off client is told why, and sees the server close the connection.
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(silent), 5000, "the close")),
+      "linehub-server: closing (drain-timeout): the server is shutting down " +
+        "(--drain-timeout passed)\n",
+    );
   } finally {
     closeQuietly(silent);
     if (prompt !== null) closeQuietly(prompt);
@@ -605,6 +609,24 @@ Deno.test("server cuts off a client held up by a stalled output at the drain dea
   for (const line of lines) assert.match(line, /^\[client 0( partial)?\] x+$/);
 });
 
+Deno.test("server tells a client whose line is unfinished past --line-timeout why it closes it", async () => {
+  const h = startLineServer({ lineTimeout: 0.3 });
+  const conn = await connectTo(h.port);
+  try {
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("never ends"));
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the close")),
+      "linehub-server: closing (line-timeout): line unfinished after 0.3 s (--line-timeout)\n",
+    );
+    await disconnected(h, 0);
+    assert.equal(h.out.text(), "[client 0 partial] never ends\n");
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
 Deno.test("server closes a client silent for --idle-timeout, each client judged on its own", async () => {
   const h = startLineServer({ idleTimeout: 0.5 });
   const quiet = await connectTo(h.port);
@@ -625,8 +647,11 @@ Deno.test("server closes a client silent for --idle-timeout, each client judged 
     assert.ok(!h.log.text().includes("client 1 disconnected"), h.log.text());
     assert.equal(h.server.stats.connected, 1);
     assert.ok(h.out.text().includes("[client 0] said once\n"));
-    // The closed client sees the end of the stream.
-    assert.equal(await quiet.read(new Uint8Array(16)), null);
+    // The closed client is told why, then sees the end of the stream.
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(quiet), 5000, "the close")),
+      "linehub-server: closing (idle-timeout): nothing received for 0.5 s (--idle-timeout)\n",
+    );
   } finally {
     closeQuietly(quiet);
     closeQuietly(busy);
@@ -890,9 +915,11 @@ function recordingObserver(
       const answer = reply(handle, text);
       if (answer !== null) handle.send(bytes(answer));
     },
-    left(handle): void {
+    left(handle, reason): void {
       handles.delete(handle.client.id);
-      events.push(`leave ${handle.client.id} in=${handle.linesIn} out=${handle.linesOut}`);
+      events.push(
+        `leave ${handle.client.id} ${reason} in=${handle.linesIn} out=${handle.linesOut}`,
+      );
     },
   };
 }
@@ -916,7 +943,7 @@ Deno.test("an observer is told of each join, line and leave, and its replies rea
       "line 0 one",
       "line 0 too long T",
       "line 0 last P",
-      "leave 0 in=3 out=3",
+      "leave 0 eof in=3 out=3",
     ]);
   } finally {
     await h.stop();
@@ -957,7 +984,7 @@ Deno.test("a client whose send queue passes its cap is disconnected, counted, an
   }
 });
 
-Deno.test("kick closes one client, says so in its disconnect event, and counts it", async () => {
+Deno.test("kick tells one client why and closes it, says so in its disconnect event, and counts it", async () => {
   const observer = recordingObserver();
   const h = startLineServer({ observer });
   const conn = await connectTo(h.port);
@@ -966,9 +993,13 @@ Deno.test("kick closes one client, says so in its disconnect event, and counts i
     await writeAll(conn, bytes("before the kick\n"));
     await outputShows(h, "before the kick");
     observer.handles.get(0)?.kick();
-    assert.deepEqual(await withTimeout(readToEnd(conn), 5000, "the kick"), new Uint8Array(0));
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the kick")),
+      "linehub-server: closing (kicked): disconnected by the operator\n",
+    );
     await disconnected(h, 0);
     assert.match(h.log.text(), /client 0 disconnected from .* \(kicked\): 1 line/);
+    assert.equal(observer.events.at(-1), "leave 0 kicked in=1 out=0");
   } finally {
     closeQuietly(conn);
     const stats = await h.stop();
