@@ -36,6 +36,7 @@ import {
 } from "./output_format.ts";
 import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "./send_queue.ts";
 import { formatNotice } from "./server_notice.ts";
+import { startsTlsHandshake } from "./tls_sniff.ts";
 import type { StreamConn } from "./stream_conn.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
@@ -661,12 +662,32 @@ export class LineServer {
       let detail = "";
       let buffer = new Uint8Array(INITIAL_READ_BUFFER);
       const maxBuffer = this.#observer === null ? MAX_READ_BUFFER : MAX_RELAY_READ_BUFFER;
+      // Only a plain port can be sent a TLS handshake by mistake; only a
+      // connection's first read can hold its start.
+      let firstRead = this.#tls === null;
       try {
         while (true) {
           const n = await conn.read(buffer);
           if (n === null) break;
           connection.bytesIn += n;
           stats.bytes += n;
+          if (firstRead) {
+            firstRead = false;
+            if (startsTlsHandshake(buffer.subarray(0, n))) {
+              // Not lines, so none are recorded. The client is told and
+              // closed (by stop, in at most CLOSING_NOTICE_MS); what it sends
+              // meanwhile is dropped, so that the close is not a reset that
+              // could destroy the notice first.
+              reason = "tls-on-plain-port";
+              connection.stop(reason);
+              let dropped: number | null;
+              while ((dropped = await conn.read(buffer)) !== null) {
+                connection.bytesIn += dropped;
+                stats.bytes += dropped;
+              }
+              break;
+            }
+          }
           const now = Date.now();
           connection.lastActive = now;
           const linesBefore = connection.linesIn;
@@ -990,9 +1011,10 @@ class Acknowledger {
 }
 
 /**
- * The line that tells a client why the server closes its connection, or null
- * for the reasons it is not told: it closed or failed itself, or it stopped
- * reading (`send-queue-full`), so that the line could not reach it.
+ * The line that tells a client why the server closes its connection (see
+ * `server_notice.ts`), or null for the reasons it is not told: it closed or
+ * failed itself, or it stopped reading (`send-queue-full`), so that the line
+ * could not reach it.
  */
 function closingNotice(
   reason: DisconnectReason,
@@ -1013,6 +1035,12 @@ function closingNotice(
     case "drain-timeout":
       text = "the server is shutting down (--drain-timeout passed)";
       break;
+    case "tls-on-plain-port":
+      // Never served: a refusal. Sent in plain text, which is what tells
+      // the TLS client at once that this is no TLS server.
+      return new TextEncoder().encode(
+        formatNotice("refused", reason, "this port speaks plain TCP, not TLS"),
+      );
     default:
       return null;
   }

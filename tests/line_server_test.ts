@@ -11,6 +11,7 @@ import { AckParser } from "../lib/ack_protocol.ts";
 import { formatHostPort } from "../lib/address.ts";
 import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
 import type { ClientHandle, ClientObserver } from "../lib/client_handle.ts";
+import { clientHello } from "./_client_hello.ts";
 import {
   LineServer,
   type LineServerOptions,
@@ -872,6 +873,31 @@ Deno.test("a peer the access list refuses is told so in one line, closed at once
     assert.equal(h.server.stats.refusedDenied, 1);
     assert.equal(h.server.stats.clients, 0);
   } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a TLS client on a plain port is told so in plain text and closed, its handshake not recorded as lines", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    const hello = await clientHello();
+    await writeAll(conn, hello);
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the refusal")),
+      "linehub-server: refused (tls-on-plain-port): this port speaks plain TCP, not TLS\n",
+    );
+    await disconnected(h, 0);
+    assert.match(
+      h.log.text(),
+      new RegExp(
+        `^client 0 disconnected from \\S+ \\(tls-on-plain-port\\): 0 lines, ${hello.length} bytes`,
+        "m",
+      ),
+    );
+    assert.equal(h.out.text(), "");
+  } finally {
+    closeQuietly(conn);
     await h.stop();
   }
 });
