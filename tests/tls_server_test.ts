@@ -151,11 +151,11 @@ Deno.test({
       const stranger = await tlsSession(server.port, "mallory\n", clientCert("strangerClient"));
       const alice = await tlsSession(server.port, "alice is in\n", clientCert("client"));
       // Refused clients are told why in one line; their lines are never recorded.
-      assert.equal(none.received, "linehub-server: TLS: no client certificate\n");
+      assert.equal(none.received, "linehub-server: refused (tls): TLS: no client certificate\n");
       assert.equal(
         stranger.received,
-        "linehub-server: TLS: client certificate refused: untrusted (unknown issuer, or not for " +
-          "client use)\n",
+        "linehub-server: refused (tls): TLS: client certificate refused: untrusted (unknown " +
+          "issuer, or not for client use)\n",
       );
       assert.equal(alice.secure, true);
     } finally {
@@ -185,7 +185,10 @@ Deno.test({
     const server = await startTlsServer(["--tls-client-ca", files().ca.cert]);
     try {
       const expired = await tlsSession(server.port, "too late\n", clientCert("expiredServer"));
-      assert.equal(expired.received, "linehub-server: TLS: client certificate refused: expired\n");
+      assert.equal(
+        expired.received,
+        "linehub-server: refused (tls): TLS: client certificate refused: expired\n",
+      );
     } finally {
       const result = await server.stop();
       assert.equal(result.stdout, "");
@@ -200,7 +203,8 @@ Deno.test({
 Deno.test({
   name: nameUnless(
     skip,
-    "a plaintext client on the TLS port is one refusal event and does not disturb a TLS client",
+    "a plaintext client on the TLS port is told so in plaintext, is one refusal event, and " +
+      "does not disturb a TLS client",
   ),
   ignore: skip !== null,
   async fn(): Promise<void> {
@@ -211,9 +215,13 @@ Deno.test({
         await plain.write(bytes("GET / HTTP/1.0\r\n\r\nhello in clear text\n"));
         const tls = await tlsSession(server.port, "encrypted line\n");
         assert.equal(tls.secure, true);
-        // The plaintext peer is closed by the server, having learnt nothing.
-        const n = await withTimeout(plain.read(new Uint8Array(64)), SESSION_TIMEOUT_MS, "close");
-        assert.equal(n, null);
+        // The plaintext peer reads why, in plaintext, and the server closes.
+        assert.equal(
+          new TextDecoder().decode(
+            await withTimeout(readToEnd(plain), SESSION_TIMEOUT_MS, "the refusal"),
+          ),
+          "linehub-server: refused (plain-on-tls-port): this port speaks TLS; connect with TLS\n",
+        );
       } finally {
         closeQuietly(plain);
       }
