@@ -46,7 +46,7 @@ const CLOSED_DURING_HANDSHAKE = "closed during the TLS handshake";
 const NOT_A_TLS_CLIENT = "not a TLS client (plaintext on the TLS port?)";
 /** What a plaintext client on the TLS port is told, in plaintext. */
 const PLAIN_ON_TLS_PORT = new TextEncoder().encode(
-  formatNotice("refused", "plain-on-tls-port", "this port speaks TLS; connect with TLS"),
+  formatNotice("refused", "plain-on-tls-port", "this port speaks TLS, not plain TCP"),
 );
 
 /** Options for {@linkcode TlsAcceptor}. */

@@ -220,7 +220,7 @@ Deno.test({
           new TextDecoder().decode(
             await withTimeout(readToEnd(plain), SESSION_TIMEOUT_MS, "the refusal"),
           ),
-          "linehub-server: refused (plain-on-tls-port): this port speaks TLS; connect with TLS\n",
+          "linehub-server: refused (plain-on-tls-port): this port speaks TLS, not plain TCP\n",
         );
       } finally {
         closeQuietly(plain);
@@ -237,6 +237,43 @@ Deno.test({
         records.filter((r) => r.type === "message").map((r) => r.text),
         ["encrypted line"],
       );
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "linehub-client without --tls on the TLS port, or without the certificate mutual TLS " +
+      "needs, is told it is refused (exit 6) and prints nothing",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const plainPort = await startTlsServer();
+    const mutual = await startTlsServer(["--tls-client-ca", files().ca.cert]);
+    try {
+      const [plain, noCert] = await Promise.all([
+        runClientProcess(["-q", "127.0.0.1", String(plainPort.port)], "in clear\n"),
+        runClientProcess(
+          ["-q", "--tls", "--ca", files().ca.cert, "localhost", String(mutual.port)],
+          "no certificate\n",
+        ),
+      ]);
+      assert.deepEqual([plain.code, plain.stdout, plain.stderr], [
+        6,
+        "",
+        `linehub-client: Server 127.0.0.1:${plainPort.port} refused the connection: this port ` +
+        "speaks TLS, not plain TCP; nothing was delivered\n",
+      ]);
+      assert.deepEqual([noCert.code, noCert.stdout, noCert.stderr], [
+        6,
+        "",
+        `linehub-client: Server localhost:${mutual.port} refused the connection: TLS: no client ` +
+        "certificate; nothing was delivered\n",
+      ]);
+    } finally {
+      await plainPort.stop();
+      await mutual.stop();
     }
   },
 });
