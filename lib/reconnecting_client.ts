@@ -295,7 +295,7 @@ class Session {
         // (done); but a server that resets the connection, or cuts the
         // client off, has not read up to the end of the input.
         if (this.#ack || (lost.closed && lost.notice === null)) return;
-        throw new ClientError("lost", `${lost.reason}; ${END_MAYBE_UNREAD}`);
+        throw new ClientError(lost.notice?.kind ?? "lost", `${lost.reason}; ${END_MAYBE_UNREAD}`);
       }
       if (lost.notice !== null && !lost.notice.retry) {
         throw new ClientError(lost.notice.kind, `${lost.reason}; ${this.#pending()}`);
