@@ -279,6 +279,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: nameUnless(skip, "a TLS client cut off by --idle-timeout is told why over TLS"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--idle-timeout", "0.3"]);
+    try {
+      // Deno's own TLS client, as in the test of a full server above.
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [Deno.readTextFileSync(files().ca.cert)],
+      });
+      try {
+        // The server closes without a TLS close_notify, which Deno reports
+        // as an error after the last bytes.
+        let text = "";
+        const buffer = new Uint8Array(1024);
+        const reading = (async () => {
+          for (let reads = 0; reads < 100; reads++) {
+            const n = await conn.read(buffer).catch((error) => {
+              if (error instanceof Deno.errors.UnexpectedEof) return null;
+              throw error;
+            });
+            if (n === null) return;
+            text += new TextDecoder().decode(buffer.subarray(0, n));
+          }
+        })();
+        await withTimeout(reading, SESSION_TIMEOUT_MS, "the close");
+        assert.equal(
+          text,
+          "linehub-server: closing (idle-timeout): nothing received for 0.3 s (--idle-timeout)\n",
+        );
+      } finally {
+        closeQuietly(conn);
+      }
+    } finally {
+      const result = await server.stop();
+      assert.match(result.stderr, /client 0 disconnected from \S+ \(idle-timeout\)/);
+    }
+  },
+});
+
+Deno.test({
   name: nameUnless(
     skip,
     "over TLS the server still answers after a client's input ends: --ack and --mode echo",
