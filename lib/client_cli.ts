@@ -23,11 +23,18 @@ export const EXIT_OK = 0;
 /** Cannot connect (after any retries), or another runtime failure. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
-/** The connection was lost (or the server closed it) before all input was
- * sent, or, with `--ack`, acknowledged. */
+/** The server went away (closed, reset, or cut the client off, saying why)
+ * before all input was sent, or, with `--ack`, acknowledged; or, without
+ * `--ack`, reset the connection before it could have read it all. */
 export const EXIT_LOST = 3;
 /** Cannot write to stdout (its reader went away). */
 export const EXIT_OUTPUT = 4;
+/** The server refused the client for now (full, or too many connections
+ * from its address), after any retries: trying later may succeed. */
+export const EXIT_BUSY = 5;
+/** The server refused the client and trying again cannot help: denied by
+ * its access rules, TLS on one side only, a client certificate refused. */
+export const EXIT_REFUSED = 6;
 /** Interrupted by SIGINT (Ctrl-C). */
 export const EXIT_SIGINT = 130;
 /** Stopped by SIGTERM. */
@@ -36,6 +43,8 @@ export const EXIT_SIGTERM = 143;
 const EXIT_BY_KIND: Record<Exclude<ClientFailure, "interrupted">, number> = {
   connect: EXIT_FAILURE,
   failed: EXIT_FAILURE,
+  busy: EXIT_BUSY,
+  refused: EXIT_REFUSED,
   lost: EXIT_LOST,
   output: EXIT_OUTPUT,
 };

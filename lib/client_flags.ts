@@ -111,15 +111,26 @@ Signals:
   SIGINT, SIGTERM  stop at once, saying how many lines were not sent (or,
                    with --ack, not acknowledged); exit 130 or 143
 
+A server that refuses the client or cuts it off says why in a last line
+("linehub-server: refused (full): ..."), which the client shows on stderr
+instead of stdout. --retry tries again after "full" and "per-ip" refusals and
+after a cut-off, but not after other refusals, nor once kicked.
+
 Exit status:
   0    everything sent (with --ack, acknowledged), and the server closed
   1    cannot connect (after any retries; with --tls, also a certificate
        that fails verification or a bad --ca, --cert or --key file), or
        another failure
   2    bad usage
-  3    the server went away before all input was sent (with --ack,
-       acknowledged); the last message says how many lines
+  3    the server went away (closed, reset, or cut the client off, saying
+       why) before all input was sent (with --ack, acknowledged), or reset
+       after it was sent, without --ack; the last message says what was
+       not delivered (how many lines, with --retry or --ack)
   4    cannot write to stdout
+  5    the server refused the client for now: full, or too many
+       connections from its address (after any retries)
+  6    the server refused the client for good: denied by its access
+       rules, TLS on one side only, a client certificate it refused
   130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM
 `;
 

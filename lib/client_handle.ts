@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ClientInfo } from "./output_format.ts";
+import type { ClientInfo, DisconnectReason } from "./output_format.ts";
 
 /** One connected client. */
 export interface ClientHandle {
@@ -42,6 +42,7 @@ export interface ClientObserver {
    * `partial`: the connection ended before its newline.
    */
   line(handle: ClientHandle, line: Uint8Array, truncated: boolean, partial: boolean): void;
-  /** A client disconnected; its handle's `send` returns false from now on. */
-  left(handle: ClientHandle): void;
+  /** A client disconnected, for `reason` (as in its disconnect event); its
+   * handle's `send` returns false from now on. */
+  left(handle: ClientHandle, reason: DisconnectReason): void;
 }

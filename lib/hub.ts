@@ -14,7 +14,9 @@
  *   participant can send escape sequences to the others' terminals, nor
  *   make its line read as reversed or as another's. Clients also see
  *   `* client N joined from ADDR:PORT` (plus ` as IDENTITY` with mutual TLS)
- *   and `* client N left`, and a joining client is greeted with
+ *   and `* client N left` (`* client N was kicked by the operator`, or
+ *   `* client N was disconnected (REASON)` when the server closed it), and
+ *   a joining client is greeted with
  *   `* you are client N; M other clients here`.
  *
  * Operator lines are sent as typed, or as `<server> TEXT` in `chat` mode.
@@ -27,7 +29,7 @@
 
 import { formatHostPort } from "./address.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
-import { countOf } from "./output_format.ts";
+import { countOf, type DisconnectReason } from "./output_format.ts";
 import { isPrintableUtf8, safeString, safeText } from "./safe_text.ts";
 
 /** The names accepted by `--mode`. */
@@ -56,6 +58,21 @@ function joinNotice(handle: ClientHandle): string {
   const { id, address, port, identity } = handle.client;
   const as = identity === undefined ? "" : ` as ${safeString(identity)}`;
   return `* client ${id} joined from ${formatHostPort(safeString(address), port)}${as}\n`;
+}
+
+/** `* client N left`, or, when the server closed it, why: the others should
+ * not take a kicked client for one that chose to go. */
+function leaveNotice(id: number, reason: DisconnectReason): string {
+  switch (reason) {
+    case "eof":
+    case "reset":
+    case "error":
+      return `* client ${id} left\n`;
+    case "kicked":
+      return `* client ${id} was kicked by the operator\n`;
+    default:
+      return `* client ${id} was disconnected (${reason})\n`;
+  }
 }
 
 /** A connected client and what is the same for each of its chat lines. */
@@ -154,11 +171,11 @@ export class Hub implements ClientObserver {
     }
   }
 
-  left(handle: ClientHandle): void {
+  left(handle: ClientHandle, reason: DisconnectReason = "eof"): void {
     const id = handle.client.id;
     if (this.#members.get(id)?.handle !== handle) return;
     this.#members.delete(id);
-    if (this.mode === "chat") this.#toOthers(id, encoder.encode(`* client ${id} left\n`));
+    if (this.mode === "chat") this.#toOthers(id, encoder.encode(leaveNotice(id, reason)));
   }
 
   /** Connected clients in order of number. */

@@ -11,6 +11,10 @@
  * server reports it as partial. With `tls`, the connection is TLS (see
  * `tls_client.ts`); everything else is the same.
  *
+ * A server that refuses the client, or cuts it off, says why in a last line
+ * (see `server_notice.ts`): that line is not copied to stdout but becomes
+ * the failure, whose kind says whether trying again later can help.
+ *
  * @module
  */
 
@@ -20,6 +24,8 @@ import { closeQuietly } from "./close_quietly.ts";
 import { describeError } from "./error_text.ts";
 import { encodeHelloLine } from "./hello_line.ts";
 import { randomId } from "./random_id.ts";
+import { safeString } from "./safe_text.ts";
+import { type HeldNotice, NoticeReader, type ServerNotice } from "./server_notice.ts";
 import type { StreamConn } from "./stream_conn.ts";
 import {
   connectTls,
@@ -27,6 +33,7 @@ import {
   describeTls,
   INSECURE_WARNING,
   isHandshakeRefusal,
+  SERVER_NOT_TLS,
   type TlsClientOptions,
   TlsHandshakeFailure,
 } from "./tls_client.ts";
@@ -80,14 +87,27 @@ export type ClientConn = StreamConn & { setNoDelay?(noDelay?: boolean): void };
 /**
  * What went wrong, as far as the exit status is concerned:
  * - `connect`: no connection could be made (after any retries);
- * - `lost`: the connection was lost or closed by the server before all input
- *   was sent (and, with `--ack`, acknowledged);
+ * - `busy`: the server refused the client for now (full, or too many
+ *   connections from its address), after any retries;
+ * - `refused`: the server refused the client, and trying again cannot help
+ *   (denied by its access rules; TLS on one side only; a client certificate
+ *   it refused);
+ * - `lost`: the connection was lost, closed or cut off by the server before
+ *   all input was sent (and, with `--ack`, acknowledged), or reset by it
+ *   before it could have read everything;
  * - `output`: the server's bytes could not be written to stdout;
  * - `interrupted`: the session was stopped through its abort signal;
  * - `failed`: anything else (stdin failed, the server broke the protocol, the
  *   connection failed after everything was delivered).
  */
-export type ClientFailure = "connect" | "lost" | "output" | "interrupted" | "failed";
+export type ClientFailure =
+  | "connect"
+  | "busy"
+  | "refused"
+  | "lost"
+  | "output"
+  | "interrupted"
+  | "failed";
 
 /** A failure the user should see as one line: connecting, or losing the
  * connection, or the local input or output. */
@@ -100,6 +120,64 @@ export class ClientError extends Error {
     this.name = "ClientError";
     this.kind = kind;
   }
+}
+
+/** What a failure says was left when the server went away mid-input. */
+export const REST_NOT_SENT = "the rest of the input was not sent";
+/** What a failure says was left when the server reset or cut off the
+ * connection after all input was sent: without acknowledgments the client
+ * cannot know how much of it was read. */
+export const END_MAYBE_UNREAD =
+  "all input was sent, but the server may not have read the end of it";
+
+/** Refusal reasons after which the same client may be served later. */
+const REFUSED_FOR_NOW: ReadonlySet<string> = new Set(["full", "per-ip"]);
+
+/** What a server's notice means for a session. */
+export interface NoticeOutcome {
+  /** The failure it makes of the session. */
+  kind: ClientFailure;
+  /** Its message, without what was left undelivered. */
+  message: string;
+  /** Whether reconnecting can help. */
+  retry: boolean;
+}
+
+/**
+ * What a notice from the server (see `server_notice.ts`) means: a refusal
+ * for now (`full`, `per-ip`: `busy`, worth retrying), a refusal for good
+ * (any other reason: `refused`), or a client cut off (`lost`, worth
+ * retrying unless the operator kicked it: coming back would undo that).
+ *
+ * @example
+ * ```ts
+ * import { noticeOutcome } from "./line_client.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const full = { kind: "refused", reason: "full", text: "server full (1 client)" } as const;
+ * assert.deepEqual(noticeOutcome(full, "127.0.0.1:8888"), {
+ *   kind: "busy",
+ *   message: "Server 127.0.0.1:8888 refused the connection: server full (1 client)",
+ *   retry: true,
+ * });
+ * ```
+ */
+export function noticeOutcome(notice: ServerNotice, where: string): NoticeOutcome {
+  // The server's words, shown as the server's text output shows a peer's.
+  const text = safeString(notice.text);
+  if (notice.kind === "refused") {
+    const later = REFUSED_FOR_NOW.has(notice.reason);
+    return {
+      kind: later ? "busy" : "refused",
+      message: `Server ${where} refused the connection: ${text}`,
+      retry: later,
+    };
+  }
+  return {
+    kind: "lost",
+    message: `Server ${where} closed the connection: ${text}`,
+    retry: notice.reason !== "kicked",
+  };
 }
 
 /**
@@ -139,12 +217,29 @@ export async function runClient(
   // With TLS 1.3 the server checks the client's certificate after the
   // client's side of the handshake is done, so a refusal arrives as the
   // first read or write failing: the connection was never made.
-  const lostOrRefused = (error: unknown, kind: ClientFailure = "lost"): ClientError =>
+  const lostOrRefused = (error: unknown): ClientError =>
     options.tls !== undefined && !received && isHandshakeRefusal(error)
       ? new ClientError("connect", `Cannot connect to ${where}: ${describeConnError(error)}`, {
         cause: error,
       })
-      : lost(error, where, kind);
+      // A reset once all input was sent is a loss too: a server resets a
+      // connection when it closes with bytes it has not read.
+      : new ClientError(
+        "lost",
+        `Connection to ${where} lost: ${describeConnError(error)}; ` +
+          (uploaded ? END_MAYBE_UNREAD : REST_NOT_SENT),
+        { cause: error },
+      );
+  /** The failure a notice makes, with what it leaves undelivered. */
+  const noticeFailure = (held: HeldNotice): ClientError => {
+    const { kind, message } = noticeOutcome(held.notice, where);
+    const fate = held.notice.kind === "refused"
+      ? "nothing was delivered"
+      : uploaded
+      ? END_MAYBE_UNREAD
+      : REST_NOT_SENT;
+    return new ClientError(kind, `${message}; ${fate}`);
+  };
   const stop = whenAborted(interrupt);
   try {
     conn.setNoDelay?.(true); // a typed line goes out at once
@@ -181,42 +276,79 @@ export async function runClient(
       }
       uploaded = true;
     })();
-    const download = copy(
-      {
-        read: async (buffer: Uint8Array): Promise<number | null> => {
-          const n = await conn.read(buffer);
-          if (n !== null && n > 0) received = true;
-          return n;
-        },
-      },
-      output,
-      // Lost while sending, the input may not have arrived; lost after
-      // everything was sent, only the server's reply is cut short.
-      (error) => lostOrRefused(error, uploaded ? "failed" : "lost"),
-      (error) => failure("output", "Cannot write to stdout", error),
-    );
+    // Resolves, once the server has closed, with its notice if its last
+    // line was one; every other byte goes to the output as it comes.
+    const download = (async (): Promise<HeldNotice | null> => {
+      const notices = new NoticeReader();
+      const buffer = new Uint8Array(READ_BUFFER);
+      const ready: Uint8Array[] = [];
+      const collect = (bytes: Uint8Array): void => void ready.push(bytes);
+      // Written before the next read, while the views are valid.
+      const flush = async (): Promise<void> => {
+        for (const bytes of ready.splice(0)) {
+          try {
+            await writeAll(output, bytes);
+          } catch (error) {
+            throw failure("output", "Cannot write to stdout", error);
+          }
+        }
+      };
+      while (true) {
+        let n: number | null;
+        try {
+          n = await conn.read(buffer);
+        } catch (error) {
+          // The server's last word stands even if a reset came after it.
+          const last = notices.end(collect);
+          await flush();
+          if (last !== null) return last;
+          throw lostOrRefused(error);
+        }
+        if (n === null) {
+          const last = notices.end(collect);
+          await flush();
+          return last;
+        }
+        if (n > 0) received = true;
+        notices.push(buffer.subarray(0, n), collect);
+        await flush();
+      }
+    })();
     // Both are awaited below, or their failure is the one reported; these
     // handlers only keep the other from surfacing as an unhandled rejection.
     upload.catch(() => {});
     download.catch(() => {});
     const first = await Promise.race([
-      upload.then(() => "sent" as const),
+      upload.then(() => "sent" as const, (error: unknown) => ({ error })),
       download.then(() => "closed" as const),
       stop.promise.then(() => "interrupted" as const),
     ]);
+    if (first === "interrupted") throw interrupted();
+    if (typeof first === "object") {
+      // Sending failed. If the network did, the server may have said why
+      // before it closed: that is the news, not the broken pipe.
+      if (first.error instanceof ClientError && first.error.kind === "lost") {
+        const last = await Promise.race([
+          download.catch(() => null),
+          stop.promise.then(() => null),
+        ]);
+        if (interrupt?.aborted) throw interrupted();
+        if (last !== null) throw noticeFailure(last);
+      }
+      throw first.error;
+    }
     if (first === "closed") {
+      const last = await download;
+      if (last !== null) throw noticeFailure(last);
       throw new ClientError(
         "lost",
         `Server ${where} closed the connection before the input ended` +
-          tlsCloseHint(options.tls, received, connectedAt),
+          tlsCloseHint(options.tls, received, connectedAt) + `; ${REST_NOT_SENT}`,
       );
     }
-    if (first === "interrupted") throw interrupted();
-    const last = await Promise.race([
-      download.then(() => "closed" as const),
-      stop.promise.then(() => "interrupted" as const),
-    ]);
+    const last = await Promise.race([download, stop.promise.then(() => "interrupted" as const)]);
     if (last === "interrupted") throw interrupted();
+    if (last !== null) throw noticeFailure(last);
   } finally {
     stop.dispose();
     closeQuietly(conn);
@@ -228,8 +360,9 @@ export async function runClient(
  * done (and the certificate verified unless `tls.insecure`), giving up after
  * `timeout` seconds (0: no limit of our own; the handshake counts) or when
  * `interrupt` is aborted. Rejects with a {@linkcode ClientError} of kind
- * `connect` naming the address and the reason; the caller checks
- * `interrupt.aborted` to tell an interruption.
+ * `connect` naming the address and the reason (`refused` when the server
+ * does not speak TLS); the caller checks `interrupt.aborted` to tell an
+ * interruption.
  */
 export async function openConnection(
   target: HostPort,
@@ -251,6 +384,13 @@ export async function openConnection(
     });
   } catch (error) {
     const handshake = error instanceof TlsHandshakeFailure;
+    // A server that answers a TLS handshake in plain text will not do
+    // otherwise next time: refused, not worth retrying.
+    if (handshake && error.message === SERVER_NOT_TLS) {
+      throw new ClientError("refused", `Cannot connect to ${where}: ${error.message}`, {
+        cause: error,
+      });
+    }
     let reason: string;
     if (timer?.aborted) {
       reason = handshake
@@ -319,13 +459,6 @@ function whenAborted(
 
 function failure(kind: ClientFailure, prefix: string, error: unknown): ClientError {
   return new ClientError(kind, `${prefix}: ${describeError(error)}`, { cause: error });
-}
-
-/** The connection failed: the reason in the words for a network error. */
-function lost(error: unknown, where: string, kind: ClientFailure = "lost"): ClientError {
-  return new ClientError(kind, `Connection to ${where} lost: ${describeConnError(error)}`, {
-    cause: error,
-  });
 }
 
 /** Copies until the reader ends; a failure is reported through the factory

@@ -39,6 +39,8 @@ import {
 } from "./output_format.ts";
 import { randomId } from "./random_id.ts";
 import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "./send_queue.ts";
+import { formatNotice } from "./server_notice.ts";
+import { startsTlsHandshake } from "./tls_sniff.ts";
 import type { StreamConn } from "./stream_conn.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
@@ -69,6 +71,10 @@ const MAX_LINGERING = 64;
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
 const CR = 13;
+/** Longest the server waits for a client it cuts off to take the line saying
+ * why (see {@linkcode Connection.stop}): a short line goes into the socket at
+ * once unless the client has stopped reading, and then it cannot be told. */
+const CLOSING_NOTICE_MS = 500;
 /** Where refused peers' bytes are read to and dropped: shared, since no one
  * ever looks at them. */
 const DISCARDED = new Uint8Array(1024);
@@ -205,6 +211,7 @@ class Connection implements ClientHandle {
   readonly conn: StreamConn;
   readonly #maxQueued: number;
   readonly #onStop: (reason: DisconnectReason) => void;
+  readonly #notice: (reason: DisconnectReason) => Uint8Array | null;
   /** Its number, address and port; `id` is -1 until the handshake is done. */
   client: ClientInfo;
   connectedAt = 0;
@@ -231,17 +238,21 @@ class Connection implements ClientHandle {
   /**
    * @param maxQueued the send queue's cap in bytes
    * @param onStop told when the server closes the connection itself
+   * @param notice the line that tells a client why the server closes it,
+   * or null when it is not told
    */
   constructor(
     conn: StreamConn,
     client: ClientInfo,
     maxQueued: number,
     onStop: (reason: DisconnectReason) => void,
+    notice: (reason: DisconnectReason) => Uint8Array | null,
   ) {
     this.conn = conn;
     this.client = client;
     this.#maxQueued = maxQueued;
     this.#onStop = onStop;
+    this.#notice = notice;
   }
 
   send(line: Uint8Array): boolean {
@@ -261,13 +272,46 @@ class Connection implements ClientHandle {
     if (this.open) this.stop("kicked");
   }
 
-  /** Closes the socket, naming why in the disconnect event. */
+  /**
+   * Closes the socket, naming why in the disconnect event. A client is told
+   * why first, in a notice line (see `server_notice.ts`) queued after what
+   * it is still owed, and closed once that is written, or after
+   * {@linkcode CLOSING_NOTICE_MS} if it does not read: never waited for
+   * longer. Meanwhile what it sends is read and recorded as ever. A client
+   * that has not joined or has left, or that the reason has no notice for
+   * (one that stopped reading: `send-queue-full`), is closed at once.
+   */
   stop(reason: DisconnectReason): void {
     if (this.stopReason !== null) return;
     this.stopReason = reason;
     this.#onStop(reason);
-    this.queue?.close();
-    closeQuietly(this.conn);
+    const notice = this.open ? this.#notice(reason) : null;
+    if (notice === null) {
+      this.queue?.close();
+      closeQuietly(this.conn);
+      return;
+    }
+    void this.#closeAfter(notice);
+  }
+
+  /** Queues `notice`, then closes the socket once it is written, or after
+   * {@linkcode CLOSING_NOTICE_MS}. */
+  async #closeAfter(notice: Uint8Array): Promise<void> {
+    // Through the queue, so that the line cannot land inside one in flight.
+    const queue = this.queue ??= new SendQueue(this.conn, { maxBytes: this.#maxQueued });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      if (queue.push(notice)) {
+        await Promise.race([
+          queue.idle(),
+          new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSING_NOTICE_MS)),
+        ]);
+      }
+    } finally {
+      clearTimeout(timer);
+      queue.close();
+      closeQuietly(this.conn);
+    }
   }
 }
 
@@ -313,6 +357,8 @@ export class LineServer {
     if (reason === "send-queue-full") this.#stats.dropped++;
     else if (reason === "kicked") this.#stats.kicked++;
   };
+  readonly #closingNotice = (reason: DisconnectReason): Uint8Array | null =>
+    closingNotice(reason, this.#idleTimeoutMs, this.#lineTimeoutMs);
   #sweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   /** The bound address, kept while paused (when there is no listener). */
@@ -591,6 +637,7 @@ export class LineServer {
       client,
       this.#sendQueue,
       this.#onStop,
+      this.#closingNotice,
     );
     // Registered before its task starts: however the task ends, even
     // before its first await, its cleanup finds the entry to remove.
@@ -642,12 +689,32 @@ export class LineServer {
       let detail = "";
       let buffer = new Uint8Array(INITIAL_READ_BUFFER);
       const maxBuffer = this.#observer === null ? MAX_READ_BUFFER : MAX_RELAY_READ_BUFFER;
+      // Only a plain port can be sent a TLS handshake by mistake; only a
+      // connection's first read can hold its start.
+      let firstRead = this.#tls === null;
       try {
         while (true) {
           const n = await conn.read(buffer);
           if (n === null) break;
           connection.bytesIn += n;
           stats.bytes += n;
+          if (firstRead) {
+            firstRead = false;
+            if (startsTlsHandshake(buffer.subarray(0, n))) {
+              // Not lines, so none are recorded. The client is told and
+              // closed (by stop, in at most CLOSING_NOTICE_MS); what it sends
+              // meanwhile is dropped, so that the close is not a reset that
+              // could destroy the notice first.
+              reason = "tls-on-plain-port";
+              connection.stop(reason);
+              let dropped: number | null;
+              while ((dropped = await conn.read(buffer)) !== null) {
+                connection.bytesIn += dropped;
+                stats.bytes += dropped;
+              }
+              break;
+            }
+          }
           const now = Date.now();
           connection.lastActive = now;
           const linesBefore = connection.linesIn;
@@ -719,7 +786,7 @@ export class LineServer {
     closeQuietly(connection.conn);
     if (connection.open) {
       try {
-        this.#observer?.left(connection);
+        this.#observer?.left(connection, "error");
       } catch {
         // Already reporting an internal error for this connection.
       } finally {
@@ -836,7 +903,7 @@ export class LineServer {
     connection.lastActive = now;
     connection.lineStartedAt = 0;
     framer.end(sink);
-    this.#observer?.left(connection);
+    this.#observer?.left(connection, connection.stopReason ?? reason);
     connection.open = false;
     if (reason === "eof") {
       // The client waits for the last acknowledgment, or for what is still
@@ -885,17 +952,21 @@ export class LineServer {
   }
 
   /**
-   * Closes a refused connection and reports it. A denied peer learns nothing;
-   * one refused for a limit gets one line saying why, then a half-close, and
-   * what it sent meanwhile is read and dropped, so that closing does not
-   * reset the connection and destroy that line before the peer reads it.
+   * Closes a refused connection and reports it. The peer is told why in one
+   * notice line (see `server_notice.ts`), which `linehub-client` recognises
+   * and a person with `nc` can read. One refused for a limit gets the line,
+   * then a half-close, and what it sent meanwhile is read and dropped, so
+   * that closing does not reset the connection and destroy that line before
+   * the peer reads it.
    *
    * At most {@linkcode MAX_LINGERING} refused connections linger so at once.
    * Beyond, a plain TCP peer still gets the line, written before an
    * immediate close: it reads it unless it had already sent data, which makes
    * the close a reset that may destroy the line first. A TLS peer beyond the
    * cap is closed with no line, since the line would have to wait for its
-   * handshake.
+   * handshake. A denied peer gets the line the same way, never lingering,
+   * and on a TLS port nothing: telling it would take the handshake that
+   * denying spares.
    */
   #refuse(
     conn: StreamConn,
@@ -907,14 +978,10 @@ export class LineServer {
     else if (refusal.reason === "full") this.#stats.refusedFull++;
     else if (refusal.reason === "per-ip") this.#stats.refusedPerIp++;
     this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
-    if (refusal.reason === "denied") {
-      closeQuietly(conn);
-      return;
-    }
-    const line = new TextEncoder().encode(
-      `linehub-server: ${refusalText({ ...refusal, address })}; try again later\n`,
-    );
-    if (this.#lingering >= MAX_LINGERING) {
+    const denied = refusal.reason === "denied";
+    const text = refusalText({ ...refusal, address }) + (denied ? "" : "; try again later");
+    const line = new TextEncoder().encode(formatNotice("refused", refusal.reason, text));
+    if (denied || this.#lingering >= MAX_LINGERING) {
       if (this.#tls !== null) closeQuietly(conn);
       // A line this short fits the socket's send buffer: one write, no wait.
       else conn.write(line).catch(() => {}).finally(() => closeQuietly(conn));
@@ -999,6 +1066,43 @@ class Acknowledger {
       this.#sending = null;
     }
   }
+}
+
+/**
+ * The line that tells a client why the server closes its connection (see
+ * `server_notice.ts`), or null for the reasons it is not told: it closed or
+ * failed itself, or it stopped reading (`send-queue-full`), so that the line
+ * could not reach it.
+ */
+function closingNotice(
+  reason: DisconnectReason,
+  idleTimeoutMs: number,
+  lineTimeoutMs: number,
+): Uint8Array | null {
+  let text: string;
+  switch (reason) {
+    case "kicked":
+      text = "disconnected by the operator";
+      break;
+    case "idle-timeout":
+      text = `nothing received for ${idleTimeoutMs / 1000} s (--idle-timeout)`;
+      break;
+    case "line-timeout":
+      text = `line unfinished after ${lineTimeoutMs / 1000} s (--line-timeout)`;
+      break;
+    case "drain-timeout":
+      text = "the server is shutting down (--drain-timeout passed)";
+      break;
+    case "tls-on-plain-port":
+      // Never served: a refusal. Sent in plain text, which is what tells
+      // the TLS client at once that this is no TLS server.
+      return new TextEncoder().encode(
+        formatNotice("refused", reason, "this port speaks plain TCP, not TLS"),
+      );
+    default:
+      return null;
+  }
+  return new TextEncoder().encode(formatNotice("closing", reason, text));
 }
 
 /** `value` if it is an integer from `min` to `max`; else a RangeError naming

@@ -101,6 +101,7 @@ export type DisconnectReason =
   | "line-timeout"
   | "kicked"
   | "send-queue-full"
+  | "tls-on-plain-port"
   | "error";
 
 /** Why a connection was closed before it became a client: an `--allow`/`--deny`

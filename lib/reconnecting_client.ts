@@ -36,8 +36,11 @@ import {
   ClientError,
   connectedMessage,
   DEFAULT_CONNECT_TIMEOUT,
+  END_MAYBE_UNREAD,
   type LineClientOptions,
   type NoticeKind,
+  type NoticeOutcome,
+  noticeOutcome,
   openConnection,
   tlsCloseHint,
 } from "./line_client.ts";
@@ -45,6 +48,7 @@ import { LineQueue } from "./line_queue.ts";
 import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "./line_reader.ts";
 import { countOf } from "./output_format.ts";
 import { randomId } from "./random_id.ts";
+import { type HeldNotice, NoticeReader } from "./server_notice.ts";
 import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_client.ts";
 
 const LF = 10;
@@ -58,6 +62,11 @@ const READ_BUFFER = 65536;
 /** A connection open this long counts as a success even if it carried no
  * line, so an idle session that loses its server starts its retries afresh. */
 const STABLE_CONNECTION_MS = 10_000;
+
+/** Without `--ack`, how long a connection must last before the lines sent on
+ * it leave the queue: a server that refuses a client says so at once, and
+ * the lines sent before the refusal arrived are then sent again. */
+const REFUSAL_WINDOW_MS = 1000;
 
 /** With `--ack`, how long a full queue may wait without any acknowledgment
  * ever having come before the user is told the server may not run `--ack`. */
@@ -93,6 +102,10 @@ export interface ReconnectingClientOptions extends LineClientOptions {
   /** Random source for the backoff jitter, numbers in [0, 1).
    * @default {Math.random} */
   random?: () => number;
+  /** Without `ack`, milliseconds a connection must last before the lines
+   * sent on it leave the queue; a refusal within them has them sent again.
+   * @default {1000} */
+  refusalWindowMs?: number;
 }
 
 /** How one connection ended without finishing the session. */
@@ -105,6 +118,8 @@ interface LostConnection {
   saysPending: boolean;
   /** Whether the server closed the connection (rather than it failing). */
   closed: boolean;
+  /** What the server said last, if it said why it ended the connection. */
+  notice: NoticeOutcome | null;
 }
 
 /** A read or write on the connection failed: the connection is lost. */
@@ -152,6 +167,7 @@ class Session {
   readonly #backoff: { baseMs?: number; maxMs?: number };
   readonly #random: () => number;
   readonly #noAckHintMs: number;
+  readonly #refusalWindowMs: number;
   readonly #tls: TlsClientOptions | undefined;
   readonly #notice: (message: string, kind: NoticeKind) => void;
   /** The name the hello gives, if any. */
@@ -199,6 +215,7 @@ class Session {
     };
     this.#random = options.random ?? Math.random;
     this.#noAckHintMs = options.noAckHintMs ?? NO_ACK_HINT_MS;
+    this.#refusalWindowMs = options.refusalWindowMs ?? REFUSAL_WINDOW_MS;
     this.#tls = options.tls;
     this.#notice = options.onNotice ?? (() => {});
     this.#name = options.name;
@@ -266,19 +283,21 @@ class Session {
           openConnection(this.#target, this.#connectTimeout, this.#interrupt, this.#tls),
         );
       } catch (error) {
-        if (!(error instanceof ClientError) || error.kind !== "connect") throw error;
+        if (!(error instanceof ClientError)) throw error;
+        if (error.kind !== "connect" && error.kind !== "refused") throw error;
         // An interrupt aborts the connect too; report the interrupt.
         if (this.#stopped !== null) throw this.#stopped;
-        if (retries >= this.#retry) {
+        // A server that does not speak TLS will not next time either.
+        const final = error.kind === "refused";
+        if (final || retries >= this.#retry) {
+          const gaveUp = final ? "" : this.#gaveUp();
           // Never connected: the address is the news, not the input's fate.
           if (!connectedBefore) {
-            throw new ClientError("connect", `${error.message}${this.#gaveUp()}`, {
-              cause: error,
-            });
+            throw new ClientError(error.kind, `${error.message}${gaveUp}`, { cause: error });
           }
           throw new ClientError(
-            "lost",
-            `${error.message}${this.#gaveUp()}; ${this.#pending()}`,
+            final ? "refused" : "lost",
+            `${error.message}${gaveUp}; ${this.#pending()}`,
             { cause: error },
           );
         }
@@ -299,15 +318,23 @@ class Session {
       if (lost === null) return;
       if (lost.success) retries = 0;
       if (this.#queue.ended && this.#queue.length === 0) {
-        // Everything was delivered: the input ended, with nothing new, just
-        // as the server closed (done), or only the server's reply was cut
-        // short by a failure.
-        if (lost.closed) return;
-        throw new ClientError("failed", `${lost.reason} after all input was ${this.#delivered()}`);
+        // Everything was delivered as far as the client can know. With
+        // --ack it was: nothing is lost however the connection ended. Without,
+        // the input ended, with nothing new, just as the server closed
+        // (done); but a server that resets the connection, or cuts the
+        // client off, has not read up to the end of the input.
+        if (this.#ack || (lost.closed && lost.notice === null)) return;
+        throw new ClientError(lost.notice?.kind ?? "lost", `${lost.reason}; ${END_MAYBE_UNREAD}`);
+      }
+      if (lost.notice !== null && !lost.notice.retry) {
+        throw new ClientError(lost.notice.kind, `${lost.reason}; ${this.#pending()}`);
       }
       if (retries >= this.#retry) {
         const pending = lost.saysPending ? "" : `; ${this.#pending()}`;
-        throw new ClientError("lost", `${lost.reason}${this.#gaveUp()}${pending}`);
+        throw new ClientError(
+          lost.notice?.kind ?? "lost",
+          `${lost.reason}${this.#gaveUp()}${pending}`,
+        );
       }
       await this.#waitToRetry(lost.reason, retries++);
     }
@@ -323,6 +350,9 @@ class Session {
     const opened = Date.now();
     queue.rewind();
     const parser = this.#ack ? new AckParser() : null;
+    const notices = new NoticeReader();
+    /** The server's notice, if its last line before closing was one. */
+    let last: HeldNotice | null = null;
     /** Lines handed to the socket on this connection, whole or not yet. */
     let offeredHere = 0;
     /** The latest count acknowledged on this connection, and how many of
@@ -346,6 +376,22 @@ class Session {
     };
     // Made before any line of this connection is sent or released.
     const hello = this.#hello();
+    // Without --ack a line leaves the queue once the socket took it (at
+    // most once), but not before the connection has outlived the time a
+    // refusal takes to arrive: a refused connection certainly delivered
+    // nothing, and its lines are sent again on the next one.
+    let pastRefusal = false;
+    const releaseSent = (): void => {
+      const count = queue.sent;
+      if (count <= 0) return;
+      queue.release(count);
+      this.#released += count;
+      delivered = true;
+    };
+    const refusalTimer = parser !== null ? undefined : setTimeout(() => {
+      pastRefusal = true;
+      releaseSent();
+    }, this.#refusalWindowMs);
 
     const sending = (async () => {
       try {
@@ -378,10 +424,7 @@ class Session {
             queue.markSent(done);
             this.#everSent = true;
             if (parser === null) {
-              // At most once: the socket has it, the queue lets it go.
-              queue.release(done);
-              this.#released += done;
-              delivered = true;
+              if (pastRefusal) releaseSent();
             } else {
               settle();
             }
@@ -394,6 +437,12 @@ class Session {
 
     const receiving = (async () => {
       const buffer = new Uint8Array(READ_BUFFER);
+      const data: Uint8Array[] = [];
+      // Copied: the views are valid only during the callback.
+      const collect = (bytes: Uint8Array): void => void data.push(bytes.slice());
+      const writeCollected = async (): Promise<void> => {
+        for (const part of data.splice(0)) await this.#write(part);
+      };
       const onAck = (count: number): void => {
         if (count > offeredHere) {
           throw new AckProtocolError(
@@ -405,30 +454,38 @@ class Session {
         if (count > 0) this.#everAcked = true;
         settle();
       };
+      const onData = (bytes: Uint8Array): void => notices.push(bytes, collect);
       while (true) {
         let n: number | null;
         try {
           n = await conn.read(buffer);
         } catch (error) {
+          // The server's last word stands even if a reset came after it.
+          last = notices.end(collect);
+          await writeCollected();
+          if (last !== null) return;
           throw new ConnectionLost(error);
         }
-        if (n === null) return;
+        if (n === null) {
+          last = notices.end(collect);
+          await writeCollected();
+          return;
+        }
         if (n > 0) received = true;
         const chunk = buffer.subarray(0, n);
         if (parser === null) {
-          await this.#write(chunk);
+          onData(chunk);
+          await writeCollected();
           continue;
         }
-        const data: Uint8Array[] = [];
         let broken: AckProtocolError | null = null;
         try {
-          // Copied: the parser's views are valid only during its callback.
-          parser.push(chunk, onAck, (bytes) => data.push(bytes.slice()));
+          parser.push(chunk, onAck, onData);
         } catch (error) {
           if (!(error instanceof AckProtocolError)) throw error;
           broken = error;
         }
-        for (const part of data) await this.#write(part);
+        await writeCollected();
         if (broken !== null) {
           throw new ClientError(
             "failed",
@@ -443,7 +500,7 @@ class Session {
     sending.catch(() => {});
     receiving.catch(() => {});
 
-    const success = (): boolean => delivered || Date.now() - opened >= STABLE_CONNECTION_MS;
+    let failure: ConnectionLost | null = null;
     try {
       await this.#race(
         Promise.race([
@@ -453,28 +510,11 @@ class Session {
           sending.then(() => new Promise<never>(() => {})),
         ]),
       );
-      // The server closed its side.
-      if (queue.ended && queue.length === 0) return null;
-      const unacknowledged = queue.ended && queue.unsent === 0;
-      return {
-        reason: unacknowledged
-          ? `Server ${this.#where} closed the connection with ` +
-            `${countOf(queue.length, "line")} not acknowledged${this.#ackHint()}`
-          : `Server ${this.#where} closed the connection before the input ended` +
-            tlsCloseHint(this.#tls, received, opened),
-        success: success(),
-        saysPending: unacknowledged,
-        closed: true,
-      };
     } catch (error) {
       if (!(error instanceof ConnectionLost)) throw error;
-      return {
-        reason: `Connection to ${this.#where} lost: ${error.message}`,
-        success: success(),
-        saysPending: false,
-        closed: false,
-      };
+      failure = error;
     } finally {
+      clearTimeout(refusalTimer);
       isOver = true;
       over.resolve();
       closeQuietly(conn);
@@ -482,6 +522,50 @@ class Session {
       // The connection is gone: what was acknowledged counts, the rest is resent.
       settle();
     }
+    // Set by the receiver, which TypeScript cannot see from here.
+    const held = last as HeldNotice | null;
+    const refused = held?.notice.kind === "refused";
+    if (parser === null && !refused) releaseSent();
+    const success = !refused && (delivered || Date.now() - opened >= STABLE_CONNECTION_MS);
+    if (held !== null) {
+      if (parser !== null && queue.ended && queue.length === 0) {
+        // Everything was acknowledged: a cut-off now costs nothing, and its
+        // line is shown like anything else the server said.
+        await this.#write(held.line);
+        return null;
+      }
+      const outcome = noticeOutcome(held.notice, this.#where);
+      return {
+        reason: outcome.message,
+        success,
+        saysPending: false,
+        closed: true,
+        notice: outcome,
+      };
+    }
+    if (failure !== null) {
+      return {
+        reason: `Connection to ${this.#where} lost: ${failure.message}`,
+        success,
+        saysPending: false,
+        closed: false,
+        notice: null,
+      };
+    }
+    // The server closed its side.
+    if (queue.ended && queue.length === 0) return null;
+    const unacknowledged = queue.ended && queue.unsent === 0;
+    return {
+      reason: unacknowledged
+        ? `Server ${this.#where} closed the connection with ` +
+          `${countOf(queue.length, "line")} not acknowledged${this.#ackHint()}`
+        : `Server ${this.#where} closed the connection before the input ended` +
+          tlsCloseHint(this.#tls, received, opened),
+      success,
+      saysPending: unacknowledged,
+      closed: true,
+      notice: null,
+    };
   }
 
   /** Reads lines into the queue, waiting for room: a full queue stops the reading. */

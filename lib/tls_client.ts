@@ -330,8 +330,10 @@ export interface TlsFailureContext {
 }
 
 const VERIFY_FAILED = "certificate verify failed";
-const NOT_TLS = "TLS handshake failed: the server did not answer in TLS " +
-  "(is it a plain TCP server?)";
+/** Why a handshake failed when the server answered it in plain text: it
+ * does not speak TLS (a linehub server on a plain port says so at once). */
+export const SERVER_NOT_TLS = "the server does not speak TLS (it answered in plain text; " +
+  "connect without --tls?)";
 
 /** node:tls (OpenSSL-style) verification codes that mean "no trusted issuer". */
 const UNKNOWN_ISSUER_CODES = new Set([
@@ -418,7 +420,7 @@ function nodeCodeReason(code: string, message: string, context: TlsFailureContex
     case "ERR_SSL_WRONG_VERSION_NUMBER":
     case "ERR_SSL_PACKET_LENGTH_TOO_LONG":
     case "ERR_SSL_HTTP_REQUEST":
-      return NOT_TLS;
+      return SERVER_NOT_TLS;
   }
   return null;
 }
@@ -450,7 +452,7 @@ function rustlsReason(message: string, context: TlsFailureContext): string | nul
     return `${VERIFY_FAILED}: ${firstLine(peer)}`;
   }
   if (/received corrupt message|InvalidContentType|wrong version number/i.test(message)) {
-    return NOT_TLS;
+    return SERVER_NOT_TLS;
   }
   const alert = /received fatal alert: ?(\w+)/i.exec(message)?.[1];
   if (alert !== undefined) {

@@ -22,7 +22,9 @@ import { closeQuietly } from "./close_quietly.ts";
 import { describeError } from "./error_text.ts";
 import { NodeSocketConn } from "./node_socket_conn.ts";
 import type { StreamConn } from "./stream_conn.ts";
+import { formatNotice } from "./server_notice.ts";
 import type { KeyPair } from "./tls_files.ts";
+import { startsTlsHandshake } from "./tls_sniff.ts";
 
 /** Seconds a client gets to finish its TLS handshake unless told otherwise. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10;
@@ -41,6 +43,11 @@ const TURN_AWAY_MS = 1000;
  * not is read next, by node:tls. */
 const FIRST_READ_BYTES = 512;
 const CLOSED_DURING_HANDSHAKE = "closed during the TLS handshake";
+const NOT_A_TLS_CLIENT = "not a TLS client (plaintext on the TLS port?)";
+/** What a plaintext client on the TLS port is told, in plaintext. */
+const PLAIN_ON_TLS_PORT = new TextEncoder().encode(
+  formatNotice("refused", "plain-on-tls-port", "this port speaks TLS, not plain TCP"),
+);
 
 /** Options for {@linkcode TlsAcceptor}. */
 export interface TlsAcceptorOptions {
@@ -218,6 +225,10 @@ class ServerTlsConn implements SecureConn {
       return;
     }
     this.#holdsSlot = true;
+    if (!startsTlsHandshake(first)) {
+      this.#turnAwayPlain();
+      return;
+    }
     const options = this.#options;
     const mutual = options.clientCa !== undefined;
     // One node:tls server per connection: its events then belong to this
@@ -309,7 +320,33 @@ class ServerTlsConn implements SecureConn {
     socket.on("end", close);
     socket.on("close", close);
     socket.on("data", () => {}); // what the client sends meanwhile is dropped
-    socket.end(`linehub-server: TLS: ${refusal}\n`);
+    socket.end(formatNotice("refused", "tls", `TLS: ${refusal}`));
+  }
+
+  /**
+   * Closes a client that sent plaintext, telling it why in plaintext, which
+   * it can read (node:tls would close it without a word). Like a refused
+   * certificate, it keeps its handshake slot until it is gone, so a flood
+   * of such clients is bounded by `maxHandshakes`; what it sends meanwhile
+   * is read and dropped, so that the close is not a reset that could
+   * destroy the line first.
+   */
+  #turnAwayPlain(): void {
+    this.#turningAway = true;
+    this.#settle();
+    this.#handshake.reject(new TlsHandshakeError(NOT_A_TLS_CLIENT));
+    const tcp = this.#tcp;
+    const timer = setTimeout(() => closeQuietly(tcp), TURN_AWAY_MS);
+    (async () => {
+      await writeAll(tcp, PLAIN_ON_TLS_PORT);
+      await tcp.closeWrite();
+      const dropped = new Uint8Array(FIRST_READ_BYTES);
+      while (await tcp.read(dropped) !== null) { /* not a client: dropped */ }
+    })().catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      closeQuietly(tcp);
+      this.#releaseSlot();
+    });
   }
 
   #closeTcp(): void {
@@ -327,7 +364,7 @@ export function handshakeFailureText(error: Error, timeout: number): string {
     return `no TLS handshake within ${timeout} s`;
   }
   if (/InvalidContentType|wrong version number|http request|not a tls/i.test(message)) {
-    return "not a TLS client (plaintext on the TLS port?)";
+    return NOT_A_TLS_CLIENT;
   }
   if (/reset|ECONNRESET|closed|EOF/i.test(message)) return "closed during the TLS handshake";
   const text = message.split("\n")[0]?.replace(/\s*\(SSL routines:[^)]*\)/, "").trim() ?? "";

@@ -7,16 +7,25 @@
 
 import assert from "node:assert/strict";
 import { CLIENT_USAGE } from "../lib/client_flags.ts";
-import { type ProcessResult, ROOT, runClientProcess, startServer } from "./_process.ts";
+import {
+  type ProcessResult,
+  ROOT,
+  runClientProcess,
+  type ServerProcess,
+  startServer,
+} from "./_process.ts";
+import { spawnClient } from "./_client_process.ts";
 import {
   assertNoCrash,
   bytes,
   closeQuietly,
+  connectTo,
   nameUnless,
   noIPv6Reason,
   readToEnd,
   unansweringListener,
   unusedPort,
+  waitFor,
   writeAll,
 } from "./_net.ts";
 
@@ -282,7 +291,7 @@ Deno.test("client exits 3 with one line when the server closes before the input 
         stdout: "",
         stderr: connected(`127.0.0.1:${listener.addr.port}`) +
           `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
-          "closed the connection before the input ended\n",
+          "closed the connection before the input ended; the rest of the input was not sent\n",
       },
     );
   } finally {
@@ -349,4 +358,156 @@ Deno.test("client --quiet hides the retries but not the failure that ends the se
     ),
   );
   assert.ok(loud.stderr.endsWith(gaveUp), loud.stderr);
+});
+
+// --- Refusals and cut-offs: the server says why, the client tells --------
+
+/** A connection that fills a `--max-clients 1` server, held until closed. */
+async function fillServer(server: ServerProcess): Promise<Deno.TcpConn> {
+  const holder = await connectTo(server.port);
+  await waitFor(
+    "the first client to be served",
+    () => /client 0 connected/.test(server.stderrSoFar()),
+    () => server.stderrSoFar(),
+  );
+  return holder;
+}
+
+Deno.test("client refused by a full server exits 5 saying why, nothing on stdout, also with --ack", async () => {
+  const server = await startServer(["--max-clients", "1", "--ack"]);
+  const holder = await fillServer(server);
+  try {
+    const where = `127.0.0.1:${server.port}`;
+    const refused = `linehub-client: Server ${where} refused the connection: ` +
+      "server full (1 client); try again later";
+    const [plain, acked] = await Promise.all([
+      runClientProcess([where], "lost line\n"),
+      runClientProcess(["--ack", where], "lost line\n"),
+    ]);
+    assertRun(plain, {
+      code: 5,
+      stdout: "",
+      stderr: connected(where) + `${refused}; nothing was delivered\n`,
+    });
+    // Not "does the server run with --ack?": the real reason.
+    assertRun(acked, {
+      code: 5,
+      stdout: "",
+      stderr: connected(where) + `${refused}; 1 line not acknowledged\n`,
+    });
+  } finally {
+    closeQuietly(holder);
+    const result = await server.stop();
+    assert.equal(result.stdout, "");
+  }
+});
+
+Deno.test("client --retry tries a full server again and delivers the line sent before the refusal once a place frees", async () => {
+  const server = await startServer(["--max-clients", "1"]);
+  const holder = await fillServer(server);
+  const where = `127.0.0.1:${server.port}`;
+  const client = spawnClient(["--retry", "5", where]);
+  try {
+    await client.write("patient line\n");
+    await client.closeStdin();
+    await client.waitForStderr(/refused the connection: server full .*; retrying in /);
+    closeQuietly(holder);
+    const result = await client.finished();
+    assertNoCrash(result.stderr);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "");
+    const lines = result.stderr.split("\n").slice(0, -1);
+    assert.equal(lines[0], `linehub-client: Connected to ${where}`);
+    assert.match(
+      lines[1] ?? "",
+      /^linehub-client: Server \S+ refused the connection: server full \(1 client\); try again later; retrying in [0-9.]+ s \(retry 1 of 5\)$/,
+    );
+    assert.equal(lines.at(-1), `linehub-client: Reconnected to ${where}; sending 1 line held`);
+  } finally {
+    closeQuietly(holder);
+    await client.stop();
+    const result = await server.stop();
+    assert.equal(result.stdout, "[client 1] patient line\n");
+  }
+});
+
+Deno.test("client denied by the server's --deny exits 6 at once, without retrying", async () => {
+  const server = await startServer(["--deny", "127.0.0.0/8"]);
+  try {
+    const where = `127.0.0.1:${server.port}`;
+    const result = await runClientProcess(["--retry", "3", where], "not for you\n");
+    assertRun(result, {
+      code: 6,
+      stdout: "",
+      stderr: connected(where) +
+        `linehub-client: Server ${where} refused the connection: denied by --allow/--deny; ` +
+        "1 line not sent\n",
+    });
+  } finally {
+    const result = await server.stop();
+    assert.equal(result.stdout, "");
+  }
+});
+
+Deno.test("client kicked by the operator exits 3 saying so, and --retry does not undo the kick", async () => {
+  const server = await startServer(["--console"], [], "piped");
+  const where = `127.0.0.1:${server.port}`;
+  const client = spawnClient(["--retry", "3", where]);
+  try {
+    await client.write("before the kick\n");
+    await waitFor("the client", () => /client 0 connected/.test(server.stderrSoFar()));
+    await server.write("/kick 0\n");
+    const result = await client.finished();
+    assertRun(result, {
+      code: 3,
+      stdout: "",
+      stderr: connected(where) +
+        `linehub-client: Server ${where} closed the connection: disconnected by the operator; ` +
+        "every line read so far sent\n",
+    });
+  } finally {
+    await client.stop();
+    const result = await server.stop();
+    assert.match(result.stderr, /client 0 disconnected from .* \(kicked\)/);
+    assert.doesNotMatch(result.stderr, /client 1 connected/);
+  }
+});
+
+Deno.test("client cut off by --idle-timeout exits 3 saying why", async () => {
+  const server = await startServer(["--idle-timeout", "0.3"]);
+  const where = `127.0.0.1:${server.port}`;
+  // stdin stays open: the input has not ended when the server gives up.
+  const client = spawnClient([where]);
+  try {
+    const result = await client.finished();
+    assertRun(result, {
+      code: 3,
+      stdout: "",
+      stderr: connected(where) +
+        `linehub-client: Server ${where} closed the connection: nothing received for 0.3 s ` +
+        "(--idle-timeout); the rest of the input was not sent\n",
+    });
+  } finally {
+    await client.stop();
+    await server.stop();
+  }
+});
+
+Deno.test("client --tls against a plain linehub server is told at once that it does not speak TLS (exit 6)", async () => {
+  const server = await startServer();
+  try {
+    const where = `127.0.0.1:${server.port}`;
+    const result = await runClientProcess(["--tls", where], "secret\n");
+    assertRun(result, {
+      code: 6,
+      stdout: "",
+      stderr: `linehub-client: Cannot connect to ${where}: the server does not speak TLS ` +
+        "(it answered in plain text; connect without --tls?)\n",
+    });
+  } finally {
+    const result = await server.stop();
+    // A refusal, not three lines of handshake bytes.
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /client 0 disconnected from \S+ \(tls-on-plain-port\): 0 lines/);
+  }
 });

@@ -6,10 +6,12 @@
 
 import assert from "node:assert/strict";
 import {
+  EXIT_BUSY,
   EXIT_FAILURE,
   EXIT_LOST,
   EXIT_OK,
   EXIT_OUTPUT,
+  EXIT_REFUSED,
   EXIT_SIGINT,
   EXIT_SIGTERM,
   EXIT_USAGE,
@@ -252,7 +254,16 @@ Deno.test("client usage names its signals and every exit status", () => {
   assert.match(CLIENT_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop at once/);
   const statuses = CLIENT_USAGE.slice(CLIENT_USAGE.indexOf("\nExit status:\n"));
   for (
-    const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOST, EXIT_OUTPUT, EXIT_SIGINT]
+    const code of [
+      EXIT_OK,
+      EXIT_FAILURE,
+      EXIT_USAGE,
+      EXIT_LOST,
+      EXIT_OUTPUT,
+      EXIT_BUSY,
+      EXIT_REFUSED,
+      EXIT_SIGINT,
+    ]
   ) {
     assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
   }

@@ -192,6 +192,20 @@ Deno.test("Hub in chat mode announces a leaving client to those still here", () 
   assert.equal(c.text(), "* client 1 left\n<client 0> still here?\n");
 });
 
+Deno.test("Hub in chat mode tells the others when the server closed a client, and why", () => {
+  const { hub, clients: [a, b, c, d] } = hubWith("chat", 4);
+  assert.ok(a !== undefined && b !== undefined && c !== undefined && d !== undefined);
+  hub.left(b, "kicked");
+  hub.left(c, "idle-timeout");
+  hub.left(d, "reset");
+  assert.equal(
+    a.text(),
+    "* client 1 was kicked by the operator\n" +
+      "* client 2 was disconnected (idle-timeout)\n" +
+      "* client 3 left\n",
+  );
+});
+
 Deno.test("Hub in chat mode shows a certificate name with control bytes harmlessly", () => {
   const hub = new Hub("chat");
   const a = new FakeClient(0);

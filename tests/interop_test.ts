@@ -29,7 +29,7 @@ import {
   waitForDisconnects,
   waitForListener,
 } from "./_peers.ts";
-import { concat } from "./_net.ts";
+import { concat, waitFor } from "./_net.ts";
 
 const NC = await findOpenbsdNetcat();
 const HAVE_NCAT = await hasCommand("ncat");
@@ -150,6 +150,27 @@ peerTest(
     });
     assert.equal(server.code, 0);
     assert.equal(server.stdout, "[client 0] hello\n[client 0] world\n[client 1] again\n");
+  },
+);
+
+peerTest(
+  "nc.openbsd refused by a full server reads why, as one line of text",
+  ["nc"],
+  async () => {
+    const server = await withServer(["--max-clients", "1"], 1, async (server) => {
+      const holder = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        await waitFor("the first client", () => /client 0 connected/.test(server.stderrSoFar()));
+        const refused = await runBounded(nc(), ["-N", "127.0.0.1", String(server.port)], "hi\n");
+        assert.equal(
+          refused.stdout,
+          "linehub-server: refused (full): server full (1 client); try again later\n",
+        );
+      } finally {
+        holder.close();
+      }
+    });
+    assert.equal(server.stdout, "");
   },
 );
 

@@ -273,7 +273,8 @@ Deno.test("client reports a server that closes before the input ended as a lost 
         assert.ok(error instanceof ClientError, `not a ClientError: ${error}`);
         assert.equal(
           error.message,
-          `Server 127.0.0.1:${peer.port} closed the connection before the input ended`,
+          `Server 127.0.0.1:${peer.port} closed the connection before the input ended; ` +
+            "the rest of the input was not sent",
         );
         assert.equal(error.kind, "lost");
         return true;

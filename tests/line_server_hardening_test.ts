@@ -73,9 +73,12 @@ Deno.test("--line-timeout closes 2,000 slowloris connections that never finish a
       20_000,
     );
     await dripping;
-    // The server closed them: each sees the end of its connection.
+    // The server closed them: each is told why and sees the end of its connection.
     for (const conn of conns.slice(0, 20)) {
-      assert.equal((await withTimeout(readToEnd(conn), 5000, "a closed connection")).length, 0);
+      assert.equal(
+        new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "a closed connection")),
+        "linehub-server: closing (line-timeout): line unfinished after 1 s (--line-timeout)\n",
+      );
     }
     await running.stop();
     // The normal client's line was written; what each slow client sent of its

@@ -12,6 +12,7 @@ import { formatHostPort } from "../lib/address.ts";
 import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
 import { encodeHelloLine } from "../lib/hello_line.ts";
 import type { ClientHandle, ClientObserver } from "../lib/client_handle.ts";
+import { clientHello } from "./_client_hello.ts";
 import {
   LineServer,
   type LineServerOptions,
@@ -552,8 +553,12 @@ Deno.test("shutdown cuts off a silent client at the drain timeout and delivers i
       `client 0 disconnected from 127.0.0.1:${silent.localAddr.port} (drain-timeout): ` +
       "2 lines, 9 bytes, D s",
     ]);
-    // The cut-off client sees the server close the connection.
-    assert.equal(await silent.read(new Uint8Array(16)), null);
+    // The cut-off client is told why, and sees the server close the connection.
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(silent), 5000, "the close")),
+      "linehub-server: closing (drain-timeout): the server is shutting down " +
+        "(--drain-timeout passed)\n",
+    );
   } finally {
     closeQuietly(silent);
     if (prompt !== null) closeQuietly(prompt);
@@ -628,6 +633,24 @@ Deno.test("server cuts off a client held up by a stalled output at the drain dea
   for (const line of lines) assert.match(line, /^\[client 0( partial)?\] x+$/);
 });
 
+Deno.test("server tells a client whose line is unfinished past --line-timeout why it closes it", async () => {
+  const h = startLineServer({ lineTimeout: 0.3 });
+  const conn = await connectTo(h.port);
+  try {
+    await accepted(h, conn, 0);
+    await writeAll(conn, bytes("never ends"));
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the close")),
+      "linehub-server: closing (line-timeout): line unfinished after 0.3 s (--line-timeout)\n",
+    );
+    await disconnected(h, 0);
+    assert.equal(h.out.text(), "[client 0 partial] never ends\n");
+  } finally {
+    closeQuietly(conn);
+    await h.stop();
+  }
+});
+
 Deno.test("server closes a client silent for --idle-timeout, each client judged on its own", async () => {
   const h = startLineServer({ idleTimeout: 0.5 });
   const quiet = await connectTo(h.port);
@@ -648,8 +671,11 @@ Deno.test("server closes a client silent for --idle-timeout, each client judged 
     assert.ok(!h.log.text().includes("client 1 disconnected"), h.log.text());
     assert.equal(h.server.stats.connected, 1);
     assert.ok(h.out.text().includes("[client 0] said once\n"));
-    // The closed client sees the end of the stream.
-    assert.equal(await quiet.read(new Uint8Array(16)), null);
+    // The closed client is told why, then sees the end of the stream.
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(quiet), 5000, "the close")),
+      "linehub-server: closing (idle-timeout): nothing received for 0.5 s (--idle-timeout)\n",
+    );
   } finally {
     closeQuietly(quiet);
     closeQuietly(busy);
@@ -915,7 +941,7 @@ Deno.test("--max-clients: the client over the limit is told the server is full a
     await accepted(h, second, 1);
     assert.equal(
       await refusalMessage(h.port),
-      "linehub-server: server full (2 clients); try again later\n",
+      "linehub-server: refused (full): server full (2 clients); try again later\n",
     );
     assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: server full \(2 clients\)$/m);
     await writeAll(first, bytes("unharmed\n"));
@@ -941,7 +967,7 @@ Deno.test("--max-per-ip: a further connection from the same address is refused, 
     await accepted(h, only, 0);
     assert.equal(
       await refusalMessage(h.port),
-      "linehub-server: too many connections from 127.0.0.1 (limit 1); try again later\n",
+      "linehub-server: refused (per-ip): too many connections from 127.0.0.1 (limit 1); try again later\n",
     );
     closeQuietly(only);
     await disconnected(h, 0);
@@ -955,7 +981,7 @@ Deno.test("--max-per-ip: a further connection from the same address is refused, 
   }
 });
 
-Deno.test("a peer the access list refuses is closed at once, told nothing, and logged with its address", async () => {
+Deno.test("a peer the access list refuses is told so in one line, closed at once, and logged with its address", async () => {
   const seen: string[] = [];
   const h = startLineServer({
     accessList: {
@@ -966,12 +992,40 @@ Deno.test("a peer the access list refuses is closed at once, told nothing, and l
     },
   });
   try {
-    assert.equal(await refusalMessage(h.port), "");
+    assert.equal(
+      await refusalMessage(h.port),
+      "linehub-server: refused (denied): denied by --allow/--deny\n",
+    );
     assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: denied by --allow\/--deny$/m);
     assert.deepEqual(seen, ["127.0.0.1"]);
     assert.equal(h.server.stats.refusedDenied, 1);
     assert.equal(h.server.stats.clients, 0);
   } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a TLS client on a plain port is told so in plain text and closed, its handshake not recorded as lines", async () => {
+  const h = startLineServer();
+  const conn = await connectTo(h.port);
+  try {
+    const hello = await clientHello();
+    await writeAll(conn, hello);
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the refusal")),
+      "linehub-server: refused (tls-on-plain-port): this port speaks plain TCP, not TLS\n",
+    );
+    await disconnected(h, 0);
+    assert.match(
+      h.log.text(),
+      new RegExp(
+        `^client 0 disconnected from \\S+ \\(tls-on-plain-port\\): 0 lines, ${hello.length} bytes`,
+        "m",
+      ),
+    );
+    assert.equal(h.out.text(), "");
+  } finally {
+    closeQuietly(conn);
     await h.stop();
   }
 });
@@ -1024,9 +1078,11 @@ function recordingObserver(
       const answer = reply(handle, text);
       if (answer !== null) handle.send(bytes(answer));
     },
-    left(handle): void {
+    left(handle, reason): void {
       handles.delete(handle.client.id);
-      events.push(`leave ${handle.client.id} in=${handle.linesIn} out=${handle.linesOut}`);
+      events.push(
+        `leave ${handle.client.id} ${reason} in=${handle.linesIn} out=${handle.linesOut}`,
+      );
     },
   };
 }
@@ -1050,7 +1106,7 @@ Deno.test("an observer is told of each join, line and leave, and its replies rea
       "line 0 one",
       "line 0 too long T",
       "line 0 last P",
-      "leave 0 in=3 out=3",
+      "leave 0 eof in=3 out=3",
     ]);
   } finally {
     await h.stop();
@@ -1115,7 +1171,7 @@ Deno.test("a client whose send queue passes its cap is disconnected, counted, an
   }
 });
 
-Deno.test("kick closes one client, says so in its disconnect event, and counts it", async () => {
+Deno.test("kick tells one client why and closes it, says so in its disconnect event, and counts it", async () => {
   const observer = recordingObserver();
   const h = startLineServer({ observer });
   const conn = await connectTo(h.port);
@@ -1124,9 +1180,13 @@ Deno.test("kick closes one client, says so in its disconnect event, and counts i
     await writeAll(conn, bytes("before the kick\n"));
     await outputShows(h, "before the kick");
     observer.handles.get(0)?.kick();
-    assert.deepEqual(await withTimeout(readToEnd(conn), 5000, "the kick"), new Uint8Array(0));
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "the kick")),
+      "linehub-server: closing (kicked): disconnected by the operator\n",
+    );
     await disconnected(h, 0);
     assert.match(h.log.text(), /client 0 disconnected from .* \(kicked\): 1 line/);
+    assert.equal(observer.events.at(-1), "leave 0 kicked in=1 out=0");
   } finally {
     closeQuietly(conn);
     const stats = await h.stop();

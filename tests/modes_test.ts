@@ -213,7 +213,12 @@ Deno.test("the operator console sends to all or one client, lists, kicks and cou
       () => /client 0 disconnected from .* \(kicked\)/.test(server.stderrSoFar()),
       () => server.stderrSoFar(),
     );
-    assert.equal(await readUntil(second, "\n"), "* client 0 left\n");
+    // The kicked client is told why; the other sees a kick, not a leave.
+    assert.equal(
+      await readUntil(first, "\n"),
+      "linehub-server: closing (kicked): disconnected by the operator\n",
+    );
+    assert.equal(await readUntil(second, "\n"), "* client 0 was kicked by the operator\n");
     await waitFor(
       "the totals",
       () => /1 kicked/.test(server.stderrSoFar()) && /Unknown command/.test(server.stderrSoFar()),

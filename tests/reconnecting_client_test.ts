@@ -14,7 +14,16 @@ import {
   runReconnectingClient,
 } from "../lib/reconnecting_client.ts";
 import { FakeLineServer } from "./_fake_server.ts";
-import { bytes, MemoryWriter, unusedPort, waitFor, withTimeout } from "./_net.ts";
+import {
+  bytes,
+  closeQuietly,
+  MemoryWriter,
+  readToEnd,
+  sleep,
+  unusedPort,
+  waitFor,
+  withTimeout,
+} from "./_net.ts";
 
 /** Longest a client session may take here before the test fails. */
 const SESSION_TIMEOUT_MS = 15_000;
@@ -710,5 +719,91 @@ Deno.test("ack: a full queue that no acknowledgment ever frees says why the inpu
     input.end();
     await server.close();
     await client.done.catch(() => {});
+  }
+});
+
+/** A server that reads the first connection's first line, then refuses it
+ * with `notice`; later connections are read to the end. Returns what each
+ * later connection sent. */
+function refusingOnce(notice: string): {
+  port: number;
+  later: Promise<string[]>;
+  close(): void;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const later = (async () => {
+    const first = await listener.accept();
+    try {
+      // The line has arrived before the refusal leaves: it was sent, and
+      // must not count as delivered.
+      await readUntilNewline(first);
+      // A refusal a little late, as over a slow network.
+      await sleep(100);
+      await first.write(bytes(notice));
+      await first.closeWrite();
+      await readToEnd(first);
+    } finally {
+      closeQuietly(first);
+    }
+    const second = await listener.accept();
+    try {
+      return [new TextDecoder().decode(await readToEnd(second))];
+    } finally {
+      closeQuietly(second);
+    }
+  })();
+  later.catch(() => {});
+  return { port: listener.addr.port, later, close: () => closeQuietly(listener) };
+}
+
+async function readUntilNewline(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(256);
+  for (let reads = 0; reads < 100; reads++) {
+    const n = await conn.read(buffer);
+    if (n === null || buffer.subarray(0, n).includes(10)) return;
+  }
+}
+
+Deno.test("retry: a line sent on a connection the server then refused is sent again on the next", async () => {
+  const server = refusingOnce(
+    "linehub-server: refused (full): server full (1 client); try again later\n",
+  );
+  const input = new TypedInput();
+  const client = startClient(server.port, input, { retry: 2 });
+  try {
+    input.typeLines(["only once"]);
+    await waitFor("the retry", () => noticesOf(client, "connection").length >= 2);
+    input.end();
+    await client.done;
+    assert.deepEqual(await server.later, ["only once\n"]);
+    assert.equal(client.output.text(), "", "the refusal is not output");
+    assert.match(
+      noticesOf(client, "connection")[1] ?? "",
+      /^Server 127\.0\.0\.1:\d+ refused the connection: server full \(1 client\); try again later; retrying in /,
+    );
+  } finally {
+    input.end();
+    server.close();
+  }
+});
+
+Deno.test("ack: a refusal is the failure the session reports, not a hint about --ack", async () => {
+  const server = refusingOnce("linehub-server: refused (denied): denied by --allow/--deny\n");
+  const input = new TypedInput();
+  const client = startClient(server.port, input, { ack: true, retry: 3 });
+  try {
+    input.typeLines(["a", "b"]);
+    input.end();
+    await assertFails(
+      client.done,
+      "refused",
+      new RegExp(
+        "^Server 127\\.0\\.0\\.1:\\d+ refused the connection: denied by --allow/--deny; " +
+          "2 lines not acknowledged$",
+      ),
+    );
+  } finally {
+    input.end();
+    server.close();
   }
 });

@@ -811,7 +811,7 @@ Deno.test("server summary counts refused connections by reason", async () => {
       await withTimeout(readToEnd(refused), SESSION_TIMEOUT_MS, "the refusal"),
     );
     refused.close();
-    assert.equal(said, "linehub-server: server full (1 client); try again later\n");
+    assert.equal(said, "linehub-server: refused (full): server full (1 client); try again later\n");
     await finish(only, "kept\n");
   } finally {
     only.close();

@@ -513,7 +513,7 @@ tlsTest(
       assert.equal(
         result.stderr,
         `${P}Server 127.0.0.1:${server.port} closed the connection before the input ended ` +
-          "(with --tls: was the client certificate refused?)\n",
+          "(with --tls: was the client certificate refused?); the rest of the input was not sent\n",
       );
       assert.equal(server.connections[0]?.authorized, false);
     } finally {
@@ -563,7 +563,7 @@ tlsTest(
 
 // --- Servers that do not speak TLS ------------------------------------------
 
-Deno.test("client --tls against a plaintext server that talks exits 1 with one line", async () => {
+Deno.test("client --tls against a plaintext server that talks says it does not speak TLS, exit 6", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
   const peer = (async () => {
     const conn = await listener.accept();
@@ -578,10 +578,10 @@ Deno.test("client --tls against a plaintext server that talks exits 1 with one l
     const port = listener.addr.port;
     const result = await runClientProcess(["--tls", "127.0.0.1", String(port)], "x\n");
     assertRun(result, {
-      code: 1,
+      code: 6,
       stdout: "",
-      stderr: `${P}Cannot connect to 127.0.0.1:${port}: TLS handshake failed: ` +
-        "the server did not answer in TLS (is it a plain TCP server?)\n",
+      stderr: `${P}Cannot connect to 127.0.0.1:${port}: the server does not speak TLS ` +
+        "(it answered in plain text; connect without --tls?)\n",
     });
   } finally {
     listener.close();
@@ -801,8 +801,8 @@ Deno.test("describeTlsFailure reads Deno's (rustls's) certificate errors", () =>
 });
 
 Deno.test("describeTlsFailure tells a plaintext server and the server's alerts", () => {
-  const notTls = "TLS handshake failed: the server did not answer in TLS " +
-    "(is it a plain TCP server?)";
+  const notTls = "the server does not speak TLS (it answered in plain text; connect without " +
+    "--tls?)";
   const cases: Array<[Error, string]> = [
     [new Deno.errors.InvalidData("received corrupt message of type InvalidContentType"), notTls],
     [

@@ -153,11 +153,11 @@ Deno.test({
       const stranger = await tlsSession(server.port, "mallory\n", clientCert("strangerClient"));
       const alice = await tlsSession(server.port, "alice is in\n", clientCert("client"));
       // Refused clients are told why in one line; their lines are never recorded.
-      assert.equal(none.received, "linehub-server: TLS: no client certificate\n");
+      assert.equal(none.received, "linehub-server: refused (tls): TLS: no client certificate\n");
       assert.equal(
         stranger.received,
-        "linehub-server: TLS: client certificate refused: untrusted (unknown issuer, or not for " +
-          "client use)\n",
+        "linehub-server: refused (tls): TLS: client certificate refused: untrusted (unknown " +
+          "issuer, or not for client use)\n",
       );
       assert.equal(alice.secure, true);
     } finally {
@@ -187,7 +187,10 @@ Deno.test({
     const server = await startTlsServer(["--tls-client-ca", files().ca.cert]);
     try {
       const expired = await tlsSession(server.port, "too late\n", clientCert("expiredServer"));
-      assert.equal(expired.received, "linehub-server: TLS: client certificate refused: expired\n");
+      assert.equal(
+        expired.received,
+        "linehub-server: refused (tls): TLS: client certificate refused: expired\n",
+      );
     } finally {
       const result = await server.stop();
       assert.equal(result.stdout, "");
@@ -202,7 +205,8 @@ Deno.test({
 Deno.test({
   name: nameUnless(
     skip,
-    "a plaintext client on the TLS port is one refusal event and does not disturb a TLS client",
+    "a plaintext client on the TLS port is told so in plaintext, is one refusal event, and " +
+      "does not disturb a TLS client",
   ),
   ignore: skip !== null,
   async fn(): Promise<void> {
@@ -213,9 +217,13 @@ Deno.test({
         await plain.write(bytes("GET / HTTP/1.0\r\n\r\nhello in clear text\n"));
         const tls = await tlsSession(server.port, "encrypted line\n");
         assert.equal(tls.secure, true);
-        // The plaintext peer is closed by the server, having learnt nothing.
-        const n = await withTimeout(plain.read(new Uint8Array(64)), SESSION_TIMEOUT_MS, "close");
-        assert.equal(n, null);
+        // The plaintext peer reads why, in plaintext, and the server closes.
+        assert.equal(
+          new TextDecoder().decode(
+            await withTimeout(readToEnd(plain), SESSION_TIMEOUT_MS, "the refusal"),
+          ),
+          "linehub-server: refused (plain-on-tls-port): this port speaks TLS, not plain TCP\n",
+        );
       } finally {
         closeQuietly(plain);
       }
@@ -231,6 +239,85 @@ Deno.test({
         records.filter((r) => r.type === "message").map((r) => r.text),
         ["encrypted line"],
       );
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "linehub-client without --tls on the TLS port, or without the certificate mutual TLS " +
+      "needs, is told it is refused (exit 6) and prints nothing",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const plainPort = await startTlsServer();
+    const mutual = await startTlsServer(["--tls-client-ca", files().ca.cert]);
+    try {
+      const [plain, noCert] = await Promise.all([
+        runClientProcess(["-q", "127.0.0.1", String(plainPort.port)], "in clear\n"),
+        runClientProcess(
+          ["-q", "--tls", "--ca", files().ca.cert, "localhost", String(mutual.port)],
+          "no certificate\n",
+        ),
+      ]);
+      assert.deepEqual([plain.code, plain.stdout, plain.stderr], [
+        6,
+        "",
+        `linehub-client: Server 127.0.0.1:${plainPort.port} refused the connection: this port ` +
+        "speaks TLS, not plain TCP; nothing was delivered\n",
+      ]);
+      assert.deepEqual([noCert.code, noCert.stdout, noCert.stderr], [
+        6,
+        "",
+        `linehub-client: Server localhost:${mutual.port} refused the connection: TLS: no client ` +
+        "certificate; nothing was delivered\n",
+      ]);
+    } finally {
+      await plainPort.stop();
+      await mutual.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(skip, "a TLS client cut off by --idle-timeout is told why over TLS"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--idle-timeout", "0.3"]);
+    try {
+      // Deno's own TLS client, as in the test of a full server above.
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [Deno.readTextFileSync(files().ca.cert)],
+      });
+      try {
+        // The server closes without a TLS close_notify, which Deno reports
+        // as an error after the last bytes.
+        let text = "";
+        const buffer = new Uint8Array(1024);
+        const reading = (async () => {
+          for (let reads = 0; reads < 100; reads++) {
+            const n = await conn.read(buffer).catch((error) => {
+              if (error instanceof Deno.errors.UnexpectedEof) return null;
+              throw error;
+            });
+            if (n === null) return;
+            text += new TextDecoder().decode(buffer.subarray(0, n));
+          }
+        })();
+        await withTimeout(reading, SESSION_TIMEOUT_MS, "the close");
+        assert.equal(
+          text,
+          "linehub-server: closing (idle-timeout): nothing received for 0.3 s (--idle-timeout)\n",
+        );
+      } finally {
+        closeQuietly(conn);
+      }
+    } finally {
+      const result = await server.stop();
+      assert.match(result.stderr, /client 0 disconnected from \S+ \(idle-timeout\)/);
     }
   },
 });
@@ -296,7 +383,7 @@ Deno.test({
         const received = await withTimeout(readToEnd(second), SESSION_TIMEOUT_MS, "the refusal");
         assert.equal(
           new TextDecoder().decode(received),
-          "linehub-server: server full (1 client); try again later\n",
+          "linehub-server: refused (full): server full (1 client); try again later\n",
         );
       } finally {
         closeQuietly(second);

@@ -33,6 +33,7 @@ import {
   MemoryWriter,
   nameUnless,
   randomInt,
+  readToEnd,
   seededRandom,
   sleep,
   waitFor,
@@ -620,12 +621,15 @@ Deno.test({
       // Several connects, so that more than one Worker is likely to see one.
       for (let i = 0; i < 6; i++) {
         const conn = await connectTo(h.port);
-        const n = await withTimeout(
-          conn.read(new Uint8Array(16)).catch(() => null),
+        const said = await withTimeout(
+          readToEnd(conn).catch(() => new Uint8Array(0)),
           5000,
           "the denied connection to close",
         );
-        assert.equal(n, null);
+        assert.equal(
+          new TextDecoder().decode(said),
+          "linehub-server: refused (denied): denied by --allow/--deny\n",
+        );
         conn.close();
       }
       await waitFor("six refusals", () => h.log.text().split("denied by").length - 1 === 6);
