@@ -110,7 +110,13 @@ Deno.test({
           work,
           env,
         );
-        assert.match(stranger.stdout, /^linehub-server: TLS: no client certificate$/m);
+        // The refusal is reported as such, on stderr (merged here), with
+        // the refused-for-good status.
+        assert.match(
+          stranger.stdout,
+          /^linehub-client: Server 127\.0\.0\.1:\d+ refused the connection: TLS: no client certificate; nothing was delivered$/m,
+        );
+        assert.equal(stranger.code, 6);
       } finally {
         stopped = await server.stop("SIGINT");
       }
