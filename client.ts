@@ -5,7 +5,7 @@
  * @module
  */
 
-import { runClientCli } from "./lib/client_cli.ts";
+import { runClientCli } from "./lib/cli/client_cli.ts";
 
 if (import.meta.main) {
   Deno.exit(await runClientCli(Deno.args));

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { runServerCli } from "./lib/server_cli.ts";
+import { runServerCli } from "./lib/cli/server_cli.ts";
 
 if (import.meta.main) {
   Deno.exit(await runServerCli(Deno.args));

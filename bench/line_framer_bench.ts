@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LineFramer } from "../lib/line_framer.ts";
+import { LineFramer } from "../lib/wire/line_framer.ts";
 
 const LINE = 100;
 const LINES = 655; // one 64 KiB read holds 655 lines of 100 bytes

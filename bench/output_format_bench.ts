@@ -8,8 +8,8 @@
  * @module
  */
 
-import { BatchWriter } from "../lib/batch_writer.ts";
-import { MessageFormatter } from "../lib/output_format.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import { MessageFormatter } from "../lib/format/output_format.ts";
 
 const client = { id: 42, address: "127.0.0.1", port: 51234 };
 const encoder = new TextEncoder();

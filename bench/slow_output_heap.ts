@@ -11,8 +11,8 @@
  * @module
  */
 
-import { BatchWriter } from "../lib/batch_writer.ts";
-import { LineServer } from "../lib/line_server.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import { LineServer } from "../lib/server/line_server.ts";
 
 const CLIENTS = 50;
 const BYTES_PER_MS = 20_000;

@@ -32,8 +32,8 @@ import { parseArgs } from "node:util";
 import { testCertificates } from "../tests/_certs.ts";
 import { clientHello } from "../tests/_client_hello.ts";
 import { type ServerProcess, startServer } from "../tests/_process.ts";
-import { writeAll } from "../lib/batch_writer.ts";
-import { closeQuietly } from "../lib/close_quietly.ts";
+import { writeAll } from "../lib/io/batch_writer.ts";
+import { closeQuietly } from "../lib/io/close_quietly.ts";
 
 const SCENARIOS = ["plain", "tls-silent", "tls-hello"] as const;
 type Scenario = typeof SCENARIOS[number];

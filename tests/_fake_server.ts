@@ -5,13 +5,13 @@
  * to send back and when to close. With `autoAck` it behaves like
  * `linehub-server --ack`: it acknowledges every line as it arrives, and the
  * final partial line at the end of input, then closes. Like a linehub
- * server, it takes a hello first line (lib/hello_line.ts) as no line.
+ * server, it takes a hello first line (lib/wire/hello_line.ts) as no line.
  *
  * @module
  */
 
-import { encodeAck } from "../lib/ack_protocol.ts";
-import { type HelloLine, parseHelloLine } from "../lib/hello_line.ts";
+import { encodeAck } from "../lib/wire/ack_protocol.ts";
+import { type HelloLine, parseHelloLine } from "../lib/wire/hello_line.ts";
 import { bytes, closeQuietly, concat, waitFor, writeAll } from "./_net.ts";
 
 const decoder = new TextDecoder();

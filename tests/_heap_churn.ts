@@ -9,8 +9,8 @@
  * @module
  */
 
-import { BatchWriter } from "../lib/batch_writer.ts";
-import { LineServer } from "../lib/line_server.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import { LineServer } from "../lib/server/line_server.ts";
 
 const WARM_UP = 2000;
 /** Connections open at once while churning. */

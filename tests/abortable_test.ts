@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { abortable } from "../lib/abortable.ts";
+import { abortable } from "../lib/io/abortable.ts";
 
 /** A signal that counts the abort listeners currently on it. */
 function countingSignal(): { controller: AbortController; listening: () => number } {

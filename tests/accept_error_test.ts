@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acceptErrorKind } from "../lib/accept_error.ts";
+import { acceptErrorKind } from "../lib/net/accept_error.ts";
 
 /** An error as Deno's ops give it: a message and an errno name in `code`. */
 function osError(code: string, message = code): Error {

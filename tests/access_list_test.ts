@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { AccessList, type Cidr, parseCidr, parseIp } from "../lib/access_list.ts";
-import { UsageError } from "../lib/usage_error.ts";
+import { AccessList, type Cidr, parseCidr, parseIp } from "../lib/net/access_list.ts";
+import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that `fn` throws a UsageError with exactly `message`. */
 function throwsUsage(fn: () => unknown, message: string): void {

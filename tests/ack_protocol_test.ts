@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ACK_BYTE, AckParser, AckProtocolError, encodeAck } from "../lib/ack_protocol.ts";
+import { ACK_BYTE, AckParser, AckProtocolError, encodeAck } from "../lib/wire/ack_protocol.ts";
 import { bytes, concat, randomInt, seededRandom } from "./_net.ts";
 
 /** Feeds `chunks` to a new parser; returns the counts and the other bytes. */

@@ -5,8 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { DEFAULT_PORT, formatHostPort, parsePort, parseTarget, unmapIPv4 } from "../lib/address.ts";
-import { UsageError } from "../lib/usage_error.ts";
+import {
+  DEFAULT_PORT,
+  formatHostPort,
+  parsePort,
+  parseTarget,
+  unmapIPv4,
+} from "../lib/net/address.ts";
+import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that `fn` throws a UsageError with exactly `message`. */
 function throwsUsage(fn: () => unknown, message: string): void {

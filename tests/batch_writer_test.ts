@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
+import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
 import { concat, seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();

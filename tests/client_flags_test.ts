@@ -15,9 +15,9 @@ import {
   EXIT_SIGINT,
   EXIT_SIGTERM,
   EXIT_USAGE,
-} from "../lib/client_cli.ts";
-import { CLIENT_USAGE, parseClientArgs } from "../lib/client_flags.ts";
-import { UsageError } from "../lib/usage_error.ts";
+} from "../lib/cli/client_cli.ts";
+import { CLIENT_USAGE, parseClientArgs } from "../lib/cli/client_flags.ts";
+import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */
 function rejects(args: string[], message: string): void {

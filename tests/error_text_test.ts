@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { describeError, isSpecialFileRefusal } from "../lib/error_text.ts";
+import { describeError, isSpecialFileRefusal } from "../lib/text/error_text.ts";
 
 Deno.test("describeError gives a short phrase for each common system error", () => {
   const cases: Array<[Error, string]> = [

@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import type { ParseArgsOptionsConfig } from "node:util";
-import { parseDuration, parseInteger, readFlags } from "../lib/flag_values.ts";
-import { UsageError } from "../lib/usage_error.ts";
+import { parseDuration, parseInteger, readFlags } from "../lib/cli/flag_values.ts";
+import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that `fn` throws a UsageError with exactly `message`. */
 function throwsUsage(fn: () => unknown, message: string): void {

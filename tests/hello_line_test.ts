@@ -11,8 +11,8 @@ import {
   MAX_NAME_LENGTH,
   nameProblem,
   parseHelloLine,
-} from "../lib/hello_line.ts";
-import { randomId } from "../lib/random_id.ts";
+} from "../lib/wire/hello_line.ts";
+import { randomId } from "../lib/net/random_id.ts";
 
 const encoder = new TextEncoder();
 const SESSION = "0123456789abcdef";

@@ -7,14 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { LineFramer } from "../lib/line_framer.ts";
+import { LineFramer } from "../lib/wire/line_framer.ts";
 import {
   type ClientInfo,
   formatJsonEvent,
   formatTextEvent,
   lineSinkOver,
   MessageFormatter,
-} from "../lib/output_format.ts";
+} from "../lib/format/output_format.ts";
 import { seededRandom } from "./_net.ts";
 
 const INPUTS = 100_000;

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { ClientHandle } from "../lib/client_handle.ts";
-import { Hub, type Mode, MODES } from "../lib/hub.ts";
-import type { ClientInfo } from "../lib/output_format.ts";
+import type { ClientHandle } from "../lib/server/client_handle.ts";
+import { Hub, type Mode, MODES } from "../lib/server/hub.ts";
+import type { ClientInfo } from "../lib/format/output_format.ts";
 import { bytes } from "./_net.ts";
 
 const decoder = new TextDecoder();

@@ -12,7 +12,7 @@ import {
   type NoticeKind,
   runClient,
   tlsCloseHint,
-} from "../lib/line_client.ts";
+} from "../lib/client/plain_client.ts";
 import {
   bytes,
   closeQuietly,

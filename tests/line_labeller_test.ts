@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineFramer } from "../lib/line_framer.ts";
+import { LineFramer } from "../lib/wire/line_framer.ts";
 import {
   ANY_BYTE,
   type ByteSink,
@@ -23,7 +23,7 @@ import {
   MAX_SUFFIX,
   PLAIN_JSON_ASCII,
   PRINTABLE_ASCII,
-} from "../lib/line_labeller.ts";
+} from "../lib/format/line_labeller.ts";
 import {
   type ClientInfo,
   keepsCr,
@@ -31,8 +31,8 @@ import {
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
-} from "../lib/output_format.ts";
-import { isPlainJsonUtf8, isPrintableUtf8 } from "../lib/safe_text.ts";
+} from "../lib/format/output_format.ts";
+import { isPlainJsonUtf8, isPrintableUtf8 } from "../lib/text/safe_text.ts";
 import { randomInt, seededRandom } from "./_net.ts";
 
 const LF = 10;

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES, LineQueue } from "../lib/line_queue.ts";
+import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES, LineQueue } from "../lib/client/line_queue.ts";
 import { bytes } from "./_net.ts";
 
 const text = (lines: Uint8Array[]): string[] => lines.map((line) => new TextDecoder().decode(line));

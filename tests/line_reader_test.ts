@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { ByteReader } from "../lib/line_client.ts";
-import { LineFramer } from "../lib/line_framer.ts";
-import { DEFAULT_CLIENT_MAX_LINE, type InputLine, LineReader } from "../lib/line_reader.ts";
+import type { ByteReader } from "../lib/client/plain_client.ts";
+import { LineFramer } from "../lib/wire/line_framer.ts";
+import { DEFAULT_CLIENT_MAX_LINE, type InputLine, LineReader } from "../lib/wire/line_reader.ts";
 import { bytes, concat, randomInt, seededRandom } from "./_net.ts";
 
 const decoder = new TextDecoder();

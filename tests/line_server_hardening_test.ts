@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
-import type { ClientObserver } from "../lib/client_handle.ts";
-import { LineServer, type LineServerOptions, type ServerStats } from "../lib/line_server.ts";
+import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
+import type { ClientObserver } from "../lib/server/client_handle.ts";
+import { LineServer, type LineServerOptions, type ServerStats } from "../lib/server/line_server.ts";
 import {
   bytes,
   closeQuietly,

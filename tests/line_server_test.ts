@@ -7,18 +7,18 @@
  */
 
 import assert from "node:assert/strict";
-import { AckParser } from "../lib/ack_protocol.ts";
-import { formatHostPort } from "../lib/address.ts";
-import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
-import { encodeHelloLine } from "../lib/hello_line.ts";
-import type { ClientHandle, ClientObserver } from "../lib/client_handle.ts";
+import { AckParser } from "../lib/wire/ack_protocol.ts";
+import { formatHostPort } from "../lib/net/address.ts";
+import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
+import { encodeHelloLine } from "../lib/wire/hello_line.ts";
+import type { ClientHandle, ClientObserver } from "../lib/server/client_handle.ts";
 import { clientHello } from "./_client_hello.ts";
 import {
   LineServer,
   type LineServerOptions,
   ListenError,
   type ServerStats,
-} from "../lib/line_server.ts";
+} from "../lib/server/line_server.ts";
 import {
   assertNotServed,
   bytes,

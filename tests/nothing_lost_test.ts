@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BatchWriter } from "../lib/batch_writer.ts";
-import { WorkerPool, workersUnavailableReason } from "../lib/worker_pool.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import { WorkerPool, workersUnavailableReason } from "../lib/server/workers/pool.ts";
 import { type ServerProcess, startServer } from "./_process.ts";
 import {
   bytes,

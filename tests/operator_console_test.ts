@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ClientHandle } from "../lib/client_handle.ts";
+import type { ClientHandle } from "../lib/server/client_handle.ts";
 import {
   CONSOLE_HELP,
   CONSOLE_MAX_LINE,
@@ -17,8 +17,8 @@ import {
   parseConsoleLine,
   runConsoleCommand,
   runOperatorConsole,
-} from "../lib/operator_console.ts";
-import type { ClientInfo } from "../lib/output_format.ts";
+} from "../lib/server/operator_console.ts";
+import type { ClientInfo } from "../lib/format/output_format.ts";
 import { bytes, withTimeout } from "./_net.ts";
 
 /** A client handle that remembers whether it was kicked. */

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BatchWriter } from "../lib/batch_writer.ts";
-import { LineFramer } from "../lib/line_framer.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import { LineFramer } from "../lib/wire/line_framer.ts";
 import {
   type ChunkSink,
   type ClientInfo,
@@ -23,7 +23,7 @@ import {
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
-} from "../lib/output_format.ts";
+} from "../lib/format/output_format.ts";
 import { concat, randomInt, seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();

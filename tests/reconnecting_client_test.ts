@@ -8,11 +8,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientError, type ClientFailure, type NoticeKind } from "../lib/line_client.ts";
+import { ClientError, type ClientFailure, type NoticeKind } from "../lib/client/plain_client.ts";
 import {
   type ReconnectingClientOptions,
   runReconnectingClient,
-} from "../lib/reconnecting_client.ts";
+} from "../lib/client/line_client.ts";
 import { FakeLineServer } from "./_fake_server.ts";
 import {
   bytes,

@@ -14,7 +14,7 @@ import {
   jsonText,
   safeString,
   safeText,
-} from "../lib/safe_text.ts";
+} from "../lib/text/safe_text.ts";
 import { seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();
@@ -30,7 +30,7 @@ function hex2(code: number): string {
 /** Characters that draw nothing but reorder, hide or split the text around
  * them: bidi controls, zero-width and invisible characters, the soft hyphen,
  * and the Unicode line and paragraph separators. Written out here, apart
- * from the list in lib/safe_text.ts, so that a change there shows up. */
+ * from the list in lib/text/safe_text.ts, so that a change there shows up. */
 const HIDDEN = [
   0x00ad,
   0x061c,

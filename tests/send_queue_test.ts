@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { ByteWriter } from "../lib/batch_writer.ts";
-import { DEFAULT_SEND_QUEUE_BYTES, MAX_WRITE_BYTES, SendQueue } from "../lib/send_queue.ts";
+import type { ByteWriter } from "../lib/io/batch_writer.ts";
+import { DEFAULT_SEND_QUEUE_BYTES, MAX_WRITE_BYTES, SendQueue } from "../lib/io/send_queue.ts";
 import { bytes, concat, randomInt, seededRandom, withTimeout } from "./_net.ts";
 
 const decoder = new TextDecoder();

@@ -5,10 +5,16 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_MAX_LINE } from "../lib/flag_values.ts";
-import { EXIT_CUT_OFF, EXIT_FAILURE, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE } from "../lib/server_cli.ts";
-import { parseServerArgs, SERVER_USAGE } from "../lib/server_flags.ts";
-import { UsageError } from "../lib/usage_error.ts";
+import { MAX_MAX_LINE } from "../lib/cli/flag_values.ts";
+import {
+  EXIT_CUT_OFF,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_OUTPUT,
+  EXIT_USAGE,
+} from "../lib/cli/server_cli.ts";
+import { parseServerArgs, SERVER_USAGE } from "../lib/cli/server_flags.ts";
+import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */
 function rejects(args: string[], message: string): void {

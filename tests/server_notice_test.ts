@@ -1,5 +1,5 @@
 /**
- * Unit tests of the server's notice line (lib/server_notice.ts), without
+ * Unit tests of the server's notice line (lib/wire/server_notice.ts), without
  * sockets: its format, its parsing, and how {@linkcode NoticeReader} finds it
  * in what a server sends, cut at every place.
  */
@@ -11,7 +11,7 @@ import {
   NoticeReader,
   parseNotice,
   type ServerNotice,
-} from "../lib/server_notice.ts";
+} from "../lib/wire/server_notice.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -11,8 +11,8 @@
  */
 
 import assert from "node:assert/strict";
-import { LineFramer } from "../lib/line_framer.ts";
-import { jsonText } from "../lib/safe_text.ts";
+import { LineFramer } from "../lib/wire/line_framer.ts";
+import { jsonText } from "../lib/text/safe_text.ts";
 import {
   analyzeOutput,
   type ExpectedMessage,

@@ -8,9 +8,9 @@
 
 import assert from "node:assert/strict";
 import { createServer, type TLSSocket } from "node:tls";
-import { encodeAck } from "../lib/ack_protocol.ts";
-import { parseHelloLine } from "../lib/hello_line.ts";
-import { describeConnError, describeTlsFailure } from "../lib/tls_client.ts";
+import { encodeAck } from "../lib/wire/ack_protocol.ts";
+import { parseHelloLine } from "../lib/wire/hello_line.ts";
+import { describeConnError, describeTlsFailure } from "../lib/client/tls_connect.ts";
 import { type CertFiles, type TestCertificates, testCertificates } from "./_certs.ts";
 import { spawnClient } from "./_client_process.ts";
 import {

@@ -9,7 +9,7 @@ import {
   readCertificates,
   readKeyPair,
   TlsFileError,
-} from "../lib/tls_files.ts";
+} from "../lib/net/tls_files.ts";
 import { certificatesForTests } from "./_certs.ts";
 import { nameUnless } from "./_net.ts";
 

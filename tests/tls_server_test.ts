@@ -7,11 +7,11 @@
 
 import assert from "node:assert/strict";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
-import { BatchWriter } from "../lib/batch_writer.ts";
-import { LineServer } from "../lib/line_server.ts";
-import { readKeyPair } from "../lib/tls_files.ts";
-import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/tls_server.ts";
-import { workersUnavailableReason } from "../lib/worker_pool.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import { LineServer } from "../lib/server/line_server.ts";
+import { readKeyPair } from "../lib/net/tls_files.ts";
+import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/server/tls_acceptor.ts";
+import { workersUnavailableReason } from "../lib/server/workers/pool.ts";
 import { certificatesForTests } from "./_certs.ts";
 import { clientHello } from "./_client_hello.ts";
 import {

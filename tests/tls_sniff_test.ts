@@ -1,7 +1,7 @@
 /** Unit tests of telling a TLS handshake from text by its first bytes. */
 
 import assert from "node:assert/strict";
-import { startsTlsHandshake } from "../lib/tls_sniff.ts";
+import { startsTlsHandshake } from "../lib/wire/tls_sniff.ts";
 import { clientHello } from "./_client_hello.ts";
 
 Deno.test("startsTlsHandshake knows a real ClientHello, whole or cut after one or two bytes", async () => {

@@ -11,18 +11,18 @@
  * @module
  */
 
-import { parseCidr } from "../lib/access_list.ts";
+import { parseCidr } from "../lib/net/access_list.ts";
 import assert from "node:assert/strict";
-import { encodeAck } from "../lib/ack_protocol.ts";
-import { BatchWriter, type ByteWriter } from "../lib/batch_writer.ts";
-import { ListenError, type ServerStats } from "../lib/line_server.ts";
-import { MainThreadOutput } from "../lib/server_worker.ts";
+import { encodeAck } from "../lib/wire/ack_protocol.ts";
+import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
+import { ListenError, type ServerStats } from "../lib/server/line_server.ts";
+import { MainThreadOutput } from "../lib/server/workers/worker.ts";
 import {
   type FromWorker,
   WorkerPool,
   type WorkerPoolOptions,
   workersUnavailableReason,
-} from "../lib/worker_pool.ts";
+} from "../lib/server/workers/pool.ts";
 import {
   assertNotServed,
   bytes,
@@ -489,10 +489,10 @@ Deno.test({
   async fn(): Promise<void> {
     const script = `
       import { BatchWriter } from ${
-      JSON.stringify(new URL("lib/batch_writer.ts", `file://${ROOT}`).href)
+      JSON.stringify(new URL("lib/io/batch_writer.ts", `file://${ROOT}`).href)
     };
       import { WorkerPool } from ${
-      JSON.stringify(new URL("lib/worker_pool.ts", `file://${ROOT}`).href)
+      JSON.stringify(new URL("lib/server/workers/pool.ts", `file://${ROOT}`).href)
     };
       const pool = new WorkerPool(new BatchWriter(Deno.stdout), { write() {} }, {
         host: "127.0.0.1", port: 0, workers: 2,

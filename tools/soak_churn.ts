@@ -14,9 +14,9 @@
  */
 
 import net from "node:net";
-import { AckParser } from "../lib/ack_protocol.ts";
-import { writeAll } from "../lib/batch_writer.ts";
-import { closeQuietly } from "../lib/close_quietly.ts";
+import { AckParser } from "../lib/wire/ack_protocol.ts";
+import { writeAll } from "../lib/io/batch_writer.ts";
+import { closeQuietly } from "../lib/io/close_quietly.ts";
 import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";
 
 /** How a short connection ended: `graceful` half-closes and reads to the

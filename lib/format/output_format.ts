@@ -11,7 +11,7 @@
  *
  * Every string a peer controls (the message, its certificate name, the name
  * it gave itself, its address, the detail of an error) goes through
- * lib/safe_text.ts: the `text` format and stderr events escape as
+ * lib/text/safe_text.ts: the `text` format and stderr events escape as
  * `safeString` does, JSON as `jsonString` does, so no control, bidi or
  * invisible character reaches either raw; `raw` alone passes the message
  * through.
@@ -31,7 +31,7 @@
  * @module
  */
 
-import { formatHostPort } from "./address.ts";
+import { formatHostPort } from "../net/address.ts";
 import {
   ANY_BYTE,
   type ByteSink,
@@ -48,7 +48,7 @@ import {
   jsonText,
   safeString,
   safeText,
-} from "./safe_text.ts";
+} from "../text/safe_text.ts";
 
 /** Whether the lines of `format` keep the CR of a CRLF (a framer's
  * `keepCr`): only `raw`, which shows the bytes as they came. */
@@ -297,7 +297,7 @@ export class MessageFormatter {
    * need no escaping, exactly as {@linkcode MessageFormatter.write} would one
    * by one, and returns the offset of the first line it left to `write`
    * (`from` itself where the runtime has no WebAssembly SIMD); see
-   * lib/line_labeller.ts. With `maxLine` and `time` bound it is a framer's
+   * lib/format/line_labeller.ts. With `maxLine` and `time` bound it is a framer's
    * `LineRun` (for `raw`, of a framer with `keepCr`);
    * {@linkcode MessageFormatter.runLines} counts what it wrote. `labeller`
    * is this thread's unless a test gives its own, with smaller areas.

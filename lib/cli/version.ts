@@ -5,7 +5,7 @@
  * @module
  */
 
-import config from "../deno.json" with { type: "json" };
+import config from "../../deno.json" with { type: "json" };
 
 /** linehub's version, as in `deno.json`. */
 export const VERSION: string = config.version;

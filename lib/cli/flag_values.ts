@@ -7,7 +7,7 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../text/usage_error.ts";
 
 /** Largest `--max-line` either program accepts: 64 MiB, so that one client
  * cannot make the server (or the client) hold more for a single line. */

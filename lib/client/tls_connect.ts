@@ -24,13 +24,13 @@ import {
   type PeerCertificate,
   type TLSSocket,
 } from "node:tls";
-import { abortable } from "./abortable.ts";
-import type { HostPort } from "./address.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { describeError } from "./error_text.ts";
-import { NodeSocketConn } from "./node_socket_conn.ts";
-import type { StreamConn } from "./stream_conn.ts";
-import { type KeyPair, pemCertificates, readCertificates, readKeyPair } from "./tls_files.ts";
+import { abortable } from "../io/abortable.ts";
+import type { HostPort } from "../net/address.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { describeError } from "../text/error_text.ts";
+import { NodeSocketConn } from "../io/node_socket_conn.ts";
+import type { StreamConn } from "../io/stream_conn.ts";
+import { type KeyPair, pemCertificates, readCertificates, readKeyPair } from "../net/tls_files.ts";
 
 /** What the TLS flags name: file paths and choices, nothing read yet. */
 export interface TlsClientFlags {
@@ -365,7 +365,7 @@ const ALERTS: ReadonlyArray<[RegExp, string]> = [
  *
  * @example
  * ```ts
- * import { describeTlsFailure } from "./tls_client.ts";
+ * import { describeTlsFailure } from "./tls_connect.ts";
  * import assert from "node:assert/strict";
  *
  * const deno = new Deno.errors.InvalidData("invalid peer certificate: UnknownIssuer");

@@ -5,23 +5,23 @@
  * @module
  */
 
-import { type Cidr, parseCidr } from "./access_list.ts";
-import { DEFAULT_PORT } from "./address.ts";
+import { type Cidr, parseCidr } from "../net/access_list.ts";
+import { DEFAULT_PORT } from "../net/address.ts";
 import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
-import { type Mode, MODES } from "./hub.ts";
-import { DEFAULT_MAX_LINE } from "./line_framer.ts";
-import { DEFAULT_BACKLOG } from "./line_server.ts";
-import { MAX_WORKERS } from "./worker_pool.ts";
+import { type Mode, MODES } from "../server/hub.ts";
+import { DEFAULT_MAX_LINE } from "../wire/line_framer.ts";
+import { DEFAULT_BACKLOG } from "../server/line_server.ts";
+import { MAX_WORKERS } from "../server/workers/pool.ts";
 import {
   LABEL_STYLES,
   type LabelStyle,
   OUTPUT_FORMATS,
   type OutputFormat,
-} from "./output_format.ts";
-import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
+} from "../format/output_format.ts";
+import { DEFAULT_SEND_QUEUE_BYTES } from "../io/send_queue.ts";
 import { SAME_SIGNAL_MS } from "./signal_listeners.ts";
-import { DEFAULT_MAX_HANDSHAKES } from "./tls_server.ts";
-import { UsageError } from "./usage_error.ts";
+import { DEFAULT_MAX_HANDSHAKES } from "../server/tls_acceptor.ts";
+import { UsageError } from "../text/usage_error.ts";
 
 /** Everything the server's command line can say. */
 export interface ServerConfig {

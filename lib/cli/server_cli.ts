@@ -6,23 +6,23 @@
  * @module
  */
 
-import { AccessList } from "./access_list.ts";
-import { formatHostPort } from "./address.ts";
-import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
-import { describeError, isSpecialFileRefusal } from "./error_text.ts";
-import { Hub } from "./hub.ts";
-import { type ConsoleContext, runOperatorConsole } from "./operator_console.ts";
-import { countOf, formatJsonStart, formatJsonStop } from "./output_format.ts";
-import { LineServer, ListenError, type ServerStats } from "./line_server.ts";
-import { WorkerPool, workersUnavailableReason } from "./worker_pool.ts";
-import { randomId } from "./random_id.ts";
-import { ReopenableFile } from "./reopenable_file.ts";
+import { AccessList } from "../net/access_list.ts";
+import { formatHostPort } from "../net/address.ts";
+import { BatchWriter, type ByteWriter } from "../io/batch_writer.ts";
+import { describeError, isSpecialFileRefusal } from "../text/error_text.ts";
+import { Hub } from "../server/hub.ts";
+import { type ConsoleContext, runOperatorConsole } from "../server/operator_console.ts";
+import { countOf, formatJsonStart, formatJsonStop } from "../format/output_format.ts";
+import { LineServer, ListenError, type ServerStats } from "../server/line_server.ts";
+import { WorkerPool, workersUnavailableReason } from "../server/workers/pool.ts";
+import { randomId } from "../net/random_id.ts";
+import { ReopenableFile } from "../io/reopenable_file.ts";
 import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
-import { UsageError, usageErrorText } from "./usage_error.ts";
+import { UsageError, usageErrorText } from "../text/usage_error.ts";
 import { VERSION } from "./version.ts";
 import { listenForSignals, SAME_SIGNAL_MS } from "./signal_listeners.ts";
-import { readCertificates, readKeyPair, TlsFileError } from "./tls_files.ts";
-import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_server.ts";
+import { readCertificates, readKeyPair, TlsFileError } from "../net/tls_files.ts";
+import { TlsAcceptor, type TlsAcceptorOptions } from "../server/tls_acceptor.ts";
 
 /** Exit statuses of the server, as documented in the usage text and README. */
 export const EXIT_OK = 0;

@@ -7,12 +7,17 @@
  */
 
 import { CLIENT_USAGE, parseClientArgs } from "./client_flags.ts";
-import { describeError } from "./error_text.ts";
-import { ClientError, type ClientFailure, type NoticeKind, runClient } from "./line_client.ts";
-import { runReconnectingClient } from "./reconnecting_client.ts";
-import { loadTlsClientOptions, type TlsClientOptions } from "./tls_client.ts";
-import { TlsFileError } from "./tls_files.ts";
-import { UsageError, usageErrorText } from "./usage_error.ts";
+import { describeError } from "../text/error_text.ts";
+import {
+  ClientError,
+  type ClientFailure,
+  type NoticeKind,
+  runClient,
+} from "../client/plain_client.ts";
+import { runReconnectingClient } from "../client/line_client.ts";
+import { loadTlsClientOptions, type TlsClientOptions } from "../client/tls_connect.ts";
+import { TlsFileError } from "../net/tls_files.ts";
+import { UsageError, usageErrorText } from "../text/usage_error.ts";
 import { VERSION } from "./version.ts";
 import { listenForSignals } from "./signal_listeners.ts";
 

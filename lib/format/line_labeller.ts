@@ -4,7 +4,7 @@
  * Most lines a server gets are short, printable ASCII and whole inside one
  * read. For those, {@linkcode LineLabeller.label} finds each line's end,
  * checks every byte and copies `prefix + line + suffix + "\n"` to the output
- * in one WebAssembly call per read (lib/line_labeller.wat, 16 bytes at a time
+ * in one WebAssembly call per read (lib/format/line_labeller.wat, 16 bytes at a time
  * with SIMD), instead of a `indexOf`, a byte loop and three copies per line in
  * JavaScript. It stops at the first line it cannot take as it is (a byte the
  * format must escape, longer than `maxLine`, unfinished) and says where; the
@@ -72,7 +72,7 @@ export interface LineCount {
   readonly middle: Uint8Array;
 }
 
-// Addresses in the module's memory, as lib/line_labeller.wat lays it out.
+// Addresses in the module's memory, as lib/format/line_labeller.wat lays it out.
 const RESULTS = 0;
 const SUFFIX = 64;
 const MIDDLE = 96;

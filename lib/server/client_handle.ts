@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ClientInfo, DisconnectReason } from "./output_format.ts";
+import type { ClientInfo, DisconnectReason } from "../format/output_format.ts";
 
 /** One connected client. */
 export interface ClientHandle {

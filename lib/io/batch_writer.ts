@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { LineSink } from "./output_format.ts";
+import type { LineSink } from "../format/output_format.ts";
 
 /** What the writer writes to: `Deno.stdout`, `Deno.stderr`, a `Deno.FsFile`. */
 export interface ByteWriter {

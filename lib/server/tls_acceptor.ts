@@ -17,14 +17,14 @@
 
 import { createServer, type TLSSocket } from "node:tls";
 import { Duplex } from "node:stream";
-import { writeAll } from "./batch_writer.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { describeError } from "./error_text.ts";
-import { NodeSocketConn } from "./node_socket_conn.ts";
-import type { StreamConn } from "./stream_conn.ts";
-import { formatNotice } from "./server_notice.ts";
-import type { KeyPair } from "./tls_files.ts";
-import { startsTlsHandshake } from "./tls_sniff.ts";
+import { writeAll } from "../io/batch_writer.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { describeError } from "../text/error_text.ts";
+import { NodeSocketConn } from "../io/node_socket_conn.ts";
+import type { StreamConn } from "../io/stream_conn.ts";
+import { formatNotice } from "../wire/server_notice.ts";
+import type { KeyPair } from "../net/tls_files.ts";
+import { startsTlsHandshake } from "../wire/tls_sniff.ts";
 
 /** Seconds a client gets to finish its TLS handshake unless told otherwise. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10;
@@ -411,7 +411,7 @@ export interface Validity {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { verifyErrorText } from "./tls_server.ts";
+ * import { verifyErrorText } from "./tls_acceptor.ts";
  *
  * const in2020 = { validFrom: new Date("2020-01-01"), validTo: new Date("2021-01-01") };
  * assert.equal(verifyErrorText("UNABLE_TO_VERIFY_LEAF_SIGNATURE", in2020), "expired");

@@ -15,19 +15,14 @@
  * @module
  */
 
-import { AccessList } from "./access_list.ts";
-import { DEFAULT_PORT } from "./address.ts";
-import { BatchWriter, type ByteWriter } from "./batch_writer.ts";
-import { describeError } from "./error_text.ts";
-import { LineServer, type ServerStats } from "./line_server.ts";
-import type { ChunkSink } from "./output_format.ts";
-import { TlsAcceptor } from "./tls_server.ts";
-import {
-  checkPortFree,
-  type FromWorker,
-  type ToWorker,
-  unstableNetEnabled,
-} from "./worker_pool.ts";
+import { AccessList } from "../../net/access_list.ts";
+import { DEFAULT_PORT } from "../../net/address.ts";
+import { BatchWriter, type ByteWriter } from "../../io/batch_writer.ts";
+import { describeError } from "../../text/error_text.ts";
+import { LineServer, type ServerStats } from "../line_server.ts";
+import type { ChunkSink } from "../../format/output_format.ts";
+import { TlsAcceptor } from "../tls_acceptor.ts";
+import { checkPortFree, type FromWorker, type ToWorker, unstableNetEnabled } from "./pool.ts";
 
 /** Size of the Worker's gathering chunks, so the most one message to the
  * main thread carries: large, since each Worker has one chunk in flight at a

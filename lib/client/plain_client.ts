@@ -18,15 +18,15 @@
  * @module
  */
 
-import { formatHostPort, type HostPort } from "./address.ts";
-import { type ByteWriter, writeAll } from "./batch_writer.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { describeError } from "./error_text.ts";
-import { encodeHelloLine } from "./hello_line.ts";
-import { randomId } from "./random_id.ts";
-import { safeString } from "./safe_text.ts";
-import { type HeldNotice, NoticeReader, type ServerNotice } from "./server_notice.ts";
-import type { StreamConn } from "./stream_conn.ts";
+import { formatHostPort, type HostPort } from "../net/address.ts";
+import { type ByteWriter, writeAll } from "../io/batch_writer.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { describeError } from "../text/error_text.ts";
+import { encodeHelloLine } from "../wire/hello_line.ts";
+import { randomId } from "../net/random_id.ts";
+import { safeString } from "../text/safe_text.ts";
+import { type HeldNotice, NoticeReader, type ServerNotice } from "../wire/server_notice.ts";
+import type { StreamConn } from "../io/stream_conn.ts";
 import {
   connectTls,
   describeConnError,
@@ -36,7 +36,7 @@ import {
   SERVER_NOT_TLS,
   type TlsClientOptions,
   TlsHandshakeFailure,
-} from "./tls_client.ts";
+} from "./tls_connect.ts";
 
 /** Size of the buffers stdin and the socket are read into. */
 const READ_BUFFER = 65536;
@@ -65,7 +65,7 @@ export interface LineClientOptions {
   /** Connect with TLS, with these settings (files already read).
    * @default {undefined: plain TCP} */
   tls?: TlsClientOptions;
-  /** A name for this client (see lib/hello_line.ts), sent in a hello line
+  /** A name for this client (see lib/wire/hello_line.ts), sent in a hello line
    * before the first line, which a linehub server shows in its output
    * instead of taking as data; another server takes it as a line.
    * @default {undefined: no hello, nothing but the input is sent} */
@@ -151,7 +151,7 @@ export interface NoticeOutcome {
  *
  * @example
  * ```ts
- * import { noticeOutcome } from "./line_client.ts";
+ * import { noticeOutcome } from "./plain_client.ts";
  * import assert from "node:assert/strict";
  *
  * const full = { kind: "refused", reason: "full", text: "server full (1 client)" } as const;

@@ -25,19 +25,19 @@
  * @module
  */
 
-import type { Cidr } from "./access_list.ts";
-import { formatHostPort } from "./address.ts";
+import type { Cidr } from "../../net/access_list.ts";
+import { formatHostPort } from "../../net/address.ts";
 import { fileURLToPath } from "node:url";
-import type { BatchWriter } from "./batch_writer.ts";
-import { describeError } from "./error_text.ts";
+import type { BatchWriter } from "../../io/batch_writer.ts";
+import { describeError } from "../../text/error_text.ts";
 import {
   LineServer,
   type LineServerOptions,
   ListenError,
   type ServerStats,
-} from "./line_server.ts";
-import type { ChunkSink } from "./output_format.ts";
-import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "./tls_server.ts";
+} from "../line_server.ts";
+import type { ChunkSink } from "../../format/output_format.ts";
+import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
  * low enough that a typo cannot start thousands of threads. */
@@ -47,7 +47,7 @@ export const MAX_WORKERS = 256;
 const STATS_EVERY_MS = 100;
 
 /** The Worker module, next to this one. */
-const WORKER_MODULE = new URL("./server_worker.ts", import.meta.url);
+const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
 
 /** Options for {@linkcode WorkerPool}: those of {@linkcode LineServer}, for
  * every Worker's server, and how many Workers. */
@@ -143,7 +143,7 @@ export class WorkersUnavailableError extends Error {
  *
  * @example
  * ```ts
- * import { workersUnavailableReason } from "./worker_pool.ts";
+ * import { workersUnavailableReason } from "./pool.ts";
  * import assert from "node:assert/strict";
  *
  * const reason = workersUnavailableReason();

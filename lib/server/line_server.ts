@@ -11,16 +11,16 @@
  * @module
  */
 
-import { abortable } from "./abortable.ts";
-import { acceptErrorKind } from "./accept_error.ts";
-import { encodeAck } from "./ack_protocol.ts";
-import { formatHostPort, unmapIPv4 } from "./address.ts";
-import { type BatchWriter, writeAll } from "./batch_writer.ts";
-import { closeQuietly } from "./close_quietly.ts";
+import { abortable } from "../io/abortable.ts";
+import { acceptErrorKind } from "../net/accept_error.ts";
+import { encodeAck } from "../wire/ack_protocol.ts";
+import { formatHostPort, unmapIPv4 } from "../net/address.ts";
+import { type BatchWriter, writeAll } from "../io/batch_writer.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
-import { describeError } from "./error_text.ts";
-import { parseHelloLine } from "./hello_line.ts";
-import { DEFAULT_MAX_LINE, LineFramer, type LineRun, type LineSink } from "./line_framer.ts";
+import { describeError } from "../text/error_text.ts";
+import { parseHelloLine } from "../wire/hello_line.ts";
+import { DEFAULT_MAX_LINE, LineFramer, type LineRun, type LineSink } from "../wire/line_framer.ts";
 import {
   type ChunkSink,
   type ClientInfo,
@@ -36,12 +36,12 @@ import {
   type OutputFormat,
   type RefusalReason,
   refusalText,
-} from "./output_format.ts";
-import { randomId } from "./random_id.ts";
-import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "./send_queue.ts";
-import { formatNotice } from "./server_notice.ts";
-import { startsTlsHandshake } from "./tls_sniff.ts";
-import type { StreamConn } from "./stream_conn.ts";
+} from "../format/output_format.ts";
+import { randomId } from "../net/random_id.ts";
+import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "../io/send_queue.ts";
+import { formatNotice } from "../wire/server_notice.ts";
+import { startsTlsHandshake } from "../wire/tls_sniff.ts";
+import type { StreamConn } from "../io/stream_conn.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
  * buffer and idle clients are the many. */
@@ -106,7 +106,7 @@ export interface LineServerOptions {
   format?: OutputFormat;
   /** The run's id, in every JSON record (`"run"`): several servers that
    * share one output (Workers) share one run.
-   * @default {a new random id (lib/random_id.ts)} */
+   * @default {a new random id (lib/net/random_id.ts)} */
   run?: string;
   /** What a `text` line's label names: the client's number, its address,
    * or both.
@@ -867,7 +867,7 @@ export class LineServer {
         partial,
       );
     };
-    // Runs of plain lines go to the output in bulk (lib/line_labeller.ts),
+    // Runs of plain lines go to the output in bulk (lib/format/line_labeller.ts),
     // unless an observer must see each line; not the first line, which the
     // sink must see in case it is a hello.
     const maxLine = this.#maxLine;

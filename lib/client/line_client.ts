@@ -20,15 +20,15 @@
  * @module
  */
 
-import { AckParser, AckProtocolError } from "./ack_protocol.ts";
-import { formatHostPort, type HostPort } from "./address.ts";
-import { abortable } from "./abortable.ts";
+import { AckParser, AckProtocolError } from "../wire/ack_protocol.ts";
+import { formatHostPort, type HostPort } from "../net/address.ts";
+import { abortable } from "../io/abortable.ts";
 import { backoffDelay } from "./backoff.ts";
-import { type ByteWriter, writeAll } from "./batch_writer.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { concatBytes } from "./concat_bytes.ts";
-import { describeError } from "./error_text.ts";
-import { encodeHelloLine } from "./hello_line.ts";
+import { type ByteWriter, writeAll } from "../io/batch_writer.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { concatBytes } from "../io/concat_bytes.ts";
+import { describeError } from "../text/error_text.ts";
+import { encodeHelloLine } from "../wire/hello_line.ts";
 import {
   abortReason,
   type ByteReader,
@@ -43,13 +43,13 @@ import {
   noticeOutcome,
   openConnection,
   tlsCloseHint,
-} from "./line_client.ts";
+} from "./plain_client.ts";
 import { LineQueue } from "./line_queue.ts";
-import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "./line_reader.ts";
-import { countOf } from "./output_format.ts";
-import { randomId } from "./random_id.ts";
-import { type HeldNotice, NoticeReader } from "./server_notice.ts";
-import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_client.ts";
+import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "../wire/line_reader.ts";
+import { countOf } from "../format/output_format.ts";
+import { randomId } from "../net/random_id.ts";
+import { type HeldNotice, NoticeReader } from "../wire/server_notice.ts";
+import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 
 const LF = 10;
 
@@ -182,7 +182,7 @@ class Session {
    * failed, or an interrupt. A signal rather than a promise, since every
    * connection and every retry waits on it: each wait removes its listener
    * when it ends, where a race against a promise would keep a reaction per
-   * wait for as long as the session runs (see lib/abortable.ts). */
+   * wait for as long as the session runs (see lib/io/abortable.ts). */
   readonly #fatal = new AbortController();
   /** The error #fatal was aborted with, once it has been. */
   #stopped: ClientError | null = null;

@@ -6,14 +6,14 @@
  */
 
 import { isIP } from "node:net";
-import { DEFAULT_PORT, type HostPort, parseTarget } from "./address.ts";
+import { DEFAULT_PORT, type HostPort, parseTarget } from "../net/address.ts";
 import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
-import { MAX_NAME_LENGTH, nameProblem } from "./hello_line.ts";
-import { DEFAULT_CONNECT_TIMEOUT } from "./line_client.ts";
-import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "./line_queue.ts";
-import { DEFAULT_CLIENT_MAX_LINE } from "./line_reader.ts";
-import type { TlsClientFlags } from "./tls_client.ts";
-import { UsageError } from "./usage_error.ts";
+import { MAX_NAME_LENGTH, nameProblem } from "../wire/hello_line.ts";
+import { DEFAULT_CONNECT_TIMEOUT } from "../client/plain_client.ts";
+import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "../client/line_queue.ts";
+import { DEFAULT_CLIENT_MAX_LINE } from "../wire/line_reader.ts";
+import type { TlsClientFlags } from "../client/tls_connect.ts";
+import { UsageError } from "../text/usage_error.ts";
 
 /** Most reconnect attempts in a row that `--retry` takes as a number. */
 const MAX_RETRY = 1_000_000;
