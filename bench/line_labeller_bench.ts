@@ -4,13 +4,13 @@
  * formatter into a buffer, as in the server, but with no output: the
  * general path (the framer's `indexOf` per line, then
  * `MessageFormatter.write`) is the baseline of each format's group, against
- * the same framer with `MessageFormatter.writeRun` (lib/format/line_labeller.ts).
+ * the same framer with `MessageFormatter.writeRun` (lib/format/_line_labeller.ts).
  *
  * @module
  */
 
 import { LineFramer, type LineSink } from "../lib/wire/line_framer.ts";
-import { MessageFormatter, OUTPUT_FORMATS } from "../lib/format/output_format.ts";
+import { MessageFormatter, OUTPUT_FORMATS } from "../lib/format/message_formatter.ts";
 
 const LINE = 100;
 const LINES = 655;

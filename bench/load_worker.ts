@@ -12,7 +12,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { writeAll } from "../lib/io/batch_writer.ts";
+import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload } from "./load.ts";
 
 let payloads: Uint8Array[] = [];

@@ -9,7 +9,7 @@
  */
 
 import { BatchWriter } from "../lib/io/batch_writer.ts";
-import { MessageFormatter } from "../lib/format/output_format.ts";
+import { MessageFormatter } from "../lib/format/message_formatter.ts";
 
 const client = { id: 42, address: "127.0.0.1", port: 51234 };
 const encoder = new TextEncoder();

@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { hostname } from "node:os";
 import { hasCommand } from "../tests/_process.ts";
 import { ByteCounter } from "./byte_count.ts";
-import { writeAll } from "../lib/io/batch_writer.ts";
+import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload, HASH, LINE_BYTES } from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -32,7 +32,7 @@ import { parseArgs } from "node:util";
 import { testCertificates } from "../tests/_certs.ts";
 import { clientHello } from "../tests/_client_hello.ts";
 import { type ServerProcess, startServer } from "../tests/_process.ts";
-import { writeAll } from "../lib/io/batch_writer.ts";
+import { writeAll } from "../lib/io/write_all.ts";
 import { closeQuietly } from "../lib/io/close_quietly.ts";
 
 const SCENARIOS = ["plain", "tls-silent", "tls-hello"] as const;

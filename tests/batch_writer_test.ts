@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import type { ByteWriter } from "../lib/io/types.ts";
 import { concat, seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();

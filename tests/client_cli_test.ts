@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { CLIENT_USAGE } from "../lib/cli/client_flags.ts";
+import { CLIENT_USAGE } from "../lib/cli/_client_flags.ts";
 import {
   type ProcessResult,
   ROOT,

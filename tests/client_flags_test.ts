@@ -15,8 +15,8 @@ import {
   EXIT_SIGINT,
   EXIT_SIGTERM,
   EXIT_USAGE,
-} from "../lib/cli/client_cli.ts";
-import { CLIENT_USAGE, parseClientArgs } from "../lib/cli/client_flags.ts";
+} from "../lib/cli/_exit_status.ts";
+import { CLIENT_USAGE, parseClientArgs } from "../lib/cli/_client_flags.ts";
 import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */

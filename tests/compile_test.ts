@@ -17,7 +17,7 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { build, compileFailureReason, type Compiler } from "../tools/compile.ts";
-import { VERSION } from "../lib/cli/version.ts";
+import { VERSION } from "../lib/cli/_version.ts";
 import { DENO, type ProcessResult, ROOT } from "./_process.ts";
 import { runBounded, startServerCommand, waitForDisconnects } from "./_peers.ts";
 

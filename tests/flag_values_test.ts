@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { ParseArgsOptionsConfig } from "node:util";
-import { parseDuration, parseInteger, readFlags } from "../lib/cli/flag_values.ts";
+import { parseDuration, parseInteger, readFlags } from "../lib/cli/_flag_values.ts";
 import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that `fn` throws a UsageError with exactly `message`. */

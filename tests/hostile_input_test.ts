@@ -10,11 +10,10 @@ import assert from "node:assert/strict";
 import { LineFramer } from "../lib/wire/line_framer.ts";
 import {
   type ClientInfo,
-  formatJsonEvent,
-  formatTextEvent,
-  lineSinkOver,
+  lineWriterOver,
   MessageFormatter,
-} from "../lib/format/output_format.ts";
+} from "../lib/format/message_formatter.ts";
+import { formatJsonEvent, formatTextEvent } from "../lib/server/events.ts";
 import { seededRandom } from "./_net.ts";
 
 const INPUTS = 100_000;
@@ -135,7 +134,7 @@ Deno.test(`framer and formats keep their invariants over ${INPUTS} hostile input
       for (const [name, formatter] of Object.entries(formatters)) {
         const out: Uint8Array[] = [];
         formatter.write(
-          lineSinkOver({ write: (c) => out.push(typeof c === "string" ? encoder.encode(c) : c) }),
+          lineWriterOver({ write: (c) => out.push(typeof c === "string" ? encoder.encode(c) : c) }),
           bytes,
           line.truncated,
           line.partial,

@@ -6,10 +6,10 @@
  */
 
 import assert from "node:assert/strict";
+import type { ByteReader } from "../lib/io/types.ts";
 import {
-  type ByteReader,
   ClientError,
-  type NoticeKind,
+  type ReportKind,
   runClient,
   tlsCloseHint,
 } from "../lib/client/plain_client.ts";
@@ -382,7 +382,7 @@ Deno.test("client tells a connection message once connected, as a connection not
   const peer = startPeer(async (conn) => {
     await readToEnd(conn);
   });
-  const notices: Array<[string, NoticeKind]> = [];
+  const notices: Array<[string, ReportKind]> = [];
   try {
     await withTimeout(
       runClient({ host: "127.0.0.1", port: peer.port }, UNREAD_INPUT, new MemoryWriter(), {

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../lib/wire/line_framer.ts";
-import { utf8CutPoint } from "../lib/wire/utf8_cut.ts";
+import { utf8CutPoint } from "../lib/wire/_utf8_cut.ts";
 import { seededRandom } from "./_net.ts";
 
 const CR = 13;
@@ -128,7 +128,7 @@ function randomChunks(input: Uint8Array, random: () => number, maxChunk: number)
 /**
  * The reference: frames the whole input at once. A line's bytes are those
  * before its `\n`, one trailing `\r` removed; past `maxLine` the line is cut
- * (where lib/wire/utf8_cut.ts says, so no character is split) and every byte
+ * (where lib/wire/_utf8_cut.ts says, so no character is split) and every byte
  * after the cut up to the `\n` counts as dropped; each line reports the
  * length it had. An unfinished last line is `partial`, and `truncated` too if
  * it is longer than `maxLine` (a `\r` at its end is part of it: no `\n`

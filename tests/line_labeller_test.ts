@@ -23,15 +23,15 @@ import {
   MAX_SUFFIX,
   PLAIN_JSON_ASCII,
   PRINTABLE_ASCII,
-} from "../lib/format/line_labeller.ts";
+} from "../lib/format/_line_labeller.ts";
 import {
   type ClientInfo,
   keepsCr,
-  lineSinkOver,
+  lineWriterOver,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
-} from "../lib/format/output_format.ts";
+} from "../lib/format/message_formatter.ts";
 import { isPlainJsonUtf8, isPrintableUtf8 } from "../lib/text/safe_text.ts";
 import { randomInt, seededRandom } from "./_net.ts";
 
@@ -797,7 +797,7 @@ function writeStream(
   labeller?: LineLabeller,
 ): Written {
   const output = new Output();
-  const lines = lineSinkOver({
+  const lines = lineWriterOver({
     write: (chunk) => output.write(typeof chunk === "string" ? binary(chunk) : chunk),
   });
   const formatter = new MessageFormatter(format, CLIENT);

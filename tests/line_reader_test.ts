@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ByteReader } from "../lib/client/plain_client.ts";
+import type { ByteReader } from "../lib/io/types.ts";
 import { LineFramer } from "../lib/wire/line_framer.ts";
 import { DEFAULT_CLIENT_MAX_LINE, type InputLine, LineReader } from "../lib/wire/line_reader.ts";
 import { bytes, concat, randomInt, seededRandom } from "./_net.ts";

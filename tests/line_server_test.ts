@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { AckParser } from "../lib/wire/ack_protocol.ts";
 import { formatHostPort } from "../lib/net/address.ts";
-import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import type { ByteWriter } from "../lib/io/types.ts";
 import { encodeHelloLine } from "../lib/wire/hello_line.ts";
 import type { ClientHandle, ClientObserver } from "../lib/server/client_handle.ts";
 import { clientHello } from "./_client_hello.ts";

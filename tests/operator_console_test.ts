@@ -18,7 +18,7 @@ import {
   runConsoleCommand,
   runOperatorConsole,
 } from "../lib/server/operator_console.ts";
-import type { ClientInfo } from "../lib/format/output_format.ts";
+import type { ClientInfo } from "../lib/format/message_formatter.ts";
 import { bytes, withTimeout } from "./_net.ts";
 
 /** A client handle that remembers whether it was kicked. */

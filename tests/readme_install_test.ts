@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { VERSION } from "../lib/cli/version.ts";
+import { VERSION } from "../lib/cli/_version.ts";
 import {
   commandEnv,
   type CommandResult,

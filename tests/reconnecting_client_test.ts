@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientError, type ClientFailure, type NoticeKind } from "../lib/client/plain_client.ts";
+import { ClientError, type ClientFailure, type ReportKind } from "../lib/client/plain_client.ts";
 import {
   type ReconnectingClientOptions,
   runReconnectingClient,
@@ -92,7 +92,7 @@ function numbered(prefix: string, count: number, from = 0): string[] {
 interface StartedClient {
   done: Promise<void>;
   notices: string[];
-  kinds: NoticeKind[];
+  kinds: ReportKind[];
   output: MemoryWriter;
 }
 
@@ -103,7 +103,7 @@ function startClient(
   options: ReconnectingClientOptions,
 ): StartedClient {
   const notices: string[] = [];
-  const kinds: NoticeKind[] = [];
+  const kinds: ReportKind[] = [];
   const output = new MemoryWriter();
   const done = withTimeout(
     runReconnectingClient({ host: "127.0.0.1", port }, input, output, {
@@ -124,7 +124,7 @@ function startClient(
 }
 
 /** The messages of one kind that a session told, in order. */
-function noticesOf(client: StartedClient, kind: NoticeKind): string[] {
+function noticesOf(client: StartedClient, kind: ReportKind): string[] {
   return client.notices.filter((_, i) => client.kinds[i] === kind);
 }
 

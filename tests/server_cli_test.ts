@@ -7,10 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { SAME_SIGNAL_MS } from "../lib/cli/signal_listeners.ts";
-import { SERVER_USAGE } from "../lib/cli/server_flags.ts";
+import { SAME_SIGNAL_MS } from "../lib/cli/_signal_listeners.ts";
+import { SERVER_USAGE } from "../lib/cli/_server_flags.ts";
 import { type Peer, spawnPeer } from "./_peers.ts";
-import { VERSION } from "../lib/cli/version.ts";
+import { VERSION } from "../lib/cli/_version.ts";
 import {
   DENO,
   hasCommand,

@@ -5,15 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_MAX_LINE } from "../lib/cli/flag_values.ts";
+import { MAX_MAX_LINE } from "../lib/cli/_flag_values.ts";
 import {
   EXIT_CUT_OFF,
   EXIT_FAILURE,
   EXIT_OK,
   EXIT_OUTPUT,
   EXIT_USAGE,
-} from "../lib/cli/server_cli.ts";
-import { parseServerArgs, SERVER_USAGE } from "../lib/cli/server_flags.ts";
+} from "../lib/cli/_exit_status.ts";
+import { parseServerArgs, SERVER_USAGE } from "../lib/cli/_server_flags.ts";
 import { UsageError } from "../lib/text/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */

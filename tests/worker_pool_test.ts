@@ -14,9 +14,10 @@
 import { parseCidr } from "../lib/net/access_list.ts";
 import assert from "node:assert/strict";
 import { encodeAck } from "../lib/wire/ack_protocol.ts";
-import { BatchWriter, type ByteWriter } from "../lib/io/batch_writer.ts";
+import { BatchWriter } from "../lib/io/batch_writer.ts";
+import type { ByteWriter } from "../lib/io/types.ts";
 import { ListenError, type ServerStats } from "../lib/server/line_server.ts";
-import { MainThreadOutput } from "../lib/server/workers/worker.ts";
+import { MainThreadOutput } from "../lib/server/workers/_worker.ts";
 import {
   type FromWorker,
   WorkerPool,

@@ -2,7 +2,7 @@
  * `deno task wasm`: assembles each WebAssembly text file of the project into
  * the TypeScript module that loads it, which holds the bytes as base64 so
  * that neither `deno run` nor a compiled binary has to read a file for them:
- * lib/format/line_labeller.wat (the server's fast path) and bench/byte_count.wat
+ * lib/format/_line_labeller.wat (the server's fast path) and bench/byte_count.wat
  * (the bench's output reader). `--check` only compares, and exits 1 when a
  * committed module is not what its .wat assembles to.
  *
@@ -28,8 +28,8 @@ export interface WasmSource {
 /** Every .wat file of the project. */
 export const WASM_SOURCES: readonly WasmSource[] = [
   {
-    wat: "lib/format/line_labeller.wat",
-    module: "lib/format/line_labeller_wasm.ts",
+    wat: "lib/format/_line_labeller.wat",
+    module: "lib/format/_line_labeller_wasm.ts",
     constant: "LINE_LABELLER_WASM",
   },
   { wat: "bench/byte_count.wat", module: "bench/byte_count_wasm.ts", constant: "BYTE_COUNT_WASM" },

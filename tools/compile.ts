@@ -45,7 +45,7 @@ export const PROGRAMS = [
     name: "linehub-server",
     entry: "server.ts",
     permissions: ["--allow-net", "--allow-write", "--allow-read", "--unstable-net"],
-    include: ["lib/server/workers/worker.ts"],
+    include: ["lib/server/workers/_worker.ts"],
   },
   {
     name: "linehub-client",

@@ -43,7 +43,7 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { AckParser } from "../lib/wire/ack_protocol.ts";
-import { writeAll } from "../lib/io/batch_writer.ts";
+import { writeAll } from "../lib/io/write_all.ts";
 import { closeQuietly } from "../lib/io/close_quietly.ts";
 import { concatBytes as concat } from "../lib/io/concat_bytes.ts";
 import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";

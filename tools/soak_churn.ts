@@ -15,7 +15,7 @@
 
 import net from "node:net";
 import { AckParser } from "../lib/wire/ack_protocol.ts";
-import { writeAll } from "../lib/io/batch_writer.ts";
+import { writeAll } from "../lib/io/write_all.ts";
 import { closeQuietly } from "../lib/io/close_quietly.ts";
 import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";
 

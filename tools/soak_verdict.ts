@@ -16,7 +16,7 @@
  * @module
  */
 
-import { utf8CutPoint } from "../lib/wire/utf8_cut.ts";
+import { utf8CutPoint } from "../lib/wire/_utf8_cut.ts";
 
 /** One message as the server should write it: `text` is what `JSON.parse`
  * gives back for the record's `text` field. */

@@ -6,44 +6,34 @@
  * @module
  */
 
-import { CLIENT_USAGE, parseClientArgs } from "./client_flags.ts";
-import { describeError } from "../text/error_text.ts";
+import { CLIENT_USAGE, parseClientArgs } from "./_client_flags.ts";
+import { describeError, UsageError, usageErrorText } from "../text/mod.ts";
 import {
   ClientError,
   type ClientFailure,
-  type NoticeKind,
+  loadTlsClientOptions,
+  type ReportKind,
   runClient,
-} from "../client/plain_client.ts";
-import { runReconnectingClient } from "../client/line_client.ts";
-import { loadTlsClientOptions, type TlsClientOptions } from "../client/tls_connect.ts";
-import { TlsFileError } from "../net/tls_files.ts";
-import { UsageError, usageErrorText } from "../text/usage_error.ts";
-import { VERSION } from "./version.ts";
-import { listenForSignals } from "./signal_listeners.ts";
+  runReconnectingClient,
+  type TlsClientOptions,
+} from "../client/mod.ts";
+import { TlsFileError } from "../net/mod.ts";
+import { VERSION } from "./_version.ts";
+import { listenForSignals } from "./_signal_listeners.ts";
+
+import {
+  EXIT_BUSY,
+  EXIT_FAILURE,
+  EXIT_LOST,
+  EXIT_OK,
+  EXIT_OUTPUT,
+  EXIT_REFUSED,
+  EXIT_SIGINT,
+  EXIT_SIGTERM,
+  EXIT_USAGE,
+} from "./_exit_status.ts";
 
 const PROGRAM = "linehub-client";
-
-/** Exit statuses of the client, as documented in the usage text and README. */
-export const EXIT_OK = 0;
-/** Cannot connect (after any retries), or another runtime failure. */
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-/** The server went away (closed, reset, or cut the client off, saying why)
- * before all input was sent, or, with `--ack`, acknowledged; or, without
- * `--ack`, reset the connection before it could have read it all. */
-export const EXIT_LOST = 3;
-/** Cannot write to stdout (its reader went away). */
-export const EXIT_OUTPUT = 4;
-/** The server refused the client for now (full, or too many connections
- * from its address), after any retries: trying later may succeed. */
-export const EXIT_BUSY = 5;
-/** The server refused the client and trying again cannot help: denied by
- * its access rules, TLS on one side only, a client certificate refused. */
-export const EXIT_REFUSED = 6;
-/** Interrupted by SIGINT (Ctrl-C). */
-export const EXIT_SIGINT = 130;
-/** Stopped by SIGTERM. */
-export const EXIT_SIGTERM = 143;
 
 const EXIT_BY_KIND: Record<Exclude<ClientFailure, "interrupted">, number> = {
   connect: EXIT_FAILURE,
@@ -95,7 +85,7 @@ export async function runClientCli(args: string[]): Promise<number> {
   // (stdin and stdout need no permission), so read access goes now, before
   // anything comes from the network.
   Deno.permissions.revokeSync({ name: "read" });
-  const onNotice = (message: string, kind: NoticeKind): void => {
+  const onNotice = (message: string, kind: ReportKind): void => {
     if (kind === "connection" && config.quiet) return;
     say(`${PROGRAM}: ${message}\n`);
   };

@@ -6,32 +6,50 @@
  * @module
  */
 
-import { AccessList } from "../net/access_list.ts";
-import { formatHostPort } from "../net/address.ts";
-import { BatchWriter, type ByteWriter } from "../io/batch_writer.ts";
-import { describeError, isSpecialFileRefusal } from "../text/error_text.ts";
-import { Hub } from "../server/hub.ts";
-import { type ConsoleContext, runOperatorConsole } from "../server/operator_console.ts";
-import { countOf, formatJsonStart, formatJsonStop } from "../format/output_format.ts";
-import { LineServer, ListenError, type ServerStats } from "../server/line_server.ts";
-import { WorkerPool, workersUnavailableReason } from "../server/workers/pool.ts";
-import { randomId } from "../net/random_id.ts";
-import { ReopenableFile } from "../io/reopenable_file.ts";
-import { parseServerArgs, SERVER_USAGE } from "./server_flags.ts";
-import { UsageError, usageErrorText } from "../text/usage_error.ts";
-import { VERSION } from "./version.ts";
-import { listenForSignals, SAME_SIGNAL_MS } from "./signal_listeners.ts";
-import { readCertificates, readKeyPair, TlsFileError } from "../net/tls_files.ts";
-import { TlsAcceptor, type TlsAcceptorOptions } from "../server/tls_acceptor.ts";
+import {
+  AccessList,
+  formatHostPort,
+  randomId,
+  readCertificates,
+  readKeyPair,
+  TlsFileError,
+} from "../net/mod.ts";
+import { BatchWriter, type ByteWriter, ReopenableFile } from "../io/mod.ts";
+import {
+  countOf,
+  describeError,
+  isSpecialFileRefusal,
+  UsageError,
+  usageErrorText,
+} from "../text/mod.ts";
+import {
+  type ConsoleContext,
+  formatJsonStart,
+  formatJsonStop,
+  Hub,
+  LineServer,
+  ListenError,
+  runOperatorConsole,
+  type ServerStats,
+  TlsAcceptor,
+  type TlsAcceptorOptions,
+  WorkerPool,
+  workersUnavailableReason,
+} from "../server/mod.ts";
+import { parseServerArgs, SERVER_USAGE } from "./_server_flags.ts";
+import { VERSION } from "./_version.ts";
+import { listenForSignals, SAME_SIGNAL_MS } from "./_signal_listeners.ts";
 
-/** Exit statuses of the server, as documented in the usage text and README. */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-/** The drain timeout cut clients off; everything received was still written. */
-export const EXIT_CUT_OFF = 3;
-/** The output failed while running (stdout closed by its reader, disk error). */
-export const EXIT_OUTPUT = 4;
+import {
+  EXIT_CUT_OFF,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_OUTPUT,
+  EXIT_SIGHUP,
+  EXIT_SIGINT,
+  EXIT_SIGTERM,
+  EXIT_USAGE,
+} from "./_exit_status.ts";
 
 const PROGRAM = "linehub-server";
 /** Bytes per write to the output, 16 times the writer's default: fewer,
@@ -43,7 +61,11 @@ const PROGRAM = "linehub-server";
 const OUTPUT_CHUNK_BYTES = 1048576;
 /** Pause between two tries of a failed output write (a full disk). */
 const OUTPUT_RETRY_MS = 1000;
-const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+const SIGNAL_EXIT: Record<string, number> = {
+  SIGHUP: EXIT_SIGHUP,
+  SIGINT: EXIT_SIGINT,
+  SIGTERM: EXIT_SIGTERM,
+};
 
 /** Runs the server until a signal or a fatal error; returns the exit status. */
 export async function runServerCli(args: string[]): Promise<number> {

@@ -20,35 +20,41 @@
  * @module
  */
 
-import { AckParser, AckProtocolError } from "../wire/ack_protocol.ts";
-import { formatHostPort, type HostPort } from "../net/address.ts";
-import { abortable } from "../io/abortable.ts";
-import { backoffDelay } from "./backoff.ts";
-import { type ByteWriter, writeAll } from "../io/batch_writer.ts";
-import { closeQuietly } from "../io/close_quietly.ts";
-import { concatBytes } from "../io/concat_bytes.ts";
-import { describeError } from "../text/error_text.ts";
-import { encodeHelloLine } from "../wire/hello_line.ts";
+import {
+  AckParser,
+  AckProtocolError,
+  DEFAULT_CLIENT_MAX_LINE,
+  encodeHelloLine,
+  type HeldNotice,
+  LineReader,
+  NoticeReader,
+} from "../wire/mod.ts";
+import { formatHostPort, type HostPort, randomId } from "../net/mod.ts";
+import {
+  abortable,
+  type ByteReader,
+  type ByteWriter,
+  closeQuietly,
+  concatBytes,
+  writeAll,
+} from "../io/mod.ts";
+import { backoffDelay } from "./_backoff.ts";
+import { countOf, describeError } from "../text/mod.ts";
 import {
   abortReason,
-  type ByteReader,
   type ClientConn,
   ClientError,
   connectedMessage,
   DEFAULT_CONNECT_TIMEOUT,
   END_MAYBE_UNREAD,
   type LineClientOptions,
-  type NoticeKind,
   type NoticeOutcome,
   noticeOutcome,
   openConnection,
+  type ReportKind,
   tlsCloseHint,
 } from "./plain_client.ts";
 import { LineQueue } from "./line_queue.ts";
-import { DEFAULT_CLIENT_MAX_LINE, LineReader } from "../wire/line_reader.ts";
-import { countOf } from "../format/output_format.ts";
-import { randomId } from "../net/random_id.ts";
-import { type HeldNotice, NoticeReader } from "../wire/server_notice.ts";
 import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 
 const LF = 10;
@@ -169,7 +175,7 @@ class Session {
   readonly #noAckHintMs: number;
   readonly #refusalWindowMs: number;
   readonly #tls: TlsClientOptions | undefined;
-  readonly #notice: (message: string, kind: NoticeKind) => void;
+  readonly #notice: (message: string, kind: ReportKind) => void;
   /** The name the hello gives, if any. */
   readonly #name: string | undefined;
   /** This session's id, the same in the hello of every connection. */

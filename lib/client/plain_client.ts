@@ -18,15 +18,16 @@
  * @module
  */
 
-import { formatHostPort, type HostPort } from "../net/address.ts";
-import { type ByteWriter, writeAll } from "../io/batch_writer.ts";
-import { closeQuietly } from "../io/close_quietly.ts";
-import { describeError } from "../text/error_text.ts";
-import { encodeHelloLine } from "../wire/hello_line.ts";
-import { randomId } from "../net/random_id.ts";
-import { safeString } from "../text/safe_text.ts";
-import { type HeldNotice, NoticeReader, type ServerNotice } from "../wire/server_notice.ts";
-import type { StreamConn } from "../io/stream_conn.ts";
+import { formatHostPort, type HostPort, randomId } from "../net/mod.ts";
+import {
+  type ByteReader,
+  type ByteWriter,
+  closeQuietly,
+  type StreamConn,
+  writeAll,
+} from "../io/mod.ts";
+import { describeError, safeString } from "../text/mod.ts";
+import { encodeHelloLine, type HeldNotice, NoticeReader, type ServerNotice } from "../wire/mod.ts";
 import {
   connectTls,
   describeConnError,
@@ -43,11 +44,6 @@ const READ_BUFFER = 65536;
 
 /** Default seconds to wait for a connection to open. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
-
-/** Something to read bytes from, like `Deno.stdin` or a `Deno.Conn`. */
-export interface ByteReader {
-  read(buffer: Uint8Array): Promise<number | null>;
-}
 
 /** Options for {@linkcode runClient}. */
 export interface LineClientOptions {
@@ -75,11 +71,11 @@ export interface LineClientOptions {
    * and reconnects), which `--quiet` hides, and `notice`s (the `--insecure`
    * warning, a cut line, a stall), which it does not.
    * @default {() => {}} */
-  onNotice?: (message: string, kind: NoticeKind) => void;
+  onNotice?: (message: string, kind: ReportKind) => void;
 }
 
 /** The two kinds of message a session tells the user besides its failure. */
-export type NoticeKind = "connection" | "notice";
+export type ReportKind = "connection" | "notice";
 
 /** A connection the client uses: TCP, or TLS in one of its two forms. */
 export type ClientConn = StreamConn & { setNoDelay?(noDelay?: boolean): void };

@@ -24,13 +24,15 @@ import {
   type PeerCertificate,
   type TLSSocket,
 } from "node:tls";
-import { abortable } from "../io/abortable.ts";
-import type { HostPort } from "../net/address.ts";
-import { closeQuietly } from "../io/close_quietly.ts";
-import { describeError } from "../text/error_text.ts";
-import { NodeSocketConn } from "../io/node_socket_conn.ts";
-import type { StreamConn } from "../io/stream_conn.ts";
-import { type KeyPair, pemCertificates, readCertificates, readKeyPair } from "../net/tls_files.ts";
+import { abortable, closeQuietly, NodeSocketConn, type StreamConn } from "../io/mod.ts";
+import {
+  type HostPort,
+  type KeyPair,
+  pemCertificates,
+  readCertificates,
+  readKeyPair,
+} from "../net/mod.ts";
+import { describeError } from "../text/mod.ts";
 
 /** What the TLS flags name: file paths and choices, nothing read yet. */
 export interface TlsClientFlags {

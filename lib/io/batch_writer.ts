@@ -17,12 +17,7 @@
  * @module
  */
 
-import type { LineSink } from "../format/output_format.ts";
-
-/** What the writer writes to: `Deno.stdout`, `Deno.stderr`, a `Deno.FsFile`. */
-export interface ByteWriter {
-  write(bytes: Uint8Array): Promise<number>;
-}
+import type { ByteWriter, LineWriter } from "./types.ts";
 
 /** Options for {@linkcode BatchWriter}. */
 export interface BatchWriterOptions {
@@ -50,17 +45,11 @@ export interface BatchWriterOptions {
   onResume?: () => void;
 }
 
-/** Writes all of `bytes`, however many calls `to.write` takes. */
-export async function writeAll(to: ByteWriter, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await to.write(bytes.subarray(offset));
-}
-
 const encoder = new TextEncoder();
 const NEWLINE = new Uint8Array([10]);
 
 /** Buffers synchronous writes and writes them out in order. */
-export class BatchWriter implements LineSink {
+export class BatchWriter implements LineWriter {
   readonly #out: ByteWriter;
   readonly #chunkSize: number;
   readonly #highWaterMark: number;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ByteWriter } from "./batch_writer.ts";
+import type { ByteWriter } from "./types.ts";
 
 /** A `ByteWriter` over a file opened for appending, reopenable by its path. */
 export class ReopenableFile implements ByteWriter {

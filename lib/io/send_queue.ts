@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { ByteWriter } from "./batch_writer.ts";
+import type { ByteWriter } from "./types.ts";
 
 /** The cap of a send queue unless told otherwise (`--send-queue`): 1 MiB. */
 export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { UsageError } from "../text/usage_error.ts";
+import { UsageError } from "../text/mod.ts";
 
 /** An IPv4 or IPv6 network: an address with its host bits clear and a prefix length. */
 export interface Cidr {

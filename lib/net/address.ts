@@ -8,7 +8,7 @@
  * @module
  */
 
-import { UsageError } from "../text/usage_error.ts";
+import { UsageError } from "../text/mod.ts";
 
 /** The port linehub uses when none is given, as the original programs did. */
 export const DEFAULT_PORT = 8888;

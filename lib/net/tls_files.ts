@@ -8,7 +8,7 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { describeError } from "../text/error_text.ts";
+import { describeError } from "../text/mod.ts";
 
 /** A TLS file that cannot be read or is not what its flag needs. */
 export class TlsFileError extends Error {

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { ClientInfo, DisconnectReason } from "../format/output_format.ts";
+import type { ClientInfo } from "../format/mod.ts";
+import type { DisconnectReason } from "./events.ts";
 
 /** One connected client. */
 export interface ClientHandle {

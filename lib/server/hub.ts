@@ -27,10 +27,10 @@
  * @module
  */
 
-import { formatHostPort } from "../net/address.ts";
+import { formatHostPort } from "../net/mod.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
-import { countOf, type DisconnectReason } from "../format/output_format.ts";
-import { isPrintableUtf8, safeString, safeText } from "../text/safe_text.ts";
+import { countOf, isPrintableUtf8, safeString, safeText } from "../text/mod.ts";
+import type { DisconnectReason } from "./events.ts";
 
 /** The names accepted by `--mode`. */
 export const MODES = ["log", "echo", "broker", "chat"] as const;

@@ -11,37 +11,45 @@
  * @module
  */
 
-import { abortable } from "../io/abortable.ts";
-import { acceptErrorKind } from "../net/accept_error.ts";
-import { encodeAck } from "../wire/ack_protocol.ts";
-import { formatHostPort, unmapIPv4 } from "../net/address.ts";
-import { type BatchWriter, writeAll } from "../io/batch_writer.ts";
-import { closeQuietly } from "../io/close_quietly.ts";
-import type { ClientHandle, ClientObserver } from "./client_handle.ts";
-import { describeError } from "../text/error_text.ts";
-import { parseHelloLine } from "../wire/hello_line.ts";
-import { DEFAULT_MAX_LINE, LineFramer, type LineRun, type LineSink } from "../wire/line_framer.ts";
 import {
+  abortable,
+  type BatchWriter,
   type ChunkSink,
+  closeQuietly,
+  DEFAULT_SEND_QUEUE_BYTES,
+  SendQueue,
+  type StreamConn,
+  writeAll,
+} from "../io/mod.ts";
+import { acceptErrorKind, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
+import {
+  DEFAULT_MAX_LINE,
+  encodeAck,
+  formatNotice,
+  LineFramer,
+  type LineRun,
+  type LineSink,
+  parseHelloLine,
+  startsTlsHandshake,
+} from "../wire/mod.ts";
+import type { ClientHandle, ClientObserver } from "./client_handle.ts";
+import { countOf, describeError } from "../text/mod.ts";
+import {
   type ClientInfo,
-  type ConnectionEvent,
-  countOf,
-  type DisconnectReason,
-  formatJsonEvent,
-  formatTextEvent,
   keepsCr,
   type LabelStyle,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
+} from "../format/mod.ts";
+import {
+  type ConnectionEvent,
+  type DisconnectReason,
+  formatJsonEvent,
+  formatTextEvent,
   type RefusalReason,
   refusalText,
-} from "../format/output_format.ts";
-import { randomId } from "../net/random_id.ts";
-import { DEFAULT_SEND_QUEUE_BYTES, SendQueue } from "../io/send_queue.ts";
-import { formatNotice } from "../wire/server_notice.ts";
-import { startsTlsHandshake } from "../wire/tls_sniff.ts";
-import type { StreamConn } from "../io/stream_conn.ts";
+} from "./events.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
  * buffer and idle clients are the many. */
@@ -867,7 +875,7 @@ export class LineServer {
         partial,
       );
     };
-    // Runs of plain lines go to the output in bulk (lib/format/line_labeller.ts),
+    // Runs of plain lines go to the output in bulk (lib/format/_line_labeller.ts),
     // unless an observer must see each line; not the first line, which the
     // sink must see in case it is a hello.
     const maxLine = this.#maxLine;

@@ -13,13 +13,11 @@
  * @module
  */
 
-import { abortable } from "../io/abortable.ts";
-import { formatHostPort } from "../net/address.ts";
+import { abortable } from "../io/mod.ts";
+import { formatHostPort } from "../net/mod.ts";
 import type { ClientHandle } from "./client_handle.ts";
-import { describeError } from "../text/error_text.ts";
-import { countOf } from "../format/output_format.ts";
-import { LineFramer } from "../wire/line_framer.ts";
-import { safeString } from "../text/safe_text.ts";
+import { countOf, describeError, safeString } from "../text/mod.ts";
+import { LineFramer } from "../wire/mod.ts";
 
 /** Longest console line, in bytes; a longer one is refused, not run. */
 export const CONSOLE_MAX_LINE = 65536;

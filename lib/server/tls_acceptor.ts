@@ -17,14 +17,10 @@
 
 import { createServer, type TLSSocket } from "node:tls";
 import { Duplex } from "node:stream";
-import { writeAll } from "../io/batch_writer.ts";
-import { closeQuietly } from "../io/close_quietly.ts";
-import { describeError } from "../text/error_text.ts";
-import { NodeSocketConn } from "../io/node_socket_conn.ts";
-import type { StreamConn } from "../io/stream_conn.ts";
-import { formatNotice } from "../wire/server_notice.ts";
-import type { KeyPair } from "../net/tls_files.ts";
-import { startsTlsHandshake } from "../wire/tls_sniff.ts";
+import { closeQuietly, NodeSocketConn, type StreamConn, writeAll } from "../io/mod.ts";
+import { describeError } from "../text/mod.ts";
+import { formatNotice, startsTlsHandshake } from "../wire/mod.ts";
+import type { KeyPair } from "../net/mod.ts";
 
 /** Seconds a client gets to finish its TLS handshake unless told otherwise. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10;

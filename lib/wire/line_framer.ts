@@ -7,7 +7,7 @@
  * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
  * unfinished line are held, and a longer line is cut at `maxLine` bytes (or
  * up to three fewer, so as not to split a UTF-8 character: see
- * lib/wire/utf8_cut.ts): what the cut keeps is held, the rest of the line up to
+ * lib/wire/_utf8_cut.ts): what the cut keeps is held, the rest of the line up to
  * its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
  * and the line is delivered with `truncated` set when it ends, as every line
  * is, with the length it had; a cut line the stream ends before its `\n` is
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { utf8CutPoint } from "./utf8_cut.ts";
+import { utf8CutPoint } from "./_utf8_cut.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
 export const DEFAULT_MAX_LINE = 65536;

@@ -12,16 +12,16 @@
  * cut the way the server cuts it: when it holds more than `maxLine` bytes
  * before its `\n` (not counting one `\r` right before the `\n`), the reader
  * returns its first `maxLine` bytes (up to three fewer, so as not to split a
- * UTF-8 character: see lib/wire/utf8_cut.ts) and a `\n` as soon as that is known,
+ * UTF-8 character: see lib/wire/_utf8_cut.ts) and a `\n` as soon as that is known,
  * with `cut` set, and drops the rest up to the next `\n`. Memory is bounded by the
  * read buffer and `maxLine + 2` bytes of an unfinished line.
  *
  * @module
  */
 
-import type { ByteReader } from "../client/plain_client.ts";
+import type { ByteReader } from "../io/mod.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
-import { utf8CutPoint } from "./utf8_cut.ts";
+import { utf8CutPoint } from "./_utf8_cut.ts";
 
 /** Default cap on a line's length in bytes: the server's default `--max-line`,
  * so that by default the client cuts a line exactly where the server would. */

@@ -25,18 +25,16 @@
  * @module
  */
 
-import type { Cidr } from "../../net/access_list.ts";
-import { formatHostPort } from "../../net/address.ts";
+import { type Cidr, formatHostPort } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
-import type { BatchWriter } from "../../io/batch_writer.ts";
-import { describeError } from "../../text/error_text.ts";
+import type { BatchWriter, ChunkSink } from "../../io/mod.ts";
+import { describeError } from "../../text/mod.ts";
 import {
   LineServer,
   type LineServerOptions,
   ListenError,
   type ServerStats,
 } from "../line_server.ts";
-import type { ChunkSink } from "../../format/output_format.ts";
 import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
@@ -47,7 +45,7 @@ export const MAX_WORKERS = 256;
 const STATS_EVERY_MS = 100;
 
 /** The Worker module, next to this one. */
-const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
+const WORKER_MODULE = new URL("./_worker.ts", import.meta.url);
 
 /** Options for {@linkcode WorkerPool}: those of {@linkcode LineServer}, for
  * every Worker's server, and how many Workers. */

@@ -6,14 +6,16 @@
  */
 
 import { isIP } from "node:net";
-import { DEFAULT_PORT, type HostPort, parseTarget } from "../net/address.ts";
-import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
-import { MAX_NAME_LENGTH, nameProblem } from "../wire/hello_line.ts";
-import { DEFAULT_CONNECT_TIMEOUT } from "../client/plain_client.ts";
-import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES } from "../client/line_queue.ts";
-import { DEFAULT_CLIENT_MAX_LINE } from "../wire/line_reader.ts";
-import type { TlsClientFlags } from "../client/tls_connect.ts";
-import { UsageError } from "../text/usage_error.ts";
+import { DEFAULT_PORT, type HostPort, parseTarget } from "../net/mod.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./_flag_values.ts";
+import { DEFAULT_CLIENT_MAX_LINE, MAX_NAME_LENGTH, nameProblem } from "../wire/mod.ts";
+import {
+  DEFAULT_BUFFER_BYTES,
+  DEFAULT_BUFFER_LINES,
+  DEFAULT_CONNECT_TIMEOUT,
+  type TlsClientFlags,
+} from "../client/mod.ts";
+import { UsageError } from "../text/mod.ts";
 
 /** Most reconnect attempts in a row that `--retry` takes as a number. */
 const MAX_RETRY = 1_000_000;

@@ -38,7 +38,7 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
- * import { backoffDelay } from "./backoff.ts";
+ * import { backoffDelay } from "./_backoff.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(backoffDelay(0, () => 0), 125);

@@ -15,12 +15,10 @@
  * @module
  */
 
-import { AccessList } from "../../net/access_list.ts";
-import { DEFAULT_PORT } from "../../net/address.ts";
-import { BatchWriter, type ByteWriter } from "../../io/batch_writer.ts";
-import { describeError } from "../../text/error_text.ts";
+import { AccessList, DEFAULT_PORT } from "../../net/mod.ts";
+import { BatchWriter, type ByteWriter, type ChunkSink } from "../../io/mod.ts";
+import { describeError } from "../../text/mod.ts";
 import { LineServer, type ServerStats } from "../line_server.ts";
-import type { ChunkSink } from "../../format/output_format.ts";
 import { TlsAcceptor } from "../tls_acceptor.ts";
 import { checkPortFree, type FromWorker, type ToWorker, unstableNetEnabled } from "./pool.ts";
 

@@ -7,7 +7,7 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { UsageError } from "../text/usage_error.ts";
+import { UsageError } from "../text/mod.ts";
 
 /** Largest `--max-line` either program accepts: 64 MiB, so that one client
  * cannot make the server (or the client) hold more for a single line. */
@@ -39,7 +39,7 @@ export type Flags<T extends ParseArgsOptionsConfig> = ReturnType<
  *
  * @example
  * ```ts
- * import { readFlags } from "./flag_values.ts";
+ * import { readFlags } from "./_flag_values.ts";
  * import assert from "node:assert/strict";
  *
  * const options = { port: { type: "string", default: "8888" } } as const;
@@ -116,7 +116,7 @@ export function parseInteger(
  *
  * @example
  * ```ts
- * import { parseDuration } from "./flag_values.ts";
+ * import { parseDuration } from "./_flag_values.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(parseDuration("2.5", "drain-timeout"), 2.5);

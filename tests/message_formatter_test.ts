@@ -7,23 +7,25 @@
 import assert from "node:assert/strict";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import { LineFramer } from "../lib/wire/line_framer.ts";
+import type { ChunkSink } from "../lib/io/types.ts";
 import {
-  type ChunkSink,
   type ClientInfo,
-  type ConnectionEvent,
-  countOf,
-  formatJsonEvent,
-  formatJsonStart,
-  formatJsonStop,
   formatMessage,
-  formatTextEvent,
   keepsCr,
-  lineSinkOver,
+  lineWriterOver,
   type MessageFormatOptions,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
-} from "../lib/format/output_format.ts";
+} from "../lib/format/message_formatter.ts";
+import {
+  type ConnectionEvent,
+  formatJsonEvent,
+  formatJsonStart,
+  formatJsonStop,
+  formatTextEvent,
+} from "../lib/server/events.ts";
+import { countOf } from "../lib/text/count_of.ts";
 import { concat, randomInt, seededRandom } from "./_net.ts";
 
 const encoder = new TextEncoder();
@@ -210,7 +212,7 @@ Deno.test("json format quotes an address that needs escaping", () => {
 Deno.test("json records name the run, and seq counts a client's lines from 1, or from where its hello says", () => {
   const formatter = new MessageFormatter("json", CLIENT, { run: "0123456789abcdef" });
   const sink = new CollectingSink();
-  const lines = lineSinkOver(sink);
+  const lines = lineWriterOver(sink);
   for (const line of ["a", "b\x1b", "c"]) formatter.write(lines, bytes(line), false, false, TIME);
   const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(records.map((r) => [r.run, r.client, r.seq]), [
@@ -225,7 +227,7 @@ Deno.test("json records name the run, and seq counts a client's lines from 1, or
   assert.equal(JSON.parse(json(bytes("x"))).run, undefined);
   const later = new MessageFormatter("json", CLIENT, { firstSeq: 91 });
   assert.equal(later.nextSeq, 91);
-  later.write(lineSinkOver(new CollectingSink()), bytes("x"), false, false, TIME);
+  later.write(lineWriterOver(new CollectingSink()), bytes("x"), false, false, TIME);
   assert.equal(later.nextSeq, 92);
   assert.throws(() => new MessageFormatter("json", CLIENT, { firstSeq: -1 }), {
     name: "RangeError",
@@ -292,8 +294,8 @@ Deno.test("text --timestamp starts each line with the time it was read, RFC 3339
   // One formatter, the time changing from read to read.
   const formatter = new MessageFormatter("text", CLIENT, { timestamp: true, label: "both" });
   const sink = new CollectingSink();
-  formatter.write(lineSinkOver(sink), bytes("one"), false, false, TIME);
-  formatter.write(lineSinkOver(sink), bytes("two"), false, false, TIME + 1001);
+  formatter.write(lineWriterOver(sink), bytes("one"), false, false, TIME);
+  formatter.write(lineWriterOver(sink), bytes("two"), false, false, TIME + 1001);
   assert.equal(
     sink.text,
     "2023-11-14T22:13:20.123Z [client 3 127.0.0.1:40000] one\n" +
@@ -762,7 +764,7 @@ function stream(
   }: { bulk?: boolean; client?: ClientInfo; options?: MessageFormatOptions } = {},
 ): Streamed {
   const sink = new CollectingSink();
-  const lines = lineSinkOver(sink);
+  const lines = lineWriterOver(sink);
   const formatter = new MessageFormatter(outputFormat, client, options);
   const framer = new LineFramer({ maxLine, keepCr: keepsCr(outputFormat) });
   let time = TIME;
@@ -944,7 +946,7 @@ Deno.test("writeRun through a framer writes the new bytes when a read reuses the
     const formatter = new MessageFormatter(outputFormat, CLIENT);
     const framer = new LineFramer({ keepCr: keepsCr(outputFormat) });
     const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-      formatter.write(lineSinkOver(sink), line, truncated, partial, TIME);
+      formatter.write(lineWriterOver(sink), line, truncated, partial, TIME);
     };
     const run = (chunk: Uint8Array, from: number, fresh: boolean): number =>
       formatter.writeRun(sink, chunk, from, fresh, 100, TIME);

@@ -4,7 +4,7 @@
  * Most lines a server gets are short, printable ASCII and whole inside one
  * read. For those, {@linkcode LineLabeller.label} finds each line's end,
  * checks every byte and copies `prefix + line + suffix + "\n"` to the output
- * in one WebAssembly call per read (lib/format/line_labeller.wat, 16 bytes at a time
+ * in one WebAssembly call per read (lib/format/_line_labeller.wat, 16 bytes at a time
  * with SIMD), instead of a `indexOf`, a byte loop and three copies per line in
  * JavaScript. It stops at the first line it cannot take as it is (a byte the
  * format must escape, longer than `maxLine`, unfinished) and says where; the
@@ -18,7 +18,7 @@
  * @module
  */
 
-import { LINE_LABELLER_WASM } from "./line_labeller_wasm.ts";
+import { LINE_LABELLER_WASM } from "./_line_labeller_wasm.ts";
 
 /** Where a sequence of bytes goes; it must copy them or use them at once. */
 export interface ByteSink {
@@ -72,7 +72,7 @@ export interface LineCount {
   readonly middle: Uint8Array;
 }
 
-// Addresses in the module's memory, as lib/format/line_labeller.wat lays it out.
+// Addresses in the module's memory, as lib/format/_line_labeller.wat lays it out.
 const RESULTS = 0;
 const SUFFIX = 64;
 const MIDDLE = 96;
@@ -119,7 +119,7 @@ export interface LineLabellerOptions {
  *
  * @example
  * ```ts
- * import { LineLabeller, PRINTABLE_ASCII } from "./line_labeller.ts";
+ * import { LineLabeller, PRINTABLE_ASCII } from "./_line_labeller.ts";
  * import assert from "node:assert/strict";
  *
  * const labeller = new LineLabeller();

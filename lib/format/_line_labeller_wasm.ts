@@ -1,11 +1,11 @@
 /**
- * lib/format/line_labeller.wat, assembled: made by `deno task wasm` (tools/build_wasm.ts);
+ * lib/format/_line_labeller.wat, assembled: made by `deno task wasm` (tools/build_wasm.ts);
  * do not edit.
  *
  * @module
  */
 
-/** The WebAssembly module of lib/format/line_labeller.wat, base64-encoded. */
+/** The WebAssembly module of lib/format/_line_labeller.wat, base64-encoded. */
 export const LINE_LABELLER_WASM: string = [
   "AGFzbQEAAAABEwFgDn9/f39/f39/f39/f39+AX8DAgEABQMBAAgHEgIGbWVtb3J5AgAFbGFiZWwA",
   "AArrBQHoBQISfwd7QQr9DyEhIAf9DyEiIAj9DyEjIAn9DyEkIAr9DyElIAv9DyEmIAxBAE4hEkHA",

@@ -43,7 +43,7 @@ function isSecondByte(first: number, second: number): boolean {
  *
  * @example
  * ```ts
- * import { utf8CutPoint } from "./utf8_cut.ts";
+ * import { utf8CutPoint } from "./_utf8_cut.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("caf\u00e9!"); // 63 61 66 c3 a9 21

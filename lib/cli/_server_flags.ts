@@ -5,23 +5,20 @@
  * @module
  */
 
-import { type Cidr, parseCidr } from "../net/access_list.ts";
-import { DEFAULT_PORT } from "../net/address.ts";
-import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./flag_values.ts";
-import { type Mode, MODES } from "../server/hub.ts";
-import { DEFAULT_MAX_LINE } from "../wire/line_framer.ts";
-import { DEFAULT_BACKLOG } from "../server/line_server.ts";
-import { MAX_WORKERS } from "../server/workers/pool.ts";
+import { type Cidr, DEFAULT_PORT, parseCidr } from "../net/mod.ts";
+import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./_flag_values.ts";
 import {
-  LABEL_STYLES,
-  type LabelStyle,
-  OUTPUT_FORMATS,
-  type OutputFormat,
-} from "../format/output_format.ts";
-import { DEFAULT_SEND_QUEUE_BYTES } from "../io/send_queue.ts";
-import { SAME_SIGNAL_MS } from "./signal_listeners.ts";
-import { DEFAULT_MAX_HANDSHAKES } from "../server/tls_acceptor.ts";
-import { UsageError } from "../text/usage_error.ts";
+  DEFAULT_BACKLOG,
+  DEFAULT_MAX_HANDSHAKES,
+  MAX_WORKERS,
+  type Mode,
+  MODES,
+} from "../server/mod.ts";
+import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
+import { LABEL_STYLES, type LabelStyle, OUTPUT_FORMATS, type OutputFormat } from "../format/mod.ts";
+import { DEFAULT_SEND_QUEUE_BYTES } from "../io/mod.ts";
+import { SAME_SIGNAL_MS } from "./_signal_listeners.ts";
+import { UsageError } from "../text/mod.ts";
 
 /** Everything the server's command line can say. */
 export interface ServerConfig {

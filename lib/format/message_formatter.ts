@@ -16,7 +16,7 @@
  * invisible character reaches either raw; `raw` alone passes the message
  * through.
  *
- * A message is written with one {@linkcode LineSink.writeLine} call (the
+ * A message is written with one {@linkcode LineWriter.writeLine} call (the
  * batched writer's fast path; a JSON record is a `write` of its head, then
  * one `writeLine`), an event with one `write`; a sink that buffers each call
  * synchronously keeps every output line whole. The server keeps one
@@ -31,7 +31,8 @@
  * @module
  */
 
-import { formatHostPort } from "../net/address.ts";
+import { formatHostPort } from "../net/mod.ts";
+import type { ChunkSink, LineWriter } from "../io/mod.ts";
 import {
   ANY_BYTE,
   type ByteSink,
@@ -39,7 +40,7 @@ import {
   lineLabeller,
   PLAIN_JSON_ASCII,
   PRINTABLE_ASCII,
-} from "./line_labeller.ts";
+} from "./_line_labeller.ts";
 import {
   isPlainJsonUtf8,
   isPrintableUtf8,
@@ -48,7 +49,7 @@ import {
   jsonText,
   safeString,
   safeText,
-} from "../text/safe_text.ts";
+} from "../text/mod.ts";
 
 /** Whether the lines of `format` keep the CR of a CRLF (a framer's
  * `keepCr`): only `raw`, which shows the bytes as they came. */
@@ -61,17 +62,6 @@ export const OUTPUT_FORMATS = ["text", "json", "raw"] as const;
 
 /** One of {@linkcode OUTPUT_FORMATS}. */
 export type OutputFormat = typeof OUTPUT_FORMATS[number];
-
-/** Where formatted output goes: strings are written as UTF-8. */
-export interface ChunkSink {
-  write(chunk: string | Uint8Array): void;
-}
-
-/** A sink that can also take a whole line in one call (the fast path). */
-export interface LineSink extends ChunkSink {
-  /** Writes `prefix`, `body`, `suffix` if given, and a newline. */
-  writeLine(prefix: Uint8Array, body: Uint8Array, suffix?: Uint8Array | null): void;
-}
 
 /** Who sent a line: fixed for the life of a connection, but for the name
  * and session a linehub client may give in its first line. */
@@ -91,51 +81,6 @@ export interface ClientInfo {
    * makes (from its hello): with `seq`, what identifies one of its lines. */
   readonly session?: string;
 }
-
-/** Why a connection ended, as shown in disconnect events. */
-export type DisconnectReason =
-  | "eof"
-  | "reset"
-  | "drain-timeout"
-  | "idle-timeout"
-  | "line-timeout"
-  | "kicked"
-  | "send-queue-full"
-  | "tls-on-plain-port"
-  | "error";
-
-/** Why a connection was closed before it became a client: an `--allow`/`--deny`
- * rule, `--max-clients`, `--max-per-ip`, or a failed TLS handshake (which
- * includes a client certificate refused under mutual TLS). */
-export type RefusalReason = "denied" | "full" | "per-ip" | "tls";
-
-/** Connection events, reported once each. */
-export type ConnectionEvent =
-  | { readonly type: "connect"; readonly client: ClientInfo; readonly time: number }
-  | {
-    readonly type: "refused";
-    /** The peer, as shown to users (IPv4-mapped IPv6 shown as IPv4). */
-    readonly address: string;
-    readonly port: number;
-    readonly time: number;
-    readonly reason: RefusalReason;
-    /** The limit that was reached, for `full` and `per-ip`; 0 otherwise. */
-    readonly limit: number;
-    /** For `tls`, what went wrong in a few words. */
-    readonly detail?: string;
-  }
-  | {
-    readonly type: "disconnect";
-    readonly client: ClientInfo;
-    readonly time: number;
-    readonly reason: DisconnectReason;
-    /** Detail for `error` (the system's message), empty otherwise. */
-    readonly detail: string;
-    readonly lines: number;
-    readonly bytes: number;
-    readonly truncated: number;
-    readonly durationMs: number;
-  };
 
 /** The names accepted by `--label`: what a `text` line's label names. */
 export const LABEL_STYLES = ["number", "address", "both"] as const;
@@ -164,11 +109,6 @@ export interface MessageFormatOptions {
 }
 
 const NEWLINE = new Uint8Array([10]);
-
-/** `1 line`, `2 lines`: a count with its noun, for messages people read. */
-export function countOf(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
-}
 
 /** `[client 3 web1 127.0.0.1:5000 truncated] `: what `style` names, the
  * client's name if it gave one, and the flags. */
@@ -245,7 +185,7 @@ export class MessageFormatter {
   /** Writes one message, in consecutive calls to `sink`. `length` is the
    * length the line had before a cut (JSON's `length` of a truncated line). */
   write(
-    sink: LineSink,
+    sink: LineWriter,
     line: Uint8Array,
     truncated: boolean,
     partial: boolean,
@@ -297,7 +237,7 @@ export class MessageFormatter {
    * need no escaping, exactly as {@linkcode MessageFormatter.write} would one
    * by one, and returns the offset of the first line it left to `write`
    * (`from` itself where the runtime has no WebAssembly SIMD); see
-   * lib/format/line_labeller.ts. With `maxLine` and `time` bound it is a framer's
+   * lib/format/_line_labeller.ts. With `maxLine` and `time` bound it is a framer's
    * `LineRun` (for `raw`, of a framer with `keepCr`);
    * {@linkcode MessageFormatter.runLines} counts what it wrote. `labeller`
    * is this thread's unless a test gives its own, with smaller areas.
@@ -391,7 +331,7 @@ function base64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { formatMessage } from "./output_format.ts";
+ * import { formatMessage } from "./message_formatter.ts";
  * import assert from "node:assert/strict";
  *
  * let out = "";
@@ -404,7 +344,7 @@ function base64(bytes: Uint8Array): string {
  * ```
  */
 export function formatMessage(
-  sink: ChunkSink | LineSink,
+  sink: ChunkSink | LineWriter,
   format: OutputFormat,
   client: ClientInfo,
   line: Uint8Array,
@@ -417,7 +357,7 @@ export function formatMessage(
     length?: number;
   } = {},
 ): void {
-  const lines = "writeLine" in sink ? sink : lineSinkOver(sink);
+  const lines = "writeLine" in sink ? sink : lineWriterOver(sink);
   const { length = line.length, ...formatOptions } = options;
   new MessageFormatter(format, client, formatOptions).write(
     lines,
@@ -430,7 +370,7 @@ export function formatMessage(
 }
 
 /** Lets a plain {@linkcode ChunkSink} take whole lines, one chunk per part. */
-export function lineSinkOver(sink: ChunkSink): LineSink {
+export function lineWriterOver(sink: ChunkSink): LineWriter {
   return {
     write: (chunk) => sink.write(chunk),
     writeLine(prefix, body, suffix = null): void {
@@ -442,131 +382,22 @@ export function lineSinkOver(sink: ChunkSink): LineSink {
   };
 }
 
-/** What a refusal says, in the text event and to the refused peer. */
-export function refusalText(
-  refusal: {
-    readonly reason: RefusalReason;
-    readonly limit: number;
-    readonly address: string;
-    readonly detail?: string;
-  },
-): string {
-  switch (refusal.reason) {
-    case "denied":
-      return "denied by --allow/--deny";
-    case "full":
-      return `server full (${countOf(refusal.limit, "client")})`;
-    case "per-ip":
-      return `too many connections from ${safeString(refusal.address)} (limit ${refusal.limit})`;
-    case "tls":
-      return `TLS: ${
-        refusal.detail === undefined ? "handshake failed" : safeString(refusal.detail)
-      }`;
-  }
-}
-
-/** `host:port` as a terminal may show it: an address a peer could choose
- * (a proxy's header, say) is escaped like every peer string. */
-function shownHostPort(address: string, port: number): string {
-  return formatHostPort(safeString(address), port);
-}
-
-/** Formats a connection event as one line of text for stderr. */
-export function formatTextEvent(event: ConnectionEvent): string {
-  if (event.type === "refused") {
-    return `refused ${shownHostPort(event.address, event.port)}: ${refusalText(event)}\n`;
-  }
-  const { client } = event;
-  const who = `client ${client.id}` +
-    (client.name === undefined ? "" : ` (${safeString(client.name)})`);
-  const from = shownHostPort(client.address, client.port);
-  if (event.type === "connect") {
-    const as = client.identity === undefined ? "" : ` as ${safeString(client.identity)}`;
-    return `${who} connected from ${from}${as}\n`;
-  }
-  const detail = safeString(event.detail);
-  const reason = detail === "" ? event.reason : `${event.reason}: ${detail}`;
-  const seconds = (event.durationMs / 1000).toFixed(1);
-  const truncated = event.truncated > 0 ? `, ${event.truncated} truncated` : "";
-  return `${who} disconnected from ${from} (${reason}): ` +
-    `${countOf(event.lines, "line")}, ${countOf(event.bytes, "byte")}${truncated}, ${seconds} s\n`;
-}
-
-/** Formats a connection event as one JSON line; with `run`, the record
- * names the run, as messages do. */
-export function formatJsonEvent(event: ConnectionEvent, run?: string): string {
-  const head = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}"` +
-    jsonRun(run);
-  if (event.type === "refused") {
-    const limit = event.reason === "full" || event.reason === "per-ip"
-      ? `,"limit":${event.limit}`
-      : "";
-    const detail = event.detail === undefined ? "" : `,"detail":${jsonString(event.detail)}`;
-    return head + `,"address":${jsonString(event.address)},"port":${event.port},` +
-      `"reason":"${event.reason}"${limit}${detail}}\n`;
-  }
-  const client = `${head},${jsonClientFields(event.client)}`;
-  if (event.type === "connect") return client + "}\n";
-  const detail = event.detail === "" ? "" : `,"detail":${jsonString(event.detail)}`;
-  return client + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
-    `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;
-}
-
-/** What the `start` record says: the first record a server writes. */
-export interface RunStart {
-  readonly time: number;
-  /** The run's id, in every record of the run. */
-  readonly run: string;
-  /** The server's version. */
-  readonly version: string;
-  /** The address it listens on, as `host:port`. */
-  readonly listen: string;
-}
-
-/** The `start` record, written once the server listens, before any client. */
-export function formatJsonStart(start: RunStart): string {
-  return `{"time":"${new Date(start.time).toISOString()}","type":"start"${jsonRun(start.run)},` +
-    `"version":${jsonString(start.version)},"listen":${jsonString(start.listen)}}\n`;
-}
-
-/** What the `stop` record says: the totals of the summary. */
-export interface RunStop {
-  readonly time: number;
-  readonly run: string;
-  readonly clients: number;
-  readonly lines: number;
-  readonly bytes: number;
-  readonly truncated: number;
-  /** Connections refused, for any reason. */
-  readonly refused: number;
-  /** Clients still connected when the drain timeout ran out. */
-  readonly cutOff: number;
-  /** Clients dropped for a full send queue. */
-  readonly dropped: number;
-  readonly kicked: number;
-  /** Since the server started listening. */
-  readonly durationMs: number;
-}
-
-/** The `stop` record, written after every client's last record at a clean
- * shutdown: its absence says the server did not get to finish. */
-export function formatJsonStop(stop: RunStop): string {
-  return `{"time":"${new Date(stop.time).toISOString()}","type":"stop"${jsonRun(stop.run)},` +
-    `"clients":${stop.clients},"lines":${stop.lines},"bytes":${stop.bytes},` +
-    `"truncated":${stop.truncated},"refused":${stop.refused},"cut_off":${stop.cutOff},` +
-    `"dropped":${stop.dropped},"kicked":${stop.kicked},"duration_ms":${stop.durationMs}}\n`;
-}
-
 /** `,"run":"..."`, or "" without a run. */
-function jsonRun(run: string | undefined): string {
+export function jsonRun(run: string | undefined): string {
   return run === undefined ? "" : `,"run":${jsonString(run)}`;
 }
 
 /** `"client":N,"address":...,"port":N` and, for a client that has them,
  * its certificate's `identity`, its chosen `name` and its `session`. */
-function jsonClientFields(client: ClientInfo): string {
+export function jsonClientFields(client: ClientInfo): string {
   return `"client":${client.id},"address":${jsonString(client.address)},"port":${client.port}` +
     (client.identity === undefined ? "" : `,"identity":${jsonString(client.identity)}`) +
     (client.name === undefined ? "" : `,"name":${jsonString(client.name)}`) +
     (client.session === undefined ? "" : `,"session":${jsonString(client.session)}`);
+}
+
+/** `host:port` as a terminal may show it: an address a peer could choose
+ * (a proxy's header, say) is escaped like every peer string. */
+export function shownHostPort(address: string, port: number): string {
+  return formatHostPort(safeString(address), port);
 }

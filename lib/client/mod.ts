@@ -1,0 +1,12 @@
+/**
+ * The linehub client: the plain byte client (`runClient`), the line client
+ * with `--retry` and `--ack` (`ReconnectingClient`), its bounded line queue,
+ * and TLS connections with their error messages.
+ *
+ * @module
+ */
+
+export * from "./line_client.ts";
+export * from "./line_queue.ts";
+export * from "./plain_client.ts";
+export * from "./tls_connect.ts";

@@ -1,0 +1,9 @@
+/**
+ * How messages are written to the output: `text`, `json` or `raw`, one
+ * `MessageFormatter` per client, with runs of plain lines labelled in one
+ * WebAssembly SIMD call (the private `_line_labeller.ts`).
+ *
+ * @module
+ */
+
+export * from "./message_formatter.ts";

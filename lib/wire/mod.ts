@@ -1,0 +1,18 @@
+/**
+ * The wire formats, as pure functions and classes over bytes, tested without
+ * sockets: lines framed from a byte stream (LF ends a line, one CR before it
+ * dropped, the `--max-line` cut at a character boundary), the client's line
+ * reader, the acknowledgment protocol, the hello a linehub client may send
+ * first, the notice lines a server sends when it refuses or cuts off a
+ * client, and the first bytes of a TLS handshake. Nothing here does I/O or
+ * imports another part of lib/ (a type-only import of io's shapes aside).
+ *
+ * @module
+ */
+
+export * from "./ack_protocol.ts";
+export * from "./hello_line.ts";
+export * from "./line_framer.ts";
+export * from "./line_reader.ts";
+export * from "./server_notice.ts";
+export * from "./tls_sniff.ts";
