@@ -1,8 +1,9 @@
 /**
  * Test helpers for the network tests: an in-memory output, a collecting log,
- * a seeded PRNG, bounded waits, and small socket chores (read to the end,
- * write and close, a port with nobody listening). Every wait has a deadline
- * and fails with a message saying what it was waiting for.
+ * the seeded PRNG (re-exported from tools/seeded_random.ts), bounded waits,
+ * and small socket chores (read to the end, write and close, a port with
+ * nobody listening). Every wait has a deadline and fails with a message
+ * saying what it was waiting for.
  *
  * @module
  */
@@ -103,22 +104,9 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/** A seeded PRNG (mulberry32): the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A whole number from `min` to `max`, both included. */
-export function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1));
-}
+// The seeded PRNG moved to tools/seeded_random.ts, where the soak shares
+// it; re-exported here until the tests import it from there.
+export { randomInt, seededRandom } from "../tools/seeded_random.ts";
 
 /** Writes all of `data`. */
 export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {

@@ -62,6 +62,7 @@ import {
   type ServerExit,
   steadyText,
 } from "./soak_verdict.ts";
+import { forkRandom, randomInt, seededRandom } from "./seeded_random.ts";
 
 const USAGE = `Usage: deno task soak [options]
        deno run --allow-all tools/soak.ts [options]
@@ -250,29 +251,6 @@ function churnCount(text: string): number {
 
 // ---------------------------------------------------------------------------
 // Small helpers
-
-/** A seeded PRNG (mulberry32): the same seed gives the same schedule. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A whole number from `min` to `max`, both included. */
-function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1));
-}
-
-/** A PRNG of its own for a task that runs concurrently with others, so the
- * main sequence does not depend on how they interleave. */
-function forkRandom(random: () => number): () => number {
-  return seededRandom(Math.floor(random() * 2 ** 32));
-}
 
 const started = performance.now();
 
