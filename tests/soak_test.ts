@@ -1,6 +1,6 @@
 /**
- * The soak (`tools/soak.ts`): a short run must pass, and its verdict must be
- * able to fail. The verdict is pure (`tools/soak_verdict.ts`), so it is
+ * The soak (`tools/soak/`): a short run must pass, and its verdict must be
+ * able to fail. The verdict is pure (`tools/soak/verdict.ts`), so it is
  * tested here with crafted output: a missing line, a garbled JSON line, a raw
  * control byte, a fault connection that came out wrong, a server that ended
  * the wrong way, next to clean output that passes. The framing model the
@@ -24,7 +24,7 @@ import {
   type SoakFacts,
   steadyText,
   type Verdict,
-} from "../tools/soak_verdict.ts";
+} from "../tools/soak/verdict.ts";
 import { randomInt, seededRandom } from "./_net.ts";
 import { DENO, ROOT, runProgram } from "./_process.ts";
 
@@ -406,11 +406,11 @@ Deno.test("the soak's framing model agrees with the server's framer on random by
 
 // A real run: the server, 8 clients, a kill, rotations and fault connections,
 // then a burst of resets before accept and the smallest churn.
-Deno.test("a short real soak (tools/soak.ts --duration 8 --seed 1) passes", async () => {
+Deno.test("a short real soak (tools/soak/main.ts --duration 8 --seed 1) passes", async () => {
   const result = await runProgram(DENO, [
     "run",
     "--allow-all",
-    `${ROOT}tools/soak.ts`,
+    `${ROOT}tools/soak/main.ts`,
     ...["--duration", "8", "--seed", "1", "--early-resets", "100", "--churn", "4000"],
   ]);
   const lines = result.stdout.trimEnd().split("\n");

@@ -1,7 +1,7 @@
 /**
- * What the soak's modules (`soak.ts`, `soak_churn.ts`, `heap_gauge.ts`)
- * share: the loopback address they run on, and bounded waiting. Private to
- * the soak; nothing outside `tools/` imports it.
+ * What the soak's modules (`main.ts`, `churn.ts`, `heap_gauge.ts`) share:
+ * the loopback address they run on, and bounded waiting. Private to the
+ * soak; nothing outside `tools/soak/` imports it.
  *
  * @module
  */

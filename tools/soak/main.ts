@@ -13,14 +13,14 @@
  * binary, ESC/CSI/OSC, NUL, invalid UTF-8, lone CR, lines at and over
  * `--max-line`). When the load ends it closes the clients' stdin and waits
  * for them to exit. Then, with the server idle, come the short connections
- * (tools/soak_churn.ts): bursts of connects reset while the server is
+ * (churn.ts): bursts of connects reset while the server is
  * stopped, so that each dies in its accept queue, each followed by an
  * ordinary client whose line is timed to the output; and two rounds of
  * thousands of one-line connections, half ending gracefully and half with a
  * reset, with the server's heap read after a full collection before, between
- * and after them (tools/heap_gauge.ts, over the inspector the server runs
+ * and after them (heap_gauge.ts, over the inspector the server runs
  * with). Last, it stops the server with SIGTERM while a few clients are
- * mid-stream, and judges (tools/soak_verdict.ts): every steady line in the
+ * mid-stream, and judges (verdict.ts): every steady line in the
  * output at least once, every output line a whole JSON record with no raw
  * control byte, every fault and churned connection shown exactly as the
  * framing rules say, every client exiting 0, every server ending only as the
@@ -42,13 +42,13 @@
 import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { AckParser } from "../lib/wire/ack_protocol.ts";
-import { writeAll } from "../lib/io/write_all.ts";
-import { closeQuietly } from "../lib/io/close_quietly.ts";
-import { concatBytes as concat } from "../lib/io/concat_bytes.ts";
-import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";
+import { AckParser } from "../../lib/wire/ack_protocol.ts";
+import { writeAll } from "../../lib/io/write_all.ts";
+import { closeQuietly } from "../../lib/io/close_quietly.ts";
+import { concatBytes as concat } from "../../lib/io/concat_bytes.ts";
+import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
 import { HeapGauge, INSPECTOR_URL } from "./heap_gauge.ts";
-import { churn, resetBurst, type ShortConnection, timedLine } from "./soak_churn.ts";
+import { churn, resetBurst, type ShortConnection, timedLine } from "./churn.ts";
 import {
   type AcceptLatency,
   analyzeOutput,
@@ -61,11 +61,11 @@ import {
   type ProbeKind,
   type ServerExit,
   steadyText,
-} from "./soak_verdict.ts";
-import { forkRandom, randomInt, seededRandom } from "./seeded_random.ts";
+} from "./verdict.ts";
+import { forkRandom, randomInt, seededRandom } from "../seeded_random.ts";
 
 const USAGE = `Usage: deno task soak [options]
-       deno run --allow-all tools/soak.ts [options]
+       deno run --allow-all tools/soak/main.ts [options]
 
 Runs linehub's server and clients under a steady load while killing and
 restarting the server, rotating its output and opening faulty connections;
@@ -90,7 +90,7 @@ Options:
   -h, --help         show this help and exit
 `;
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DENO = Deno.execPath();
 /** The server's `--max-line`: small, so that lines at and over it are cheap. */
 const MAX_LINE = 4096;
@@ -396,7 +396,7 @@ class ServerControl {
 
   /** The server's arguments, as the issue gives them, and an inspector on a
    * loopback port of the system's choosing, for the heap readings around the
-   * churn (see tools/heap_gauge.ts). */
+   * churn (see heap_gauge.ts). */
   args(port: number): string[] {
     return [
       "run",

@@ -1,5 +1,5 @@
 /**
- * The soak's verdict (`tools/soak.ts`), as pure functions over what the run
+ * The soak's verdict (`tools/soak/`), as pure functions over what the run
  * left behind: the server's JSON Lines output files, what the soak sent, and
  * what it saw of the processes. Nothing here touches a socket, a process or
  * the clock, so the checks that decide PASS or FAIL are tested with crafted
@@ -16,7 +16,7 @@
  * @module
  */
 
-import { utf8CutPoint } from "../lib/wire/_utf8_cut.ts";
+import { utf8CutPoint } from "../../lib/wire/_utf8_cut.ts";
 
 /** One message as the server should write it: `text` is what `JSON.parse`
  * gives back for the record's `text` field. */
@@ -233,7 +233,7 @@ const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  *
  * @example
  * ```ts
- * import { steadyText } from "./soak_verdict.ts";
+ * import { steadyText } from "./verdict.ts";
  * import assert from "node:assert/strict";
  *
  * assert.match(steadyText(3, 17), /^s3 17 [a-z]{16,111}$/);
@@ -263,7 +263,7 @@ export function steadyText(sender: number, seq: number): string {
  *
  * @example
  * ```ts
- * import { expectedMessages } from "./soak_verdict.ts";
+ * import { expectedMessages } from "./verdict.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("ab\r\nabcdef\nxy");
@@ -319,7 +319,7 @@ interface ConnectionView {
  *
  * @example
  * ```ts
- * import { analyzeOutput, steadyText } from "./soak_verdict.ts";
+ * import { analyzeOutput, steadyText } from "./verdict.ts";
  * import assert from "node:assert/strict";
  *
  * const record = { type: "message", client: 0, port: 1, text: steadyText(0, 0) };
@@ -657,7 +657,7 @@ function describe(message: MessageRecord | ExpectedMessage | undefined): string 
  *
  * @example
  * ```ts
- * import { analyzeOutput, judge } from "./soak_verdict.ts";
+ * import { analyzeOutput, judge } from "./verdict.ts";
  * import assert from "node:assert/strict";
  *
  * const output = analyzeOutput([], { steadySent: [], probes: [] });
@@ -782,7 +782,7 @@ function acceptLatencyProblems(
  *
  * @example
  * ```ts
- * import { heapGrowthProblem } from "./soak_verdict.ts";
+ * import { heapGrowthProblem } from "./verdict.ts";
  * import assert from "node:assert/strict";
  *
  * const round = { connections: 10_000, beforeBytes: 8_000_000, afterBytes: 8_050_000 };

@@ -1,5 +1,5 @@
 /**
- * Short connections for the soak (`tools/soak.ts`), by the thousand: the
+ * Short connections for the soak (`tools/soak/`), by the thousand: the
  * churn, where each connection sends one line and ends, gracefully or with a
  * reset, and bursts of connects that reset before the server accepts them.
  * A server that keeps something for every connection that ended, or that
@@ -14,10 +14,10 @@
  */
 
 import net from "node:net";
-import { AckParser } from "../lib/wire/ack_protocol.ts";
-import { writeAll } from "../lib/io/write_all.ts";
-import { closeQuietly } from "../lib/io/close_quietly.ts";
-import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_soak_common.ts";
+import { AckParser } from "../../lib/wire/ack_protocol.ts";
+import { writeAll } from "../../lib/io/write_all.ts";
+import { closeQuietly } from "../../lib/io/close_quietly.ts";
+import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
 
 /** How a short connection ended: `graceful` half-closes and reads to the
  * server's close; `reset` waits for its line's acknowledgment, then resets;

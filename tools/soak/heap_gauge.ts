@@ -14,7 +14,7 @@
  * @module
  */
 
-import { within } from "./_soak_common.ts";
+import { within } from "./_common.ts";
 
 /** The inspector URL in a Deno process's stderr. */
 export const INSPECTOR_URL = /Debugger listening on (ws:\/\/\S+)/;
