@@ -17,7 +17,7 @@ import net from "node:net";
 import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { writeAll } from "../../lib/io/write_all.ts";
 import { closeQuietly } from "../../lib/io/close_quietly.ts";
-import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
+import { describe, HOST, letters, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
 
 /** How a short connection ended: `graceful` half-closes and reads to the
  * server's close; `reset` waits for its line's acknowledgment, then resets;
@@ -333,12 +333,4 @@ function failedConnect(kind: ShortKind, startMs: number, error: unknown): ShortC
     sent: "",
     failure: `connect failed: ${describe(error)}`,
   };
-}
-
-/** `min` to `max` random lower-case letters. */
-function letters(random: () => number, min: number, max: number): string {
-  const length = min + Math.floor(random() * (max - min + 1));
-  let word = "";
-  for (let i = 0; i < length; i++) word += String.fromCharCode(97 + Math.floor(random() * 26));
-  return word;
 }

@@ -39,16 +39,29 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import net from "node:net";
-import { parseArgs } from "node:util";
 import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { writeAll } from "../../lib/io/write_all.ts";
 import { closeQuietly } from "../../lib/io/close_quietly.ts";
 import { concatBytes as concat } from "../../lib/io/concat_bytes.ts";
-import { describe, HOST, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
+import { UsageError } from "../../lib/text/mod.ts";
+import {
+  DENO,
+  describe,
+  HOST,
+  letters,
+  log,
+  PROBE_IO_TIMEOUT_MS,
+  ROOT,
+  sleep,
+  within,
+} from "./_common.ts";
+import { EXIT_TIMEOUT_MS, killAll, reapAll, track } from "./_children.ts";
+import { count, plural } from "./_count.ts";
 import { HeapGauge, INSPECTOR_URL } from "./heap_gauge.ts";
 import { churn, resetBurst, type ShortConnection, timedLine } from "./churn.ts";
+import { parseOptions, type SoakOptions, USAGE } from "./options.ts";
+import { readRssKiB } from "./read_rss_kib.ts";
 import {
   type AcceptLatency,
   analyzeOutput,
@@ -64,34 +77,6 @@ import {
 } from "./verdict.ts";
 import { forkRandom, randomInt, seededRandom } from "../seeded_random.ts";
 
-const USAGE = `Usage: deno task soak [options]
-       deno run --allow-all tools/soak/main.ts [options]
-
-Runs linehub's server and clients under a steady load while killing and
-restarting the server, rotating its output and opening faulty connections;
-prints a table of counts and one verdict line. Exit status 0 on PASS, 1 on
-FAIL, 2 on bad usage.
-
-Then, with the server idle, it resets bursts of connects before the server
-can accept them, timing an ordinary client's line after each burst, and runs
-a churn of short connections, measuring the server's heap around it.
-
-Options:
-  --duration SECS    how long the load and the faults last (default 30)
-  --seed N           seed of the fault schedule (default: random, printed)
-  --clients N        steady client processes (default 8)
-  --rate N           lines per second each steady client sends (default 100)
-  --rss-limit MB     most the server's RSS may reach (default 128)
-  --early-resets N   connects reset before accept, in bursts of 200
-                     (default 600; 0 skips them)
-  --churn N          short connections, one line each, half of them reset
-                     (default 20000, at least 4000; 0 skips them)
-  --keep             keep the output directory even on PASS
-  -h, --help         show this help and exit
-`;
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const DENO = Deno.execPath();
 /** The server's `--max-line`: small, so that lines at and over it are cheap. */
 const MAX_LINE = 4096;
 /** The server's `--idle-timeout`, in seconds. */
@@ -105,8 +90,6 @@ const STARTUP_TIMEOUT_MS = 20_000;
 const BIND_TIMEOUT_MS = 10_000;
 /** Tries at starting a server before the soak gives up on it. */
 const START_ATTEMPTS = 5;
-/** How long a killed server may take to be gone. */
-const EXIT_TIMEOUT_MS = 10_000;
 /** How long a rotation may take to be confirmed on stderr. */
 const ROTATE_TIMEOUT_MS = 5_000;
 /** How long the steady clients get to deliver their queues and exit once
@@ -155,10 +138,6 @@ const ACCEPT_LATENCY_BOUND_MS = 1000;
  * on it: long enough for a server that pauses 100 ms per failure to get
  * through a whole burst (20 s), so the report says how late the line was. */
 const AFTER_BURST_TIMEOUT_MS = 30_000;
-/** Fewest short connections for a churn: the heap growth of a round is
- * judged per connection, and a fixed noise of some 30 KB is 32 bytes per
- * connection in rounds of 1,000 (measured), too close to the bound. */
-const MIN_CHURN = 4000;
 /** The longest one churn round may start connections for. */
 const CHURN_ROUND_MS = 20_000;
 /**
@@ -177,106 +156,6 @@ const CHURN_SETTLE_MS = 500;
 
 const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
 const encoder = new TextEncoder();
-
-/** The soak's command line. */
-interface SoakOptions {
-  readonly duration: number;
-  readonly seed: number;
-  readonly clients: number;
-  readonly rate: number;
-  readonly rssLimitMb: number;
-  readonly earlyResets: number;
-  readonly churn: number;
-  readonly keep: boolean;
-}
-
-class UsageError extends Error {}
-
-function parseOptions(args: string[]): SoakOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        duration: { type: "string", default: "30" },
-        seed: { type: "string" },
-        clients: { type: "string", default: "8" },
-        rate: { type: "string", default: "100" },
-        "rss-limit": { type: "string", default: "128" },
-        "early-resets": { type: "string", default: "600" },
-        churn: { type: "string", default: "20000" },
-        keep: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) return "help";
-  return {
-    duration: integer(values.duration, "duration", 5, 3600),
-    seed: values.seed === undefined
-      ? Math.floor(Math.random() * 2 ** 31)
-      : integer(values.seed, "seed", 0, 2 ** 32 - 1),
-    clients: integer(values.clients, "clients", 1, 64),
-    rate: integer(values.rate, "rate", 1, 5000),
-    rssLimitMb: integer(values["rss-limit"], "rss-limit", 16, 65536),
-    earlyResets: integer(values["early-resets"], "early-resets", 0, 100_000),
-    churn: churnCount(values.churn),
-    keep: values.keep,
-  };
-}
-
-function integer(text: string, name: string, min: number, max: number): number {
-  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(
-      `Invalid --${name} "${text}": must be a whole number from ${min} to ${max}`,
-    );
-  }
-  return value;
-}
-
-function churnCount(text: string): number {
-  const value = integer(text, "churn", 0, 1_000_000);
-  if (value !== 0 && value < MIN_CHURN) {
-    throw new UsageError(
-      `Invalid --churn "${text}": must be 0 or at least ${MIN_CHURN}`,
-    );
-  }
-  return value;
-}
-
-// ---------------------------------------------------------------------------
-// Small helpers
-
-const started = performance.now();
-
-/** Progress on stderr, stamped with the seconds since the start. */
-function log(message: string): void {
-  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
-  Deno.stderr.writeSync(encoder.encode(`soak [${seconds} s] ${message}\n`));
-}
-
-/** Every child process still running, so that all are killed on the way out. */
-const children = new Set<Deno.ChildProcess>();
-
-function track(child: Deno.ChildProcess): void {
-  children.add(child);
-  child.status.finally(() => children.delete(child)).catch(() => {});
-}
-
-function killAll(): void {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // The server
@@ -625,15 +504,6 @@ class ServerControl {
   }
 }
 
-/** A process's resident set size in KiB, from `/proc/PID/status` (Linux;
- * Deno lets only `--allow-all` read it). */
-function readRssKiB(pid: number | "self"): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kib = /VmRSS:\s+(\d+)/.exec(status)?.[1];
-  if (kib === undefined) throw new Error(`No VmRSS in /proc/${pid}/status`);
-  return Number(kib);
-}
-
 /** Waits until `port` can be bound on the loopback address again. */
 async function waitBindable(port: number): Promise<boolean> {
   const deadline = performance.now() + BIND_TIMEOUT_MS;
@@ -913,13 +783,6 @@ async function readToEnd(conn: Deno.Conn, parser: AckParser, timeoutMs: number):
   }
 }
 
-function asciiWord(random: () => number, min: number, max: number): string {
-  const length = randomInt(random, min, max);
-  let word = "";
-  for (let i = 0; i < length; i++) word += String.fromCharCode(97 + randomInt(random, 0, 25));
-  return word;
-}
-
 /**
  * (c) Sends whole lines, waits until they are acknowledged, sends one more
  * and part of another, and resets the connection. The part must come out
@@ -939,10 +802,10 @@ async function resetProbe(ctx: ProbeContext, random: () => number, id: number): 
   const whole = randomInt(random, 1, 4);
   const lines = Array.from(
     { length: whole },
-    (_, j) => `r${id} ${j} ${asciiWord(random, 5, 60)}\n`,
+    (_, j) => `r${id} ${j} ${letters(random, 5, 60)}\n`,
   );
-  const tail = `r${id} last ${asciiWord(random, 5, 60)}\n`;
-  const part = `r${id} partial ${asciiWord(random, 1, 40)}`;
+  const tail = `r${id} last ${letters(random, 5, 60)}\n`;
+  const part = `r${id} partial ${letters(random, 1, 40)}`;
   const pause = randomInt(random, 200, 400);
   const epoch = ctx.server.epoch;
   const startMs = Date.now();
@@ -1009,8 +872,8 @@ function halfOpenProbe(ctx: ProbeContext, random: () => number, id: number): Pro
   const name = `half-open#${id}`;
   const count = randomInt(random, 1, 5);
   let text = "";
-  for (let j = 0; j < count; j++) text += `o${id} ${j} ${asciiWord(random, 5, 60)}\n`;
-  if (random() < 0.5) text += `o${id} partial ${asciiWord(random, 1, 30)}`;
+  for (let j = 0; j < count; j++) text += `o${id} ${j} ${letters(random, 5, 60)}\n`;
+  if (random() < 0.5) text += `o${id} partial ${letters(random, 1, 30)}`;
   const hold = randomInt(random, 1000, 3000);
   return probe(
     ctx,
@@ -1028,7 +891,7 @@ function halfOpenProbe(ctx: ProbeContext, random: () => number, id: number): Pro
  * closes it for `--idle-timeout`, which must happen in time and not early. */
 function idleProbe(ctx: ProbeContext, random: () => number, id: number): Promise<void> {
   const name = `idle#${id}`;
-  const part = random() < 0.5 ? `i${id} silent ${asciiWord(random, 1, 30)}` : "";
+  const part = random() < 0.5 ? `i${id} silent ${letters(random, 1, 30)}` : "";
   return probe(
     ctx,
     { kind: "idle", name, reasons: ["idle-timeout"], mayLoseUnread: false },
@@ -1118,7 +981,7 @@ function hostileSegment(random: () => number, token: string): Uint8Array {
   if (pick < 0.45) {
     const parts: Uint8Array[] = [encoder.encode(token)];
     for (let i = randomInt(random, 1, 5); i > 0; i--) {
-      parts.push(encoder.encode(asciiWord(random, 0, 8)));
+      parts.push(encoder.encode(letters(random, 0, 8)));
       parts.push(
         random() < 0.6
           ? encoder.encode(TERMINAL_TRICKS[randomInt(random, 0, TERMINAL_TRICKS.length - 1)] ?? "")
@@ -1446,7 +1309,7 @@ async function earlyResetPhase(
     // Connected after the whole burst, the line's connection is behind all of
     // it in the accept queue: once the line is out, the server has been
     // through every connection of the burst.
-    const text = `after-burst ${burst} ${asciiWord(random, 8, 30)}`;
+    const text = `after-burst ${burst} ${letters(random, 8, 30)}`;
     const line = await timedLine(port, ctx.server.outPath, text, AFTER_BURST_TIMEOUT_MS);
     const report: BurstReport = {
       resets: size,
@@ -1712,15 +1575,6 @@ async function readOutput(server: ServerControl): Promise<OutputFile[]> {
 function formatTable(rows: readonly (readonly [string, string])[]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join("\n");
-}
-
-function count(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
-/** `n` and `noun`, in the plural unless `n` is 1. */
-function plural(n: number, noun: string): string {
-  return `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 interface Report {
@@ -2010,7 +1864,7 @@ async function runSoak(options: SoakOptions): Promise<number> {
   } finally {
     server.stopSampling();
     killAll();
-    await Promise.all([...children].map((c) => within(c.status, EXIT_TIMEOUT_MS, null)));
+    await reapAll();
     if (pass && !options.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

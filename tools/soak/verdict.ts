@@ -17,6 +17,7 @@
  */
 
 import { utf8CutPoint } from "../../lib/wire/_utf8_cut.ts";
+import { count } from "./_count.ts";
 
 /** One message as the server should write it: `text` is what `JSON.parse`
  * gives back for the record's `text` field. */
@@ -803,10 +804,6 @@ export function heapGrowthProblem(growth: HeapGrowth | null, boundBytes: number)
   } ended ` +
     `connections, ${count(Math.round(perConnection))} bytes per connection after a full ` +
     `collection (bound ${count(boundBytes)})`;
-}
-
-function count(n: number): string {
-  return n.toLocaleString("en-US");
 }
 
 /** Whether a server process ended the way the soak ended it. A SIGTERM in
