@@ -45,25 +45,17 @@ import { writeAll } from "../../lib/io/write_all.ts";
 import { closeQuietly } from "../../lib/io/close_quietly.ts";
 import { concatBytes as concat } from "../../lib/io/concat_bytes.ts";
 import { UsageError } from "../../lib/text/mod.ts";
-import {
-  DENO,
-  describe,
-  HOST,
-  letters,
-  log,
-  PROBE_IO_TIMEOUT_MS,
-  ROOT,
-  sleep,
-  within,
-} from "./_common.ts";
-import { EXIT_TIMEOUT_MS, killAll, reapAll, track } from "./_children.ts";
+import { describe, HOST, letters, log, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
+import { killAll, reapAll } from "./_children.ts";
 import { count, plural } from "./_count.ts";
 import { HeapGauge } from "./heap_gauge.ts";
 import { churn, resetBurst, type ShortConnection, timedLine } from "./churn.ts";
 import { parseOptions, type SoakOptions, USAGE } from "./options.ts";
 import { readOutput } from "./read_output.ts";
 import { readRssKiB } from "./read_rss_kib.ts";
-import { DRAIN_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_LINE, ServerControl } from "./server_control.ts";
+import { planPauses, planServerActions, runServerActions } from "./plan.ts";
+import { SteadySender } from "./steady_sender.ts";
+import { IDLE_TIMEOUT_S, MAX_LINE, ServerControl } from "./server_control.ts";
 import {
   type AcceptLatency,
   analyzeOutput,
@@ -74,7 +66,6 @@ import {
   type ProbeExpectation,
   type ProbeKind,
   type ServerExit,
-  steadyText,
 } from "./verdict.ts";
 import { forkRandom, randomInt, seededRandom } from "../seeded_random.ts";
 
@@ -86,12 +77,6 @@ const CLIENT_EXIT_TIMEOUT_MS = 60_000;
 const PROBES_TIMEOUT_MS = 30_000;
 /** Most fault connections open at once (a flood counts as one). */
 const MAX_PROBES_IN_FLIGHT = 12;
-/** Steady feeding tick: lines due are written every this many ms. */
-const FEED_TICK_MS = 20;
-/** Most lines written to a client's stdin in one tick (catching up). */
-const MAX_FEED_BATCH = 500;
-/** Bytes of a steady client's stderr kept for the report. */
-const STDERR_TAIL = 4096;
 /** Connects in flight at once during a flood. */
 const FLOOD_CONCURRENCY = 50;
 /** Drain clients at the final SIGTERM, and how long they go on sending after it. */
@@ -139,106 +124,6 @@ const HEAP_GROWTH_BOUND_BYTES = 100;
 const CHURN_SETTLE_MS = 500;
 
 const encoder = new TextEncoder();
-
-// ---------------------------------------------------------------------------
-// Steady senders
-
-/** A stretch of silence in a steady client's input, from `at` (a
- * performance.now()) for `ms`. */
-interface Pause {
-  readonly at: number;
-  readonly ms: number;
-}
-
-/** One `client.ts --ack --retry forever` process fed numbered lines. */
-class SteadySender {
-  readonly index: number;
-  readonly child: Deno.ChildProcess;
-  /** Lines whose write into the client's stdin completed. */
-  sent = 0;
-  stderrTail = "";
-  /** Reconnect attempts the client announced on stderr. */
-  retries = 0;
-  feedError: string | null = null;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #stderrDone: Promise<void>;
-
-  constructor(index: number, port: number) {
-    this.index = index;
-    const child = new Deno.Command(DENO, {
-      args: [
-        ...["run", "--allow-net", `${ROOT}client.ts`],
-        ...["--ack", "--retry", "forever", HOST, String(port)],
-      ],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    this.child = child;
-    track(child);
-    this.#writer = child.stdin.getWriter();
-    this.#stderrDone = (async () => {
-      const textDecoder = new TextDecoder();
-      for await (const chunk of child.stderr) {
-        const text = textDecoder.decode(chunk, { stream: true });
-        this.retries += text.split("retrying in").length - 1;
-        this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL);
-      }
-    })().catch(() => {});
-  }
-
-  /**
-   * Writes lines at `rate` per second until `endAt` (a performance.now()).
-   * During `pause`, if given, it writes nothing: longer than
-   * `--idle-timeout`, so the server closes the client's connection and the
-   * client has to reconnect when lines come again; the lines due meanwhile
-   * follow at once.
-   */
-  async feed(rate: number, endAt: number, pause: Pause | null): Promise<void> {
-    const begin = performance.now();
-    try {
-      while (performance.now() < endAt) {
-        const now = performance.now();
-        if (pause !== null && now >= pause.at && now < pause.at + pause.ms) {
-          await sleep(FEED_TICK_MS);
-          continue;
-        }
-        const due = Math.floor(((now - begin) / 1000) * rate);
-        const count = Math.min(due - this.sent, MAX_FEED_BATCH);
-        if (count > 0) {
-          let text = "";
-          for (let seq = this.sent; seq < this.sent + count; seq++) {
-            text += steadyText(this.index, seq) + "\n";
-          }
-          // A client whose queue is full stops reading stdin; this write then
-          // waits, as a pipeline feeding it would.
-          await this.#writer.write(encoder.encode(text));
-          this.sent += count;
-        }
-        await sleep(FEED_TICK_MS);
-      }
-    } catch (error) {
-      this.feedError = describe(error);
-    }
-  }
-
-  /** Closes stdin and waits for the client to exit; null if it had to be
-   * killed. */
-  async finish(timeoutMs: number): Promise<number | null> {
-    await within(this.#writer.close().catch(() => {}), timeoutMs, undefined);
-    const status = await within<Deno.CommandStatus | null>(this.child.status, timeoutMs, null);
-    if (status === null) {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
-      await within(this.child.status, EXIT_TIMEOUT_MS, null);
-    }
-    await within(this.#stderrDone, 1000, undefined);
-    return status === null ? null : status.code;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Fault connections ("probes")
@@ -1089,87 +974,6 @@ async function shortPhases(
 
 // ---------------------------------------------------------------------------
 // The run
-
-/** When the server-side faults happen, in ms from the start. */
-interface ServerAction {
-  readonly at: number;
-  readonly action: "kill" | "term" | "rotate";
-}
-
-/** At least two SIGKILLs in runs of 30 s or more (one in shorter ones), one
- * mid-run SIGTERM from 30 s (the default run), and a rotation every 20 s or
- * so (at least two). */
-function planServerActions(random: () => number, durationMs: number): ServerAction[] {
-  const kills = durationMs >= 30_000 ? Math.max(2, Math.floor(durationMs / 40_000)) : 1;
-  const terms = durationMs >= 30_000 ? 1 : 0;
-  const stops: ServerAction["action"][] = [
-    ...Array<"kill">(kills).fill("kill"),
-    ...Array<"term">(terms).fill("term"),
-  ];
-  // Shuffled, then spread evenly with some jitter, so that restarts do not
-  // pile up and the clients' backoff stays short.
-  for (let i = stops.length - 1; i > 0; i--) {
-    const j = randomInt(random, 0, i);
-    [stops[i], stops[j]] = [stops[j] as ServerAction["action"], stops[i] as ServerAction["action"]];
-  }
-  const slot = (durationMs * 0.85) / stops.length;
-  const plan: ServerAction[] = stops.map((action, i) => ({
-    at: Math.max(1500, durationMs * 0.05 + slot * (i + 0.25 + 0.5 * random())),
-    action,
-  }));
-  const rotations = Math.max(2, Math.floor(durationMs / 20_000));
-  for (let i = 0; i < rotations; i++) {
-    plan.push({ at: durationMs * (0.05 + 0.85 * random()), action: "rotate" });
-  }
-  return plan.sort((a, b) => a.at - b.at);
-}
-
-/** Silences longer than `--idle-timeout` in the input of one steady client
- * (two from 20 s on), indexed by client. Each is placed away from the
- * planned kills and SIGTERMs, so that it is the server's idle timeout, not a
- * restart, that ends the client's connection. */
-function planPauses(
-  random: () => number,
-  clients: number,
-  begin: number,
-  durationMs: number,
-  actions: readonly ServerAction[],
-): (Pause | undefined)[] {
-  const pauses = new Array<Pause | undefined>(clients);
-  const ms = IDLE_TIMEOUT_S * 1000 + 1500;
-  const stops = actions.filter((a) => a.action !== "rotate");
-  // A SIGTERM keeps the server down for the drain timeout, a SIGKILL briefly.
-  const clear = (at: number): boolean =>
-    stops.every((stop) => {
-      const downFor = stop.action === "term" ? DRAIN_TIMEOUT_S * 1000 + 2000 : 2000;
-      return at + ms + 500 < stop.at || at > stop.at + downFor;
-    });
-  const count = Math.min(clients, durationMs >= 20_000 ? 2 : 1);
-  for (let i = 0; i < count; i++) {
-    const k = randomInt(random, 0, clients - 1);
-    let at = 0;
-    for (let attempt = 0; attempt < 50; attempt++) {
-      at = durationMs * (0.05 + 0.6 * random());
-      if (clear(at)) break;
-    }
-    pauses[k] = { at: begin + at, ms };
-  }
-  return pauses;
-}
-
-async function runServerActions(
-  server: ServerControl,
-  plan: readonly ServerAction[],
-  begin: number,
-): Promise<void> {
-  for (const { at, action } of plan) {
-    const wait = begin + at - performance.now();
-    if (wait > 0) await sleep(wait);
-    if (action === "kill") await server.kill();
-    else if (action === "term") await server.term();
-    else await server.rotate();
-  }
-}
 
 function formatTable(rows: readonly (readonly [string, string])[]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
