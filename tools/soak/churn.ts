@@ -14,10 +14,10 @@
  */
 
 import net from "node:net";
-import { AckParser } from "../../lib/wire/ack_protocol.ts";
-import { writeAll } from "../../lib/io/write_all.ts";
-import { closeQuietly } from "../../lib/io/close_quietly.ts";
-import { describe, HOST, letters, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
+import { closeQuietly, writeAll } from "../../lib/io/mod.ts";
+import { AckParser } from "../../lib/wire/mod.ts";
+import { describe, HOST, letters, PROBE_IO_TIMEOUT_MS, sleep } from "./_common.ts";
+import { readToClose } from "./read_to_end.ts";
 
 /** How a short connection ended: `graceful` half-closes and reads to the
  * server's close; `reset` waits for its line's acknowledgment, then resets;
@@ -151,7 +151,9 @@ export async function timedLine(
         latencyMs = performance.now() - began;
       }
       await conn.closeWrite();
-      if (!(await readToEnd(conn))) failure = "server did not close after the input ended";
+      if (!(await readToClose(conn, PROBE_IO_TIMEOUT_MS))) {
+        failure = "server did not close after the input ended";
+      }
     } catch (error) {
       failure = describe(error);
     } finally {
@@ -217,7 +219,9 @@ async function graceful(port: number, text: string): Promise<ShortConnection> {
     await conn.closeWrite();
     // Reading the acknowledgment too leaves nothing unread, so the close
     // that follows is not a reset.
-    if (!(await readToEnd(conn))) failure = "server did not close after the input ended";
+    if (!(await readToClose(conn, PROBE_IO_TIMEOUT_MS))) {
+      failure = "server did not close after the input ended";
+    }
   } catch (error) {
     failure = describe(error);
   } finally {
@@ -302,26 +306,6 @@ function resetOnConnect(port: number): Promise<ShortConnection> {
     socket.on("error", (error) => finish(0, `connect failed: ${describe(error)}`));
     socket.once("connect", () => finish(socket.localPort ?? 0, null));
   });
-}
-
-/** Reads until the server closes; false if it did not within the probe
- * timeout. A reset after everything was sent counts as a close. */
-async function readToEnd(conn: Deno.Conn): Promise<boolean> {
-  const buffer = new Uint8Array(256);
-  const deadline = Date.now() + PROBE_IO_TIMEOUT_MS;
-  while (true) {
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    let n: number | null | "timeout";
-    try {
-      n = await within<number | null | "timeout">(conn.read(buffer), left, "timeout");
-    } catch (error) {
-      if (error instanceof Deno.errors.ConnectionReset) return true;
-      throw error;
-    }
-    if (n === "timeout") return false;
-    if (n === null) return true;
-  }
 }
 
 function failedConnect(kind: ShortKind, startMs: number, error: unknown): ShortConnection {
