@@ -131,43 +131,13 @@ export async function timedLine(
   try {
     const from = (await file.stat()).size;
     const began = performance.now();
-    const startMs = Date.now();
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname: HOST,
-        port,
-        signal: AbortSignal.timeout(PROBE_IO_TIMEOUT_MS),
-      });
-    } catch (error) {
-      return { ...failedConnect("graceful", startMs, error), latencyMs: null };
-    }
-    const sent = text + "\n";
     let latencyMs: number | null = null;
-    let failure: string | null = null;
-    try {
-      await writeAll(conn, encoder.encode(sent));
+    const conn = await graceful(port, text + "\n", async () => {
       if (await appears(file, from, text, began + timeoutMs)) {
         latencyMs = performance.now() - began;
       }
-      await conn.closeWrite();
-      if (!(await readToClose(conn, PROBE_IO_TIMEOUT_MS))) {
-        failure = "server did not close after the input ended";
-      }
-    } catch (error) {
-      failure = describe(error);
-    } finally {
-      closeQuietly(conn);
-    }
-    return {
-      kind: "graceful",
-      port: conn.localAddr.port,
-      startMs,
-      endMs: Date.now(),
-      sent,
-      failure,
-      latencyMs,
-    };
+    });
+    return { ...conn, latencyMs };
   } finally {
     file.close();
   }
@@ -200,8 +170,13 @@ async function appears(
   }
 }
 
-/** Connect, one line, half-close, read to the server's close. */
-async function graceful(port: number, text: string): Promise<ShortConnection> {
+/** Connect, one line, half-close, read to the server's close; `sent`, if
+ * given, runs once the line is written and before the half-close. */
+async function graceful(
+  port: number,
+  text: string,
+  sent?: () => Promise<void>,
+): Promise<ShortConnection> {
   const startMs = Date.now();
   let conn: Deno.TcpConn;
   try {
@@ -216,6 +191,7 @@ async function graceful(port: number, text: string): Promise<ShortConnection> {
   let failure: string | null = null;
   try {
     await writeAll(conn, encoder.encode(text));
+    await sent?.();
     await conn.closeWrite();
     // Reading the acknowledgment too leaves nothing unread, so the close
     // that follows is not a reset.

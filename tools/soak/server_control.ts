@@ -112,12 +112,9 @@ export class ServerControl {
   /** SIGKILL, then a new server on the same port. */
   kill(): Promise<void> {
     return this.serialize(async () => {
-      const server = this.current;
-      if (server === null || server.done) return;
-      this.epoch++;
+      const server = this.#stopCurrent("SIGKILL");
+      if (server === null) return;
       this.kills++;
-      server.stoppedBy = "SIGKILL";
-      server.signal("SIGKILL");
       await this.#awaitExit(server, EXIT_TIMEOUT_MS);
       await this.#markTorn();
       const began = performance.now();
@@ -133,12 +130,9 @@ export class ServerControl {
    * the drain deadline and reconnect), then a new server on the same port. */
   term(): Promise<void> {
     return this.serialize(async () => {
-      const server = this.current;
-      if (server === null || server.done) return;
-      this.epoch++;
+      const server = this.#stopCurrent("SIGTERM");
+      if (server === null) return;
       this.terms++;
-      server.stoppedBy = "SIGTERM";
-      server.signal("SIGTERM");
       const exit = await this.#awaitExit(server, DRAIN_TIMEOUT_S * 1000 + EXIT_TIMEOUT_MS);
       if (exit !== null) this.termCodes.push(exit.code);
       await this.#restart();
@@ -187,6 +181,18 @@ export class ServerControl {
   /** Every server's stderr, one after another. */
   stderrLog(): string {
     return this.processes.map((p) => `--- server ${p.generation}\n${p.stderr}`).join("");
+  }
+
+  /** Sends `signal` to the running server, if any, as a fault the soak
+   * causes: the epoch moves, so the connections it cuts are promised
+   * nothing, and its end is put down to the soak. */
+  #stopCurrent(signal: "SIGKILL" | "SIGTERM"): ServerProcess | null {
+    const server = this.current;
+    if (server === null || server.done) return null;
+    this.epoch++;
+    server.stoppedBy = signal;
+    server.signal(signal);
+    return server;
   }
 
   async #awaitExit(server: ServerProcess, ms: number): Promise<ServerExit | null> {
