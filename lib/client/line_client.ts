@@ -29,7 +29,7 @@ import {
   LineReader,
   NoticeReader,
 } from "../wire/mod.ts";
-import { formatHostPort, type HostPort, randomId } from "../net/mod.ts";
+import { describeConnError, formatHostPort, type HostPort, randomId } from "../net/mod.ts";
 import {
   abortable,
   type ByteReader,
@@ -55,7 +55,7 @@ import {
   tlsCloseHint,
 } from "./plain_client.ts";
 import { LineQueue } from "./line_queue.ts";
-import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
+import { INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 
 const LF = 10;
 

@@ -1,7 +1,7 @@
 /**
  * The linehub client: the plain byte client (`runClient`), the line client
  * with `--retry` and `--ack` (`ReconnectingClient`), its bounded line queue,
- * and TLS connections with their error messages.
+ * and TLS connections (the words for their failures are lib/net's).
  *
  * @module
  */

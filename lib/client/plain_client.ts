@@ -18,7 +18,14 @@
  * @module
  */
 
-import { formatHostPort, type HostPort, randomId } from "../net/mod.ts";
+import {
+  describeConnError,
+  formatHostPort,
+  type HostPort,
+  isHandshakeRefusal,
+  randomId,
+  SERVER_NOT_TLS,
+} from "../net/mod.ts";
 import {
   type ByteReader,
   type ByteWriter,
@@ -30,11 +37,8 @@ import { describeError, safeString } from "../text/mod.ts";
 import { encodeHelloLine, type HeldNotice, NoticeReader, type ServerNotice } from "../wire/mod.ts";
 import {
   connectTls,
-  describeConnError,
   describeTls,
   INSECURE_WARNING,
-  isHandshakeRefusal,
-  SERVER_NOT_TLS,
   type TlsClientOptions,
   TlsHandshakeFailure,
 } from "./tls_connect.ts";
