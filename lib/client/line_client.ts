@@ -40,17 +40,19 @@ import {
 } from "../io/mod.ts";
 import { backoffDelay } from "./_backoff.ts";
 import { countOf, describeError } from "../text/mod.ts";
+import { ClientError } from "./client_error.ts";
 import {
-  abortReason,
   type ClientConn,
-  ClientError,
   connectedMessage,
   DEFAULT_CONNECT_TIMEOUT,
+  openConnection,
+} from "./connect.ts";
+import {
+  abortReason,
   END_MAYBE_UNREAD,
   type LineClientOptions,
   type NoticeOutcome,
   noticeOutcome,
-  openConnection,
   type ReportKind,
   tlsCloseHint,
 } from "./plain_client.ts";
