@@ -7,12 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { ByteReader } from "../lib/io/types.ts";
-import {
-  ClientError,
-  type ReportKind,
-  runClient,
-  tlsCloseHint,
-} from "../lib/client/plain_client.ts";
+import { ClientError, type ReportKind, runClient, tlsCloseHint } from "../lib/client/mod.ts";
 import {
   bytes,
   closeQuietly,

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientError, type ClientFailure, type ReportKind } from "../lib/client/plain_client.ts";
+import { ClientError, type ClientFailure, type ReportKind } from "../lib/client/mod.ts";
 import {
   type ReconnectingClientOptions,
   runReconnectingClient,

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createServer, type TLSSocket } from "node:tls";
 import { encodeAck } from "../lib/wire/ack_protocol.ts";
 import { parseHelloLine } from "../lib/wire/hello_line.ts";
-import { describeConnError, describeTlsFailure } from "../lib/client/tls_connect.ts";
+import { describeConnError, describeTlsFailure } from "../lib/net/mod.ts";
 import { type CertFiles, type TestCertificates, testCertificates } from "./_certs.ts";
 import { spawnClient } from "./_client_process.ts";
 import {

@@ -5,12 +5,15 @@
  * only once the server has acknowledged writing them, so they are sent again
  * after a reconnect if it had not.
  *
- * Three tasks share the queue. The input task reads one line at a time and
- * stops reading while the queue is full, so nothing is ever dropped. Per
- * connection, a sender writes the unsent lines in order and half-closes at
- * the end of input, and a receiver copies what the server sends to the
- * output, picking out acknowledgments with {@linkcode AckParser} when `--ack`
- * is on. Guarantees: without `--ack` a line leaves the queue once the socket
+ * Three tasks share the queue. The input task here reads one line at a time
+ * and stops reading while the queue is full, so nothing is ever dropped. Per
+ * connection, a sender (`_sender.ts`) writes the unsent lines in order and
+ * half-closes at the end of input, and a receiver (`_receiver.ts`) copies
+ * what the server sends to the output, picking out acknowledgments when
+ * `--ack` is on; the connection's `Delivery` (`_delivery.ts`), which both
+ * report to, decides when a line leaves the queue. This module keeps the
+ * session: connecting, when to retry (`_retry_policy.ts`), and what the user
+ * is told. Guarantees: without `--ack` a line leaves the queue once the socket
  * took all of it, so lines in flight when a connection dies are lost (at
  * most once); with `--ack` every line reaches a server's output at least
  * once unless the session fails first (and then its message counts the lines
@@ -20,50 +23,35 @@
  * @module
  */
 
-import {
-  AckParser,
-  AckProtocolError,
-  DEFAULT_CLIENT_MAX_LINE,
-  encodeHelloLine,
-  type HeldNotice,
-  LineReader,
-  NoticeReader,
-} from "../wire/mod.ts";
+import { DEFAULT_CLIENT_MAX_LINE, encodeHelloLine, LineReader } from "../wire/mod.ts";
 import { formatHostPort, type HostPort, randomId } from "../net/mod.ts";
-import {
-  abortable,
-  type ByteReader,
-  type ByteWriter,
-  closeQuietly,
-  concatBytes,
-  writeAll,
-} from "../io/mod.ts";
-import { backoffDelay } from "./_backoff.ts";
+import { abortable, type ByteReader, type ByteWriter, closeQuietly, writeAll } from "../io/mod.ts";
 import { countOf, describeError } from "../text/mod.ts";
+import { ConnectionLost } from "./_connection_lost.ts";
+import { Delivery, type DeliveryTotals } from "./_delivery.ts";
+import { Receiver } from "./_receiver.ts";
+import { RetryPolicy } from "./_retry_policy.ts";
+import { Sender } from "./_sender.ts";
+import { ClientError } from "./client_error.ts";
 import {
-  abortReason,
   type ClientConn,
-  ClientError,
   connectedMessage,
   DEFAULT_CONNECT_TIMEOUT,
+  openConnection,
+} from "./connect.ts";
+import {
+  abortReason,
   END_MAYBE_UNREAD,
   type LineClientOptions,
   type NoticeOutcome,
   noticeOutcome,
-  openConnection,
   type ReportKind,
   tlsCloseHint,
 } from "./plain_client.ts";
 import { LineQueue } from "./line_queue.ts";
-import { describeConnError, INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
+import { INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 
 const LF = 10;
-
-/** Most bytes of queued lines put into one socket write. */
-const WRITE_BATCH = 65536;
-
-/** Size of the buffer the socket is read into. */
-const READ_BUFFER = 65536;
 
 /** A connection open this long counts as a success even if it carried no
  * line, so an idle session that loses its server starts its retries afresh. */
@@ -128,14 +116,6 @@ interface LostConnection {
   notice: NoticeOutcome | null;
 }
 
-/** A read or write on the connection failed: the connection is lost. */
-class ConnectionLost extends Error {
-  constructor(cause: unknown) {
-    super(describeConnError(cause), { cause });
-    this.name = "ConnectionLost";
-  }
-}
-
 /**
  * Runs a line-mode client session. Resolves when all input was sent (and,
  * with `ack`, acknowledged) and the server closed the connection; rejects
@@ -167,11 +147,9 @@ class Session {
   readonly #output: ByteWriter;
   readonly #queue: LineQueue;
   readonly #ack: boolean;
-  readonly #retry: number;
+  readonly #retries: RetryPolicy;
   readonly #connectTimeout: number;
   readonly #interrupt: AbortSignal | undefined;
-  readonly #backoff: { baseMs?: number; maxMs?: number };
-  readonly #random: () => number;
   readonly #noAckHintMs: number;
   readonly #refusalWindowMs: number;
   readonly #tls: TlsClientOptions | undefined;
@@ -180,10 +158,10 @@ class Session {
   readonly #name: string | undefined;
   /** This session's id, the same in the hello of every connection. */
   readonly #session = randomId();
-  /** Lines that have left the queue for good (sent, or acknowledged with
-   * `ack`): the line to send first on a new connection is number
-   * `#released + 1`, which the hello tells the server. */
-  #released = 0;
+  /** What all connections delivered: lines that have left the queue for
+   * good (sent, or acknowledged with `ack`), the first of a new connection
+   * being number `released + 1`, which the hello tells the server. */
+  readonly #totals: DeliveryTotals = { released: 0, everSent: false, everAcked: false };
   /** Aborted, with the reason, when the whole session must stop: the input
    * failed, or an interrupt. A signal rather than a promise, since every
    * connection and every retry waits on it: each wait removes its listener
@@ -194,20 +172,19 @@ class Session {
   #stopped: ClientError | null = null;
   /** Aborted when `run` returns, to end what still waits on the input side. */
   readonly #finished = new AbortController();
-  /** Whether any acknowledgment ever came, for the hint about `--ack`. */
-  #everAcked = false;
-  /** Whether the sender ever wrote a line, for the same hint. */
-  #everSent = false;
 
   constructor(target: HostPort, output: ByteWriter, options: ReconnectingClientOptions) {
     this.#target = target;
     this.#where = formatHostPort(target.host, target.port);
     this.#output = output;
     this.#ack = options.ack ?? false;
-    this.#retry = options.retry ?? 0;
-    if (!(this.#retry === Infinity || (Number.isSafeInteger(this.#retry) && this.#retry >= 0))) {
-      throw new RangeError(`Invalid retry "${this.#retry}": must be a non-negative integer`);
-    }
+    this.#retries = new RetryPolicy(options.retry ?? 0, {
+      backoff: {
+        ...(options.backoffBaseMs === undefined ? {} : { baseMs: options.backoffBaseMs }),
+        ...(options.backoffMaxMs === undefined ? {} : { maxMs: options.backoffMaxMs }),
+      },
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
     this.maxLine = options.maxLine ?? DEFAULT_CLIENT_MAX_LINE;
     this.#queue = new LineQueue({
       ...(options.bufferLines === undefined ? {} : { maxLines: options.bufferLines }),
@@ -215,11 +192,6 @@ class Session {
     });
     this.#connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
     this.#interrupt = options.signal;
-    this.#backoff = {
-      ...(options.backoffBaseMs === undefined ? {} : { baseMs: options.backoffBaseMs }),
-      ...(options.backoffMaxMs === undefined ? {} : { maxMs: options.backoffMaxMs }),
-    };
-    this.#random = options.random ?? Math.random;
     this.#noAckHintMs = options.noAckHintMs ?? NO_ACK_HINT_MS;
     this.#refusalWindowMs = options.refusalWindowMs ?? REFUSAL_WINDOW_MS;
     this.#tls = options.tls;
@@ -238,7 +210,7 @@ class Session {
     if (this.#name === undefined && !this.#ack) return null;
     return encodeHelloLine({
       session: this.#session,
-      seq: this.#released + 1,
+      seq: this.#totals.released + 1,
       ...(this.#name === undefined ? {} : { name: this.#name }),
     });
   }
@@ -280,7 +252,7 @@ class Session {
 
   /** Connects, runs connections, and retries until done or out of retries. */
   async #connectLoop(): Promise<void> {
-    let retries = 0;
+    const retries = this.#retries;
     let connectedBefore = false;
     while (true) {
       let conn: ClientConn;
@@ -295,8 +267,8 @@ class Session {
         if (this.#stopped !== null) throw this.#stopped;
         // A server that does not speak TLS will not next time either.
         const final = error.kind === "refused";
-        if (final || retries >= this.#retry) {
-          const gaveUp = final ? "" : this.#gaveUp();
+        if (final || retries.exhausted) {
+          const gaveUp = final ? "" : retries.gaveUp();
           // Never connected: the address is the news, not the input's fate.
           if (!connectedBefore) {
             throw new ClientError(error.kind, `${error.message}${gaveUp}`, { cause: error });
@@ -307,12 +279,12 @@ class Session {
             { cause: error },
           );
         }
-        await this.#waitToRetry(error.message, retries++);
+        await this.#waitToRetry(error.message);
         continue;
       }
       // Lines count as held only once a connection failed or was lost;
       // before that they were just read while connecting.
-      const held = retries > 0 || connectedBefore ? this.#queue.length : 0;
+      const held = retries.failing || connectedBefore ? this.#queue.length : 0;
       this.#notice(
         connectedMessage(this.#where, this.#tls, connectedBefore) +
           (held > 0 ? `; sending ${countOf(held, "line")} held` : ""),
@@ -322,7 +294,7 @@ class Session {
       connectedBefore = true;
       const lost = await this.#runConnection(conn);
       if (lost === null) return;
-      if (lost.success) retries = 0;
+      if (lost.success) retries.succeeded();
       if (this.#queue.ended && this.#queue.length === 0) {
         // Everything was delivered as far as the client can know. With
         // --ack it was: nothing is lost however the connection ended. Without,
@@ -335,14 +307,14 @@ class Session {
       if (lost.notice !== null && !lost.notice.retry) {
         throw new ClientError(lost.notice.kind, `${lost.reason}; ${this.#pending()}`);
       }
-      if (retries >= this.#retry) {
+      if (retries.exhausted) {
         const pending = lost.saysPending ? "" : `; ${this.#pending()}`;
         throw new ClientError(
           lost.notice?.kind ?? "lost",
-          `${lost.reason}${this.#gaveUp()}${pending}`,
+          `${lost.reason}${retries.gaveUp()}${pending}`,
         );
       }
-      await this.#waitToRetry(lost.reason, retries++);
+      await this.#waitToRetry(lost.reason);
     }
   }
 
@@ -355,152 +327,25 @@ class Session {
     const queue = this.#queue;
     const opened = Date.now();
     queue.rewind();
-    const parser = this.#ack ? new AckParser() : null;
-    const notices = new NoticeReader();
-    /** The server's notice, if its last line before closing was one. */
-    let last: HeldNotice | null = null;
-    /** Lines handed to the socket on this connection, whole or not yet. */
-    let offeredHere = 0;
-    /** The latest count acknowledged on this connection, and how many of
-     * those lines have left the queue (an acknowledgment can be read before
-     * the sender has seen its write complete). */
-    let ackedHere = 0;
-    let releasedHere = 0;
-    let delivered = false;
-    /** Whether the server sent anything on this connection, for the TLS hint. */
-    let received = false;
-    const over = Promise.withResolvers<void>();
-    let isOver = false;
-
-    const settle = (): void => {
-      const count = Math.min(ackedHere - releasedHere, queue.sent);
-      if (count <= 0) return;
-      queue.release(count);
-      this.#released += count;
-      releasedHere += count;
-      delivered = true;
-    };
     // Made before any line of this connection is sent or released.
     const hello = this.#hello();
-    // Without --ack a line leaves the queue once the socket took it (at
-    // most once), but not before the connection has outlived the time a
-    // refusal takes to arrive: a refused connection certainly delivered
-    // nothing, and its lines are sent again on the next one.
-    let pastRefusal = false;
-    const releaseSent = (): void => {
-      const count = queue.sent;
-      if (count <= 0) return;
-      queue.release(count);
-      this.#released += count;
-      delivered = true;
-    };
-    const refusalTimer = parser !== null ? undefined : setTimeout(() => {
-      pastRefusal = true;
-      releaseSent();
-    }, this.#refusalWindowMs);
-
-    const sending = (async () => {
-      try {
-        conn.setNoDelay?.(true); // a typed line goes out at once
-        if (hello !== null) await writeAll(conn, hello);
-        while (!isOver) {
-          if (queue.unsent === 0) {
-            if (queue.ended) {
-              await conn.closeWrite();
-              return;
-            }
-            await Promise.race([queue.waitForUnsent(), over.promise]);
-            continue;
-          }
-          const lines = queue.unsentLines(WRITE_BATCH);
-          const batch = lines.length === 1 ? lines[0] as Uint8Array : concatBytes(lines);
-          offeredHere += lines.length;
-          let written = 0;
-          let whole = 0;
-          let wholeEnd = lines[0]?.length ?? 0;
-          while (written < batch.length) {
-            written += await conn.write(batch.subarray(written));
-            let done = 0;
-            while (whole < lines.length && wholeEnd <= written) {
-              done++;
-              whole++;
-              wholeEnd += lines[whole]?.length ?? 0;
-            }
-            if (done === 0) continue;
-            queue.markSent(done);
-            this.#everSent = true;
-            if (parser === null) {
-              if (pastRefusal) releaseSent();
-            } else {
-              settle();
-            }
-          }
-        }
-      } catch (error) {
-        throw new ConnectionLost(error);
-      }
-    })();
-
-    const receiving = (async () => {
-      const buffer = new Uint8Array(READ_BUFFER);
-      const data: Uint8Array[] = [];
-      // Copied: the views are valid only during the callback.
-      const collect = (bytes: Uint8Array): void => void data.push(bytes.slice());
-      const writeCollected = async (): Promise<void> => {
-        for (const part of data.splice(0)) await this.#write(part);
-      };
-      const onAck = (count: number): void => {
-        if (count > offeredHere) {
-          throw new AckProtocolError(
-            `Invalid acknowledgment from the server: count ${count} with ` +
-              `${countOf(offeredHere, "line")} sent on this connection`,
-          );
-        }
-        ackedHere = count;
-        if (count > 0) this.#everAcked = true;
-        settle();
-      };
-      const onData = (bytes: Uint8Array): void => notices.push(bytes, collect);
-      while (true) {
-        let n: number | null;
-        try {
-          n = await conn.read(buffer);
-        } catch (error) {
-          // The server's last word stands even if a reset came after it.
-          last = notices.end(collect);
-          await writeCollected();
-          if (last !== null) return;
-          throw new ConnectionLost(error);
-        }
-        if (n === null) {
-          last = notices.end(collect);
-          await writeCollected();
-          return;
-        }
-        if (n > 0) received = true;
-        const chunk = buffer.subarray(0, n);
-        if (parser === null) {
-          onData(chunk);
-          await writeCollected();
-          continue;
-        }
-        let broken: AckProtocolError | null = null;
-        try {
-          parser.push(chunk, onAck, onData);
-        } catch (error) {
-          if (!(error instanceof AckProtocolError)) throw error;
-          broken = error;
-        }
-        await writeCollected();
-        if (broken !== null) {
-          throw new ClientError(
-            "failed",
-            `${broken.message} (server ${this.#where}); ${this.#pending()}`,
-            { cause: broken },
-          );
-        }
-      }
-    })();
+    const delivery = new Delivery(queue, this.#ack, this.#totals);
+    const refusalTimer = this.#ack
+      ? undefined
+      : setTimeout(() => delivery.outlivedRefusal(), this.#refusalWindowMs);
+    const sender = new Sender(conn, queue, delivery);
+    const receiver = new Receiver(conn, {
+      onAck: this.#ack ? (count) => delivery.acknowledged(count) : null,
+      write: (bytes) => this.#write(bytes),
+      protocolError: (broken) =>
+        new ClientError(
+          "failed",
+          `${broken.message} (server ${this.#where}); ${this.#pending()}`,
+          { cause: broken },
+        ),
+    });
+    const sending = sender.run(hello);
+    const receiving = receiver.run();
     // Both are awaited below; these only keep a rejection that comes after
     // the outcome is decided from counting as unhandled.
     sending.catch(() => {});
@@ -521,20 +366,18 @@ class Session {
       failure = error;
     } finally {
       clearTimeout(refusalTimer);
-      isOver = true;
-      over.resolve();
+      sender.stop();
       closeQuietly(conn);
       await Promise.allSettled([sending, receiving]);
       // The connection is gone: what was acknowledged counts, the rest is resent.
-      settle();
+      delivery.releaseAcknowledged();
     }
-    // Set by the receiver, which TypeScript cannot see from here.
-    const held = last as HeldNotice | null;
+    const held = receiver.notice;
     const refused = held?.notice.kind === "refused";
-    if (parser === null && !refused) releaseSent();
-    const success = !refused && (delivered || Date.now() - opened >= STABLE_CONNECTION_MS);
+    if (!this.#ack && !refused) delivery.releaseWritten();
+    const success = !refused && (delivery.delivered || Date.now() - opened >= STABLE_CONNECTION_MS);
     if (held !== null) {
-      if (parser !== null && queue.ended && queue.length === 0) {
+      if (this.#ack && queue.ended && queue.length === 0) {
         // Everything was acknowledged: a cut-off now costs nothing, and its
         // line is shown like anything else the server said.
         await this.#write(held.line);
@@ -566,7 +409,7 @@ class Session {
         ? `Server ${this.#where} closed the connection with ` +
           `${countOf(queue.length, "line")} not acknowledged${this.#ackHint()}`
         : `Server ${this.#where} closed the connection before the input ended` +
-          tlsCloseHint(this.#tls, received, opened),
+          tlsCloseHint(this.#tls, receiver.received, opened),
       success,
       saysPending: unacknowledged,
       closed: true,
@@ -623,7 +466,7 @@ class Session {
         if (!this.#finished.signal.aborted) throw error;
         first = "finished";
       }
-      if (first === "expired" && !this.#everAcked) {
+      if (first === "expired" && !this.#totals.everAcked) {
         this.#notice(
           `Waiting for ${this.#where} to acknowledge ${countOf(this.#queue.length, "line")} ` +
             `before reading more input (does the server run with --ack?)`,
@@ -636,16 +479,12 @@ class Session {
   }
 
   /** Tells the user about a failure and the retry, then waits the backoff delay. */
-  async #waitToRetry(reason: string, retries: number): Promise<void> {
-    const delay = backoffDelay(retries, this.#random, this.#backoff);
-    const of = this.#retry === Infinity ? "" : ` of ${this.#retry}`;
-    this.#notice(
-      `${reason}; retrying in ${formatDelay(delay)} s (retry ${retries + 1}${of})`,
-      "connection",
-    );
+  async #waitToRetry(reason: string): Promise<void> {
+    const { delayMs, message } = this.#retries.retry(reason);
+    this.#notice(message, "connection");
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await this.#race(new Promise<void>((resolve) => timer = setTimeout(resolve, delay)));
+      await this.#race(new Promise<void>((resolve) => timer = setTimeout(resolve, delayMs)));
     } finally {
       clearTimeout(timer);
     }
@@ -689,14 +528,9 @@ class Session {
   /** With `--ack`, if lines went out and no acknowledgment ever came back,
    * the likely cause. */
   #ackHint(): string {
-    return this.#ack && this.#everSent && !this.#everAcked
+    return this.#ack && this.#totals.everSent && !this.#totals.everAcked
       ? " (does the server run with --ack?)"
       : "";
-  }
-
-  #gaveUp(): string {
-    if (this.#retry === 0) return "";
-    return `; gave up after ${this.#retry} ${this.#retry === 1 ? "retry" : "retries"}`;
   }
 }
 
@@ -712,9 +546,4 @@ function bytesReader(bytes: Uint8Array): ByteReader {
       return Promise.resolve(n);
     },
   };
-}
-
-/** Seconds with two significant digits: 0.19, 1.2, 30. */
-function formatDelay(ms: number): string {
-  return String(Number((ms / 1000).toPrecision(2)));
 }

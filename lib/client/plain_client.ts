@@ -2,14 +2,14 @@
  * The linehub client in its plain mode (no `--retry`, no `--ack`): connects,
  * sends stdin (or given lines) as it is read, half-closes at the end of
  * input, and copies whatever the server sends to stdout until the server
- * closes. Also home to what both modes share: {@linkcode ClientError} with
- * the kind of failure the exit status is chosen by, and connecting.
+ * closes. Also home to what the line mode builds on: these options, what a
+ * server's notice means for a session, and the words for a session's end.
  *
  * Sending and receiving run side by side, so the client works the same with
  * a server that only listens and one that talks back. Bytes are forwarded
  * exactly as read: a final line without a newline arrives as such, and the
- * server reports it as partial. With `tls`, the connection is TLS (see
- * `tls_client.ts`); everything else is the same.
+ * server reports it as partial. The connection is opened by `connect.ts`,
+ * TLS with `tls` (see `tls_connect.ts`); everything else is the same.
  *
  * A server that refuses the client, or cuts it off, says why in a last line
  * (see `server_notice.ts`): that line is not copied to stdout but becomes
@@ -18,32 +18,22 @@
  * @module
  */
 
-import { formatHostPort, type HostPort, randomId } from "../net/mod.ts";
 import {
-  type ByteReader,
-  type ByteWriter,
-  closeQuietly,
-  type StreamConn,
-  writeAll,
-} from "../io/mod.ts";
+  describeConnError,
+  formatHostPort,
+  type HostPort,
+  isHandshakeRefusal,
+  randomId,
+} from "../net/mod.ts";
+import { type ByteReader, type ByteWriter, closeQuietly, writeAll } from "../io/mod.ts";
 import { describeError, safeString } from "../text/mod.ts";
 import { encodeHelloLine, type HeldNotice, NoticeReader, type ServerNotice } from "../wire/mod.ts";
-import {
-  connectTls,
-  describeConnError,
-  describeTls,
-  INSECURE_WARNING,
-  isHandshakeRefusal,
-  SERVER_NOT_TLS,
-  type TlsClientOptions,
-  TlsHandshakeFailure,
-} from "./tls_connect.ts";
+import { ClientError, type ClientFailure } from "./client_error.ts";
+import { connectedMessage, DEFAULT_CONNECT_TIMEOUT, openConnection } from "./connect.ts";
+import { INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 
 /** Size of the buffers stdin and the socket are read into. */
 const READ_BUFFER = 65536;
-
-/** Default seconds to wait for a connection to open. */
-export const DEFAULT_CONNECT_TIMEOUT = 10;
 
 /** Options for {@linkcode runClient}. */
 export interface LineClientOptions {
@@ -76,47 +66,6 @@ export interface LineClientOptions {
 
 /** The two kinds of message a session tells the user besides its failure. */
 export type ReportKind = "connection" | "notice";
-
-/** A connection the client uses: TCP, or TLS in one of its two forms. */
-export type ClientConn = StreamConn & { setNoDelay?(noDelay?: boolean): void };
-
-/**
- * What went wrong, as far as the exit status is concerned:
- * - `connect`: no connection could be made (after any retries);
- * - `busy`: the server refused the client for now (full, or too many
- *   connections from its address), after any retries;
- * - `refused`: the server refused the client, and trying again cannot help
- *   (denied by its access rules; TLS on one side only; a client certificate
- *   it refused);
- * - `lost`: the connection was lost, closed or cut off by the server before
- *   all input was sent (and, with `--ack`, acknowledged), or reset by it
- *   before it could have read everything;
- * - `output`: the server's bytes could not be written to stdout;
- * - `interrupted`: the session was stopped through its abort signal;
- * - `failed`: anything else (stdin failed, the server broke the protocol, the
- *   connection failed after everything was delivered).
- */
-export type ClientFailure =
-  | "connect"
-  | "busy"
-  | "refused"
-  | "lost"
-  | "output"
-  | "interrupted"
-  | "failed";
-
-/** A failure the user should see as one line: connecting, or losing the
- * connection, or the local input or output. */
-export class ClientError extends Error {
-  /** Which kind of failure this is. */
-  readonly kind: ClientFailure;
-
-  constructor(kind: ClientFailure, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ClientError";
-    this.kind = kind;
-  }
-}
 
 /** What a failure says was left when the server went away mid-input. */
 export const REST_NOT_SENT = "the rest of the input was not sent";
@@ -349,65 +298,6 @@ export async function runClient(
     stop.dispose();
     closeQuietly(conn);
   }
-}
-
-/**
- * Opens a connection to `target`, TCP or, with `tls`, TLS with the handshake
- * done (and the certificate verified unless `tls.insecure`), giving up after
- * `timeout` seconds (0: no limit of our own; the handshake counts) or when
- * `interrupt` is aborted. Rejects with a {@linkcode ClientError} of kind
- * `connect` naming the address and the reason (`refused` when the server
- * does not speak TLS); the caller checks `interrupt.aborted` to tell an
- * interruption.
- */
-export async function openConnection(
-  target: HostPort,
-  timeout: number,
-  interrupt?: AbortSignal,
-  tls?: TlsClientOptions,
-): Promise<ClientConn> {
-  const where = formatHostPort(target.host, target.port);
-  const timer = timeout > 0 ? AbortSignal.timeout(timeout * 1000) : undefined;
-  const signals = [timer, interrupt].filter((s): s is AbortSignal => s !== undefined);
-  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
-  try {
-    if (tls !== undefined) return await connectTls(target, tls, signal);
-    return await Deno.connect({
-      hostname: target.host,
-      port: target.port,
-      transport: "tcp",
-      ...(signal === undefined ? {} : { signal }),
-    });
-  } catch (error) {
-    const handshake = error instanceof TlsHandshakeFailure;
-    // A server that answers a TLS handshake in plain text will not do
-    // otherwise next time: refused, not worth retrying.
-    if (handshake && error.message === SERVER_NOT_TLS) {
-      throw new ClientError("refused", `Cannot connect to ${where}: ${error.message}`, {
-        cause: error,
-      });
-    }
-    let reason: string;
-    if (timer?.aborted) {
-      reason = handshake
-        ? `TLS handshake timed out after ${timeout} s (does the server speak TLS?)`
-        : `timed out after ${timeout} s`;
-    } else {
-      reason = handshake ? error.message : describeConnError(error);
-    }
-    throw new ClientError("connect", `Cannot connect to ${where}: ${reason}`, { cause: error });
-  }
-}
-
-/** The connection message: "Connected to HOST:PORT (TLS, certificate
- * verified)", or "Reconnected ..." when `again`. */
-export function connectedMessage(
-  where: string,
-  tls: TlsClientOptions | undefined,
-  again = false,
-): string {
-  const how = tls === undefined ? "" : ` (${describeTls(tls)})`;
-  return `${again ? "Reconnected" : "Connected"} to ${where}${how}`;
 }
 
 /** How soon after the handshake a silent close looks like a refused

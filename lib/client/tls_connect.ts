@@ -11,6 +11,7 @@
  * the check when asked. Either way the handshake completes while
  * connecting, so that a certificate the client refuses is a connect
  * failure, never a lost session. Once connected, both are a `StreamConn`.
+ * The words for a failed handshake are lib/net's ({@linkcode describeTlsFailure}).
  *
  * @module
  */
@@ -22,10 +23,12 @@ import {
   type ConnectionOptions,
   createSecureContext,
   type PeerCertificate,
-  type TLSSocket,
 } from "node:tls";
 import { abortable, closeQuietly, NodeSocketConn, type StreamConn } from "../io/mod.ts";
 import {
+  certificateValidity,
+  describeConnError,
+  describeTlsFailure,
   type HostPort,
   type KeyPair,
   pemCertificates,
@@ -217,7 +220,7 @@ function connectWithNode(
     if (!options.insecure && !socket.authorized) {
       const code = String(socket.authorizationError);
       const failure = Object.assign(new Error(code), { code });
-      const validity = peerValidity(socket);
+      const validity = certificateValidity(socket.getPeerCertificate());
       const reason = describeTlsFailure(failure, {
         name,
         ...(validity === undefined ? {} : { validity }),
@@ -267,18 +270,6 @@ function nodeTrust(options: TlsClientOptions): ConnectionOptions {
   return { secureContext };
 }
 
-/** The server certificate's validity dates, when node:tls shows them. */
-function peerValidity(socket: TLSSocket): { validFrom: Date; validTo: Date } | undefined {
-  const peer = socket.getPeerCertificate();
-  if (peer === null || typeof peer !== "object" || !peer.valid_from || !peer.valid_to) {
-    return undefined;
-  }
-  const validFrom = new Date(peer.valid_from);
-  const validTo = new Date(peer.valid_to);
-  if (Number.isNaN(validFrom.getTime()) || Number.isNaN(validTo.getTime())) return undefined;
-  return { validFrom, validTo };
-}
-
 /**
  * A `Deno.TlsConn` as a {@linkcode StreamConn} whose reads end, rather than
  * fail, when the server closes without a TLS close_notify: servers often do
@@ -317,198 +308,6 @@ class DenoTlsConn implements StreamConn {
   }
 }
 
-/** What {@linkcode describeTlsFailure} may be told besides the error. */
-export interface TlsFailureContext {
-  /** The name the certificate was checked against, for node:tls's
-   * name mismatch, which does not say it. */
-  name?: string;
-  /** The server certificate's validity, when known: node:tls in Deno
-   * reports an expired certificate as an unknown issuer, and these dates
-   * tell them apart. */
-  validity?: { validFrom: Date; validTo: Date };
-  /** The time the certificate was checked at.
-   * @default {new Date()} */
-  now?: Date;
-}
-
-const VERIFY_FAILED = "certificate verify failed";
-/** Why a handshake failed when the server answered it in plain text: it
- * does not speak TLS (a linehub server on a plain port says so at once). */
-export const SERVER_NOT_TLS = "the server does not speak TLS (it answered in plain text; " +
-  "connect without --tls?)";
-
-/** node:tls (OpenSSL-style) verification codes that mean "no trusted issuer". */
-const UNKNOWN_ISSUER_CODES = new Set([
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-]);
-
-/** TLS alerts a server sends about the client's certificate, as words. */
-const ALERTS: ReadonlyArray<[RegExp, string]> = [
-  [
-    /CertificateRequired|CERTIFICATE_REQUIRED/i,
-    "the server requires a client certificate (see --cert and --key)",
-  ],
-  [/UnknownCA|UNKNOWN_CA/i, "the server does not trust the client certificate's issuer"],
-  [/BadCertificate|BAD_CERTIFICATE/i, "the server refused the client certificate"],
-  [/CertificateExpired|CERTIFICATE_EXPIRED/i, "the server says the client certificate expired"],
-  [/AccessDenied|ACCESS_DENIED/i, "the server denied access"],
-  [/ProtocolVersion|PROTOCOL_VERSION/i, "no TLS version in common with the server"],
-  [/HandshakeFailure|HANDSHAKE_FAILURE/i, "the server refused the handshake"],
-];
-
-/**
- * Says in a few words why a TLS connection failed, from Deno's TLS errors
- * (rustls's wording) or node:tls's error codes; null when the error is not
- * about TLS (a refused connection, a reset), for the caller to describe.
- *
- * @example
- * ```ts
- * import { describeTlsFailure } from "./tls_connect.ts";
- * import assert from "node:assert/strict";
- *
- * const deno = new Deno.errors.InvalidData("invalid peer certificate: UnknownIssuer");
- * assert.equal(describeTlsFailure(deno), "certificate verify failed: unknown issuer");
- * assert.equal(describeTlsFailure(new Deno.errors.ConnectionRefused("refused")), null);
- * ```
- */
-export function describeTlsFailure(error: unknown, context: TlsFailureContext = {}): string | null {
-  if (!(error instanceof Error)) return null;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") {
-    const reason = nodeCodeReason(code, error.message, context);
-    if (reason !== null) return reason;
-  }
-  return rustlsReason(error.message, context);
-}
-
-/** node:tls's verification codes and TLS error codes. */
-function nodeCodeReason(code: string, message: string, context: TlsFailureContext): string | null {
-  if (UNKNOWN_ISSUER_CODES.has(code)) {
-    // node:tls in Deno says this of an expired certificate too.
-    const now = context.now ?? new Date();
-    const validity = context.validity;
-    if (validity !== undefined && validity.validTo < now) {
-      return `${VERIFY_FAILED}: certificate expired`;
-    }
-    if (validity !== undefined && validity.validFrom > now) {
-      return `${VERIFY_FAILED}: certificate not yet valid`;
-    }
-    // Not "self-signed" even when the code says so: node:tls in Deno says
-    // it of certificates that are not.
-    return `${VERIFY_FAILED}: unknown issuer`;
-  }
-  switch (code) {
-    case "CERT_HAS_EXPIRED":
-      return `${VERIFY_FAILED}: certificate expired`;
-    case "CERT_NOT_YET_VALID":
-      return `${VERIFY_FAILED}: certificate not yet valid`;
-    case "CERT_REVOKED":
-      return `${VERIFY_FAILED}: certificate revoked`;
-    case "CERT_SIGNATURE_FAILURE":
-      return `${VERIFY_FAILED}: bad signature`;
-    case "INVALID_PURPOSE":
-    case "CERT_UNTRUSTED":
-    case "CERT_REJECTED":
-      return `${VERIFY_FAILED}: certificate not usable for a TLS server`;
-    case "ERR_TLS_CERT_ALTNAME_INVALID":
-    case "HOSTNAME_MISMATCH": {
-      const name = context.name ?? /Host: ([^\s]+?)\.? is not/.exec(message)?.[1];
-      return `${VERIFY_FAILED}: not valid for name ${JSON.stringify(name ?? "")}`;
-    }
-    case "ERR_SSL_WRONG_VERSION_NUMBER":
-    case "ERR_SSL_PACKET_LENGTH_TOO_LONG":
-    case "ERR_SSL_HTTP_REQUEST":
-      return SERVER_NOT_TLS;
-  }
-  return null;
-}
-
-/** Deno's TLS errors: rustls's messages, as `Deno.errors.InvalidData` and
- * friends (also what node:tls in Deno says in its messages). */
-function rustlsReason(message: string, context: TlsFailureContext): string | null {
-  const peer = /invalid peer certificate: (.*)$/s.exec(message)?.[1];
-  if (peer !== undefined) {
-    if (/^UnknownIssuer/.test(peer)) return `${VERIFY_FAILED}: unknown issuer`;
-    if (/^(certificate expired|Expired)/.test(peer)) {
-      return `${VERIFY_FAILED}: certificate expired`;
-    }
-    if (/^(certificate not valid yet|NotValidYet)/.test(peer)) {
-      return `${VERIFY_FAILED}: certificate not yet valid`;
-    }
-    const wrongName = /^certificate not valid for name "([^"]*)"/.exec(peer);
-    if (wrongName !== null) {
-      return `${VERIFY_FAILED}: not valid for name ${JSON.stringify(wrongName[1])}`;
-    }
-    if (/^NotValidForName/.test(peer)) {
-      return `${VERIFY_FAILED}: not valid for name ${JSON.stringify(context.name ?? "")}`;
-    }
-    if (/^Revoked/.test(peer)) return `${VERIFY_FAILED}: certificate revoked`;
-    if (/^BadSignature/.test(peer)) return `${VERIFY_FAILED}: bad signature`;
-    if (/^(InvalidPurpose|certificate does not allow extended key usage)/.test(peer)) {
-      return `${VERIFY_FAILED}: certificate not usable for a TLS server`;
-    }
-    return `${VERIFY_FAILED}: ${firstLine(peer)}`;
-  }
-  if (/received corrupt message|InvalidContentType|wrong version number/i.test(message)) {
-    return SERVER_NOT_TLS;
-  }
-  const alert = /received fatal alert: ?(\w+)/i.exec(message)?.[1];
-  if (alert !== undefined) {
-    for (const [pattern, text] of ALERTS) {
-      if (pattern.test(alert)) return `TLS handshake failed: ${text}`;
-    }
-    return `TLS handshake failed: the server sent the alert ${alert}`;
-  }
-  if (/peer closed connection without sending TLS close_notify/i.test(message)) {
-    return "the server closed the connection during the TLS handshake";
-  }
-  if (/peer is incompatible|no cipher suites in common|peer misbehaved/i.test(message)) {
-    return `TLS handshake failed: ${firstLine(message).toLowerCase()}`;
-  }
-  return null;
-}
-
-/**
- * Whether `error` is the server refusing the handshake with an alert (most
- * often about the client certificate), which with TLS 1.3 comes only once
- * the client has finished its side, as the first read or write failing.
- */
-export function isHandshakeRefusal(error: unknown): boolean {
-  return error instanceof Error && /received fatal alert/i.test(error.message);
-}
-
-/** Node network error codes, as the words `describeError` uses for Deno's. */
-const NODE_CODES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset by peer",
-  ECONNABORTED: "connection aborted",
-  EPIPE: "broken pipe",
-  ETIMEDOUT: "timed out",
-  ENOTFOUND: "unknown host",
-  EAI_AGAIN: "unknown host",
-  EAI_NONAME: "unknown host",
-  EHOSTUNREACH: "no route to host",
-  ENETUNREACH: "network unreachable",
-  EADDRNOTAVAIL: "address not available",
-};
-
-/**
- * Describes a connection's error in a few words, whatever made it: Deno's
- * TCP or TLS, or node:tls. For one-line messages like `Cannot connect to
- * HOST:PORT: REASON`.
- */
-export function describeConnError(error: unknown, context: TlsFailureContext = {}): string {
-  const tls = describeTlsFailure(error, context);
-  if (tls !== null) return tls;
-  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
-  if (typeof code === "string" && code in NODE_CODES) return NODE_CODES[code] as string;
-  return describeError(error);
-}
-
 /** Settles like `promise`, or rejects with the abort reason as soon as
  * `signal` is aborted, after calling `onAbort` to clean up what `promise`
  * will still bring. */
@@ -522,8 +321,4 @@ function untilAborted<T>(
     if (signal.aborted && error === signal.reason) onAbort();
     throw error;
   });
-}
-
-function firstLine(text: string): string {
-  return (text.split("\n")[0] ?? "").replace(/\s*\(SSL routines:[^)]*\)/, "").trim();
 }

@@ -1,7 +1,9 @@
 /**
  * Addresses and peers: host:port parsing and formatting, the `--allow` /
  * `--deny` access list, the TLS files read at start-up, what a failed
- * `accept()` means, and random ids for runs and sessions.
+ * `accept()` means, what a failed connection or TLS handshake means (in
+ * words, and a certificate's problem as a fact), and random ids for runs and
+ * sessions.
  *
  * @module
  */
@@ -9,5 +11,8 @@
 export * from "./accept_error.ts";
 export * from "./access_list.ts";
 export * from "./address.ts";
+export * from "./certificate_problem.ts";
+export * from "./conn_error.ts";
 export * from "./random_id.ts";
+export * from "./tls_failure.ts";
 export * from "./tls_files.ts";
