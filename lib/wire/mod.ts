@@ -4,7 +4,8 @@
  * dropped, the `--max-line` cut at a character boundary), the client's line
  * reader, the acknowledgment protocol, the hello a linehub client may send
  * first, the notice lines a server sends when it refuses or cuts off a
- * client, and the first bytes of a TLS handshake. Nothing here does I/O or
+ * client, the first bytes of a TLS handshake, and the PROXY protocol header
+ * a load balancer sends before a client's data. Nothing here does I/O or
  * imports another part of lib/ (a type-only import of io's shapes aside).
  *
  * @module
@@ -16,3 +17,4 @@ export * from "./line_framer.ts";
 export * from "./line_reader.ts";
 export * from "./server_notice.ts";
 export * from "./tls_sniff.ts";
+export * from "./proxy_header.ts";
