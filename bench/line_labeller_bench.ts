@@ -52,8 +52,7 @@ const writer = new Discard();
 for (const format of OUTPUT_FORMATS) {
   const formatter = new MessageFormatter(format, client);
   const framer = new LineFramer({ maxLine: MAX_LINE });
-  const sink: LineSink = (line, truncated, partial) =>
-    formatter.write(writer, line, truncated, partial, now);
+  const sink: LineSink = (line, flags, length) => formatter.write(writer, line, flags, now, length);
   const run = (chunk: Uint8Array, from: number, fresh: boolean): number =>
     formatter.writeRun(writer, chunk, from, fresh, MAX_LINE, now);
   Deno.bench({

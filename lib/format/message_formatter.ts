@@ -32,6 +32,7 @@
  */
 
 import { formatHostPort } from "../net/mod.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../wire/mod.ts";
 import type { ChunkSink, LineWriter } from "../io/mod.ts";
 import {
   ANY_BYTE,
@@ -112,18 +113,13 @@ const NEWLINE = new Uint8Array([10]);
 
 /** `[client 3 web1 127.0.0.1:5000 truncated] `: what `style` names, the
  * client's name if it gave one, and the flags. */
-function textLabel(
-  client: ClientInfo,
-  style: LabelStyle,
-  truncated: boolean,
-  partial: boolean,
-): string {
+function textLabel(client: ClientInfo, style: LabelStyle, flags: LineFlags): string {
   const parts: string[] = [];
   if (style !== "address") parts.push(`client ${client.id}`);
   if (client.name !== undefined) parts.push(safeString(client.name));
   if (style !== "number") parts.push(shownHostPort(client.address, client.port));
-  if (truncated) parts.push("truncated");
-  if (partial) parts.push("partial");
+  if (flags & TRUNCATED) parts.push("truncated");
+  if (flags & PARTIAL) parts.push("partial");
   return `[${parts.join(" ")}] `;
 }
 
@@ -182,13 +178,14 @@ export class MessageFormatter {
     return this.#seq;
   }
 
-  /** Writes one message, in consecutive calls to `sink`. `length` is the
-   * length the line had before a cut (JSON's `length` of a truncated line). */
+  /** Writes one message, in consecutive calls to `sink`. `flags` holds
+   * {@linkcode TRUNCATED} and {@linkcode PARTIAL}, as a framer gives them;
+   * `length` is the length the line had before a cut (JSON's `length` of a
+   * truncated line). */
   write(
     sink: LineWriter,
     line: Uint8Array,
-    truncated: boolean,
-    partial: boolean,
+    flags: LineFlags,
     time: number,
     length: number = line.length,
   ): void {
@@ -197,9 +194,7 @@ export class MessageFormatter {
         sink.writeLine(EMPTY, line);
         return;
       case "text": {
-        const label = truncated || partial
-          ? this.#flaggedLabel(truncated, partial, time)
-          : this.#plainLabel(time);
+        const label = flags !== 0 ? this.#flaggedLabel(flags, time) : this.#plainLabel(time);
         if (isPrintableUtf8(line)) sink.writeLine(label, line);
         else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
@@ -207,20 +202,20 @@ export class MessageFormatter {
       case "json": {
         const head = this.#headFor(time);
         const seq = this.#seq++;
-        if (!truncated && !partial && isPlainJsonUtf8(line)) {
+        if (flags === 0 && isPlainJsonUtf8(line)) {
           sink.write(head);
           sink.writeLine(encoder.encode(`${seq},"text":"`), line, JSON_END);
           return;
         }
         // jsonText brings its own quotes.
-        const flags = (truncated ? `,"truncated":true,"length":${length}` : "") +
-          (partial ? `,"partial":true` : "") +
+        const fields = (flags & TRUNCATED ? `,"truncated":true,"length":${length}` : "") +
+          (flags & PARTIAL ? `,"partial":true` : "") +
           (isWellFormedUtf8(line) ? "" : `,"invalid_utf8":true,"bytes":"${base64(line)}"`);
         sink.write(head);
         sink.writeLine(
           encoder.encode(`${seq},"text":`),
           encoder.encode(jsonText(line)),
-          encoder.encode(flags + "}"),
+          encoder.encode(fields + "}"),
         );
         return;
       }
@@ -292,20 +287,20 @@ export class MessageFormatter {
    * the first line that needs it, and again when the time changes. */
   #plainLabel(time: number): Uint8Array {
     if (!this.#timestamp) {
-      return this.#label ??= encoder.encode(textLabel(this.#client, this.#style, false, false));
+      return this.#label ??= encoder.encode(textLabel(this.#client, this.#style, 0));
     }
     if (time !== this.#time || this.#label === null) {
       this.#time = time;
       this.#label = encoder.encode(
-        `${new Date(time).toISOString()} ${textLabel(this.#client, this.#style, false, false)}`,
+        `${new Date(time).toISOString()} ${textLabel(this.#client, this.#style, 0)}`,
       );
     }
     return this.#label;
   }
 
   /** The label of a truncated or partial line: rare, so made each time. */
-  #flaggedLabel(truncated: boolean, partial: boolean, time: number): Uint8Array {
-    const label = textLabel(this.#client, this.#style, truncated, partial);
+  #flaggedLabel(flags: LineFlags, time: number): Uint8Array {
+    const label = textLabel(this.#client, this.#style, flags);
     return encoder.encode(this.#timestamp ? `${new Date(time).toISOString()} ${label}` : label);
   }
 
@@ -339,7 +334,7 @@ function base64(bytes: Uint8Array): string {
  *   write: (c: string | Uint8Array) => out += typeof c === "string" ? c : new TextDecoder().decode(c),
  * };
  * const client = { id: 3, address: "127.0.0.1", port: 40000 };
- * formatMessage(sink, "text", client, new TextEncoder().encode("hi\x07"), false, false, 0);
+ * formatMessage(sink, "text", client, new TextEncoder().encode("hi\x07"), 0, 0);
  * assert.deepEqual(out, "[client 3] hi\\x07\n");
  * ```
  */
@@ -348,8 +343,7 @@ export function formatMessage(
   format: OutputFormat,
   client: ClientInfo,
   line: Uint8Array,
-  truncated: boolean,
-  partial: boolean,
+  flags: LineFlags,
   time: number,
   options: MessageFormatOptions & {
     /** The line's length before a cut.
@@ -359,14 +353,7 @@ export function formatMessage(
 ): void {
   const lines = "writeLine" in sink ? sink : lineWriterOver(sink);
   const { length = line.length, ...formatOptions } = options;
-  new MessageFormatter(format, client, formatOptions).write(
-    lines,
-    line,
-    truncated,
-    partial,
-    time,
-    length,
-  );
+  new MessageFormatter(format, client, formatOptions).write(lines, line, flags, time, length);
 }
 
 /** Lets a plain {@linkcode ChunkSink} take whole lines, one chunk per part. */

@@ -844,10 +844,10 @@ export class LineServer {
     const keepCr = keepsCr(this.#format);
     /** Until the first line is in: it may be a linehub client's hello. */
     let first = true;
-    const sink: LineSink = (line, truncated, partial, length) => {
+    const sink: LineSink = (line, flags, length) => {
       if (first) {
         first = false;
-        const hello = truncated || partial ? null : parseHelloLine(line);
+        const hello = flags !== 0 ? null : parseHelloLine(line);
         if (hello !== null) {
           // Not a message: its name and numbering apply to the lines after it.
           connection.client = {
@@ -864,16 +864,11 @@ export class LineServer {
       }
       connection.linesIn++;
       stats.lines++;
-      formatter.write(output, line, truncated, partial, connection.lastActive, length);
+      formatter.write(output, line, flags, connection.lastActive, length);
       if (observer === null) return;
       // The modes relay a line without its CRLF's CR, whatever the format.
-      const whole = !truncated && !partial;
-      observer.line(
-        connection,
-        keepCr && whole && line.at(-1) === CR ? line.subarray(0, -1) : line,
-        truncated,
-        partial,
-      );
+      const crlf = keepCr && flags === 0 && line.at(-1) === CR;
+      observer.line(connection, crlf ? line.subarray(0, -1) : line, flags);
     };
     // Runs of plain lines go to the output in bulk (lib/format/_line_labeller.ts),
     // unless an observer must see each line; not the first line, which the

@@ -9,9 +9,9 @@
  * up to three fewer, so as not to split a UTF-8 character: see
  * lib/wire/_utf8_cut.ts): what the cut keeps is held, the rest of the line up to
  * its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
- * and the line is delivered with `truncated` set when it ends, as every line
- * is, with the length it had; a cut line the stream ends before its `\n` is
- * `partial` too.
+ * and the line is delivered flagged {@linkcode TRUNCATED} when it ends, as
+ * every line is, with the length it had; a line the stream ends before its
+ * `\n` is flagged {@linkcode PARTIAL} (a cut one both).
  *
  * Lines are handed to a callback as views: a line that came whole inside one
  * chunk is a `subarray` of that chunk, and one assembled from several chunks
@@ -23,6 +23,7 @@
  */
 
 import { utf8CutPoint } from "./_utf8_cut.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "./line_flags.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
 export const DEFAULT_MAX_LINE = 65536;
@@ -38,16 +39,12 @@ const LF = 10;
 const CR = 13;
 
 /**
- * Receives each line; `line` is only valid during the call. `length` is how
- * many bytes the line had before any cut, not counting its line ending:
- * `line.length` unless `truncated` (or, with `keepCr`, a `\r` was kept).
+ * Receives each line; `line` is only valid during the call. `flags` holds
+ * {@linkcode TRUNCATED} and {@linkcode PARTIAL}. `length` is how many bytes
+ * the line had before any cut, not counting its line ending: `line.length`
+ * unless truncated (or, with `keepCr`, a `\r` was kept).
  */
-export type LineSink = (
-  line: Uint8Array,
-  truncated: boolean,
-  partial: boolean,
-  length: number,
-) => void;
+export type LineSink = (line: Uint8Array, flags: LineFlags, length: number) => void;
 
 /**
  * Takes a run of whole lines in bulk, from `from` on in `chunk`, and returns
@@ -152,7 +149,7 @@ export class LineFramer {
         const end = newline < 0 ? length : newline;
         if (end > pos) this.#seeDropped(end - pos, chunk[end - 1] as number);
         if (newline < 0) return;
-        this.#deliverCut(sink, false);
+        this.#deliverCut(sink, 0);
         pos = newline + 1;
         continue;
       }
@@ -171,7 +168,7 @@ export class LineFramer {
         this.#beginCut();
         this.#seeDropped(end - pos - take, chunk[end - 1] as number);
         if (newline < 0) return;
-        this.#deliverCut(sink, false);
+        this.#deliverCut(sink, 0);
         pos = newline + 1;
         continue;
       }
@@ -194,11 +191,11 @@ export class LineFramer {
     }
   }
 
-  /** Ends the stream: delivers an unfinished last line, flagged `partial`
-   * (and `truncated` if it was cut). */
+  /** Ends the stream: delivers an unfinished last line, flagged
+   * {@linkcode PARTIAL} (and {@linkcode TRUNCATED} if it was cut). */
   end(sink: LineSink): void {
     if (this.#discarding) {
-      this.#deliverCut(sink, true);
+      this.#deliverCut(sink, PARTIAL);
       return;
     }
     if (this.#pendingLength === 0) return;
@@ -206,9 +203,9 @@ export class LineFramer {
     if (line.length > this.maxLine) {
       // Only possible as maxLine bytes plus a trailing `\r`, which no `\n`
       // followed: it belongs to the line.
-      this.#deliverWholeCut(line, line.length, line.length, true, sink);
+      this.#deliverWholeCut(line, line.length, line.length, PARTIAL, sink);
     } else {
-      sink(line, false, true, line.length);
+      sink(line, PARTIAL, line.length);
     }
   }
 
@@ -217,24 +214,25 @@ export class LineFramer {
     if (line.length > this.maxLine) {
       // Everything past the cut up to the `\n` is dropped, `\r` included, as
       // when the line arrives in pieces and is cut before the `\r` is seen.
-      this.#deliverWholeCut(line, raw.length, line.length, false, sink);
+      this.#deliverWholeCut(line, raw.length, line.length, 0, sink);
     } else {
-      sink(this.#keepCr ? raw : line, false, false, line.length);
+      sink(this.#keepCr ? raw : line, 0, line.length);
     }
   }
 
-  /** Cuts a line that is all here, `seen` bytes with its `\r` if any. */
+  /** Cuts a line that is all here, `seen` bytes with its `\r` if any;
+   * `ending` is {@linkcode PARTIAL} when no `\n` ended it. */
   #deliverWholeCut(
     line: Uint8Array,
     seen: number,
     length: number,
-    partial: boolean,
+    ending: LineFlags,
     sink: LineSink,
   ): void {
     const cut = utf8CutPoint(line, this.maxLine);
     this.#truncatedLines++;
     this.#droppedBytes += seen - cut;
-    sink(line.subarray(0, cut), true, partial, length);
+    sink(line.subarray(0, cut), TRUNCATED | ending, length);
   }
 
   /** The held bytes (maxLine + 1 of them) are too many: keeps only what the
@@ -258,13 +256,14 @@ export class LineFramer {
     this.#lastByte = last;
   }
 
-  /** The cut line is over: delivers what the cut kept, with the length the
+  /** The cut line is over, at its `\n` or (`ending` {@linkcode PARTIAL}) at
+   * the end of the stream: delivers what the cut kept, with the length the
    * whole line had (a `\r` that a `\n` followed not counted). */
-  #deliverCut(sink: LineSink, partial: boolean): void {
+  #deliverCut(sink: LineSink, ending: LineFlags): void {
     this.#discarding = false;
-    const crlf = !partial && this.#lastByte === CR;
+    const crlf = ending !== PARTIAL && this.#lastByte === CR;
     this.#truncatedLines++;
-    sink(this.#takePending(), true, partial, this.#lineLength - (crlf ? 1 : 0));
+    sink(this.#takePending(), TRUNCATED | ending, this.#lineLength - (crlf ? 1 : 0));
   }
 
   #append(bytes: Uint8Array): void {
