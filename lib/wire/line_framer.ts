@@ -6,9 +6,9 @@
  * bytes, never on decoded text, so a multi-byte character split across chunks
  * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
  * unfinished line are held, and a longer line is cut at `maxLine` bytes (or
- * up to three fewer, so as not to split a UTF-8 character: see
- * lib/wire/_utf8_cut.ts): what the cut keeps is held, the rest of the line up to
- * its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
+ * up to three fewer, so as not to split a UTF-8 character), by the rule the
+ * client's `LineReader` shares (lib/wire/_line_split.ts): what the cut keeps
+ * is held, the rest of the line up to its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
  * and the line is delivered flagged {@linkcode TRUNCATED} when it ends, as
  * every line is, with the length it had; a line the stream ends before its
  * `\n` is flagged {@linkcode PARTIAL} (a cut one both).
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { utf8CutPoint } from "./_utf8_cut.ts";
+import { contentLength, CR, isOverLimit, keptLength, LF } from "./_line_split.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "./line_flags.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
@@ -34,9 +34,6 @@ const INITIAL_PENDING = 256;
 /** An assembled-line buffer larger than this is released once the line is done,
  * so a client that once sent a long line does not keep the memory while idle. */
 const KEEP_PENDING = 4096;
-
-const LF = 10;
-const CR = 13;
 
 /**
  * Receives each line; `line` is only valid during the call. `flags` holds
@@ -155,7 +152,7 @@ export class LineFramer {
       }
       if (newline >= 0 && this.#pendingLength === 0) {
         // Fast path: the whole line lies inside this chunk.
-        this.#deliver(chunk.subarray(pos, newline), sink);
+        this.#deliver(chunk.subarray(pos, newline), 0, sink);
         pos = newline + 1;
         continue;
       }
@@ -173,20 +170,16 @@ export class LineFramer {
         continue;
       }
       if (newline >= 0) {
-        this.#deliver(this.#takePending(), sink);
+        this.#deliver(this.#takePending(), 0, sink);
         pos = newline + 1;
         continue;
       }
       // The chunk ended mid-line. One byte past maxLine is kept only if it is a
       // `\r` that a `\n` may still follow; anything else settles the cut now,
       // so that no more than the cut line is held while the rest streams by.
-      const pending = this.#pending;
-      if (
-        pending !== null && this.#pendingLength === this.maxLine + 1 &&
-        pending[this.maxLine] !== CR
-      ) {
-        this.#beginCut();
-      }
+      const held = this.#pendingLength;
+      const last = (this.#pending as Uint8Array)[held - 1] as number;
+      if (isOverLimit(held, last, this.maxLine)) this.#beginCut();
       return;
     }
   }
@@ -198,41 +191,26 @@ export class LineFramer {
       this.#deliverCut(sink, PARTIAL);
       return;
     }
-    if (this.#pendingLength === 0) return;
-    const line = this.#takePending();
-    if (line.length > this.maxLine) {
-      // Only possible as maxLine bytes plus a trailing `\r`, which no `\n`
-      // followed: it belongs to the line.
-      this.#deliverWholeCut(line, line.length, line.length, PARTIAL, sink);
-    } else {
-      sink(line, PARTIAL, line.length);
-    }
+    // Over maxLine only as maxLine bytes and a `\r` that no `\n` followed,
+    // which belongs to the line.
+    if (this.#pendingLength > 0) this.#deliver(this.#takePending(), PARTIAL, sink);
   }
 
-  #deliver(raw: Uint8Array, sink: LineSink): void {
-    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
-    if (line.length > this.maxLine) {
+  /** Delivers a line that is all here: `raw` is what came before its `\n`,
+   * or (`ending` {@linkcode PARTIAL}) before the end of the stream. */
+  #deliver(raw: Uint8Array, ending: LineFlags, sink: LineSink): void {
+    const length = contentLength(raw, ending !== PARTIAL);
+    const line = length === raw.length ? raw : raw.subarray(0, length);
+    if (length > this.maxLine) {
       // Everything past the cut up to the `\n` is dropped, `\r` included, as
       // when the line arrives in pieces and is cut before the `\r` is seen.
-      this.#deliverWholeCut(line, raw.length, line.length, 0, sink);
+      const cut = keptLength(line, this.maxLine);
+      this.#truncatedLines++;
+      this.#droppedBytes += raw.length - cut;
+      sink(line.subarray(0, cut), TRUNCATED | ending, length);
     } else {
-      sink(this.#keepCr ? raw : line, 0, line.length);
+      sink(this.#keepCr ? raw : line, ending, length);
     }
-  }
-
-  /** Cuts a line that is all here, `seen` bytes with its `\r` if any;
-   * `ending` is {@linkcode PARTIAL} when no `\n` ended it. */
-  #deliverWholeCut(
-    line: Uint8Array,
-    seen: number,
-    length: number,
-    ending: LineFlags,
-    sink: LineSink,
-  ): void {
-    const cut = utf8CutPoint(line, this.maxLine);
-    this.#truncatedLines++;
-    this.#droppedBytes += seen - cut;
-    sink(line.subarray(0, cut), TRUNCATED | ending, length);
   }
 
   /** The held bytes (maxLine + 1 of them) are too many: keeps only what the
@@ -240,7 +218,7 @@ export class LineFramer {
   #beginCut(): void {
     const pending = this.#pending as Uint8Array;
     const seen = this.#pendingLength;
-    const cut = utf8CutPoint(pending.subarray(0, seen), this.maxLine);
+    const cut = keptLength(pending.subarray(0, seen), this.maxLine);
     this.#droppedBytes += seen - cut;
     this.#pendingLength = cut;
     this.#lineLength = seen;
