@@ -812,7 +812,7 @@ function writeStream(
   const run = labeller === undefined
     ? undefined
     : (chunk: Uint8Array, from: number, fresh: boolean): number => {
-      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, TIME, labeller);
+      const { next } = formatter.writeRun(output, chunk, from, fresh, maxLine, TIME, labeller);
       labelledCount += labeller.lines;
       return next;
     };

@@ -778,8 +778,8 @@ function stream(
     count++;
   };
   const run = (chunk: Uint8Array, from: number, fresh: boolean): number => {
-    const next = formatter.writeRun(sink, chunk, from, fresh, maxLine, time);
-    runLines += formatter.runLines;
+    const { next, lines } = formatter.writeRun(sink, chunk, from, fresh, maxLine, time);
+    runLines += lines;
     return next;
   };
   for (const read of reads) {
@@ -909,11 +909,13 @@ Deno.test("writeRun puts the time of each read in its JSON records, and runLines
   const formatter = new MessageFormatter("json", CLIENT);
   const sink = new CollectingSink();
   const first = bytes("one\ntwo\n");
-  assert.equal(formatter.writeRun(sink, first, 0, true, 100, TIME), first.length);
-  assert.equal(formatter.runLines, 2);
+  const firstRun = formatter.writeRun(sink, first, 0, true, 100, TIME);
+  assert.equal(firstRun.next, first.length);
+  assert.equal(firstRun.lines, 2);
   const second = bytes("three\n");
-  assert.equal(formatter.writeRun(sink, second, 0, true, 100, TIME + 1000), second.length);
-  assert.equal(formatter.runLines, 1);
+  const secondRun = formatter.writeRun(sink, second, 0, true, 100, TIME + 1000);
+  assert.equal(secondRun.next, second.length);
+  assert.equal(secondRun.lines, 1);
   const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(records.map((record) => [record.time, record.text]), [
     ["2023-11-14T22:13:20.123Z", "one"],
@@ -931,8 +933,9 @@ Deno.test("writeRun leaves every line to write when a client's JSON head is too 
   const client: ClientInfo = { ...CLIENT, identity: "n".repeat(5000) };
   const formatter = new MessageFormatter("json", client);
   const sink = new CollectingSink();
-  assert.equal(formatter.writeRun(sink, bytes("a\nb\n"), 0, true, 100, TIME), 0);
-  assert.equal(formatter.runLines, 0);
+  const run = formatter.writeRun(sink, bytes("a\nb\n"), 0, true, 100, TIME);
+  assert.equal(run.next, 0);
+  assert.equal(run.lines, 0);
   assert.equal(sink.text, "");
   const reads = [bytes("hello\nworld\n")];
   const bulk = stream("json", reads, 100, { bulk: true, client });
@@ -952,7 +955,7 @@ Deno.test("writeRun through a framer writes the new bytes when a read reuses the
       formatter.write(lineWriterOver(sink), line, flags, TIME);
     };
     const run = (chunk: Uint8Array, from: number, fresh: boolean): number =>
-      formatter.writeRun(sink, chunk, from, fresh, 100, TIME);
+      formatter.writeRun(sink, chunk, from, fresh, 100, TIME).next;
     framer.push(buffer, onLine, run);
     buffer.set(bytes("other\nbyte\n"));
     framer.push(buffer, onLine, run);

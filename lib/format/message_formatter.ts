@@ -109,6 +109,15 @@ export interface MessageFormatOptions {
   firstSeq?: number;
 }
 
+/** What {@linkcode MessageFormatter.writeRun} did. */
+export interface WrittenRun {
+  /** Offset in the chunk of the first line left to
+   * {@linkcode MessageFormatter.write}, or the chunk's length. */
+  readonly next: number;
+  /** Lines written. */
+  readonly lines: number;
+}
+
 const NEWLINE = new Uint8Array([10]);
 
 /** `[client 3 web1 127.0.0.1:5000 truncated] `: what `style` names, the
@@ -154,8 +163,6 @@ export class MessageFormatter {
   #time = Number.NaN;
   /** `{"time":"...","type":"message",...,"seq":`: all before the number. */
   #jsonHead: Uint8Array = EMPTY;
-  /** The labeller of the last writeRun, which counted its lines. */
-  #runLabeller: LineLabeller | null = null;
 
   constructor(format: OutputFormat, client: ClientInfo, options: MessageFormatOptions = {}) {
     this.#format = format;
@@ -222,20 +229,15 @@ export class MessageFormatter {
     }
   }
 
-  /** Lines written by the last {@linkcode MessageFormatter.writeRun}. */
-  get runLines(): number {
-    return this.#runLabeller?.lines ?? 0;
-  }
-
   /**
    * Writes, in bulk, the run of whole lines from `from` on in `chunk` that
    * need no escaping, exactly as {@linkcode MessageFormatter.write} would one
-   * by one, and returns the offset of the first line it left to `write`
-   * (`from` itself where the runtime has no WebAssembly SIMD); see
-   * lib/format/_line_labeller.ts. With `maxLine` and `time` bound it is a framer's
-   * `LineRun` (for `raw`, of a framer with `keepCr`);
-   * {@linkcode MessageFormatter.runLines} counts what it wrote. `labeller`
-   * is this thread's unless a test gives its own, with smaller areas.
+   * by one, and says where it stopped and how many lines it wrote: `next` is
+   * the offset of the first line it left to `write` (`from` itself where the
+   * runtime has no WebAssembly SIMD); see lib/format/_line_labeller.ts. With
+   * `maxLine` and `time` bound, its `next` is what a framer's `LineRun`
+   * returns (for `raw`, of a framer with `keepCr`). `labeller` is this
+   * thread's unless a test gives its own, with smaller areas.
    */
   writeRun(
     sink: ByteSink,
@@ -245,9 +247,8 @@ export class MessageFormatter {
     maxLine: number,
     time: number,
     labeller: LineLabeller | null = lineLabeller(),
-  ): number {
-    this.#runLabeller = labeller;
-    if (labeller === null) return from;
+  ): WrittenRun {
+    if (labeller === null) return { next: from, lines: 0 };
     let next: number;
     switch (this.#format) {
       case "raw":
@@ -280,7 +281,7 @@ export class MessageFormatter {
         this.#seq += labeller.lines;
         break;
     }
-    return next;
+    return { next, lines: labeller.lines };
   }
 
   /** `[client N] ` (after the time, with `--timestamp`), encoded once, on

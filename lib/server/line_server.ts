@@ -876,8 +876,8 @@ export class LineServer {
     const maxLine = this.#maxLine;
     const run: LineRun | undefined = observer !== null ? undefined : (chunk, from, fresh) => {
       if (first) return from;
-      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, connection.lastActive);
-      const lines = formatter.runLines;
+      const time = connection.lastActive;
+      const { next, lines } = formatter.writeRun(output, chunk, from, fresh, maxLine, time);
       connection.linesIn += lines;
       stats.lines += lines;
       return next;
