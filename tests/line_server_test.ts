@@ -15,12 +15,9 @@ import { encodeHelloLine } from "../lib/wire/hello_line.ts";
 import { PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import type { ClientHandle, ClientObserver } from "../lib/server/client_handle.ts";
 import { clientHello } from "./_client_hello.ts";
-import {
-  LineServer,
-  type LineServerOptions,
-  ListenError,
-  type ServerStats,
-} from "../lib/server/line_server.ts";
+import { LineServer, type LineServerOptions } from "../lib/server/line_server.ts";
+import { ListenError } from "../lib/server/server.ts";
+import type { ServerStats } from "../lib/server/stats.ts";
 import {
   assertNotServed,
   bytes,

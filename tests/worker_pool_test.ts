@@ -16,7 +16,8 @@ import assert from "node:assert/strict";
 import { encodeAck } from "../lib/wire/ack_protocol.ts";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../lib/io/types.ts";
-import { ListenError, type ServerStats } from "../lib/server/line_server.ts";
+import { ListenError } from "../lib/server/server.ts";
+import type { ServerStats } from "../lib/server/stats.ts";
 import { MainThreadOutput } from "../lib/server/workers/_worker.ts";
 import {
   type FromWorker,

@@ -50,6 +50,8 @@ import {
   type RefusalReason,
   refusalText,
 } from "./events.ts";
+import { ListenError, type Server } from "./server.ts";
+import { emptyStats, type ServerStats } from "./stats.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
  * buffer and idle clients are the many. */
@@ -179,40 +181,6 @@ export interface LineServerOptions {
   sendQueue?: number;
 }
 
-/** Totals since the server started. */
-export interface ServerStats {
-  /** Clients accepted. */
-  clients: number;
-  /** Clients connected now. */
-  connected: number;
-  /** Lines written to the output. */
-  lines: number;
-  /** Bytes received from clients. */
-  bytes: number;
-  /** Lines cut at the line limit. */
-  truncated: number;
-  /** Clients still connected when the drain timeout ran out. */
-  cutOff: number;
-  /** Bytes received from those clients (all of it written out). */
-  cutOffBytes: number;
-  /** Connections refused by `--allow`/`--deny`. */
-  refusedDenied: number;
-  /** Connections refused at `--max-clients`. */
-  refusedFull: number;
-  /** Connections refused at `--max-per-ip`. */
-  refusedPerIp: number;
-  /** Connections whose TLS handshake failed (with mutual TLS: whose client
-   * certificate was missing or refused). */
-  refusedTls: number;
-  /** Clients disconnected because their send queue was full (not reading). */
-  dropped: number;
-  /** Clients closed by the operator (`/kick`). */
-  kicked: number;
-  /** Connections that failed before they could be accepted (reset or
-   * aborted in the listen queue); not clients, not refusals. */
-  abortedBeforeAccept: number;
-}
-
 /** One accepted connection; once its handshake (if any) is done, a client,
  * and as such the handle the observer gets. */
 class Connection implements ClientHandle {
@@ -323,19 +291,11 @@ class Connection implements ClientHandle {
   }
 }
 
-/** Thrown by {@linkcode LineServer.listen} with a message naming the address. */
-export class ListenError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ListenError";
-  }
-}
-
 /**
  * A line-collecting TCP server. `listen`, then `serve`; `shutdown` stops
  * accepting and drains.
  */
-export class LineServer {
+export class LineServer implements Server {
   readonly #output: BatchWriter;
   readonly #log: ChunkSink;
   readonly #host: string;
@@ -387,22 +347,9 @@ export class LineServer {
    * against a promise would leave a reaction on it for every connection
    * until shutdown. */
   readonly #deadline = new AbortController();
-  readonly #stats: ServerStats = {
-    clients: 0,
-    connected: 0,
-    lines: 0,
-    bytes: 0,
-    truncated: 0,
-    cutOff: 0,
-    cutOffBytes: 0,
-    refusedDenied: 0,
-    refusedFull: 0,
-    refusedPerIp: 0,
-    refusedTls: 0,
-    dropped: 0,
-    kicked: 0,
-    abortedBeforeAccept: 0,
-  };
+  /** The totals, counted up as things happen, so `/stats` and a signal's
+   * count are current. */
+  readonly #stats: ServerStats = emptyStats();
 
   /**
    * @param output where messages go (and events, in `json` format)

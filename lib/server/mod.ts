@@ -12,5 +12,7 @@ export * from "./events.ts";
 export * from "./hub.ts";
 export * from "./line_server.ts";
 export * from "./operator_console.ts";
+export * from "./server.ts";
+export * from "./stats.ts";
 export * from "./tls_acceptor.ts";
 export * from "./workers/pool.ts";

@@ -18,7 +18,8 @@
 import { AccessList, DEFAULT_PORT } from "../../net/mod.ts";
 import { BatchWriter, type ByteWriter, type ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
-import { LineServer, type ServerStats } from "../line_server.ts";
+import { LineServer } from "../line_server.ts";
+import type { ServerStats } from "../stats.ts";
 import { TlsAcceptor } from "../tls_acceptor.ts";
 import { checkPortFree, type FromWorker, type ToWorker, unstableNetEnabled } from "./pool.ts";
 

@@ -29,12 +29,9 @@ import { type Cidr, formatHostPort } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
 import type { BatchWriter, ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
-import {
-  LineServer,
-  type LineServerOptions,
-  ListenError,
-  type ServerStats,
-} from "../line_server.ts";
+import type { LineServerOptions } from "../line_server.ts";
+import { ListenError } from "../server.ts";
+import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
 import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
@@ -236,9 +233,6 @@ export class WorkerPool {
   readonly #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   readonly #members: Member[] = [];
-  /** The totals of a server that has served nobody, in whatever fields
-   * {@linkcode ServerStats} has: taken from a server that never listens. */
-  readonly #noStats: ServerStats;
   #addr: Deno.NetAddr | null = null;
   #stopping: Promise<ServerStats> | null = null;
 
@@ -299,7 +293,6 @@ export class WorkerPool {
         ),
       },
     };
-    this.#noStats = new LineServer(output, log).stats;
   }
 
   /** The bound address; valid after `listen`. */
@@ -311,7 +304,7 @@ export class WorkerPool {
   /** The totals over all Workers: final ones after `shutdown`, before that
    * as last reported (each Worker reports changes within 100 ms). */
   get stats(): ServerStats {
-    return this.#sum(this.#members.map((member) => member.stats));
+    return sumStats(this.#members.map((member) => member.stats));
   }
 
   /** How many Workers the pool runs. */
@@ -393,7 +386,7 @@ export class WorkerPool {
     const all = await Promise.all(this.#members.map((member) => member.stopped.promise));
     for (const member of this.#members) this.#retire(member);
     await this.#output.flush();
-    return this.#sum(all);
+    return sumStats(all);
   }
 
   #spawn(port: number, checkPortFree: boolean): Member {
@@ -403,7 +396,7 @@ export class WorkerPool {
     const member: Member = {
       index,
       worker,
-      stats: this.#noStats,
+      stats: emptyStats(),
       paused: false,
       alive: true,
       listening: Promise.withResolvers<Deno.NetAddr>(),
@@ -494,15 +487,6 @@ export class WorkerPool {
     member.worker.terminate();
     member.acceptStopped.resolve();
     member.stopped.resolve(member.stats);
-  }
-
-  /** Field-by-field sum of the Workers' totals: every field is a count. */
-  #sum(all: readonly ServerStats[]): ServerStats {
-    const total = { ...this.#noStats };
-    for (const stats of all) {
-      for (const key of Object.keys(total) as Array<keyof ServerStats>) total[key] += stats[key];
-    }
-    return total;
   }
 
   #post(member: Member, message: ToWorker): void {
