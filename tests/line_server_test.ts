@@ -15,7 +15,8 @@ import { encodeHelloLine } from "../lib/wire/hello_line.ts";
 import { PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import type { ClientHandle, ClientObserver } from "../lib/server/client_handle.ts";
 import { clientHello } from "./_client_hello.ts";
-import { LineServer, type LineServerOptions } from "../lib/server/line_server.ts";
+import { LineServer } from "../lib/server/line_server.ts";
+import type { LineServerOptions } from "../lib/server/server_options.ts";
 import { ListenError } from "../lib/server/server.ts";
 import type { ServerStats } from "../lib/server/stats.ts";
 import {

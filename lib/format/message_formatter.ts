@@ -89,6 +89,9 @@ export const LABEL_STYLES = ["number", "address", "both"] as const;
 /** One of {@linkcode LABEL_STYLES}. */
 export type LabelStyle = typeof LABEL_STYLES[number];
 
+/** What a `text` label names unless told otherwise: the client's number. */
+export const DEFAULT_LABEL: LabelStyle = "number";
+
 /** Options for {@linkcode MessageFormatter}. */
 export interface MessageFormatOptions {
   /** The server run's id, in every JSON record (`"run"`), so records of
@@ -97,7 +100,7 @@ export interface MessageFormatOptions {
   run?: string;
   /** What the `text` label names: the client's number (`[client 3]`), its
    * address (`[127.0.0.1:5000]`) or both (`[client 3 127.0.0.1:5000]`).
-   * @default {"number"} */
+   * @default {DEFAULT_LABEL: "number"} */
   label?: LabelStyle;
   /** Start each `text` line with the time it was read, in RFC 3339 UTC with
    * milliseconds (`2026-11-24T07:10:02.114Z [client 3] hello`).
@@ -167,7 +170,7 @@ export class MessageFormatter {
   constructor(format: OutputFormat, client: ClientInfo, options: MessageFormatOptions = {}) {
     this.#format = format;
     this.#client = client;
-    this.#style = options.label ?? "number";
+    this.#style = options.label ?? DEFAULT_LABEL;
     this.#timestamp = options.timestamp ?? false;
     this.#seq = options.firstSeq ?? 1;
     if (!Number.isSafeInteger(this.#seq) || this.#seq < 0) {

@@ -21,7 +21,7 @@ import {
   type StreamConn,
   writeAll,
 } from "../io/mod.ts";
-import { acceptErrorKind, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
+import { acceptErrorKind, DEFAULT_PORT, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
 import {
   DEFAULT_MAX_LINE,
   encodeAck,
@@ -36,6 +36,7 @@ import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { countOf, describeError } from "../text/mod.ts";
 import {
   type ClientInfo,
+  DEFAULT_LABEL,
   keepsCr,
   type LabelStyle,
   MessageFormatter,
@@ -51,6 +52,19 @@ import {
   refusalText,
 } from "./events.ts";
 import { ListenError, type Server } from "./server.ts";
+import {
+  type ConnUpgrader,
+  DEFAULT_BACKLOG,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_FORMAT,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_LINE_TIMEOUT,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_PER_IP,
+  type LineServerOptions,
+  type PeerFilter,
+} from "./server_options.ts";
 import { emptyStats, type ServerStats } from "./stats.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
@@ -64,8 +78,6 @@ const MAX_READ_BUFFER = 65536;
  * queued to each of them at once, so a smaller read keeps a burst from
  * several senders well under a send queue's cap while its reader keeps up. */
 const MAX_RELAY_READ_BUFFER = 16384;
-/** Listen queue length unless told otherwise: room for a burst of connects. */
-export const DEFAULT_BACKLOG = 4096;
 /** Pause before accepting again after the process ran out of descriptors
  * (or memory): long enough not to spin, short enough that accepting resumes
  * soon after a connection ends and frees one. */
@@ -88,98 +100,6 @@ const CLOSING_NOTICE_MS = 500;
 /** Where refused peers' bytes are read to and dropped: shared, since no one
  * ever looks at them. */
 const DISCARDED = new Uint8Array(1024);
-
-/** Decides which peers may connect (see `access_list.ts`). */
-export interface PeerFilter {
-  permits(address: string): boolean;
-}
-
-/** Turns an accepted TCP connection into a TLS one (see `tls_server.ts`). */
-export interface ConnUpgrader {
-  upgrade(conn: Deno.TcpConn): StreamConn & {
-    /** Resolves with the client's certificate identity (mutual TLS) or
-     * null; rejects, with a message saying why, when the handshake fails. */
-    handshake(): Promise<string | null>;
-  };
-}
-
-/** Options for {@linkcode LineServer}. */
-export interface LineServerOptions {
-  /** Address to listen on; `::` listens on IPv6 and, where the OS allows, IPv4.
-   * @default {"0.0.0.0"} */
-  host?: string;
-  /** TCP port; 0 picks a free one (see {@linkcode LineServer.addr}).
-   * @default {8888} */
-  port?: number;
-  /** Output format for messages (and, for `json`, events).
-   * @default {"text"} */
-  format?: OutputFormat;
-  /** The run's id, in every JSON record (`"run"`): several servers that
-   * share one output (Workers) share one run.
-   * @default {a new random id (lib/net/random_id.ts)} */
-  run?: string;
-  /** What a `text` line's label names: the client's number, its address,
-   * or both.
-   * @default {"number"} */
-  label?: LabelStyle;
-  /** Start each `text` line with the time it was read (RFC 3339, UTC).
-   * @default {false} */
-  timestamp?: boolean;
-  /** Longest line in bytes; longer lines are cut and flagged.
-   * @default {65536} */
-  maxLine?: number;
-  /** Seconds that connected clients get to finish after a shutdown starts.
-   * @default {5} */
-  drainTimeout?: number;
-  /** Seconds a connection may stay silent before it is closed; 0 for never.
-   * Each connection is judged on its own, by the time of its last read.
-   * @default {0} */
-  idleTimeout?: number;
-  /** Seconds a line may take from its first byte to its newline before the
-   * connection is closed (`line-timeout`; what came of the line is written,
-   * flagged partial); 0 for no limit. Against peers that keep a connection
-   * busy a byte at a time, which `idleTimeout` never catches.
-   * @default {0} */
-  lineTimeout?: number;
-  /** Listen queue length, for bursts of connects; the kernel caps it (on
-   * Linux at net.core.somaxconn). A full queue makes connecting clients wait
-   * a second or more for a retry.
-   * @default {4096} */
-  backlog?: number;
-  /** Share the port with other listeners that set it too (Linux `SO_REUSEPORT`;
-   * needs `--unstable-net`), so several Workers can each accept on it.
-   * @default {false} */
-  reusePort?: boolean;
-  /** Acknowledge lines to their sender once the output has written them
-   * (see `ack_protocol.ts`); off, the server sends clients nothing.
-   * @default {false} */
-  ack?: boolean;
-  /** Peers that may connect; others are closed at once and logged.
-   * @default {every peer} */
-  accessList?: PeerFilter;
-  /** Most clients connected at once; the next gets one line saying the
-   * server is full and is closed. 0 for no limit.
-   * @default {0} */
-  maxClients?: number;
-  /** Most clients connected at once from one address; 0 for no limit.
-   * @default {0} */
-  maxPerIp?: number;
-  /** Hands out client numbers; several servers sharing one keep numbers unique.
-   * @default {a counter from 0, private to this server} */
-  nextClientId?: () => number;
-  /** Serve TLS: each accepted connection is upgraded, after the
-   * `accessList` check; a failed handshake is a `tls` refusal.
-   * @default {plain TCP} */
-  tls?: ConnUpgrader;
-  /** Told of every client's join, lines and leave, with a handle to send to
-   * the client or close it (the modes of `--mode`, the operator console).
-   * @default {none: the server sends clients nothing but acknowledgments} */
-  observer?: ClientObserver;
-  /** Most bytes waiting to be sent to one client; a client whose queue would
-   * pass it is disconnected (`send-queue-full`).
-   * @default {1048576} */
-  sendQueue?: number;
-}
 
 /** One accepted connection; once its handshake (if any) is done, a client,
  * and as such the handle the observer gets. */
@@ -360,26 +280,31 @@ export class LineServer implements Server {
   constructor(output: BatchWriter, log: ChunkSink, options: LineServerOptions = {}) {
     this.#output = output;
     this.#log = log;
-    this.#host = options.host ?? "0.0.0.0";
-    this.#port = checkInteger("port", options.port ?? 8888, 0, 65535);
-    this.#format = options.format ?? "text";
+    this.#host = options.host ?? DEFAULT_HOST;
+    this.#port = checkInteger("port", options.port ?? DEFAULT_PORT, 0, 65535);
+    this.#format = options.format ?? DEFAULT_FORMAT;
     if (!OUTPUT_FORMATS.includes(this.#format)) {
       throw new RangeError(
         `Invalid format "${this.#format}": must be one of ${OUTPUT_FORMATS.join(", ")}`,
       );
     }
     this.#run = options.run ?? randomId();
-    this.#label = options.label ?? "number";
+    this.#label = options.label ?? DEFAULT_LABEL;
     this.#timestamp = options.timestamp ?? false;
     this.#maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
-    this.#drainTimeout = checkSeconds("drainTimeout", options.drainTimeout ?? 5);
+    this.#drainTimeout = checkSeconds(
+      "drainTimeout",
+      options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,
+    );
     this.#backlog = checkInteger("backlog", options.backlog ?? DEFAULT_BACKLOG, 1);
-    this.#idleTimeoutMs = checkSeconds("idleTimeout", options.idleTimeout ?? 0) * 1000;
-    this.#lineTimeoutMs = checkSeconds("lineTimeout", options.lineTimeout ?? 0) * 1000;
+    this.#idleTimeoutMs = checkSeconds("idleTimeout", options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) *
+      1000;
+    this.#lineTimeoutMs = checkSeconds("lineTimeout", options.lineTimeout ?? DEFAULT_LINE_TIMEOUT) *
+      1000;
     this.#reusePort = options.reusePort ?? false;
     this.#accessList = options.accessList ?? null;
-    this.#maxClients = checkInteger("maxClients", options.maxClients ?? 0, 0);
-    this.#maxPerIp = checkInteger("maxPerIp", options.maxPerIp ?? 0, 0);
+    this.#maxClients = checkInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 0);
+    this.#maxPerIp = checkInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0);
     this.#ack = options.ack ?? false;
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);

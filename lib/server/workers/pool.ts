@@ -29,7 +29,7 @@ import { type Cidr, formatHostPort } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
 import type { BatchWriter, ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
-import type { LineServerOptions } from "../line_server.ts";
+import type { LineServerOptions } from "../server_options.ts";
 import { ListenError } from "../server.ts";
 import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
 import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
