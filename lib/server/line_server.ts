@@ -19,12 +19,10 @@ import {
   DEFAULT_SEND_QUEUE_BYTES,
   SendQueue,
   type StreamConn,
-  writeAll,
 } from "../io/mod.ts";
 import { acceptErrorKind, DEFAULT_PORT, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
 import {
   DEFAULT_MAX_LINE,
-  encodeAck,
   formatNotice,
   LineFramer,
   type LineRun,
@@ -48,9 +46,9 @@ import {
   type DisconnectReason,
   formatJsonEvent,
   formatTextEvent,
-  type RefusalReason,
-  refusalText,
 } from "./events.ts";
+import { Acknowledger } from "./_acknowledger.ts";
+import { Admission, type Refusal } from "./_admission.ts";
 import { ListenError, type Server } from "./server.ts";
 import {
   type ConnUpgrader,
@@ -63,7 +61,6 @@ import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_PER_IP,
   type LineServerOptions,
-  type PeerFilter,
 } from "./server_options.ts";
 import { emptyStats, type ServerStats } from "./stats.ts";
 
@@ -82,13 +79,6 @@ const MAX_RELAY_READ_BUFFER = 16384;
  * (or memory): long enough not to spin, short enough that accepting resumes
  * soon after a connection ends and frees one. */
 const ACCEPT_RETRY_MS = 100;
-/** How long a peer refused for a limit gets to read the line saying why
- * before its connection is closed. */
-const REFUSAL_LINGER_MS = 1000;
-/** Refused connections kept open at once for that; beyond, the line is
- * written and the connection closed at once (see {@linkcode LineServer}'s
- * `#refuse`), so a flood of refused connects cannot hold descriptors. */
-const MAX_LINGERING = 64;
 /** How long a client that ended its input gets to read what is still queued
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
@@ -97,9 +87,6 @@ const CR = 13;
  * why (see {@linkcode Connection.stop}): a short line goes into the socket at
  * once unless the client has stopped reading, and then it cannot be told. */
 const CLOSING_NOTICE_MS = 500;
-/** Where refused peers' bytes are read to and dropped: shared, since no one
- * ever looks at them. */
-const DISCARDED = new Uint8Array(1024);
 
 /** One accepted connection; once its handshake (if any) is done, a client,
  * and as such the handle the observer gets. */
@@ -230,12 +217,7 @@ export class LineServer implements Server {
   readonly #idleTimeoutMs: number;
   readonly #lineTimeoutMs: number;
   readonly #reusePort: boolean;
-  readonly #accessList: PeerFilter | null;
-  readonly #maxClients: number;
-  readonly #maxPerIp: number;
-  /** Connected clients per address, kept only with a per-address limit. */
-  readonly #perIp = new Map<string, number>();
-  #lingering = 0;
+  readonly #admission: Admission;
   readonly #ack: boolean;
   readonly #nextClientId: () => number;
   readonly #tls: ConnUpgrader | null;
@@ -302,9 +284,12 @@ export class LineServer implements Server {
     this.#lineTimeoutMs = checkSeconds("lineTimeout", options.lineTimeout ?? DEFAULT_LINE_TIMEOUT) *
       1000;
     this.#reusePort = options.reusePort ?? false;
-    this.#accessList = options.accessList ?? null;
-    this.#maxClients = checkInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 0);
-    this.#maxPerIp = checkInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0);
+    this.#admission = new Admission({
+      ...(options.accessList === undefined ? {} : { accessList: options.accessList }),
+      maxClients: checkInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 0),
+      maxPerIp: checkInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0),
+      tls: options.tls !== undefined,
+    });
     this.#ack = options.ack ?? false;
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);
@@ -496,7 +481,9 @@ export class LineServer implements Server {
   #start(tcp: Deno.TcpConn): void {
     const remote = tcp.remoteAddr;
     const address = unmapIPv4(remote.hostname);
-    const refusal = this.#refusal(remote.hostname, address);
+    // Counted against the limits from now (see Admission.admit), so a flood
+    // of handshakes is bounded by them too.
+    const refusal = this.#admission.admit(remote.hostname, address);
     if (refusal?.reason === "denied") {
       // Before any TLS work: a denied peer costs nothing more.
       this.#refuse(tcp, address, remote.port, refusal);
@@ -508,9 +495,7 @@ export class LineServer implements Server {
       this.#refuse(conn, address, remote.port, refusal);
       return;
     }
-    if (this.#maxPerIp > 0) this.#perIp.set(address, (this.#perIp.get(address) ?? 0) + 1);
-    // Numbered once it is a client, after the handshake; counted against the
-    // limits from now, so a flood of handshakes is bounded by them too.
+    // Numbered once it is a client, after the handshake.
     const client: ClientInfo = { id: -1, address, port: remote.port };
     const connection = new Connection(
       conn,
@@ -640,12 +625,7 @@ export class LineServer implements Server {
       this.#abandon(connection, text);
     } finally {
       this.#connections.delete(connection);
-      if (this.#maxPerIp > 0) {
-        const address = connection.client.address;
-        const left = (this.#perIp.get(address) ?? 1) - 1;
-        if (left > 0) this.#perIp.set(address, left);
-        else this.#perIp.delete(address);
-      }
+      this.#admission.release(connection.client.address);
     }
   }
 
@@ -812,67 +792,13 @@ export class LineServer implements Server {
     });
   }
 
-  /** Why a new connection from `address` may not become a client, if so. */
-  #refusal(peer: string, address: string): { reason: RefusalReason; limit: number } | null {
-    if (this.#accessList !== null && !this.#accessList.permits(peer)) {
-      return { reason: "denied", limit: 0 };
-    }
-    if (this.#maxClients > 0 && this.#connections.size >= this.#maxClients) {
-      return { reason: "full", limit: this.#maxClients };
-    }
-    if (this.#maxPerIp > 0 && (this.#perIp.get(address) ?? 0) >= this.#maxPerIp) {
-      return { reason: "per-ip", limit: this.#maxPerIp };
-    }
-    return null;
-  }
-
-  /**
-   * Closes a refused connection and reports it. The peer is told why in one
-   * notice line (see `server_notice.ts`), which `linehub-client` recognises
-   * and a person with `nc` can read. One refused for a limit gets the line,
-   * then a half-close, and what it sent meanwhile is read and dropped, so
-   * that closing does not reset the connection and destroy that line before
-   * the peer reads it.
-   *
-   * At most {@linkcode MAX_LINGERING} refused connections linger so at once.
-   * Beyond, a plain TCP peer still gets the line, written before an
-   * immediate close: it reads it unless it had already sent data, which makes
-   * the close a reset that may destroy the line first. A TLS peer beyond the
-   * cap is closed with no line, since the line would have to wait for its
-   * handshake. A denied peer gets the line the same way, never lingering,
-   * and on a TLS port nothing: telling it would take the handshake that
-   * denying spares.
-   */
-  #refuse(
-    conn: StreamConn,
-    address: string,
-    port: number,
-    refusal: { reason: RefusalReason; limit: number },
-  ): void {
+  /** Counts and reports a refused connection, and has it turned away. */
+  #refuse(conn: StreamConn, address: string, port: number, refusal: Refusal): void {
     if (refusal.reason === "denied") this.#stats.refusedDenied++;
     else if (refusal.reason === "full") this.#stats.refusedFull++;
     else if (refusal.reason === "per-ip") this.#stats.refusedPerIp++;
     this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
-    const denied = refusal.reason === "denied";
-    const text = refusalText({ ...refusal, address }) + (denied ? "" : "; try again later");
-    const line = new TextEncoder().encode(formatNotice("refused", refusal.reason, text));
-    if (denied || this.#lingering >= MAX_LINGERING) {
-      if (this.#tls !== null) closeQuietly(conn);
-      // A line this short fits the socket's send buffer: one write, no wait.
-      else conn.write(line).catch(() => {}).finally(() => closeQuietly(conn));
-      return;
-    }
-    this.#lingering++;
-    const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
-    (async () => {
-      await writeAll(conn, line);
-      await conn.closeWrite();
-      while (await conn.read(DISCARDED) !== null) { /* dropped: this peer is not a client */ }
-    })().catch(() => {}).finally(() => {
-      clearTimeout(timer);
-      closeQuietly(conn);
-      this.#lingering--;
-    });
+    this.#admission.turnAway(conn, address, refusal);
   }
 
   /** Closes connections silent past --idle-timeout, and those whose line has
@@ -892,54 +818,6 @@ export class LineServer implements Server {
   #event(event: ConnectionEvent): void {
     if (this.#format === "json") this.#output.write(formatJsonEvent(event, this.#run));
     else this.#log.write(formatTextEvent(event));
-  }
-}
-
-/**
- * Sends one connection's acknowledgments: each after the output has written
- * the lines it counts. At most one write is in flight per connection, and
- * counts that arrive meanwhile are folded into the next, so a client that
- * reads its acknowledgments slowly costs a few bytes, not a queue.
- */
-class Acknowledger {
-  readonly #conn: StreamConn;
-  readonly #output: BatchWriter;
-  #wanted = 0;
-  #sending: Promise<void> | null = null;
-
-  constructor(conn: StreamConn, output: BatchWriter) {
-    this.#conn = conn;
-    this.#output = output;
-  }
-
-  /** Asks for `lines` (the connection's count so far) to be acknowledged. */
-  upTo(lines: number): void {
-    if (lines <= this.#wanted) return;
-    this.#wanted = lines;
-    this.#sending ??= this.#send();
-  }
-
-  /** Resolves when no acknowledgment is waiting to be sent. */
-  async idle(): Promise<void> {
-    while (this.#sending !== null) await this.#sending;
-  }
-
-  async #send(): Promise<void> {
-    try {
-      let sent = 0;
-      while (sent < this.#wanted) {
-        const count = this.#wanted;
-        // Everything accepted so far includes those lines.
-        await this.#output.whenWritten();
-        await writeAll(this.#conn, encodeAck(count));
-        sent = count;
-      }
-    } catch {
-      // The output failed (nothing more is acknowledged, by design) or the
-      // connection closed; the read loop reports either.
-    } finally {
-      this.#sending = null;
-    }
   }
 }
 
