@@ -52,10 +52,9 @@ const writer = new Discard();
 for (const format of OUTPUT_FORMATS) {
   const formatter = new MessageFormatter(format, client);
   const framer = new LineFramer({ maxLine: MAX_LINE });
-  const sink: LineSink = (line, truncated, partial) =>
-    formatter.write(writer, line, truncated, partial, now);
+  const sink: LineSink = (line, flags, length) => formatter.write(writer, line, flags, now, length);
   const run = (chunk: Uint8Array, from: number, fresh: boolean): number =>
-    formatter.writeRun(writer, chunk, from, fresh, MAX_LINE, now);
+    formatter.writeRun(writer, chunk, from, fresh, MAX_LINE, now).next;
   Deno.bench({
     group: `${format}: 64 KiB read of 100-byte lines`,
     name: "general path, line by line",

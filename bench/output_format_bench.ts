@@ -34,7 +34,7 @@ for (const [group, line] of Object.entries(lines)) {
       group,
       name,
       baseline: name === "raw",
-      fn: () => formatter.write(writer, line, false, false, now),
+      fn: () => formatter.write(writer, line, 0, now),
     });
   }
 }

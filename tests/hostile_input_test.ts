@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { LineFramer } from "../lib/wire/line_framer.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import {
   type ClientInfo,
   lineWriterOver,
@@ -65,8 +66,12 @@ function frame(input: Uint8Array, cuts: number[]): { lines: Line[]; maxBuffered:
   const framer = new LineFramer({ maxLine: MAX_LINE });
   const lines: Line[] = [];
   let maxBuffered = 0;
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-    lines.push({ bytes: [...line], truncated, partial });
+  const sink = (line: Uint8Array, flags: LineFlags): void => {
+    lines.push({
+      bytes: [...line],
+      truncated: (flags & TRUNCATED) !== 0,
+      partial: (flags & PARTIAL) !== 0,
+    });
   };
   let at = 0;
   for (const cut of [...cuts, input.length]) {
@@ -136,8 +141,7 @@ Deno.test(`framer and formats keep their invariants over ${INPUTS} hostile input
         formatter.write(
           lineWriterOver({ write: (c) => out.push(typeof c === "string" ? encoder.encode(c) : c) }),
           bytes,
-          line.truncated,
-          line.partial,
+          (line.truncated ? TRUNCATED : 0) | (line.partial ? PARTIAL : 0),
           0,
         );
         const joined = new Uint8Array(out.reduce((sum, part) => sum + part.length, 0));

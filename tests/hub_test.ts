@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { ClientHandle } from "../lib/server/client_handle.ts";
 import { Hub, type Mode, MODES } from "../lib/server/hub.ts";
+import { PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import type { ClientInfo } from "../lib/format/message_formatter.ts";
 import { bytes } from "./_net.ts";
 
@@ -61,7 +62,7 @@ function hubWith(mode: Mode, count: number): { hub: Hub; clients: FakeClient[] }
 
 function say(hub: Hub, from: FakeClient, text: string | Uint8Array): void {
   from.linesIn++;
-  hub.line(from, typeof text === "string" ? bytes(text) : text, false, false);
+  hub.line(from, typeof text === "string" ? bytes(text) : text, 0);
 }
 
 Deno.test("Hub knows the modes log, echo, broker and chat, and rejects others by name", () => {
@@ -244,8 +245,8 @@ Deno.test("Hub announces joins and leaves in chat mode only", () => {
 Deno.test("Hub relays a partial or truncated line as it came, with a newline", () => {
   const { hub, clients: [a, b] } = hubWith("broker", 2);
   assert.ok(a !== undefined && b !== undefined);
-  hub.line(a, bytes("cut her"), true, false);
-  hub.line(a, bytes("no newline"), false, true);
+  hub.line(a, bytes("cut her"), TRUNCATED);
+  hub.line(a, bytes("no newline"), PARTIAL);
   assert.equal(b.text(), "cut her\nno newline\n");
 });
 

@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../lib/wire/line_framer.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import { utf8CutPoint } from "../lib/wire/_utf8_cut.ts";
 import { seededRandom } from "./_net.ts";
 
@@ -66,8 +67,8 @@ function collector(maxLine?: number, keepCr = false): {
     : new LineFramer({ maxLine, keepCr });
   const frames: Frame[] = [];
   // The line is a view valid only during the call, so copy it at once.
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
-    frames.push(frame(toBinary(line), truncated, partial, length));
+  const sink = (line: Uint8Array, flags: LineFlags, length: number): void => {
+    frames.push(frame(toBinary(line), (flags & TRUNCATED) !== 0, (flags & PARTIAL) !== 0, length));
   };
   return {
     framer,
@@ -628,8 +629,8 @@ function runTaking(
 ): Outcome {
   const framer = new LineFramer({ maxLine });
   const frames: Frame[] = [];
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
-    frames.push(frame(toBinary(line), truncated, partial, length));
+  const sink = (line: Uint8Array, flags: LineFlags, length: number): void => {
+    frames.push(frame(toBinary(line), (flags & TRUNCATED) !== 0, (flags & PARTIAL) !== 0, length));
   };
   const lineRun = takingRun(frames, maxLine, take, calls);
   for (const chunk of chunks) framer.push(chunk, sink, lineRun);
@@ -668,8 +669,8 @@ Deno.test("LineFramer calls run only where a line starts, never inside a held or
   const calls: RunCall[] = [];
   const frames: Frame[] = [];
   const framer = new LineFramer({ maxLine: 8 });
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
-    frames.push(frame(toBinary(line), truncated, partial, length));
+  const sink = (line: Uint8Array, flags: LineFlags, length: number): void => {
+    frames.push(frame(toBinary(line), (flags & TRUNCATED) !== 0, (flags & PARTIAL) !== 0, length));
   };
   const lineRun = takingRun(frames, 8, () => true, calls);
   framer.push(bytes("one\ntw"), sink, lineRun);

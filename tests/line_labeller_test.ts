@@ -12,6 +12,7 @@
 
 import assert from "node:assert/strict";
 import { LineFramer } from "../lib/wire/line_framer.ts";
+import type { LineFlags } from "../lib/wire/line_flags.ts";
 import {
   ANY_BYTE,
   type ByteSink,
@@ -804,14 +805,14 @@ function writeStream(
   const framer = new LineFramer({ maxLine, keepCr: keepsCr(format) });
   let count = 0;
   let labelledCount = 0;
-  const sink = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
-    formatter.write(lines, line, truncated, partial, TIME, length);
+  const sink = (line: Uint8Array, flags: LineFlags, length: number): void => {
+    formatter.write(lines, line, flags, TIME, length);
     count++;
   };
   const run = labeller === undefined
     ? undefined
     : (chunk: Uint8Array, from: number, fresh: boolean): number => {
-      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, TIME, labeller);
+      const { next } = formatter.writeRun(output, chunk, from, fresh, maxLine, TIME, labeller);
       labelledCount += labeller.lines;
       return next;
     };

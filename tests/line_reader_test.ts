@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { ByteReader } from "../lib/io/types.ts";
 import { LineFramer } from "../lib/wire/line_framer.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import { DEFAULT_CLIENT_MAX_LINE, type InputLine, LineReader } from "../lib/wire/line_reader.ts";
 import { bytes, concat, randomInt, seededRandom } from "./_net.ts";
 
@@ -183,7 +184,8 @@ Deno.test("LineReader splits and cuts exactly as the server's LineFramer, whatev
     }
     const expected: Array<[string, boolean, boolean]> = [];
     const framer = new LineFramer({ maxLine });
-    const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+    const sink = (line: Uint8Array, flags: LineFlags): void => {
+      const [truncated, partial] = [(flags & TRUNCATED) !== 0, (flags & PARTIAL) !== 0];
       expected.push([binary.decode(line), truncated, partial && !truncated]);
     };
     framer.push(data, sink);

@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../lib/io/types.ts";
 import type { ClientObserver } from "../lib/server/client_handle.ts";
-import { LineServer, type LineServerOptions, type ServerStats } from "../lib/server/line_server.ts";
+import { LineServer } from "../lib/server/line_server.ts";
+import type { LineServerOptions } from "../lib/server/server_options.ts";
+import type { ServerStats } from "../lib/server/stats.ts";
 import {
   bytes,
   closeQuietly,

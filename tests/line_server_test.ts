@@ -12,14 +12,13 @@ import { formatHostPort } from "../lib/net/address.ts";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../lib/io/types.ts";
 import { encodeHelloLine } from "../lib/wire/hello_line.ts";
+import { PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import type { ClientHandle, ClientObserver } from "../lib/server/client_handle.ts";
 import { clientHello } from "./_client_hello.ts";
-import {
-  LineServer,
-  type LineServerOptions,
-  ListenError,
-  type ServerStats,
-} from "../lib/server/line_server.ts";
+import { LineServer } from "../lib/server/line_server.ts";
+import type { LineServerOptions } from "../lib/server/server_options.ts";
+import { ListenError } from "../lib/server/server.ts";
+import type { ServerStats } from "../lib/server/stats.ts";
 import {
   assertNotServed,
   bytes,
@@ -1073,8 +1072,9 @@ function recordingObserver(
       handles.set(handle.client.id, handle);
       events.push(`join ${handle.client.id}`);
     },
-    line(handle, line, truncated, partial): void {
+    line(handle, line, flags): void {
       const text = new TextDecoder().decode(line);
+      const [truncated, partial] = [(flags & TRUNCATED) !== 0, (flags & PARTIAL) !== 0];
       events.push(`line ${handle.client.id} ${text}${truncated ? " T" : ""}${partial ? " P" : ""}`);
       const answer = reply(handle, text);
       if (answer !== null) handle.send(bytes(answer));

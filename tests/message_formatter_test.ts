@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import { LineFramer } from "../lib/wire/line_framer.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import type { ChunkSink } from "../lib/io/types.ts";
 import {
   type ClientInfo,
@@ -78,10 +79,11 @@ function format(
     & { truncated?: boolean; partial?: boolean; client?: ClientInfo; time?: number }
     & Parameters<
       typeof formatMessage
-    >[7] = {},
+    >[6] = {},
 ): CollectingSink {
   const sink = new CollectingSink();
-  formatMessage(sink, outputFormat, client, line, truncated, partial, time, options);
+  const flags = (truncated ? TRUNCATED : 0) | (partial ? PARTIAL : 0);
+  formatMessage(sink, outputFormat, client, line, flags, time, options);
   return sink;
 }
 
@@ -213,7 +215,7 @@ Deno.test("json records name the run, and seq counts a client's lines from 1, or
   const formatter = new MessageFormatter("json", CLIENT, { run: "0123456789abcdef" });
   const sink = new CollectingSink();
   const lines = lineWriterOver(sink);
-  for (const line of ["a", "b\x1b", "c"]) formatter.write(lines, bytes(line), false, false, TIME);
+  for (const line of ["a", "b\x1b", "c"]) formatter.write(lines, bytes(line), 0, TIME);
   const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(records.map((r) => [r.run, r.client, r.seq]), [
     ["0123456789abcdef", 3, 1],
@@ -227,7 +229,7 @@ Deno.test("json records name the run, and seq counts a client's lines from 1, or
   assert.equal(JSON.parse(json(bytes("x"))).run, undefined);
   const later = new MessageFormatter("json", CLIENT, { firstSeq: 91 });
   assert.equal(later.nextSeq, 91);
-  later.write(lineWriterOver(new CollectingSink()), bytes("x"), false, false, TIME);
+  later.write(lineWriterOver(new CollectingSink()), bytes("x"), 0, TIME);
   assert.equal(later.nextSeq, 92);
   assert.throws(() => new MessageFormatter("json", CLIENT, { firstSeq: -1 }), {
     name: "RangeError",
@@ -294,8 +296,8 @@ Deno.test("text --timestamp starts each line with the time it was read, RFC 3339
   // One formatter, the time changing from read to read.
   const formatter = new MessageFormatter("text", CLIENT, { timestamp: true, label: "both" });
   const sink = new CollectingSink();
-  formatter.write(lineWriterOver(sink), bytes("one"), false, false, TIME);
-  formatter.write(lineWriterOver(sink), bytes("two"), false, false, TIME + 1001);
+  formatter.write(lineWriterOver(sink), bytes("one"), 0, TIME);
+  formatter.write(lineWriterOver(sink), bytes("two"), 0, TIME + 1001);
   assert.equal(
     sink.text,
     "2023-11-14T22:13:20.123Z [client 3 127.0.0.1:40000] one\n" +
@@ -543,8 +545,9 @@ Deno.test("the per-client fast path through a BatchWriter writes exactly what fo
       const length = truncated ? line.length + i : line.length;
       // The time changes every few lines, as it does once per read.
       const time = TIME + Math.floor(i / 5);
-      formatter.write(writer, line, truncated, partial, time, length);
-      formatMessage(sink, fmt, CLIENT, line, truncated, partial, time, { firstSeq: i + 1, length });
+      const flags = (truncated ? TRUNCATED : 0) | (partial ? PARTIAL : 0);
+      formatter.write(writer, line, flags, time, length);
+      formatMessage(sink, fmt, CLIENT, line, flags, time, { firstSeq: i + 1, length });
     });
     await writer.flush();
     const fast = decoder.decode(concat(written));
@@ -770,13 +773,13 @@ function stream(
   let time = TIME;
   let count = 0;
   let runLines = 0;
-  const onLine = (line: Uint8Array, truncated: boolean, partial: boolean, length: number): void => {
-    formatter.write(lines, line, truncated, partial, time, length);
+  const onLine = (line: Uint8Array, flags: LineFlags, length: number): void => {
+    formatter.write(lines, line, flags, time, length);
     count++;
   };
   const run = (chunk: Uint8Array, from: number, fresh: boolean): number => {
-    const next = formatter.writeRun(sink, chunk, from, fresh, maxLine, time);
-    runLines += formatter.runLines;
+    const { next, lines } = formatter.writeRun(sink, chunk, from, fresh, maxLine, time);
+    runLines += lines;
     return next;
   };
   for (const read of reads) {
@@ -906,11 +909,13 @@ Deno.test("writeRun puts the time of each read in its JSON records, and runLines
   const formatter = new MessageFormatter("json", CLIENT);
   const sink = new CollectingSink();
   const first = bytes("one\ntwo\n");
-  assert.equal(formatter.writeRun(sink, first, 0, true, 100, TIME), first.length);
-  assert.equal(formatter.runLines, 2);
+  const firstRun = formatter.writeRun(sink, first, 0, true, 100, TIME);
+  assert.equal(firstRun.next, first.length);
+  assert.equal(firstRun.lines, 2);
   const second = bytes("three\n");
-  assert.equal(formatter.writeRun(sink, second, 0, true, 100, TIME + 1000), second.length);
-  assert.equal(formatter.runLines, 1);
+  const secondRun = formatter.writeRun(sink, second, 0, true, 100, TIME + 1000);
+  assert.equal(secondRun.next, second.length);
+  assert.equal(secondRun.lines, 1);
   const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(records.map((record) => [record.time, record.text]), [
     ["2023-11-14T22:13:20.123Z", "one"],
@@ -928,8 +933,9 @@ Deno.test("writeRun leaves every line to write when a client's JSON head is too 
   const client: ClientInfo = { ...CLIENT, identity: "n".repeat(5000) };
   const formatter = new MessageFormatter("json", client);
   const sink = new CollectingSink();
-  assert.equal(formatter.writeRun(sink, bytes("a\nb\n"), 0, true, 100, TIME), 0);
-  assert.equal(formatter.runLines, 0);
+  const run = formatter.writeRun(sink, bytes("a\nb\n"), 0, true, 100, TIME);
+  assert.equal(run.next, 0);
+  assert.equal(run.lines, 0);
   assert.equal(sink.text, "");
   const reads = [bytes("hello\nworld\n")];
   const bulk = stream("json", reads, 100, { bulk: true, client });
@@ -945,11 +951,11 @@ Deno.test("writeRun through a framer writes the new bytes when a read reuses the
     const sink = new CollectingSink();
     const formatter = new MessageFormatter(outputFormat, CLIENT);
     const framer = new LineFramer({ keepCr: keepsCr(outputFormat) });
-    const onLine = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
-      formatter.write(lineWriterOver(sink), line, truncated, partial, TIME);
+    const onLine = (line: Uint8Array, flags: LineFlags): void => {
+      formatter.write(lineWriterOver(sink), line, flags, TIME);
     };
     const run = (chunk: Uint8Array, from: number, fresh: boolean): number =>
-      formatter.writeRun(sink, chunk, from, fresh, 100, TIME);
+      formatter.writeRun(sink, chunk, from, fresh, 100, TIME).next;
     framer.push(buffer, onLine, run);
     buffer.set(bytes("other\nbyte\n"));
     framer.push(buffer, onLine, run);

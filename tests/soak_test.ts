@@ -12,6 +12,7 @@
 
 import assert from "node:assert/strict";
 import { LineFramer } from "../lib/wire/line_framer.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../lib/wire/line_flags.ts";
 import { jsonText } from "../lib/text/safe_text.ts";
 import {
   analyzeOutput,
@@ -391,7 +392,8 @@ Deno.test("the soak's framing model agrees with the server's framer on random by
     }
     const framer = new LineFramer({ maxLine });
     const got: ExpectedMessage[] = [];
-    const sink = (line: Uint8Array, truncated: boolean, partial: boolean): void => {
+    const sink = (line: Uint8Array, flags: LineFlags): void => {
+      const [truncated, partial] = [(flags & TRUNCATED) !== 0, (flags & PARTIAL) !== 0];
       got.push({ text: JSON.parse(jsonText(line)), truncated, partial });
     };
     for (let at = 0; at < bytes.length;) {

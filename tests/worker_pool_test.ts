@@ -16,10 +16,11 @@ import assert from "node:assert/strict";
 import { encodeAck } from "../lib/wire/ack_protocol.ts";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../lib/io/types.ts";
-import { ListenError, type ServerStats } from "../lib/server/line_server.ts";
+import { ListenError } from "../lib/server/server.ts";
+import type { ServerStats } from "../lib/server/stats.ts";
 import { MainThreadOutput } from "../lib/server/workers/_worker.ts";
+import type { FromWorker } from "../lib/server/workers/_messages.ts";
 import {
-  type FromWorker,
   WorkerPool,
   type WorkerPoolOptions,
   workersUnavailableReason,
@@ -539,17 +540,20 @@ Deno.test("WorkerPool refuses a worker count outside 1 to 256", () => {
 Deno.test("WorkerPool refuses limits that each Worker would apply on its own", () => {
   const output = new BatchWriter(new MemoryWriter());
   assert.throws(
+    // @ts-expect-error: not a WorkerPoolOption; refused for untyped callers too
     () => new WorkerPool(output, new LogSink(), { workers: 2, maxClients: 10 }),
     new TypeError(
       `Cannot combine workers with maxClients "10": each Worker would count on its own`,
     ),
   );
   assert.throws(
+    // @ts-expect-error: not a WorkerPoolOption; refused for untyped callers too
     () => new WorkerPool(output, new LogSink(), { workers: 2, maxPerIp: 3 }),
     new TypeError(`Cannot combine workers with maxPerIp "3": each Worker would count on its own`),
   );
   assert.throws(
     () =>
+      // @ts-expect-error: not a WorkerPoolOption; refused for untyped callers too
       new WorkerPool(output, new LogSink(), { workers: 2, accessList: { permits: () => true } }),
     new TypeError(
       "Cannot combine workers with accessList: it cannot be sent to a Worker; give allow and deny",

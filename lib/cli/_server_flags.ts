@@ -9,13 +9,26 @@ import { type Cidr, DEFAULT_PORT, parseCidr } from "../net/mod.ts";
 import { MAX_MAX_LINE, MAX_PORT, parseDuration, parseInteger, readFlags } from "./_flag_values.ts";
 import {
   DEFAULT_BACKLOG,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_FORMAT,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_LINE_TIMEOUT,
+  DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_HANDSHAKES,
+  DEFAULT_MAX_PER_IP,
   MAX_WORKERS,
   type Mode,
   MODES,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
-import { LABEL_STYLES, type LabelStyle, OUTPUT_FORMATS, type OutputFormat } from "../format/mod.ts";
+import {
+  DEFAULT_LABEL,
+  LABEL_STYLES,
+  type LabelStyle,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from "../format/mod.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "../io/mod.ts";
 import { SAME_SIGNAL_MS } from "./_signal_listeners.ts";
 import { UsageError } from "../text/mod.ts";
@@ -77,10 +90,6 @@ const LABEL_ROOM = 64;
 /** Largest `--send-queue`: 1 GiB, so one slow client cannot claim more. */
 const MAX_SEND_QUEUE = 1024 * 1024 * 1024;
 
-/** Where the server listens unless told otherwise: every IPv4 address. */
-const DEFAULT_HOST = "0.0.0.0";
-/** Seconds connected clients get to finish at shutdown (`--drain-timeout`). */
-const DEFAULT_DRAIN_TIMEOUT = 5;
 /** Largest `--backlog`: the most any kernel takes, and more than Linux's
  * default cap (`net.core.somaxconn`). */
 const MAX_BACKLOG = 65535;
@@ -95,18 +104,18 @@ Options:
   --host ADDR           address to listen on; "::" for IPv6 (default ${DEFAULT_HOST})
   -p, --port N          TCP port, 0 to ${MAX_PORT}; 0 picks a free one, which the
                         start-up line names (default ${DEFAULT_PORT})
-  -f, --format FORMAT   text, json or raw (default text)
+  -f, --format FORMAT   text, json or raw (default ${DEFAULT_FORMAT})
   --label WHAT          text: label each line with the client's number,
-                        address or both (default number)
+                        address or both (default ${DEFAULT_LABEL})
   --timestamp           text: start each line with the time it was read
                         (RFC 3339, UTC, milliseconds)
   -o, --output FILE     append messages to FILE instead of stdout
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
   --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never
-                        (default 0)
+                        (default ${DEFAULT_IDLE_TIMEOUT})
   --line-timeout TIME   close a client whose line is still unfinished TIME
-                        after its first byte, up to 24h; 0: never (default 0)
+                        after its first byte, up to 24h; 0: never (default ${DEFAULT_LINE_TIMEOUT})
   --drain-timeout TIME  at shutdown, how long clients get to finish, up to
                         24h (default ${DEFAULT_DRAIN_TIMEOUT}s)
   --backlog N           listen queue for bursts of connects, 1 to ${MAX_BACKLOG}
@@ -114,8 +123,8 @@ Options:
   --allow CIDR          accept only peers in CIDR (IPv4 or IPv6); repeatable
   --deny CIDR           refuse peers in CIDR, even if allowed; repeatable
   --max-clients N       refuse clients beyond N at once, telling them why;
-                        up to ${MAX_LIMIT}, 0: no limit (default 0)
-  --max-per-ip N        the same, for the clients of one address (default 0)
+                        up to ${MAX_LIMIT}, 0: no limit (default ${DEFAULT_MAX_CLIENTS})
+  --max-per-ip N        the same, for the clients of one address (default ${DEFAULT_MAX_PER_IP})
   --workers N           accept and read in N Workers sharing the port
                         (Linux), 1 to ${MAX_WORKERS}; 1: all in one thread (default 1)
   --ack                 tell each client how many of its lines are written,
@@ -182,7 +191,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
   const { values, positionals } = readFlags(args, {
     host: { type: "string", default: DEFAULT_HOST },
     port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
-    format: { type: "string", short: "f", default: "text" },
+    format: { type: "string", short: "f", default: DEFAULT_FORMAT },
     // No default: given with another format than text, it is a mistake.
     label: { type: "string" },
     timestamp: { type: "boolean", default: false },
@@ -191,14 +200,14 @@ export function parseServerArgs(args: string[]): ServerConfig {
     "max-line": { type: "string" },
     "drain-timeout": { type: "string", default: String(DEFAULT_DRAIN_TIMEOUT) },
     backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
-    "idle-timeout": { type: "string", default: "0" },
-    "line-timeout": { type: "string", default: "0" },
+    "idle-timeout": { type: "string", default: String(DEFAULT_IDLE_TIMEOUT) },
+    "line-timeout": { type: "string", default: String(DEFAULT_LINE_TIMEOUT) },
     ack: { type: "boolean", default: false },
     allow: { type: "string", multiple: true, default: [] },
     deny: { type: "string", multiple: true, default: [] },
     workers: { type: "string", default: "1" },
-    "max-clients": { type: "string", default: "0" },
-    "max-per-ip": { type: "string", default: "0" },
+    "max-clients": { type: "string", default: String(DEFAULT_MAX_CLIENTS) },
+    "max-per-ip": { type: "string", default: String(DEFAULT_MAX_PER_IP) },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-client-ca": { type: "string" },
@@ -217,7 +226,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`Invalid format "${format}": must be one of ${OUTPUT_FORMATS.join(", ")}`);
   }
-  const label = values.label ?? "number";
+  const label = values.label ?? DEFAULT_LABEL;
   if (!(LABEL_STYLES as readonly string[]).includes(label)) {
     throw new UsageError(`Invalid label "${label}": must be one of ${LABEL_STYLES.join(", ")}`);
   }

@@ -30,9 +30,12 @@ import {
   LineServer,
   ListenError,
   runOperatorConsole,
+  type Server,
   type ServerStats,
+  summaryText,
   TlsAcceptor,
   type TlsAcceptorOptions,
+  totalsText,
   WorkerPool,
   workersUnavailableReason,
 } from "../server/mod.ts";
@@ -299,7 +302,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   if (hub !== null && useConsole) {
     const context: ConsoleContext = {
       target: hub,
-      statsText: () => totals(server.stats),
+      statsText: () => totalsText(server.stats),
       now: () => Date.now(),
     };
     runOperatorConsole(Deno.stdin, context, (text) => stderr.write(text), stopConsole.signal)
@@ -337,7 +340,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
           return EXIT_OUTPUT;
         }
       }
-      stderr.write(`${PROGRAM}: ${summary(stats)}\n`);
+      stderr.write(`${PROGRAM}: ${summaryText(stats)}\n`);
       return stats.cutOff > 0 ? EXIT_CUT_OFF : EXIT_OK;
     });
     return await Promise.race([finished, fatal.promise]);
@@ -347,18 +350,6 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     signals();
     hangup();
   }
-}
-
-/** What the command needs of a server: one {@linkcode LineServer} or a
- * {@linkcode WorkerPool} of them. */
-interface Server {
-  listen(): Deno.NetAddr | Promise<Deno.NetAddr>;
-  serve(): Promise<void>;
-  shutdown(): Promise<ServerStats>;
-  readonly stats: ServerStats;
-  pauseAccepting(): void;
-  resumeAccepting(): void;
-  readonly paused: boolean;
 }
 
 /** Output paths that name the process's own stdout or stderr, written to
@@ -418,40 +409,4 @@ function stopRecord(run: string, stats: ServerStats, startedAt: number): string 
     kicked: stats.kicked,
     durationMs: now - startedAt,
   });
-}
-
-/** The one-line summary printed at shutdown. */
-export function summary(stats: ServerStats): string {
-  const cutOff = stats.cutOff > 0
-    ? `; ${countOf(stats.cutOff, "client")} cut off at the drain timeout, ` +
-      `after sending ${countOf(stats.cutOffBytes, "byte")}`
-    : "";
-  return `shut down: ${totals(stats)}${cutOff}`;
-}
-
-/** Clients, lines, bytes and every refusal and disconnection the server
- * chose: the summary, and the console's `/stats`. */
-export function totals(stats: ServerStats): string {
-  const refusals = [
-    [stats.refusedDenied, "denied"],
-    [stats.refusedFull, "server full"],
-    [stats.refusedPerIp, "per address"],
-    [stats.refusedTls, "TLS"],
-  ] as const;
-  const refusedTotal = refusals.reduce((sum, [count]) => sum + count, 0);
-  const refused = refusedTotal > 0
-    ? `; ${refusedTotal} refused (${
-      refusals.filter(([count]) => count !== 0).map(([count, why]) => `${count} ${why}`).join(", ")
-    })`
-    : "";
-  const dropped = stats.dropped > 0
-    ? `; ${countOf(stats.dropped, "client")} dropped for a full send queue`
-    : "";
-  const kicked = stats.kicked > 0 ? `; ${stats.kicked} kicked` : "";
-  const aborted = stats.abortedBeforeAccept > 0
-    ? `; ${countOf(stats.abortedBeforeAccept, "connection")} gone before accept`
-    : "";
-  return `${countOf(stats.clients, "client")} served, ` +
-    `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}`;
 }

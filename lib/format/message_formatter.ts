@@ -32,6 +32,7 @@
  */
 
 import { formatHostPort } from "../net/mod.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "../wire/mod.ts";
 import type { ChunkSink, LineWriter } from "../io/mod.ts";
 import {
   ANY_BYTE,
@@ -88,6 +89,9 @@ export const LABEL_STYLES = ["number", "address", "both"] as const;
 /** One of {@linkcode LABEL_STYLES}. */
 export type LabelStyle = typeof LABEL_STYLES[number];
 
+/** What a `text` label names unless told otherwise: the client's number. */
+export const DEFAULT_LABEL: LabelStyle = "number";
+
 /** Options for {@linkcode MessageFormatter}. */
 export interface MessageFormatOptions {
   /** The server run's id, in every JSON record (`"run"`), so records of
@@ -96,7 +100,7 @@ export interface MessageFormatOptions {
   run?: string;
   /** What the `text` label names: the client's number (`[client 3]`), its
    * address (`[127.0.0.1:5000]`) or both (`[client 3 127.0.0.1:5000]`).
-   * @default {"number"} */
+   * @default {DEFAULT_LABEL: "number"} */
   label?: LabelStyle;
   /** Start each `text` line with the time it was read, in RFC 3339 UTC with
    * milliseconds (`2026-11-24T07:10:02.114Z [client 3] hello`).
@@ -108,22 +112,26 @@ export interface MessageFormatOptions {
   firstSeq?: number;
 }
 
+/** What {@linkcode MessageFormatter.writeRun} did. */
+export interface WrittenRun {
+  /** Offset in the chunk of the first line left to
+   * {@linkcode MessageFormatter.write}, or the chunk's length. */
+  readonly next: number;
+  /** Lines written. */
+  readonly lines: number;
+}
+
 const NEWLINE = new Uint8Array([10]);
 
 /** `[client 3 web1 127.0.0.1:5000 truncated] `: what `style` names, the
  * client's name if it gave one, and the flags. */
-function textLabel(
-  client: ClientInfo,
-  style: LabelStyle,
-  truncated: boolean,
-  partial: boolean,
-): string {
+function textLabel(client: ClientInfo, style: LabelStyle, flags: LineFlags): string {
   const parts: string[] = [];
   if (style !== "address") parts.push(`client ${client.id}`);
   if (client.name !== undefined) parts.push(safeString(client.name));
   if (style !== "number") parts.push(shownHostPort(client.address, client.port));
-  if (truncated) parts.push("truncated");
-  if (partial) parts.push("partial");
+  if (flags & TRUNCATED) parts.push("truncated");
+  if (flags & PARTIAL) parts.push("partial");
   return `[${parts.join(" ")}] `;
 }
 
@@ -158,13 +166,11 @@ export class MessageFormatter {
   #time = Number.NaN;
   /** `{"time":"...","type":"message",...,"seq":`: all before the number. */
   #jsonHead: Uint8Array = EMPTY;
-  /** The labeller of the last writeRun, which counted its lines. */
-  #runLabeller: LineLabeller | null = null;
 
   constructor(format: OutputFormat, client: ClientInfo, options: MessageFormatOptions = {}) {
     this.#format = format;
     this.#client = client;
-    this.#style = options.label ?? "number";
+    this.#style = options.label ?? DEFAULT_LABEL;
     this.#timestamp = options.timestamp ?? false;
     this.#seq = options.firstSeq ?? 1;
     if (!Number.isSafeInteger(this.#seq) || this.#seq < 0) {
@@ -182,13 +188,14 @@ export class MessageFormatter {
     return this.#seq;
   }
 
-  /** Writes one message, in consecutive calls to `sink`. `length` is the
-   * length the line had before a cut (JSON's `length` of a truncated line). */
+  /** Writes one message, in consecutive calls to `sink`. `flags` holds
+   * {@linkcode TRUNCATED} and {@linkcode PARTIAL}, as a framer gives them;
+   * `length` is the length the line had before a cut (JSON's `length` of a
+   * truncated line). */
   write(
     sink: LineWriter,
     line: Uint8Array,
-    truncated: boolean,
-    partial: boolean,
+    flags: LineFlags,
     time: number,
     length: number = line.length,
   ): void {
@@ -197,9 +204,7 @@ export class MessageFormatter {
         sink.writeLine(EMPTY, line);
         return;
       case "text": {
-        const label = truncated || partial
-          ? this.#flaggedLabel(truncated, partial, time)
-          : this.#plainLabel(time);
+        const label = flags !== 0 ? this.#flaggedLabel(flags, time) : this.#plainLabel(time);
         if (isPrintableUtf8(line)) sink.writeLine(label, line);
         else sink.writeLine(label, encoder.encode(safeText(line)));
         return;
@@ -207,40 +212,35 @@ export class MessageFormatter {
       case "json": {
         const head = this.#headFor(time);
         const seq = this.#seq++;
-        if (!truncated && !partial && isPlainJsonUtf8(line)) {
+        if (flags === 0 && isPlainJsonUtf8(line)) {
           sink.write(head);
           sink.writeLine(encoder.encode(`${seq},"text":"`), line, JSON_END);
           return;
         }
         // jsonText brings its own quotes.
-        const flags = (truncated ? `,"truncated":true,"length":${length}` : "") +
-          (partial ? `,"partial":true` : "") +
+        const fields = (flags & TRUNCATED ? `,"truncated":true,"length":${length}` : "") +
+          (flags & PARTIAL ? `,"partial":true` : "") +
           (isWellFormedUtf8(line) ? "" : `,"invalid_utf8":true,"bytes":"${base64(line)}"`);
         sink.write(head);
         sink.writeLine(
           encoder.encode(`${seq},"text":`),
           encoder.encode(jsonText(line)),
-          encoder.encode(flags + "}"),
+          encoder.encode(fields + "}"),
         );
         return;
       }
     }
   }
 
-  /** Lines written by the last {@linkcode MessageFormatter.writeRun}. */
-  get runLines(): number {
-    return this.#runLabeller?.lines ?? 0;
-  }
-
   /**
    * Writes, in bulk, the run of whole lines from `from` on in `chunk` that
    * need no escaping, exactly as {@linkcode MessageFormatter.write} would one
-   * by one, and returns the offset of the first line it left to `write`
-   * (`from` itself where the runtime has no WebAssembly SIMD); see
-   * lib/format/_line_labeller.ts. With `maxLine` and `time` bound it is a framer's
-   * `LineRun` (for `raw`, of a framer with `keepCr`);
-   * {@linkcode MessageFormatter.runLines} counts what it wrote. `labeller`
-   * is this thread's unless a test gives its own, with smaller areas.
+   * by one, and says where it stopped and how many lines it wrote: `next` is
+   * the offset of the first line it left to `write` (`from` itself where the
+   * runtime has no WebAssembly SIMD); see lib/format/_line_labeller.ts. With
+   * `maxLine` and `time` bound, its `next` is what a framer's `LineRun`
+   * returns (for `raw`, of a framer with `keepCr`). `labeller` is this
+   * thread's unless a test gives its own, with smaller areas.
    */
   writeRun(
     sink: ByteSink,
@@ -250,9 +250,8 @@ export class MessageFormatter {
     maxLine: number,
     time: number,
     labeller: LineLabeller | null = lineLabeller(),
-  ): number {
-    this.#runLabeller = labeller;
-    if (labeller === null) return from;
+  ): WrittenRun {
+    if (labeller === null) return { next: from, lines: 0 };
     let next: number;
     switch (this.#format) {
       case "raw":
@@ -285,27 +284,27 @@ export class MessageFormatter {
         this.#seq += labeller.lines;
         break;
     }
-    return next;
+    return { next, lines: labeller.lines };
   }
 
   /** `[client N] ` (after the time, with `--timestamp`), encoded once, on
    * the first line that needs it, and again when the time changes. */
   #plainLabel(time: number): Uint8Array {
     if (!this.#timestamp) {
-      return this.#label ??= encoder.encode(textLabel(this.#client, this.#style, false, false));
+      return this.#label ??= encoder.encode(textLabel(this.#client, this.#style, 0));
     }
     if (time !== this.#time || this.#label === null) {
       this.#time = time;
       this.#label = encoder.encode(
-        `${new Date(time).toISOString()} ${textLabel(this.#client, this.#style, false, false)}`,
+        `${new Date(time).toISOString()} ${textLabel(this.#client, this.#style, 0)}`,
       );
     }
     return this.#label;
   }
 
   /** The label of a truncated or partial line: rare, so made each time. */
-  #flaggedLabel(truncated: boolean, partial: boolean, time: number): Uint8Array {
-    const label = textLabel(this.#client, this.#style, truncated, partial);
+  #flaggedLabel(flags: LineFlags, time: number): Uint8Array {
+    const label = textLabel(this.#client, this.#style, flags);
     return encoder.encode(this.#timestamp ? `${new Date(time).toISOString()} ${label}` : label);
   }
 
@@ -339,7 +338,7 @@ function base64(bytes: Uint8Array): string {
  *   write: (c: string | Uint8Array) => out += typeof c === "string" ? c : new TextDecoder().decode(c),
  * };
  * const client = { id: 3, address: "127.0.0.1", port: 40000 };
- * formatMessage(sink, "text", client, new TextEncoder().encode("hi\x07"), false, false, 0);
+ * formatMessage(sink, "text", client, new TextEncoder().encode("hi\x07"), 0, 0);
  * assert.deepEqual(out, "[client 3] hi\\x07\n");
  * ```
  */
@@ -348,8 +347,7 @@ export function formatMessage(
   format: OutputFormat,
   client: ClientInfo,
   line: Uint8Array,
-  truncated: boolean,
-  partial: boolean,
+  flags: LineFlags,
   time: number,
   options: MessageFormatOptions & {
     /** The line's length before a cut.
@@ -359,14 +357,7 @@ export function formatMessage(
 ): void {
   const lines = "writeLine" in sink ? sink : lineWriterOver(sink);
   const { length = line.length, ...formatOptions } = options;
-  new MessageFormatter(format, client, formatOptions).write(
-    lines,
-    line,
-    truncated,
-    partial,
-    time,
-    length,
-  );
+  new MessageFormatter(format, client, formatOptions).write(lines, line, flags, time, length);
 }
 
 /** Lets a plain {@linkcode ChunkSink} take whole lines, one chunk per part. */

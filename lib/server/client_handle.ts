@@ -8,6 +8,7 @@
  */
 
 import type { ClientInfo } from "../format/mod.ts";
+import type { LineFlags } from "../wire/mod.ts";
 import type { DisconnectReason } from "./events.ts";
 
 /** One connected client. */
@@ -39,10 +40,11 @@ export interface ClientObserver {
   joined(handle: ClientHandle): void;
   /**
    * A client sent a line (without its newline). `line` is only valid during
-   * the call: copy what must be kept. `truncated`: cut at `--max-line`;
-   * `partial`: the connection ended before its newline.
+   * the call: copy what must be kept. `flags` holds `TRUNCATED` (cut at
+   * `--max-line`) and `PARTIAL` (the connection ended before its newline),
+   * as the framer gave them (lib/wire/line_flags.ts).
    */
-  line(handle: ClientHandle, line: Uint8Array, truncated: boolean, partial: boolean): void;
+  line(handle: ClientHandle, line: Uint8Array, flags: LineFlags): void;
   /** A client disconnected, for `reason` (as in its disconnect event); its
    * handle's `send` returns false from now on. */
   left(handle: ClientHandle, reason: DisconnectReason): void;

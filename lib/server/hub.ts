@@ -31,6 +31,7 @@ import { formatHostPort } from "../net/mod.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import { countOf, isPrintableUtf8, safeString, safeText } from "../text/mod.ts";
 import type { DisconnectReason } from "./events.ts";
+import type { LineFlags } from "../wire/mod.ts";
 
 /** The names accepted by `--mode`. */
 export const MODES = ["log", "echo", "broker", "chat"] as const;
@@ -105,7 +106,7 @@ interface Member {
  * const [a, b] = [client(0), client(1)];
  * hub.joined(a);
  * hub.joined(b);
- * hub.line(a, new TextEncoder().encode("hello"), false, false);
+ * hub.line(a, new TextEncoder().encode("hello"), 0);
  * assert.deepEqual(got, [[], ["hello\n"]]);
  * ```
  */
@@ -149,7 +150,7 @@ export class Hub implements ClientObserver {
     this.#members.set(id, { handle, label: null });
   }
 
-  line(handle: ClientHandle, line: Uint8Array, _truncated: boolean, _partial: boolean): void {
+  line(handle: ClientHandle, line: Uint8Array, _flags: LineFlags): void {
     // A cut or partial line goes out as it came, ending in a newline like
     // every other, so recipients always get whole lines.
     switch (this.mode) {

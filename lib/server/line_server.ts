@@ -1,12 +1,14 @@
 /**
- * The linehub server: accepts TCP clients, numbers them from 0, frames what
- * each sends into lines and writes every line, labelled, to one output.
- *
- * One async task per connection reads into its own buffer and hands each
- * chunk to its {@linkcode LineFramer}; the lines go straight into the shared
- * {@linkcode BatchWriter}, synchronously, so no output line mixes two clients.
- * A failing connection ends only its own task, and every promise is awaited
- * or caught, so no client can crash the server.
+ * The linehub server's lifecycle: {@linkcode LineServer} binds its port,
+ * accepts TCP clients, numbers them from 0, runs one task per connection
+ * and, at shutdown, drains them within a deadline. Each task reads into its
+ * own buffer and hands every read to its connection's
+ * `ConnectionPipeline` (lib/format), whose lines go straight into the shared
+ * {@linkcode BatchWriter}, synchronously, so no output line mixes two
+ * clients. Who is admitted is `_admission.ts`'s to decide, what a connection
+ * holds `_connection.ts`'s, acknowledgments `_acknowledger.ts`'s. A failing
+ * connection ends only its own task, and every promise is awaited or
+ * caught, so no client can crash the server.
  *
  * @module
  */
@@ -17,39 +19,42 @@ import {
   type ChunkSink,
   closeQuietly,
   DEFAULT_SEND_QUEUE_BYTES,
-  SendQueue,
   type StreamConn,
-  writeAll,
 } from "../io/mod.ts";
-import { acceptErrorKind, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
-import {
-  DEFAULT_MAX_LINE,
-  encodeAck,
-  formatNotice,
-  LineFramer,
-  type LineRun,
-  type LineSink,
-  parseHelloLine,
-  startsTlsHandshake,
-} from "../wire/mod.ts";
-import type { ClientHandle, ClientObserver } from "./client_handle.ts";
+import { acceptErrorKind, DEFAULT_PORT, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
+import { DEFAULT_MAX_LINE, startsTlsHandshake } from "../wire/mod.ts";
+import type { ClientObserver } from "./client_handle.ts";
 import { countOf, describeError } from "../text/mod.ts";
 import {
   type ClientInfo,
-  keepsCr,
-  type LabelStyle,
-  MessageFormatter,
+  DEFAULT_LABEL,
   OUTPUT_FORMATS,
   type OutputFormat,
+  type PipelineSettings,
 } from "../format/mod.ts";
 import {
   type ConnectionEvent,
   type DisconnectReason,
   formatJsonEvent,
   formatTextEvent,
-  type RefusalReason,
-  refusalText,
 } from "./events.ts";
+import { Acknowledger } from "./_acknowledger.ts";
+import { Admission, type Refusal } from "./_admission.ts";
+import { Connection, type ConnectionOptions } from "./_connection.ts";
+import { ListenError, type Server } from "./server.ts";
+import {
+  type ConnUpgrader,
+  DEFAULT_BACKLOG,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_FORMAT,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_LINE_TIMEOUT,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_PER_IP,
+  type LineServerOptions,
+} from "./server_options.ts";
+import { emptyStats, type ServerStats } from "./stats.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
  * buffer and idle clients are the many. */
@@ -62,311 +67,40 @@ const MAX_READ_BUFFER = 65536;
  * queued to each of them at once, so a smaller read keeps a burst from
  * several senders well under a send queue's cap while its reader keeps up. */
 const MAX_RELAY_READ_BUFFER = 16384;
-/** Listen queue length unless told otherwise: room for a burst of connects. */
-export const DEFAULT_BACKLOG = 4096;
 /** Pause before accepting again after the process ran out of descriptors
  * (or memory): long enough not to spin, short enough that accepting resumes
  * soon after a connection ends and frees one. */
 const ACCEPT_RETRY_MS = 100;
-/** How long a peer refused for a limit gets to read the line saying why
- * before its connection is closed. */
-const REFUSAL_LINGER_MS = 1000;
-/** Refused connections kept open at once for that; beyond, the line is
- * written and the connection closed at once (see {@linkcode LineServer}'s
- * `#refuse`), so a flood of refused connects cannot hold descriptors. */
-const MAX_LINGERING = 64;
 /** How long a client that ended its input gets to read what is still queued
  * to it (replies, relayed lines) before the server closes the connection. */
 const SEND_LINGER_MS = 30_000;
-const CR = 13;
-/** Longest the server waits for a client it cuts off to take the line saying
- * why (see {@linkcode Connection.stop}): a short line goes into the socket at
- * once unless the client has stopped reading, and then it cannot be told. */
-const CLOSING_NOTICE_MS = 500;
-/** Where refused peers' bytes are read to and dropped: shared, since no one
- * ever looks at them. */
-const DISCARDED = new Uint8Array(1024);
-
-/** Decides which peers may connect (see `access_list.ts`). */
-export interface PeerFilter {
-  permits(address: string): boolean;
-}
-
-/** Turns an accepted TCP connection into a TLS one (see `tls_server.ts`). */
-export interface ConnUpgrader {
-  upgrade(conn: Deno.TcpConn): StreamConn & {
-    /** Resolves with the client's certificate identity (mutual TLS) or
-     * null; rejects, with a message saying why, when the handshake fails. */
-    handshake(): Promise<string | null>;
-  };
-}
-
-/** Options for {@linkcode LineServer}. */
-export interface LineServerOptions {
-  /** Address to listen on; `::` listens on IPv6 and, where the OS allows, IPv4.
-   * @default {"0.0.0.0"} */
-  host?: string;
-  /** TCP port; 0 picks a free one (see {@linkcode LineServer.addr}).
-   * @default {8888} */
-  port?: number;
-  /** Output format for messages (and, for `json`, events).
-   * @default {"text"} */
-  format?: OutputFormat;
-  /** The run's id, in every JSON record (`"run"`): several servers that
-   * share one output (Workers) share one run.
-   * @default {a new random id (lib/net/random_id.ts)} */
-  run?: string;
-  /** What a `text` line's label names: the client's number, its address,
-   * or both.
-   * @default {"number"} */
-  label?: LabelStyle;
-  /** Start each `text` line with the time it was read (RFC 3339, UTC).
-   * @default {false} */
-  timestamp?: boolean;
-  /** Longest line in bytes; longer lines are cut and flagged.
-   * @default {65536} */
-  maxLine?: number;
-  /** Seconds that connected clients get to finish after a shutdown starts.
-   * @default {5} */
-  drainTimeout?: number;
-  /** Seconds a connection may stay silent before it is closed; 0 for never.
-   * Each connection is judged on its own, by the time of its last read.
-   * @default {0} */
-  idleTimeout?: number;
-  /** Seconds a line may take from its first byte to its newline before the
-   * connection is closed (`line-timeout`; what came of the line is written,
-   * flagged partial); 0 for no limit. Against peers that keep a connection
-   * busy a byte at a time, which `idleTimeout` never catches.
-   * @default {0} */
-  lineTimeout?: number;
-  /** Listen queue length, for bursts of connects; the kernel caps it (on
-   * Linux at net.core.somaxconn). A full queue makes connecting clients wait
-   * a second or more for a retry.
-   * @default {4096} */
-  backlog?: number;
-  /** Share the port with other listeners that set it too (Linux `SO_REUSEPORT`;
-   * needs `--unstable-net`), so several Workers can each accept on it.
-   * @default {false} */
-  reusePort?: boolean;
-  /** Acknowledge lines to their sender once the output has written them
-   * (see `ack_protocol.ts`); off, the server sends clients nothing.
-   * @default {false} */
-  ack?: boolean;
-  /** Peers that may connect; others are closed at once and logged.
-   * @default {every peer} */
-  accessList?: PeerFilter;
-  /** Most clients connected at once; the next gets one line saying the
-   * server is full and is closed. 0 for no limit.
-   * @default {0} */
-  maxClients?: number;
-  /** Most clients connected at once from one address; 0 for no limit.
-   * @default {0} */
-  maxPerIp?: number;
-  /** Hands out client numbers; several servers sharing one keep numbers unique.
-   * @default {a counter from 0, private to this server} */
-  nextClientId?: () => number;
-  /** Serve TLS: each accepted connection is upgraded, after the
-   * `accessList` check; a failed handshake is a `tls` refusal.
-   * @default {plain TCP} */
-  tls?: ConnUpgrader;
-  /** Told of every client's join, lines and leave, with a handle to send to
-   * the client or close it (the modes of `--mode`, the operator console).
-   * @default {none: the server sends clients nothing but acknowledgments} */
-  observer?: ClientObserver;
-  /** Most bytes waiting to be sent to one client; a client whose queue would
-   * pass it is disconnected (`send-queue-full`).
-   * @default {1048576} */
-  sendQueue?: number;
-}
-
-/** Totals since the server started. */
-export interface ServerStats {
-  /** Clients accepted. */
-  clients: number;
-  /** Clients connected now. */
-  connected: number;
-  /** Lines written to the output. */
-  lines: number;
-  /** Bytes received from clients. */
-  bytes: number;
-  /** Lines cut at the line limit. */
-  truncated: number;
-  /** Clients still connected when the drain timeout ran out. */
-  cutOff: number;
-  /** Bytes received from those clients (all of it written out). */
-  cutOffBytes: number;
-  /** Connections refused by `--allow`/`--deny`. */
-  refusedDenied: number;
-  /** Connections refused at `--max-clients`. */
-  refusedFull: number;
-  /** Connections refused at `--max-per-ip`. */
-  refusedPerIp: number;
-  /** Connections whose TLS handshake failed (with mutual TLS: whose client
-   * certificate was missing or refused). */
-  refusedTls: number;
-  /** Clients disconnected because their send queue was full (not reading). */
-  dropped: number;
-  /** Clients closed by the operator (`/kick`). */
-  kicked: number;
-  /** Connections that failed before they could be accepted (reset or
-   * aborted in the listen queue); not clients, not refusals. */
-  abortedBeforeAccept: number;
-}
-
-/** One accepted connection; once its handshake (if any) is done, a client,
- * and as such the handle the observer gets. */
-class Connection implements ClientHandle {
-  readonly conn: StreamConn;
-  readonly #maxQueued: number;
-  readonly #onStop: (reason: DisconnectReason) => void;
-  readonly #notice: (reason: DisconnectReason) => Uint8Array | null;
-  /** Its number, address and port; `id` is -1 until the handshake is done. */
-  client: ClientInfo;
-  connectedAt = 0;
-  linesIn = 0;
-  linesOut = 0;
-  /** Bytes received from it so far. */
-  bytesIn = 0;
-  /** Set when the server closes the socket itself, to name the reason. */
-  stopReason: DisconnectReason | null = null;
-  /** When data last arrived (or the connection opened), for --idle-timeout. */
-  lastActive = Date.now();
-  /** When the first byte of the unfinished line arrived, for
-   * --line-timeout; 0 between lines. */
-  lineStartedAt = 0;
-  /** The connection's task; done when everything it held is let go. */
-  task: Promise<void> = Promise.resolve();
-  /** Set once its disconnect event has been written. */
-  ended = false;
-  /** What waits to be sent to the client, made on the first send. */
-  queue: SendQueue | null = null;
-  /** False before the client joined and after it left: nothing is sent then. */
-  open = false;
-
-  /**
-   * @param maxQueued the send queue's cap in bytes
-   * @param onStop told when the server closes the connection itself
-   * @param notice the line that tells a client why the server closes it,
-   * or null when it is not told
-   */
-  constructor(
-    conn: StreamConn,
-    client: ClientInfo,
-    maxQueued: number,
-    onStop: (reason: DisconnectReason) => void,
-    notice: (reason: DisconnectReason) => Uint8Array | null,
-  ) {
-    this.conn = conn;
-    this.client = client;
-    this.#maxQueued = maxQueued;
-    this.#onStop = onStop;
-    this.#notice = notice;
-  }
-
-  send(line: Uint8Array): boolean {
-    if (!this.open || this.stopReason !== null) return false;
-    this.queue ??= new SendQueue(this.conn, { maxBytes: this.#maxQueued });
-    if (!this.queue.push(line)) {
-      // A failed write means a broken connection, which the read loop
-      // reports as such; otherwise the queue is at its cap.
-      if (!this.queue.failed) this.stop("send-queue-full");
-      return false;
-    }
-    this.linesOut++;
-    return true;
-  }
-
-  kick(): void {
-    if (this.open) this.stop("kicked");
-  }
-
-  /**
-   * Closes the socket, naming why in the disconnect event. A client is told
-   * why first, in a notice line (see `server_notice.ts`) queued after what
-   * it is still owed, and closed once that is written, or after
-   * {@linkcode CLOSING_NOTICE_MS} if it does not read: never waited for
-   * longer. Meanwhile what it sends is read and recorded as ever. A client
-   * that has not joined or has left, or that the reason has no notice for
-   * (one that stopped reading: `send-queue-full`), is closed at once.
-   */
-  stop(reason: DisconnectReason): void {
-    if (this.stopReason !== null) return;
-    this.stopReason = reason;
-    this.#onStop(reason);
-    const notice = this.open ? this.#notice(reason) : null;
-    if (notice === null) {
-      this.queue?.close();
-      closeQuietly(this.conn);
-      return;
-    }
-    void this.#closeAfter(notice);
-  }
-
-  /** Queues `notice`, then closes the socket once it is written, or after
-   * {@linkcode CLOSING_NOTICE_MS}. */
-  async #closeAfter(notice: Uint8Array): Promise<void> {
-    // Through the queue, so that the line cannot land inside one in flight.
-    const queue = this.queue ??= new SendQueue(this.conn, { maxBytes: this.#maxQueued });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      if (queue.push(notice)) {
-        await Promise.race([
-          queue.idle(),
-          new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSING_NOTICE_MS)),
-        ]);
-      }
-    } finally {
-      clearTimeout(timer);
-      queue.close();
-      closeQuietly(this.conn);
-    }
-  }
-}
-
-/** Thrown by {@linkcode LineServer.listen} with a message naming the address. */
-export class ListenError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ListenError";
-  }
-}
 
 /**
  * A line-collecting TCP server. `listen`, then `serve`; `shutdown` stops
  * accepting and drains.
  */
-export class LineServer {
+export class LineServer implements Server {
   readonly #output: BatchWriter;
   readonly #log: ChunkSink;
   readonly #host: string;
   readonly #port: number;
   readonly #format: OutputFormat;
-  readonly #run: string;
-  readonly #label: LabelStyle;
-  readonly #timestamp: boolean;
-  readonly #maxLine: number;
+  /** How every client's lines are written, the same for each client's
+   * `ConnectionPipeline` (lib/format). */
+  readonly #pipelineSettings: PipelineSettings;
   readonly #drainTimeout: number;
   readonly #backlog: number;
   readonly #idleTimeoutMs: number;
   readonly #lineTimeoutMs: number;
   readonly #reusePort: boolean;
-  readonly #accessList: PeerFilter | null;
-  readonly #maxClients: number;
-  readonly #maxPerIp: number;
-  /** Connected clients per address, kept only with a per-address limit. */
-  readonly #perIp = new Map<string, number>();
-  #lingering = 0;
+  readonly #admission: Admission;
   readonly #ack: boolean;
   readonly #nextClientId: () => number;
   readonly #tls: ConnUpgrader | null;
   readonly #observer: ClientObserver | null;
-  readonly #sendQueue: number;
-  readonly #onStop = (reason: DisconnectReason): void => {
-    if (reason === "send-queue-full") this.#stats.dropped++;
-    else if (reason === "kicked") this.#stats.kicked++;
-  };
-  readonly #closingNotice = (reason: DisconnectReason): Uint8Array | null =>
-    closingNotice(reason, this.#idleTimeoutMs, this.#lineTimeoutMs);
+  /** What every connection shares: its send queue's cap, what it tells a
+   * client it cuts off, and how it counts the cut-offs the totals show. */
+  readonly #connectionOptions: ConnectionOptions;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #listener: Deno.TcpListener | null = null;
   /** The bound address, kept while paused (when there is no listener). */
@@ -377,7 +111,8 @@ export class LineServer {
   /** Accepts failing for want of descriptors or memory since the last
    * success: the first is reported, the rest counted, the end reported. */
   #acceptFailures = 0;
-  /** Every connection from its accept until its task has let go of it. */
+  /** Every admitted connection from its accept until its task has let go
+   * of it. */
   readonly #connections = new Set<Connection>();
   /** Aborted when shutdown starts: ends the accept loop's waits. */
   readonly #closing = new AbortController();
@@ -387,22 +122,9 @@ export class LineServer {
    * against a promise would leave a reaction on it for every connection
    * until shutdown. */
   readonly #deadline = new AbortController();
-  readonly #stats: ServerStats = {
-    clients: 0,
-    connected: 0,
-    lines: 0,
-    bytes: 0,
-    truncated: 0,
-    cutOff: 0,
-    cutOffBytes: 0,
-    refusedDenied: 0,
-    refusedFull: 0,
-    refusedPerIp: 0,
-    refusedTls: 0,
-    dropped: 0,
-    kicked: 0,
-    abortedBeforeAccept: 0,
-  };
+  /** The totals, counted up as things happen, so `/stats` and a signal's
+   * count are current. */
+  readonly #stats: ServerStats = emptyStats();
 
   /**
    * @param output where messages go (and events, in `json` format)
@@ -413,32 +135,53 @@ export class LineServer {
   constructor(output: BatchWriter, log: ChunkSink, options: LineServerOptions = {}) {
     this.#output = output;
     this.#log = log;
-    this.#host = options.host ?? "0.0.0.0";
-    this.#port = checkInteger("port", options.port ?? 8888, 0, 65535);
-    this.#format = options.format ?? "text";
+    this.#host = options.host ?? DEFAULT_HOST;
+    this.#port = checkInteger("port", options.port ?? DEFAULT_PORT, 0, 65535);
+    this.#format = options.format ?? DEFAULT_FORMAT;
     if (!OUTPUT_FORMATS.includes(this.#format)) {
       throw new RangeError(
         `Invalid format "${this.#format}": must be one of ${OUTPUT_FORMATS.join(", ")}`,
       );
     }
-    this.#run = options.run ?? randomId();
-    this.#label = options.label ?? "number";
-    this.#timestamp = options.timestamp ?? false;
-    this.#maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
-    this.#drainTimeout = checkSeconds("drainTimeout", options.drainTimeout ?? 5);
+    const run = options.run ?? randomId();
+    const label = options.label ?? DEFAULT_LABEL;
+    const timestamp = options.timestamp ?? false;
+    const maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
+    this.#pipelineSettings = { format: this.#format, run, label, timestamp, maxLine };
+    this.#drainTimeout = checkSeconds(
+      "drainTimeout",
+      options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,
+    );
     this.#backlog = checkInteger("backlog", options.backlog ?? DEFAULT_BACKLOG, 1);
-    this.#idleTimeoutMs = checkSeconds("idleTimeout", options.idleTimeout ?? 0) * 1000;
-    this.#lineTimeoutMs = checkSeconds("lineTimeout", options.lineTimeout ?? 0) * 1000;
+    this.#idleTimeoutMs = checkSeconds(
+      "idleTimeout",
+      options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    ) * 1000;
+    this.#lineTimeoutMs = checkSeconds(
+      "lineTimeout",
+      options.lineTimeout ?? DEFAULT_LINE_TIMEOUT,
+    ) * 1000;
     this.#reusePort = options.reusePort ?? false;
-    this.#accessList = options.accessList ?? null;
-    this.#maxClients = checkInteger("maxClients", options.maxClients ?? 0, 0);
-    this.#maxPerIp = checkInteger("maxPerIp", options.maxPerIp ?? 0, 0);
+    this.#tls = options.tls ?? null;
+    this.#admission = new Admission({
+      ...(options.accessList === undefined ? {} : { accessList: options.accessList }),
+      maxClients: checkInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 0),
+      maxPerIp: checkInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0),
+      tls: this.#tls !== null,
+    });
     this.#ack = options.ack ?? false;
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);
-    this.#tls = options.tls ?? null;
     this.#observer = options.observer ?? null;
-    this.#sendQueue = checkInteger("sendQueue", options.sendQueue ?? DEFAULT_SEND_QUEUE_BYTES, 1);
+    this.#connectionOptions = {
+      maxQueued: checkInteger("sendQueue", options.sendQueue ?? DEFAULT_SEND_QUEUE_BYTES, 1),
+      idleTimeoutMs: this.#idleTimeoutMs,
+      lineTimeoutMs: this.#lineTimeoutMs,
+      onStop: (reason) => {
+        if (reason === "send-queue-full") this.#stats.dropped++;
+        else if (reason === "kicked") this.#stats.kicked++;
+      },
+    };
   }
 
   /** The bound address; valid after `listen`. */
@@ -449,7 +192,7 @@ export class LineServer {
 
   /** The run's id, in every JSON record. */
   get run(): string {
-    return this.#run;
+    return this.#pipelineSettings.run;
   }
 
   /** A snapshot of the totals. */
@@ -605,7 +348,7 @@ export class LineServer {
       this.#deadline.abort();
       for (const connection of this.#connections) {
         // Counted as cut off only if it became a client.
-        if (connection.stopReason === null && connection.client.id >= 0) this.#stats.cutOff++;
+        if (connection.stopReason === null && connection.isClient) this.#stats.cutOff++;
         connection.stop("drain-timeout");
       }
       await Promise.all(this.#tasks());
@@ -624,7 +367,9 @@ export class LineServer {
   #start(tcp: Deno.TcpConn): void {
     const remote = tcp.remoteAddr;
     const address = unmapIPv4(remote.hostname);
-    const refusal = this.#refusal(remote.hostname, address);
+    // Counted against the limits from now (see Admission.admit), so a flood
+    // of handshakes is bounded by them too.
+    const refusal = this.#admission.admit(remote.hostname, address);
     if (refusal?.reason === "denied") {
       // Before any TLS work: a denied peer costs nothing more.
       this.#refuse(tcp, address, remote.port, refusal);
@@ -636,17 +381,9 @@ export class LineServer {
       this.#refuse(conn, address, remote.port, refusal);
       return;
     }
-    if (this.#maxPerIp > 0) this.#perIp.set(address, (this.#perIp.get(address) ?? 0) + 1);
-    // Numbered once it is a client, after the handshake; counted against the
-    // limits from now, so a flood of handshakes is bounded by them too.
+    // Numbered once it is a client, after the handshake.
     const client: ClientInfo = { id: -1, address, port: remote.port };
-    const connection = new Connection(
-      conn,
-      client,
-      this.#sendQueue,
-      this.#onStop,
-      this.#closingNotice,
-    );
+    const connection = new Connection(conn, client, this.#connectionOptions);
     // Registered before its task starts: however the task ends, even
     // before its first await, its cleanup finds the entry to remove.
     this.#connections.add(connection);
@@ -659,7 +396,7 @@ export class LineServer {
     if (!("handshake" in conn) || typeof conn.handshake !== "function") return true;
     try {
       const identity: string | null = await conn.handshake();
-      if (identity !== null) connection.client = { ...connection.client, identity };
+      if (identity !== null) connection.identify(identity);
       return true;
     } catch (error) {
       const { address, port } = connection.client;
@@ -689,7 +426,8 @@ export class LineServer {
     // all), keep idle connections cheap (see the bench's scale scenario).
     try {
       if (this.#tls !== null && !await this.#handshake(connection)) return;
-      const { framer, sink, run, acknowledge } = this.#begin(connection);
+      this.#begin(connection);
+      const acknowledge = this.#ack ? new Acknowledger(connection.conn, this.#output) : null;
       const conn = connection.conn;
       const output = this.#output;
       const stats = this.#stats;
@@ -704,36 +442,27 @@ export class LineServer {
         while (true) {
           const n = await conn.read(buffer);
           if (n === null) break;
-          connection.bytesIn += n;
+          connection.received(n);
           stats.bytes += n;
           if (firstRead) {
             firstRead = false;
             if (startsTlsHandshake(buffer.subarray(0, n))) {
               // Not lines, so none are recorded. The client is told and
-              // closed (by stop, in at most CLOSING_NOTICE_MS); what it sends
-              // meanwhile is dropped, so that the close is not a reset that
-              // could destroy the notice first.
+              // closed (by stop, in at most 0.5 s); what it sends meanwhile
+              // is dropped, so that the close is not a reset that could
+              // destroy the notice first.
               reason = "tls-on-plain-port";
               connection.stop(reason);
               let dropped: number | null;
               while ((dropped = await conn.read(buffer)) !== null) {
-                connection.bytesIn += dropped;
+                connection.received(dropped);
                 stats.bytes += dropped;
               }
               break;
             }
           }
-          const now = Date.now();
-          connection.lastActive = now;
-          const linesBefore = connection.linesIn;
-          framer.push(buffer.subarray(0, n), sink, run);
+          stats.lines += connection.take(buffer.subarray(0, n), Date.now());
           acknowledge?.upTo(connection.linesIn);
-          // --line-timeout runs from the first byte of the line still
-          // unfinished: this read's, if it finished a line or began one.
-          if (!framer.midLine) connection.lineStartedAt = 0;
-          else if (connection.lineStartedAt === 0 || connection.linesIn !== linesBefore) {
-            connection.lineStartedAt = now;
-          }
           // The lines above were consumed synchronously, so the buffer may now
           // be replaced; a client that fills it gets a bigger one.
           if (n === buffer.length && buffer.length < maxBuffer) {
@@ -759,7 +488,7 @@ export class LineServer {
           detail = describeError(error);
         }
       }
-      await this.#end(connection, framer, sink, acknowledge, reason, detail);
+      await this.#end(connection, acknowledge, reason, detail);
     } catch (error) {
       // The read loop handles its own errors; this is a last line of defence,
       // which still lets go of the connection and reports its end.
@@ -768,12 +497,7 @@ export class LineServer {
       this.#abandon(connection, text);
     } finally {
       this.#connections.delete(connection);
-      if (this.#maxPerIp > 0) {
-        const address = connection.client.address;
-        const left = (this.#perIp.get(address) ?? 1) - 1;
-        if (left > 0) this.#perIp.set(address, left);
-        else this.#perIp.delete(address);
-      }
+      this.#admission.release(connection.client.address);
     }
   }
 
@@ -790,117 +514,41 @@ export class LineServer {
   /** After an internal error: closes what the connection holds and, if it
    * was a client, tells the observer it left and writes its disconnect. */
   #abandon(connection: Connection, detail: string): void {
-    connection.queue?.close();
-    closeQuietly(connection.conn);
-    if (connection.open) {
+    connection.close();
+    if (connection.isOpen) {
       try {
         this.#observer?.left(connection, "error");
       } catch {
         // Already reporting an internal error for this connection.
       } finally {
-        connection.open = false;
+        connection.leave();
       }
     }
-    if (connection.client.id < 0 || connection.ended) return;
-    connection.ended = true;
-    const now = Date.now();
-    this.#event({
-      type: "disconnect",
-      client: connection.client,
-      time: now,
-      reason: "error",
-      detail,
-      lines: connection.linesIn,
-      bytes: connection.bytesIn,
-      truncated: 0,
-      durationMs: now - connection.connectedAt,
-    });
+    // What the framer cut is not added up here: the pipeline may be what
+    // failed.
+    this.#reportEnd(connection, Date.now(), "error", detail, 0);
   }
 
-  /** Makes a connection a client: numbers it, reports it, and builds what
-   * its reads go through. */
-  #begin(connection: Connection): {
-    framer: LineFramer;
-    sink: LineSink;
-    run: LineRun | undefined;
-    acknowledge: Acknowledger | null;
-  } {
-    const client: ClientInfo = { ...connection.client, id: this.#nextClientId() };
-    connection.client = client;
-    this.#stats.clients++;
+  /** Makes a connection a client: numbers it, reports it, and lets the
+   * observer know. */
+  #begin(connection: Connection): void {
     const started = Date.now();
-    connection.connectedAt = started;
-    connection.lastActive = started;
-    this.#event({ type: "connect", client, time: started });
-    const observer = this.#observer;
-    connection.open = true;
-    observer?.joined(connection);
-    const output = this.#output;
-    const formatOptions = { run: this.#run, label: this.#label, timestamp: this.#timestamp };
-    let formatter = new MessageFormatter(this.#format, client, formatOptions);
-    // The totals grow as lines arrive, so /stats and a signal's count are
-    // current. A line's time is that of the read that completed it.
-    const stats = this.#stats;
-    const keepCr = keepsCr(this.#format);
-    /** Until the first line is in: it may be a linehub client's hello. */
-    let first = true;
-    const sink: LineSink = (line, truncated, partial, length) => {
-      if (first) {
-        first = false;
-        const hello = truncated || partial ? null : parseHelloLine(line);
-        if (hello !== null) {
-          // Not a message: its name and numbering apply to the lines after it.
-          connection.client = {
-            ...connection.client,
-            session: hello.session,
-            ...(hello.name === undefined ? {} : { name: hello.name }),
-          };
-          formatter = new MessageFormatter(this.#format, connection.client, {
-            ...formatOptions,
-            firstSeq: hello.seq,
-          });
-          return;
-        }
-      }
-      connection.linesIn++;
-      stats.lines++;
-      formatter.write(output, line, truncated, partial, connection.lastActive, length);
-      if (observer === null) return;
-      // The modes relay a line without its CRLF's CR, whatever the format.
-      const whole = !truncated && !partial;
-      observer.line(
-        connection,
-        keepCr && whole && line.at(-1) === CR ? line.subarray(0, -1) : line,
-        truncated,
-        partial,
-      );
-    };
-    // Runs of plain lines go to the output in bulk (lib/format/_line_labeller.ts),
-    // unless an observer must see each line; not the first line, which the
-    // sink must see in case it is a hello.
-    const maxLine = this.#maxLine;
-    const run: LineRun | undefined = observer !== null ? undefined : (chunk, from, fresh) => {
-      if (first) return from;
-      const next = formatter.writeRun(output, chunk, from, fresh, maxLine, connection.lastActive);
-      const lines = formatter.runLines;
-      connection.linesIn += lines;
-      stats.lines += lines;
-      return next;
-    };
-    return {
-      framer: new LineFramer({ maxLine, keepCr }),
-      sink,
-      run,
-      acknowledge: this.#ack ? new Acknowledger(connection.conn, output) : null,
-    };
+    connection.begin(
+      this.#nextClientId(),
+      started,
+      this.#output,
+      this.#pipelineSettings,
+      this.#observer,
+    );
+    this.#stats.clients++;
+    this.#event({ type: "connect", client: connection.client, time: started });
+    this.#observer?.joined(connection);
   }
 
   /** Ends a client's session: its last partial line, what is still owed to
    * it, and its disconnect event. */
   async #end(
     connection: Connection,
-    framer: LineFramer,
-    sink: LineSink,
     acknowledge: Acknowledger | null,
     readEnd: DisconnectReason,
     detail: string,
@@ -908,11 +556,9 @@ export class LineServer {
     let reason = readEnd;
     // Whatever was received of a last, unfinished line is delivered, flagged.
     const now = Date.now();
-    connection.lastActive = now;
-    connection.lineStartedAt = 0;
-    framer.end(sink);
+    this.#stats.lines += connection.finish(now);
     this.#observer?.left(connection, connection.stopReason ?? reason);
-    connection.open = false;
+    connection.leave();
     if (reason === "eof") {
       // The client waits for the last acknowledgment, or for what is still
       // queued to it, before it is done; one that stops reading is let go
@@ -920,92 +566,49 @@ export class LineServer {
       acknowledge?.upTo(connection.linesIn);
       let timer: ReturnType<typeof setTimeout> | undefined;
       await this.#untilDeadline(Promise.race([
-        Promise.all([acknowledge?.idle(), connection.queue?.idle()]),
+        Promise.all([acknowledge?.idle(), connection.sent()]),
         new Promise((resolve) => timer = setTimeout(resolve, SEND_LINGER_MS)),
       ]));
       clearTimeout(timer);
       // A stop while lingering (a drain deadline) still names its reason.
       if (connection.stopReason !== null) reason = connection.stopReason;
     }
-    connection.queue?.close();
-    closeQuietly(connection.conn);
-    this.#stats.truncated += framer.truncatedLines;
+    connection.close();
+    const truncated = connection.truncatedLines;
+    this.#stats.truncated += truncated;
     if (reason === "drain-timeout") this.#stats.cutOffBytes += connection.bytesIn;
-    connection.ended = true;
+    this.#reportEnd(connection, now, reason, detail, truncated);
+  }
+
+  /** Writes a client's disconnect event, once. */
+  #reportEnd(
+    connection: Connection,
+    time: number,
+    reason: DisconnectReason,
+    detail: string,
+    truncated: number,
+  ): void {
+    if (!connection.reportEnd()) return;
     this.#event({
       type: "disconnect",
       client: connection.client,
-      time: now,
+      time,
       reason,
       detail,
       lines: connection.linesIn,
       bytes: connection.bytesIn,
-      truncated: framer.truncatedLines,
-      durationMs: now - connection.connectedAt,
+      truncated,
+      durationMs: time - connection.connectedAt,
     });
   }
 
-  /** Why a new connection from `address` may not become a client, if so. */
-  #refusal(peer: string, address: string): { reason: RefusalReason; limit: number } | null {
-    if (this.#accessList !== null && !this.#accessList.permits(peer)) {
-      return { reason: "denied", limit: 0 };
-    }
-    if (this.#maxClients > 0 && this.#connections.size >= this.#maxClients) {
-      return { reason: "full", limit: this.#maxClients };
-    }
-    if (this.#maxPerIp > 0 && (this.#perIp.get(address) ?? 0) >= this.#maxPerIp) {
-      return { reason: "per-ip", limit: this.#maxPerIp };
-    }
-    return null;
-  }
-
-  /**
-   * Closes a refused connection and reports it. The peer is told why in one
-   * notice line (see `server_notice.ts`), which `linehub-client` recognises
-   * and a person with `nc` can read. One refused for a limit gets the line,
-   * then a half-close, and what it sent meanwhile is read and dropped, so
-   * that closing does not reset the connection and destroy that line before
-   * the peer reads it.
-   *
-   * At most {@linkcode MAX_LINGERING} refused connections linger so at once.
-   * Beyond, a plain TCP peer still gets the line, written before an
-   * immediate close: it reads it unless it had already sent data, which makes
-   * the close a reset that may destroy the line first. A TLS peer beyond the
-   * cap is closed with no line, since the line would have to wait for its
-   * handshake. A denied peer gets the line the same way, never lingering,
-   * and on a TLS port nothing: telling it would take the handshake that
-   * denying spares.
-   */
-  #refuse(
-    conn: StreamConn,
-    address: string,
-    port: number,
-    refusal: { reason: RefusalReason; limit: number },
-  ): void {
+  /** Counts and reports a refused connection, and has it turned away. */
+  #refuse(conn: StreamConn, address: string, port: number, refusal: Refusal): void {
     if (refusal.reason === "denied") this.#stats.refusedDenied++;
     else if (refusal.reason === "full") this.#stats.refusedFull++;
     else if (refusal.reason === "per-ip") this.#stats.refusedPerIp++;
     this.#event({ type: "refused", address, port, time: Date.now(), ...refusal });
-    const denied = refusal.reason === "denied";
-    const text = refusalText({ ...refusal, address }) + (denied ? "" : "; try again later");
-    const line = new TextEncoder().encode(formatNotice("refused", refusal.reason, text));
-    if (denied || this.#lingering >= MAX_LINGERING) {
-      if (this.#tls !== null) closeQuietly(conn);
-      // A line this short fits the socket's send buffer: one write, no wait.
-      else conn.write(line).catch(() => {}).finally(() => closeQuietly(conn));
-      return;
-    }
-    this.#lingering++;
-    const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
-    (async () => {
-      await writeAll(conn, line);
-      await conn.closeWrite();
-      while (await conn.read(DISCARDED) !== null) { /* dropped: this peer is not a client */ }
-    })().catch(() => {}).finally(() => {
-      clearTimeout(timer);
-      closeQuietly(conn);
-      this.#lingering--;
-    });
+    this.#admission.turnAway(conn, address, refusal);
   }
 
   /** Closes connections silent past --idle-timeout, and those whose line has
@@ -1015,102 +618,16 @@ export class LineServer {
     const idleSince = this.#idleTimeoutMs > 0 ? now - this.#idleTimeoutMs : -Infinity;
     const lineSince = this.#lineTimeoutMs > 0 ? now - this.#lineTimeoutMs : -Infinity;
     for (const connection of this.#connections) {
-      if (connection.lastActive <= idleSince) connection.stop("idle-timeout");
-      else if (connection.lineStartedAt !== 0 && connection.lineStartedAt <= lineSince) {
-        connection.stop("line-timeout");
-      }
+      const reason = connection.stalled(idleSince, lineSince);
+      if (reason !== null) connection.stop(reason);
     }
   }
 
   #event(event: ConnectionEvent): void {
-    if (this.#format === "json") this.#output.write(formatJsonEvent(event, this.#run));
-    else this.#log.write(formatTextEvent(event));
+    if (this.#format === "json") {
+      this.#output.write(formatJsonEvent(event, this.#pipelineSettings.run));
+    } else this.#log.write(formatTextEvent(event));
   }
-}
-
-/**
- * Sends one connection's acknowledgments: each after the output has written
- * the lines it counts. At most one write is in flight per connection, and
- * counts that arrive meanwhile are folded into the next, so a client that
- * reads its acknowledgments slowly costs a few bytes, not a queue.
- */
-class Acknowledger {
-  readonly #conn: StreamConn;
-  readonly #output: BatchWriter;
-  #wanted = 0;
-  #sending: Promise<void> | null = null;
-
-  constructor(conn: StreamConn, output: BatchWriter) {
-    this.#conn = conn;
-    this.#output = output;
-  }
-
-  /** Asks for `lines` (the connection's count so far) to be acknowledged. */
-  upTo(lines: number): void {
-    if (lines <= this.#wanted) return;
-    this.#wanted = lines;
-    this.#sending ??= this.#send();
-  }
-
-  /** Resolves when no acknowledgment is waiting to be sent. */
-  async idle(): Promise<void> {
-    while (this.#sending !== null) await this.#sending;
-  }
-
-  async #send(): Promise<void> {
-    try {
-      let sent = 0;
-      while (sent < this.#wanted) {
-        const count = this.#wanted;
-        // Everything accepted so far includes those lines.
-        await this.#output.whenWritten();
-        await writeAll(this.#conn, encodeAck(count));
-        sent = count;
-      }
-    } catch {
-      // The output failed (nothing more is acknowledged, by design) or the
-      // connection closed; the read loop reports either.
-    } finally {
-      this.#sending = null;
-    }
-  }
-}
-
-/**
- * The line that tells a client why the server closes its connection (see
- * `server_notice.ts`), or null for the reasons it is not told: it closed or
- * failed itself, or it stopped reading (`send-queue-full`), so that the line
- * could not reach it.
- */
-function closingNotice(
-  reason: DisconnectReason,
-  idleTimeoutMs: number,
-  lineTimeoutMs: number,
-): Uint8Array | null {
-  let text: string;
-  switch (reason) {
-    case "kicked":
-      text = "disconnected by the operator";
-      break;
-    case "idle-timeout":
-      text = `nothing received for ${idleTimeoutMs / 1000} s (--idle-timeout)`;
-      break;
-    case "line-timeout":
-      text = `line unfinished after ${lineTimeoutMs / 1000} s (--line-timeout)`;
-      break;
-    case "drain-timeout":
-      text = "the server is shutting down (--drain-timeout passed)";
-      break;
-    case "tls-on-plain-port":
-      // Never served: a refusal. Sent in plain text, which is what tells
-      // the TLS client at once that this is no TLS server.
-      return new TextEncoder().encode(
-        formatNotice("refused", reason, "this port speaks plain TCP, not TLS"),
-      );
-    default:
-      return null;
-  }
-  return new TextEncoder().encode(formatNotice("closing", reason, text));
 }
 
 /** `value` if it is an integer from `min` to `max`; else a RangeError naming

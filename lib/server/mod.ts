@@ -1,8 +1,9 @@
 /**
  * The linehub server: `LineServer` (accept loop, one task per connection,
- * drain, refusals, timeouts), its events, TLS on accepted connections, the
- * two-way modes (`Hub`), the operator console, and `WorkerPool` for
- * `--workers` (in workers/).
+ * drain, refusals, timeouts), the `Server` surface it shares with
+ * `WorkerPool` (`--workers`, in workers/), their options with named
+ * defaults, their totals (`ServerStats`) and events, TLS on accepted
+ * connections, the two-way modes (`Hub`) and the operator console.
  *
  * @module
  */
@@ -12,5 +13,8 @@ export * from "./events.ts";
 export * from "./hub.ts";
 export * from "./line_server.ts";
 export * from "./operator_console.ts";
+export * from "./server.ts";
+export * from "./server_options.ts";
+export * from "./stats.ts";
 export * from "./tls_acceptor.ts";
 export * from "./workers/pool.ts";

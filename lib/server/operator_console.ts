@@ -17,7 +17,7 @@ import { abortable } from "../io/mod.ts";
 import { formatHostPort } from "../net/mod.ts";
 import type { ClientHandle } from "./client_handle.ts";
 import { countOf, describeError, safeString } from "../text/mod.ts";
-import { LineFramer } from "../wire/mod.ts";
+import { type LineFlags, LineFramer, TRUNCATED } from "../wire/mod.ts";
 
 /** Longest console line, in bytes; a longer one is refused, not run. */
 export const CONSOLE_MAX_LINE = 65536;
@@ -267,9 +267,9 @@ export async function runOperatorConsole(
   const decoder = new TextDecoder();
   const framer = new LineFramer({ maxLine: CONSOLE_MAX_LINE });
   const buffer = new Uint8Array(READ_BUFFER);
-  const sink = (line: Uint8Array, truncated: boolean): void => {
+  const sink = (line: Uint8Array, flags: LineFlags): void => {
     if (signal?.aborted) return;
-    if (truncated) {
+    if (flags & TRUNCATED) {
       show(
         `Cannot run a line longer than ${CONSOLE_MAX_LINE} bytes: ignored it, nothing was sent\n`,
       );

@@ -6,12 +6,12 @@
  * bytes, never on decoded text, so a multi-byte character split across chunks
  * is never damaged. Memory is bounded: at most `maxLine + 1` bytes of an
  * unfinished line are held, and a longer line is cut at `maxLine` bytes (or
- * up to three fewer, so as not to split a UTF-8 character: see
- * lib/wire/_utf8_cut.ts): what the cut keeps is held, the rest of the line up to
- * its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
- * and the line is delivered with `truncated` set when it ends, as every line
- * is, with the length it had; a cut line the stream ends before its `\n` is
- * `partial` too.
+ * up to three fewer, so as not to split a UTF-8 character), by the rule the
+ * client's `LineReader` shares (lib/wire/_line_split.ts): what the cut keeps
+ * is held, the rest of the line up to its `\n` is dropped (and counted in {@linkcode LineFramer.droppedBytes}),
+ * and the line is delivered flagged {@linkcode TRUNCATED} when it ends, as
+ * every line is, with the length it had; a line the stream ends before its
+ * `\n` is flagged {@linkcode PARTIAL} (a cut one both).
  *
  * Lines are handed to a callback as views: a line that came whole inside one
  * chunk is a `subarray` of that chunk, and one assembled from several chunks
@@ -22,7 +22,8 @@
  * @module
  */
 
-import { utf8CutPoint } from "./_utf8_cut.ts";
+import { contentLength, CR, isOverLimit, keptLength, LF } from "./_line_split.ts";
+import { type LineFlags, PARTIAL, TRUNCATED } from "./line_flags.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
 export const DEFAULT_MAX_LINE = 65536;
@@ -34,20 +35,13 @@ const INITIAL_PENDING = 256;
  * so a client that once sent a long line does not keep the memory while idle. */
 const KEEP_PENDING = 4096;
 
-const LF = 10;
-const CR = 13;
-
 /**
- * Receives each line; `line` is only valid during the call. `length` is how
- * many bytes the line had before any cut, not counting its line ending:
- * `line.length` unless `truncated` (or, with `keepCr`, a `\r` was kept).
+ * Receives each line; `line` is only valid during the call. `flags` holds
+ * {@linkcode TRUNCATED} and {@linkcode PARTIAL}. `length` is how many bytes
+ * the line had before any cut, not counting its line ending: `line.length`
+ * unless truncated (or, with `keepCr`, a `\r` was kept).
  */
-export type LineSink = (
-  line: Uint8Array,
-  truncated: boolean,
-  partial: boolean,
-  length: number,
-) => void;
+export type LineSink = (line: Uint8Array, flags: LineFlags, length: number) => void;
 
 /**
  * Takes a run of whole lines in bulk, from `from` on in `chunk`, and returns
@@ -152,13 +146,13 @@ export class LineFramer {
         const end = newline < 0 ? length : newline;
         if (end > pos) this.#seeDropped(end - pos, chunk[end - 1] as number);
         if (newline < 0) return;
-        this.#deliverCut(sink, false);
+        this.#deliverCut(sink, 0);
         pos = newline + 1;
         continue;
       }
       if (newline >= 0 && this.#pendingLength === 0) {
         // Fast path: the whole line lies inside this chunk.
-        this.#deliver(chunk.subarray(pos, newline), sink);
+        this.#deliver(chunk.subarray(pos, newline), 0, sink);
         pos = newline + 1;
         continue;
       }
@@ -171,70 +165,52 @@ export class LineFramer {
         this.#beginCut();
         this.#seeDropped(end - pos - take, chunk[end - 1] as number);
         if (newline < 0) return;
-        this.#deliverCut(sink, false);
+        this.#deliverCut(sink, 0);
         pos = newline + 1;
         continue;
       }
       if (newline >= 0) {
-        this.#deliver(this.#takePending(), sink);
+        this.#deliver(this.#takePending(), 0, sink);
         pos = newline + 1;
         continue;
       }
       // The chunk ended mid-line. One byte past maxLine is kept only if it is a
       // `\r` that a `\n` may still follow; anything else settles the cut now,
       // so that no more than the cut line is held while the rest streams by.
-      const pending = this.#pending;
-      if (
-        pending !== null && this.#pendingLength === this.maxLine + 1 &&
-        pending[this.maxLine] !== CR
-      ) {
-        this.#beginCut();
-      }
+      const held = this.#pendingLength;
+      const last = (this.#pending as Uint8Array)[held - 1] as number;
+      if (isOverLimit(held, last, this.maxLine)) this.#beginCut();
       return;
     }
   }
 
-  /** Ends the stream: delivers an unfinished last line, flagged `partial`
-   * (and `truncated` if it was cut). */
+  /** Ends the stream: delivers an unfinished last line, flagged
+   * {@linkcode PARTIAL} (and {@linkcode TRUNCATED} if it was cut). */
   end(sink: LineSink): void {
     if (this.#discarding) {
-      this.#deliverCut(sink, true);
+      this.#deliverCut(sink, PARTIAL);
       return;
     }
-    if (this.#pendingLength === 0) return;
-    const line = this.#takePending();
-    if (line.length > this.maxLine) {
-      // Only possible as maxLine bytes plus a trailing `\r`, which no `\n`
-      // followed: it belongs to the line.
-      this.#deliverWholeCut(line, line.length, line.length, true, sink);
-    } else {
-      sink(line, false, true, line.length);
-    }
+    // Over maxLine only as maxLine bytes and a `\r` that no `\n` followed,
+    // which belongs to the line.
+    if (this.#pendingLength > 0) this.#deliver(this.#takePending(), PARTIAL, sink);
   }
 
-  #deliver(raw: Uint8Array, sink: LineSink): void {
-    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, -1) : raw;
-    if (line.length > this.maxLine) {
+  /** Delivers a line that is all here: `raw` is what came before its `\n`,
+   * or (`ending` {@linkcode PARTIAL}) before the end of the stream. */
+  #deliver(raw: Uint8Array, ending: LineFlags, sink: LineSink): void {
+    const length = contentLength(raw, ending !== PARTIAL);
+    const line = length === raw.length ? raw : raw.subarray(0, length);
+    if (length > this.maxLine) {
       // Everything past the cut up to the `\n` is dropped, `\r` included, as
       // when the line arrives in pieces and is cut before the `\r` is seen.
-      this.#deliverWholeCut(line, raw.length, line.length, false, sink);
+      const cut = keptLength(line, this.maxLine);
+      this.#truncatedLines++;
+      this.#droppedBytes += raw.length - cut;
+      sink(line.subarray(0, cut), TRUNCATED | ending, length);
     } else {
-      sink(this.#keepCr ? raw : line, false, false, line.length);
+      sink(this.#keepCr ? raw : line, ending, length);
     }
-  }
-
-  /** Cuts a line that is all here, `seen` bytes with its `\r` if any. */
-  #deliverWholeCut(
-    line: Uint8Array,
-    seen: number,
-    length: number,
-    partial: boolean,
-    sink: LineSink,
-  ): void {
-    const cut = utf8CutPoint(line, this.maxLine);
-    this.#truncatedLines++;
-    this.#droppedBytes += seen - cut;
-    sink(line.subarray(0, cut), true, partial, length);
   }
 
   /** The held bytes (maxLine + 1 of them) are too many: keeps only what the
@@ -242,7 +218,7 @@ export class LineFramer {
   #beginCut(): void {
     const pending = this.#pending as Uint8Array;
     const seen = this.#pendingLength;
-    const cut = utf8CutPoint(pending.subarray(0, seen), this.maxLine);
+    const cut = keptLength(pending.subarray(0, seen), this.maxLine);
     this.#droppedBytes += seen - cut;
     this.#pendingLength = cut;
     this.#lineLength = seen;
@@ -258,13 +234,14 @@ export class LineFramer {
     this.#lastByte = last;
   }
 
-  /** The cut line is over: delivers what the cut kept, with the length the
+  /** The cut line is over, at its `\n` or (`ending` {@linkcode PARTIAL}) at
+   * the end of the stream: delivers what the cut kept, with the length the
    * whole line had (a `\r` that a `\n` followed not counted). */
-  #deliverCut(sink: LineSink, partial: boolean): void {
+  #deliverCut(sink: LineSink, ending: LineFlags): void {
     this.#discarding = false;
-    const crlf = !partial && this.#lastByte === CR;
+    const crlf = ending !== PARTIAL && this.#lastByte === CR;
     this.#truncatedLines++;
-    sink(this.#takePending(), true, partial, this.#lineLength - (crlf ? 1 : 0));
+    sink(this.#takePending(), TRUNCATED | ending, this.#lineLength - (crlf ? 1 : 0));
   }
 
   #append(bytes: Uint8Array): void {

@@ -9,11 +9,12 @@
  *
  * Each line keeps its bytes exactly as read, `\n` (and a `\r` before it)
  * included; a last line without a newline comes back without one. A line is
- * cut the way the server cuts it: when it holds more than `maxLine` bytes
- * before its `\n` (not counting one `\r` right before the `\n`), the reader
- * returns its first `maxLine` bytes (up to three fewer, so as not to split a
- * UTF-8 character: see lib/wire/_utf8_cut.ts) and a `\n` as soon as that is known,
- * with `cut` set, and drops the rest up to the next `\n`. Memory is bounded by the
+ * cut by the rule the server's framer applies (lib/wire/_line_split.ts):
+ * when it holds more than `maxLine` bytes before its `\n` (not counting one
+ * `\r` right before the `\n`), the reader returns its first `maxLine` bytes
+ * (up to three fewer, so as not to split a UTF-8 character) and a `\n` as
+ * soon as that is known, with `cut` set, and drops the rest up to the next
+ * `\n`. Memory is bounded by the
  * read buffer and `maxLine + 2` bytes of an unfinished line.
  *
  * @module
@@ -21,7 +22,7 @@
 
 import type { ByteReader } from "../io/mod.ts";
 import { DEFAULT_MAX_LINE } from "./line_framer.ts";
-import { utf8CutPoint } from "./_utf8_cut.ts";
+import { contentLength, isOverLimit, keptLength, LF } from "./_line_split.ts";
 
 /** Default cap on a line's length in bytes: the server's default `--max-line`,
  * so that by default the client cuts a line exactly where the server would. */
@@ -29,9 +30,6 @@ export const DEFAULT_CLIENT_MAX_LINE = DEFAULT_MAX_LINE;
 
 /** Size of the buffer the input is read into. */
 const READ_BUFFER = 65536;
-
-const LF = 10;
-const CR = 13;
 
 /** One line of input. */
 export interface InputLine {
@@ -126,7 +124,10 @@ export class LineReader {
         this.#pending.push(view.slice(0, keep));
         this.#pendingLength += keep;
         this.#start = this.#end;
-        if (this.#overLimit()) {
+        // The piece just kept holds at least one byte: nothing over the
+        // limit came before it.
+        const last = this.#pending.at(-1)?.at(-1) as number;
+        if (isOverLimit(this.#pendingLength, last, this.maxLine)) {
           // This read held no newline, so the rest of the line is still to come.
           this.#discarding = true;
           return this.#cutLine(this.#takePending(new Uint8Array(0)), true);
@@ -144,25 +145,11 @@ export class LineReader {
     }
   }
 
-  /** Whether the unfinished line already holds more than maxLine bytes
-   * before any line ending: more than maxLine + 1 bytes, or maxLine + 1 of
-   * which the last is not a `\r` that a `\n` may still follow. */
-  #overLimit(): boolean {
-    if (this.#pendingLength > this.maxLine + 1) return true;
-    if (this.#pendingLength < this.maxLine + 1) return false;
-    return this.#lastPendingByte() !== CR;
-  }
-
-  #lastPendingByte(): number | undefined {
-    const last = this.#pending[this.#pending.length - 1];
-    return last === undefined ? undefined : last[last.length - 1];
-  }
-
   /** A line ending in `piece` (which holds its `\n`). */
   #finish(piece: Uint8Array): InputLine {
     const line = this.#takePending(piece);
-    const ending = line.length >= 2 && line[line.length - 2] === CR ? 2 : 1;
-    if (line.length - ending > this.maxLine) return this.#cutLine(line, true);
+    const length = contentLength(line.subarray(0, -1), true);
+    if (length > this.maxLine) return this.#cutLine(line.subarray(0, length), true);
     return { bytes: line, cut: false };
   }
 
@@ -170,13 +157,15 @@ export class LineReader {
   #last(): InputLine {
     const line = this.#takePending(new Uint8Array(0));
     // A pending line ends up longer than maxLine only as maxLine bytes and a
-    // `\r` whose `\n` never came.
-    if (line.length > this.maxLine) return this.#cutLine(line, false);
+    // `\r` whose `\n` never came, which is the line's own.
+    if (contentLength(line, false) > this.maxLine) return this.#cutLine(line, false);
     return { bytes: line, cut: false };
   }
 
+  /** What is kept of a line over maxLine whose content starts `line`, and a
+   * `\n` if it had one. */
   #cutLine(line: Uint8Array, newline: boolean): InputLine {
-    const cut = utf8CutPoint(line, this.maxLine);
+    const cut = keptLength(line, this.maxLine);
     const bytes = new Uint8Array(cut + (newline ? 1 : 0));
     bytes.set(line.subarray(0, cut));
     if (newline) bytes[cut] = LF;

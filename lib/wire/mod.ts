@@ -13,6 +13,7 @@
 
 export * from "./ack_protocol.ts";
 export * from "./hello_line.ts";
+export * from "./line_flags.ts";
 export * from "./line_framer.ts";
 export * from "./line_reader.ts";
 export * from "./server_notice.ts";

@@ -10,7 +10,7 @@
  * that the real output has written it: the writer's backpressure and
  * `whenWritten` (used by `--ack`) then mean here what they mean in a single
  * server. The messages are the {@linkcode ToWorker} and
- * {@linkcode FromWorker} unions of `worker_pool.ts`.
+ * {@linkcode FromWorker} unions of `_messages.ts`.
  *
  * @module
  */
@@ -18,9 +18,12 @@
 import { AccessList, DEFAULT_PORT } from "../../net/mod.ts";
 import { BatchWriter, type ByteWriter, type ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
-import { LineServer, type ServerStats } from "../line_server.ts";
+import { LineServer } from "../line_server.ts";
+import { DEFAULT_HOST } from "../server_options.ts";
+import type { ServerStats } from "../stats.ts";
 import { TlsAcceptor } from "../tls_acceptor.ts";
-import { checkPortFree, type FromWorker, type ToWorker, unstableNetEnabled } from "./pool.ts";
+import type { FromWorker, ToWorker } from "./_messages.ts";
+import { checkPortFree, unstableNetEnabled } from "./_port_sharing.ts";
 
 /** Size of the Worker's gathering chunks, so the most one message to the
  * main thread carries: large, since each Worker has one chunk in flight at a
@@ -277,7 +280,7 @@ function startSession(
   let options = start.options;
   if (start.checkPortFree) {
     // LineServer's defaults, which the pool leaves to it.
-    const { host = "0.0.0.0", port = DEFAULT_PORT } = options;
+    const { host = DEFAULT_HOST, port = DEFAULT_PORT } = options;
     try {
       options = { ...options, port: checkPortFree(host, port) };
     } catch (error) {

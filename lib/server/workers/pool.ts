@@ -25,17 +25,16 @@
  * @module
  */
 
-import { type Cidr, formatHostPort } from "../../net/mod.ts";
+import { type Cidr, DEFAULT_PORT } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
 import type { BatchWriter, ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
-import {
-  LineServer,
-  type LineServerOptions,
-  ListenError,
-  type ServerStats,
-} from "../line_server.ts";
+import type { ServerOptions } from "../server_options.ts";
+import { ListenError, type Server } from "../server.ts";
+import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
 import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
+import type { FromWorker, ToWorker, WorkerServerOptions } from "./_messages.ts";
+import { unstableNetEnabled } from "./_port_sharing.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
  * low enough that a typo cannot start thousands of threads. */
@@ -47,12 +46,15 @@ const STATS_EVERY_MS = 100;
 /** The Worker module, next to this one. */
 const WORKER_MODULE = new URL("./_worker.ts", import.meta.url);
 
-/** Options for {@linkcode WorkerPool}: those of {@linkcode LineServer}, for
- * every Worker's server, and how many Workers. */
-export interface WorkerPoolOptions extends LineServerOptions, AccessRules {
-  /** See {@linkcode WorkerServerOptions}; its `maxHandshakes` is for the
-   * whole pool, shared out so that each Worker may have its part (rounded
-   * up) in progress.
+/** Options for {@linkcode WorkerPool}: those every server takes, for every
+ * Worker's server, what a Worker builds its own access list and TLS from,
+ * and how many Workers. What only a server in one thread can have (limits
+ * counted over all clients, an observer, objects with methods) is not here. */
+export interface WorkerPoolOptions extends ServerOptions, AccessRules {
+  /** TLS certificate, key and client CA as PEM text; each Worker makes its
+   * own `TlsAcceptor` from them. Its `maxHandshakes` is for the whole pool,
+   * shared out so that each Worker may have its part (rounded up) in
+   * progress.
    * @default {plain TCP} */
   tlsOptions?: TlsAcceptorOptions;
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
@@ -60,70 +62,14 @@ export interface WorkerPoolOptions extends LineServerOptions, AccessRules {
   workers?: number;
 }
 
-/** What a Worker's server is built from: the {@linkcode LineServerOptions}
- * that can be copied to a thread and mean the same in every Worker. The pool
- * sets `nextClientId` and `reusePort` itself; `accessList` and `tls`
- * (objects with methods) cannot cross to a thread as they are, so they are
- * given as data; an `observer` would see only one Worker's clients. */
-export type WorkerServerOptions =
-  & Omit<LineServerOptions, "nextClientId" | "reusePort" | "accessList" | "tls" | "observer">
-  & AccessRules
-  & {
-    /** TLS certificate, key and client CA as PEM text; each Worker makes its
-     * own {@linkcode TlsAcceptor} from them.
-     * @default {plain TCP} */
-    tlsOptions?: TlsAcceptorOptions;
-  };
-
-/** `--allow`/`--deny` rules as data, which (unlike an {@linkcode AccessList})
- * can be copied to a Worker; each Worker builds its own list from them. */
+/** `--allow`/`--deny` rules as data, which (unlike an `AccessList`) can be
+ * copied to a Worker; each Worker builds its own list from them. */
 export interface AccessRules {
   /** @default {[]} */
   allow?: readonly Cidr[];
   /** @default {[]} */
   deny?: readonly Cidr[];
 }
-
-/** Messages from the main thread to a Worker. */
-export type ToWorker =
-  | {
-    readonly type: "start";
-    /** The Worker's number in the pool, from 0, for its log lines. */
-    readonly index: number;
-    readonly options: WorkerServerOptions;
-    /** One BigInt64 slot: the next client number, taken with `Atomics.add`. */
-    readonly clientCounter: SharedArrayBuffer;
-    readonly statsEveryMs: number;
-    /** Check with {@linkcode checkPortFree} right before binding, and bind
-     * the port it returns: true for the first Worker only. */
-    readonly checkPortFree: boolean;
-  }
-  /** The oldest unconfirmed output chunk has been written by the real output. */
-  | { readonly type: "written" }
-  /** The real output failed: the oldest unconfirmed chunk never will be written. */
-  | { readonly type: "write-failed"; readonly message: string }
-  | { readonly type: "pause-accepting" }
-  | { readonly type: "resume-accepting" }
-  /** Stop accepting, drain (each Worker with the same drain timeout), report. */
-  | { readonly type: "shutdown" };
-
-/** Messages from a Worker to the main thread. */
-export type FromWorker =
-  | { readonly type: "listening"; readonly hostname: string; readonly port: number }
-  | { readonly type: "listen-failed"; readonly message: string }
-  /** Whole output lines, to be written and then confirmed with `written`. */
-  | { readonly type: "output"; readonly chunk: Uint8Array }
-  /** Whole log lines (events outside `json`, diagnostics), in order. */
-  | { readonly type: "log"; readonly chunks: ReadonlyArray<string | Uint8Array> }
-  | { readonly type: "stats"; readonly stats: ServerStats }
-  | { readonly type: "paused"; readonly paused: boolean }
-  /** The accept loop has ended (after `shutdown`). */
-  | { readonly type: "accept-stopped" }
-  /** Drained and flushed: the final totals (null from a Worker that never
-   * started a server); the Worker may be terminated. */
-  | { readonly type: "stopped"; readonly stats: ServerStats | null }
-  /** An error that escaped the Worker's own handling; it keeps running. */
-  | { readonly type: "internal-error"; readonly message: string };
 
 /** Thrown by {@linkcode WorkerPool.listen} when Workers cannot share a port
  * here; callers may fall back to a single {@linkcode LineServer}. */
@@ -169,46 +115,6 @@ export function workersUnavailableReason(): string | null {
   return null;
 }
 
-/**
- * Whether `--unstable-net` is on. Deno offers no query for it, and calling
- * `Deno.listen({ reusePort: true })` without it exits the process (status
- * 70, even from a Worker) instead of throwing; the APIs the flag unlocks are
- * only defined with it, so one of them tells.
- */
-export function unstableNetEnabled(): boolean {
-  return "listenDatagram" in Deno;
-}
-
-/**
- * Checks that no socket holds `hostname:port`, by binding it without
- * `SO_REUSEPORT` and closing it again; returns the port, the one the system
- * picked when `port` is 0. `SO_REUSEPORT` lets every socket of the same user
- * that sets it share a port, so without this check a second pool started on
- * the same port would join the first one silently and take half its
- * clients; a bind without it fails while any socket listens there.
- *
- * The pool's first Worker calls this and binds with `SO_REUSEPORT` in the
- * same turn of its event loop, so another pool has only the time between
- * two system calls to slip in between.
- *
- * @throws {ListenError} `Cannot listen on HOST:PORT: address already in use`
- * (or whatever else stops the bind), as a single {@linkcode LineServer}
- * says
- */
-export function checkPortFree(hostname: string, port: number): number {
-  let probe: Deno.TcpListener;
-  try {
-    probe = Deno.listen({ hostname, port, transport: "tcp" });
-  } catch (error) {
-    throw new ListenError(
-      `Cannot listen on ${formatHostPort(hostname, port)}: ${describeError(error)}`,
-      { cause: error },
-    );
-  }
-  probe.close();
-  return probe.addr.port;
-}
-
 /** One Worker and what the pool knows of it. */
 interface Member {
   readonly index: number;
@@ -228,7 +134,7 @@ interface Member {
  * {@linkcode LineServer}: `listen` (async here), then `serve`; `shutdown`
  * stops accepting and drains every Worker.
  */
-export class WorkerPool {
+export class WorkerPool implements Server {
   readonly #output: BatchWriter;
   readonly #log: ChunkSink;
   readonly #count: number;
@@ -236,9 +142,6 @@ export class WorkerPool {
   readonly #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   readonly #members: Member[] = [];
-  /** The totals of a server that has served nobody, in whatever fields
-   * {@linkcode ServerStats} has: taken from a server that never listens. */
-  readonly #noStats: ServerStats;
   #addr: Deno.NetAddr | null = null;
   #stopping: Promise<ServerStats> | null = null;
 
@@ -247,46 +150,18 @@ export class WorkerPool {
    * @param log where the Workers' events (outside `json`) and diagnostics go
    */
   constructor(output: BatchWriter, log: ChunkSink, options: WorkerPoolOptions = {}) {
-    const {
-      workers,
-      nextClientId: _ids,
-      reusePort: _reuse,
-      accessList,
-      tls,
-      observer,
-      ...serverOptions
-    } = options;
+    const { workers, ...serverOptions } = options;
     const count = workers ?? navigator.hardwareConcurrency;
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {
       throw new RangeError(
         `Invalid workers "${count}": must be an integer from 1 to ${MAX_WORKERS}`,
       );
     }
-    // Each Worker's server would apply these on its own: a limit of 10 would
-    // admit 10 per Worker. They need counters shared between Workers, as
-    // client numbers have; until then they are refused rather than wrong.
-    for (const limit of ["maxClients", "maxPerIp"] as const) {
-      const value = options[limit] ?? 0;
-      if (value !== 0) {
-        throw new TypeError(
-          `Cannot combine workers with ${limit} "${value}": each Worker would count on its own`,
-        );
-      }
-    }
-    if (tls !== undefined || observer !== undefined) {
-      throw new TypeError(
-        `Cannot combine workers with ${tls !== undefined ? "tls: give tlsOptions" : "observer"}`,
-      );
-    }
-    if (accessList !== undefined) {
-      throw new TypeError(
-        "Cannot combine workers with accessList: it cannot be sent to a Worker; give allow and deny",
-      );
-    }
+    refuseLineServerOptions(options);
     this.#output = output;
     this.#log = log;
     this.#count = count;
-    this.#port = options.port ?? 8888;
+    this.#port = options.port ?? DEFAULT_PORT;
     this.#serverOptions = serverOptions.tlsOptions === undefined ? serverOptions : {
       ...serverOptions,
       tlsOptions: {
@@ -299,7 +174,6 @@ export class WorkerPool {
         ),
       },
     };
-    this.#noStats = new LineServer(output, log).stats;
   }
 
   /** The bound address; valid after `listen`. */
@@ -311,7 +185,7 @@ export class WorkerPool {
   /** The totals over all Workers: final ones after `shutdown`, before that
    * as last reported (each Worker reports changes within 100 ms). */
   get stats(): ServerStats {
-    return this.#sum(this.#members.map((member) => member.stats));
+    return sumStats(this.#members.map((member) => member.stats));
   }
 
   /** How many Workers the pool runs. */
@@ -393,7 +267,7 @@ export class WorkerPool {
     const all = await Promise.all(this.#members.map((member) => member.stopped.promise));
     for (const member of this.#members) this.#retire(member);
     await this.#output.flush();
-    return this.#sum(all);
+    return sumStats(all);
   }
 
   #spawn(port: number, checkPortFree: boolean): Member {
@@ -403,7 +277,7 @@ export class WorkerPool {
     const member: Member = {
       index,
       worker,
-      stats: this.#noStats,
+      stats: emptyStats(),
       paused: false,
       alive: true,
       listening: Promise.withResolvers<Deno.NetAddr>(),
@@ -496,16 +370,37 @@ export class WorkerPool {
     member.stopped.resolve(member.stats);
   }
 
-  /** Field-by-field sum of the Workers' totals: every field is a count. */
-  #sum(all: readonly ServerStats[]): ServerStats {
-    const total = { ...this.#noStats };
-    for (const stats of all) {
-      for (const key of Object.keys(total) as Array<keyof ServerStats>) total[key] += stats[key];
-    }
-    return total;
-  }
-
   #post(member: Member, message: ToWorker): void {
     if (member.alive) member.worker.postMessage(message);
+  }
+}
+
+/**
+ * Refuses options of a single `LineServer` that a pool cannot honour. They
+ * are not in {@linkcode WorkerPoolOptions}, so typed code cannot pass them;
+ * this is for callers the type checker does not see (JavaScript, a cast),
+ * for whom ignoring them would silently drop a limit or a TLS setup.
+ */
+function refuseLineServerOptions(options: object): void {
+  const given = options as Record<string, unknown>;
+  // Each Worker's server would apply these on its own: a limit of 10 would
+  // admit 10 per Worker. They need counters shared between Workers, as
+  // client numbers have; until then they are refused rather than wrong.
+  for (const limit of ["maxClients", "maxPerIp"]) {
+    const value = given[limit] ?? 0;
+    if (value !== 0) {
+      throw new TypeError(
+        `Cannot combine workers with ${limit} "${value}": each Worker would count on its own`,
+      );
+    }
+  }
+  if (given.tls !== undefined) {
+    throw new TypeError("Cannot combine workers with tls: give tlsOptions");
+  }
+  if (given.observer !== undefined) throw new TypeError("Cannot combine workers with observer");
+  if (given.accessList !== undefined) {
+    throw new TypeError(
+      "Cannot combine workers with accessList: it cannot be sent to a Worker; give allow and deny",
+    );
   }
 }

@@ -1,0 +1,198 @@
+/**
+ * One client's data path, from the bytes it sends to the output: each read
+ * goes to a {@linkcode LineFramer}, each line from it to the client's
+ * {@linkcode MessageFormatter}, and the formatted message to the output,
+ * every step handing on and none calling back up. Runs of plain lines go
+ * to the output in bulk through the WebAssembly fast path
+ * (`MessageFormatter.writeRun`), unless something must see each line (a
+ * {@linkcode LineTap}: the server's two-way modes); that choice is made
+ * once, when the pipeline is built, and holds for the client's life.
+ *
+ * A linehub client's first line may be its hello (lib/wire/hello_line.ts):
+ * that line is not a message, but names the client and numbers the lines
+ * after it. The pipeline counts the lines it writes and those its framer
+ * cut, so its owner reads the counts rather than keeping its own.
+ *
+ * @module
+ */
+
+import type { LineWriter } from "../io/mod.ts";
+import {
+  type LineFlags,
+  LineFramer,
+  type LineRun,
+  type LineSink,
+  parseHelloLine,
+} from "../wire/mod.ts";
+import {
+  type ClientInfo,
+  keepsCr,
+  type LabelStyle,
+  MessageFormatter,
+  type OutputFormat,
+} from "./message_formatter.ts";
+
+const CR = 13;
+
+/** Told of each line a pipeline writes, as the framer gave it (for `raw`,
+ * without the CR of a CRLF all the same); `line` is valid only during the
+ * call. */
+export type LineTap = (line: Uint8Array, flags: LineFlags) => void;
+
+/** How a server writes its clients' lines: the same for all of them. */
+export interface PipelineSettings {
+  /** The output format. */
+  readonly format: OutputFormat;
+  /** The run's id, in every JSON record. */
+  readonly run: string;
+  /** What a `text` label names. */
+  readonly label: LabelStyle;
+  /** Whether a `text` line starts with its time. */
+  readonly timestamp: boolean;
+  /** Longest line, in bytes; longer ones are cut. */
+  readonly maxLine: number;
+}
+
+/**
+ * Bytes in, labelled messages out, for one client.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPipeline } from "./connection_pipeline.ts";
+ * import { lineWriterOver } from "./message_formatter.ts";
+ * import assert from "node:assert/strict";
+ *
+ * let out = "";
+ * const output = lineWriterOver({
+ *   write: (c: string | Uint8Array) => out += typeof c === "string" ? c : new TextDecoder().decode(c),
+ * });
+ * const settings = { format: "text", run: "r", label: "number", timestamp: false, maxLine: 100 } as const;
+ * const pipeline = new ConnectionPipeline(output, { id: 3, address: "127.0.0.1", port: 4000 }, settings);
+ * pipeline.push(new TextEncoder().encode("hello\nwor"), 0);
+ * pipeline.end(0);
+ * assert.equal(out, "[client 3] hello\n[client 3 partial] wor\n");
+ * assert.equal(pipeline.lines, 2);
+ * ```
+ */
+export class ConnectionPipeline {
+  readonly #output: LineWriter;
+  readonly #settings: PipelineSettings;
+  readonly #framer: LineFramer;
+  readonly #tap: LineTap | null;
+  readonly #keepCr: boolean;
+  #client: ClientInfo;
+  #formatter: MessageFormatter;
+  #lines = 0;
+  /** Until the first line is in: it may be a hello. */
+  #first = true;
+  /** The time of the read being pushed, which is each of its lines' time. */
+  #time = 0;
+  /** Where the framer hands each line that the fast path leaves. */
+  readonly #sink: LineSink = (line, flags, length) => {
+    if (this.#first) {
+      this.#first = false;
+      if (flags === 0 && this.#greeted(line)) return;
+    }
+    this.#lines++;
+    this.#formatter.write(this.#output, line, flags, this.#time, length);
+    if (this.#tap === null) return;
+    // What is passed on is the line without its CRLF's CR, whatever the format.
+    const crlf = this.#keepCr && flags === 0 && line.at(-1) === CR;
+    this.#tap(crlf ? line.subarray(0, -1) : line, flags);
+  };
+  /** The fast path, or none when a tap must see each line. */
+  readonly #run: LineRun | undefined;
+
+  /**
+   * @param output where the messages go
+   * @param client who sends the lines, as known before its hello
+   * @param settings how lines are written, as for every client
+   * @param tap told of each line; with one, lines go one by one
+   */
+  constructor(
+    output: LineWriter,
+    client: ClientInfo,
+    settings: PipelineSettings,
+    tap: LineTap | null = null,
+  ) {
+    this.#output = output;
+    this.#settings = settings;
+    this.#client = client;
+    this.#tap = tap;
+    this.#keepCr = keepsCr(settings.format);
+    this.#formatter = this.#formatterFor(client, undefined);
+    this.#framer = new LineFramer({ maxLine: settings.maxLine, keepCr: this.#keepCr });
+    this.#run = tap !== null ? undefined : (chunk, from, fresh) => {
+      // The first line goes to the sink, in case it is a hello.
+      if (this.#first) return from;
+      const { next, lines } = this.#formatter.writeRun(
+        this.#output,
+        chunk,
+        from,
+        fresh,
+        settings.maxLine,
+        this.#time,
+      );
+      this.#lines += lines;
+      return next;
+    };
+  }
+
+  /** Who sends the lines: after a hello, with its name and session. */
+  get client(): ClientInfo {
+    return this.#client;
+  }
+
+  /** Messages written so far (a hello is none). */
+  get lines(): number {
+    return this.#lines;
+  }
+
+  /** Lines cut at `maxLine` so far. */
+  get truncatedLines(): number {
+    return this.#framer.truncatedLines;
+  }
+
+  /** Whether a line has begun and not yet ended. */
+  get midLine(): boolean {
+    return this.#framer.midLine;
+  }
+
+  /** Writes every line `chunk` completes, each with the time `time` (ms
+   * since the epoch): that of the read that completed it. */
+  push(chunk: Uint8Array, time: number): void {
+    this.#time = time;
+    this.#framer.push(chunk, this.#sink, this.#run);
+  }
+
+  /** The client is gone: writes what came of an unfinished last line, flagged
+   * partial, at `time`. */
+  end(time: number): void {
+    this.#time = time;
+    this.#framer.end(this.#sink);
+  }
+
+  /** Whether the first line is a hello; if so, it names the client and
+   * numbers its lines from here on. */
+  #greeted(line: Uint8Array): boolean {
+    const hello = parseHelloLine(line);
+    if (hello === null) return false;
+    this.#client = {
+      ...this.#client,
+      session: hello.session,
+      ...(hello.name === undefined ? {} : { name: hello.name }),
+    };
+    this.#formatter = this.#formatterFor(this.#client, hello.seq);
+    return true;
+  }
+
+  #formatterFor(client: ClientInfo, firstSeq: number | undefined): MessageFormatter {
+    const { format, run, label, timestamp } = this.#settings;
+    return new MessageFormatter(format, client, {
+      run,
+      label,
+      timestamp,
+      ...(firstSeq === undefined ? {} : { firstSeq }),
+    });
+  }
+}
