@@ -19,7 +19,7 @@ const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
 const MAY_IMPORT: Record<string, readonly string[]> = {
   wire: [],
   text: [],
-  io: ["text"],
+  io: [],
   net: ["text", "io"],
   format: ["wire", "text", "io", "net"],
   server: ["wire", "text", "io", "net", "format"],
