@@ -29,9 +29,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { testCertificates } from "../tests/_certs.ts";
-import { clientHello } from "../tests/_client_hello.ts";
-import { type ServerProcess, startServer } from "../tests/_process.ts";
+import { testCertificates } from "../tests/_helpers/certs.ts";
+import { clientHello } from "../tests/_helpers/client_hello.ts";
+import { type ServerProcess, startServer } from "../tests/_helpers/process.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { closeQuietly } from "../lib/io/close_quietly.ts";
 

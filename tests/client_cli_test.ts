@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of `client.ts` as a real process (see `_process.ts`),
+ * End-to-end tests of `client.ts` as a real process (see `_helpers/process.ts`),
  * against a real server process and against small peers in this process:
  * what reaches the server, what the client prints, exit statuses, and the
  * one-line messages of every failure.
@@ -13,8 +13,8 @@ import {
   runClientProcess,
   type ServerProcess,
   startServer,
-} from "./_process.ts";
-import { spawnClient } from "./_client_process.ts";
+} from "./_helpers/process.ts";
+import { spawnClient } from "./_helpers/client_process.ts";
 import {
   assertNoCrash,
   bytes,
@@ -27,7 +27,7 @@ import {
   unusedPort,
   waitFor,
   writeAll,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 
 /** Checks a client run: status, stdout and stderr exactly, and no crash. */
 function assertRun(

@@ -1,6 +1,6 @@
 /**
  * End-to-end tests of `client.ts` as a real process with `--retry` and
- * `--ack`, against scripted servers in this process (`_fake_server.ts`):
+ * `--ack`, against scripted servers in this process (`_helpers/fake_server.ts`):
  * what reaches the server across reconnects, the one-line messages on
  * stderr, and the exit statuses 0, 1, 3, 4, 130 and 143; and, last, with a
  * real `server.ts --ack` that is killed mid-stream. The client runs with its
@@ -8,10 +8,10 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeLineServer } from "./_fake_server.ts";
-import { spawnClient } from "./_client_process.ts";
-import { assertNoCrash, unusedPort, waitFor } from "./_net.ts";
-import { type ProcessResult, type ServerProcess, startServer } from "./_process.ts";
+import { FakeLineServer } from "./_helpers/fake_server.ts";
+import { spawnClient } from "./_helpers/client_process.ts";
+import { assertNoCrash, unusedPort, waitFor } from "./_helpers/net.ts";
+import { type ProcessResult, type ServerProcess, startServer } from "./_helpers/process.ts";
 
 /** Numbered lines "prefix 0" .. "prefix count-1". */
 function numbered(prefix: string, count: number): string[] {

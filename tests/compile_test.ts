@@ -18,8 +18,8 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { build, compileFailureReason, type Compiler } from "../tools/compile.ts";
 import { VERSION } from "../lib/cli/_version.ts";
-import { DENO, type ProcessResult, ROOT } from "./_process.ts";
-import { runBounded, startServerCommand, waitForDisconnects } from "./_peers.ts";
+import { DENO, type ProcessResult, ROOT } from "./_helpers/process.ts";
+import { runBounded, startServerCommand, waitForDisconnects } from "./_helpers/peers.ts";
 
 /** Safety bound for `deno compile` of both programs, runtime download included. */
 const COMPILE_TIMEOUT_MS = 300_000;

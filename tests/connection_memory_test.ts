@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO, ROOT, RUN_TIMEOUT_MS } from "./_process.ts";
+import { DENO, ROOT, RUN_TIMEOUT_MS } from "./_helpers/process.ts";
 
 const CONNECTIONS = 20_000;
 /** Heap growth allowed over all of them: 50 bytes a connection. What is

@@ -7,8 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { assertNoCrash, closeQuietly, connectTo, nameUnless, waitFor, writeAll } from "./_net.ts";
-import { hasCommand, startServer } from "./_process.ts";
+import {
+  assertNoCrash,
+  closeQuietly,
+  connectTo,
+  nameUnless,
+  waitFor,
+  writeAll,
+} from "./_helpers/net.ts";
+import { hasCommand, startServer } from "./_helpers/process.ts";
 
 const noPrlimit = await hasCommand("prlimit") ? null : "prlimit (util-linux) is not installed";
 const CLIENTS = 60;

@@ -16,7 +16,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO, hasCommand, type ServerProcess, startServer } from "./_process.ts";
+import { DENO, hasCommand, type ServerProcess, startServer } from "./_helpers/process.ts";
 import {
   canListenOn,
   clientScriptArgs,
@@ -28,8 +28,8 @@ import {
   spawnPeer,
   waitForDisconnects,
   waitForListener,
-} from "./_peers.ts";
-import { concat, waitFor } from "./_net.ts";
+} from "./_helpers/peers.ts";
+import { concat, waitFor } from "./_helpers/net.ts";
 
 const NC = await findOpenbsdNetcat();
 const HAVE_NCAT = await hasCommand("ncat");

@@ -27,7 +27,7 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 
 /** Longest a client session may take here before the test fails. */
 const SESSION_TIMEOUT_MS = 10_000;

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_BUFFER_BYTES, DEFAULT_BUFFER_LINES, LineQueue } from "../lib/client/line_queue.ts";
-import { bytes } from "./_net.ts";
+import { bytes } from "./_helpers/net.ts";
 
 const text = (lines: Uint8Array[]): string[] => lines.map((line) => new TextDecoder().decode(line));
 

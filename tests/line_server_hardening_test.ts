@@ -21,7 +21,7 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 
 /** A server on a loopback port, shut down when the test's scope ends. */
 interface Running extends AsyncDisposable {

@@ -13,7 +13,7 @@ import { BatchWriter } from "../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../lib/io/types.ts";
 import { encodeHelloLine } from "../lib/wire/hello_line.ts";
 import type { ClientHandle, ClientObserver } from "../lib/server/client_handle.ts";
-import { clientHello } from "./_client_hello.ts";
+import { clientHello } from "./_helpers/client_hello.ts";
 import {
   LineServer,
   type LineServerOptions,
@@ -35,8 +35,8 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
-import { hasCommand } from "./_process.ts";
+} from "./_helpers/net.ts";
+import { hasCommand } from "./_helpers/process.ts";
 
 /** A server under test with its in-memory output and log. */
 interface Harness {

@@ -16,7 +16,7 @@ import {
   SERVER_PERMISSIONS,
   type ServerProcess,
   startServer,
-} from "./_process.ts";
+} from "./_helpers/process.ts";
 import {
   bytes,
   closeQuietly,
@@ -26,8 +26,8 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
-import { findOpenbsdNetcat, freePort, spawnPeer } from "./_peers.ts";
+} from "./_helpers/net.ts";
+import { findOpenbsdNetcat, freePort, spawnPeer } from "./_helpers/peers.ts";
 
 const READ_TIMEOUT_MS = 15_000;
 

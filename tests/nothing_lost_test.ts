@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { BatchWriter } from "../lib/io/batch_writer.ts";
 import { WorkerPool, workersUnavailableReason } from "../lib/server/workers/pool.ts";
-import { type ServerProcess, startServer } from "./_process.ts";
+import { type ServerProcess, startServer } from "./_helpers/process.ts";
 import {
   bytes,
   closeQuietly,
@@ -22,7 +22,7 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 
 const CLIENTS = 100;
 const LINES_PER_CLIENT = 1000;

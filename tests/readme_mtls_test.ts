@@ -14,7 +14,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort } from "./_peers.ts";
+import { freePort } from "./_helpers/peers.ts";
 import {
   commandEnv,
   installFromReadme,
@@ -25,7 +25,7 @@ import {
   runShell,
   shellMissing,
   startReadmeServer,
-} from "./_readme.ts";
+} from "./_helpers/readme.ts";
 
 /** The port the README's example uses, replaced by the test. */
 const README_PORT = "8443";

@@ -1,7 +1,7 @@
 /**
  * Integration tests for {@linkcode runReconnectingClient} (`--retry`,
  * `--ack`) in this process, against scripted servers on loopback (see
- * `_fake_server.ts`). The input is a fake reader fed line by line by the
+ * `_helpers/fake_server.ts`). The input is a fake reader fed line by line by the
  * test, so "typed while the server is down" and "the input has ended" are
  * facts, not timing. Backoff is 10 ms to 40 ms with a fixed random source,
  * so retries are quick and their messages exact.
@@ -13,7 +13,7 @@ import {
   type ReconnectingClientOptions,
   runReconnectingClient,
 } from "../lib/client/line_client.ts";
-import { FakeLineServer } from "./_fake_server.ts";
+import { FakeLineServer } from "./_helpers/fake_server.ts";
 import {
   bytes,
   closeQuietly,
@@ -23,7 +23,7 @@ import {
   unusedPort,
   waitFor,
   withTimeout,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 
 /** Longest a client session may take here before the test fails. */
 const SESSION_TIMEOUT_MS = 15_000;

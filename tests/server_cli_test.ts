@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of `server.ts` as a real process (see `_process.ts`):
+ * End-to-end tests of `server.ts` as a real process (see `_helpers/process.ts`):
  * stdout, stderr, output files, exit statuses and signals. Clients are TCP
  * connections from this process. A client that half-closes and then sees the
  * server close knows the server has handled all it sent, which is how these
@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { SAME_SIGNAL_MS } from "../lib/cli/_signal_listeners.ts";
 import { SERVER_USAGE } from "../lib/cli/_server_flags.ts";
-import { type Peer, spawnPeer } from "./_peers.ts";
+import { type Peer, spawnPeer } from "./_helpers/peers.ts";
 import { VERSION } from "../lib/cli/_version.ts";
 import {
   DENO,
@@ -20,7 +20,7 @@ import {
   SERVER_PERMISSIONS,
   type ServerProcess,
   startServer,
-} from "./_process.ts";
+} from "./_helpers/process.ts";
 import {
   assertNoCrash,
   assertNotServed,
@@ -36,7 +36,7 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 
 const SESSION_TIMEOUT_MS = 10_000;
 

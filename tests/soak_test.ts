@@ -25,8 +25,8 @@ import {
   steadyText,
   type Verdict,
 } from "../tools/soak_verdict.ts";
-import { randomInt, seededRandom } from "./_net.ts";
-import { DENO, ROOT, runProgram } from "./_process.ts";
+import { randomInt, seededRandom } from "./_helpers/net.ts";
+import { DENO, ROOT, runProgram } from "./_helpers/process.ts";
 
 const encoder = new TextEncoder();
 const TIME = "2026-11-24T07:10:02.114Z";

@@ -1,7 +1,7 @@
 /**
  * The client's TLS against TLS servers nobody here wrote: nmap's
  * `ncat --ssl` and `openssl s_server`, with the throwaway certificates of
- * `_certs.ts`. What the client sends appears on the peer's stdout, and what
+ * `_helpers/certs.ts`. What the client sends appears on the peer's stdout, and what
  * is typed into the peer appears on the client's. A test whose peer (or
  * `openssl`, for the certificates) is missing is registered as ignored,
  * with the reason in its name.
@@ -17,8 +17,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type CertFiles, type TestCertificates, testCertificates } from "./_certs.ts";
-import { assertNoCrash } from "./_net.ts";
+import { type CertFiles, type TestCertificates, testCertificates } from "./_helpers/certs.ts";
+import { assertNoCrash } from "./_helpers/net.ts";
 import {
   clientScriptArgs,
   freePort,
@@ -26,8 +26,8 @@ import {
   type PeerResult,
   spawnPeer,
   waitForListener,
-} from "./_peers.ts";
-import { DENO, hasCommand } from "./_process.ts";
+} from "./_helpers/peers.ts";
+import { DENO, hasCommand } from "./_helpers/process.ts";
 
 const made = await testCertificates();
 const HAVE_NCAT = await hasCommand("ncat");

@@ -1,7 +1,7 @@
 /**
  * The client's TLS (`--tls` and its flags): the real `client.ts` process
  * against TLS servers in this process, built with `node:tls` on 127.0.0.1
- * port 0 with the throwaway certificates of `_certs.ts` (skipped, saying
+ * port 0 with the throwaway certificates of `_helpers/certs.ts` (skipped, saying
  * why, without `openssl`); and, without sockets, the words each handshake
  * failure is told in.
  */
@@ -11,8 +11,8 @@ import { createServer, type TLSSocket } from "node:tls";
 import { encodeAck } from "../lib/wire/ack_protocol.ts";
 import { parseHelloLine } from "../lib/wire/hello_line.ts";
 import { describeConnError, describeTlsFailure } from "../lib/client/tls_connect.ts";
-import { type CertFiles, type TestCertificates, testCertificates } from "./_certs.ts";
-import { spawnClient } from "./_client_process.ts";
+import { type CertFiles, type TestCertificates, testCertificates } from "./_helpers/certs.ts";
+import { spawnClient } from "./_helpers/client_process.ts";
 import {
   assertNoCrash,
   bytes,
@@ -21,7 +21,7 @@ import {
   unusedPort,
   waitFor,
   writeAll,
-} from "./_net.ts";
+} from "./_helpers/net.ts";
 import {
   CLIENT_PERMISSIONS,
   DENO,
@@ -29,7 +29,7 @@ import {
   ROOT,
   RUN_TIMEOUT_MS,
   runClientProcess,
-} from "./_process.ts";
+} from "./_helpers/process.ts";
 
 const made = await testCertificates();
 const skipReason = typeof made === "string" ? made : null;

@@ -10,8 +10,8 @@ import {
   readKeyPair,
   TlsFileError,
 } from "../lib/net/tls_files.ts";
-import { certificatesForTests } from "./_certs.ts";
-import { nameUnless } from "./_net.ts";
+import { certificatesForTests } from "./_helpers/certs.ts";
+import { nameUnless } from "./_helpers/net.ts";
 
 const { files, skip } = await certificatesForTests();
 

@@ -13,10 +13,10 @@
  */
 
 import assert from "node:assert/strict";
-import { certificatesForTests } from "./_certs.ts";
-import { nameUnless } from "./_net.ts";
-import { runBounded, waitForDisconnects } from "./_peers.ts";
-import { hasCommand, type ProcessResult, startServer } from "./_process.ts";
+import { certificatesForTests } from "./_helpers/certs.ts";
+import { nameUnless } from "./_helpers/net.ts";
+import { runBounded, waitForDisconnects } from "./_helpers/peers.ts";
+import { hasCommand, type ProcessResult, startServer } from "./_helpers/process.ts";
 
 const { files, skip: noCerts } = await certificatesForTests();
 const noNcat = noCerts ?? (await hasCommand("ncat") ? null : "ncat not installed");

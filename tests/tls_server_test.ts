@@ -1,7 +1,7 @@
 /**
  * End-to-end tests of the server's TLS (`--tls-cert`, `--tls-key`,
  * `--tls-client-ca`): the real `server.ts` process, and `node:tls` clients
- * from this process with throwaway certificates from `_certs.ts`. Each test
+ * from this process with throwaway certificates from `_helpers/certs.ts`. Each test
  * is skipped, naming the reason, where `openssl` is missing.
  */
 
@@ -12,8 +12,8 @@ import { LineServer } from "../lib/server/line_server.ts";
 import { readKeyPair } from "../lib/net/tls_files.ts";
 import { handshakeFailureText, TlsAcceptor, verifyErrorText } from "../lib/server/tls_acceptor.ts";
 import { workersUnavailableReason } from "../lib/server/workers/pool.ts";
-import { certificatesForTests } from "./_certs.ts";
-import { clientHello } from "./_client_hello.ts";
+import { certificatesForTests } from "./_helpers/certs.ts";
+import { clientHello } from "./_helpers/client_hello.ts";
 import {
   bytes,
   closeQuietly,
@@ -24,8 +24,13 @@ import {
   readToEnd,
   waitFor,
   withTimeout,
-} from "./_net.ts";
-import { runClientProcess, runServerProcess, type ServerProcess, startServer } from "./_process.ts";
+} from "./_helpers/net.ts";
+import {
+  runClientProcess,
+  runServerProcess,
+  type ServerProcess,
+  startServer,
+} from "./_helpers/process.ts";
 
 const { files, skip } = await certificatesForTests();
 const SESSION_TIMEOUT_MS = 10_000;

@@ -40,8 +40,8 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "./_net.ts";
-import { DENO, ROOT } from "./_process.ts";
+} from "./_helpers/net.ts";
+import { DENO, ROOT } from "./_helpers/process.ts";
 
 const SKIP = workersUnavailableReason();
 /** Time for a whole scenario, so a hang fails the test instead of the suite. */

@@ -14,7 +14,7 @@
  */
 
 import { dirname } from "node:path";
-import { DENO, ROOT } from "./_process.ts";
+import { DENO, ROOT } from "./process.ts";
 
 /** One marked fenced block of README.md. */
 export interface ReadmeBlock {

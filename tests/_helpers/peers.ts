@@ -11,9 +11,9 @@
  * @module
  */
 
-import { CLIENT_PERMISSIONS, type ProcessResult, ROOT, type ServerProcess } from "./_process.ts";
-import { concat } from "./_net.ts";
-export { canListenOn } from "./_net.ts";
+import { CLIENT_PERMISSIONS, type ProcessResult, ROOT, type ServerProcess } from "./process.ts";
+import { concat } from "./net.ts";
+export { canListenOn } from "./net.ts";
 
 /** How long a peer or a client may run before it is killed. */
 export const PROCESS_TIMEOUT_MS = 15_000;
@@ -324,7 +324,7 @@ const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
 
 /**
  * Starts a linehub server program given as a command (a compiled binary,
- * where `startServer` in `_process.ts` runs `server.ts`) and waits until it
+ * where `startServer` in `process.ts` runs `server.ts`) and waits until it
  * says it is listening. `args` must choose the host and port.
  */
 export async function startServerCommand(command: string, args: string[]): Promise<ServerProcess> {

@@ -10,9 +10,9 @@
  * @module
  */
 
-import { encodeAck } from "../lib/wire/ack_protocol.ts";
-import { type HelloLine, parseHelloLine } from "../lib/wire/hello_line.ts";
-import { bytes, closeQuietly, concat, waitFor, writeAll } from "./_net.ts";
+import { encodeAck } from "../../lib/wire/ack_protocol.ts";
+import { type HelloLine, parseHelloLine } from "../../lib/wire/hello_line.ts";
+import { bytes, closeQuietly, concat, waitFor, writeAll } from "./net.ts";
 
 const decoder = new TextDecoder();
 

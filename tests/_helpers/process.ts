@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 export const DENO = Deno.execPath();
 
 /** The project root, as a path. */
-export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** Flags that `deno task server` uses; tests start the server the same way.
  * Read access is for the TLS files and the Workers' module; the server

@@ -8,9 +8,9 @@
  */
 
 import net from "node:net";
-import type { ByteWriter, ChunkSink } from "../lib/io/types.ts";
-import { closeQuietly } from "../lib/io/close_quietly.ts";
-import { concatBytes } from "../lib/io/concat_bytes.ts";
+import type { ByteWriter, ChunkSink } from "../../lib/io/types.ts";
+import { closeQuietly } from "../../lib/io/close_quietly.ts";
+import { concatBytes } from "../../lib/io/concat_bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { CLIENT_PERMISSIONS, DENO, type ProcessResult, ROOT, RUN_TIMEOUT_MS } from "./_process.ts";
-import { concat, waitFor } from "./_net.ts";
+import { CLIENT_PERMISSIONS, DENO, type ProcessResult, ROOT, RUN_TIMEOUT_MS } from "./process.ts";
+import { concat, waitFor } from "./net.ts";
 
 /** A running client process. */
 export interface ClientProcess {
