@@ -16,6 +16,8 @@
  * @module
  */
 
+import { runProgram } from "./process.ts";
+
 /** Paths of one certificate and its key. */
 export interface CertFiles {
   readonly cert: string;
@@ -49,7 +51,8 @@ const CLIENT_EXT = "subjectAltName=DNS:alice.example\nextendedKeyUsage=clientAut
 const WRONG_HOST_EXT = "subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n";
 
 async function make(): Promise<TestCertificates | string> {
-  if (!await hasOpenssl()) return "the openssl command is not installed";
+  const missing = await opensslMissing();
+  if (missing !== null) return missing;
   const dir = await Deno.makeTempDir({ prefix: "linehub-certs-" });
   const at = (name: string): CertFiles => ({
     cert: `${dir}/${name}.pem`,
@@ -77,28 +80,20 @@ async function make(): Promise<TestCertificates | string> {
   return certs;
 }
 
-async function hasOpenssl(): Promise<boolean> {
+/** Why the `openssl` command cannot be used here, or null when it can. */
+export async function opensslMissing(): Promise<string | null> {
   try {
-    const { success } = await new Deno.Command("openssl", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
+    const { code } = await runProgram("openssl", ["version"]);
+    return code === 0 ? null : "openssl version failed";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "the openssl command is not installed";
+    throw error;
   }
 }
 
 async function openssl(args: string[]): Promise<void> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
-  }
+  const { code, stderr } = await runProgram("openssl", args);
+  if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${stderr}`);
 }
 
 const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { closeQuietly } from "../../lib/io/close_quietly.ts";
-import { concatBytes } from "../../lib/io/concat_bytes.ts";
+import { closeQuietly, concatBytes } from "../../lib/io/mod.ts";
 
 let captured: Promise<Uint8Array> | null = null;
 

@@ -12,7 +12,9 @@
 
 import { encodeAck } from "../../lib/wire/ack_protocol.ts";
 import { type HelloLine, parseHelloLine } from "../../lib/wire/hello_line.ts";
-import { bytes, closeQuietly, concat, waitFor, writeAll } from "./net.ts";
+import { bytes, concat } from "./memory.ts";
+import { closeQuietly, writeAll } from "./net.ts";
+import { waitFor } from "./wait.ts";
 
 const decoder = new TextDecoder();
 

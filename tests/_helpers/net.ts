@@ -1,130 +1,21 @@
 /**
- * Test helpers for the network tests: an in-memory output, a collecting log,
- * a seeded PRNG, bounded waits, and small socket chores (read to the end,
- * write and close, a port with nobody listening). Every wait has a deadline
- * and fails with a message saying what it was waiting for.
+ * Socket chores for the network tests: connect, write all, read to the end,
+ * a loopback port with nobody listening, peers that reset or are never
+ * answered, and the check that a server no longer serves a port.
  *
  * @module
  */
 
 import net from "node:net";
-import type { ByteWriter, ChunkSink } from "../../lib/io/types.ts";
-import { closeQuietly } from "../../lib/io/close_quietly.ts";
-import { concatBytes } from "../../lib/io/concat_bytes.ts";
+import { closeQuietly, concatBytes, writeAll } from "../../lib/io/mod.ts";
+import { bytes } from "./memory.ts";
+import { WAIT_TIMEOUT_MS, withTimeout } from "./wait.ts";
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** Writes all of `data`; the one the program itself uses (a Deno.Conn is a ByteWriter). */
+export { writeAll };
 
-/** How long a wait may take before it fails the test, unless told. */
-export const WAIT_TIMEOUT_MS = 10_000;
-/** Pause between two looks at a condition. */
-const POLL_MS = 10;
-
-/** Encodes text as UTF-8. */
-export function bytes(text: string): Uint8Array {
-  return encoder.encode(text);
-}
-
-/** Joins byte arrays. */
-export const concat = concatBytes;
-
-/** A ByteWriter that keeps everything written to it, like a file in memory. */
-export class MemoryWriter implements ByteWriter {
-  #parts: Uint8Array[] = [];
-
-  write(chunk: Uint8Array): Promise<number> {
-    // Copied: the writer's caller reuses its buffers.
-    this.#parts.push(chunk.slice());
-    return Promise.resolve(chunk.length);
-  }
-
-  /** Everything written so far. */
-  bytes(): Uint8Array {
-    return concat(this.#parts);
-  }
-
-  /** Everything written so far, as UTF-8 text. */
-  text(): string {
-    return decoder.decode(this.bytes());
-  }
-}
-
-/** A ChunkSink that keeps what it is given, like stderr in memory. */
-export class LogSink implements ChunkSink {
-  #text = "";
-
-  write(chunk: string | Uint8Array): void {
-    this.#text += typeof chunk === "string" ? chunk : decoder.decode(chunk);
-  }
-
-  /** Everything written so far. */
-  text(): string {
-    return this.#text;
-  }
-}
-
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Polls `condition` until it holds; fails with `what` (and `detail()`, if
- * given) after `timeoutMs`.
- */
-export async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  detail: () => string = () => "",
-  timeoutMs = WAIT_TIMEOUT_MS,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      const more = detail();
-      throw new Error(
-        `Timed out after ${timeoutMs} ms waiting for ${what}${more ? `:\n${more}` : ""}`,
-      );
-    }
-    await sleep(POLL_MS);
-  }
-}
-
-/** Settles like `promise`, or rejects with `what` after `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A seeded PRNG (mulberry32): the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A whole number from `min` to `max`, both included. */
-export function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1));
-}
-
-/** Writes all of `data`. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await conn.write(data.subarray(offset));
-}
+/** Closes a connection or listener that may already be closed. */
+export { closeQuietly };
 
 /** Reads until the peer half-closes (or closes); at most `limit` bytes. */
 export async function readToEnd(conn: Deno.Conn, limit = 16 * 1024 * 1024): Promise<Uint8Array> {
@@ -133,7 +24,7 @@ export async function readToEnd(conn: Deno.Conn, limit = 16 * 1024 * 1024): Prom
   let total = 0;
   while (true) {
     const n = await conn.read(buffer);
-    if (n === null) return concat(parts);
+    if (n === null) return concatBytes(parts);
     parts.push(buffer.slice(0, n));
     total += n;
     if (total > limit) throw new Error(`Peer sent more than ${limit} bytes`);
@@ -151,9 +42,6 @@ export async function readExactly(conn: Deno.Conn, count: number): Promise<Uint8
   }
   return out;
 }
-
-/** Closes a connection or listener that may already be closed. */
-export { closeQuietly };
 
 /** Connects to `hostname:port` over TCP. */
 export function connectTo(port: number, hostname = "127.0.0.1"): Promise<Deno.TcpConn> {
@@ -174,23 +62,13 @@ export async function sendAndClose(
   }
 }
 
-/** A loopback port that nothing listens on (bound, read back, released). */
-export function unusedPort(hostname = "127.0.0.1"): number {
+/** A loopback port that nothing listens on: bound, read back and released,
+ * so free a moment ago. */
+export function freePort(hostname = "127.0.0.1"): number {
   const listener = Deno.listen({ hostname, port: 0, transport: "tcp" });
   const { port } = listener.addr;
   listener.close();
   return port;
-}
-
-/** A test name that, for a test ignored on this host, says why, since the
- * runner itself only says "ignored". */
-export function nameUnless(skipReason: string | null, name: string): string {
-  return skipReason === null ? name : `${name} (skipped: ${skipReason})`;
-}
-
-/** Why IPv6 loopback tests cannot run here, or null when they can. */
-export function noIPv6Reason(): string | null {
-  return canListenOn("::1") ? null : "cannot bind ::1 on this host (no IPv6 loopback)";
 }
 
 /** Whether a listener can be bound on `hostname` (e.g. `::1` on a host
@@ -261,14 +139,6 @@ export async function unansweringListener(): Promise<{
   queued.forEach(closeQuietly);
   listener.close();
   throw new Error(`The listen queue did not fill after ${queued.length} connections`);
-}
-
-/** Fails if `stderr` shows a stack trace or an uncaught error, which users
- * should never see. */
-export function assertNoCrash(stderr: string): void {
-  if (/^\s+at /m.test(stderr) || stderr.includes("error: Uncaught")) {
-    throw new Error(`stderr shows a crash:\n${stderr}`);
-  }
 }
 
 /**

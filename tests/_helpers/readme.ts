@@ -14,7 +14,15 @@
  */
 
 import { dirname } from "node:path";
-import { DENO, ROOT } from "./process.ts";
+import {
+  type CommandResult,
+  commandResult,
+  DENO,
+  ROOT,
+  runProgram,
+  type ServerProcess,
+  startServerCommand,
+} from "./process.ts";
 
 /** One marked fenced block of README.md. */
 export interface ReadmeBlock {
@@ -99,13 +107,6 @@ export function commandEnv(bin?: string): Record<string, string> {
   return { PATH: path.join(":") };
 }
 
-/** What a finished command left. */
-export interface CommandResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `script` with `sh`, in `cwd`, killing it after
  * {@linkcode README_COMMAND_TIMEOUT_MS}. */
 export async function runShell(
@@ -113,17 +114,13 @@ export async function runShell(
   cwd: string,
   env: Record<string, string>,
 ): Promise<CommandResult> {
-  const { code, stdout, stderr } = await new Deno.Command("sh", {
-    args: ["-c", script],
-    cwd,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(README_COMMAND_TIMEOUT_MS),
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  return commandResult(
+    await runProgram("sh", ["-c", script], undefined, {
+      cwd,
+      env,
+      timeoutMs: README_COMMAND_TIMEOUT_MS,
+    }),
+  );
 }
 
 /**
@@ -151,69 +148,19 @@ export function shellMissing(): string | null {
   return Deno.build.os === "windows" ? "the README's commands are for a POSIX shell" : null;
 }
 
-/** A server started from a README command. */
-export interface ReadmeServer {
-  /** The port its start-up line names. */
-  readonly port: number;
-  /** Sends `signal` and waits for it to exit. */
-  stop(signal: Deno.Signal): Promise<CommandResult>;
-}
-
-const LISTENING = /listening on (?:\[[^\]]+\]|[^\s:]+):(\d+)/;
-
 /**
  * Starts the one command in `script` (run through `sh`, which then gives way
  * to it, so that a signal reaches the server) and waits for its start-up
  * line; rejects with its stderr if it exits or stays silent first.
  */
-export async function startReadmeServer(
+export function startReadmeServer(
   script: string,
   cwd: string,
   env: Record<string, string>,
-): Promise<ReadmeServer> {
-  const process = new Deno.Command("sh", {
-    args: ["-c", `exec ${script}`],
+): Promise<ServerProcess> {
+  return startServerCommand("sh", ["-c", `exec ${script}`], {
     cwd,
     env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Response(process.stdout).text();
-  let stderr = "";
-  const port = Promise.withResolvers<number>();
-  const stderrDone = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of process.stderr) {
-      stderr += decoder.decode(chunk, { stream: true });
-      const match = LISTENING.exec(stderr);
-      if (match !== null) port.resolve(Number(match[1]));
-    }
-    port.reject(new Error(`the server exited before listening; stderr:\n${stderr}`));
-  })();
-  const finished = async (): Promise<CommandResult> => {
-    const [out, , status] = await Promise.all([stdout, stderrDone, process.status]);
-    return { code: status.code, stdout: out, stderr };
-  };
-  const stop = (signal: Deno.Signal): Promise<CommandResult> => {
-    try {
-      process.kill(signal);
-    } catch {
-      // Already gone; its status says how.
-    }
-    return finished();
-  };
-  const timer = setTimeout(
-    () =>
-      port.reject(new Error(`the server did not listen within ${README_COMMAND_TIMEOUT_MS} ms`)),
-    README_COMMAND_TIMEOUT_MS,
-  );
-  try {
-    return { port: await port.promise, stop };
-  } catch (error) {
-    await stop("SIGKILL");
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+    startupTimeoutMs: README_COMMAND_TIMEOUT_MS,
+  });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ByteCounter } from "../../bench/byte_count.ts";
-import { seededRandom } from "../_helpers/net.ts";
+import { seededRandom } from "../_helpers/mod.ts";
 
 Deno.test("ByteCounter counts a byte exactly, at every length and offset, in chunks over 64 KiB", () => {
   const random = seededRandom(7);

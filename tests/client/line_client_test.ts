@@ -17,17 +17,17 @@ import {
   bytes,
   closeQuietly,
   concat,
+  freePort,
   MemoryWriter,
   randomInt,
   readExactly,
   readToEnd,
   seededRandom,
   unansweringListener,
-  unusedPort,
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
+} from "../_helpers/mod.ts";
 
 /** Longest a client session may take here before the test fails. */
 const SESSION_TIMEOUT_MS = 10_000;
@@ -215,7 +215,7 @@ Deno.test("client with a name sends one hello line first, which a plain TCP serv
 });
 
 Deno.test("client reports a refused connection as ClientError naming the address", async () => {
-  const port = unusedPort();
+  const port = freePort();
   await assert.rejects(
     runClient({ host: "127.0.0.1", port }, UNREAD_INPUT, new MemoryWriter()),
     (error: unknown) => {
@@ -403,7 +403,7 @@ Deno.test("client tells a connection message once connected, as a connection not
 Deno.test("client tells no connection message when it cannot connect", async () => {
   const notices: string[] = [];
   await assert.rejects(
-    runClient({ host: "127.0.0.1", port: unusedPort() }, UNREAD_INPUT, new MemoryWriter(), {
+    runClient({ host: "127.0.0.1", port: freePort() }, UNREAD_INPUT, new MemoryWriter(), {
       onNotice: (message) => notices.push(message),
     }),
     ClientError,

@@ -10,7 +10,7 @@ import {
   DEFAULT_BUFFER_LINES,
   LineQueue,
 } from "../../lib/client/line_queue.ts";
-import { bytes } from "../_helpers/net.ts";
+import { bytes } from "../_helpers/mod.ts";
 
 const text = (lines: Uint8Array[]): string[] => lines.map((line) => new TextDecoder().decode(line));
 

@@ -1,7 +1,7 @@
 /**
  * Integration tests for {@linkcode runReconnectingClient} (`--retry`,
  * `--ack`) in this process, against scripted servers on loopback (see
- * `_helpers/fake_server.ts`). The input is a fake reader fed line by line by the
+ * `tests/_helpers/fake_server.ts`). The input is a fake reader fed line by line by the
  * test, so "typed while the server is down" and "the input has ended" are
  * facts, not timing. Backoff is 10 ms to 40 ms with a fixed random source,
  * so retries are quick and their messages exact.
@@ -13,17 +13,17 @@ import {
   type ReconnectingClientOptions,
   runReconnectingClient,
 } from "../../lib/client/line_client.ts";
-import { FakeLineServer } from "../_helpers/fake_server.ts";
 import {
   bytes,
   closeQuietly,
+  FakeLineServer,
+  freePort,
   MemoryWriter,
   readToEnd,
   sleep,
-  unusedPort,
   waitFor,
   withTimeout,
-} from "../_helpers/net.ts";
+} from "../_helpers/mod.ts";
 
 /** Longest a client session may take here before the test fails. */
 const SESSION_TIMEOUT_MS = 15_000;
@@ -144,7 +144,7 @@ async function assertFails(
 }
 
 Deno.test("retry: lines typed while the server is down are delivered, in order, once it is up", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const input = new TypedInput();
   const client = startClient(port, input, { retry: Infinity });
   let server: FakeLineServer | null = null;
@@ -188,7 +188,7 @@ Deno.test("retry: lines typed while the server is down are delivered, in order, 
 });
 
 Deno.test("retry: a full queue stops reading the input, and all 50 lines still arrive in order", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const input = new TypedInput();
   const lines = numbered("line", 50);
   input.typeLines(lines);
@@ -372,7 +372,7 @@ Deno.test("with a name, each connection starts with a hello naming the client an
 });
 
 Deno.test("retry N gives up after N failed attempts in a row, naming them", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const input = new TypedInput();
   input.typeLines(["lost"]);
   const client = startClient(port, input, { retry: 2 });
@@ -557,7 +557,7 @@ Deno.test("a line cut before a UTF-8 character says how many bytes it sends", as
 });
 
 Deno.test("an interrupt stops the session at once, counting the lines not sent", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const input = new TypedInput();
   const interrupt = new AbortController();
   const client = startClient(port, input, { retry: Infinity, signal: interrupt.signal });

@@ -8,8 +8,13 @@
  */
 
 import assert from "node:assert/strict";
-import { assertNoCrash, connectAndReset, sendAndClose, waitFor } from "../_helpers/net.ts";
-import { startServer } from "../_helpers/process.ts";
+import {
+  assertNoCrash,
+  connectAndReset,
+  sendAndClose,
+  startServer,
+  waitFor,
+} from "../_helpers/mod.ts";
 
 const RESETS = 300;
 /** How soon a normal client's line must be written after the flood: far

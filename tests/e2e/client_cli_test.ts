@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of `client.ts` as a real process (see `_helpers/process.ts`),
+ * End-to-end tests of `client.ts` as a real process (see `tests/_helpers/process.ts`),
  * against a real server process and against small peers in this process:
  * what reaches the server, what the client prints, exit statuses, and the
  * one-line messages of every failure.
@@ -8,38 +8,24 @@
 import assert from "node:assert/strict";
 import { CLIENT_USAGE } from "../../lib/cli/_client_flags.ts";
 import {
-  type ProcessResult,
-  ROOT,
-  runClientProcess,
-  type ServerProcess,
-  startServer,
-} from "../_helpers/process.ts";
-import { spawnClient } from "../_helpers/client_process.ts";
-import {
   assertNoCrash,
+  assertRun,
   bytes,
   closeQuietly,
   connectTo,
+  freePort,
   nameUnless,
   noIPv6Reason,
   readToEnd,
+  ROOT,
+  runClientProcess,
+  type ServerProcess,
+  spawnClient,
+  startServer,
   unansweringListener,
-  unusedPort,
   waitFor,
   writeAll,
-} from "../_helpers/net.ts";
-
-/** Checks a client run: status, stdout and stderr exactly, and no crash. */
-function assertRun(
-  result: ProcessResult,
-  expected: { code: number; stdout: string; stderr: string },
-): void {
-  assertNoCrash(result.stderr);
-  assert.deepEqual(
-    { code: result.code, stdout: result.stdout, stderr: result.stderr },
-    expected,
-  );
-}
+} from "../_helpers/mod.ts";
 
 /** The connection message the client prints on stderr unless `--quiet`. */
 function connected(where: string): string {
@@ -156,7 +142,7 @@ Deno.test("client prints what the server sends, also after its input ended, and 
 });
 
 Deno.test("client exits 1 with one line when the connection is refused", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const result = await runClientProcess(["127.0.0.1", String(port)], "lost\n");
   assertRun(result, {
     code: 1,
@@ -271,41 +257,20 @@ Deno.test("client exits 3 with one line when the server closes before the input 
     const conn = await listener.accept();
     conn.close();
   })();
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", `${ROOT}client.ts`, "127.0.0.1", String(listener.addr.port)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const client = spawnClient(["127.0.0.1", String(listener.addr.port)]);
   try {
     await peer;
-    const [stdout, stderr, status] = await Promise.all([
-      new Response(process.stdout).text(),
-      new Response(process.stderr).text(),
-      process.status,
-    ]);
-    assertRun(
-      { code: status.code, signal: status.signal, stdout, stderr, stdoutBytes: bytes(stdout) },
-      {
-        code: 3,
-        stdout: "",
-        stderr: connected(`127.0.0.1:${listener.addr.port}`) +
-          `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
-          "closed the connection before the input ended; the rest of the input was not sent\n",
-      },
-    );
+    assertRun(await client.finished(), {
+      code: 3,
+      stdout: "",
+      stderr: connected(`127.0.0.1:${listener.addr.port}`) +
+        `linehub-client: Server 127.0.0.1:${listener.addr.port} ` +
+        "closed the connection before the input ended; the rest of the input was not sent\n",
+    });
   } finally {
     closeQuietly(listener);
     await peer.catch(() => {});
-    try {
-      process.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await process.status;
-    await process.stdin.close().catch(() => {});
-    await process.stdout.cancel().catch(() => {});
-    await process.stderr.cancel().catch(() => {});
+    await client.stop();
   }
 });
 
@@ -340,7 +305,7 @@ Deno.test("client -q and --quiet print what the server sends but no connection m
 });
 
 Deno.test("client --quiet hides the retries but not the failure that ends the session", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const [quiet, loud] = await Promise.all([
     runClientProcess(["--quiet", "--retry", "1", "127.0.0.1", String(port)], "lost\n"),
     runClientProcess(["--retry", "1", "127.0.0.1", String(port)], "lost\n"),
@@ -450,7 +415,7 @@ Deno.test("client denied by the server's --deny exits 6 at once, without retryin
 });
 
 Deno.test("client kicked by the operator exits 3 saying so, and --retry does not undo the kick", async () => {
-  const server = await startServer(["--console"], [], "piped");
+  const server = await startServer(["--console"], { stdin: "piped" });
   const where = `127.0.0.1:${server.port}`;
   const client = spawnClient(["--retry", "3", where]);
   try {

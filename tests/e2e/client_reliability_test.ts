@@ -1,6 +1,6 @@
 /**
  * End-to-end tests of `client.ts` as a real process with `--retry` and
- * `--ack`, against scripted servers in this process (`_helpers/fake_server.ts`):
+ * `--ack`, against scripted servers in this process (`tests/_helpers/fake_server.ts`):
  * what reaches the server across reconnects, the one-line messages on
  * stderr, and the exit statuses 0, 1, 3, 4, 130 and 143; and, last, with a
  * real `server.ts --ack` that is killed mid-stream. The client runs with its
@@ -8,10 +8,16 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeLineServer } from "../_helpers/fake_server.ts";
-import { spawnClient } from "../_helpers/client_process.ts";
-import { assertNoCrash, unusedPort, waitFor } from "../_helpers/net.ts";
-import { type ProcessResult, type ServerProcess, startServer } from "../_helpers/process.ts";
+import {
+  assertNoCrash,
+  FakeLineServer,
+  freePort,
+  type ProcessResult,
+  type ServerProcess,
+  spawnClient,
+  startServer,
+  waitFor,
+} from "../_helpers/mod.ts";
 
 /** Numbered lines "prefix 0" .. "prefix count-1". */
 function numbered(prefix: string, count: number): string[] {
@@ -37,7 +43,7 @@ const P = "linehub-client: ";
 const DELAY = "[0-9.]+ s";
 
 Deno.test("client --retry delivers lines typed while the server was down once it comes up, exit 0", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const where = `127.0.0.1:${port}`;
   const client = spawnClient(["--retry", "forever", "127.0.0.1", String(port)]);
   let server: FakeLineServer | null = null;
@@ -66,7 +72,7 @@ Deno.test("client --retry delivers lines typed while the server was down once it
 });
 
 Deno.test("client --buffer-lines 5 stops reading stdin while the server is down and loses none of 50 lines", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const lines = numbered("line", 50);
   const client = spawnClient([
     "--retry",
@@ -95,7 +101,7 @@ Deno.test("client --buffer-lines 5 stops reading stdin while the server is down 
 });
 
 Deno.test("client --retry 2 gives up after two retries with exit 1 when it never connected", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const where = `127.0.0.1:${port}`;
   const client = spawnClient(["--retry", "2", "127.0.0.1", String(port)]);
   try {
@@ -210,7 +216,7 @@ Deno.test("client exits 130 on SIGINT with one line and no stack trace", async (
 });
 
 Deno.test("client --retry exits 143 on SIGTERM, counting the lines it holds", async () => {
-  const port = unusedPort();
+  const port = freePort();
   const client = spawnClient(["--retry", "forever", "127.0.0.1", String(port)]);
   try {
     await client.write("one\ntwo\n");

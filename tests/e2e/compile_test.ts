@@ -18,19 +18,25 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { build, compileFailureReason, type Compiler } from "../../tools/compile.ts";
 import { VERSION } from "../../lib/cli/_version.ts";
-import { DENO, type ProcessResult, ROOT } from "../_helpers/process.ts";
-import { runBounded, startServerCommand, waitForDisconnects } from "../_helpers/peers.ts";
+import {
+  commandResult,
+  DENO,
+  type ProcessResult,
+  ROOT,
+  runProgram,
+  startServerCommand,
+  waitForDisconnects,
+} from "../_helpers/mod.ts";
 
 /** Safety bound for `deno compile` of both programs, runtime download included. */
 const COMPILE_TIMEOUT_MS = 300_000;
 
 type Program = "linehub-server" | "linehub-client";
 
-/** Builds both binaries into a new temporary folder; on failure removes it
- * and returns the one-line reason that `tools/compile.ts` printed. */
-async function compileBinaries(): Promise<{ dir: string } | { reason: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "linehub-compile-" });
-  const result = await runBounded(
+/** Runs `tools/compile.ts` with `args`, and `env` added to the environment,
+ * as `deno task compile` does; kills it after {@linkcode COMPILE_TIMEOUT_MS}. */
+function runCompileTool(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return runProgram(
     DENO,
     [
       "run",
@@ -39,12 +45,18 @@ async function compileBinaries(): Promise<{ dir: string } | { reason: string }> 
       "--allow-write",
       "--allow-env",
       `${ROOT}tools/compile.ts`,
-      "--out",
-      dir,
+      ...args,
     ],
     undefined,
-    COMPILE_TIMEOUT_MS,
+    { env, timeoutMs: COMPILE_TIMEOUT_MS },
   );
+}
+
+/** Builds both binaries into a new temporary folder; on failure removes it
+ * and returns the one-line reason that `tools/compile.ts` printed. */
+async function compileBinaries(): Promise<{ dir: string } | { reason: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "linehub-compile-" });
+  const result = await runCompileTool(["--out", dir]);
   if (result.code === 0 && !result.killed) return { dir };
   await Deno.remove(dir, { recursive: true });
   const said = /Cannot build \S+: (.*)$/m.exec(result.stderr)?.[1];
@@ -106,7 +118,7 @@ binaryTest(
   async () => {
     const input = "hello\nworld\r\nno newline";
     const server = await withServerBinary([], 1, async (port) => {
-      const client = await runBounded(
+      const client = await runProgram(
         binary("linehub-client"),
         ["--quiet", "127.0.0.1", String(port)],
         input,
@@ -140,7 +152,7 @@ binaryTest(
 
 binaryTest("compiled binaries print their name and the version in deno.json", async () => {
   for (const program of ["linehub-server", "linehub-client"] as const) {
-    const result = await runBounded(binary(program), ["--version"]);
+    const result = await runProgram(binary(program), ["--version"]);
     assert.deepEqual(
       { code: result.code, stdout: result.stdout, stderr: result.stderr },
       { code: 0, stdout: `${program} ${VERSION}\n`, stderr: "" },
@@ -157,7 +169,7 @@ binaryTest(
       const server = await withServerBinary(["--output", file], 1, async (port) => {
         // No stdin at all: a binary lacking a permission would fail here
         // (nothing to prompt on) instead of sending.
-        const client = await runBounded(binary("linehub-client"), [
+        const client = await runProgram(binary("linehub-client"), [
           "--quiet",
           "-m",
           "appended",
@@ -182,7 +194,7 @@ binaryTest(
 binaryTest(
   "compiled binaries exit 2 with one line and a pointer to --help on bad arguments",
   async () => {
-    const client = await runBounded(binary("linehub-client"), []);
+    const client = await runProgram(binary("linehub-client"), []);
     assert.equal(client.code, 2);
     assert.equal(client.stdout, "");
     assert.equal(
@@ -191,7 +203,7 @@ binaryTest(
         "Try 'linehub-client --help' for more information.\n",
     );
 
-    const server = await runBounded(binary("linehub-server"), ["--format", "xml"]);
+    const server = await runProgram(binary("linehub-server"), ["--format", "xml"]);
     assert.equal(server.code, 2);
     assert.equal(server.stdout, "");
     assert.match(server.stderr, /^linehub-server: Invalid format "xml": must be one of /);
@@ -200,31 +212,6 @@ binaryTest(
 
 // What follows needs no runtime: the checks made before compiling, and what
 // `compile:all` does around failed targets, with a fake compiler.
-
-/** Runs `tools/compile.ts` with `args` and `env` added to the environment. */
-async function runCompileTool(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(DENO, {
-    args: [
-      "run",
-      "--allow-run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      `${ROOT}tools/compile.ts`,
-      ...args,
-    ],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(COMPILE_TIMEOUT_MS),
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -242,7 +229,9 @@ Deno.test(
     const dir = await Deno.makeTempDir({ prefix: "linehub-compile-" });
     try {
       const runtime = `${dir}/no-such/denort`;
-      const result = await runCompileTool(["--out", `${dir}/dist`], { DENORT_BIN: runtime });
+      const result = commandResult(
+        await runCompileTool(["--out", `${dir}/dist`], { DENORT_BIN: runtime }),
+      );
       assert.deepEqual(result, {
         code: 1,
         stdout: "",

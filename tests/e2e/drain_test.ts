@@ -7,8 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { closeQuietly, connectTo, sleep, waitFor, withTimeout, writeAll } from "../_helpers/net.ts";
-import { startServer } from "../_helpers/process.ts";
+import {
+  closeQuietly,
+  connectTo,
+  sleep,
+  startServer,
+  waitFor,
+  withTimeout,
+  writeAll,
+} from "../_helpers/mod.ts";
 
 const CLIENTS = 50;
 const LIMIT_MS = 60_000;

@@ -11,11 +11,12 @@ import {
   assertNoCrash,
   closeQuietly,
   connectTo,
+  hasCommand,
   nameUnless,
+  startServer,
   waitFor,
   writeAll,
-} from "../_helpers/net.ts";
-import { hasCommand, startServer } from "../_helpers/process.ts";
+} from "../_helpers/mod.ts";
 
 const noPrlimit = await hasCommand("prlimit") ? null : "prlimit (util-linux) is not installed";
 const CLIENTS = 60;
@@ -26,7 +27,7 @@ Deno.test({
   async fn(): Promise<void> {
     // Deno itself needs a few dozen descriptors; 64 leaves room for some
     // clients but not for all of them.
-    const server = await startServer([], ["prlimit", "--nofile=64"]);
+    const server = await startServer([], { wrapper: ["prlimit", "--nofile=64"] });
     const conns: Deno.TcpConn[] = [];
     try {
       for (let i = 0; i < CLIENTS; i++) {

@@ -8,26 +8,27 @@
 
 import assert from "node:assert/strict";
 import {
-  DENO,
-  hasCommand,
-  ROOT,
-  runClientProcess,
-  runServerProcess,
-  SERVER_PERMISSIONS,
-  type ServerProcess,
-  startServer,
-} from "../_helpers/process.ts";
-import {
   bytes,
   closeQuietly,
   connectTo,
+  DENO,
+  findOpenbsdNetcat,
+  freePort,
+  hasCommand,
   nameUnless,
   readToEnd,
+  runClientProcess,
+  runServerProcess,
+  type ServerProcess,
+  serverScriptArgs,
+  shellQuote,
+  spawnInTerminal,
+  spawnProgram,
+  startServer,
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
-import { findOpenbsdNetcat, freePort, spawnPeer } from "../_helpers/peers.ts";
+} from "../_helpers/mod.ts";
 
 const READ_TIMEOUT_MS = 15_000;
 
@@ -188,7 +189,7 @@ Deno.test("a client that stops reading is disconnected at --send-queue; the othe
 });
 
 Deno.test("the operator console sends to all or one client, lists, kicks and counts (--console, piped)", async () => {
-  const server = await startServer(["--mode", "chat", "--console"], [], "piped");
+  const server = await startServer(["--mode", "chat", "--console"], { stdin: "piped" });
   const first = await join(server, 0);
   await readUntil(first, "here\n");
   const second = await join(server, 1);
@@ -234,7 +235,7 @@ Deno.test("the operator console sends to all or one client, lists, kicks and cou
 });
 
 Deno.test("without --console a server whose stdin is not a terminal ignores it", async () => {
-  const server = await startServer(["--mode", "broker"], [], "piped");
+  const server = await startServer(["--mode", "broker"], { stdin: "piped" });
   const conn = await join(server, 0);
   try {
     assert.doesNotMatch(server.stderrSoFar(), /console/);
@@ -279,14 +280,14 @@ Deno.test({
   async fn(): Promise<void> {
     const server = await startServer(["--mode", "chat"]);
     // ncat only listens (its stdin stays open and empty); nc says one line.
-    const listener = spawnPeer("ncat", ["--recv-only", "127.0.0.1", String(server.port)]);
+    const listener = spawnProgram("ncat", ["--recv-only", "127.0.0.1", String(server.port)]);
     try {
       await waitFor(
         "ncat to connect",
         () => server.stderrSoFar().includes("client 0 connected"),
         () => server.stderrSoFar(),
       );
-      const nc = spawnPeer(NC ?? "nc", ["-N", "127.0.0.1", String(server.port)], {
+      const nc = spawnProgram(NC ?? "nc", ["-N", "127.0.0.1", String(server.port)], {
         stdin: "piped",
       });
       await nc.write("hello from nc\n");
@@ -317,11 +318,9 @@ Deno.test({
     // and stderr; what the test writes to script's stdin is typed there.
     for (const withConsole of [false, true]) {
       const port = freePort();
-      const command = [DENO, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`]
-        .concat(["--host", "127.0.0.1", "--port", String(port), "--mode", "broker"])
-        .concat(withConsole ? ["--console"] : [])
-        .map((word) => `'${word}'`).join(" ");
-      const pty = spawnPeer("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
+      const args = ["--host", "127.0.0.1", "--port", String(port), "--mode", "broker"]
+        .concat(withConsole ? ["--console"] : []);
+      const pty = spawnInTerminal([DENO, ...serverScriptArgs(args)].map(shellQuote).join(" "));
       try {
         if (!withConsole) {
           // A terminal is not a request: the start-up line ends without

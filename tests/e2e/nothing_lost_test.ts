@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
 import { WorkerPool, workersUnavailableReason } from "../../lib/server/workers/pool.ts";
-import { type ServerProcess, startServer } from "../_helpers/process.ts";
 import {
   bytes,
   closeQuietly,
@@ -19,10 +18,12 @@ import {
   nameUnless,
   randomInt,
   seededRandom,
+  type ServerProcess,
+  startServer,
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
+} from "../_helpers/mod.ts";
 
 const CLIENTS = 100;
 const LINES_PER_CLIENT = 1000;

@@ -18,7 +18,7 @@ import {
   runShell,
   shellMissing,
   startReadmeServer,
-} from "../_helpers/readme.ts";
+} from "../_helpers/mod.ts";
 
 /** Installs the commands into a new temporary root and runs `fn` with their
  * folder and another, empty folder to run them from. */

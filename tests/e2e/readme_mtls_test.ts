@@ -14,10 +14,11 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort } from "../_helpers/peers.ts";
 import {
   commandEnv,
+  freePort,
   installFromReadme,
+  opensslMissing,
   parseTranscript,
   type ReadmeBlock,
   readmeBlock,
@@ -25,26 +26,12 @@ import {
   runShell,
   shellMissing,
   startReadmeServer,
-} from "../_helpers/readme.ts";
+} from "../_helpers/mod.ts";
 
 /** The port the README's example uses, replaced by the test. */
 const README_PORT = "8443";
 /** A new pattern each time: a global RegExp keeps state between uses. */
 const readmePort = (): RegExp => new RegExp(`\\b${README_PORT}\\b`, "g");
-
-async function opensslMissing(): Promise<string | null> {
-  try {
-    const { success } = await new Deno.Command("openssl", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success ? null : "openssl version failed";
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return "the openssl command is not installed";
-    throw error;
-  }
-}
 
 /** Runs each command of a transcript block, stdout and stderr into one
  * stream as on a terminal, and checks its exit status and output. */

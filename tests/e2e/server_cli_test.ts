@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of `server.ts` as a real process (see `_helpers/process.ts`):
+ * End-to-end tests of `server.ts` as a real process (see `tests/_helpers/process.ts`):
  * stdout, stderr, output files, exit statuses and signals. Clients are TCP
  * connections from this process. A client that half-closes and then sees the
  * server close knows the server has handled all it sent, which is how these
@@ -9,18 +9,6 @@
 import assert from "node:assert/strict";
 import { SAME_SIGNAL_MS } from "../../lib/cli/_signal_listeners.ts";
 import { SERVER_USAGE } from "../../lib/cli/_server_flags.ts";
-import { type Peer, spawnPeer } from "../_helpers/peers.ts";
-import { VERSION } from "../../lib/cli/_version.ts";
-import {
-  DENO,
-  hasCommand,
-  ROOT,
-  runProgram,
-  runServerProcess,
-  SERVER_PERMISSIONS,
-  type ServerProcess,
-  startServer,
-} from "../_helpers/process.ts";
 import {
   assertNoCrash,
   assertNotServed,
@@ -28,15 +16,27 @@ import {
   closeQuietly,
   concat,
   connectTo,
+  DENO,
+  hasCommand,
   nameUnless,
   noIPv6Reason,
   readToEnd,
+  ROOT,
+  runProgram,
+  runServerProcess,
   sendAndClose,
+  type ServerProcess,
+  serverScriptArgs,
+  shellQuote,
   sleep,
+  spawnInTerminal,
+  spawnProgram,
+  startServer,
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
+} from "../_helpers/mod.ts";
+import { VERSION } from "../../lib/cli/_version.ts";
 
 const SESSION_TIMEOUT_MS = 10_000;
 
@@ -478,29 +478,18 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 Deno.test("server exits 4 with one line when its stdout reader is gone", async () => {
   // Like `linehub-server | head -c 0`: the reader of stdout is gone.
-  const process = new Deno.Command(DENO, {
-    args: ["run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`, "--host", "127.0.0.1", "--port", "0"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  await process.stdout.cancel();
-  let stderr = "";
-  const decoder = new TextDecoder();
-  const stderrDone = (async () => {
-    for await (const chunk of process.stderr) stderr += decoder.decode(chunk, { stream: true });
-  })();
+  const server = spawnProgram(DENO, serverScriptArgs(["--host", "127.0.0.1", "--port", "0"]));
+  await server.closeStdout();
   try {
-    await waitFor(
-      "the start-up line",
-      () => /listening on 127\.0\.0\.1:\d+ /.test(stderr),
-      () => stderr,
-    );
-    const port = Number(/listening on 127\.0\.0\.1:(\d+) /.exec(stderr)?.[1]);
+    await server.waitForStderr(/listening on 127\.0\.0\.1:\d+ /);
+    const port = Number(/listening on 127\.0\.0\.1:(\d+) /.exec(server.stderrSoFar())?.[1]);
     await sendAndClose(port, "nobody reads this\n");
-    const status = await withTimeout(process.status, SESSION_TIMEOUT_MS, "the server to exit");
-    await stderrDone;
-    assert.equal(status.code, 4);
+    const { code, stderr } = await withTimeout(
+      server.finished(),
+      SESSION_TIMEOUT_MS,
+      "the server to exit",
+    );
+    assert.equal(code, 4);
     assertNoCrash(stderr);
     // The connection's own events may come before or after the error.
     const lines = stderrLines(stderr).filter((line) => line.startsWith("linehub-server: "));
@@ -510,13 +499,7 @@ Deno.test("server exits 4 with one line when its stdout reader is gone", async (
       "29 bytes received were not written",
     ]);
   } finally {
-    try {
-      process.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await process.status;
-    await stderrDone;
+    await server.stop();
   }
 });
 
@@ -726,7 +709,7 @@ Deno.test({
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "linehub_full_" });
   const file = `${dir}/out.log`;
-  const server = await startServer(["--output", file], fullDisk(dir));
+  const server = await startServer(["--output", file], { wrapper: fullDisk(dir) });
   // Files in the server's namespace, reached through nsenter: Deno asks for
   // --allow-all to open anything under /proc/PID/root.
   const inside = (...command: string[]): Promise<string> =>
@@ -782,7 +765,9 @@ Deno.test({
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "linehub_full_" });
   const file = `${dir}/out.log`;
-  const server = await startServer(["--output", file, "--drain-timeout", "0.5"], fullDisk(dir));
+  const server = await startServer(["--output", file, "--drain-timeout", "0.5"], {
+    wrapper: fullDisk(dir),
+  });
   try {
     await session(server.port, "never written\n");
     await stderrShows(server, "not accepting clients");
@@ -925,20 +910,8 @@ Deno.test("server --workers 2 numbers clients across its workers and drains them
 
 const NO_SCRIPT = await hasCommand("script") ? null : "script (util-linux) not installed";
 
-/** `word` quoted for `sh`. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /** The shell command that runs the server as `deno task server` does. */
-const SERVER_COMMAND = [DENO, "run", ...SERVER_PERMISSIONS, `${ROOT}server.ts`]
-  .map(shellQuote).join(" ");
-
-/** Runs `command` with `sh` in a pseudo-terminal of its own, as in a user's
- * terminal: what the test writes to it is typed there. */
-function inTerminal(command: string): Peer {
-  return spawnPeer("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
-}
+const SERVER_COMMAND = [DENO, ...serverScriptArgs([])].map(shellQuote).join(" ");
 
 /** Waits until the text file `path` includes `text`; returns its text. */
 async function fileShows(path: string, text: string): Promise<string> {
@@ -973,7 +946,7 @@ Deno.test({
     const shell = "set -m; " +
       `${SERVER_COMMAND} --host 127.0.0.1 --port 0 > "$0/out.log" 2> "$0/err.log" & ` +
       'echo $! > "$0/pid"; wait $!; echo "exit $?" > "$0/status"';
-    const pty = inTerminal(`sh -c ${shellQuote(shell)} ${shellQuote(dir)}`);
+    const pty = spawnInTerminal(`sh -c ${shellQuote(shell)} ${shellQuote(dir)}`);
     let pid = 0;
     try {
       const port = await portFrom(`${dir}/err.log`);
@@ -1013,7 +986,7 @@ Deno.test({
     // `deno task` and the server; the task runner also passes it on.
     const task = `cd ${shellQuote(ROOT)} && ${shellQuote(DENO)} task server ` +
       `--host 127.0.0.1 --port 0 2> ${shellQuote(`${dir}/err.log`)}`;
-    const pty = inTerminal(task);
+    const pty = spawnInTerminal(task);
     let conn: Deno.TcpConn | null = null;
     try {
       const port = await portFrom(`${dir}/err.log`);
@@ -1044,7 +1017,7 @@ Deno.test({
   ignore: NO_SCRIPT !== null,
   async fn(): Promise<void> {
     const dir = await Deno.makeTempDir({ prefix: "linehub_hangup_" });
-    const pty = inTerminal(
+    const pty = spawnInTerminal(
       `${SERVER_COMMAND} --host 127.0.0.1 --port 0 2> ${shellQuote(`${dir}/err.log`)}`,
     );
     try {

@@ -25,8 +25,7 @@ import {
   steadyText,
   type Verdict,
 } from "../../tools/soak_verdict.ts";
-import { randomInt, seededRandom } from "../_helpers/net.ts";
-import { DENO, ROOT, runProgram } from "../_helpers/process.ts";
+import { DENO, randomInt, ROOT, runProgram, seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 const TIME = "2026-11-24T07:10:02.114Z";

@@ -1,7 +1,7 @@
 /**
  * The client's TLS (`--tls` and its flags): the real `client.ts` process
  * against TLS servers in this process, built with `node:tls` on 127.0.0.1
- * port 0 with the throwaway certificates of `_helpers/certs.ts` (skipped, saying
+ * port 0 with the throwaway certificates of `tests/_helpers/certs.ts` (skipped, saying
  * why, without `openssl`); and, without sockets, the words each handshake
  * failure is told in.
  */
@@ -11,25 +11,22 @@ import { createServer, type TLSSocket } from "node:tls";
 import { encodeAck } from "../../lib/wire/ack_protocol.ts";
 import { parseHelloLine } from "../../lib/wire/hello_line.ts";
 import { describeConnError, describeTlsFailure } from "../../lib/client/tls_connect.ts";
-import { type CertFiles, type TestCertificates, testCertificates } from "../_helpers/certs.ts";
-import { spawnClient } from "../_helpers/client_process.ts";
 import {
   assertNoCrash,
+  assertRun,
   bytes,
+  type CertFiles,
   closeQuietly,
+  freePort,
   nameUnless,
-  unusedPort,
+  type ProcessResult,
+  runClientProcess,
+  spawnClient,
+  type TestCertificates,
+  testCertificates,
   waitFor,
   writeAll,
-} from "../_helpers/net.ts";
-import {
-  CLIENT_PERMISSIONS,
-  DENO,
-  type ProcessResult,
-  ROOT,
-  RUN_TIMEOUT_MS,
-  runClientProcess,
-} from "../_helpers/process.ts";
+} from "../_helpers/mod.ts";
 
 const made = await testCertificates();
 const skipReason = typeof made === "string" ? made : null;
@@ -163,18 +160,6 @@ async function startTlsPeer(
       await Promise.all([promise, ...connections.map((connection) => connection.closed)]);
     },
   };
-}
-
-/** Checks a client run: status, stdout and stderr exactly, and no crash. */
-function assertRun(
-  result: ProcessResult,
-  expected: { code: number; stdout: string; stderr: string },
-): void {
-  assertNoCrash(result.stderr);
-  assert.deepEqual(
-    { code: result.code, stdout: result.stdout, stderr: result.stderr },
-    expected,
-  );
 }
 
 // --- Connecting and verifying ------------------------------------------------
@@ -333,38 +318,6 @@ tlsTest(
   },
 );
 
-/** Runs `client.ts` with `args` and extra environment variables. */
-async function runClientWithEnv(
-  args: string[],
-  env: Record<string, string>,
-  stdin: string,
-): Promise<ProcessResult> {
-  const process = new Deno.Command(DENO, {
-    args: ["run", ...CLIENT_PERMISSIONS, `${ROOT}client.ts`, ...args],
-    env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => process.kill("SIGKILL"), RUN_TIMEOUT_MS);
-  try {
-    const writer = process.stdin.getWriter();
-    await writer.write(bytes(stdin));
-    await writer.close();
-    const { code, signal, stdout, stderr } = await process.output();
-    const decoder = new TextDecoder();
-    return {
-      code,
-      signal,
-      stdout: decoder.decode(stdout),
-      stderr: decoder.decode(stderr),
-      stdoutBytes: stdout,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 for (const servername of [[], ["--servername", "localhost"]]) {
   const how = servername.length === 0 ? "--tls" : "--tls --servername";
   tlsTest(
@@ -377,10 +330,10 @@ for (const servername of [[], ["--servername", "localhost"]]) {
       try {
         const env = { DENO_CERT: certs.otherCa.cert };
         const run = (port: number): Promise<ProcessResult> =>
-          runClientWithEnv(
+          runClientProcess(
             ["-q", "--tls", "--ca", certs.ca.cert, ...servername, "127.0.0.1", String(port)],
-            env,
             "x\n",
+            { env },
           );
         const [byRoots, byCa] = await Promise.all([run(stranger.port), run(ours.port)]);
         assertRun(byRoots, { code: 0, stdout: "welcome\nbye\n", stderr: "" });
@@ -530,7 +483,7 @@ tlsTest(
   async (certs) => {
     // Nothing listens on the port: a client that tried to connect would say
     // "connection refused" instead.
-    const port = String(unusedPort());
+    const port = String(freePort());
     const notPem = `${certs.dir}/not-a-certificate.txt`;
     await Deno.writeTextFile(notPem, "hello\n");
     const missing = `${certs.dir}/missing.pem`;

@@ -14,7 +14,7 @@ import {
   MessageFormatter,
 } from "../../lib/format/message_formatter.ts";
 import { formatJsonEvent, formatTextEvent } from "../../lib/server/events.ts";
-import { seededRandom } from "../_helpers/net.ts";
+import { seededRandom } from "../_helpers/mod.ts";
 
 const INPUTS = 100_000;
 const MAX_LINE = 16;

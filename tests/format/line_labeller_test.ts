@@ -33,7 +33,7 @@ import {
   type OutputFormat,
 } from "../../lib/format/message_formatter.ts";
 import { isPlainJsonUtf8, isPrintableUtf8 } from "../../lib/text/safe_text.ts";
-import { randomInt, seededRandom } from "../_helpers/net.ts";
+import { randomInt, seededRandom } from "../_helpers/mod.ts";
 
 const LF = 10;
 const CR = 13;

@@ -26,7 +26,7 @@ import {
   formatTextEvent,
 } from "../../lib/server/events.ts";
 import { countOf } from "../../lib/text/count_of.ts";
-import { concat, randomInt, seededRandom } from "../_helpers/net.ts";
+import { concat, randomInt, seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -16,20 +16,24 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO, hasCommand, type ServerProcess, startServer } from "../_helpers/process.ts";
 import {
   canListenOn,
   clientScriptArgs,
+  concat,
+  DENO,
   findOpenbsdNetcat,
   freePort,
-  type PeerResult,
-  runBounded,
+  hasCommand,
+  type ProcessResult,
   runClientAgainstPeer,
-  spawnPeer,
+  runProgram,
+  type ServerProcess,
+  spawnProgram,
+  startServer,
+  waitFor,
   waitForDisconnects,
   waitForListener,
-} from "../_helpers/peers.ts";
-import { concat, waitFor } from "../_helpers/net.ts";
+} from "../_helpers/mod.ts";
 
 const NC = await findOpenbsdNetcat();
 const HAVE_NCAT = await hasCommand("ncat");
@@ -84,7 +88,7 @@ function bytes(...parts: Array<string | number[]>): Uint8Array {
 }
 
 /** A peer client finished cleanly and printed nothing. */
-function assertQuietSuccess(result: PeerResult, who: string): void {
+function assertQuietSuccess(result: ProcessResult, who: string): void {
   assert.deepEqual(
     { code: result.code, killed: result.killed, stdout: result.stdout },
     { code: 0, killed: false, stdout: "" },
@@ -143,9 +147,9 @@ peerTest(
   ["nc"],
   async () => {
     const server = await withServer([], 2, async ({ port }) => {
-      const first = await runBounded(nc(), ["-N", "127.0.0.1", String(port)], "hello\nworld\n");
+      const first = await runProgram(nc(), ["-N", "127.0.0.1", String(port)], "hello\nworld\n");
       assertQuietSuccess(first, "nc");
-      const second = await runBounded(nc(), ["-N", "127.0.0.1", String(port)], "again\n");
+      const second = await runProgram(nc(), ["-N", "127.0.0.1", String(port)], "again\n");
       assertQuietSuccess(second, "nc");
     });
     assert.equal(server.code, 0);
@@ -161,7 +165,7 @@ peerTest(
       const holder = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
       try {
         await waitFor("the first client", () => /client 0 connected/.test(server.stderrSoFar()));
-        const refused = await runBounded(nc(), ["-N", "127.0.0.1", String(server.port)], "hi\n");
+        const refused = await runProgram(nc(), ["-N", "127.0.0.1", String(server.port)], "hi\n");
         assert.equal(
           refused.stdout,
           "linehub-server: refused (full): server full (1 client); try again later\n",
@@ -179,7 +183,7 @@ peerTest(
   ["ncat"],
   async () => {
     const server = await withServer([], 1, async ({ port }) => {
-      const result = await runBounded(
+      const result = await runProgram(
         "ncat",
         ["--send-only", "127.0.0.1", String(port)],
         "from ncat\nsecond line\n",
@@ -196,7 +200,7 @@ peerTest(
   ["socat"],
   async () => {
     const server = await withServer([], 1, async ({ port }) => {
-      const result = await runBounded(
+      const result = await runProgram(
         "socat",
         ["-u", "-", `TCP:127.0.0.1:${port}`],
         "alpha\r\nbeta\r\n\r\ngamma",
@@ -218,7 +222,7 @@ peerTest(
   ["socat"],
   async () => {
     const server = await withServer(["--format", "raw"], 1, async ({ port }) => {
-      const result = await runBounded("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], UNTIDY_INPUT);
+      const result = await runProgram("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], UNTIDY_INPUT);
       assertQuietSuccess(result, "socat");
     });
     assert.equal(server.code, 0);
@@ -235,7 +239,7 @@ peerTest(
   ["socat"],
   async () => {
     const server = await withServer([], 1, async ({ port }) => {
-      const result = await runBounded("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], UNTIDY_INPUT);
+      const result = await runProgram("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], UNTIDY_INPUT);
       assertQuietSuccess(result, "socat");
     });
     assert.equal(server.code, 0);
@@ -253,7 +257,7 @@ peerTest(
   async () => {
     const input = numberedLines("bulk", 20_000).join("\n") + "\n";
     const server = await withServer(["--format", "raw"], 1, async ({ port }) => {
-      const result = await runBounded("ncat", ["--send-only", "127.0.0.1", String(port)], input);
+      const result = await runProgram("ncat", ["--send-only", "127.0.0.1", String(port)], input);
       assertQuietSuccess(result, "ncat");
     });
     assert.equal(server.code, 0);
@@ -268,7 +272,7 @@ peerTest(
     const sent = [0, 1, 2].map((k) => numberedLines(`socat ${k}`, 300));
     const server = await withServer([], sent.length, async ({ port }) => {
       const peers = sent.map(() =>
-        spawnPeer("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], { stdin: "piped" })
+        spawnProgram("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], { stdin: "piped" })
       );
       try {
         // Interleave the senders: half of every client's lines, then the rest.
@@ -298,9 +302,9 @@ peerTest(
     const sent = ["nc", "ncat", "socat"].map((name) => numberedLines(name, 100));
     const server = await withServer([], 3, async ({ port }) => {
       const results = await Promise.all([
-        runBounded(nc(), ["-N", "127.0.0.1", String(port)], sent[0]?.join("\n") + "\n"),
-        runBounded("ncat", ["--send-only", "127.0.0.1", String(port)], sent[1]?.join("\n") + "\n"),
-        runBounded("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], sent[2]?.join("\n") + "\n"),
+        runProgram(nc(), ["-N", "127.0.0.1", String(port)], sent[0]?.join("\n") + "\n"),
+        runProgram("ncat", ["--send-only", "127.0.0.1", String(port)], sent[1]?.join("\n") + "\n"),
+        runProgram("socat", ["-u", "-", `TCP:127.0.0.1:${port}`], sent[2]?.join("\n") + "\n"),
       ]);
       for (const result of results) assertQuietSuccess(result, "peer");
     });
@@ -314,7 +318,7 @@ peerTest(
   ["nc", "ipv6"],
   async () => {
     const server = await withServer(["--host", "::1"], 1, async ({ port }) => {
-      const result = await runBounded(nc(), ["-N", "::1", String(port)], "over v6\n");
+      const result = await runProgram(nc(), ["-N", "::1", String(port)], "over v6\n");
       assertQuietSuccess(result, "nc");
     });
     assert.equal(server.code, 0);
@@ -333,9 +337,9 @@ async function clientAgainst(
   clientArgs: (port: number) => string[],
   stdin?: string | Uint8Array,
   hostname = "127.0.0.1",
-): Promise<{ client: PeerResult; peer: PeerResult }> {
+): Promise<{ client: ProcessResult; peer: ProcessResult }> {
   const port = freePort(hostname);
-  const peer = spawnPeer(command, peerArgs(port), { stdin: "piped" });
+  const peer = spawnProgram(command, peerArgs(port), { stdin: "piped" });
   try {
     const client = await runClientAgainstPeer(
       peer,
@@ -369,7 +373,7 @@ function assertSameText(actual: string, expected: string, what: string): void {
 
 /** Our client finished cleanly, said only that it connected, and printed
  * exactly `stdout` (what the peer sent it). */
-function assertClientDone(client: PeerResult, stdout: string): void {
+function assertClientDone(client: ProcessResult, stdout: string): void {
   assert.deepEqual(
     {
       code: client.code,
@@ -434,7 +438,7 @@ peerTest(
   ["socat"],
   async () => {
     const port = freePort();
-    const echo = spawnPeer("socat", [
+    const echo = spawnProgram("socat", [
       "-t",
       "10",
       `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
@@ -444,7 +448,7 @@ peerTest(
       // With fork, a probe connection (where the socket table is unreadable)
       // only costs socat one short-lived child.
       await waitForListener(port, echo, { hostname: "127.0.0.1" });
-      const client = spawnPeer(DENO, clientScriptArgs(["127.0.0.1", String(port)]), {
+      const client = spawnProgram(DENO, clientScriptArgs(["127.0.0.1", String(port)]), {
         stdin: "piped",
       });
       try {

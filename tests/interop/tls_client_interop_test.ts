@@ -1,7 +1,7 @@
 /**
  * The client's TLS against TLS servers nobody here wrote: nmap's
  * `ncat --ssl` and `openssl s_server`, with the throwaway certificates of
- * `_helpers/certs.ts`. What the client sends appears on the peer's stdout, and what
+ * `tests/_helpers/certs.ts`. What the client sends appears on the peer's stdout, and what
  * is typed into the peer appears on the client's. A test whose peer (or
  * `openssl`, for the certificates) is missing is registered as ignored,
  * with the reason in its name.
@@ -17,17 +17,20 @@
  */
 
 import assert from "node:assert/strict";
-import { type CertFiles, type TestCertificates, testCertificates } from "../_helpers/certs.ts";
-import { assertNoCrash } from "../_helpers/net.ts";
 import {
+  assertNoCrash,
+  type CertFiles,
   clientScriptArgs,
+  DENO,
   freePort,
-  type Peer,
-  type PeerResult,
-  spawnPeer,
+  hasCommand,
+  type ProcessResult,
+  type RunningProgram,
+  spawnProgram,
+  type TestCertificates,
+  testCertificates,
   waitForListener,
-} from "../_helpers/peers.ts";
-import { DENO, hasCommand } from "../_helpers/process.ts";
+} from "../_helpers/mod.ts";
 
 const made = await testCertificates();
 const HAVE_NCAT = await hasCommand("ncat");
@@ -58,8 +61,8 @@ const P = "linehub-client: ";
 const BLIND_WAIT_MS = 500;
 
 /** `ncat --ssl -l` on `port` with the certificate `files`, its stdin piped. */
-function ncatTls(files: CertFiles, port: number): Peer {
-  return spawnPeer(
+function ncatTls(files: CertFiles, port: number): RunningProgram {
+  return spawnProgram(
     "ncat",
     ["--ssl", "--ssl-cert", files.cert, "--ssl-key", files.key, "-l", "127.0.0.1", String(port)],
     { stdin: "piped" },
@@ -74,16 +77,16 @@ function ncatTls(files: CertFiles, port: number): Peer {
  * results; the peer's stdin stays open until the client is done.
  */
 async function exchange(
-  peer: Peer,
+  peer: RunningProgram,
   port: number,
   clientArgs: string[],
   greeting: string,
   input: string,
-): Promise<{ client: PeerResult; peer: PeerResult }> {
+): Promise<{ client: ProcessResult; peer: ProcessResult }> {
   if (!await waitForListener(port, peer)) {
     await new Promise((resolve) => setTimeout(resolve, BLIND_WAIT_MS));
   }
-  const client = spawnPeer(DENO, clientScriptArgs(clientArgs), { stdin: "piped" });
+  const client = spawnProgram(DENO, clientScriptArgs(clientArgs), { stdin: "piped" });
   try {
     await client.waitForStdout(greeting);
     await client.write(input);
@@ -99,11 +102,15 @@ async function exchange(
 
 /** Runs the client to its end against `peer` (no greeting awaited), with
  * stdin open until the client exits, as a refused client would have it. */
-async function refusedBy(peer: Peer, port: number, clientArgs: string[]): Promise<PeerResult> {
+async function refusedBy(
+  peer: RunningProgram,
+  port: number,
+  clientArgs: string[],
+): Promise<ProcessResult> {
   if (!await waitForListener(port, peer)) {
     await new Promise((resolve) => setTimeout(resolve, BLIND_WAIT_MS));
   }
-  const client = spawnPeer(DENO, clientScriptArgs(clientArgs), { stdin: "piped" });
+  const client = spawnProgram(DENO, clientScriptArgs(clientArgs), { stdin: "piped" });
   try {
     await client.write("never delivered\n");
     return await client.finished();
@@ -113,7 +120,7 @@ async function refusedBy(peer: Peer, port: number, clientArgs: string[]): Promis
   }
 }
 
-function assertClientOk(client: PeerResult, stdout: string, stderr = ""): void {
+function assertClientOk(client: ProcessResult, stdout: string, stderr = ""): void {
   assertNoCrash(client.stderr);
   assert.deepEqual(
     { code: client.code, killed: client.killed, stdout: client.stdout, stderr: client.stderr },
@@ -197,8 +204,8 @@ interopTest(
 // --- openssl s_server --------------------------------------------------------
 
 /** `openssl s_server` serving one connection on 127.0.0.1:`port`. */
-function sServer(port: number, certs: TestCertificates, extra: string[] = []): Peer {
-  return spawnPeer(
+function sServer(port: number, certs: TestCertificates, extra: string[] = []): RunningProgram {
+  return spawnProgram(
     "openssl",
     [
       "s_server",
@@ -218,7 +225,7 @@ function sServer(port: number, certs: TestCertificates, extra: string[] = []): P
 }
 
 /** `openssl s_server` that requires a client certificate signed by the test CA. */
-function verifyingSServer(port: number, certs: TestCertificates): Peer {
+function verifyingSServer(port: number, certs: TestCertificates): RunningProgram {
   return sServer(port, certs, ["-Verify", "1", "-verify_return_error", "-CAfile", certs.ca.cert]);
 }
 

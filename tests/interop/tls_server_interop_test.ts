@@ -13,10 +13,15 @@
  */
 
 import assert from "node:assert/strict";
-import { certificatesForTests } from "../_helpers/certs.ts";
-import { nameUnless } from "../_helpers/net.ts";
-import { runBounded, waitForDisconnects } from "../_helpers/peers.ts";
-import { hasCommand, type ProcessResult, startServer } from "../_helpers/process.ts";
+import {
+  certificatesForTests,
+  hasCommand,
+  nameUnless,
+  type ProcessResult,
+  runProgram,
+  startServer,
+  waitForDisconnects,
+} from "../_helpers/mod.ts";
 
 const { files, skip: noCerts } = await certificatesForTests();
 const noNcat = noCerts ?? (await hasCommand("ncat") ? null : "ncat not installed");
@@ -55,7 +60,7 @@ Deno.test({
   ignore: noNcat !== null,
   async fn(): Promise<void> {
     const server = await withTlsServer(false, 1, async (port) => {
-      const result = await runBounded(
+      const result = await runProgram(
         "ncat",
         ["--ssl", "--ssl-verify", "--ssl-trustfile", files().ca.cert, "--send-only"].concat(
           ["localhost", String(port)],
@@ -75,7 +80,7 @@ Deno.test({
   async fn(): Promise<void> {
     const { client, ca } = files();
     const server = await withTlsServer(true, 1, async (port) => {
-      const result = await runBounded(
+      const result = await runProgram(
         "ncat",
         ["--ssl", "--ssl-verify", "--ssl-trustfile", ca.cert, "--ssl-cert", client.cert].concat(
           ["--ssl-key", client.key, "--send-only", "localhost", String(port)],
@@ -94,7 +99,7 @@ Deno.test({
   ignore: noCerts !== null,
   async fn(): Promise<void> {
     const server = await withTlsServer(false, 1, async (port) => {
-      const result = await runBounded(
+      const result = await runProgram(
         "openssl",
         ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"].concat(
           ["-CAfile", files().ca.cert, "-verify_return_error", "-quiet", "-no_ign_eof"],
@@ -121,9 +126,9 @@ Deno.test({
         ["-CAfile", ca.cert, "-verify_return_error", "-quiet", "-no_ign_eof"],
       );
     const server = await withTlsServer(true, 1, async (port) => {
-      const refused = await runBounded("openssl", base(port), "not allowed in\n");
+      const refused = await runProgram("openssl", base(port), "not allowed in\n");
       assert.equal(refused.killed, false);
-      const served = await runBounded(
+      const served = await runProgram(
         "openssl",
         base(port).concat(["-cert", client.cert, "-key", client.key]),
         "alice via openssl\n",

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../../lib/io/types.ts";
-import { concat, seededRandom } from "../_helpers/net.ts";
+import { concat, seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

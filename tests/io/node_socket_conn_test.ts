@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { NodeSocketConn, toDenoError } from "../../lib/io/node_socket_conn.ts";
-import { bytes, concat, withTimeout } from "../_helpers/net.ts";
+import { bytes, concat, withTimeout } from "../_helpers/mod.ts";
 
 /** A node:net server on 127.0.0.1 that hands its first accepted socket
  * over as a NodeSocketConn, and a Deno client connected to it. */

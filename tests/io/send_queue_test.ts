@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { ByteWriter } from "../../lib/io/types.ts";
 import { DEFAULT_SEND_QUEUE_BYTES, MAX_WRITE_BYTES, SendQueue } from "../../lib/io/send_queue.ts";
-import { bytes, concat, randomInt, seededRandom, withTimeout } from "../_helpers/net.ts";
+import { bytes, concat, randomInt, seededRandom, withTimeout } from "../_helpers/mod.ts";
 
 const decoder = new TextDecoder();
 

@@ -10,8 +10,7 @@ import {
   readKeyPair,
   TlsFileError,
 } from "../../lib/net/tls_files.ts";
-import { certificatesForTests } from "../_helpers/certs.ts";
-import { nameUnless } from "../_helpers/net.ts";
+import { certificatesForTests, nameUnless } from "../_helpers/mod.ts";
 
 const { files, skip } = await certificatesForTests();
 

@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO, ROOT, RUN_TIMEOUT_MS } from "../_helpers/process.ts";
+import { DENO, ROOT, RUN_TIMEOUT_MS, runProgram } from "../_helpers/mod.ts";
 
 const CONNECTIONS = 20_000;
 /** Heap growth allowed over all of them: 50 bytes a connection. What is
@@ -24,22 +24,14 @@ const MAX_GROWTH = 1_000_000;
 async function heapChurn(
   args: string[],
 ): Promise<{ before: number; after: number; clients: number }> {
-  const child = new Deno.Command(DENO, {
-    args: [
-      "run",
-      "--v8-flags=--expose-gc",
-      "--allow-net",
-      `${ROOT}tests/server/_heap_churn.ts`,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(RUN_TIMEOUT_MS * 2),
-  });
-  const { code, stdout, stderr } = await child.output();
-  const err = new TextDecoder().decode(stderr);
-  assert.equal(code, 0, err);
-  return JSON.parse(new TextDecoder().decode(stdout));
+  const { code, stdout, stderr } = await runProgram(
+    DENO,
+    ["run", "--v8-flags=--expose-gc", "--allow-net", `${ROOT}tests/server/_heap_churn.ts`, ...args],
+    undefined,
+    { timeoutMs: RUN_TIMEOUT_MS * 2 },
+  );
+  assert.equal(code, 0, stderr);
+  return JSON.parse(stdout);
 }
 
 Deno.test("20,000 finished connections do not grow the server's heap, plain and with --ack", async () => {

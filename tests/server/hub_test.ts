@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { ClientHandle } from "../../lib/server/client_handle.ts";
 import { Hub, type Mode, MODES } from "../../lib/server/hub.ts";
 import type { ClientInfo } from "../../lib/format/message_formatter.ts";
-import { bytes } from "../_helpers/net.ts";
+import { bytes } from "../_helpers/mod.ts";
 
 const decoder = new TextDecoder();
 

@@ -25,7 +25,7 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
+} from "../_helpers/mod.ts";
 
 /** A server on a loopback port, shut down when the test's scope ends. */
 interface Running extends AsyncDisposable {

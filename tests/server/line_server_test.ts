@@ -13,19 +13,14 @@ import { BatchWriter } from "../../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../../lib/io/types.ts";
 import { encodeHelloLine } from "../../lib/wire/hello_line.ts";
 import type { ClientHandle, ClientObserver } from "../../lib/server/client_handle.ts";
-import { clientHello } from "../_helpers/client_hello.ts";
-import {
-  LineServer,
-  type LineServerOptions,
-  ListenError,
-  type ServerStats,
-} from "../../lib/server/line_server.ts";
 import {
   assertNotServed,
   bytes,
+  clientHello,
   closeQuietly,
   concat,
   connectTo,
+  hasCommand,
   LogSink,
   MemoryWriter,
   nameUnless,
@@ -35,8 +30,13 @@ import {
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
-import { hasCommand } from "../_helpers/process.ts";
+} from "../_helpers/mod.ts";
+import {
+  LineServer,
+  type LineServerOptions,
+  ListenError,
+  type ServerStats,
+} from "../../lib/server/line_server.ts";
 
 /** A server under test with its in-memory output and log. */
 interface Harness {

@@ -19,7 +19,7 @@ import {
   runOperatorConsole,
 } from "../../lib/server/operator_console.ts";
 import type { ClientInfo } from "../../lib/format/message_formatter.ts";
-import { bytes, withTimeout } from "../_helpers/net.ts";
+import { bytes, withTimeout } from "../_helpers/mod.ts";
 
 /** A client handle that remembers whether it was kicked. */
 function fakeClient(

@@ -1,7 +1,7 @@
 /**
  * End-to-end tests of the server's TLS (`--tls-cert`, `--tls-key`,
  * `--tls-client-ca`): the real `server.ts` process, and `node:tls` clients
- * from this process with throwaway certificates from `_helpers/certs.ts`. Each test
+ * from this process with throwaway certificates from `tests/_helpers/certs.ts`. Each test
  * is skipped, naming the reason, where `openssl` is missing.
  */
 
@@ -16,25 +16,23 @@ import {
   verifyErrorText,
 } from "../../lib/server/tls_acceptor.ts";
 import { workersUnavailableReason } from "../../lib/server/workers/pool.ts";
-import { certificatesForTests } from "../_helpers/certs.ts";
-import { clientHello } from "../_helpers/client_hello.ts";
 import {
   bytes,
+  certificatesForTests,
+  clientHello,
   closeQuietly,
   connectTo,
   LogSink,
   MemoryWriter,
   nameUnless,
   readToEnd,
-  waitFor,
-  withTimeout,
-} from "../_helpers/net.ts";
-import {
   runClientProcess,
   runServerProcess,
   type ServerProcess,
   startServer,
-} from "../_helpers/process.ts";
+  waitFor,
+  withTimeout,
+} from "../_helpers/mod.ts";
 
 const { files, skip } = await certificatesForTests();
 const SESSION_TIMEOUT_MS = 10_000;

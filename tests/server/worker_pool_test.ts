@@ -30,18 +30,20 @@ import {
   closeQuietly,
   concat,
   connectTo,
+  DENO,
   LogSink,
   MemoryWriter,
   nameUnless,
   randomInt,
   readToEnd,
+  ROOT,
+  runProgram,
   seededRandom,
   sleep,
   waitFor,
   withTimeout,
   writeAll,
-} from "../_helpers/net.ts";
-import { DENO, ROOT } from "../_helpers/process.ts";
+} from "../_helpers/mod.ts";
 
 const SKIP = workersUnavailableReason();
 /** Time for a whole scenario, so a hang fails the test instead of the suite. */
@@ -508,13 +510,14 @@ Deno.test({
     const file = await Deno.makeTempFile({ suffix: ".ts" });
     try {
       await Deno.writeTextFile(file, script);
-      const { code, stdout, stderr } = await new Deno.Command(DENO, {
-        args: ["run", "--no-config", "--allow-read", "--allow-net", file],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(stdout);
-      assert.equal(code, 0, new TextDecoder().decode(stderr));
+      const { code, stdout: text, stderr } = await runProgram(DENO, [
+        "run",
+        "--no-config",
+        "--allow-read",
+        "--allow-net",
+        file,
+      ]);
+      assert.equal(code, 0, stderr);
       assert.equal(
         text,
         "WorkersUnavailableError: Cannot use --workers: sharing a port between Workers " +

@@ -15,7 +15,7 @@ import {
   safeString,
   safeText,
 } from "../../lib/text/safe_text.ts";
-import { seededRandom } from "../_helpers/net.ts";
+import { seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 

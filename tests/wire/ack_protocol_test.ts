@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ACK_BYTE, AckParser, AckProtocolError, encodeAck } from "../../lib/wire/ack_protocol.ts";
-import { bytes, concat, randomInt, seededRandom } from "../_helpers/net.ts";
+import { bytes, concat, randomInt, seededRandom } from "../_helpers/mod.ts";
 
 /** Feeds `chunks` to a new parser; returns the counts and the other bytes. */
 function parse(chunks: readonly Uint8Array[]): { acks: number[]; data: Uint8Array } {

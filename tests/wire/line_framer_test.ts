@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { utf8CutPoint } from "../../lib/wire/_utf8_cut.ts";
-import { seededRandom } from "../_helpers/net.ts";
+import { seededRandom } from "../_helpers/mod.ts";
 
 const CR = 13;
 const encoder = new TextEncoder();

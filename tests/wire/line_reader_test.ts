@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { ByteReader } from "../../lib/io/types.ts";
 import { LineFramer } from "../../lib/wire/line_framer.ts";
 import { DEFAULT_CLIENT_MAX_LINE, type InputLine, LineReader } from "../../lib/wire/line_reader.ts";
-import { bytes, concat, randomInt, seededRandom } from "../_helpers/net.ts";
+import { bytes, concat, randomInt, seededRandom } from "../_helpers/mod.ts";
 
 const decoder = new TextDecoder();
 /** Decodes every byte to one character, so that no two byte strings look alike. */

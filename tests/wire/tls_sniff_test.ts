@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { startsTlsHandshake } from "../../lib/wire/tls_sniff.ts";
-import { clientHello } from "../_helpers/client_hello.ts";
+import { clientHello } from "../_helpers/mod.ts";
 
 Deno.test("startsTlsHandshake knows a real ClientHello, whole or cut after one or two bytes", async () => {
   const hello = await clientHello();

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { utf8CutPoint } from "../../lib/wire/_utf8_cut.ts";
-import { seededRandom } from "../_helpers/net.ts";
+import { seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,0 +1,55 @@
+/**
+ * Bytes in memory: text to bytes and back, and stand-ins for the server's
+ * output (a {@linkcode ByteWriter}) and log (a {@linkcode ChunkSink}) that
+ * keep everything written, for tests to read.
+ *
+ * @module
+ */
+
+import { type ByteWriter, type ChunkSink, concatBytes } from "../../lib/io/mod.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes text as UTF-8. */
+export function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Joins byte arrays. */
+export const concat = concatBytes;
+
+/** A ByteWriter that keeps everything written to it, like a file in memory. */
+export class MemoryWriter implements ByteWriter {
+  #parts: Uint8Array[] = [];
+
+  write(chunk: Uint8Array): Promise<number> {
+    // Copied: the writer's caller reuses its buffers.
+    this.#parts.push(chunk.slice());
+    return Promise.resolve(chunk.length);
+  }
+
+  /** Everything written so far. */
+  bytes(): Uint8Array {
+    return concat(this.#parts);
+  }
+
+  /** Everything written so far, as UTF-8 text. */
+  text(): string {
+    return decoder.decode(this.bytes());
+  }
+}
+
+/** A ChunkSink that keeps what it is given, like stderr in memory. */
+export class LogSink implements ChunkSink {
+  #text = "";
+
+  write(chunk: string | Uint8Array): void {
+    this.#text += typeof chunk === "string" ? chunk : decoder.decode(chunk);
+  }
+
+  /** Everything written so far. */
+  text(): string {
+    return this.#text;
+  }
+}
