@@ -80,8 +80,9 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
-/** A running program whose stdout and stderr are being collected. */
-export interface RunningProgram {
+/** A running program whose stdout and stderr are being collected; disposing
+ * of it stops it. */
+export interface RunningProgram extends AsyncDisposable {
   readonly process: Deno.ChildProcess;
   /** Writes to its stdin (started with `stdin: "piped"`); ignores a closed
    * pipe, since the program's result tells why it stopped reading. */
@@ -274,6 +275,9 @@ export function spawnProgram(
     },
     finished,
     stop,
+    async [Symbol.asyncDispose](): Promise<void> {
+      await stop();
+    },
   };
 }
 
@@ -309,7 +313,7 @@ export interface ServerProcess extends Omit<RunningProgram, "stop"> {
   /** The host it listens on, as given. */
   readonly host: string;
   /** Sends `signal` (SIGTERM unless given: a shutdown, not a kill) and
-   * waits for the process to end. */
+   * waits for the process to end; disposing of it does the same. */
   stop(signal?: Deno.Signal): Promise<ProcessResult>;
 }
 
@@ -350,11 +354,15 @@ export async function startServerCommand(
     throw error;
   }
   const port = Number(LISTENING.exec(program.stderrSoFar())?.[1]);
+  const stop = (signal: Deno.Signal = "SIGTERM"): Promise<ProcessResult> => program.stop(signal);
   return {
     ...program,
     port,
     host: hostOf(args, ""),
-    stop: (signal: Deno.Signal = "SIGTERM") => program.stop(signal),
+    stop,
+    async [Symbol.asyncDispose](): Promise<void> {
+      await stop();
+    },
   };
 }
 

@@ -7,18 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { BatchWriter } from "../../lib/io/batch_writer.ts";
-import { WorkerPool, workersUnavailableReason } from "../../lib/server/workers/pool.ts";
+import { workersUnavailableReason } from "../../lib/server/workers/pool.ts";
 import {
   bytes,
   closeQuietly,
   connectTo,
-  LogSink,
-  MemoryWriter,
   nameUnless,
   randomInt,
   seededRandom,
-  type ServerProcess,
+  startPool,
   startServer,
   waitFor,
   withTimeout,
@@ -83,19 +80,20 @@ function countCrlfCuts(plans: readonly ClientPlan[]): number {
   return cuts;
 }
 
-/** Sends a plan over one connection; records the connection's port. */
+/** Sends a plan over one connection to `port`; records the connection's
+ * port. */
 async function sendPlan(
-  server: ServerProcess,
+  port: number,
   plan: ClientPlan,
   conns: Deno.TcpConn[],
 ): Promise<number> {
-  const conn = await connectTo(server.port);
+  const conn = await connectTo(port);
   conns.push(conn);
   conn.setNoDelay(true); // small chunks go out as small segments
   for (const chunk of plan.chunks) await writeAll(conn, chunk);
-  const port = conn.localAddr.port;
+  const localPort = conn.localAddr.port;
   conn.close();
-  return port;
+  return localPort;
 }
 
 /** Fails with the first difference, not a diff of a thousand lines. */
@@ -119,7 +117,7 @@ Deno.test("server loses, splits, mixes or duplicates no line of 100 concurrent c
   const conns: Deno.TcpConn[] = [];
   try {
     const work = (async () => {
-      const ports = await Promise.all(plans.map((plan) => sendPlan(server, plan, conns)));
+      const ports = await Promise.all(plans.map((plan) => sendPlan(server.port, plan, conns)));
       await waitFor(
         `the server to report ${CLIENTS} disconnects`,
         () => server.stderrSoFar().split(" disconnected from ").length - 1 >= CLIENTS,
@@ -193,21 +191,6 @@ Deno.test("server loses, splits, mixes or duplicates no line of 100 concurrent c
   }
 });
 
-/** Like {@linkcode sendPlan}, to a port in this process. */
-async function sendPlanToPort(
-  port: number,
-  plan: ClientPlan,
-  conns: Deno.TcpConn[],
-): Promise<number> {
-  const conn = await connectTo(port);
-  conns.push(conn);
-  conn.setNoDelay(true);
-  for (const chunk of plan.chunks) await writeAll(conn, chunk);
-  const localPort = conn.localAddr.port;
-  conn.close();
-  return localPort;
-}
-
 const NO_WORKERS = workersUnavailableReason();
 
 Deno.test({
@@ -219,19 +202,12 @@ Deno.test({
   async fn(): Promise<void> {
     const random = seededRandom(SEED);
     const plans = Array.from({ length: CLIENTS }, (_, k) => planClient(k, random));
-    const out = new MemoryWriter();
-    const log = new LogSink();
-    const pool = new WorkerPool(new BatchWriter(out), log, {
-      host: "127.0.0.1",
-      port: 0,
-      workers: 2,
-    });
-    const { port } = await pool.listen();
-    const serving = pool.serve();
+    await using pool = await startPool({ workers: 2 });
+    const { port, log, out } = pool;
     const conns: Deno.TcpConn[] = [];
     try {
       const work = (async () => {
-        const ports = await Promise.all(plans.map((plan) => sendPlanToPort(port, plan, conns)));
+        const ports = await Promise.all(plans.map((plan) => sendPlan(port, plan, conns)));
         await waitFor(
           `the pool to report ${CLIENTS} disconnects`,
           () => log.text().split(" disconnected from ").length - 1 >= CLIENTS,
@@ -245,8 +221,7 @@ Deno.test({
         DEADLINE_MS,
         `${CLIENTS} clients sending ${LINES_PER_CLIENT} lines each (seed ${SEED})`,
       );
-      const stats = await withTimeout(pool.shutdown(), SHUTDOWN_TIMEOUT_MS, "the pool to stop");
-      await serving;
+      const stats = await withTimeout(pool.stop(), SHUTDOWN_TIMEOUT_MS, "the pool to stop");
 
       // The output: only whole, labelled lines from the clients.
       const text = out.text();
@@ -301,7 +276,7 @@ Deno.test({
       assert.equal(stats.connected, 0);
     } finally {
       conns.forEach(closeQuietly);
-      await pool.shutdown();
+      await pool.stop();
     }
   },
 });

@@ -9,11 +9,7 @@ import assert from "node:assert/strict";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../../lib/io/types.ts";
 import type { ClientObserver } from "../../lib/server/client_handle.ts";
-import {
-  LineServer,
-  type LineServerOptions,
-  type ServerStats,
-} from "../../lib/server/line_server.ts";
+import { LineServer, type LineServerOptions } from "../../lib/server/line_server.ts";
 import {
   bytes,
   closeQuietly,
@@ -22,86 +18,55 @@ import {
   MemoryWriter,
   readToEnd,
   sleep,
+  startLineServer,
   waitFor,
   withTimeout,
   writeAll,
 } from "../_helpers/mod.ts";
 
-/** A server on a loopback port, shut down when the test's scope ends. */
-interface Running extends AsyncDisposable {
-  readonly server: LineServer;
-  readonly output: BatchWriter;
-  readonly log: LogSink;
-  readonly port: number;
-  stop(): Promise<ServerStats>;
-}
-
-function serve(out: ByteWriter, options: LineServerOptions, highWaterMark?: number): Running {
-  const output = new BatchWriter(
-    out,
-    highWaterMark === undefined ? {} : { highWaterMark, chunkSize: 4096 },
-  );
-  const log = new LogSink();
-  const server = new LineServer(output, log, { ...options, host: "127.0.0.1", port: 0 });
-  const { port } = server.listen();
-  const serving = server.serve();
-  let stopped: Promise<ServerStats> | null = null;
-  const stop = (): Promise<ServerStats> =>
-    stopped ??= server.shutdown().then(async (stats) => {
-      await serving;
-      return stats;
-    });
-  return { server, output, log, port, stop, [Symbol.asyncDispose]: async () => void await stop() };
-}
-
 Deno.test("--line-timeout closes 2,000 slowloris connections that never finish a line, and serves a normal client meanwhile", async () => {
   const SLOW = 2000;
-  const out = new MemoryWriter();
-  await using running = serve(out, { lineTimeout: 1, drainTimeout: 1 });
+  await using running = startLineServer({ lineTimeout: 1, drainTimeout: 1 });
+  using opened = new DisposableStack();
   const conns: Deno.TcpConn[] = [];
-  try {
-    for (let i = 0; i < SLOW; i++) conns.push(await connectTo(running.port));
-    // Each sends a byte now and then, so it is never idle, and never a newline.
-    const dripping = (async () => {
-      for (let round = 0; round < 6; round++) {
-        await Promise.all(conns.map((conn) => conn.write(bytes("x")).catch(() => 0)));
-        await sleep(400);
-      }
-    })();
-    const normal = await connectTo(running.port);
-    await writeAll(normal, bytes("a normal line\n"));
-    normal.close();
-    await waitFor(
-      "every slowloris connection to be closed for its unfinished line",
-      () => (running.log.text().match(/\(line-timeout\)/g) ?? []).length === SLOW,
-      () => running.log.text().slice(-500),
-      20_000,
-    );
-    await dripping;
-    // The server closed them: each is told why and sees the end of its connection.
-    for (const conn of conns.slice(0, 20)) {
-      assert.equal(
-        new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "a closed connection")),
-        "linehub-server: closing (line-timeout): line unfinished after 1 s (--line-timeout)\n",
-      );
+  for (let i = 0; i < SLOW; i++) conns.push(opened.use(await connectTo(running.port)));
+  // Each sends a byte now and then, so it is never idle, and never a newline.
+  const dripping = (async () => {
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(conns.map((conn) => conn.write(bytes("x")).catch(() => 0)));
+      await sleep(400);
     }
-    await running.stop();
-    // The normal client's line was written; what each slow client sent of its
-    // line was written too, flagged partial.
-    const text = out.text();
-    assert.match(text, /^\[client \d+\] a normal line$/m);
-    assert.equal((text.match(/^\[client \d+ partial\] x+$/gm) ?? []).length, SLOW);
-    assert.equal(running.server.stats.connected, 0);
-  } finally {
-    conns.forEach(closeQuietly);
+  })();
+  const normal = await connectTo(running.port);
+  await writeAll(normal, bytes("a normal line\n"));
+  normal.close();
+  await waitFor(
+    "every slowloris connection to be closed for its unfinished line",
+    () => (running.log.text().match(/\(line-timeout\)/g) ?? []).length === SLOW,
+    () => running.log.text().slice(-500),
+    20_000,
+  );
+  await dripping;
+  // The server closed them: each is told why and sees the end of its connection.
+  for (const conn of conns.slice(0, 20)) {
+    assert.equal(
+      new TextDecoder().decode(await withTimeout(readToEnd(conn), 5000, "a closed connection")),
+      "linehub-server: closing (line-timeout): line unfinished after 1 s (--line-timeout)\n",
+    );
   }
+  await running.stop();
+  // The normal client's line was written; what each slow client sent of its
+  // line was written too, flagged partial.
+  const text = running.out.text();
+  assert.match(text, /^\[client \d+\] a normal line$/m);
+  assert.equal((text.match(/^\[client \d+ partial\] x+$/gm) ?? []).length, SLOW);
+  assert.equal(running.server.stats.connected, 0);
 });
 
 Deno.test("--line-timeout leaves alone a client that keeps finishing lines, however slowly", async () => {
-  const out = new MemoryWriter();
-  await using running = serve(out, { lineTimeout: 0.3 });
-  const conn = await connectTo(running.port);
-  try {
+  await using running = startLineServer({ lineTimeout: 0.3 });
+  {
+    using conn = await connectTo(running.port);
     // Five lines, each begun and finished well within the limit, with pauses
     // between lines longer than the limit: only an unfinished line counts.
     for (let i = 0; i < 5; i++) {
@@ -111,8 +76,6 @@ Deno.test("--line-timeout leaves alone a client that keeps finishing lines, howe
       await sleep(450);
     }
     await writeAll(conn, bytes("last\n"));
-  } finally {
-    conn.close();
   }
   const stats = await running.stop();
   assert.equal(stats.lines, 6);
@@ -135,7 +98,10 @@ Deno.test("connection churn behind a stalled output does not grow what is pendin
   const HIGH_WATER_MARK = 16384;
   const CHURN = 1000;
   const out = new StalledOutput();
-  await using running = serve(out, { format: "json", drainTimeout: 1 }, HIGH_WATER_MARK);
+  await using running = startLineServer({ format: "json", drainTimeout: 1 }, {
+    writer: out,
+    output: { highWaterMark: HIGH_WATER_MARK, chunkSize: 4096 },
+  });
   // Each connection costs a connect and a disconnect record (about 300
   // bytes in all): 1,000 of them would be 300 KB if nothing held them back.
   const churn = (async () => {
@@ -163,27 +129,23 @@ Deno.test("connection churn behind a stalled output does not grow what is pendin
 });
 
 Deno.test("past the lingering cap, a refused plain TCP client still gets the line saying why", async () => {
-  const out = new MemoryWriter();
-  await using running = serve(out, { maxClients: 1 });
-  const holder = await connectTo(running.port);
+  await using running = startLineServer({ maxClients: 1 });
+  // Holds the one place, so that every other client is refused.
+  using _holder = await connectTo(running.port);
   const REFUSED = 200;
-  try {
-    await waitFor("the first client", () => running.server.stats.clients === 1);
-    // All at once, so that far more than the 64 lingering refusals overlap.
-    const conns = await Promise.all(
-      Array.from({ length: REFUSED }, () => connectTo(running.port)),
-    );
-    const said = await Promise.all(
-      conns.map((conn) =>
-        withTimeout(readToEnd(conn), 5000, "the refusal").catch(() => new Uint8Array())
-          .finally(() => closeQuietly(conn))
-      ),
-    );
-    const told = said.filter((b) => new TextDecoder().decode(b).includes("server full")).length;
-    assert.equal(told, REFUSED);
-  } finally {
-    holder.close();
-  }
+  await waitFor("the first client", () => running.server.stats.clients === 1);
+  // All at once, so that far more than the 64 lingering refusals overlap.
+  const conns = await Promise.all(
+    Array.from({ length: REFUSED }, () => connectTo(running.port)),
+  );
+  const said = await Promise.all(
+    conns.map((conn) =>
+      withTimeout(readToEnd(conn), 5000, "the refusal").catch(() => new Uint8Array())
+        .finally(() => closeQuietly(conn))
+    ),
+  );
+  const told = said.filter((b) => new TextDecoder().decode(b).includes("server full")).length;
+  assert.equal(told, REFUSED);
 });
 
 Deno.test("LineServer refuses options out of range before opening any socket, naming the option", () => {
@@ -208,7 +170,6 @@ Deno.test("LineServer refuses options out of range before opening any socket, na
 });
 
 Deno.test("an internal error while a client starts still closes it, reports its end and frees its place", async () => {
-  const out = new MemoryWriter();
   let joined = 0;
   let left = 0;
   const observer: ClientObserver = {
@@ -220,13 +181,11 @@ Deno.test("an internal error while a client starts still closes it, reports its 
       left++;
     },
   };
-  await using running = serve(out, { observer, maxClients: 1 });
-  const first = await connectTo(running.port);
-  try {
+  await using running = startLineServer({ observer, maxClients: 1 });
+  {
+    using first = await connectTo(running.port);
     // The server closes it rather than leaving it open and counted.
     assert.equal((await withTimeout(readToEnd(first), 5000, "the close")).length, 0);
-  } finally {
-    first.close();
   }
   await waitFor("the disconnect", () => running.log.text().includes("disconnected"));
   assert.match(running.log.text(), /client 0: internal error: observer broke/);
@@ -238,5 +197,5 @@ Deno.test("an internal error while a client starts still closes it, reports its 
   await writeAll(second, bytes("served\n"));
   second.close();
   await running.stop();
-  assert.match(out.text(), /^\[client 1\] served$/m);
+  assert.match(running.out.text(), /^\[client 1\] served$/m);
 });

@@ -7,8 +7,6 @@
 
 import assert from "node:assert/strict";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
-import { BatchWriter } from "../../lib/io/batch_writer.ts";
-import { LineServer } from "../../lib/server/line_server.ts";
 import { readKeyPair } from "../../lib/net/tls_files.ts";
 import {
   handshakeFailureText,
@@ -22,13 +20,12 @@ import {
   clientHello,
   closeQuietly,
   connectTo,
-  LogSink,
-  MemoryWriter,
   nameUnless,
   readToEnd,
   runClientProcess,
   runServerProcess,
   type ServerProcess,
+  startLineServer,
   startServer,
   waitFor,
   withTimeout,
@@ -509,15 +506,12 @@ Deno.test({
   ignore: skip !== null,
   async fn(): Promise<void> {
     const { server: serverFiles } = files();
-    const out = new MemoryWriter();
-    const log = new LogSink();
     const tls = new TlsAcceptor({
       keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
       handshakeTimeout: 0.5,
     });
-    const server = new LineServer(new BatchWriter(out), log, { host: "127.0.0.1", port: 0, tls });
-    const { port } = server.listen();
-    const serving = server.serve();
+    await using h = startLineServer({ tls });
+    const { port, log, out } = h;
     const silent = await connectTo(port);
     try {
       const session = await tlsSession(port, "served while another waits\n");
@@ -530,8 +524,7 @@ Deno.test({
       assert.equal(await withTimeout(silent.read(new Uint8Array(8)), 5000, "close"), null);
     } finally {
       closeQuietly(silent);
-      const stats = await server.shutdown();
-      await serving;
+      const stats = await h.stop();
       assert.equal(stats.refusedTls, 1);
       assert.equal(stats.clients, 1);
       assert.equal(out.text(), "[client 0] served while another waits\n");
@@ -572,26 +565,6 @@ async function answeredHandshake(port: number): Promise<Deno.TcpConn> {
   return conn;
 }
 
-/** A LineServer on a loopback port serving TLS through `tls`. */
-function tlsLineServer(tls: TlsAcceptor, drainTimeout = 5): {
-  server: LineServer;
-  port: number;
-  serving: Promise<void>;
-  log: LogSink;
-  out: MemoryWriter;
-} {
-  const out = new MemoryWriter();
-  const log = new LogSink();
-  const server = new LineServer(new BatchWriter(out), log, {
-    host: "127.0.0.1",
-    port: 0,
-    tls,
-    drainTimeout,
-  });
-  const { port } = server.listen();
-  return { server, port, serving: server.serve(), log, out };
-}
-
 Deno.test({
   name: nameUnless(
     skip,
@@ -606,7 +579,8 @@ Deno.test({
       handshakeTimeout: 1,
       maxHandshakes: 2,
     });
-    const { server, port, serving, log, out } = tlsLineServer(tls);
+    await using h = startLineServer({ tls, drainTimeout: 5 });
+    const { port, log, out } = h;
     const silent = await connectTo(port);
     const stalled = [await stalledHandshake(port), await stalledHandshake(port)];
     try {
@@ -629,8 +603,7 @@ Deno.test({
       assert.equal(served.secure, true);
     } finally {
       for (const conn of [silent, ...stalled]) closeQuietly(conn);
-      const stats = await server.shutdown();
-      await serving;
+      const stats = await h.stop();
       assert.equal(out.text(), "[client 0] room again\n");
       assert.equal(stats.refusedTls, 4);
       assert.equal(tls.handshaking, 0);
@@ -653,7 +626,8 @@ Deno.test({
       handshakeTimeout: 0.5,
       maxHandshakes: 2,
     });
-    const { server, port, serving, log, out } = tlsLineServer(tls);
+    await using h = startLineServer({ tls, drainTimeout: 5 });
+    const { port, log, out } = h;
     try {
       for (let round = 0; round < 3; round++) {
         // Plaintext on the TLS port.
@@ -675,8 +649,7 @@ Deno.test({
       const alice = await tlsSession(port, "alice is in\n", clientCert("client"));
       assert.equal(alice.secure, true);
     } finally {
-      const stats = await server.shutdown();
-      await serving;
+      const stats = await h.stop();
       assert.equal(out.text(), "[client 0] alice is in\n");
       assert.equal(stats.refusedTls, 18, log.text());
       assert.doesNotMatch(log.text(), /too many TLS handshakes/);
@@ -693,13 +666,13 @@ Deno.test({
       keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
       maxHandshakes: 1,
     });
-    const { server, port, serving, log } = tlsLineServer(tls, 0.1);
+    await using h = startLineServer({ tls, drainTimeout: 0.1 });
+    const { port, log } = h;
     const stalled = await stalledHandshake(port);
     try {
       await waitFor("a handshake in progress", () => tls.handshaking === 1, () => log.text());
     } finally {
-      const stats = await server.shutdown();
-      await serving;
+      const stats = await h.stop();
       closeQuietly(stalled);
       assert.equal(tls.handshaking, 0);
       assert.equal(stats.refusedTls, 1);

@@ -21,13 +21,11 @@ import { MainThreadOutput } from "../../lib/server/workers/_worker.ts";
 import {
   type FromWorker,
   WorkerPool,
-  type WorkerPoolOptions,
   workersUnavailableReason,
 } from "../../lib/server/workers/pool.ts";
 import {
   assertNotServed,
   bytes,
-  closeQuietly,
   concat,
   connectTo,
   DENO,
@@ -40,6 +38,7 @@ import {
   runProgram,
   seededRandom,
   sleep,
+  startPool,
   waitFor,
   withTimeout,
   writeAll,
@@ -48,48 +47,6 @@ import {
 const SKIP = workersUnavailableReason();
 /** Time for a whole scenario, so a hang fails the test instead of the suite. */
 const LIMIT_MS = 60_000;
-
-/** A pool under test with its in-memory output and log. */
-interface Harness {
-  readonly pool: WorkerPool;
-  readonly out: MemoryWriter;
-  readonly log: LogSink;
-  readonly port: number;
-  /** Shuts down once (later calls give the same result) and waits for `serve`. */
-  stop(): Promise<ServerStats>;
-}
-
-async function startPool(
-  options: WorkerPoolOptions = {},
-  writer: ByteWriter = new MemoryWriter(),
-): Promise<Harness & { writer: ByteWriter }> {
-  const out = writer instanceof MemoryWriter ? writer : new MemoryWriter();
-  const log = new LogSink();
-  const pool = new WorkerPool(new BatchWriter(writer), log, {
-    workers: 2,
-    ...options,
-    host: "127.0.0.1",
-    port: 0,
-  });
-  const { port } = await pool.listen();
-  const serving = pool.serve();
-  let stopped: Promise<ServerStats> | null = null;
-  return {
-    pool,
-    out,
-    log,
-    port,
-    writer,
-    stop(): Promise<ServerStats> {
-      stopped ??= (async () => {
-        const stats = await withTimeout(pool.shutdown(), LIMIT_MS, "the pool to shut down");
-        await serving;
-        return stats;
-      })();
-      return stopped;
-    },
-  };
-}
 
 /** Checks the totals named in `expected`; every other one must be 0. */
 function assertStats(actual: ServerStats, expected: Partial<ServerStats>): void {
@@ -149,56 +106,48 @@ Deno.test({
       });
       return { lines, wire: bytes(lines.map((line) => line + "\n").join("")) };
     });
-    const h = await startPool({ maxLine: 1 << 21 });
-    try {
-      await withTimeout(
-        Promise.all(plans.map(async ({ wire }) => {
-          const conn = await connectTo(h.port);
-          try {
-            for (const chunk of randomChunks(wire, random)) await writeAll(conn, chunk);
-          } finally {
-            conn.close();
-          }
-        })),
-        LIMIT_MS,
-        `${CLIENTS} clients sending`,
-      );
-      await waitFor(
-        `${CLIENTS} disconnects`,
-        () => h.log.text().split(" disconnected from ").length - 1 === CLIENTS,
-        () => h.log.text().slice(-2000),
-        LIMIT_MS,
-      );
-      const stats = await h.stop();
+    await using h = await startPool({ maxLine: 1 << 21 });
+    await withTimeout(
+      Promise.all(plans.map(async ({ wire }) => {
+        using conn = await connectTo(h.port);
+        for (const chunk of randomChunks(wire, random)) await writeAll(conn, chunk);
+      })),
+      LIMIT_MS,
+      `${CLIENTS} clients sending`,
+    );
+    await waitFor(
+      `${CLIENTS} disconnects`,
+      () => h.log.text().split(" disconnected from ").length - 1 === CLIENTS,
+      () => h.log.text().slice(-2000),
+      LIMIT_MS,
+    );
+    const stats = await h.stop();
 
-      const byClient = linesByClient(h.out.text());
-      assert.deepEqual(
-        [...byClient.keys()].sort((a, b) => a - b),
-        Array.from({ length: CLIENTS }, (_, i) => i),
-        "client numbers are 0 to 19, each once",
-      );
-      const seen = new Set<number>();
-      for (const [id, texts] of byClient) {
-        const k = Number(/^c(\d+)-/.exec(texts[0] ?? "")?.[1]);
-        assert.ok(!seen.has(k), `connection ${k} appears under two numbers`);
-        seen.add(k);
-        const expected = plans[k]?.lines ?? [];
-        assert.equal(texts.length, expected.length, `line count of client ${id}`);
-        texts.forEach((text, i) => {
-          if (text !== expected[i]) {
-            assert.fail(`client ${id} line ${i} differs from what c${k} sent`);
-          }
-        });
-      }
-      assertStats(stats, {
-        clients: CLIENTS,
-        lines: CLIENTS * LINES,
-        bytes: plans.reduce((sum, plan) => sum + plan.wire.length, 0),
+    const byClient = linesByClient(h.out.text());
+    assert.deepEqual(
+      [...byClient.keys()].sort((a, b) => a - b),
+      Array.from({ length: CLIENTS }, (_, i) => i),
+      "client numbers are 0 to 19, each once",
+    );
+    const seen = new Set<number>();
+    for (const [id, texts] of byClient) {
+      const k = Number(/^c(\d+)-/.exec(texts[0] ?? "")?.[1]);
+      assert.ok(!seen.has(k), `connection ${k} appears under two numbers`);
+      seen.add(k);
+      const expected = plans[k]?.lines ?? [];
+      assert.equal(texts.length, expected.length, `line count of client ${id}`);
+      texts.forEach((text, i) => {
+        if (text !== expected[i]) {
+          assert.fail(`client ${id} line ${i} differs from what c${k} sent`);
+        }
       });
-      assert.deepEqual(h.pool.stats, stats);
-    } finally {
-      await h.stop();
     }
+    assertStats(stats, {
+      clients: CLIENTS,
+      lines: CLIENTS * LINES,
+      bytes: plans.reduce((sum, plan) => sum + plan.wire.length, 0),
+    });
+    assert.deepEqual(h.server.stats, stats);
   },
 });
 
@@ -210,42 +159,38 @@ Deno.test({
   ignore: SKIP !== null,
   async fn(): Promise<void> {
     const CLIENTS = 8;
-    const h = await startPool({ drainTimeout: 20 });
+    await using h = await startPool({ drainTimeout: 20 });
+    using opened = new DisposableStack();
     const conns: Deno.TcpConn[] = [];
-    try {
-      for (let k = 0; k < CLIENTS; k++) {
-        conns.push(await connectTo(h.port));
-        await writeAll(conns[k] as Deno.TcpConn, bytes(`c${k}-l0-before\n`));
-      }
-      await waitFor("every client's first line", () => h.out.text().split("\n").length > CLIENTS);
-      await waitFor("the pool to count the clients", () => h.pool.stats.connected === CLIENTS);
-      const stopping = h.stop();
-      // The clients do not know of the shutdown: they go on, then leave.
-      await sleep(200);
-      await assertNotServed(h.port);
-      for (const [k, conn] of conns.entries()) {
-        const more = Array.from({ length: 100 }, (_, i) => `c${k}-l${i + 1}-after\n`).join("");
-        await writeAll(conn, bytes(more));
-        conn.close();
-      }
-      const stats = await stopping;
-      const byClient = linesByClient(h.out.text());
-      assert.equal(byClient.size, CLIENTS);
-      for (const texts of byClient.values()) {
-        const k = /^c(\d+)-/.exec(texts[0] ?? "")?.[1];
-        assert.deepEqual(texts, [
-          `c${k}-l0-before`,
-          ...Array.from({ length: 100 }, (_, i) => `c${k}-l${i + 1}-after`),
-        ]);
-      }
-      assert.equal(stats.clients, CLIENTS);
-      assert.equal(stats.lines, CLIENTS * 101);
-      assert.equal(stats.cutOff, 0);
-      assert.equal(stats.connected, 0);
-    } finally {
-      conns.forEach(closeQuietly);
-      await h.stop();
+    for (let k = 0; k < CLIENTS; k++) {
+      conns.push(opened.use(await connectTo(h.port)));
+      await writeAll(conns[k] as Deno.TcpConn, bytes(`c${k}-l0-before\n`));
     }
+    await waitFor("every client's first line", () => h.out.text().split("\n").length > CLIENTS);
+    await waitFor("the pool to count the clients", () => h.server.stats.connected === CLIENTS);
+    const stopping = h.stop();
+    // The clients do not know of the shutdown: they go on, then leave.
+    await sleep(200);
+    await assertNotServed(h.port);
+    for (const [k, conn] of conns.entries()) {
+      const more = Array.from({ length: 100 }, (_, i) => `c${k}-l${i + 1}-after\n`).join("");
+      await writeAll(conn, bytes(more));
+      conn.close();
+    }
+    const stats = await stopping;
+    const byClient = linesByClient(h.out.text());
+    assert.equal(byClient.size, CLIENTS);
+    for (const texts of byClient.values()) {
+      const k = /^c(\d+)-/.exec(texts[0] ?? "")?.[1];
+      assert.deepEqual(texts, [
+        `c${k}-l0-before`,
+        ...Array.from({ length: 100 }, (_, i) => `c${k}-l${i + 1}-after`),
+      ]);
+    }
+    assert.equal(stats.clients, CLIENTS);
+    assert.equal(stats.lines, CLIENTS * 101);
+    assert.equal(stats.cutOff, 0);
+    assert.equal(stats.connected, 0);
   },
 });
 
@@ -257,35 +202,31 @@ Deno.test({
   ignore: SKIP !== null,
   async fn(): Promise<void> {
     const CLIENTS = 6;
-    const h = await startPool({ drainTimeout: 0.3 });
+    await using h = await startPool({ drainTimeout: 0.3 });
+    using opened = new DisposableStack();
     const conns: Deno.TcpConn[] = [];
-    try {
-      for (let k = 0; k < CLIENTS; k++) {
-        conns.push(await connectTo(h.port));
-        await writeAll(conns[k] as Deno.TcpConn, bytes(`c${k}-l0-whole\nc${k}-l1-unfinished`));
-      }
-      // Bytes are counted when a connection ends; the whole lines show that
-      // each client has been read from.
-      await waitFor(
-        "every client's whole line, and the pool to count the clients",
-        () =>
-          h.out.text().split("-whole\n").length - 1 === CLIENTS &&
-          h.pool.stats.connected === CLIENTS,
-      );
-      const stats = await h.stop();
-      assert.equal(stats.cutOff, CLIENTS);
-      assert.equal(stats.cutOffBytes, stats.bytes);
-      assert.equal(stats.lines, 2 * CLIENTS);
-      const text = h.out.text();
-      for (let k = 0; k < CLIENTS; k++) {
-        assert.match(text, new RegExp(`^\\[client \\d+\\] c${k}-l0-whole$`, "m"));
-        assert.match(text, new RegExp(`^\\[client \\d+ partial\\] c${k}-l1-unfinished$`, "m"));
-      }
-      assert.equal(h.log.text().split("(drain-timeout)").length - 1, CLIENTS);
-    } finally {
-      conns.forEach(closeQuietly);
-      await h.stop();
+    for (let k = 0; k < CLIENTS; k++) {
+      conns.push(opened.use(await connectTo(h.port)));
+      await writeAll(conns[k] as Deno.TcpConn, bytes(`c${k}-l0-whole\nc${k}-l1-unfinished`));
     }
+    // Bytes are counted when a connection ends; the whole lines show that
+    // each client has been read from.
+    await waitFor(
+      "every client's whole line, and the pool to count the clients",
+      () =>
+        h.out.text().split("-whole\n").length - 1 === CLIENTS &&
+        h.server.stats.connected === CLIENTS,
+    );
+    const stats = await h.stop();
+    assert.equal(stats.cutOff, CLIENTS);
+    assert.equal(stats.cutOffBytes, stats.bytes);
+    assert.equal(stats.lines, 2 * CLIENTS);
+    const text = h.out.text();
+    for (let k = 0; k < CLIENTS; k++) {
+      assert.match(text, new RegExp(`^\\[client \\d+\\] c${k}-l0-whole$`, "m"));
+      assert.match(text, new RegExp(`^\\[client \\d+ partial\\] c${k}-l1-unfinished$`, "m"));
+    }
+    assert.equal(h.log.text().split("(drain-timeout)").length - 1, CLIENTS);
   },
 });
 
@@ -298,40 +239,36 @@ Deno.test({
   async fn(): Promise<void> {
     const CLIENTS = 10;
     const run = "0123456789abcdef";
-    const h = await startPool({ format: "json", run });
-    try {
-      await Promise.all(Array.from({ length: CLIENTS }, async (_, k) => {
-        const conn = await connectTo(h.port);
-        await writeAll(conn, bytes(Array.from({ length: 50 }, (_, i) => `c${k} ${i}\n`).join("")));
-        conn.close();
-      }));
-      await waitFor(
-        "every disconnect event",
-        () => h.out.text().split(`"type":"disconnect"`).length - 1 === CLIENTS,
-      );
-      await h.stop();
-      const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
-      const byClient = new Map<number, string[]>();
-      for (const record of records) {
-        const seen = byClient.get(record.client) ?? [];
-        seen.push(record.type === "message" ? `${record.seq}: ${record.text}` : record.type);
-        byClient.set(record.client, seen);
-        // Every Worker's records name the pool's one run.
-        assert.equal(record.run, run);
-      }
-      assert.deepEqual([...byClient.keys()].sort((a, b) => a - b), [...Array(CLIENTS).keys()]);
-      for (const seen of byClient.values()) {
-        const k = /^1: c(\d+) /.exec(seen[1] ?? "")?.[1];
-        assert.deepEqual(seen, [
-          "connect",
-          ...Array.from({ length: 50 }, (_, i) => `${i + 1}: c${k} ${i}`),
-          "disconnect",
-        ]);
-      }
-      assert.equal(h.log.text(), "", "json events go to the output, not the log");
-    } finally {
-      await h.stop();
+    await using h = await startPool({ format: "json", run });
+    await Promise.all(Array.from({ length: CLIENTS }, async (_, k) => {
+      const conn = await connectTo(h.port);
+      await writeAll(conn, bytes(Array.from({ length: 50 }, (_, i) => `c${k} ${i}\n`).join("")));
+      conn.close();
+    }));
+    await waitFor(
+      "every disconnect event",
+      () => h.out.text().split(`"type":"disconnect"`).length - 1 === CLIENTS,
+    );
+    await h.stop();
+    const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
+    const byClient = new Map<number, string[]>();
+    for (const record of records) {
+      const seen = byClient.get(record.client) ?? [];
+      seen.push(record.type === "message" ? `${record.seq}: ${record.text}` : record.type);
+      byClient.set(record.client, seen);
+      // Every Worker's records name the pool's one run.
+      assert.equal(record.run, run);
     }
+    assert.deepEqual([...byClient.keys()].sort((a, b) => a - b), [...Array(CLIENTS).keys()]);
+    for (const seen of byClient.values()) {
+      const k = /^1: c(\d+) /.exec(seen[1] ?? "")?.[1];
+      assert.deepEqual(seen, [
+        "connect",
+        ...Array.from({ length: 50 }, (_, i) => `${i + 1}: c${k} ${i}`),
+        "disconnect",
+      ]);
+    }
+    assert.equal(h.log.text(), "", "json events go to the output, not the log");
   },
 });
 
@@ -352,35 +289,32 @@ Deno.test({
         return chunk.length;
       },
     };
-    const h = await startPool({ ack: true }, held);
-    const conn = await connectTo(h.port);
-    try {
-      await writeAll(conn, bytes("held 1\nheld 2\n"));
-      const buffer = new Uint8Array(64);
-      const reading = conn.read(buffer);
-      const early = await Promise.race([
-        reading.then(() => "acknowledged"),
-        sleep(400).then(() => "silent"),
-      ]);
-      assert.equal(early, "silent", "an acknowledgment came while the main output held the lines");
-      gate.resolve();
-      const n = await withTimeout(reading, 10_000, "the acknowledgment");
-      assert.ok(n !== null);
-      // Acknowledged means written by the main thread's output.
-      const written = new TextDecoder().decode(concat(parts));
-      assert.equal(written, "[client 0] held 1\n[client 0] held 2\n");
-      const acks = buffer.subarray(0, n);
-      assert.ok(
-        [concat([encodeAck(1), encodeAck(2)]), encodeAck(2)].some((a) =>
-          a.length === acks.length && a.every((b, i) => b === acks[i])
-        ),
-        `acknowledgments: ${JSON.stringify(new TextDecoder().decode(acks))}`,
-      );
-    } finally {
-      gate.resolve();
-      closeQuietly(conn);
-      await h.stop();
-    }
+    await using h = await startPool({ ack: true }, { writer: held });
+    using conn = await connectTo(h.port);
+    // Disposed of before the pool, so that its stop can finish.
+    using release = new DisposableStack();
+    release.defer(() => gate.resolve());
+    await writeAll(conn, bytes("held 1\nheld 2\n"));
+    const buffer = new Uint8Array(64);
+    const reading = conn.read(buffer);
+    const early = await Promise.race([
+      reading.then(() => "acknowledged"),
+      sleep(400).then(() => "silent"),
+    ]);
+    assert.equal(early, "silent", "an acknowledgment came while the main output held the lines");
+    gate.resolve();
+    const n = await withTimeout(reading, 10_000, "the acknowledgment");
+    assert.ok(n !== null);
+    // Acknowledged means written by the main thread's output.
+    const written = new TextDecoder().decode(concat(parts));
+    assert.equal(written, "[client 0] held 1\n[client 0] held 2\n");
+    const acks = buffer.subarray(0, n);
+    assert.ok(
+      [concat([encodeAck(1), encodeAck(2)]), encodeAck(2)].some((a) =>
+        a.length === acks.length && a.every((b, i) => b === acks[i])
+      ),
+      `acknowledgments: ${JSON.stringify(new TextDecoder().decode(acks))}`,
+    );
   },
 });
 
@@ -388,39 +322,35 @@ Deno.test({
   name: nameUnless(SKIP, "WorkerPool pauses and resumes accepting in every worker"),
   ignore: SKIP !== null,
   async fn(): Promise<void> {
-    const h = await startPool();
-    try {
-      h.pool.pauseAccepting();
-      assert.equal(h.pool.paused, true);
-      await waitFor("every listener to close", async () => {
-        try {
-          (await connectTo(h.port)).close();
-          return false;
-        } catch (error) {
-          if (error instanceof Deno.errors.ConnectionRefused) return true;
-          // A connect racing a listener's close may be reset: look again.
-          if (error instanceof Deno.errors.ConnectionReset) return false;
-          throw error;
-        }
-      });
-      h.pool.resumeAccepting();
-      assert.equal(h.pool.paused, false);
-      await waitFor("a listener to take clients again", async () => {
-        try {
-          const conn = await connectTo(h.port);
-          await writeAll(conn, bytes("c0-l0-back\n"));
-          conn.close();
-          return true;
-        } catch {
-          return false;
-        }
-      });
-      await waitFor("the line", () => h.out.text().includes("] c0-l0-back\n"));
-      await sleep(200); // a Worker that failed to bind again would say so by now
-      assert.equal(h.pool.paused, false, h.log.text());
-    } finally {
-      await h.stop();
-    }
+    await using h = await startPool();
+    h.server.pauseAccepting();
+    assert.equal(h.server.paused, true);
+    await waitFor("every listener to close", async () => {
+      try {
+        (await connectTo(h.port)).close();
+        return false;
+      } catch (error) {
+        if (error instanceof Deno.errors.ConnectionRefused) return true;
+        // A connect racing a listener's close may be reset: look again.
+        if (error instanceof Deno.errors.ConnectionReset) return false;
+        throw error;
+      }
+    });
+    h.server.resumeAccepting();
+    assert.equal(h.server.paused, false);
+    await waitFor("a listener to take clients again", async () => {
+      try {
+        const conn = await connectTo(h.port);
+        await writeAll(conn, bytes("c0-l0-back\n"));
+        conn.close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    await waitFor("the line", () => h.out.text().includes("] c0-l0-back\n"));
+    await sleep(200); // a Worker that failed to bind again would say so by now
+    assert.equal(h.server.paused, false, h.log.text());
   },
 });
 
@@ -429,26 +359,22 @@ Deno.test({
   ignore: SKIP !== null,
   async fn(): Promise<void> {
     // A listener without SO_REUSEPORT: nobody else can join it.
-    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    try {
-      const pool = new WorkerPool(new BatchWriter(new MemoryWriter()), new LogSink(), {
-        host: "127.0.0.1",
-        port: taken.addr.port,
-        workers: 2,
-      });
-      await assert.rejects(pool.listen(), (error: unknown) => {
-        assert.ok(error instanceof ListenError);
-        assert.equal(
-          error.message,
-          `Cannot listen on 127.0.0.1:${taken.addr.port}: address already in use`,
-        );
-        return true;
-      });
-      // The Workers are gone: shutting down has nobody to wait for.
-      assertStats(await withTimeout(pool.shutdown(), 5000, "shutdown"), {});
-    } finally {
-      taken.close();
-    }
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const pool = new WorkerPool(new BatchWriter(new MemoryWriter()), new LogSink(), {
+      host: "127.0.0.1",
+      port: taken.addr.port,
+      workers: 2,
+    });
+    await assert.rejects(pool.listen(), (error: unknown) => {
+      assert.ok(error instanceof ListenError);
+      assert.equal(
+        error.message,
+        `Cannot listen on 127.0.0.1:${taken.addr.port}: address already in use`,
+      );
+      return true;
+    });
+    // The Workers are gone: shutting down has nobody to wait for.
+    assertStats(await withTimeout(pool.shutdown(), 5000, "shutdown"), {});
   },
 });
 
@@ -461,25 +387,21 @@ Deno.test({
   async fn(): Promise<void> {
     // The first pool's sockets all set SO_REUSEPORT, as the second's would:
     // the system alone would let them share the port.
-    const first = await startPool();
-    try {
-      const second = new WorkerPool(new BatchWriter(new MemoryWriter()), new LogSink(), {
-        host: "127.0.0.1",
-        port: first.port,
-        workers: 2,
-      });
-      await assert.rejects(second.listen(), (error: unknown) => {
-        assert.ok(error instanceof ListenError);
-        assert.equal(
-          error.message,
-          `Cannot listen on 127.0.0.1:${first.port}: address already in use`,
-        );
-        return true;
-      });
-      assertStats(await withTimeout(second.shutdown(), 5000, "shutdown"), {});
-    } finally {
-      await first.stop();
-    }
+    await using first = await startPool();
+    const second = new WorkerPool(new BatchWriter(new MemoryWriter()), new LogSink(), {
+      host: "127.0.0.1",
+      port: first.port,
+      workers: 2,
+    });
+    await assert.rejects(second.listen(), (error: unknown) => {
+      assert.ok(error instanceof ListenError);
+      assert.equal(
+        error.message,
+        `Cannot listen on 127.0.0.1:${first.port}: address already in use`,
+      );
+      return true;
+    });
+    assertStats(await withTimeout(second.shutdown(), 5000, "shutdown"), {});
   },
 });
 
@@ -617,31 +539,28 @@ Deno.test({
   name: nameUnless(SKIP, "WorkerPool applies --allow/--deny rules in every worker"),
   ignore: SKIP !== null,
   async fn(): Promise<void> {
-    const h = await startPool({
+    await using h = await startPool({
       allow: [parseCidr("127.0.0.0/8", "allow")],
       deny: [parseCidr("127.0.0.1", "deny")],
     });
-    try {
-      // Several connects, so that more than one Worker is likely to see one.
-      for (let i = 0; i < 6; i++) {
-        const conn = await connectTo(h.port);
-        const said = await withTimeout(
-          readToEnd(conn).catch(() => new Uint8Array(0)),
-          5000,
-          "the denied connection to close",
-        );
-        assert.equal(
-          new TextDecoder().decode(said),
-          "linehub-server: refused (denied): denied by --allow/--deny\n",
-        );
-        conn.close();
-      }
-      await waitFor("six refusals", () => h.log.text().split("denied by").length - 1 === 6);
-      assert.doesNotMatch(h.log.text(), /connected from/);
-    } finally {
-      const stats = await h.stop();
-      assert.equal(stats.refusedDenied, 6);
-      assert.equal(stats.clients, 0);
+    // Several connects, so that more than one Worker is likely to see one.
+    for (let i = 0; i < 6; i++) {
+      using conn = await connectTo(h.port);
+      const said = await withTimeout(
+        readToEnd(conn).catch(() => new Uint8Array(0)),
+        5000,
+        "the denied connection to close",
+      );
+      assert.equal(
+        new TextDecoder().decode(said),
+        "linehub-server: refused (denied): denied by --allow/--deny\n",
+      );
+      conn.close();
     }
+    await waitFor("six refusals", () => h.log.text().split("denied by").length - 1 === 6);
+    assert.doesNotMatch(h.log.text(), /connected from/);
+    const stats = await h.stop();
+    assert.equal(stats.refusedDenied, 6);
+    assert.equal(stats.clients, 0);
   },
 });
