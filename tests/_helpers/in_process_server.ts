@@ -40,6 +40,9 @@ export interface ServerHarness<Server> extends AsyncDisposable {
   readonly log: LogSink;
   /** The loopback port it listens on. */
   readonly port: number;
+  /** Resolves once it has stopped accepting (closed its listeners, every
+   * Worker's for a pool), after `stop` began. */
+  readonly stoppedAccepting: Promise<void>;
   /** Shuts down once (later calls, and disposal, give the same result) and
    * waits for `serve` to end. */
   stop(): Promise<ServerStats>;
@@ -78,6 +81,7 @@ function harness<Server extends Servable>(
     server,
     ...parts,
     port,
+    stoppedAccepting: serving,
     stop,
     async [Symbol.asyncDispose](): Promise<void> {
       await stop();

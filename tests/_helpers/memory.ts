@@ -53,3 +53,39 @@ export class LogSink implements ChunkSink {
     return this.#text;
   }
 }
+
+/**
+ * A ByteWriter that takes nothing until released, like a paused pager: each
+ * write is recorded as given at once and completes only after
+ * {@linkcode HeldWriter.release}. What it was given shows how far the server
+ * got; what it wrote, what came out once the output moved.
+ */
+export class HeldWriter implements ByteWriter {
+  #gate = Promise.withResolvers<void>();
+  #given: Uint8Array[] = [];
+  #written: Uint8Array[] = [];
+
+  async write(chunk: Uint8Array): Promise<number> {
+    // Copied, as in MemoryWriter.
+    const copy = chunk.slice();
+    this.#given.push(copy);
+    await this.#gate.promise;
+    this.#written.push(copy);
+    return chunk.length;
+  }
+
+  /** Lets every write, waiting or to come, complete. */
+  release(): void {
+    this.#gate.resolve();
+  }
+
+  /** Everything handed to it so far, written or still held, as text. */
+  givenText(): string {
+    return decoder.decode(concat(this.#given));
+  }
+
+  /** Everything it has written (after `release`), as text. */
+  writtenText(): string {
+    return decoder.decode(concat(this.#written));
+  }
+}

@@ -43,6 +43,11 @@ export async function readExactly(conn: Deno.Conn, count: number): Promise<Uint8
   return out;
 }
 
+/** Time for bytes a peer has already sent to cross the loopback: a bound on
+ * delivery, for checking that nothing was sent once the sender has
+ * certainly reached the point where it would have sent it. */
+export const LOOPBACK_MS = 100;
+
 /** Connects to `hostname:port` over TCP. */
 export function connectTo(port: number, hostname = "127.0.0.1"): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname, port, transport: "tcp" });
@@ -69,6 +74,31 @@ export function freePort(hostname = "127.0.0.1"): number {
   const { port } = listener.addr;
   listener.close();
   return port;
+}
+
+/** How many sockets listen on TCP `port` by the kernel's socket table (one
+ * for each Worker of a pool sharing it); null where the table cannot be
+ * read (not Linux). Reading it connects to nothing, so it does not use up a
+ * one-shot listener's only client. */
+export async function listenerCount(port: number): Promise<number | null> {
+  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+  let seen = false;
+  let count = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(table);
+    } catch {
+      continue;
+    }
+    seen = true;
+    for (const line of text.split("\n").slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      // State 0A is LISTEN.
+      if (local?.endsWith(`:${portHex}`) && state === "0A") count++;
+    }
+  }
+  return seen ? count : null;
 }
 
 /** Whether a listener can be bound on `hostname` (e.g. `::1` on a host

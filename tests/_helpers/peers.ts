@@ -14,6 +14,7 @@ import {
   runProgram,
   type ServerProcess,
 } from "./process.ts";
+import { listenerCount } from "./net.ts";
 import { sleep, WAIT_TIMEOUT_MS, waitFor } from "./wait.ts";
 
 /** Pause between two attempts of a client whose peer's listener cannot be
@@ -33,28 +34,6 @@ export async function findOpenbsdNetcat(): Promise<string | null> {
     }
   }
   return null;
-}
-
-/** Whether the kernel's socket table shows a TCP listener on `port`; null
- * when the table cannot be read (not Linux). */
-async function listeningInProcTable(port: number): Promise<boolean | null> {
-  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
-  let seen = false;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(table);
-    } catch {
-      continue;
-    }
-    seen = true;
-    for (const line of text.split("\n").slice(1)) {
-      const [, local, , state] = line.trim().split(/\s+/);
-      // State 0A is LISTEN.
-      if (local?.endsWith(`:${portHex}`) && state === "0A") return true;
-    }
-  }
-  return seen ? false : null;
 }
 
 /** Whether a TCP connect to `port` on `hostname` succeeds (the connection is
@@ -86,7 +65,8 @@ export async function waitForListener(
   peer.process.status.then(() => exited = true);
   let visible = true;
   await waitFor(`something to listen on port ${port}`, async () => {
-    let listening = await listeningInProcTable(port);
+    const listeners = await listenerCount(port);
+    let listening = listeners === null ? null : listeners > 0;
     if (listening === null) {
       if (probe === undefined) {
         visible = false;

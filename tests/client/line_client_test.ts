@@ -664,7 +664,7 @@ Deno.test("ack: connections closed before anything is acknowledged use up the re
   const resetting = (async () => {
     for (let i = 0; i < 3; i++) {
       const conn = await listener.accept();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       conn.close();
     }
   })();

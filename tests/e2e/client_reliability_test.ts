@@ -14,6 +14,7 @@ import {
   freePort,
   type ProcessResult,
   type ServerProcess,
+  sleep,
   spawnClient,
   startServer,
   waitFor,
@@ -179,7 +180,7 @@ for (const mode of [[], ["--ack"]]) {
       const talking = (async () => {
         while (sending) {
           await conn.send("data nobody reads\n").catch(() => sending = false);
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await sleep(20);
         }
       })();
       const result = await client.finished();

@@ -26,6 +26,7 @@ import {
   hasCommand,
   type ProcessResult,
   type RunningProgram,
+  sleep,
   spawnProgram,
   type TestCertificates,
   testCertificates,
@@ -84,7 +85,7 @@ async function exchange(
   input: string,
 ): Promise<{ client: ProcessResult; peer: ProcessResult }> {
   if (!await waitForListener(port, peer)) {
-    await new Promise((resolve) => setTimeout(resolve, BLIND_WAIT_MS));
+    await sleep(BLIND_WAIT_MS);
   }
   const client = spawnProgram(DENO, clientScriptArgs(clientArgs), { stdin: "piped" });
   try {
@@ -108,7 +109,7 @@ async function refusedBy(
   clientArgs: string[],
 ): Promise<ProcessResult> {
   if (!await waitForListener(port, peer)) {
-    await new Promise((resolve) => setTimeout(resolve, BLIND_WAIT_MS));
+    await sleep(BLIND_WAIT_MS);
   }
   const client = spawnProgram(DENO, clientScriptArgs(clientArgs), { stdin: "piped" });
   try {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
 import type { ByteWriter } from "../../lib/io/types.ts";
-import { concat, seededRandom } from "../_helpers/mod.ts";
+import { concat, seededRandom, waitFor } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -509,7 +509,7 @@ Deno.test("BatchWriter keeps the data through a stall the retry policy allows, a
   });
   const text = Array.from({ length: 10 }, (_, i) => `line ${i}\n`).join("");
   writer.write(text);
-  await waitUntil(() => disk.attempts >= 3);
+  await waitFor("three attempts at the full disk", () => disk.attempts >= 3);
   assert.equal(writer.stalled, true);
   assert.equal(writer.backlogged, true, "a stalled writer must hold its producers back");
   assert.equal(writer.pendingBytes, text.length);
@@ -532,7 +532,7 @@ Deno.test("BatchWriter giveUp() ends a stall: onError counts the bytes never wri
     onError: (_error, bytes) => lost.push(bytes),
   });
   writer.write("held line\n");
-  await waitUntil(() => writer.stalled);
+  await waitFor("the writer to stall", () => writer.stalled);
   const flushing = writer.flush();
   writer.giveUp(); // cuts the 60 s wait short
   await assert.rejects(flushing, /No space left on device/);
@@ -550,11 +550,3 @@ Deno.test("BatchWriter without a retry policy fails at the first error, counting
   assert.equal(disk.attempts, 1);
   assert.deepEqual(lost, [8]);
 });
-
-/** Polls `condition` on timers (the writer's retries run on timers too). */
-async function waitUntil(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  assert.ok(condition(), "condition not reached in 1000 polls");
-}

@@ -12,7 +12,6 @@ import assert from "node:assert/strict";
 import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { formatHostPort } from "../../lib/net/address.ts";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
-import type { ByteWriter } from "../../lib/io/types.ts";
 import { encodeHelloLine } from "../../lib/wire/hello_line.ts";
 import type { ClientHandle, ClientObserver } from "../../lib/server/client_handle.ts";
 import {
@@ -23,7 +22,9 @@ import {
   concat,
   connectTo,
   hasCommand,
+  HeldWriter,
   LogSink,
+  LOOPBACK_MS,
   MemoryWriter,
   nameUnless,
   noIPv6Reason,
@@ -150,7 +151,8 @@ Deno.test("server strips CRLF line endings, even split between writes, and shows
   conn.setNoDelay(true);
   await accepted(h, conn, 0);
   await writeAll(conn, bytes("dos line\r\nsplit crlf\r"));
-  await sleep(5);
+  // The server has read the first write, so the CR and its LF come in two.
+  await outputShows(h, "[client 0] dos line\n");
   await writeAll(conn, bytes("\nbare\rcr\n\r\nlast\r\n"));
   conn.close();
   await h.stop();
@@ -167,7 +169,8 @@ Deno.test("server in raw format keeps the CR of CRLF lines, as nc -lk shows them
   conn.setNoDelay(true);
   await accepted(h, conn, 0);
   await writeAll(conn, bytes("dos line\r\nsplit crlf\r"));
-  await sleep(5);
+  // The server has read the first write, so the CR and its LF come in two.
+  await outputShows(h, "dos line\r\n");
   await writeAll(conn, bytes("\nunix\n12345678\r\n\r\n"));
   conn.close();
   await h.stop();
@@ -476,15 +479,7 @@ Deno.test({
 
 Deno.test("server cuts off a client held up by a stalled output at the drain deadline", async () => {
   // An output that takes nothing until released, like a paused pager.
-  const gate = Promise.withResolvers<void>();
-  const written: Uint8Array[] = [];
-  const stalled: ByteWriter = {
-    async write(chunk): Promise<number> {
-      await gate.promise;
-      written.push(chunk.slice());
-      return chunk.length;
-    },
-  };
+  const stalled = new HeldWriter();
   {
     await using h = startLineServer({ drainTimeout: 0.3 }, {
       writer: stalled,
@@ -494,7 +489,7 @@ Deno.test("server cuts off a client held up by a stalled output at the drain dea
     using conn = await connectTo(h.port);
     // Disposed of before the server, so that its stop can finish.
     using release = new DisposableStack();
-    release.defer(() => gate.resolve());
+    release.defer(() => stalled.release());
     // Far more than the output may hold, so the server stops reading this client.
     await writeAll(conn, bytes(("x".repeat(99) + "\n").repeat(2000)));
     await waitFor("the output to be backlogged", () => output.backlogged);
@@ -506,12 +501,12 @@ Deno.test("server cuts off a client held up by a stalled output at the drain dea
     );
     assert.equal(server.stats.cutOff, 1);
     assert.match(log.text(), /client 0 disconnected from .* \(drain-timeout\)/);
-    gate.resolve();
+    stalled.release();
     const stats = await stopping;
     assert.equal(stats.cutOff, 1);
   }
   // What was received still comes out once the output moves, in whole lines.
-  const lines = new TextDecoder().decode(concat(written)).split("\n");
+  const lines = stalled.writtenText().split("\n");
   assert.equal(lines.pop(), "");
   assert.ok(lines.length > 40, `only ${lines.length} lines written`);
   for (const line of lines) assert.match(line, /^\[client 0( partial)?\] x+$/);
@@ -600,29 +595,25 @@ Deno.test("with ack, counts are per connection and include a final partial line"
 });
 
 Deno.test("with ack, nothing is acknowledged before the output has written it", async () => {
-  const gate = Promise.withResolvers<void>();
-  const written: string[] = [];
-  const held: ByteWriter = {
-    async write(chunk): Promise<number> {
-      await gate.promise;
-      written.push(new TextDecoder().decode(chunk));
-      return chunk.length;
-    },
-  };
+  const held = new HeldWriter();
   await using h = startLineServer({ ack: true }, { writer: held });
   using conn = await connectTo(h.port);
   // Disposed of before the server, so that its stop can finish.
   using release = new DisposableStack();
-  release.defer(() => gate.resolve());
+  release.defer(() => held.release());
   await writeAll(conn, bytes("held\n"));
+  const reading = conn.read(new Uint8Array(64));
+  // Once the output has been handed the line, an acknowledgment sent too
+  // early is already on its way: what is left is only the loopback.
+  await waitFor("the output to be handed the line", () => held.givenText().includes("held"));
   const early = await Promise.race([
-    conn.read(new Uint8Array(64)).then(() => "acknowledged"),
-    sleep(300).then(() => "silent"),
+    reading.then(() => "acknowledged"),
+    sleep(LOOPBACK_MS).then(() => "silent"),
   ]);
   assert.equal(early, "silent", "an acknowledgment came while the output held the line");
-  gate.resolve();
+  held.release();
   // The read started above is still pending and receives the acknowledgment.
-  await waitFor("the line to be written", () => written.join("").includes("held"));
+  await waitFor("the line to be written", () => held.writtenText().includes("held"));
 });
 
 const SESSION = "0123456789abcdef";

@@ -19,7 +19,7 @@ import {
   runOperatorConsole,
 } from "../../lib/server/operator_console.ts";
 import type { ClientInfo } from "../../lib/format/message_formatter.ts";
-import { bytes, withTimeout } from "../_helpers/mod.ts";
+import { bytes, waitFor, withTimeout } from "../_helpers/mod.ts";
 
 /** A client handle that remembers whether it was kicked. */
 function fakeClient(
@@ -365,7 +365,7 @@ Deno.test("The console stops when told to, even while waiting for a line", async
   };
   const target = new FakeTarget();
   const done = runOperatorConsole(stdin, contextFor(target), () => {}, controller.signal);
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitFor("the console to wait for its second line", () => reads === 2);
   controller.abort();
   await withTimeout(done, 2000, "the console to stop on abort");
   assert.deepEqual(target.broadcasts, ["one"]);

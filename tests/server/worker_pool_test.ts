@@ -15,7 +15,6 @@ import { parseCidr } from "../../lib/net/access_list.ts";
 import assert from "node:assert/strict";
 import { encodeAck } from "../../lib/wire/ack_protocol.ts";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
-import type { ByteWriter } from "../../lib/io/types.ts";
 import { ListenError, type ServerStats } from "../../lib/server/line_server.ts";
 import { MainThreadOutput } from "../../lib/server/workers/_worker.ts";
 import {
@@ -29,7 +28,10 @@ import {
   concat,
   connectTo,
   DENO,
+  HeldWriter,
+  listenerCount,
   LogSink,
+  LOOPBACK_MS,
   MemoryWriter,
   nameUnless,
   randomInt,
@@ -39,6 +41,7 @@ import {
   seededRandom,
   sleep,
   startPool,
+  WAIT_TIMEOUT_MS,
   waitFor,
   withTimeout,
   writeAll,
@@ -170,7 +173,7 @@ Deno.test({
     await waitFor("the pool to count the clients", () => h.server.stats.connected === CLIENTS);
     const stopping = h.stop();
     // The clients do not know of the shutdown: they go on, then leave.
-    await sleep(200);
+    await withTimeout(h.stoppedAccepting, WAIT_TIMEOUT_MS, "every Worker to stop accepting");
     await assertNotServed(h.port);
     for (const [k, conn] of conns.entries()) {
       const more = Array.from({ length: 100 }, (_, i) => `c${k}-l${i + 1}-after\n`).join("");
@@ -279,34 +282,32 @@ Deno.test({
   ),
   ignore: SKIP !== null,
   async fn(): Promise<void> {
-    // The main thread's output holds everything until the gate opens.
-    const gate = Promise.withResolvers<void>();
-    const parts: Uint8Array[] = [];
-    const held: ByteWriter = {
-      async write(chunk): Promise<number> {
-        await gate.promise;
-        parts.push(chunk.slice());
-        return chunk.length;
-      },
-    };
+    // The main thread's output holds everything until released.
+    const held = new HeldWriter();
     await using h = await startPool({ ack: true }, { writer: held });
     using conn = await connectTo(h.port);
     // Disposed of before the pool, so that its stop can finish.
     using release = new DisposableStack();
-    release.defer(() => gate.resolve());
+    release.defer(() => held.release());
     await writeAll(conn, bytes("held 1\nheld 2\n"));
     const buffer = new Uint8Array(64);
     const reading = conn.read(buffer);
+    // Once the main output has been handed a line, a Worker's acknowledgment
+    // sent too early is already on its way: what is left is only the loopback.
+    await waitFor(
+      "the main output to be handed the first line",
+      () => held.givenText().includes("held 1"),
+    );
     const early = await Promise.race([
       reading.then(() => "acknowledged"),
-      sleep(400).then(() => "silent"),
+      sleep(LOOPBACK_MS).then(() => "silent"),
     ]);
     assert.equal(early, "silent", "an acknowledgment came while the main output held the lines");
-    gate.resolve();
+    held.release();
     const n = await withTimeout(reading, 10_000, "the acknowledgment");
     assert.ok(n !== null);
     // Acknowledged means written by the main thread's output.
-    const written = new TextDecoder().decode(concat(parts));
+    const written = held.writtenText();
     assert.equal(written, "[client 0] held 1\n[client 0] held 2\n");
     const acks = buffer.subarray(0, n);
     assert.ok(
@@ -349,7 +350,12 @@ Deno.test({
       }
     });
     await waitFor("the line", () => h.out.text().includes("] c0-l0-back\n"));
-    await sleep(200); // a Worker that failed to bind again would say so by now
+    // A Worker that failed to bind again would be missing here, and report
+    // itself paused.
+    await waitFor(
+      "every Worker to listen again",
+      async () => await listenerCount(h.port) === h.server.workers,
+    );
     assert.equal(h.server.paused, false, h.log.text());
   },
 });
@@ -522,6 +528,8 @@ Deno.test("MainThreadOutput reports a write done only once the main thread confi
     done = true;
     return n;
   });
+  // Time for a write that does not wait for the main thread to resolve: no
+  // event marks that it never will.
   await sleep(20);
   assert.equal(done, false, "done before the main thread said so");
   assert.deepEqual(sent, [bytes("one\n")]);
