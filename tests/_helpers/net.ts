@@ -8,8 +8,9 @@
 
 import net from "node:net";
 import { closeQuietly, concatBytes, writeAll } from "../../lib/io/mod.ts";
+import { formatHostPort } from "../../lib/net/mod.ts";
 import { bytes } from "./memory.ts";
-import { WAIT_TIMEOUT_MS, withTimeout } from "./wait.ts";
+import { waitFor } from "./wait.ts";
 
 /** Writes all of `data`; the one the program itself uses (a Deno.Conn is a ByteWriter). */
 export { writeAll };
@@ -112,10 +113,22 @@ export function canListenOn(hostname: string): boolean {
   }
 }
 
-/** Connects after shutdown began: the connection must fail or be closed
- * unserved (a connect racing the listener's close may be reset instead of
- * refused). */
-export async function assertNotServed(port: number, hostname = "127.0.0.1"): Promise<void> {
+/**
+ * Connects to a server that must not take new clients (shutting down,
+ * paused, holding off while its output is stuck) and fails if it serves
+ * this one. Refused, reset (a connect racing the listener's close may be
+ * reset instead of refused), or accepted and closed without a byte is not
+ * served. In log mode the server sends a client nothing, so the socket alone
+ * cannot tell a served connection from one about to be closed: `log`, the
+ * server's log so far, decides, since serving a client starts with its
+ * connect event, and a served connection fails at once rather than by
+ * timing out.
+ */
+export async function assertNotServed(
+  port: number,
+  log: () => string,
+  hostname = "127.0.0.1",
+): Promise<void> {
   let conn: Deno.TcpConn;
   try {
     conn = await connectTo(port, hostname);
@@ -126,18 +139,28 @@ export async function assertNotServed(port: number, hostname = "127.0.0.1"): Pro
     ) return;
     throw error;
   }
+  const from = formatHostPort(conn.localAddr.hostname, conn.localAddr.port);
+  const served = new RegExp(`^client \\d+ .*connected from ${RegExp.escape(from)}( |$)`, "m");
+  let closed = false;
+  const reading = conn.read(new Uint8Array(1)).then((n) => n, (error) => {
+    if (error instanceof Deno.errors.ConnectionReset) return null;
+    throw error;
+  }).finally(() => closed = true);
   try {
-    const n = await withTimeout(
-      conn.read(new Uint8Array(1)).catch((error) => {
-        if (error instanceof Deno.errors.ConnectionReset) return null;
-        throw error;
-      }),
-      WAIT_TIMEOUT_MS,
+    await waitFor(
       "a connection made after shutdown to be closed",
+      () => closed || served.test(log()),
+      () => `the server's log:\n${log()}`,
     );
-    if (n !== null) throw new Error("A connection made after shutdown was served");
+    const event = served.exec(log());
+    if (event !== null) {
+      throw new Error(`A connection made after shutdown was served: ${event[0]}`);
+    }
+    if (await reading !== null) throw new Error("A connection made after shutdown was served");
   } finally {
     conn.close();
+    // Settled by now, or by the close: only its outcome above matters.
+    await reading.catch(() => {});
   }
 }
 

@@ -365,7 +365,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
         server,
         `linehub-server: ${signal}: no longer accepting; waiting up to 5 s for 1 connected client\n`,
       );
-      await assertNotServed(server.port);
+      await assertNotServed(server.port, () => server.stderrSoFar());
       await finish(conn, "three\nfour");
       const result = await server.finished();
       assert.equal(result.code, 0);
@@ -728,7 +728,7 @@ Deno.test({
           "holding (17|35) bytes, not accepting clients, retrying every 1 s",
       ),
     );
-    await assertNotServed(server.port);
+    await assertNotServed(server.port, () => server.stderrSoFar());
     await inside("rm", `${dir}/filler`);
     await stderrShows(server, `linehub-server: output "${file}" writable again\n`);
     await stderrShows(server, "linehub-server: accepting clients again\n");

@@ -399,7 +399,7 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
   await writeAll(conn, bytes("first\n"));
   await outputShows(h, "[client 0] first\n");
   const stopping = h.stop();
-  await assertNotServed(h.port);
+  await assertNotServed(h.port, () => h.log.text());
   await writeAll(conn, bytes("second\nthird"));
   conn.close();
   const stats = await stopping;
@@ -717,7 +717,7 @@ Deno.test("pauseAccepting refuses new clients while connected ones go on; resume
   await accepted(h, early, 0);
   h.server.pauseAccepting();
   assert.equal(h.server.paused, true);
-  await assertNotServed(h.port);
+  await assertNotServed(h.port, () => h.log.text());
   await writeAll(early, bytes("still heard\n"));
   await outputShows(h, "[client 0] still heard\n");
   h.server.resumeAccepting();

@@ -174,7 +174,7 @@ Deno.test({
     const stopping = h.stop();
     // The clients do not know of the shutdown: they go on, then leave.
     await withTimeout(h.stoppedAccepting, WAIT_TIMEOUT_MS, "every Worker to stop accepting");
-    await assertNotServed(h.port);
+    await assertNotServed(h.port, () => h.log.text());
     for (const [k, conn] of conns.entries()) {
       const more = Array.from({ length: 100 }, (_, i) => `c${k}-l${i + 1}-after\n`).join("");
       await writeAll(conn, bytes(more));
