@@ -78,11 +78,20 @@ export function freePort(hostname = "127.0.0.1"): number {
 }
 
 /** How many sockets listen on TCP `port` by the kernel's socket table (one
- * for each Worker of a pool sharing it); null where the table cannot be
- * read (not Linux). Reading it connects to nothing, so it does not use up a
- * one-shot listener's only client. */
-export async function listenerCount(port: number): Promise<number | null> {
-  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+ * for each Worker of a pool sharing it), on the IPv4 address `hostname` if
+ * given (another program may listen on the same port on another address),
+ * on any address otherwise; null where the table cannot be read (not
+ * Linux). Reading it connects to nothing, so it does not use up a one-shot
+ * listener's only client. */
+export async function listenerCount(port: number, hostname?: string): Promise<number | null> {
+  const hex = (value: number, digits: number): string =>
+    value.toString(16).toUpperCase().padStart(digits, "0");
+  // The table shows an IPv4 address as one number in the host's byte order
+  // (little-endian on the machines this runs on): 127.0.0.1 is 0100007F.
+  const address = hostname === undefined
+    ? ""
+    : hostname.split(".").reverse().map((part) => hex(Number(part), 2)).join("");
+  const local = `${address}:${hex(port, 4)}`;
   let seen = false;
   let count = 0;
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
@@ -94,9 +103,10 @@ export async function listenerCount(port: number): Promise<number | null> {
     }
     seen = true;
     for (const line of text.split("\n").slice(1)) {
-      const [, local, , state] = line.trim().split(/\s+/);
+      const [, where, , state] = line.trim().split(/\s+/);
       // State 0A is LISTEN.
-      if (local?.endsWith(`:${portHex}`) && state === "0A") count++;
+      const matches = address === "" ? where?.endsWith(local) : where === local;
+      if (matches && state === "0A") count++;
     }
   }
   return seen ? count : null;

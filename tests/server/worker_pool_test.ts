@@ -352,9 +352,11 @@ Deno.test({
     await waitFor("the line", () => h.out.text().includes("] c0-l0-back\n"));
     // A Worker that failed to bind again would be missing here, and report
     // itself paused.
+    let listening: number | null = null;
     await waitFor(
       "every Worker to listen again",
-      async () => await listenerCount(h.port) === h.server.workers,
+      async () => (listening = await listenerCount(h.port, "127.0.0.1")) === h.server.workers,
+      () => `${listening} listening; the log:\n${h.log.text()}`,
     );
     assert.equal(h.server.paused, false, h.log.text());
   },
