@@ -77,13 +77,18 @@ export function freePort(hostname = "127.0.0.1"): number {
   return port;
 }
 
-/** How many sockets listen on TCP `port` by the kernel's socket table (one
- * for each Worker of a pool sharing it), on the IPv4 address `hostname` if
- * given (another program may listen on the same port on another address),
- * on any address otherwise; null where the table cannot be read (not
- * Linux). Reading it connects to nothing, so it does not use up a one-shot
+/** How many sockets listen on TCP `port` (one for each Worker of a pool
+ * sharing it), on the IPv4 address `hostname` if given (another program may
+ * listen on the same port on another address), on any address otherwise.
+ * Read from the kernel's socket table, which Deno opens only with
+ * --allow-all, or else from `ss` (iproute2); null where neither can be
+ * read. Looking connects to nothing, so it does not use up a one-shot
  * listener's only client. */
 export async function listenerCount(port: number, hostname?: string): Promise<number | null> {
+  return await listenersInProcTable(port, hostname) ?? await listenersBySs(port, hostname);
+}
+
+async function listenersInProcTable(port: number, hostname?: string): Promise<number | null> {
   const hex = (value: number, digits: number): string =>
     value.toString(16).toUpperCase().padStart(digits, "0");
   // The table shows an IPv4 address as one number in the host's byte order
@@ -110,6 +115,29 @@ export async function listenerCount(port: number, hostname?: string): Promise<nu
     }
   }
   return seen ? count : null;
+}
+
+async function listenersBySs(port: number, hostname?: string): Promise<number | null> {
+  let stdout: Uint8Array;
+  try {
+    const result = await new Deno.Command("ss", {
+      args: ["-Hltn", `sport = :${port}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!result.success) return null;
+    stdout = result.stdout;
+  } catch {
+    return null; // not installed, or not allowed to run
+  }
+  // State, Recv-Q, Send-Q, then the local address: 127.0.0.1:8888.
+  const locals = new TextDecoder().decode(stdout).split("\n")
+    .map((line) => line.trim().split(/\s+/)[3])
+    .filter((local) => local !== undefined);
+  return hostname === undefined
+    ? locals.length
+    : locals.filter((local) => local === `${hostname}:${port}`).length;
 }
 
 /** Whether a listener can be bound on `hostname` (e.g. `::1` on a host
