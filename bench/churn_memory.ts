@@ -17,7 +17,7 @@
 
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { connectAndReset } from "../tests/_net.ts";
+import { connectAndReset } from "../tests/_helpers/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const { values, positionals } = parseArgs({

@@ -28,7 +28,7 @@
 
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
-import { hasCommand } from "../tests/_process.ts";
+import { hasCommand } from "../tests/_helpers/mod.ts";
 import { ByteCounter } from "./byte_count.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload, HASH, LINE_BYTES } from "./load.ts";

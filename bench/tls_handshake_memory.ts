@@ -29,9 +29,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { testCertificates } from "../tests/_certs.ts";
-import { clientHello } from "../tests/_client_hello.ts";
-import { type ServerProcess, startServer } from "../tests/_process.ts";
+import {
+  clientHello,
+  type ServerProcess,
+  sleep,
+  startServer,
+  testCertificates,
+} from "../tests/_helpers/mod.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { closeQuietly } from "../lib/io/close_quietly.ts";
 
@@ -72,10 +76,6 @@ function openFds(pid: number): number {
   let count = 0;
   for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) count++;
   return count;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** One complete TLS session, so that what the first handshake loads is in

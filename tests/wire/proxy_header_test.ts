@@ -16,9 +16,9 @@ import {
   type ProxyHeader,
   type ProxyHeaderOptions,
   type ProxyParse,
-} from "../../lib/wire/mod.ts";
+} from "../../lib/wire/proxy_header.ts";
 import { crc32c } from "../../lib/wire/_crc32c.ts";
-import { randomInt, seededRandom } from "../_net.ts";
+import { randomInt, seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 const ascii = (text: string): Uint8Array => encoder.encode(text);

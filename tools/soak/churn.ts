@@ -14,8 +14,9 @@
  */
 
 import net from "node:net";
-import { closeQuietly, writeAll } from "../../lib/io/mod.ts";
-import { AckParser } from "../../lib/wire/mod.ts";
+import { closeQuietly } from "../../lib/io/close_quietly.ts";
+import { writeAll } from "../../lib/io/write_all.ts";
+import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { describe, HOST, letters, PROBE_IO_TIMEOUT_MS, sleep } from "./_common.ts";
 import { readToClose } from "./read_to_end.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { AckParser } from "../../lib/wire/mod.ts";
+import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
 import { probe, type ProbeContext } from "./probe.ts";
 import { readAcks, readToEnd } from "./read_to_end.ts";

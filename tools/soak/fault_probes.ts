@@ -9,8 +9,8 @@
  */
 
 import net from "node:net";
-import { concatBytes as concat } from "../../lib/io/mod.ts";
-import { AckParser } from "../../lib/wire/mod.ts";
+import { concatBytes as concat } from "../../lib/io/concat_bytes.ts";
+import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { forkRandom, randomInt } from "../seeded_random.ts";
 import { describe, HOST, letters, PROBE_IO_TIMEOUT_MS, sleep, within } from "./_common.ts";
 import { hostileSegment } from "./hostile_bytes.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { concatBytes as concat } from "../../lib/io/mod.ts";
+import { concatBytes as concat } from "../../lib/io/concat_bytes.ts";
 import { randomInt } from "../seeded_random.ts";
 import { letters } from "./_common.ts";
 import { MAX_LINE } from "./server_control.ts";

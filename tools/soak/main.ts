@@ -47,7 +47,7 @@
  * @module
  */
 
-import { UsageError } from "../../lib/text/mod.ts";
+import { UsageError } from "../../lib/text/usage_error.ts";
 import { killAll } from "./_children.ts";
 import { parseOptions, USAGE } from "./options.ts";
 import { runSoak } from "./run_soak.ts";

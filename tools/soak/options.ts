@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { UsageError } from "../../lib/text/mod.ts";
+import { UsageError } from "../../lib/text/usage_error.ts";
 
 export const USAGE = `Usage: deno task soak [options]
        deno run --allow-all tools/soak/main.ts [options]

@@ -10,7 +10,9 @@
  * @module
  */
 
-import { closeQuietly, concatBytes as concat, writeAll } from "../../lib/io/mod.ts";
+import { closeQuietly } from "../../lib/io/close_quietly.ts";
+import { concatBytes as concat } from "../../lib/io/concat_bytes.ts";
+import { writeAll } from "../../lib/io/write_all.ts";
 import { describe, HOST, PROBE_IO_TIMEOUT_MS } from "./_common.ts";
 import { count } from "./_count.ts";
 import type { ShortConnection } from "./churn.ts";

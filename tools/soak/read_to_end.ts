@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { AckParser } from "../../lib/wire/mod.ts";
+import type { AckParser } from "../../lib/wire/ack_protocol.ts";
 import { within } from "./_common.ts";
 
 /** Reads acknowledgments until `count` lines are acknowledged, the peer

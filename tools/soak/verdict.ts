@@ -3,7 +3,7 @@
  * left behind: the server's JSON Lines output files, what the soak sent, and
  * what it saw of the processes. Nothing here touches a socket, a process or
  * the clock, so the checks that decide PASS or FAIL are tested with crafted
- * bytes (`tests/soak_test.ts`) instead of being trusted because a run passed.
+ * bytes (`tests/e2e/soak_test.ts`) instead of being trusted because a run passed.
  *
  * {@linkcode analyzeOutput} reads the output: every line must parse as JSON
  * (output is line-atomic) and hold no raw control byte, every line of every

@@ -1,0 +1,544 @@
+/**
+ * Unit tests for the server's command line: defaults, every flag in each of
+ * its spellings, and a UsageError naming the bad value for every mistake,
+ * all before any socket or file is opened.
+ */
+
+import assert from "node:assert/strict";
+import { MAX_MAX_LINE } from "../../lib/cli/_flag_values.ts";
+import {
+  EXIT_CUT_OFF,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_OUTPUT,
+  EXIT_USAGE,
+} from "../../lib/cli/_exit_status.ts";
+import { parseServerArgs, SERVER_USAGE } from "../../lib/cli/_server_flags.ts";
+import { UsageError } from "../../lib/text/usage_error.ts";
+
+/** Asserts that parsing `args` throws a UsageError with exactly `message`. */
+function rejects(args: string[], message: string): void {
+  assert.throws(() => parseServerArgs(args), (error: unknown) => {
+    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
+    assert.equal(error.message, message, `for ${JSON.stringify(args)}`);
+    return true;
+  });
+}
+
+const DEFAULTS = {
+  host: "0.0.0.0",
+  port: 8888,
+  format: "text",
+  label: "number",
+  timestamp: false,
+  output: undefined,
+  maxLine: 65536,
+  drainTimeout: 5,
+  backlog: 4096,
+  idleTimeout: 0,
+  lineTimeout: 0,
+  ack: false,
+  workers: 1,
+  allow: [],
+  deny: [],
+  maxClients: 0,
+  maxPerIp: 0,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  maxHandshakes: 1024,
+  mode: "log",
+  sendQueue: 1048576,
+  console: false,
+  help: false,
+  version: false,
+};
+
+Deno.test("server flags default to 0.0.0.0:8888, text, stdout", () => {
+  assert.deepEqual(parseServerArgs([]), DEFAULTS);
+});
+
+Deno.test("server accepts --host", () => {
+  assert.deepEqual(parseServerArgs(["--host", "::"]), { ...DEFAULTS, host: "::" });
+  assert.deepEqual(parseServerArgs(["--host=127.0.0.1"]), { ...DEFAULTS, host: "127.0.0.1" });
+});
+
+Deno.test("server accepts --port and -p in every spelling", () => {
+  for (const args of [["--port", "9000"], ["--port=9000"], ["-p", "9000"], ["-p9000"]]) {
+    assert.deepEqual(parseServerArgs(args), { ...DEFAULTS, port: 9000 }, args.join(" "));
+  }
+  assert.equal(parseServerArgs(["-p", "0"]).port, 0);
+  assert.equal(parseServerArgs(["-p", "65535"]).port, 65535);
+});
+
+Deno.test("server accepts --format and -f with text, json and raw", () => {
+  for (const format of ["text", "json", "raw"]) {
+    assert.equal(parseServerArgs(["--format", format]).format, format);
+    assert.equal(parseServerArgs([`--format=${format}`]).format, format);
+    assert.equal(parseServerArgs(["-f", format]).format, format);
+  }
+});
+
+Deno.test("server takes --label number, address or both and --timestamp, for text", () => {
+  for (const label of ["number", "address", "both"]) {
+    assert.equal(parseServerArgs(["--label", label]).label, label);
+  }
+  assert.equal(parseServerArgs(["--timestamp"]).timestamp, true);
+  assert.deepEqual(
+    (({ format, label, timestamp }) => ({ format, label, timestamp }))(
+      parseServerArgs(["-f", "text", "--label=both", "--timestamp"]),
+    ),
+    { format: "text", label: "both", timestamp: true },
+  );
+  rejects(["--label", "name"], 'Invalid label "name": must be one of number, address, both');
+  rejects(["--label", ""], 'Invalid label "": must be one of number, address, both');
+});
+
+Deno.test("server refuses --label and --timestamp beside another format than text, naming both", () => {
+  rejects(
+    ["-f", "json", "--timestamp"],
+    "Cannot combine --timestamp with --format json: it is for text output " +
+      "(JSON records name the client and the time anyway)",
+  );
+  rejects(
+    ["--label", "number", "-f", "json"],
+    "Cannot combine --label with --format json: it is for text output " +
+      "(JSON records name the client and the time anyway)",
+  );
+  rejects(
+    ["-f", "raw", "--label", "address"],
+    "Cannot combine --label with --format raw: it is for text output",
+  );
+});
+
+Deno.test("server accepts --output and -o", () => {
+  assert.deepEqual(parseServerArgs(["--output", "out.log"]), { ...DEFAULTS, output: "out.log" });
+  assert.equal(parseServerArgs(["--output=/tmp/x y.log"]).output, "/tmp/x y.log");
+  assert.equal(parseServerArgs(["-o", "out.log"]).output, "out.log");
+});
+
+Deno.test("server accepts --max-line from 1 to 64 MiB", () => {
+  assert.equal(MAX_MAX_LINE, 64 * 1024 * 1024);
+  assert.deepEqual(parseServerArgs(["--max-line", "100"]), { ...DEFAULTS, maxLine: 100 });
+  assert.equal(parseServerArgs(["--max-line=1"]).maxLine, 1);
+  assert.equal(parseServerArgs(["--max-line", String(MAX_MAX_LINE)]).maxLine, MAX_MAX_LINE);
+});
+
+Deno.test("server takes --drain-timeout and --idle-timeout with ms, s, m or h", () => {
+  assert.equal(parseServerArgs(["--drain-timeout", "500ms"]).drainTimeout, 0.5);
+  assert.equal(parseServerArgs(["--drain-timeout=30s"]).drainTimeout, 30);
+  assert.equal(parseServerArgs(["--idle-timeout", "5m"]).idleTimeout, 300);
+  assert.equal(parseServerArgs(["--idle-timeout", "1h"]).idleTimeout, 3600);
+});
+
+Deno.test("server accepts --drain-timeout in whole or fractional seconds", () => {
+  assert.deepEqual(parseServerArgs(["--drain-timeout", "0"]), { ...DEFAULTS, drainTimeout: 0 });
+  assert.equal(parseServerArgs(["--drain-timeout=0.5"]).drainTimeout, 0.5);
+  assert.equal(parseServerArgs(["--drain-timeout", "86400"]).drainTimeout, 86400);
+});
+
+Deno.test("server accepts --help, -h, --version and -V", () => {
+  assert.deepEqual(parseServerArgs(["--help"]), { ...DEFAULTS, help: true });
+  assert.deepEqual(parseServerArgs(["-h"]), { ...DEFAULTS, help: true });
+  assert.deepEqual(parseServerArgs(["--version"]), { ...DEFAULTS, version: true });
+  assert.deepEqual(parseServerArgs(["-V"]), { ...DEFAULTS, version: true });
+  assert.deepEqual(parseServerArgs(["-hV"]), { ...DEFAULTS, help: true, version: true });
+});
+
+Deno.test("server takes the last of a repeated flag", () => {
+  assert.equal(parseServerArgs(["-p", "1", "--port", "2"]).port, 2);
+});
+
+Deno.test("server accepts every flag at once", () => {
+  assert.deepEqual(
+    parseServerArgs([
+      "--host=::1",
+      "-p",
+      "7000",
+      "-f",
+      "json",
+      "-o",
+      "log.jsonl",
+      "--max-line",
+      "512",
+      "--drain-timeout",
+      "2.5",
+      "--backlog",
+      "64",
+    ]),
+    {
+      host: "::1",
+      port: 7000,
+      format: "json",
+      label: "number",
+      timestamp: false,
+      output: "log.jsonl",
+      maxLine: 512,
+      drainTimeout: 2.5,
+      backlog: 64,
+      idleTimeout: 0,
+      lineTimeout: 0,
+      ack: false,
+      workers: 1,
+      allow: [],
+      deny: [],
+      maxClients: 0,
+      maxPerIp: 0,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      tlsClientCa: undefined,
+      maxHandshakes: 1024,
+      mode: "log",
+      sendQueue: 1048576,
+      console: false,
+      help: false,
+      version: false,
+    },
+  );
+});
+
+Deno.test("server rejects an unknown option", () => {
+  rejects(["--verbose"], 'Unknown option "--verbose"');
+  rejects(["-x"], 'Unknown option "-x"');
+});
+
+Deno.test("server rejects a flag without its value", () => {
+  rejects(["--port"], 'Option "--port" needs a value');
+  rejects(["-p"], 'Option "--port" needs a value');
+  rejects(["--format"], 'Option "--format" needs a value');
+  rejects(["-o"], 'Option "--output" needs a value');
+  rejects(["--max-line"], 'Option "--max-line" needs a value');
+  rejects(["--drain-timeout"], 'Option "--drain-timeout" needs a value');
+  rejects(["--host"], 'Option "--host" needs a value');
+});
+
+Deno.test("server says a negative number is out of range rather than a missing value", () => {
+  rejects(["--port", "-1"], 'Invalid --port "-1": must be an integer from 0 to 65535');
+  rejects(["-p", "-1"], 'Invalid --port "-1": must be an integer from 0 to 65535');
+  rejects(
+    ["--max-line", "-5"],
+    `Invalid --max-line "-5": must be an integer from 1 to ${MAX_MAX_LINE}`,
+  );
+  rejects(["--backlog", "-1"], 'Invalid --backlog "-1": must be an integer from 1 to 65535');
+});
+
+Deno.test("server explains how to give a value that starts with a dash", () => {
+  rejects(
+    ["-o", "-log"],
+    'Option "--output" needs a value: write --output=VALUE for a value that starts with "-"',
+  );
+  rejects(
+    ["--max-line", "--ack"],
+    'Option "--max-line" needs a value: write --max-line=VALUE for a value that starts with "-"',
+  );
+  assert.equal(parseServerArgs(["--output=-log"]).output, "-log");
+});
+
+Deno.test("server skips a first -- as `deno task server -- --port 9000` passes it", () => {
+  assert.deepEqual(parseServerArgs(["--", "--port", "9000"]), { ...DEFAULTS, port: 9000 });
+  rejects(["--", "--port", "9000", "--", "x"], 'Unexpected argument "x"');
+});
+
+Deno.test("server rejects a value given to --help", () => {
+  rejects(["--help=1"], 'Option "--help" does not take a value');
+});
+
+Deno.test("server rejects positional arguments", () => {
+  rejects(["8888"], 'Unexpected argument "8888"');
+});
+
+Deno.test("server rejects a bad port, naming it", () => {
+  for (const port of ["-1", "65536", "http", "", "1e3", "0x50"]) {
+    rejects([`--port=${port}`], `Invalid --port "${port}": must be an integer from 0 to 65535`);
+  }
+});
+
+Deno.test("server rejects a format other than text, json or raw", () => {
+  for (const format of ["xml", "TEXT", "", "jsonl"]) {
+    rejects(["-f", format], `Invalid format "${format}": must be one of text, json, raw`);
+  }
+});
+
+Deno.test("server rejects a bad --max-line, naming it", () => {
+  for (const value of ["0", "-5", "1.5", "abc", String(MAX_MAX_LINE + 1), "1e6"]) {
+    rejects(
+      [`--max-line=${value}`],
+      `Invalid --max-line "${value}": must be an integer from 1 to ${MAX_MAX_LINE}`,
+    );
+  }
+});
+
+Deno.test("server rejects a bad --drain-timeout, naming it", () => {
+  for (const value of ["-1", "abc", "86401", ".5", ""]) {
+    rejects(
+      [`--drain-timeout=${value}`],
+      `Invalid --drain-timeout "${value}": must be a duration from 0 to 24h, ` +
+        "such as 2.5 (seconds), 500ms, 30s or 5m",
+    );
+  }
+});
+
+Deno.test("server rejects an empty host or output path", () => {
+  rejects(["--host="], 'Invalid host "": empty host');
+  rejects(["-o", ""], 'Invalid output file "": empty path');
+});
+
+Deno.test("server usage lists every flag", () => {
+  assert.match(SERVER_USAGE, /^Usage: linehub-server \[options\]\n/);
+  for (
+    const flag of [
+      "--host ADDR",
+      "-p, --port N",
+      "-f, --format FORMAT",
+      "--label WHAT",
+      "--timestamp",
+      "-o, --output FILE",
+      "--max-line BYTES",
+      "--idle-timeout TIME",
+      "--drain-timeout TIME",
+      "--backlog N",
+      "--allow CIDR",
+      "--deny CIDR",
+      "--max-clients N",
+      "--max-per-ip N",
+      "--workers N",
+      "--ack",
+      "--tls-cert FILE",
+      "--tls-key FILE",
+      "--tls-client-ca FILE",
+      "--mode MODE",
+      "--send-queue BYTES",
+      "--console",
+      "-h, --help",
+      "-V, --version",
+    ]
+  ) {
+    assert.match(SERVER_USAGE, new RegExp(`^  ${flag} `, "m"), flag);
+  }
+});
+
+Deno.test("server usage fits an 80-column terminal", () => {
+  for (const line of SERVER_USAGE.split("\n")) {
+    assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+});
+
+Deno.test("server usage shows the ranges and defaults the parser applies", () => {
+  for (
+    const text of [
+      "0 to 65535",
+      "(default 8888)",
+      "(default 0.0.0.0)",
+      "1 to 67108864",
+      "(default 65536)",
+      "(default 5s)",
+      "1 to 65535",
+      "(default 4096)",
+      "up to 10000000",
+      "1 to 256",
+      "65536 to 1073741824",
+      "at least --max-line + 64",
+      "(default 1048576",
+      "up to 24h",
+      "500ms",
+    ]
+  ) {
+    assert.ok(SERVER_USAGE.includes(text), text);
+  }
+});
+
+Deno.test("server usage names its signals and every exit status", () => {
+  assert.match(SERVER_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop accepting/);
+  assert.match(SERVER_USAGE, /a second one exits at once, unless it comes\n {19}within 500 ms of/);
+  assert.match(SERVER_USAGE, /\n {2}SIGHUP {11}with --output, reopen the file/);
+  const statuses = SERVER_USAGE.slice(SERVER_USAGE.indexOf("\nExit status:\n"));
+  for (const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CUT_OFF, EXIT_OUTPUT, 130]) {
+    assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
+  }
+  assert.match(statuses, /143 a second SIGTERM/);
+});
+
+Deno.test("server usage no longer says --workers needs --unstable-net", () => {
+  // The task and the compiled binary both run with it.
+  assert.doesNotMatch(SERVER_USAGE, /unstable/);
+});
+
+Deno.test("server takes a bracketed IPv6 --host as the address inside", () => {
+  assert.equal(parseServerArgs(["--host", "[::1]"]).host, "::1");
+  assert.equal(parseServerArgs(["--host", "::"]).host, "::");
+  assert.equal(parseServerArgs(["--host", "localhost"]).host, "localhost");
+});
+
+Deno.test("server rejects a --host that holds a port or is no address", () => {
+  rejects(["--host", "127.0.0.1:9000"], 'Invalid host "127.0.0.1:9000": give the port with --port');
+  rejects(["--host", "[]"], 'Invalid host "[]": empty host');
+  rejects(["--host", "a b"], 'Invalid host "a b": not an address or host name');
+  rejects(["--host", "[::1]:80"], 'Invalid host "[::1]:80": not an address or host name');
+});
+
+Deno.test("server accepts --backlog and rejects values outside 1 to 65535, naming them", () => {
+  assert.equal(parseServerArgs(["--backlog", "128"]).backlog, 128);
+  rejects(["--backlog", "0"], 'Invalid --backlog "0": must be an integer from 1 to 65535');
+  rejects(["--backlog", "70000"], 'Invalid --backlog "70000": must be an integer from 1 to 65535');
+});
+
+Deno.test("server accepts --idle-timeout in seconds, off (0) by default, and rejects bad values", () => {
+  assert.equal(parseServerArgs([]).idleTimeout, 0);
+  assert.equal(parseServerArgs(["--idle-timeout", "2.5"]).idleTimeout, 2.5);
+  rejects(
+    ["--idle-timeout", "-1"],
+    'Invalid --idle-timeout "-1": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
+  );
+  rejects(
+    ["--idle-timeout", "soon"],
+    'Invalid --idle-timeout "soon": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
+  );
+});
+
+Deno.test("server accepts --line-timeout in seconds, off (0) by default, and rejects bad values", () => {
+  assert.equal(parseServerArgs([]).lineTimeout, 0);
+  assert.equal(parseServerArgs(["--line-timeout", "30"]).lineTimeout, 30);
+  rejects(
+    ["--line-timeout", "never"],
+    'Invalid --line-timeout "never": must be a duration from 0 to 24h, ' +
+      "such as 2.5 (seconds), 500ms, 30s or 5m",
+  );
+  assert.equal(parseServerArgs(["--line-timeout", "1500ms"]).lineTimeout, 1.5);
+});
+
+Deno.test("server --ack turns on acknowledgments, off by default", () => {
+  assert.equal(parseServerArgs([]).ack, false);
+  assert.equal(parseServerArgs(["--ack"]).ack, true);
+});
+
+Deno.test("server accepts --max-clients and --max-per-ip, 0 (no limit) by default, and names bad values", () => {
+  const config = parseServerArgs(["--max-clients", "100", "--max-per-ip=3"]);
+  assert.equal(config.maxClients, 100);
+  assert.equal(config.maxPerIp, 3);
+  assert.equal(parseServerArgs([]).maxClients, 0);
+  assert.throws(() => parseServerArgs(["--max-clients=-1"]), /Invalid --max-clients "-1"/);
+  assert.throws(() => parseServerArgs(["--max-per-ip", "two"]), /Invalid --max-per-ip "two"/);
+});
+
+Deno.test("server takes repeated --allow and --deny rules and names a bad one", () => {
+  const config = parseServerArgs([
+    "--allow",
+    "10.0.0.0/8",
+    "--allow",
+    "::1",
+    "--deny=10.9.0.0/16",
+  ]);
+  assert.deepEqual(config.allow.map((rule) => rule.text), ["10.0.0.0/8", "::1/128"]);
+  assert.deepEqual(config.deny.map((rule) => rule.text), ["10.9.0.0/16"]);
+  assert.throws(
+    () => parseServerArgs(["--deny", "10.1.2.3/8"]),
+    /Invalid --deny "10.1.2.3\/8": host bits set; did you mean 10.0.0.0\/8\?/,
+  );
+  assert.throws(() => parseServerArgs(["--allow", "nowhere"]), /Invalid --allow "nowhere"/);
+});
+
+Deno.test("server --workers takes 1 to 256 and refuses per-server limits beside it", () => {
+  assert.equal(parseServerArgs([]).workers, 1);
+  assert.equal(parseServerArgs(["--workers", "4"]).workers, 4);
+  assert.throws(() => parseServerArgs(["--workers", "0"]), /Invalid --workers "0"/);
+  assert.throws(() => parseServerArgs(["--workers", "257"]), /Invalid --workers "257"/);
+  assert.throws(
+    () => parseServerArgs(["--workers", "2", "--max-clients", "10"]),
+    /Cannot combine --workers 2 with --max-clients: each Worker would count on its own/,
+  );
+  assert.equal(parseServerArgs(["--workers", "1", "--max-per-ip", "3"]).maxPerIp, 3);
+});
+
+Deno.test("server accepts the TLS flags, a client CA only with a certificate and key", () => {
+  const config = parseServerArgs([
+    "--tls-cert",
+    "c.pem",
+    "--tls-key",
+    "k.pem",
+    "--tls-client-ca",
+    "ca.pem",
+  ]);
+  assert.deepEqual(
+    [config.tlsCert, config.tlsKey, config.tlsClientCa],
+    ["c.pem", "k.pem", "ca.pem"],
+  );
+  rejects(["--tls-cert", "c.pem"], "--tls-cert needs --tls-key");
+  rejects(["--tls-key", "k.pem"], "--tls-key needs --tls-cert");
+  rejects(["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert and --tls-key");
+  rejects(["--tls-cert", "", "--tls-key", "k.pem"], 'Invalid tls-cert file "": empty path');
+});
+
+Deno.test("server --max-handshakes takes 0 (no limit) to 10000000 with TLS, 1024 by default", () => {
+  const tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+  assert.equal(parseServerArgs(tls).maxHandshakes, 1024);
+  assert.equal(parseServerArgs([...tls, "--max-handshakes", "0"]).maxHandshakes, 0);
+  assert.equal(parseServerArgs([...tls, "--max-handshakes=10000000"]).maxHandshakes, 10_000_000);
+  rejects(
+    [...tls, "--max-handshakes", "-1"],
+    'Invalid --max-handshakes "-1": must be an integer from 0 to 10000000',
+  );
+  rejects(
+    [...tls, "--max-handshakes=many"],
+    'Invalid --max-handshakes "many": must be an integer from 0 to 10000000',
+  );
+  rejects(
+    [...tls, "--max-handshakes", "10000001"],
+    'Invalid --max-handshakes "10000001": must be an integer from 0 to 10000000',
+  );
+  rejects(["--max-handshakes", "10"], "--max-handshakes needs --tls-cert and --tls-key");
+  assert.match(
+    SERVER_USAGE,
+    /--max-handshakes N .*up to\n.*10000000;.*0: no limit\n.*\(default 1024\)\n/,
+  );
+});
+
+Deno.test("server accepts --mode, --send-queue and --console, refusing what cannot work together", () => {
+  const config = parseServerArgs(["--mode", "chat", "--send-queue", "262144", "--console"]);
+  assert.deepEqual([config.mode, config.sendQueue, config.console], ["chat", 262144, true]);
+  rejects(["--mode", "relay"], 'Invalid mode "relay": must be one of log, echo, broker, chat');
+  rejects(
+    ["--mode", "broker", "--ack"],
+    "Cannot combine --ack with --mode broker: acknowledgments must be all the server sends",
+  );
+  rejects(
+    ["--console", "--workers", "2"],
+    "Cannot combine --workers 2 with --console: each Worker sees only its own clients",
+  );
+});
+
+Deno.test("server takes --send-queue from 64 KiB when --max-line leaves room for a label", () => {
+  assert.equal(parseServerArgs(["--send-queue", "65536", "--max-line", "1000"]).sendQueue, 65536);
+  assert.equal(parseServerArgs(["--send-queue", "65600"]).sendQueue, 65600);
+  assert.equal(parseServerArgs(["--send-queue", "1073741824"]).sendQueue, 1073741824);
+  rejects(
+    ["--send-queue", "65535", "--max-line", "1000"],
+    'Invalid --send-queue "65535": must be an integer from 65536 to 1073741824',
+  );
+  rejects(
+    ["--send-queue", "-1"],
+    'Invalid --send-queue "-1": must be an integer from 65600 to 1073741824: ' +
+      "room for --max-line 65536 (the default) plus 64 bytes for a label",
+  );
+});
+
+Deno.test("server refuses a --send-queue that cannot hold the longest line, naming both values", () => {
+  rejects(
+    ["--mode", "broker", "--send-queue", "65536"],
+    'Invalid --send-queue "65536": must be an integer from 65600 to 1073741824: ' +
+      "room for --max-line 65536 (the default) plus 64 bytes for a label",
+  );
+  rejects(
+    ["--max-line", "200000", "--send-queue", "200000"],
+    'Invalid --send-queue "200000": must be an integer from 200064 to 1073741824: ' +
+      "room for --max-line 200000 plus 64 bytes for a label",
+  );
+});
+
+Deno.test("server raises the default --send-queue to hold a --max-line longer than it", () => {
+  assert.equal(parseServerArgs(["--max-line", "1048512"]).sendQueue, 1048576);
+  assert.equal(parseServerArgs(["--max-line", "1048513"]).sendQueue, 1048577);
+  const longest = parseServerArgs(["--mode", "chat", "--max-line", String(MAX_MAX_LINE)]);
+  assert.equal(longest.sendQueue, MAX_MAX_LINE + 64);
+});

@@ -1,0 +1,80 @@
+/**
+ * Run by tests/server/connection_memory_test.ts in its own process, with
+ * `--v8-flags=--expose-gc`: a LineServer in this process serves N short
+ * connections (connect, send a line, close), and this prints the V8 heap in
+ * use after a forced collection, before and after them, as one JSON line.
+ *
+ * Usage: deno run --v8-flags=--expose-gc -A tests/server/_heap_churn.ts CONNECTIONS [--ack]
+ *
+ * @module
+ */
+
+import { BatchWriter } from "../../lib/io/batch_writer.ts";
+import { LineServer } from "../../lib/server/line_server.ts";
+
+const WARM_UP = 2000;
+/** Connections open at once while churning. */
+const CONCURRENCY = 200;
+const LINE = new TextEncoder().encode("a short line from a short connection\n");
+
+const count = Number(Deno.args[0]);
+const ack = Deno.args.includes("--ack");
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
+
+/** Output and log that take everything and keep nothing. */
+const nowhere = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
+const output = new BatchWriter(nowhere);
+const server = new LineServer(output, { write: () => {} }, {
+  host: "127.0.0.1",
+  port: 0,
+  format: "json",
+  ack,
+});
+const { port } = server.listen();
+const serving = server.serve();
+
+async function oneConnection(): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(LINE);
+    if (ack) {
+      // Half-close and read the acknowledgment, as linehub-client --ack does.
+      await conn.closeWrite();
+      const buffer = new Uint8Array(64);
+      while (await conn.read(buffer) !== null) { /* the acknowledgment */ }
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+async function churn(total: number): Promise<void> {
+  let started = 0;
+  const worker = async (): Promise<void> => {
+    while (started < total) {
+      started++;
+      await oneConnection();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  // Every connection's task has ended on the server's side too.
+  while (server.stats.connected > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+async function heapAfterGc(): Promise<number> {
+  await output.flush();
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Deno.memoryUsage().heapUsed;
+}
+
+await churn(WARM_UP);
+const before = await heapAfterGc();
+await churn(count);
+const after = await heapAfterGc();
+const stats = await server.shutdown();
+await serving;
+console.log(JSON.stringify({ before, after, clients: stats.clients, lines: stats.lines }));
