@@ -12,7 +12,11 @@
  * true above `highWaterMark` pending bytes, and the server stops reading
  * sockets until {@linkcode BatchWriter.drained} resolves. A slow stdout or
  * disk therefore slows the clients down (TCP backpressure) instead of growing
- * the heap.
+ * the heap. The server's accept loop also waits while the writer its events
+ * go to is backlogged, so what is pending stays under `highWaterMark` plus
+ * what the callers already running write before they look: one read's lines
+ * per connection reading, and a record or two per connection open (its
+ * connect, its disconnect).
  *
  * @module
  */

@@ -15,7 +15,7 @@
 
 import {
   abortable,
-  type BatchWriter,
+  BatchWriter,
   type ChunkSink,
   closeQuietly,
   DEFAULT_SEND_QUEUE_BYTES,
@@ -271,12 +271,14 @@ export class LineServer implements Server {
         await this.#paused?.promise;
         continue;
       }
-      // Every accepted connection writes at least one event to the output;
-      // while the output is behind, new connections wait in the listen queue
-      // (the kernel's backpressure) instead of growing what is pending
-      // without bound. Connected clients stop reading for the same reason.
-      if (this.#output.backlogged) {
-        await this.#whileOutputBacklogged();
+      // Every accepted connection writes at least one event, to the output
+      // (json) or the log (text); while the one it goes to is behind, new
+      // connections wait in the listen queue (the kernel's backpressure)
+      // instead of growing what is pending without bound. Connected clients
+      // stop reading for the same reason.
+      const behind = this.#eventsBehind();
+      if (behind !== null) {
+        await this.#whileBacklogged(behind);
         continue;
       }
       let conn: Deno.TcpConn;
@@ -317,10 +319,18 @@ export class LineServer implements Server {
     }
   }
 
-  /** Waits until the output takes data again, or shutdown starts. */
-  async #whileOutputBacklogged(): Promise<void> {
+  /** The writer events go to, if it is backlogged: the output in `json`,
+   * the log otherwise, when the log is a writer that can say so. */
+  #eventsBehind(): BatchWriter | null {
+    if (this.#output.backlogged) return this.#output;
+    const log = this.#log;
+    return log instanceof BatchWriter && log.backlogged ? log : null;
+  }
+
+  /** Waits until `writer` takes data again, or shutdown starts. */
+  async #whileBacklogged(writer: BatchWriter): Promise<void> {
     try {
-      await abortable(this.#output.drained(), this.#closing.signal);
+      await abortable(writer.drained(), this.#closing.signal);
     } catch {
       // Shutdown started, or the output failed for good (its owner reports
       // that; a failed writer holds nothing, so it is no longer backlogged).

@@ -121,6 +121,41 @@ Deno.test("connection churn behind a stalled output does not grow what is pendin
   });
 });
 
+Deno.test("connection churn behind a stalled stderr (text events) does not grow the log without bound", async () => {
+  const HIGH_WATER_MARK = 16384;
+  const CHURN = 1000;
+  const held = new HeldWriter();
+  const log = new BatchWriter(held, { highWaterMark: HIGH_WATER_MARK, chunkSize: 4096 });
+  const server = new LineServer(new BatchWriter(new MemoryWriter()), log, {
+    host: "127.0.0.1",
+    port: 0,
+    drainTimeout: 1,
+  });
+  const { port } = server.listen();
+  const serving = server.serve();
+  try {
+    // Text events (about 130 bytes a connection) go to the log, not the output.
+    const churn = (async () => {
+      for (let i = 0; i < CHURN; i++) (await connectTo(port)).close();
+    })();
+    await waitFor("the log to be backlogged", () => log.backlogged);
+    await withTimeout(churn, 20_000, "the connects (they wait in the listen queue)");
+    // As above: time for a server that ignored the backlog to show it.
+    await sleep(200);
+    assert.ok(log.pendingBytes < HIGH_WATER_MARK + 16384, `pending ${log.pendingBytes} bytes`);
+    assert.ok(server.stats.clients < CHURN, `${server.stats.clients} accepted`);
+    held.release();
+    await waitFor(`all ${CHURN} connections to be served`, () => {
+      const { clients, connected } = server.stats;
+      return clients === CHURN && connected === 0;
+    });
+  } finally {
+    held.release();
+    await server.shutdown();
+    await serving;
+  }
+});
+
 Deno.test("past the lingering cap, a refused plain TCP client still gets the line saying why", async () => {
   await using running = startLineServer({ maxClients: 1 });
   // Holds the one place, so that every other client is refused.
