@@ -1,7 +1,8 @@
 /**
  * Bytes in and out: the shapes every part reads and writes through
  * (`ByteReader`, `ByteWriter`, `ChunkSink`, `LineWriter`, `StreamConn`), the
- * batched output writer with its backpressure, a client's capped send queue,
+ * `RecordSink` every destination of records is, the batched output writer
+ * with its backpressure (the sink of a file or stdout), a client's capped send queue,
  * an output file that reopens on SIGHUP, node:tls sockets as Deno-like
  * connections, and small helpers (write all, close quietly, concatenate,
  * wait without leaving anything on a long-lived signal).
@@ -14,6 +15,7 @@ export * from "./batch_writer.ts";
 export * from "./close_quietly.ts";
 export * from "./concat_bytes.ts";
 export * from "./node_socket_conn.ts";
+export * from "./record_sink.ts";
 export * from "./reopenable_file.ts";
 export * from "./send_queue.ts";
 export * from "./stream_conn.ts";
