@@ -24,7 +24,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   format: ["wire", "text", "io", "net"],
   server: ["wire", "text", "io", "net", "format"],
   client: ["wire", "text", "io", "net", "format"],
-  cli: ["wire", "text", "io", "net", "format", "server", "client"],
+  // A broker's stream is one more place records go: beside the server, not
+  // under it (the server sees only io's RecordSink), and in need of no
+  // formatter (it reads the JSON records the formatter wrote).
+  sink: ["text", "io", "net"],
+  cli: ["wire", "text", "io", "net", "format", "server", "client", "sink"],
 };
 
 interface Import {
