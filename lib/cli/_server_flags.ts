@@ -32,6 +32,7 @@ import {
 import { DEFAULT_SEND_QUEUE_BYTES } from "../io/mod.ts";
 import { SAME_SIGNAL_MS } from "./_signal_listeners.ts";
 import { UsageError } from "../text/mod.ts";
+import { parseSinkUrl, SINK_URL_FORMS, type SinkUrl } from "../sink/mod.ts";
 
 /** Everything the server's command line can say. */
 export interface ServerConfig {
@@ -44,6 +45,8 @@ export interface ServerConfig {
   readonly timestamp: boolean;
   /** File to append messages to; stdout when undefined. */
   readonly output: string | undefined;
+  /** A broker's stream that gets every message too (`--sink`). */
+  readonly sink: SinkUrl | undefined;
   readonly maxLine: number;
   readonly drainTimeout: number;
   readonly backlog: number;
@@ -110,6 +113,9 @@ Options:
   --timestamp           text: start each line with the time it was read
                         (RFC 3339, UTC, milliseconds)
   -o, --output FILE     append messages to FILE instead of stdout
+  --sink URL            also add every message to a broker's stream, URL
+                        ${SINK_URL_FORMS.join(" or ")}; the output
+                        gets the same JSON records (--format json)
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
   --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never
@@ -166,7 +172,8 @@ Exit status:
   1    cannot listen, cannot open --output or the TLS files; other failures
   2    bad usage
   3    the drain timeout cut clients off (all they sent was written)
-  4    the output failed while running (stdout closed, disk error)
+  4    the output failed while running (stdout closed, disk error), or
+       messages were not delivered to the --sink when the drain ended
   130  a second SIGINT cut the drain short; 143 a second SIGTERM
 `;
 
@@ -191,11 +198,13 @@ export function parseServerArgs(args: string[]): ServerConfig {
   const { values, positionals } = readFlags(args, {
     host: { type: "string", default: DEFAULT_HOST },
     port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
-    format: { type: "string", short: "f", default: DEFAULT_FORMAT },
+    // No default: with --sink it is json, and any other is a mistake.
+    format: { type: "string", short: "f" },
     // No default: given with another format than text, it is a mistake.
     label: { type: "string" },
     timestamp: { type: "boolean", default: false },
     output: { type: "string", short: "o" },
+    sink: { type: "string" },
     // No defaults for these two: --send-queue follows --max-line unless given.
     "max-line": { type: "string" },
     "drain-timeout": { type: "string", default: String(DEFAULT_DRAIN_TIMEOUT) },
@@ -222,9 +231,16 @@ export function parseServerArgs(args: string[]): ServerConfig {
   if (positionals[0] !== undefined) {
     throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   }
-  const format = values.format;
+  const sink = values.sink === undefined ? undefined : parseSinkUrl(values.sink);
+  const format = values.format ?? (sink === undefined ? DEFAULT_FORMAT : "json");
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`Invalid format "${format}": must be one of ${OUTPUT_FORMATS.join(", ")}`);
+  }
+  if (sink !== undefined && format !== "json") {
+    throw new UsageError(
+      `Cannot combine --sink with --format ${format}: the sink's entries are made from the ` +
+        "JSON records, which the output gets too",
+    );
   }
   const label = values.label ?? DEFAULT_LABEL;
   if (!(LABEL_STYLES as readonly string[]).includes(label)) {
@@ -295,6 +311,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     label: label as LabelStyle,
     timestamp: values.timestamp,
     output: values.output,
+    sink,
     maxLine,
     drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, MAX_BACKLOG),

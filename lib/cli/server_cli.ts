@@ -14,7 +14,8 @@ import {
   readKeyPair,
   TlsFileError,
 } from "../net/mod.ts";
-import { BatchWriter, type ByteWriter, ReopenableFile } from "../io/mod.ts";
+import { BatchWriter, type ByteWriter, type RecordSink, ReopenableFile } from "../io/mod.ts";
+import { brokerFor, BrokerSink, DEFAULT_SINK_BACKOFF, TeeSink } from "../sink/mod.ts";
 import {
   countOf,
   describeError,
@@ -169,7 +170,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     },
     onResume(): void {
       stderr.write(`${PROGRAM}: output ${where} writable again\n`);
-      if (hooks.server !== undefined) resumeAccepting(hooks.server, stderr);
+      if (hooks.server !== undefined && sink?.stalled !== true) {
+        resumeAccepting(hooks.server, stderr);
+      }
     },
     onError(error, lostBytes): void {
       const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
@@ -177,6 +180,31 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       fatal.resolve(EXIT_OUTPUT);
     },
   });
+  // A broker's stream, as a second destination: the same records, each
+  // confirmed once both have it. While it cannot deliver, it holds the
+  // server back as a full disk does.
+  const sink = config.sink === undefined ? null : new BrokerSink(brokerFor(config.sink), {
+    onStall(error): void {
+      hooks.server?.pauseAccepting();
+      stderr.write(
+        `${PROGRAM}: ${sink?.name}: ${describeError(error)}; ` +
+          `holding ${countOf(sink?.pendingBytes ?? 0, "byte")} of records, not accepting ` +
+          `clients, retrying with backoff (at most every ${DEFAULT_SINK_BACKOFF.maxMs / 1000} s)\n`,
+      );
+    },
+    onResume(): void {
+      stderr.write(`${PROGRAM}: ${sink?.name}: delivering again\n`);
+      if (hooks.server !== undefined && !output.stalled) resumeAccepting(hooks.server, stderr);
+    },
+    onError(error, lost): void {
+      stderr.write(
+        `${PROGRAM}: ${sink?.name}: ${describeError(error)}; ` +
+          `${countOf(lost, "message")} received were not delivered\n`,
+      );
+      fatal.resolve(EXIT_OUTPUT);
+    },
+  });
+  const records: RecordSink = sink === null ? output : new TeeSink([output, sink]);
   // One id for the whole run, Workers included: the `run` of every JSON record.
   const run = randomId();
   const options = {
@@ -204,7 +232,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   let server: Server;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
   if (config.workers > 1 && workersUnavailable === null) {
-    server = new WorkerPool(output, stderr, {
+    server = new WorkerPool(records, stderr, {
       ...options,
       workers: config.workers,
       allow: config.allow,
@@ -216,7 +244,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       // The same output and guarantees from one thread: worth running.
       stderr.write(`${PROGRAM}: ${workersUnavailable}; running one listener\n`);
     }
-    server = new LineServer(output, stderr, {
+    server = new LineServer(records, stderr, {
       ...options,
       ...(config.allow.length + config.deny.length > 0
         ? { accessList: new AccessList(config.allow, config.deny) }
@@ -243,7 +271,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const startedAt = Date.now();
   // A pipeline sees where a run begins, before any client's first record.
   if (config.format === "json") {
-    output.write(formatJsonStart({
+    records.write(formatJsonStart({
       time: startedAt,
       run,
       version: VERSION,
@@ -256,6 +284,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       ` (${
         [
           `${config.format} to ${destination}`,
+          ...(sink === null ? [] : [`messages to ${sink.name}`]),
           ...(tlsOptions === undefined
             ? []
             : [tlsOptions.clientCa === undefined ? "TLS" : "TLS with client certificates"]),
@@ -295,7 +324,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     shutdown = server.shutdown();
     // The drain deadline bounds the wait for a stalled output too: what it
     // still holds then is reported as lost (exit 4), not waited for forever.
-    giveUpTimer = setTimeout(() => output.giveUp(), config.drainTimeout * 1000);
+    giveUpTimer = setTimeout(() => records.giveUp(), config.drainTimeout * 1000);
   };
   const signals = listenForSignals(["SIGINT", "SIGTERM"], onSignal);
   const stopConsole = new AbortController();
@@ -323,13 +352,13 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
-      if (output.failed) return EXIT_OUTPUT;
+      if (records.failed) return EXIT_OUTPUT;
       if (config.format === "json") {
         // After every client's last record: a run with a stop record ended
         // cleanly, one without did not get to finish.
-        output.write(stopRecord(run, stats, startedAt));
-        await output.flush().catch(() => {});
-        if (output.failed) return EXIT_OUTPUT;
+        records.write(stopRecord(run, stats, startedAt));
+        await records.flush().catch(() => {});
+        if (records.failed) return EXIT_OUTPUT;
       }
       if (file !== null) {
         // The lines are written; make them durable before saying so.
@@ -341,6 +370,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         }
       }
       stderr.write(`${PROGRAM}: ${summaryText(stats)}\n`);
+      if (sink !== null) stderr.write(`${PROGRAM}: ${sinkSummary(sink)}\n`);
       return stats.cutOff > 0 ? EXIT_CUT_OFF : EXIT_OK;
     });
     return await Promise.race([finished, fatal.promise]);
@@ -391,6 +421,19 @@ function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
           `${outputErrorText(error)}\n`,
       ),
   );
+}
+
+/** What the sink did, for the shutdown summary: messages delivered, and
+ * those that may be in the stream twice. */
+function sinkSummary(sink: BrokerSink): string {
+  const { delivered, resent, unreadable } = sink.counts;
+  return `${sink.name}: ${countOf(delivered, "message")} delivered` +
+    (resent === 0
+      ? ""
+      : `, ${
+        countOf(resent, "message")
+      } sent again after a lost connection (possible duplicates)`) +
+    (unreadable === 0 ? "" : `, ${countOf(unreadable, "record")} not JSON, not delivered`);
 }
 
 /** The JSON `stop` record: the summary's totals, for a pipeline. */
