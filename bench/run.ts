@@ -19,6 +19,14 @@
  * linehub text (server.ts) with `--workers 1` (one thread, the default), 2
  * and 4 (Workers need Linux), with the ratio to `--workers 1`.
  *
+ * Into a broker: "linehub -> redis" is linehub json with `--sink` into a
+ * redis-server of its own (started for each run, on a free port, keeping
+ * nothing on disk, the stream trimmed to about 100,000 entries); its run is
+ * complete once every line is on stdout and Redis has added every one
+ * (XINFO STREAM's entries-added). Compare it with "linehub json", whose
+ * output is the same: the difference is the sink's cost. Redis's own CPU is
+ * printed with each run, apart from the server's.
+ *
  * Peak RSS is sampled every 20 ms over the server's whole process tree.
  * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
  * [--fanin-lines L] [--idle N] [--repeat R] [--workers-scaling]
@@ -28,7 +36,7 @@
 
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
-import { hasCommand } from "../tests/_helpers/mod.ts";
+import { hasCommand, RedisPeer } from "../tests/_helpers/mod.ts";
 import { ByteCounter } from "./byte_count.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload, HASH, LINE_BYTES } from "./load.ts";
@@ -38,28 +46,66 @@ const DENO = Deno.execPath();
 
 interface Contender {
   name: string;
-  /** argv to start it listening on 127.0.0.1:port, output on stdout */
-  command(port: number): string[];
+  /** argv to start it listening on 127.0.0.1:port, output on stdout, with
+   * `extra` arguments (those of its peer) */
+  command(port: number, extra?: string[]): string[];
   /** whether it can run here */
   available(): Promise<boolean>;
+  /** a program it sends to, started before it for each fan-in run */
+  peer?: () => Promise<Peer>;
 }
+
+/** A broker a contender delivers to. */
+interface Peer {
+  /** arguments that point the contender at it */
+  readonly args: string[];
+  /** lines it has taken so far */
+  taken(): Promise<number>;
+  /** CPU seconds it has used so far */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+/** Entries Redis keeps of the bench's stream: bounded, so 1 M lines do not
+ * take the memory of the machine the server runs on. */
+const REDIS_MAXLEN = 100_000;
 
 /** linehub itself, started as `deno task server` starts it, in `format`. */
 function linehub(format: "text" | "json"): Contender {
   return {
     name: `linehub ${format}`,
-    command: (port) => [
+    command: (port, extra = []) => [
       DENO,
       ...["run", "--allow-net", "--allow-write", `${ROOT}server.ts`],
-      ...["--host", "127.0.0.1", "--port", String(port), "--format", format],
+      ...["--host", "127.0.0.1", "--port", String(port), "--format", format, ...extra],
     ],
     available: () => Promise.resolve(true),
+  };
+}
+
+/** linehub json with `--sink` into a redis-server of its own. */
+function linehubToRedis(): Contender {
+  return {
+    ...linehub("json"),
+    name: "linehub -> redis",
+    available: () => hasCommand("redis-server"),
+    async peer(): Promise<Peer> {
+      const redis = await RedisPeer.start({ durable: false });
+      const pid = redis.pid as number;
+      return {
+        args: ["--sink", `${redis.url("bench")}?maxlen=${REDIS_MAXLEN}`],
+        taken: () => redis.added("bench"),
+        cpuSeconds: () => treeCpu(pid),
+        stop: () => redis[Symbol.asyncDispose](),
+      };
+    },
   };
 }
 
 const contenders: Contender[] = [
   linehub("text"),
   linehub("json"),
+  linehubToRedis(),
   {
     name: "naive deno port",
     command: (port) => [DENO, "run", "--allow-net", `${ROOT}bench/naive_server.ts`, String(port)],
@@ -205,9 +251,13 @@ interface Running {
 
 /** Starts a contender; `readRate` (bytes/s) makes this process a slow reader
  * of its stdout, as a stalled pipeline or a slow disk would be. */
-async function start(contender: Contender, readRate = Infinity): Promise<Running> {
+async function start(
+  contender: Contender,
+  readRate = Infinity,
+  extra: string[] = [],
+): Promise<Running> {
   const port = freePort();
-  const [cmd, ...args] = contender.command(port) as [string, ...string[]];
+  const [cmd, ...args] = contender.command(port, extra) as [string, ...string[]];
   const process = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "null" })
     .spawn();
   const seen = { hashes: 0, bytes: 0 };
@@ -296,22 +346,29 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
         reject(new Error(`load worker: ${event.message}`));
       };
     });
-  const server = await start(contender);
+  const peer = await contender.peer?.();
+  const server = await start(contender, Infinity, peer?.args);
   try {
     const ready = answer<string>();
     load.postMessage({ clients, lines });
     await ready;
     const expected = clients * (LINE_BYTES - 1);
+    const totalLines = clients * lines;
     const cpu0 = treeCpu(server.process.pid);
+    const peerCpu0 = peer?.cpuSeconds() ?? 0;
     const t0 = performance.now();
     const sent = answer<number>();
     load.postMessage({ port: server.port });
     const failed = await sent;
     // A server that loses data never shows every last line: give up after 30 s.
-    const complete = failed === 0 && await waitFor(() => server.seen.hashes >= expected, 30_000);
+    const complete = failed === 0 &&
+      await waitFor(() => server.seen.hashes >= expected, 30_000) &&
+      (peer === undefined || await peerTook(peer, totalLines, 30_000));
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = treeCpu(server.process.pid) - cpu0;
-    const totalLines = clients * lines;
+    if (peer !== undefined) {
+      console.error(`    (the peer used ${(peer.cpuSeconds() - peerCpu0).toFixed(2)} CPU s)`);
+    }
     return {
       name: contender.name,
       seconds,
@@ -328,7 +385,18 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
   } finally {
     load.terminate();
     await server.stop();
+    await peer?.stop();
   }
+}
+
+/** Waits until `peer` has taken `lines` lines, looking every 10 ms. */
+async function peerTook(peer: Peer, lines: number, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while ((await peer.taken()) < lines) {
+    if (performance.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
 }
 
 /** Says what went wrong in an incomplete fan-in run. */
@@ -569,7 +637,8 @@ async function main(args: string[]): Promise<number> {
   if (!values["skip-scale"]) {
     console.log(`\n## Scale: ${idle} idle clients, then one line from each\n`);
     const sc: ScaleResult[] = [];
-    for (const c of chosen) sc.push(await scale(c, idle));
+    // A sink changes nothing for idle clients.
+    for (const c of chosen) if (c.peer === undefined) sc.push(await scale(c, idle));
     console.log(table(
       [
         "server",

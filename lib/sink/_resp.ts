@@ -269,20 +269,23 @@ export class RespDecoder {
     const lineEnd = this.#lineEnd(at);
     if (lineEnd === -1) return undefined;
     const kind = this.#buffer[at];
-    const line = decoder.decode(this.#buffer.subarray(at + 1, lineEnd));
     const next = lineEnd + 2;
+    // Only simple strings and errors are text; the other lines are numbers,
+    // read from the bytes (one reply per message: no decoding, no regex).
     switch (kind) {
       case 0x2b: // +
-        return { reply: { type: "simple", value: line }, next };
+        return { reply: { type: "simple", value: this.#text(at + 1, lineEnd) }, next };
       case 0x2d: // -
-        return { reply: { type: "error", message: line }, next };
+        return { reply: { type: "error", message: this.#text(at + 1, lineEnd) }, next };
       case 0x3a: // :
-        return { reply: { type: "integer", value: this.#integer(line) }, next };
+        return { reply: { type: "integer", value: this.#integer(at + 1, lineEnd) }, next };
       case 0x24: { // $
-        const length = this.#integer(line);
+        const length = this.#integer(at + 1, lineEnd);
         if (length === -1) return { reply: { type: "bulk", value: null }, next };
         if (length < 0 || length > this.#maxReplyBytes) {
-          throw new RespProtocolError(`Invalid bulk string length "${line}"`);
+          throw new RespProtocolError(
+            `Invalid bulk string length "${this.#text(at + 1, lineEnd)}"`,
+          );
         }
         if (next + length + 2 > this.#end) return undefined;
         if (this.#buffer[next + length] !== CR || this.#buffer[next + length + 1] !== LF) {
@@ -292,7 +295,7 @@ export class RespDecoder {
         return { reply: { type: "bulk", value }, next: next + length + 2 };
       }
       case 0x2a: { // *
-        const count = this.#integer(line);
+        const count = this.#integer(at + 1, lineEnd);
         if (count === -1) return { reply: { type: "array", items: null }, next };
         if (depth >= MAX_REPLY_DEPTH) {
           throw new RespProtocolError(`Reply nested deeper than ${MAX_REPLY_DEPTH} arrays`);
@@ -300,7 +303,7 @@ export class RespDecoder {
         // Each element takes at least 3 bytes, so a count the cap could not
         // hold is refused before any of it is read.
         if (count < 0 || count * 3 > this.#maxReplyBytes) {
-          throw new RespProtocolError(`Invalid array length "${line}"`);
+          throw new RespProtocolError(`Invalid array length "${this.#text(at + 1, lineEnd)}"`);
         }
         const items: RespReply[] = [];
         let position = next;
@@ -319,14 +322,13 @@ export class RespDecoder {
     }
   }
 
-  /** The index of the CR of the CRLF that ends the line at `at`, or -1. */
+  /** The index of the CR of the CRLF that ends the line at `at`, or -1.
+   * Reply lines are short: a loop costs less than `indexOf` on a view. */
   #lineEnd(at: number): number {
-    const view = this.#buffer.subarray(0, this.#end);
-    let cr = view.indexOf(CR, at);
-    while (cr !== -1) {
-      if (cr + 1 >= this.#end) return -1;
-      if (view[cr + 1] === LF) return cr;
-      cr = view.indexOf(CR, cr + 1);
+    const buffer = this.#buffer;
+    const last = this.#end - 1;
+    for (let i = at; i < last; i++) {
+      if (buffer[i] === CR && buffer[i + 1] === LF) return i;
     }
     if (this.#end - at > this.#maxReplyBytes) {
       throw new RespProtocolError(`Reply line longer than ${this.#maxReplyBytes} bytes`);
@@ -334,8 +336,26 @@ export class RespDecoder {
     return -1;
   }
 
-  #integer(text: string): number {
-    if (!/^-?\d{1,16}$/.test(text)) throw new RespProtocolError(`Invalid integer "${text}"`);
-    return Number(text);
+  /** The bytes from `start` to `end` as text. */
+  #text(start: number, end: number): string {
+    return decoder.decode(this.#buffer.subarray(start, end));
+  }
+
+  /** The decimal integer from `start` to `end`: an optional minus, then 1
+   * to 16 digits. */
+  #integer(start: number, end: number): number {
+    const buffer = this.#buffer;
+    const negative = buffer[start] === 0x2d;
+    const first = negative ? start + 1 : start;
+    let value = 0;
+    for (let i = first; i < end; i++) {
+      const digit = (buffer[i] ?? 0) - 0x30;
+      if (digit < 0 || digit > 9) value = Number.NaN;
+      value = value * 10 + digit;
+    }
+    if (end === first || end - first > 16 || Number.isNaN(value)) {
+      throw new RespProtocolError(`Invalid integer "${this.#text(start, end)}"`);
+    }
+    return negative ? -value : value;
   }
 }

@@ -114,7 +114,14 @@ export class MessageSplitter {
         if (value === true) flags += flags === "" ? name : `,${name}`;
         continue;
       }
-      fields.push(name, typeof value === "string" ? value : JSON.stringify(value));
+      fields.push(
+        name,
+        typeof value === "string"
+          ? value
+          : typeof value === "object" && value !== null
+          ? JSON.stringify(value)
+          : String(value),
+      );
     }
     if (flags !== "") fields.push("flags", flags);
     const node = typeof entries.node === "string" ? `${entries.node}/` : "";

@@ -34,18 +34,31 @@ export async function noRedisReason(): Promise<string | null> {
 export class RedisPeer implements AsyncDisposable {
   readonly port: number;
   readonly dir: string;
+  readonly #durable: boolean;
   #program: RunningProgram | null = null;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, durable: boolean) {
     this.port = port;
     this.dir = dir;
+    this.#durable = durable;
   }
 
-  /** Starts one and waits until it answers. */
-  static async start(): Promise<RedisPeer> {
-    const peer = new RedisPeer(freePort(), await Deno.makeTempDir({ prefix: "linehub_redis_" }));
+  /**
+   * Starts one and waits until it answers.
+   * @param options.durable fsync every write before confirming it; false
+   * keeps nothing on disk (for the bench, which measures linehub, not the
+   * disk)
+   */
+  static async start(options: { durable?: boolean } = {}): Promise<RedisPeer> {
+    const dir = await Deno.makeTempDir({ prefix: "linehub_redis_" });
+    const peer = new RedisPeer(freePort(), dir, options.durable ?? true);
     await peer.restart();
     return peer;
+  }
+
+  /** The process's id, while it runs. */
+  get pid(): number | undefined {
+    return this.#program?.process.pid;
   }
 
   /** `redis://127.0.0.1:PORT/stream`. */
@@ -64,7 +77,7 @@ export class RedisPeer implements AsyncDisposable {
     if (this.#program !== null) return;
     const program = spawnProgram("redis-server", [
       ...["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir],
-      ...["--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+      ...["--save", "", "--appendonly", this.#durable ? "yes" : "no", "--appendfsync", "always"],
       ...["--daemonize", "no", "--protected-mode", "no"],
     ], { timeoutMs: Infinity });
     this.#program = program;
@@ -95,6 +108,23 @@ export class RedisPeer implements AsyncDisposable {
       if (last === undefined || page.length < PAGE) return all;
       from = `(${last.id}`;
     }
+  }
+
+  /** Entries ever added to `stream`, trimmed ones included (XINFO STREAM's
+   * `entries-added`, Redis 7); 0 while there is no such stream. */
+  async added(stream: string): Promise<number> {
+    const reply = await this.#command(["XINFO", "STREAM", stream]);
+    if (reply.type === "error") return 0;
+    const items = reply.type === "array" ? reply.items ?? [] : [];
+    const decoder = new TextDecoder();
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      const key = items[i];
+      const value = items[i + 1];
+      if (key?.type === "bulk" && key.value !== null && decoder.decode(key.value) === "entries-added") {
+        return value?.type === "integer" ? value.value : 0;
+      }
+    }
+    throw new Error("XINFO STREAM gave no entries-added (Redis older than 7?)");
   }
 
   async #page(stream: string, from: string): Promise<StreamEntry[]> {
