@@ -113,9 +113,12 @@ Options:
   --timestamp           text: start each line with the time it was read
                         (RFC 3339, UTC, milliseconds)
   -o, --output FILE     append messages to FILE instead of stdout
-  --sink URL            also add every message to a broker's stream, URL
-                        ${SINK_URL_FORMS.join(" or ")}; the output
-                        gets the same JSON records (--format json)
+  --sink URL            also add every message to a broker's stream; the
+                        output gets the same JSON records (--format json);
+                        URL is ${SINK_URL_FORMS[0]} (each
+                        message one XADD entry) or
+                        ${SINK_URL_FORMS[1]} (a JetStream
+                        publish, de-duplicated by Nats-Msg-Id)
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
   --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never

@@ -15,7 +15,13 @@ import {
   TlsFileError,
 } from "../net/mod.ts";
 import { BatchWriter, type ByteWriter, type RecordSink, ReopenableFile } from "../io/mod.ts";
-import { brokerFor, BrokerSink, DEFAULT_SINK_BACKOFF, TeeSink } from "../sink/mod.ts";
+import {
+  brokerFor,
+  BrokerSink,
+  DEFAULT_SINK_BACKOFF,
+  DeliveryError,
+  TeeSink,
+} from "../sink/mod.ts";
 import {
   countOf,
   describeError,
@@ -187,7 +193,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     onStall(error): void {
       hooks.server?.pauseAccepting();
       stderr.write(
-        `${PROGRAM}: ${sink?.name}: ${describeError(error)}; ` +
+        `${PROGRAM}: ${sink?.name}: ${deliveryErrorText(error)}; ` +
           `holding ${countOf(sink?.pendingBytes ?? 0, "byte")} of records, not accepting ` +
           `clients, retrying with backoff (at most every ${DEFAULT_SINK_BACKOFF.maxMs / 1000} s)\n`,
       );
@@ -198,7 +204,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     },
     onError(error, lost): void {
       stderr.write(
-        `${PROGRAM}: ${sink?.name}: ${describeError(error)}; ` +
+        `${PROGRAM}: ${sink?.name}: ${deliveryErrorText(error)}; ` +
           `${countOf(lost, "message")} received were not delivered\n`,
       );
       fatal.resolve(EXIT_OUTPUT);
@@ -423,16 +429,22 @@ function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
   );
 }
 
+/** Why a sink could not deliver: its own words (a sentence naming what
+ * failed), or a system error in a few. */
+function deliveryErrorText(error: unknown): string {
+  return error instanceof DeliveryError ? error.message : describeError(error);
+}
+
 /** What the sink did, for the shutdown summary: messages delivered, and
  * those that may be in the stream twice. */
 function sinkSummary(sink: BrokerSink): string {
-  const { delivered, resent, unreadable } = sink.counts;
+  const { delivered, resent, unreadable, deduplicated } = sink.counts;
+  const twice = deduplicated === undefined
+    ? "possible duplicates"
+    : `the broker dropped ${countOf(deduplicated, "duplicate")}`;
+  const again = `${countOf(resent, "message")} sent again after a failure (${twice})`;
   return `${sink.name}: ${countOf(delivered, "message")} delivered` +
-    (resent === 0
-      ? ""
-      : `, ${
-        countOf(resent, "message")
-      } sent again after a lost connection (possible duplicates)`) +
+    (resent === 0 ? "" : `, ${again}`) +
     (unreadable === 0 ? "" : `, ${countOf(unreadable, "record")} not JSON, not delivered`);
 }
 

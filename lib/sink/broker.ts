@@ -24,6 +24,9 @@ export interface Broker {
   deliver(messages: readonly SinkMessage[]): Promise<void>;
   /** Ends the connection, if any; a delivery in progress then fails. */
   close(): void;
+  /** For a broker that drops a message it has stored already (by an id
+   * the sink gives it): how many it dropped so. */
+  readonly duplicates?: number;
 }
 
 /** How a delivery failed: the connection (cannot connect, lost, silent),

@@ -62,6 +62,9 @@ export interface BrokerSinkCounts {
   readonly resent: number;
   /** Records that were not JSON (none from linehub's formatter). */
   readonly unreadable: number;
+  /** Messages the broker dropped as already stored (NATS JetStream, by
+   * `Nats-Msg-Id`), or undefined for a broker that does not. */
+  readonly deduplicated: number | undefined;
 }
 
 /** The batch being delivered: its messages, how many the broker has
@@ -121,6 +124,7 @@ export class BrokerSink implements RecordSink {
       delivered: this.#delivered,
       resent: this.#resent,
       unreadable: this.#splitter.unreadable,
+      deduplicated: this.#broker.duplicates,
     };
   }
 

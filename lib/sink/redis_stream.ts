@@ -73,7 +73,7 @@ export class RedisStream implements Broker {
     const batch = this.#batch;
     batch.clear();
     for (const message of messages) batch.command(this.#head, message.fields);
-    const progress = { confirmed: 0, refused: null as string | null };
+    const progress = { confirmed: 0, stored: 0, refused: null as string | null };
     const reading = this.#readReplies(conn, messages.length, progress);
     const writing = writeAll(conn, batch.bytes());
     try {
@@ -97,7 +97,9 @@ export class RedisStream implements Broker {
         `Redis refused a message: ${progress.refused}`,
         "refused",
         progress.confirmed,
-        messages.length,
+        // Past the refused one, those Redis took are stored: sent again,
+        // they are there twice.
+        progress.stored,
       );
     }
   }
@@ -130,11 +132,11 @@ export class RedisStream implements Broker {
 
   /** Reads `count` replies in order: confirmations are counted up to the
    * first error reply, whose text is kept; the rest are read to keep the
-   * connection in step. */
+   * connection in step, and `stored` is one past the last entry added. */
   async #readReplies(
     conn: Deno.TcpConn,
     count: number,
-    progress: { confirmed: number; refused: string | null },
+    progress: { confirmed: number; stored: number; refused: string | null },
   ): Promise<void> {
     let silent: ReturnType<typeof setTimeout> | undefined;
     const watch = (): void => {
@@ -158,7 +160,10 @@ export class RedisStream implements Broker {
         if (reply.type === "error") progress.refused ??= reply.message;
         else if (reply.type !== "bulk" || reply.value === null) {
           throw new RespProtocolError(`Unexpected reply to XADD: ${reply.type}`);
-        } else if (progress.refused === null) progress.confirmed++;
+        } else {
+          if (progress.refused === null) progress.confirmed++;
+          progress.stored = got + 1;
+        }
       }
     } finally {
       clearTimeout(silent);

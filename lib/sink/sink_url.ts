@@ -6,30 +6,55 @@
  * - `redis://HOST[:PORT]/STREAM[?maxlen=N]`: the Redis stream STREAM (port
  *   6379 unless given), each message one XADD entry; `maxlen` trims the
  *   stream to about N entries (`MAXLEN ~ N`).
+ * - `nats://HOST[:PORT]/SUBJECT[?create=STREAM]`: JetStream publishes to
+ *   SUBJECT (port 4222 unless given), which a stream must take; `create`
+ *   makes the stream STREAM, taking SUBJECT, when there is none.
  *
  * @module
  */
 
 import { UsageError } from "../text/mod.ts";
 import type { Broker } from "./broker.ts";
+import { NatsJetStream } from "./nats_stream.ts";
 import { RedisStream } from "./redis_stream.ts";
 
 /** Redis's own port. */
 export const REDIS_PORT = 6379;
+/** NATS's own port. */
+export const NATS_PORT = 4222;
 
 /** The schemes `--sink` takes, as the usage text names them. */
-export const SINK_URL_FORMS = ["redis://HOST[:PORT]/STREAM[?maxlen=N]"] as const;
+export const SINK_URL_FORMS = [
+  "redis://HOST[:PORT]/STREAM[?maxlen=N]",
+  "nats://HOST[:PORT]/SUBJECT[?create=STREAM]",
+] as const;
 
 /** A checked `--sink` URL. */
-export interface SinkUrl {
-  readonly scheme: "redis";
+export type SinkUrl = RedisUrl | NatsUrl;
+
+/** Where a broker listens. */
+interface BrokerAddress {
   /** Host name or address (an IPv6 one without brackets). */
   readonly hostname: string;
   readonly port: number;
+}
+
+/** `redis://HOST[:PORT]/STREAM[?maxlen=N]`. */
+export interface RedisUrl extends BrokerAddress {
+  readonly scheme: "redis";
   /** The stream's key. */
   readonly stream: string;
   /** `?maxlen=N`: trim to about N entries; undefined: never. */
   readonly maxLen: number | undefined;
+}
+
+/** `nats://HOST[:PORT]/SUBJECT[?create=STREAM]`. */
+export interface NatsUrl extends BrokerAddress {
+  readonly scheme: "nats";
+  /** The subject published to. */
+  readonly subject: string;
+  /** `?create=STREAM`: the stream to create if missing; undefined: none. */
+  readonly createStream: string | undefined;
 }
 
 /**
@@ -55,7 +80,7 @@ export function parseSinkUrl(text: string): SinkUrl {
   } catch {
     throw invalid(`not a URL; give ${SINK_URL_FORMS.join(" or ")}`);
   }
-  if (url.protocol !== "redis:") {
+  if (url.protocol !== "redis:" && url.protocol !== "nats:") {
     throw invalid(`unknown scheme "${url.protocol}"; give ${SINK_URL_FORMS.join(" or ")}`);
   }
   if (url.username !== "" || url.password !== "") {
@@ -64,12 +89,23 @@ export function parseSinkUrl(text: string): SinkUrl {
   if (url.hash !== "") throw invalid(`unexpected "${url.hash}"`);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (hostname === "") throw invalid("no host");
-  let stream: string;
+  let path: string;
   try {
-    stream = decodeURIComponent(url.pathname.replace(/^\//, ""));
+    path = decodeURIComponent(url.pathname.replace(/^\//, ""));
   } catch {
-    throw invalid("the stream name is not valid percent-encoding");
+    throw invalid("the path is not valid percent-encoding");
   }
+  return url.protocol === "redis:"
+    ? redisUrl(url, hostname, path, invalid)
+    : natsUrl(url, hostname, path, invalid);
+}
+
+function redisUrl(
+  url: URL,
+  hostname: string,
+  stream: string,
+  invalid: (why: string) => UsageError,
+): RedisUrl {
   if (stream === "") throw invalid("no stream: give it as the path, redis://HOST:PORT/STREAM");
   let maxLen: number | undefined;
   for (const [name, value] of url.searchParams) {
@@ -88,8 +124,49 @@ export function parseSinkUrl(text: string): SinkUrl {
   };
 }
 
+/** A subject one publishes to: dot-separated tokens of printable ASCII,
+ * none empty, with no wildcard. */
+const SUBJECT = /^[!-~]+$/;
+/** A stream name as JetStream takes it, kept to the safe letters. */
+const STREAM_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+
+function natsUrl(
+  url: URL,
+  hostname: string,
+  subject: string,
+  invalid: (why: string) => UsageError,
+): NatsUrl {
+  if (subject === "") throw invalid("no subject: give it as the path, nats://HOST:PORT/SUBJECT");
+  const tokens = subject.split(".");
+  if (!SUBJECT.test(subject) || tokens.some((token) => token === "" || /[*>]/.test(token))) {
+    throw invalid(
+      `subject "${subject}" must be dot-separated words of printable ASCII, without * or >`,
+    );
+  }
+  let createStream: string | undefined;
+  for (const [name, value] of url.searchParams) {
+    if (name !== "create") throw invalid(`unknown parameter "${name}" (nats:// takes create)`);
+    if (!STREAM_NAME.test(value)) {
+      throw invalid(`stream name "${value}" must be letters, digits, _ or -`);
+    }
+    createStream = value;
+  }
+  return {
+    scheme: "nats",
+    hostname,
+    port: url.port === "" ? NATS_PORT : Number(url.port),
+    subject,
+    createStream,
+  };
+}
+
 /** The broker a checked URL names; nothing is connected until it is used. */
 export function brokerFor(url: SinkUrl): Broker {
+  if (url.scheme === "nats") {
+    return new NatsJetStream(url.hostname, url.port, url.subject, {
+      ...(url.createStream === undefined ? {} : { createStream: url.createStream }),
+    });
+  }
   return new RedisStream(url.hostname, url.port, url.stream, {
     ...(url.maxLen === undefined ? {} : { maxLen: url.maxLen }),
   });
