@@ -4,7 +4,8 @@
  * socket chores (`net.ts`), tests skipped with a reason (`skip.ts`),
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
- * (`peers.ts`), a real Redis (`redis.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
+ * (`peers.ts`), brokers of the tests' own (Redis in `redis.ts`, NATS in
+ * `nats.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
  * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`) and
  * the README's marked blocks (`readme.ts`). Tests import this face; the
  * benchmarks in bench/ borrow from it too.
@@ -20,6 +21,7 @@ export * from "./skip.ts";
 export * from "./process.ts";
 export * from "./peers.ts";
 export * from "./redis.ts";
+export * from "./nats.ts";
 export * from "./certs.ts";
 export * from "./client_hello.ts";
 export * from "./fake_server.ts";

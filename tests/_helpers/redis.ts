@@ -120,7 +120,9 @@ export class RedisPeer implements AsyncDisposable {
     for (let i = 0; i + 1 < items.length; i += 2) {
       const key = items[i];
       const value = items[i + 1];
-      if (key?.type === "bulk" && key.value !== null && decoder.decode(key.value) === "entries-added") {
+      if (
+        key?.type === "bulk" && key.value !== null && decoder.decode(key.value) === "entries-added"
+      ) {
         return value?.type === "integer" ? value.value : 0;
       }
     }

@@ -158,7 +158,8 @@ Deno.test("server --sink refuses a bad URL or another format than json, naming t
   );
   rejects(
     ["--sink", "kafka://k/t"],
-    `Invalid --sink "kafka://k/t": unknown scheme "kafka:"; give redis://HOST[:PORT]/STREAM[?maxlen=N]`,
+    `Invalid --sink "kafka://k/t": unknown scheme "kafka:"; give ` +
+      "redis://HOST[:PORT]/STREAM[?maxlen=N] or nats://HOST[:PORT]/SUBJECT[?create=STREAM]",
   );
   rejects(
     ["--sink", "redis://h/s", "--format", "text"],

@@ -103,7 +103,12 @@ Deno.test("BrokerSink confirms records only once the broker has stored their mes
   broker.release();
   await written;
   assert.deepEqual(broker.stored, ["line 1", "line 2", "line 3"]);
-  assert.deepEqual(sink.counts, { delivered: 3, resent: 0, unreadable: 0 });
+  assert.deepEqual(sink.counts, {
+    delivered: 3,
+    resent: 0,
+    unreadable: 0,
+    deduplicated: undefined,
+  });
 });
 
 Deno.test("BrokerSink passes events over: a chunk without messages costs the broker nothing", async () => {
@@ -124,7 +129,12 @@ Deno.test("BrokerSink resends only what the broker did not confirm after a lost 
   // connection: it is sent again, and is in the stream twice.
   assert.deepEqual(broker.stored, [1, 2, 3, 4, 4, 5, 6].map((seq) => `line ${seq}`));
   assert.deepEqual(broker.deliveries, [6, 3]);
-  assert.deepEqual(sink.counts, { delivered: 6, resent: 3, unreadable: 0 });
+  assert.deepEqual(sink.counts, {
+    delivered: 6,
+    resent: 3,
+    unreadable: 0,
+    deduplicated: undefined,
+  });
   assert.deepEqual(reports.events, ["stall: Connection lost: reset", "resume"]);
 });
 

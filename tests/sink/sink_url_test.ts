@@ -25,11 +25,34 @@ Deno.test("parseSinkUrl reads host, port, stream and maxlen, with Redis's port b
   assert.equal(parseSinkUrl("redis://[::1]:7000/s").hostname, "::1");
 });
 
+Deno.test("parseSinkUrl reads a NATS subject, NATS's port by default, and the stream to create", () => {
+  assert.deepEqual(parseSinkUrl("nats://127.0.0.1/logs.web"), {
+    scheme: "nats",
+    hostname: "127.0.0.1",
+    port: 4222,
+    subject: "logs.web",
+    createStream: undefined,
+  });
+  assert.deepEqual(parseSinkUrl("nats://[::1]:4333/lines?create=LINES"), {
+    scheme: "nats",
+    hostname: "::1",
+    port: 4333,
+    subject: "lines",
+    createStream: "LINES",
+  });
+});
+
 Deno.test("parseSinkUrl refuses a bad URL in one line naming it and what is wrong", () => {
   const cases: Array<[string, RegExp]> = [
     ["localhost:6379", /unknown scheme "localhost:"/],
     ["not a url", /not a URL; give redis:\/\/HOST\[:PORT\]\/STREAM/],
-    ["nats://127.0.0.1:4222/lines", /unknown scheme "nats:"/],
+    ["kafka://127.0.0.1:9092/lines", /unknown scheme "kafka:"; give redis:.* or nats:/],
+    ["nats://127.0.0.1", /no subject: give it as the path/],
+    ["nats://127.0.0.1/logs.*", /subject "logs\.\*" must be dot-separated words/],
+    ["nats://127.0.0.1/logs..web", /subject "logs\.\.web"/],
+    ["nats://127.0.0.1/a%20b", /subject "a b"/],
+    ["nats://127.0.0.1/s?create=my.stream", /stream name "my\.stream" must be letters/],
+    ["nats://127.0.0.1/s?maxlen=5", /unknown parameter "maxlen" \(nats:\/\/ takes create\)/],
     ["redis://127.0.0.1:6379", /no stream/],
     ["redis://127.0.0.1:6379/", /no stream/],
     ["redis://127.0.0.1:99999/s", /not a URL/],
@@ -38,7 +61,7 @@ Deno.test("parseSinkUrl refuses a bad URL in one line naming it and what is wron
     ["redis://127.0.0.1/s?maxlen=1e6", /maxlen "1e6"/],
     ["redis://127.0.0.1/s?max=5", /unknown parameter "max" \(redis:\/\/ takes maxlen\)/],
     ["redis://127.0.0.1/s#x", /unexpected "#x"/],
-    ["redis://127.0.0.1/%E0%A4%A", /not valid percent-encoding/],
+    ["redis://127.0.0.1/%E0%A4%A", /the path is not valid percent-encoding/],
   ];
   for (const [text, why] of cases) {
     assert.throws(() => parseSinkUrl(text), (error: unknown) => {
@@ -55,4 +78,7 @@ Deno.test("brokerFor names the stream without anything secret, as messages show 
   const broker = brokerFor(parseSinkUrl("redis://[::1]:7000/app%20log?maxlen=5"));
   assert.equal(broker.name, "redis://[::1]:7000/app%20log?maxlen=5");
   broker.close();
+  const nats = brokerFor(parseSinkUrl("nats://127.0.0.1/lines?create=LINES"));
+  assert.equal(nats.name, "nats://127.0.0.1:4222/lines?create=LINES");
+  nats.close();
 });
