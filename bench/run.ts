@@ -24,8 +24,11 @@
  * nothing on disk, the stream trimmed to about 100,000 entries); its run is
  * complete once every line is on stdout and Redis has added every one
  * (XINFO STREAM's entries-added). Compare it with "linehub json", whose
- * output is the same: the difference is the sink's cost. Redis's own CPU is
- * printed with each run, apart from the server's.
+ * output is the same: the difference is the sink's cost. "linehub -> nats"
+ * is the same into a nats-server -js of its own, the stream kept in memory
+ * and trimmed to 100,000 messages, complete once its last sequence number
+ * is the count of lines. The broker's own CPU is printed with each run,
+ * apart from the server's.
  *
  * Peak RSS is sampled every 20 ms over the server's whole process tree.
  * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
@@ -36,7 +39,7 @@
 
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
-import { hasCommand, RedisPeer } from "../tests/_helpers/mod.ts";
+import { hasCommand, NatsPeer, RedisPeer } from "../tests/_helpers/mod.ts";
 import { ByteCounter } from "./byte_count.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload, HASH, LINE_BYTES } from "./load.ts";
@@ -66,9 +69,9 @@ interface Peer {
   stop(): Promise<void>;
 }
 
-/** Entries Redis keeps of the bench's stream: bounded, so 1 M lines do not
- * take the memory of the machine the server runs on. */
-const REDIS_MAXLEN = 100_000;
+/** Entries a broker keeps of the bench's stream: bounded, so 1 M lines do
+ * not take the memory of the machine the server runs on. */
+const BROKER_KEEPS = 100_000;
 
 /** linehub itself, started as `deno task server` starts it, in `format`. */
 function linehub(format: "text" | "json"): Contender {
@@ -93,10 +96,30 @@ function linehubToRedis(): Contender {
       const redis = await RedisPeer.start({ durable: false });
       const pid = redis.pid as number;
       return {
-        args: ["--sink", `${redis.url("bench")}?maxlen=${REDIS_MAXLEN}`],
+        args: ["--sink", `${redis.url("bench")}?maxlen=${BROKER_KEEPS}`],
         taken: () => redis.added("bench"),
         cpuSeconds: () => treeCpu(pid),
         stop: () => redis[Symbol.asyncDispose](),
+      };
+    },
+  };
+}
+
+/** linehub json with `--sink` into a nats-server -js of its own. */
+function linehubToNats(): Contender {
+  return {
+    ...linehub("json"),
+    name: "linehub -> nats",
+    available: () => hasCommand("nats-server"),
+    async peer(): Promise<Peer> {
+      const nats = await NatsPeer.start();
+      await nats.createStream("BENCH", "bench", { storage: "memory", max_msgs: BROKER_KEEPS });
+      const pid = nats.pid as number;
+      return {
+        args: ["--sink", nats.url("bench")],
+        taken: () => nats.lastSeq("BENCH"),
+        cpuSeconds: () => treeCpu(pid),
+        stop: () => nats[Symbol.asyncDispose](),
       };
     },
   };
@@ -106,6 +129,7 @@ const contenders: Contender[] = [
   linehub("text"),
   linehub("json"),
   linehubToRedis(),
+  linehubToNats(),
   {
     name: "naive deno port",
     command: (port) => [DENO, "run", "--allow-net", `${ROOT}bench/naive_server.ts`, String(port)],

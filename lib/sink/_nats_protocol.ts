@@ -94,14 +94,34 @@ export class NatsBatch {
     let block = "NATS/1.0\r\n";
     for (const [name, value] of headers) block += `${name}: ${value}\r\n`;
     block += "\r\n";
-    const body = typeof payload === "string" ? encoder.encode(payload) : payload;
-    const headerBytes = encoder.encode(block);
-    this.line(
-      `HPUB ${subject} ${reply} ${headerBytes.length} ${headerBytes.length + body.length}`,
-    );
-    this.#bytes(headerBytes);
-    this.#bytes(body);
-    this.#text("\r\n");
+    // The header block and the line are ASCII here (subjects and ids are
+    // checked to be), so their lengths are their byte counts. The payload
+    // is encoded in place after room for the longest line, which is then
+    // written in front of it: one encoding call per message, no copy.
+    const head = `HPUB ${subject} ${reply} ${block.length} `;
+    const most = typeof payload === "string" ? payload.length * 3 : payload.length;
+    const room = head.length + String(block.length + most).length + 2;
+    this.#reserve(room + block.length + most + 2);
+    const at = this.#length;
+    const start = at + room + block.length;
+    const size = typeof payload === "string"
+      ? encoder.encodeInto(payload, this.#buffer.subarray(start)).written
+      : (this.#buffer.set(payload, start), payload.length);
+    const line = `${head}${block.length + size}\r\n${block}`;
+    if (line.length < room + block.length) {
+      this.#buffer.copyWithin(at + line.length, start, start + size);
+    }
+    this.#ascii(line, at);
+    this.#length = at + line.length + size;
+    this.#ascii("\r\n", this.#length);
+    this.#length += 2;
+  }
+
+  /** Writes ASCII `text` at `at` with a loop: cheaper than an encoding call
+   * for a short line. */
+  #ascii(text: string, at: number): void {
+    const buffer = this.#buffer;
+    for (let i = 0; i < text.length; i++) buffer[at + i] = text.charCodeAt(i);
   }
 
   /** The operations so far (a view, valid until the next append). */

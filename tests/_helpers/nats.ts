@@ -38,6 +38,11 @@ export class NatsPeer implements AsyncDisposable {
   readonly dir: string;
   #program: RunningProgram | null = null;
 
+  /** The process's id, while it runs. */
+  get pid(): number | undefined {
+    return this.#program?.process.pid;
+  }
+
   private constructor(port: number, dir: string) {
     this.port = port;
     this.dir = dir;
@@ -77,6 +82,28 @@ export class NatsPeer implements AsyncDisposable {
     const program = this.#program;
     this.#program = null;
     await program?.stop("SIGKILL");
+  }
+
+  /** Creates `stream` taking `subject`, with these settings besides
+   * (JetStream's stream configuration: `max_msgs`, `storage`...). */
+  async createStream(
+    stream: string,
+    subject: string,
+    config: Readonly<Record<string, unknown>> = {},
+  ): Promise<void> {
+    const [reply] = await this.#requests([[
+      `$JS.API.STREAM.CREATE.${stream}`,
+      JSON.stringify({ name: stream, subjects: [subject], ...config }),
+    ]]);
+    const error = (reply as { error?: { description: string } }).error;
+    if (error !== undefined) throw new Error(`Cannot create ${stream}: ${error.description}`);
+  }
+
+  /** The sequence number of the last message `stream` took (trimmed ones
+   * counted); 0 while there is no such stream. */
+  async lastSeq(stream: string): Promise<number> {
+    const [info] = await this.#requests([[`$JS.API.STREAM.INFO.${stream}`, ""]]);
+    return (info as { state?: { last_seq: number } }).state?.last_seq ?? 0;
   }
 
   /** Every message `stream` holds, oldest first. */
