@@ -48,6 +48,10 @@ export interface NatsJetStreamOptions {
   replyTimeoutMs?: number;
 }
 
+/** Operations other than replies (PING, +OK, INFO) taken while waiting
+ * for replies, before the server counts as broken: the server sends a
+ * PING every two minutes, not thousands. */
+const MAX_OTHER_OPS = 1000;
 /** Bytes read from the server at a time. */
 const READ_BYTES = 16384;
 /** JetStream's error code for "stream name already in use": the stream
@@ -318,8 +322,10 @@ export class NatsJetStream implements Broker {
   }
 
   /** Reads operations, answering PINGs, until `take` returns true for one;
-   * fails when the server stays silent past the reply timeout. */
+   * fails when the server stays silent past the reply timeout, or sends
+   * more than {@linkcode MAX_OTHER_OPS} operations that are not replies. */
   async #readReplies(conn: Deno.TcpConn, take: (op: NatsOp) => boolean): Promise<void> {
+    let others = 0;
     let silent: ReturnType<typeof setTimeout> | undefined;
     const watch = (): void => {
       clearTimeout(silent);
@@ -339,15 +345,16 @@ export class NatsJetStream implements Broker {
           watch();
           op = this.#parser.next();
         }
-        if (op.op === "PING") {
-          // Unanswered, the server would close the connection.
-          this.#write(conn, new TextEncoder().encode("PONG\r\n")).catch(() => {});
-          continue;
-        }
         if (op.op === "-ERR") {
           throw new NatsProtocolError(`the server said "${op.message}"`);
         }
-        if (take(op)) return;
+        if (op.op === "PING") {
+          // Unanswered, the server would close the connection.
+          this.#write(conn, new TextEncoder().encode("PONG\r\n")).catch(() => {});
+        } else if (take(op)) return;
+        if (op.op !== "MSG" && ++others > MAX_OTHER_OPS) {
+          throw new NatsProtocolError(`more than ${MAX_OTHER_OPS} operations that are not replies`);
+        }
       }
     } finally {
       clearTimeout(silent);
