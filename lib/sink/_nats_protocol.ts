@@ -13,6 +13,9 @@
  * @module
  */
 
+import { ReadBuffer } from "./_read_buffer.ts";
+import { WriteBuffer } from "./_write_buffer.ts";
+
 /** An operation from the server. */
 export type NatsOp =
   | { readonly op: "INFO"; readonly info: Readonly<Record<string, unknown>> }
@@ -49,18 +52,17 @@ const LF = 10;
 /** Operations appended one after another into one buffer, which grows as
  * needed; `bytes()` is what to write. */
 export class NatsBatch {
-  #buffer: Uint8Array;
-  #length = 0;
+  readonly #out: WriteBuffer;
 
   /** @param capacity first size of the buffer, in bytes */
   constructor(capacity = 4096) {
-    this.#buffer = new Uint8Array(capacity);
+    this.#out = new WriteBuffer(capacity);
   }
 
-  /** Appends a control line (CRLF added). */
+  /** Appends a control line (CRLF added); ASCII, as every control line
+   * this client sends is (subjects are checked to be). */
   line(text: string): void {
-    this.#text(text);
-    this.#text("\r\n");
+    this.#out.ascii(`${text}\r\n`);
   }
 
   /** `CONNECT` with these options as JSON. */
@@ -98,60 +100,31 @@ export class NatsBatch {
     // checked to be), so their lengths are their byte counts. The payload
     // is encoded in place after room for the longest line, which is then
     // written in front of it: one encoding call per message, no copy.
+    const out = this.#out;
     const head = `HPUB ${subject} ${reply} ${block.length} `;
     const most = typeof payload === "string" ? payload.length * 3 : payload.length;
-    const room = head.length + String(block.length + most).length + 2;
-    this.#reserve(room + block.length + most + 2);
-    const at = this.#length;
-    const start = at + room + block.length;
+    const room = head.length + String(block.length + most).length + 2 + block.length;
+    out.reserve(room + most + 2);
+    const at = out.length;
+    const start = at + room;
     const size = typeof payload === "string"
-      ? encoder.encodeInto(payload, this.#buffer.subarray(start)).written
-      : (this.#buffer.set(payload, start), payload.length);
+      ? encoder.encodeInto(payload, out.bytes.subarray(start)).written
+      : (out.bytes.set(payload, start), payload.length);
     const line = `${head}${block.length + size}\r\n${block}`;
-    if (line.length < room + block.length) {
-      this.#buffer.copyWithin(at + line.length, start, start + size);
-    }
-    this.#ascii(line, at);
-    this.#length = at + line.length + size;
-    this.#ascii("\r\n", this.#length);
-    this.#length += 2;
-  }
-
-  /** Writes ASCII `text` at `at` with a loop: cheaper than an encoding call
-   * for a short line. */
-  #ascii(text: string, at: number): void {
-    const buffer = this.#buffer;
-    for (let i = 0; i < text.length; i++) buffer[at + i] = text.charCodeAt(i);
+    if (line.length < room) out.bytes.copyWithin(at + line.length, start, start + size);
+    out.ascii(line);
+    out.length += size;
+    out.ascii("\r\n");
   }
 
   /** The operations so far (a view, valid until the next append). */
   bytes(): Uint8Array {
-    return this.#buffer.subarray(0, this.#length);
+    return this.#out.view();
   }
 
   /** Empties the batch, keeping its buffer. */
   clear(): void {
-    this.#length = 0;
-  }
-
-  #text(text: string): void {
-    this.#reserve(text.length * 3);
-    const { written } = encoder.encodeInto(text, this.#buffer.subarray(this.#length));
-    this.#length += written;
-  }
-
-  #bytes(bytes: Uint8Array): void {
-    this.#reserve(bytes.length);
-    this.#buffer.set(bytes, this.#length);
-    this.#length += bytes.length;
-  }
-
-  #reserve(bytes: number): void {
-    const needed = this.#length + bytes;
-    if (needed <= this.#buffer.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
-    grown.set(this.#buffer.subarray(0, this.#length));
-    this.#buffer = grown;
+    this.#out.clear();
   }
 }
 
@@ -180,9 +153,7 @@ export interface NatsParserOptions {
  */
 export class NatsParser {
   readonly #maxPayloadBytes: number;
-  #buffer = new Uint8Array(0);
-  #start = 0;
-  #end = 0;
+  readonly #input = new ReadBuffer();
 
   constructor(options: NatsParserOptions = {}) {
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -190,20 +161,7 @@ export class NatsParser {
 
   /** Adds bytes read from the connection (copied). */
   push(bytes: Uint8Array): void {
-    if (this.#end + bytes.length > this.#buffer.length) {
-      const held = this.#end - this.#start;
-      if (held + bytes.length <= this.#buffer.length) {
-        this.#buffer.copyWithin(0, this.#start, this.#end);
-      } else {
-        const grown = new Uint8Array(Math.max(held + bytes.length, this.#buffer.length * 2, 256));
-        grown.set(this.#buffer.subarray(this.#start, this.#end));
-        this.#buffer = grown;
-      }
-      this.#start = 0;
-      this.#end = held;
-    }
-    this.#buffer.set(bytes, this.#end);
-    this.#end += bytes.length;
+    this.#input.push(bytes);
   }
 
   /** The next whole operation, or undefined until more bytes arrive.
@@ -211,7 +169,8 @@ export class NatsParser {
   next(): NatsOp | undefined {
     const lineEnd = this.#lineEnd();
     if (lineEnd === -1) return undefined;
-    const line = decoder.decode(this.#buffer.subarray(this.#start, lineEnd));
+    const input = this.#input;
+    const line = decoder.decode(input.bytes.subarray(input.start, lineEnd));
     const after = lineEnd + 2;
     const space = line.indexOf(" ");
     const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
@@ -220,10 +179,10 @@ export class NatsParser {
       case "PING":
       case "PONG":
       case "+OK":
-        this.#start = after;
+        input.consume(after);
         return { op: verb };
       case "-ERR":
-        this.#start = after;
+        input.consume(after);
         return { op: "-ERR", message: rest.replace(/^'(.*)'$/, "$1") };
       case "INFO": {
         let info: unknown;
@@ -235,7 +194,7 @@ export class NatsParser {
         if (typeof info !== "object" || info === null || Array.isArray(info)) {
           throw new NatsProtocolError("INFO is not a JSON object");
         }
-        this.#start = after;
+        input.consume(after);
         return { op: "INFO", info: info as Record<string, unknown> };
       }
       case "MSG":
@@ -263,14 +222,14 @@ export class NatsParser {
     if (total > this.#maxPayloadBytes) {
       throw new NatsProtocolError(`${verb} of ${total} bytes, more than ${this.#maxPayloadBytes}`);
     }
-    if (after + total + 2 > this.#end) return undefined;
-    const buffer = this.#buffer;
+    const input = this.#input;
+    if (after + total + 2 > input.end) return undefined;
+    const buffer = input.bytes;
     if (buffer[after + total] !== CR || buffer[after + total + 1] !== LF) {
       throw new NatsProtocolError(`${verb} payload not followed by CRLF`);
     }
     const body = buffer.slice(after, after + total);
-    this.#start = after + total + 2;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    input.consume(after + total + 2);
     return {
       op: "MSG",
       subject: words[0] as string,
@@ -283,12 +242,12 @@ export class NatsParser {
   /** The index of the CR of the CRLF that ends the line at the start, or
    * -1; a control line longer than the cap is a protocol error. */
   #lineEnd(): number {
-    const buffer = this.#buffer;
-    const last = Math.min(this.#end - 1, this.#start + MAX_CONTROL_LINE);
-    for (let i = this.#start; i < last; i++) {
+    const { bytes: buffer, start, end } = this.#input;
+    const last = Math.min(end - 1, start + MAX_CONTROL_LINE);
+    for (let i = start; i < last; i++) {
       if (buffer[i] === CR && buffer[i + 1] === LF) return i;
     }
-    if (this.#end - this.#start > MAX_CONTROL_LINE) {
+    if (end - start > MAX_CONTROL_LINE) {
       throw new NatsProtocolError(`Control line longer than ${MAX_CONTROL_LINE} bytes`);
     }
     return -1;

@@ -14,6 +14,9 @@
  * @module
  */
 
+import { ReadBuffer } from "./_read_buffer.ts";
+import { WriteBuffer } from "./_write_buffer.ts";
+
 /** A decoded reply. */
 export type RespReply =
   | { readonly type: "simple"; readonly value: string }
@@ -66,13 +69,12 @@ function headerLength(length: number): number {
  * ```
  */
 export class RespBatch {
-  #buffer: Uint8Array;
-  #length = 0;
+  readonly #out: WriteBuffer;
   #commands = 0;
 
   /** @param capacity first size of the buffer, in bytes */
   constructor(capacity = 4096) {
-    this.#buffer = new Uint8Array(capacity);
+    this.#out = new WriteBuffer(capacity);
   }
 
   /** Commands appended so far. */
@@ -87,7 +89,7 @@ export class RespBatch {
     args: readonly (string | Uint8Array)[],
     more: readonly (string | Uint8Array)[] = [],
   ): void {
-    this.#ascii(`*${args.length + more.length}\r\n`);
+    this.#out.ascii(`*${args.length + more.length}\r\n`);
     for (const arg of args) this.#argument(arg);
     for (const arg of more) this.#argument(arg);
     this.#commands++;
@@ -95,18 +97,24 @@ export class RespBatch {
 
   /** The batch so far (a view, valid until the next append). */
   bytes(): Uint8Array {
-    return this.#buffer.subarray(0, this.#length);
+    return this.#out.view();
   }
 
   /** Empties the batch, keeping its buffer. */
   clear(): void {
-    this.#length = 0;
+    this.#out.clear();
     this.#commands = 0;
   }
 
   #argument(arg: string | Uint8Array): void {
-    if (typeof arg === "string") this.#string(arg);
-    else this.#bytes(arg);
+    const out = this.#out;
+    if (typeof arg === "string") {
+      this.#string(arg);
+      return;
+    }
+    out.ascii(`$${arg.length}\r\n`);
+    out.append(arg);
+    out.ascii("\r\n");
   }
 
   /** `$N\r\n` and the string's UTF-8. Most arguments are short ASCII
@@ -115,10 +123,11 @@ export class RespBatch {
    * record 9 us instead of under 1 us). Other text is encoded in place,
    * after room for the longest header, then moved back to the header. */
   #string(text: string): void {
+    const out = this.#out;
     const length = text.length;
-    this.#reserve(length * 3 + 24);
-    const buffer = this.#buffer;
-    const at = this.#length;
+    out.reserve(length * 3 + 24);
+    const buffer = out.bytes;
+    const at = out.length;
     if (length < ASCII_LOOP_MAX) {
       const start = at + headerLength(length);
       let i = 0;
@@ -129,7 +138,7 @@ export class RespBatch {
         i++;
       }
       if (i === length) {
-        this.#length = this.#finish(at, length);
+        out.length = finish(buffer, at, length);
         return;
       }
     }
@@ -137,48 +146,25 @@ export class RespBatch {
     const { written } = encoder.encodeInto(text, buffer.subarray(start));
     const room = headerLength(written);
     if (at + room < start) buffer.copyWithin(at + room, start, start + written);
-    this.#length = this.#finish(at, written);
+    out.length = finish(buffer, at, written);
   }
+}
 
-  /** Writes the header of a bulk string of `length` bytes at `at`, whose
-   * bytes follow it already, and the CRLF after them; returns the end. */
-  #finish(at: number, length: number): number {
-    const buffer = this.#buffer;
-    buffer[at] = 0x24; // $
-    let end = at + headerLength(length) - 2;
-    for (let rest = length, i = end - 1; i > at; i--, rest = Math.floor(rest / 10)) {
-      buffer[i] = 0x30 + (rest % 10);
-    }
-    buffer[end] = CR;
-    buffer[end + 1] = LF;
-    end += 2 + length;
-    buffer[end] = CR;
-    buffer[end + 1] = LF;
-    return end + 2;
+/** Writes into `buffer` the header of a bulk string of `length` bytes at
+ * `at`, whose bytes follow it already, and the CRLF after them; returns
+ * the end. */
+function finish(buffer: Uint8Array, at: number, length: number): number {
+  buffer[at] = 0x24; // $
+  let end = at + headerLength(length) - 2;
+  for (let rest = length, i = end - 1; i > at; i--, rest = Math.floor(rest / 10)) {
+    buffer[i] = 0x30 + (rest % 10);
   }
-
-  #bytes(bytes: Uint8Array): void {
-    this.#ascii(`$${bytes.length}\r\n`);
-    this.#reserve(bytes.length + 2);
-    this.#buffer.set(bytes, this.#length);
-    this.#length += bytes.length;
-    this.#buffer[this.#length++] = CR;
-    this.#buffer[this.#length++] = LF;
-  }
-
-  #ascii(text: string): void {
-    this.#reserve(text.length);
-    for (let i = 0; i < text.length; i++) this.#buffer[this.#length + i] = text.charCodeAt(i);
-    this.#length += text.length;
-  }
-
-  #reserve(bytes: number): void {
-    const needed = this.#length + bytes;
-    if (needed <= this.#buffer.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
-    grown.set(this.#buffer.subarray(0, this.#length));
-    this.#buffer = grown;
-  }
+  buffer[end] = CR;
+  buffer[end + 1] = LF;
+  end += 2 + length;
+  buffer[end] = CR;
+  buffer[end + 1] = LF;
+  return end + 2;
 }
 
 /** Encodes one command on its own. */
@@ -215,9 +201,7 @@ export interface RespDecoderOptions {
  */
 export class RespDecoder {
   readonly #maxReplyBytes: number;
-  #buffer = new Uint8Array(0);
-  #start = 0;
-  #end = 0;
+  readonly #input = new ReadBuffer();
 
   constructor(options: RespDecoderOptions = {}) {
     this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
@@ -225,41 +209,28 @@ export class RespDecoder {
 
   /** Bytes held that are not yet a whole reply. */
   get buffered(): number {
-    return this.#end - this.#start;
+    return this.#input.held;
   }
 
   /** Adds bytes read from the connection (copied). */
   push(bytes: Uint8Array): void {
-    if (this.#end + bytes.length > this.#buffer.length) {
-      const held = this.#end - this.#start;
-      if (held + bytes.length <= this.#buffer.length) {
-        this.#buffer.copyWithin(0, this.#start, this.#end);
-      } else {
-        const grown = new Uint8Array(Math.max(held + bytes.length, this.#buffer.length * 2, 256));
-        grown.set(this.#buffer.subarray(this.#start, this.#end));
-        this.#buffer = grown;
-      }
-      this.#start = 0;
-      this.#end = held;
-    }
-    this.#buffer.set(bytes, this.#end);
-    this.#end += bytes.length;
+    this.#input.push(bytes);
   }
 
   /** The next whole reply, or undefined until more bytes arrive. Throws
    * {@linkcode RespProtocolError} for bytes that are not RESP. */
   next(): RespReply | undefined {
-    const parsed = this.#parse(this.#start, 0);
+    const input = this.#input;
+    const parsed = this.#parse(input.start, 0);
     if (parsed === undefined) {
-      if (this.#end - this.#start > this.#maxReplyBytes) {
+      if (input.held > this.#maxReplyBytes) {
         throw new RespProtocolError(
           `Reply longer than ${this.#maxReplyBytes} bytes and still incomplete`,
         );
       }
       return undefined;
     }
-    this.#start = parsed.next;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    input.consume(parsed.next);
     return parsed.reply;
   }
 
@@ -268,7 +239,8 @@ export class RespDecoder {
   #parse(at: number, depth: number): { reply: RespReply; next: number } | undefined {
     const lineEnd = this.#lineEnd(at);
     if (lineEnd === -1) return undefined;
-    const kind = this.#buffer[at];
+    const buffer = this.#input.bytes;
+    const kind = buffer[at];
     const next = lineEnd + 2;
     // Only simple strings and errors are text; the other lines are numbers,
     // read from the bytes (one reply per message: no decoding, no regex).
@@ -287,11 +259,11 @@ export class RespDecoder {
             `Invalid bulk string length "${this.#text(at + 1, lineEnd)}"`,
           );
         }
-        if (next + length + 2 > this.#end) return undefined;
-        if (this.#buffer[next + length] !== CR || this.#buffer[next + length + 1] !== LF) {
+        if (next + length + 2 > this.#input.end) return undefined;
+        if (buffer[next + length] !== CR || buffer[next + length + 1] !== LF) {
           throw new RespProtocolError("Bulk string not followed by CRLF");
         }
-        const value = this.#buffer.slice(next, next + length);
+        const value = buffer.slice(next, next + length);
         return { reply: { type: "bulk", value }, next: next + length + 2 };
       }
       case 0x2a: { // *
@@ -325,12 +297,11 @@ export class RespDecoder {
   /** The index of the CR of the CRLF that ends the line at `at`, or -1.
    * Reply lines are short: a loop costs less than `indexOf` on a view. */
   #lineEnd(at: number): number {
-    const buffer = this.#buffer;
-    const last = this.#end - 1;
-    for (let i = at; i < last; i++) {
+    const { bytes: buffer, end } = this.#input;
+    for (let i = at; i < end - 1; i++) {
       if (buffer[i] === CR && buffer[i + 1] === LF) return i;
     }
-    if (this.#end - at > this.#maxReplyBytes) {
+    if (end - at > this.#maxReplyBytes) {
       throw new RespProtocolError(`Reply line longer than ${this.#maxReplyBytes} bytes`);
     }
     return -1;
@@ -338,13 +309,13 @@ export class RespDecoder {
 
   /** The bytes from `start` to `end` as text. */
   #text(start: number, end: number): string {
-    return decoder.decode(this.#buffer.subarray(start, end));
+    return decoder.decode(this.#input.bytes.subarray(start, end));
   }
 
   /** The decimal integer from `start` to `end`: an optional minus, then 1
    * to 16 digits. */
   #integer(start: number, end: number): number {
-    const buffer = this.#buffer;
+    const buffer = this.#input.bytes;
     const negative = buffer[start] === 0x2d;
     const first = negative ? start + 1 : start;
     let value = 0;
