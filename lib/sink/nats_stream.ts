@@ -22,11 +22,10 @@
  * @module
  */
 
-import { closeQuietly, writeAll } from "../io/mod.ts";
 import { formatHostPort, randomId } from "../net/mod.ts";
-import { describeError } from "../text/mod.ts";
-import { type Broker, DeliveryError, type DeliveryFailure } from "./broker.ts";
+import { type Broker, DeliveryError } from "./broker.ts";
 import type { SinkMessage } from "./message_splitter.ts";
+import { BrokerConnection, type BrokerConnectionOptions } from "./_broker_connection.ts";
 import {
   headerStatus,
   NatsBatch,
@@ -35,17 +34,13 @@ import {
   NatsProtocolError,
 } from "./_nats_protocol.ts";
 
-/** Options for {@linkcode NatsJetStream}. */
-export interface NatsJetStreamOptions {
+/** Options for {@linkcode NatsJetStream}; see also the connection's, the
+ * connect and reply timeouts (a connect here is TCP, INFO and CONNECT
+ * answered). */
+export interface NatsJetStreamOptions extends BrokerConnectionOptions {
   /** Create a stream of this name taking the subject, if there is none.
    * @default {undefined: the stream must exist} */
   createStream?: string;
-  /** How long a connect (TCP, INFO, CONNECT answered) may take, in ms.
-   * @default {5000} */
-  connectTimeoutMs?: number;
-  /** How long the server may stay silent while replies are owed, in ms.
-   * @default {15000} */
-  replyTimeoutMs?: number;
 }
 
 /** Operations other than replies (PING, +OK, INFO) taken while waiting
@@ -57,6 +52,7 @@ const READ_BYTES = 16384;
 /** JetStream's error code for "stream name already in use": the stream
  * exists (with another configuration), which is for its owner to keep. */
 const STREAM_NAME_IN_USE = 10058;
+const PONG = new TextEncoder().encode("PONG\r\n");
 const decoder = new TextDecoder();
 
 /** What became of one message of a batch: stored, refused (why), or not
@@ -66,15 +62,11 @@ type Outcome = true | string | null;
 /** One JetStream subject, published to with PubAcks. */
 export class NatsJetStream implements Broker {
   readonly name: string;
-  readonly #hostname: string;
-  readonly #port: number;
+  readonly #link: BrokerConnection;
   readonly #subject: string;
   readonly #createStream: string | undefined;
-  readonly #connectTimeoutMs: number;
-  readonly #replyTimeoutMs: number;
   readonly #batch = new NatsBatch(65536);
   readonly #readBuffer = new Uint8Array(READ_BYTES);
-  #conn: Deno.TcpConn | null = null;
   #parser = new NatsParser();
   /** This connection's inbox: replies come to `<inbox>.<n>`. */
   #inbox = "";
@@ -82,11 +74,6 @@ export class NatsJetStream implements Broker {
   #nextReply = 0;
   /** The server's largest message (its INFO's `max_payload`). */
   #maxPayload = Infinity;
-  /** Writes in progress, one after another (a PONG must not land inside
-   * a batch). */
-  #writing: Promise<void> = Promise.resolve();
-  /** Why the connection was closed from this side, for the error message. */
-  #closedBecause: string | null = null;
   #duplicates = 0;
 
   constructor(
@@ -95,14 +82,18 @@ export class NatsJetStream implements Broker {
     subject: string,
     options: NatsJetStreamOptions = {},
   ) {
-    this.#hostname = hostname;
-    this.#port = port;
+    const { createStream, ...connection } = options;
+    this.#link = new BrokerConnection(
+      hostname,
+      port,
+      "NATS",
+      (error) => error instanceof NatsProtocolError ? `NATS: ${error.message}` : null,
+      connection,
+    );
     this.#subject = subject;
-    this.#createStream = options.createStream;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    this.#replyTimeoutMs = options.replyTimeoutMs ?? 15000;
+    this.#createStream = createStream;
     this.name = `nats://${formatHostPort(hostname, port)}/${subject}` +
-      (options.createStream === undefined ? "" : `?create=${options.createStream}`);
+      (createStream === undefined ? "" : `?create=${createStream}`);
   }
 
   /** Publishes JetStream dropped as duplicates of one it had stored. */
@@ -112,7 +103,7 @@ export class NatsJetStream implements Broker {
 
   async deliver(messages: readonly SinkMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const conn = await this.#connect();
+    if (!this.#link.connected) await this.#connect();
     // A message the server would refuse for its size ends the batch there,
     // rather than the connection (the server closes on a payload too large).
     const fits = messages.findIndex((message) => this.#tooLarge(message));
@@ -131,25 +122,15 @@ export class NatsJetStream implements Broker {
       )
     );
     let answered = 0;
-    const reading = this.#readReplies(conn, (op) => {
-      if (this.#outcome(op, first, outcomes)) answered++;
-      return answered === outcomes.length;
-    });
-    const writing = this.#write(conn, batch.bytes());
-    try {
-      await Promise.all([reading, writing]);
-    } catch (error) {
-      const because = this.#closedBecause;
-      this.close();
-      await Promise.allSettled([reading, writing]);
-      throw new DeliveryError(
-        because ?? lostText(error),
-        failureOf(error),
-        storedPrefix(outcomes),
-        sending.length,
-        { cause: error },
-      );
-    }
+    await this.#link.exchange(
+      this.#readReplies((op) => {
+        if (this.#outcome(op, first, outcomes)) answered++;
+        return answered === outcomes.length;
+      }),
+      this.#link.write(batch.bytes()),
+      () => storedPrefix(outcomes),
+      sending.length,
+    );
     const refused = outcomes.find((outcome) => typeof outcome === "string");
     if (typeof refused === "string" || fits !== -1) {
       throw new DeliveryError(
@@ -166,9 +147,7 @@ export class NatsJetStream implements Broker {
   }
 
   close(): void {
-    const conn = this.#conn;
-    this.#conn = null;
-    if (conn !== null) closeQuietly(conn);
+    this.#link.close();
   }
 
   /** Whether `message`, with its header, is past the server's
@@ -208,46 +187,25 @@ export class NatsJetStream implements Broker {
     return true;
   }
 
-  async #connect(): Promise<Deno.TcpConn> {
-    if (this.#conn !== null) return this.#conn;
-    const signal = AbortSignal.timeout(this.#connectTimeoutMs);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
-    } catch (error) {
-      const why = signal.aborted
-        ? `no answer within ${this.#connectTimeoutMs / 1000} s`
-        : describeError(error);
-      throw new DeliveryError(`Cannot connect: ${why}`, "connection", 0, 0, { cause: error });
-    }
-    conn.setNoDelay(true);
-    this.#conn = conn;
+  /** Connects, with a new parser and inbox, and shakes hands; on failure
+   * the connection is closed again. */
+  async #connect(): Promise<void> {
+    await this.#link.connect();
     this.#parser = new NatsParser();
-    this.#closedBecause = null;
     this.#inbox = `_INBOX.${randomId()}`;
     this.#nextReply = 0;
     try {
-      await this.#handshake(conn);
+      await this.#handshake();
     } catch (error) {
-      const because = this.#closedBecause;
-      this.close();
-      if (error instanceof DeliveryError) throw error;
-      throw new DeliveryError(
-        because ?? lostText(error),
-        failureOf(error),
-        0,
-        0,
-        { cause: error },
-      );
+      throw await this.#link.fail(error, () => 0, 0);
     }
-    return conn;
   }
 
   /** INFO, CONNECT and a PING answered, the inbox subscribed, and the
    * stream created if asked for. */
-  async #handshake(conn: Deno.TcpConn): Promise<void> {
+  async #handshake(): Promise<void> {
     let info: Readonly<Record<string, unknown>> | null = null;
-    await this.#readReplies(conn, (op) => {
+    await this.#readReplies((op) => {
       if (op.op === "INFO") info = op.info;
       return info !== null;
     });
@@ -272,17 +230,17 @@ export class NatsJetStream implements Broker {
     });
     batch.line(`SUB ${this.#inbox}.* 1`);
     batch.line("PING");
-    await this.#write(conn, batch.bytes());
-    await this.#readReplies(conn, (op) => {
+    await this.#link.write(batch.bytes());
+    await this.#readReplies((op) => {
       if (op.op === "-ERR") throw refusal(`the server refused the connection: ${op.message}`);
       return op.op === "PONG";
     });
-    if (this.#createStream !== undefined) await this.#ensureStream(conn, this.#createStream);
+    if (this.#createStream !== undefined) await this.#ensureStream(this.#createStream);
   }
 
   /** Asks JetStream to create `name` taking the subject; a stream of that
    * name that exists already is taken as it is. */
-  async #ensureStream(conn: Deno.TcpConn, name: string): Promise<void> {
+  async #ensureStream(name: string): Promise<void> {
     const reply = `${this.#inbox}.create`;
     const batch = new NatsBatch();
     batch.publish(
@@ -291,9 +249,9 @@ export class NatsJetStream implements Broker {
       [],
       JSON.stringify({ name, subjects: [this.#subject], storage: "file" }),
     );
-    await this.#write(conn, batch.bytes());
+    await this.#link.write(batch.bytes());
     let answer: { headers: Uint8Array | null; payload: Uint8Array } | null = null;
-    await this.#readReplies(conn, (op) => {
+    await this.#readReplies((op) => {
       if (op.op === "MSG" && op.subject === reply) answer = op;
       return answer !== null;
     });
@@ -322,50 +280,30 @@ export class NatsJetStream implements Broker {
   }
 
   /** Reads operations, answering PINGs, until `take` returns true for one;
-   * fails when the server stays silent past the reply timeout, or sends
-   * more than {@linkcode MAX_OTHER_OPS} operations that are not replies. */
-  async #readReplies(conn: Deno.TcpConn, take: (op: NatsOp) => boolean): Promise<void> {
+   * fails when the server stays silent past the reply timeout (the
+   * connection's), or sends more than {@linkcode MAX_OTHER_OPS} operations
+   * that are not replies. */
+  async #readReplies(take: (op: NatsOp) => boolean): Promise<void> {
     let others = 0;
-    let silent: ReturnType<typeof setTimeout> | undefined;
-    const watch = (): void => {
-      clearTimeout(silent);
-      silent = setTimeout(() => {
-        this.#closedBecause = `no reply within ${this.#replyTimeoutMs / 1000} s`;
-        closeQuietly(conn);
-      }, this.#replyTimeoutMs);
-    };
-    watch();
-    try {
-      while (true) {
-        let op = this.#parser.next();
-        while (op === undefined) {
-          const n = await conn.read(this.#readBuffer);
-          if (n === null) throw new Deno.errors.UnexpectedEof("connection closed by NATS");
-          this.#parser.push(this.#readBuffer.subarray(0, n));
-          watch();
-          op = this.#parser.next();
-        }
-        if (op.op === "-ERR") {
-          throw new NatsProtocolError(`the server said "${op.message}"`);
-        }
-        if (op.op === "PING") {
-          // Unanswered, the server would close the connection.
-          this.#write(conn, new TextEncoder().encode("PONG\r\n")).catch(() => {});
-        } else if (take(op)) return;
-        if (op.op !== "MSG" && ++others > MAX_OTHER_OPS) {
-          throw new NatsProtocolError(`more than ${MAX_OTHER_OPS} operations that are not replies`);
-        }
+    while (true) {
+      let op = this.#parser.next();
+      while (op === undefined) {
+        const n = await this.#link.read(this.#readBuffer);
+        this.#parser.push(this.#readBuffer.subarray(0, n));
+        op = this.#parser.next();
       }
-    } finally {
-      clearTimeout(silent);
+      if (op.op === "-ERR") {
+        throw new NatsProtocolError(`the server said "${op.message}"`);
+      }
+      if (op.op === "PING") {
+        // Unanswered, the server would close the connection; the write
+        // waits for a batch being written, never lands inside it.
+        this.#link.write(PONG).catch(() => {});
+      } else if (take(op)) return;
+      if (op.op !== "MSG" && ++others > MAX_OTHER_OPS) {
+        throw new NatsProtocolError(`more than ${MAX_OTHER_OPS} operations that are not replies`);
+      }
     }
-  }
-
-  /** Writes `bytes` after every write before it. */
-  #write(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-    const done = this.#writing.catch(() => {}).then(() => writeAll(conn, bytes));
-    this.#writing = done;
-    return done;
   }
 }
 
@@ -378,14 +316,4 @@ function storedPrefix(outcomes: readonly Outcome[]): number {
 /** A delivery refused before any message was sent. */
 function refusal(message: string): DeliveryError {
   return new DeliveryError(message, "refused", 0, 0);
-}
-
-function lostText(error: unknown): string {
-  if (error instanceof NatsProtocolError) return `NATS: ${error.message}`;
-  return `Connection lost: ${describeError(error)}`;
-}
-
-/** What kind of failure `error` is, for {@linkcode DeliveryError}. */
-function failureOf(error: unknown): DeliveryFailure {
-  return error instanceof NatsProtocolError ? "protocol" : "connection";
 }

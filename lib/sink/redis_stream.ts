@@ -14,84 +14,76 @@
  * @module
  */
 
-import { closeQuietly, writeAll } from "../io/mod.ts";
 import { formatHostPort } from "../net/mod.ts";
-import { describeError } from "../text/mod.ts";
-import { type Broker, DeliveryError, type DeliveryFailure } from "./broker.ts";
+import { type Broker, DeliveryError } from "./broker.ts";
 import type { SinkMessage } from "./message_splitter.ts";
+import { BrokerConnection, type BrokerConnectionOptions } from "./_broker_connection.ts";
 import { RespBatch, RespDecoder, RespProtocolError } from "./_resp.ts";
 
-/** Options for {@linkcode RedisStream}. */
-export interface RedisStreamOptions {
+/** Options for {@linkcode RedisStream}; see also the connection's, the
+ * connect and reply timeouts. */
+export interface RedisStreamOptions extends BrokerConnectionOptions {
   /** Trim the stream to about this many entries as it grows (`MAXLEN ~`).
    * @default {undefined: never trimmed} */
   maxLen?: number;
-  /** How long a connect may take before it counts as failed, in ms.
-   * @default {5000} */
-  connectTimeoutMs?: number;
-  /** How long the broker may stay silent while replies are owed, in ms,
-   * before the connection counts as lost (a stopped or unreachable broker).
-   * @default {15000} */
-  replyTimeoutMs?: number;
 }
 
 /** Bytes read from the broker at a time: replies are a few dozen bytes. */
 const READ_BYTES = 16384;
 
+/** How far the replies to a batch went. */
+interface Progress {
+  /** Entries added, from the first, before any error reply. */
+  confirmed: number;
+  /** One past the last entry added, error replies before it or not. */
+  stored: number;
+  /** The first error reply, if any. */
+  refused: string | null;
+}
+
 /** One Redis stream, written with XADD. */
 export class RedisStream implements Broker {
   readonly name: string;
-  readonly #hostname: string;
-  readonly #port: number;
+  readonly #link: BrokerConnection;
   /** The arguments every XADD starts with, up to the `*` id. */
   readonly #head: readonly string[];
-  readonly #connectTimeoutMs: number;
-  readonly #replyTimeoutMs: number;
   readonly #batch = new RespBatch(65536);
   readonly #readBuffer = new Uint8Array(READ_BYTES);
-  #conn: Deno.TcpConn | null = null;
   #decoder = new RespDecoder();
-  /** Why the connection was closed from this side, for the error message. */
-  #closedBecause: string | null = null;
 
   constructor(hostname: string, port: number, key: string, options: RedisStreamOptions = {}) {
-    this.#hostname = hostname;
-    this.#port = port;
-    const maxLen = options.maxLen;
+    const { maxLen, ...connection } = options;
+    this.#link = new BrokerConnection(
+      hostname,
+      port,
+      "Redis",
+      (error) =>
+        error instanceof RespProtocolError ? `Redis broke the protocol: ${error.message}` : null,
+      connection,
+    );
     this.#head = maxLen === undefined
       ? ["XADD", key, "*"]
       : ["XADD", key, "MAXLEN", "~", String(maxLen), "*"];
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    this.#replyTimeoutMs = options.replyTimeoutMs ?? 15000;
     this.name = `redis://${formatHostPort(hostname, port)}/${encodeURIComponent(key)}` +
       (maxLen === undefined ? "" : `?maxlen=${maxLen}`);
   }
 
   async deliver(messages: readonly SinkMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const conn = await this.#connect();
+    if (!this.#link.connected) {
+      await this.#link.connect();
+      this.#decoder = new RespDecoder();
+    }
     const batch = this.#batch;
     batch.clear();
     for (const message of messages) batch.command(this.#head, message.fields);
-    const progress = { confirmed: 0, stored: 0, refused: null as string | null };
-    const reading = this.#readReplies(conn, messages.length, progress);
-    const writing = writeAll(conn, batch.bytes());
-    try {
-      await Promise.all([reading, writing]);
-    } catch (error) {
-      // Whichever failed first, the other must end too before the batch is
-      // given back: the connection is closed, and both are waited for.
-      const because = this.#closedBecause;
-      this.close();
-      await Promise.allSettled([reading, writing]);
-      throw new DeliveryError(
-        `${because ?? this.#lostText(error)}`,
-        failureOf(error),
-        progress.confirmed,
-        messages.length,
-        { cause: error },
-      );
-    }
+    const progress: Progress = { confirmed: 0, stored: 0, refused: null };
+    await this.#link.exchange(
+      this.#readReplies(messages.length, progress),
+      this.#link.write(batch.bytes()),
+      () => progress.confirmed,
+      messages.length,
+    );
     if (progress.refused !== null) {
       throw new DeliveryError(
         `Redis refused a message: ${progress.refused}`,
@@ -105,78 +97,27 @@ export class RedisStream implements Broker {
   }
 
   close(): void {
-    const conn = this.#conn;
-    this.#conn = null;
-    if (conn !== null) closeQuietly(conn);
-  }
-
-  async #connect(): Promise<Deno.TcpConn> {
-    if (this.#conn !== null) return this.#conn;
-    const signal = AbortSignal.timeout(this.#connectTimeoutMs);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
-    } catch (error) {
-      const why = signal.aborted
-        ? `no answer within ${this.#connectTimeoutMs / 1000} s`
-        : describeError(error);
-      throw new DeliveryError(`Cannot connect: ${why}`, "connection", 0, 0, { cause: error });
-    }
-    // The batch is one write; small replies should not wait for more.
-    conn.setNoDelay(true);
-    this.#conn = conn;
-    this.#decoder = new RespDecoder();
-    this.#closedBecause = null;
-    return conn;
+    this.#link.close();
   }
 
   /** Reads `count` replies in order: confirmations are counted up to the
    * first error reply, whose text is kept; the rest are read to keep the
-   * connection in step, and `stored` is one past the last entry added. */
-  async #readReplies(
-    conn: Deno.TcpConn,
-    count: number,
-    progress: { confirmed: number; stored: number; refused: string | null },
-  ): Promise<void> {
-    let silent: ReturnType<typeof setTimeout> | undefined;
-    const watch = (): void => {
-      clearTimeout(silent);
-      silent = setTimeout(() => {
-        this.#closedBecause = `no reply within ${this.#replyTimeoutMs / 1000} s`;
-        closeQuietly(conn);
-      }, this.#replyTimeoutMs);
-    };
-    watch();
-    try {
-      for (let got = 0; got < count; got++) {
-        let reply = this.#decoder.next();
-        while (reply === undefined) {
-          const n = await conn.read(this.#readBuffer);
-          if (n === null) throw new Deno.errors.UnexpectedEof("connection closed by Redis");
-          this.#decoder.push(this.#readBuffer.subarray(0, n));
-          watch();
-          reply = this.#decoder.next();
-        }
-        if (reply.type === "error") progress.refused ??= reply.message;
-        else if (reply.type !== "bulk" || reply.value === null) {
-          throw new RespProtocolError(`Unexpected reply to XADD: ${reply.type}`);
-        } else {
-          if (progress.refused === null) progress.confirmed++;
-          progress.stored = got + 1;
-        }
+   * connection in step. */
+  async #readReplies(count: number, progress: Progress): Promise<void> {
+    for (let got = 0; got < count; got++) {
+      let reply = this.#decoder.next();
+      while (reply === undefined) {
+        const n = await this.#link.read(this.#readBuffer);
+        this.#decoder.push(this.#readBuffer.subarray(0, n));
+        reply = this.#decoder.next();
       }
-    } finally {
-      clearTimeout(silent);
+      if (reply.type === "error") progress.refused ??= reply.message;
+      else if (reply.type !== "bulk" || reply.value === null) {
+        throw new RespProtocolError(`Unexpected reply to XADD: ${reply.type}`);
+      } else {
+        if (progress.refused === null) progress.confirmed++;
+        progress.stored = got + 1;
+      }
     }
   }
-
-  #lostText(error: unknown): string {
-    if (error instanceof RespProtocolError) return `Redis broke the protocol: ${error.message}`;
-    return `Connection lost: ${describeError(error)}`;
-  }
-}
-
-/** What kind of failure `error` is, for {@linkcode DeliveryError}. */
-function failureOf(error: unknown): DeliveryFailure {
-  return error instanceof RespProtocolError ? "protocol" : "connection";
 }
