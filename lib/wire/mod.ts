@@ -13,6 +13,7 @@
 
 export * from "./ack_protocol.ts";
 export * from "./detect_framing.ts";
+export * from "./framer.ts";
 export * from "./hello_line.ts";
 export * from "./line_flags.ts";
 export * from "./line_framer.ts";
