@@ -24,13 +24,17 @@ import type { LineRun, LineSink } from "./line_framer.ts";
  * ```ts
  * import type { Framer } from "./framer.ts";
  * import { LineFramer } from "./line_framer.ts";
+ * import { OctetFramer } from "./octet_framer.ts";
  * import assert from "node:assert/strict";
  *
- * const framer: Framer = new LineFramer({ maxLine: 4 });
- * const got: string[] = [];
- * framer.push(new TextEncoder().encode("hello\n"), (line) => got.push(new TextDecoder().decode(line)));
- * assert.deepEqual(got, ["hell"]);
- * assert.equal(framer.truncatedLines, 1);
+ * // The same message, framed by LF and by octet counting.
+ * const cases: Array<[Framer, string]> = [[new LineFramer(), "hello\n"], [new OctetFramer(), "5 hello"]];
+ * for (const [framer, input] of cases) {
+ *   const got: string[] = [];
+ *   framer.push(new TextEncoder().encode(input), (line) => got.push(new TextDecoder().decode(line)));
+ *   assert.deepEqual(got, ["hello"]);
+ *   assert.equal(framer.midLine, false);
+ * }
  * ```
  */
 export interface Framer {
