@@ -112,6 +112,16 @@ function disconnect(
   };
 }
 
+/** A peer refused by `--allow`/`--deny`: an event with no client. */
+const DENIED: ConnectionEvent = {
+  type: "refused",
+  address: "10.0.0.1",
+  port: 1,
+  time: TIME,
+  reason: "denied",
+  limit: 0,
+};
+
 Deno.test("OUTPUT_FORMATS lists text, json and raw", () => {
   assert.deepEqual([...OUTPUT_FORMATS], ["text", "json", "raw"]);
 });
@@ -298,15 +308,7 @@ Deno.test("formatTextEvent names a client with its node when given one, and a re
     formatTextEvent(disconnect({ client: { ...CLIENT, name: "db-2" } }), "web-3"),
     /^web-3\/client 3 \(db-2\) disconnected from 127\.0\.0\.1:40000 \(eof\): /,
   );
-  const refused: ConnectionEvent = {
-    type: "refused",
-    address: "10.0.0.1",
-    port: 1,
-    time: TIME,
-    reason: "denied",
-    limit: 0,
-  };
-  assert.equal(formatTextEvent(refused, "web-3"), formatTextEvent(refused));
+  assert.equal(formatTextEvent(DENIED, "web-3"), formatTextEvent(DENIED));
   assert.equal(
     formatTextEvent({ type: "connect", client: CLIENT, time: TIME }),
     "client 3 connected from 127.0.0.1:40000\n",
@@ -462,14 +464,7 @@ Deno.test("formatJsonEvent names the run and the node after the type, in every k
   );
   const left = JSON.parse(formatJsonEvent(disconnect(), origin));
   assert.deepEqual([left.run, left.node], [run, "web-3"]);
-  const refused = JSON.parse(formatJsonEvent({
-    type: "refused",
-    address: "10.0.0.1",
-    port: 1,
-    time: TIME,
-    reason: "denied",
-    limit: 0,
-  }, origin));
+  const refused = JSON.parse(formatJsonEvent(DENIED, origin));
   assert.deepEqual([refused.run, refused.node], [run, "web-3"]);
   // Each only when known.
   assert.equal("node" in JSON.parse(formatJsonEvent(disconnect(), { run })), false);
