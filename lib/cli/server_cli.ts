@@ -285,7 +285,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
   let firstSignalAt = 0;
   let toldSame = false;
+  let returned = false;
   const onSignal = (signal: Deno.Signal): void => {
+    if (returned) return;
     if (shutdown !== null) {
       if (performance.now() - firstSignalAt < SAME_SIGNAL_MS) {
         if (!toldSame) {
@@ -362,7 +364,12 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   } finally {
     clearTimeout(giveUpTimer);
     stopConsole.abort();
-    signals();
+    returned = true;
+    // After a signal, the listeners stay until the process exits: the task
+    // runner's copy of a Ctrl-C can arrive after the drain ended, and with no
+    // listener the runtime would die of it (130) instead of exiting with the
+    // status just decided.
+    if (shutdown === null) signals();
     hangup();
   }
 }
