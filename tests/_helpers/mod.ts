@@ -5,7 +5,7 @@
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
  * (`peers.ts`), brokers of the tests' own (Redis in `redis.ts`, NATS in
- * `nats.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
+ * `nats.ts`) and the outages they are put through (`broker_outage.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
  * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`) and
  * the README's marked blocks (`readme.ts`). Tests import this face; the
  * benchmarks in bench/ borrow from it too.
@@ -22,6 +22,7 @@ export * from "./process.ts";
 export * from "./peers.ts";
 export * from "./redis.ts";
 export * from "./nats.ts";
+export * from "./broker_outage.ts";
 export * from "./certs.ts";
 export * from "./client_hello.ts";
 export * from "./fake_server.ts";
