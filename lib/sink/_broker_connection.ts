@@ -157,10 +157,14 @@ export class BrokerConnection {
     );
   }
 
-  close(): void {
+  /** Closes the connection, if open; an exchange in progress then fails
+   * with `reason` as its message, if given. */
+  close(reason?: string): void {
     const conn = this.#conn;
     this.#conn = null;
-    if (conn !== null) closeQuietly(conn);
+    if (conn === null) return;
+    if (reason !== undefined) this.#closedBecause ??= reason;
+    closeQuietly(conn);
   }
 
   #open(): Deno.TcpConn {

@@ -22,8 +22,9 @@ export interface Broker {
    * reached the broker, so that only the rest are sent again.
    */
   deliver(messages: readonly SinkMessage[]): Promise<void>;
-  /** Ends the connection, if any; a delivery in progress then fails. */
-  close(): void;
+  /** Ends the connection, if any; a delivery in progress then fails,
+   * with `reason` as its message when given (why it was ended). */
+  close(reason?: string): void;
   /** For a broker that drops a message it has stored already (by an id
    * the sink gives it): how many it dropped so. */
   readonly duplicates?: number;

@@ -53,6 +53,10 @@ export const DEFAULT_SINK_BACKOFF: Readonly<Required<BackoffOptions>> = {
   maxMs: 5000,
 };
 
+/** Why a batch in flight failed when the sink gave up on it: the broker
+ * was still working on it, or silent, not gone. */
+const GAVE_UP = "Gave up waiting for the broker to confirm a batch";
+
 /** What a {@linkcode BrokerSink} has done so far. */
 export interface BrokerSinkCounts {
   /** Messages the broker confirmed. */
@@ -169,7 +173,7 @@ export class BrokerSink implements RecordSink {
   giveUp(): void {
     this.#givingUp = true;
     this.#writer.giveUp();
-    this.#broker.close();
+    this.#broker.close(GAVE_UP);
   }
 
   /**

@@ -146,8 +146,8 @@ export class NatsJetStream implements Broker {
     }
   }
 
-  close(): void {
-    this.#link.close();
+  close(reason?: string): void {
+    this.#link.close(reason);
   }
 
   /** Whether `message`, with its header, is past the server's

@@ -96,8 +96,8 @@ export class RedisStream implements Broker {
     }
   }
 
-  close(): void {
-    this.#link.close();
+  close(reason?: string): void {
+    this.#link.close(reason);
   }
 
   /** Reads `count` replies in order: confirmations are counted up to the

@@ -107,8 +107,15 @@ const FLOOD_LINE = new TextEncoder().encode(`${"m".repeat(99)}\n`);
 /** How long the clients send while the broker is down. */
 const FLOOD_MS = 3000;
 
+/** The `--drain-timeout` a server of {@linkcode floodWhileBrokerDown} needs:
+ * at its stop, the clients' sockets still hold a few MiB, which it reads and
+ * delivers before it exits (Redis fsyncs each batch: seconds, on a loaded
+ * machine); a shorter drain would give up on them (exit 4). */
+export const FLOOD_DRAIN = "60s";
+
 /**
- * Kills the broker of `server` (started with `--sink`, no `--ack`), and has
+ * Kills the broker of `server` (started with `--sink` and `--drain-timeout
+ * FLOOD_DRAIN`, no `--ack`), and has
  * three clients write as fast as the server lets them for 3 s. Asserts that
  * the server held them back (a few MiB got past their sockets, where
  * loopback takes hundreds a second) and that its resident memory grew by

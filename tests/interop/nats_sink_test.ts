@@ -17,6 +17,7 @@ import {
   ackClientsAcrossOutage,
   assertNoCrash,
   connectTo,
+  FLOOD_DRAIN,
   floodWhileBrokerDown,
   nameUnless,
   NatsPeer,
@@ -154,7 +155,9 @@ Deno.test({
   ignore: skip !== null,
   async fn(): Promise<void> {
     await using nats = await NatsPeer.start();
-    await using server = await startServer(["--sink", nats.url("lines", "LINES")]);
+    await using server = await startServer([
+      ...["--sink", nats.url("lines", "LINES"), "--drain-timeout", FLOOD_DRAIN],
+    ]);
     const flood = await floodWhileBrokerDown(server, nats);
     // Back up, the stream has every line that was sent (created by the
     // server's first connect, which is after the restart): a write cut

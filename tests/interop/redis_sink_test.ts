@@ -15,6 +15,7 @@ import {
   ackClientsAcrossOutage,
   assertNoCrash,
   connectTo,
+  FLOOD_DRAIN,
   floodWhileBrokerDown,
   nameUnless,
   noRedisReason,
@@ -156,7 +157,9 @@ Deno.test({
   ignore: skip !== null,
   async fn(): Promise<void> {
     await using redis = await RedisPeer.start();
-    await using server = await startServer(["--sink", redis.url("lines")]);
+    await using server = await startServer([
+      ...["--sink", redis.url("lines"), "--drain-timeout", FLOOD_DRAIN],
+    ]);
     const flood = await floodWhileBrokerDown(server, redis);
     // Back up, the broker has every line that was sent: a write cut short
     // by the close can leave one line unfinished, which arrives partial.

@@ -164,3 +164,20 @@ Deno.test("BrokerConnection passes on a DeliveryError its caller threw, closing 
   assert.equal(await link.fail(refused, () => 0, 0), refused);
   assert.equal(link.connected, false);
 });
+
+Deno.test("BrokerConnection closed with a reason fails the exchange in progress with it, not as a lost connection", async () => {
+  await using broker = peer();
+  const link = connection(broker.port);
+  await link.connect();
+  await broker.accepted;
+  const exchange = link.exchange(
+    link.read(new Uint8Array(16)).then(() => {}),
+    Promise.resolve(),
+    () => 1,
+    4,
+  );
+  link.close("Gave up waiting");
+  const error = await deliveryErrorOf(exchange);
+  assert.equal(error.message, "Gave up waiting");
+  assert.deepEqual([error.confirmed, error.sent], [1, 4]);
+});

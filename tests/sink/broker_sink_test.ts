@@ -56,9 +56,9 @@ class FakeBroker implements Broker {
     for (const message of messages) this.stored.push(textOf(message));
   }
 
-  close(): void {
+  close(reason = "Connection lost: closed"): void {
     this.closes++;
-    this.#hold?.reject(new DeliveryError("Connection lost: closed", "connection", 0, 0));
+    this.#hold?.reject(new DeliveryError(reason, "connection", 0, 0));
     this.#hold = null;
   }
 }
@@ -180,7 +180,7 @@ Deno.test("BrokerSink giveUp() during an outage counts every message not confirm
   assert.deepEqual(broker.stored, []);
 });
 
-Deno.test("BrokerSink giveUp() ends a batch the broker never answers, counting the unconfirmed rest", async () => {
+Deno.test("BrokerSink giveUp() ends a batch the broker never answers, saying it gave up, counting the unconfirmed rest", async () => {
   const broker = new FakeBroker();
   const [sink, reports] = sinkFor(broker);
   sink.write(record(1));
@@ -190,7 +190,10 @@ Deno.test("BrokerSink giveUp() ends a batch the broker never answers, counting t
   await waitFor("the batch to reach the broker", () => broker.deliveries.length === 2);
   const flushing = sink.flush();
   sink.giveUp();
-  await assert.rejects(flushing, /closed/);
+  await assert.rejects(
+    flushing,
+    /^DeliveryError: Gave up waiting for the broker to confirm a batch$/,
+  );
   assert.deepEqual(reports.lost, [4]);
   assert.ok(broker.closes >= 1);
 });
