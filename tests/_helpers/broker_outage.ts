@@ -1,16 +1,16 @@
 /**
- * The two ways the `--sink` tests take a broker away, written once for the
+ * The ways the `--sink` tests take a broker away, written once for the
  * Redis and the NATS tests: `--ack` clients sending while the broker is
- * killed mid-stream and started again, and clients sending flat out while
- * it is down, with the server's memory watched. Each test then reads its
- * broker back its own way. Also: the counts of the server's summary line
- * for its sink.
+ * killed mid-stream and started again; clients sending flat out while it
+ * is down, with the server's memory watched; and a broker down when the
+ * server stops. Each test then reads its broker back its own way. Also:
+ * the counts of the server's summary line for its sink.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { connectTo } from "./net.ts";
+import { connectTo, writeAll } from "./net.ts";
 import { assertNoCrash, type ServerProcess, spawnClient } from "./process.ts";
 import { runProgram } from "./process.ts";
 import { sleep } from "./wait.ts";
@@ -165,6 +165,31 @@ export async function floodWhileBrokerDown(
   assertNoCrash(result.stderr);
   assert.equal(result.code, 0, result.stderr);
   return { lines: Math.floor(sent / FLOOD_LINE.length), stderr: result.stderr };
+}
+
+/** The `--drain-timeout` a server of {@linkcode downAtShutdown} gets: short,
+ * since what it waits for is a broker that is not there. */
+export const SHORT_DRAIN = "0.5";
+
+/**
+ * Kills the broker of `server` (started with `--sink` and `--drain-timeout
+ * SHORT_DRAIN`), sends it 3 lines and a client's close, and stops it once it
+ * says it holds them: asserts that it exits 4 and counts the 3 messages as
+ * not delivered, saying why, in its last line.
+ */
+export async function downAtShutdown(server: ServerProcess, broker: KillableBroker): Promise<void> {
+  await broker.kill();
+  const conn = await connectTo(server.port);
+  await writeAll(conn, new TextEncoder().encode("one\ntwo\nthree\n"));
+  conn.close();
+  await server.waitForStderr(STALLED);
+  const result = await server.stop();
+  assertNoCrash(result.stderr);
+  assert.equal(result.code, 4, result.stderr);
+  assert.match(
+    result.stderr,
+    /: Cannot connect: connection refused; 3 messages received were not delivered\n$/,
+  );
 }
 
 /** The counts of the server's summary line for its sink. */

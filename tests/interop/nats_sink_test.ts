@@ -6,8 +6,9 @@
  * `Nats-Msg-Id`; a subject no stream takes, said once and counted as lost
  * at shutdown; and the broker killed mid-stream and started again while
  * `--ack` clients send, with every line stored once and the duplicates
- * JetStream dropped counted; and the server's memory while the broker is
- * down and clients keep sending (the outages are
+ * JetStream dropped counted; the server's memory while the broker is down
+ * and clients keep sending; and a broker down at shutdown, what it did not
+ * get counted, exit 4 (the outages are
  * tests/_helpers/broker_outage.ts, shared with the Redis tests). Skipped,
  * with the reason, where nats-server is not installed.
  */
@@ -17,12 +18,14 @@ import {
   ackClientsAcrossOutage,
   assertNoCrash,
   connectTo,
+  downAtShutdown,
   FLOOD_DRAIN,
   floodWhileBrokerDown,
   nameUnless,
   NatsPeer,
   noNatsReason,
   outageLines,
+  SHORT_DRAIN,
   sinkSummaryIn,
   startServer,
   type StoredMessage,
@@ -167,5 +170,20 @@ Deno.test({
     const { delivered, dropped } = sinkSummaryIn(flood.stderr);
     assert.equal(stored, delivered - dropped);
     assert.ok(stored >= flood.lines, `${stored} stored, ${flood.lines} lines sent`);
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "--sink nats: a broker down when the server stops: the messages it holds are counted as not delivered, exit 4",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    await using nats = await NatsPeer.start();
+    await using server = await startServer([
+      ...["--sink", nats.url("lines", "LINES"), "--drain-timeout", SHORT_DRAIN],
+    ]);
+    await downAtShutdown(server, nats);
   },
 });

@@ -4,8 +4,9 @@
  * (`tests/_helpers/redis.ts`): lines of several clients in the stream in
  * per-client order with the record's fields; the broker killed mid-stream
  * and started again while `--ack` clients send, with every line in the
- * stream afterwards and duplicates counted; and the server's memory while
- * the broker is down and clients keep sending (the outages are
+ * stream afterwards and duplicates counted; the server's memory while the
+ * broker is down and clients keep sending; and a broker down at shutdown,
+ * what it did not get counted, exit 4 (the outages are
  * tests/_helpers/broker_outage.ts, shared with the NATS tests). Skipped,
  * with the reason, where redis-server is not installed.
  */
@@ -15,12 +16,14 @@ import {
   ackClientsAcrossOutage,
   assertNoCrash,
   connectTo,
+  downAtShutdown,
   FLOOD_DRAIN,
   floodWhileBrokerDown,
   nameUnless,
   noRedisReason,
   outageLines,
   RedisPeer,
+  SHORT_DRAIN,
   sinkSummaryIn,
   startServer,
   type StreamEntry,
@@ -169,5 +172,20 @@ Deno.test({
       entries.length >= flood.lines,
       `${entries.length} entries, ${flood.lines} lines sent`,
     );
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "--sink redis: a broker down when the server stops: the messages it holds are counted as not delivered, exit 4",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    await using redis = await RedisPeer.start();
+    await using server = await startServer([
+      ...["--sink", redis.url("lines"), "--drain-timeout", SHORT_DRAIN],
+    ]);
+    await downAtShutdown(server, redis);
   },
 });
