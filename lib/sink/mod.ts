@@ -4,8 +4,10 @@
  * `Broker` in confirmed batches, with backpressure, reconnects and counts of
  * what was lost or sent twice; `RedisStream` is the Redis broker (XADD over
  * a small RESP2 client), `NatsJetStream` the NATS JetStream one (publishes
- * with PubAcks and de-duplication ids); `TeeSink` puts the same records into several sinks
- * (the output and a broker); `parseSinkUrl` and `brokerFor` read `--sink`.
+ * with PubAcks and de-duplication ids), both over one private connection
+ * class (`_broker_connection.ts`); `TeeSink` puts the same records into
+ * several sinks (the output and a broker); `parseSinkUrl` and `brokerFor`
+ * read `--sink`.
  *
  * @module
  */
