@@ -96,8 +96,10 @@ let held = [];
 let heldCount = 0;
 let lastState = null;
 let previous = new Map();
-// Lines shown and when, for the sampling note: [time, count] per event.
+// Lines received and when, for the sampling note: [time, count] per event,
+// since countingSince (the page's start, or the last change of client).
 let shownRecently = [];
+let countingSince = Date.now();
 
 function element(tag, text, className) {
   const node = document.createElement(tag);
@@ -197,12 +199,16 @@ function updateFilter(clients) {
 // (all clients, or the one followed), and says when the tail is a sample.
 function showSampling(state, rate) {
   const note = byId("sampled");
-  const since = state.time - 3000;
+  const now = Date.now();
+  const since = Math.max(countingSince, now - 3000);
   shownRecently = shownRecently.filter(([time]) => time >= since);
-  const shown = shownRecently.reduce((sum, [, count]) => sum + count, 0) / 3;
+  const seconds = (now - since) / 1000;
+  const shown = shownRecently.reduce((sum, [, count]) => sum + count, 0) / Math.max(seconds, 0.001);
   let arriving = rate;
   if (filter.value !== "") arriving = previous.get(Number(filter.value))?.rate ?? 0;
-  const sampled = arriving !== null && arriving > 1 && shown < arriving * 0.95;
+  // Judged over a second and a half at least, so that a change of client
+  // or a new page does not read as a sample.
+  const sampled = seconds >= 1.5 && arriving !== null && arriving > 1 && shown < arriving * 0.9;
   note.hidden = !sampled;
   note.textContent = sampled
     ? "sampled: showing about " + Math.round(shown) + " of " + Math.round(arriving) +
@@ -271,6 +277,7 @@ filter.addEventListener("change", () => {
   held = [];
   heldCount = 0;
   shownRecently = [];
+  countingSince = Date.now();
   for (const row of byId("clients").tBodies[0].rows) {
     row.className = row.dataset.client === filter.value ? "chosen" : "";
   }
