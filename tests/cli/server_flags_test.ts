@@ -627,16 +627,14 @@ Deno.test("server refuses a bad --http or --http-token in one line naming it", (
     rejects([`--http=${text}`], address(text));
   }
   rejects(["--http-token", "abc"], "--http-token needs --http");
-  rejects(
-    ["--http", "8080", "--http-token", "has space"],
-    'Invalid --http-token: " " at character 4 cannot be in a bearer token; ' +
-      "use A-Z a-z 0-9 - . _ ~ + / and = at the end",
-  );
-  rejects(
-    ["--http", "8080", "--http-token", "a=b"],
-    'Invalid --http-token: "=" at character 2 cannot be in a bearer token; ' +
-      "use A-Z a-z 0-9 - . _ ~ + / and = at the end",
-  );
+  // The error names the character, never the token.
+  for (const [token, character, at] of [["has space", " ", 4], ["a=b", "=", 2]] as const) {
+    rejects(
+      ["--http", "8080", "--http-token", token],
+      `Invalid --http-token: "${character}" at character ${at} cannot be in a bearer token; ` +
+        "use A-Z a-z 0-9 - . _ ~ + / and = at the end",
+    );
+  }
   rejects(
     ["--http", "8080", "--http-token="],
     "Invalid --http-token: must be 1 to 256 characters, not 0",

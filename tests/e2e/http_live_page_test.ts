@@ -41,7 +41,7 @@ Deno.test({
     "the live page shows the connected clients, their lines as text, and one client's alone when followed",
   ),
   ignore: SKIP !== null,
-  async fn() {
+  async fn(): Promise<void> {
     const { server, url } = await startHttpServer();
     await using _ = server;
     using alpha = await connectTo(server.port);

@@ -121,7 +121,7 @@ Deno.test({
     "server --http --workers 2 lists every Worker's clients on the page and says the tail is not followed",
   ),
   ignore: SKIP !== null,
-  async fn() {
+  async fn(): Promise<void> {
     const { server, url } = await startHttpServer(["--workers", "2"]);
     await using _ = server;
     const conns = await Promise.all([0, 1, 2, 3].map(() => connectTo(server.port)));

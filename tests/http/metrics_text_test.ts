@@ -148,7 +148,7 @@ Deno.test({
     "promtool check metrics accepts the /metrics text, with and without a sink, and finds nothing to lint",
   ),
   ignore: checker === null,
-  async fn() {
+  async fn(): Promise<void> {
     const { sink: _, ...withoutSink } = busySnapshot();
     for (const snapshot of [busySnapshot(), withoutSink]) {
       const result = await runProgram("promtool", ["check", "metrics"], metricsText(snapshot));

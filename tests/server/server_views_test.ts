@@ -97,7 +97,7 @@ const SKIP = workersUnavailableReason();
 Deno.test({
   name: nameUnless(SKIP, "WorkerPool lists the clients of every Worker, in order of number"),
   ignore: SKIP !== null,
-  async fn() {
+  async fn(): Promise<void> {
     await using h = await startPool({ workers: 2 });
     const conns = await Promise.all(Array.from({ length: 6 }, () => connectTo(h.port)));
     try {
