@@ -25,6 +25,7 @@ import {
   nodeNameProblem,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
+import { DEFAULT_HTTP_HOST } from "../http/mod.ts";
 import {
   DEFAULT_LABEL,
   LABEL_STYLES,
@@ -83,6 +84,10 @@ export interface ServerConfig {
   readonly sendQueue: number;
   /** Read operator commands from stdin (`--console`); never without it, even on a terminal. */
   readonly console: boolean;
+  /** Where `--http` serves the live page, /metrics and /healthz; none without it. */
+  readonly http: HttpAddress | undefined;
+  /** The bearer token `--http` asks for (`--http-token`); none: no token. */
+  readonly httpToken: string | undefined;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -160,6 +165,10 @@ Options:
                         or --max-line + ${LABEL_ROOM} if that is more)
   --console             read operator commands from stdin (/help lists them);
                         off unless given, even on a terminal
+  --http ADDR           serve a live page, /metrics and /healthz over HTTP on
+                        ADDR: PORT (on ${DEFAULT_HTTP_HOST}) or HOST:PORT
+  --http-token TOKEN    --http asks for TOKEN (Authorization: Bearer TOKEN,
+                        or /?token=TOKEN in a browser), but on /healthz
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
@@ -232,6 +241,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     mode: { type: "string", default: "log" },
     "send-queue": { type: "string" },
     console: { type: "boolean", default: false },
+    http: { type: "string" },
+    "http-token": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
     version: { type: "boolean", short: "V", default: false },
   });
@@ -305,7 +316,15 @@ export function parseServerArgs(args: string[]): ServerConfig {
     ? DEFAULT_MAX_LINE
     : parseInteger(maxLineText, "max-line", 1, MAX_MAX_LINE);
   const sendQueue = parseSendQueue(values["send-queue"], maxLine, maxLineText !== undefined);
+  const http = values.http === undefined ? undefined : parseHttpAddress(values.http);
+  const httpToken = values["http-token"];
+  if (httpToken !== undefined) {
+    if (http === undefined) throw new UsageError("--http-token needs --http");
+    checkHttpToken(httpToken);
+  }
   return {
+    http,
+    httpToken,
     host,
     workers,
     ...tls,
@@ -333,6 +352,64 @@ export function parseServerArgs(args: string[]): ServerConfig {
     help: values.help,
     version: values.version,
   };
+}
+
+/** Where `--http` listens. */
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Reads `--http`: a port alone listens on this machine only
+ * ({@linkcode DEFAULT_HTTP_HOST}); another address is named with it,
+ * `HOST:PORT` or `[IPV6]:PORT`, so that a page open to the network is
+ * always asked for in so many words.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpAddress } from "./_server_flags.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseHttpAddress("8080"), { host: "127.0.0.1", port: 8080 });
+ * assert.deepEqual(parseHttpAddress("0.0.0.0:8080"), { host: "0.0.0.0", port: 8080 });
+ * assert.deepEqual(parseHttpAddress("[::1]:8080"), { host: "::1", port: 8080 });
+ * ```
+ */
+export function parseHttpAddress(text: string): HttpAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]|([^\s:\[\]\/]+))?:([0-9]+)$/.exec(text) ??
+    /^()()([0-9]+)$/.exec(text);
+  const port = Number(match?.[3]);
+  const host = match?.[1] || match?.[2] || (text.includes(":") ? "" : DEFAULT_HTTP_HOST);
+  if (match === null || host === "" || !(port >= 0 && port <= MAX_PORT)) {
+    throw new UsageError(
+      `Invalid --http "${text}": must be PORT (0 to ${MAX_PORT}, on ${DEFAULT_HTTP_HOST}) ` +
+        "or HOST:PORT ([IPV6]:PORT), such as 8080 or 0.0.0.0:8080",
+    );
+  }
+  return { host, port };
+}
+
+/** Longest `--http-token`. */
+const MAX_HTTP_TOKEN = 256;
+
+/** Checks `--http-token`: what a bearer token may hold (RFC 6750's
+ * characters), so that it fits a header and a cookie as it is. The error
+ * names the first character that cannot be in one, not the token. */
+function checkHttpToken(token: string): void {
+  if (token.length === 0 || token.length > MAX_HTTP_TOKEN) {
+    throw new UsageError(
+      `Invalid --http-token: must be 1 to ${MAX_HTTP_TOKEN} characters, not ${token.length}`,
+    );
+  }
+  const bad = /[^A-Za-z0-9._~+\/=-]|=(?=[^=])/.exec(token);
+  if (bad !== null) {
+    throw new UsageError(
+      `Invalid --http-token: ${JSON.stringify(token[bad.index])} at character ${
+        bad.index + 1
+      } cannot be in a bearer token; use A-Z a-z 0-9 - . _ ~ + / and = at the end`,
+    );
+  }
 }
 
 /** The default `--node`, from the host name: the name, and a note when it

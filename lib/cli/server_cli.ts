@@ -39,7 +39,9 @@ import {
   WorkerPool,
   workersUnavailableReason,
 } from "../server/mod.ts";
+import { HttpMonitor, LiveFeed, WriteLatency } from "../http/mod.ts";
 import { nodeFromHostName, parseServerArgs, SERVER_USAGE } from "./_server_flags.ts";
+import { httpSource } from "./_http_source.ts";
 import { VERSION } from "./_version.ts";
 import { listenForSignals, SAME_SIGNAL_MS } from "./_signal_listeners.ts";
 
@@ -165,7 +167,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const where = streamName ?? `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
-  const output = new BatchWriter(file ?? stream ?? Deno.stdout, {
+  // With --http, the output's writes are timed for /metrics.
+  const writes = config.http === undefined ? null : new WriteLatency(file ?? stream ?? Deno.stdout);
+  const output = new BatchWriter(writes ?? file ?? stream ?? Deno.stdout, {
     chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -215,6 +219,8 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // anyone, and Deno cannot tell whether the process is in the background.
   const useConsole = config.console;
   const hub = config.mode !== "log" || useConsole ? new Hub(config.mode) : null;
+  // The live page's tail: a sample of the lines, from a server in this thread.
+  const feed = config.http === undefined ? null : new LiveFeed();
   let server: Server;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
   if (config.workers > 1 && workersUnavailable === null) {
@@ -240,6 +246,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       sendQueue: config.sendQueue,
       ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
       ...(hub === null ? {} : { observer: hub }),
+      ...(feed === null ? {} : { sampler: feed }),
     });
   }
   hooks.server = server;
@@ -282,6 +289,42 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   );
 
   let shutdown: Promise<ServerStats> | null = null;
+  let monitor: HttpMonitor | null = null;
+  if (config.http !== undefined && writes !== null) {
+    const source = httpSource({
+      server,
+      output,
+      writes,
+      // A pool's lines reach this thread as written chunks, not lines.
+      feed: server instanceof WorkerPool ? null : feed,
+      node,
+      run,
+      version: VERSION,
+      startedAt,
+      workers: server instanceof WorkerPool ? server.workers : 1,
+      draining: () => shutdown !== null,
+    });
+    monitor = new HttpMonitor(source, {
+      hostname: config.http.host,
+      port: config.http.port,
+      ...(config.httpToken === undefined ? {} : { token: config.httpToken }),
+      ...(feed === null || server instanceof WorkerPool ? {} : { feed }),
+      log: stderr,
+    });
+    try {
+      const at = monitor.listen();
+      stderr.write(
+        `${PROGRAM}: live page, /metrics and /healthz on http://${
+          formatHostPort(at.hostname, at.port)
+        }/${config.httpToken === undefined ? "" : " (token required but on /healthz)"}\n`,
+      );
+    } catch (error) {
+      if (!(error instanceof ListenError)) throw error;
+      stderr.write(`${PROGRAM}: ${error.message}\n`);
+      await server.shutdown();
+      return EXIT_FAILURE;
+    }
+  }
   let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
   let firstSignalAt = 0;
   let toldSame = false;
@@ -364,6 +407,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   } finally {
     clearTimeout(giveUpTimer);
     stopConsole.abort();
+    await monitor?.close();
     returned = true;
     // After a signal, the listeners stay until the process exits: the task
     // runner's copy of a Ctrl-C can arrive after the drain ended, and with no

@@ -10,7 +10,12 @@
  * @module
  */
 
-import { type ClientInfo, ConnectionPipeline, type PipelineSettings } from "../format/mod.ts";
+import {
+  type ClientInfo,
+  ConnectionPipeline,
+  type LineSampler,
+  type PipelineSettings,
+} from "../format/mod.ts";
 import { closeQuietly, type LineWriter, SendQueue, type StreamConn } from "../io/mod.ts";
 import { formatNotice, type LineFlags } from "../wire/mod.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
@@ -116,7 +121,8 @@ export class Connection implements ClientHandle {
   /**
    * Makes it client number `id`, connected at `now`: its lines go to
    * `output` as `settings` say and, when there is an observer, to the
-   * observer one by one (see {@linkcode ConnectionPipeline}).
+   * observer one by one (see {@linkcode ConnectionPipeline}), and those of
+   * the reads `sampler` asks for to it.
    */
   begin(
     id: number,
@@ -124,6 +130,7 @@ export class Connection implements ClientHandle {
     output: LineWriter,
     settings: PipelineSettings,
     observer: ClientObserver | null,
+    sampler: LineSampler | null = null,
   ): void {
     this.#client = { ...this.#client, id };
     this.#connectedAt = now;
@@ -131,7 +138,7 @@ export class Connection implements ClientHandle {
     const tap = observer === null
       ? null
       : (line: Uint8Array, flags: LineFlags): void => observer.line(this, line, flags);
-    this.#pipeline = new ConnectionPipeline(output, this.#client, settings, tap);
+    this.#pipeline = new ConnectionPipeline(output, this.#client, settings, tap, sampler);
     this.#open = true;
   }
 

@@ -28,6 +28,7 @@ import { countOf, describeError } from "../text/mod.ts";
 import {
   type ClientInfo,
   DEFAULT_LABEL,
+  type LineSampler,
   OUTPUT_FORMATS,
   type OutputFormat,
   type PipelineSettings,
@@ -55,7 +56,7 @@ import {
   DEFAULT_MAX_PER_IP,
   type LineServerOptions,
 } from "./server_options.ts";
-import { emptyStats, type ServerStats } from "./stats.ts";
+import { type ClientStats, emptyStats, type ServerStats } from "./stats.ts";
 
 /** First read buffer of a connection: small, since a pending read holds its
  * buffer and idle clients are the many. */
@@ -99,6 +100,7 @@ export class LineServer implements Server {
   readonly #nextClientId: () => number;
   readonly #tls: ConnUpgrader | null;
   readonly #observer: ClientObserver | null;
+  readonly #sampler: LineSampler | null;
   /** What every connection shares: its send queue's cap, what it tells a
    * client it cuts off, and how it counts the cut-offs the totals show. */
   readonly #connectionOptions: ConnectionOptions;
@@ -184,6 +186,7 @@ export class LineServer implements Server {
     let next = 0;
     this.#nextClientId = options.nextClientId ?? (() => next++);
     this.#observer = options.observer ?? null;
+    this.#sampler = options.sampler ?? null;
     this.#connectionOptions = {
       maxQueued: checkInteger("sendQueue", options.sendQueue ?? DEFAULT_SEND_QUEUE_BYTES, 1),
       idleTimeoutMs: this.#idleTimeoutMs,
@@ -208,7 +211,32 @@ export class LineServer implements Server {
 
   /** A snapshot of the totals. */
   get stats(): ServerStats {
-    return { ...this.#stats, connected: this.#connections.size };
+    const stats = this.#stats;
+    return {
+      ...stats,
+      connected: this.#connections.size,
+      disconnects: { ...stats.disconnects },
+    };
+  }
+
+  /** The clients connected now, in order of number. */
+  clients(): ClientStats[] {
+    const clients: ClientStats[] = [];
+    for (const connection of this.#connections) {
+      if (!connection.isOpen) continue;
+      const { id, address, port, identity, name } = connection.client;
+      clients.push({
+        id,
+        address,
+        port,
+        ...(identity === undefined ? {} : { identity }),
+        ...(name === undefined ? {} : { name }),
+        connectedAt: connection.connectedAt,
+        lines: connection.linesIn,
+        bytes: connection.bytesIn,
+      });
+    }
+    return clients.sort((a, b) => a.id - b.id);
   }
 
   /** Binds the listening socket; throws {@linkcode ListenError} on failure. */
@@ -560,6 +588,7 @@ export class LineServer implements Server {
       this.#output,
       this.#pipelineSettings,
       this.#observer,
+      this.#sampler,
     );
     this.#stats.clients++;
     this.#event({ type: "connect", client: connection.client, time: started });
@@ -577,7 +606,10 @@ export class LineServer implements Server {
     let reason = readEnd;
     // Whatever was received of a last, unfinished line is delivered, flagged.
     const now = Date.now();
-    this.#stats.lines += connection.finish(now);
+    // What the end of its input wrote is its unfinished last line, if any.
+    const partial = connection.finish(now);
+    this.#stats.lines += partial;
+    this.#stats.partial += partial;
     this.#observer?.left(connection, connection.stopReason ?? reason);
     connection.leave();
     if (reason === "eof") {
@@ -610,6 +642,7 @@ export class LineServer implements Server {
     truncated: number,
   ): void {
     if (!connection.reportEnd()) return;
+    this.#stats.disconnects[reason]++;
     this.#event({
       type: "disconnect",
       client: connection.client,

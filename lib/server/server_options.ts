@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { LabelStyle, OutputFormat } from "../format/mod.ts";
+import type { LabelStyle, LineSampler, OutputFormat } from "../format/mod.ts";
 import type { StreamConn } from "../io/mod.ts";
 import type { ClientObserver } from "./client_handle.ts";
 
@@ -140,4 +140,8 @@ export interface LineServerOptions extends ServerOptions {
    * the client or close it (the modes of `--mode`, the operator console).
    * @default {none: the server sends clients nothing but acknowledgments} */
   observer?: ClientObserver;
+  /** Shown the lines of the reads it asks for (the live page's tail, see
+   * `LineSampler` in lib/format); the other reads keep the fast path.
+   * @default {none} */
+  sampler?: LineSampler;
 }

@@ -9,8 +9,13 @@
  */
 
 import { countOf } from "../text/mod.ts";
+import type { DisconnectReason } from "./events.ts";
 
-/** Totals since the server started. Every field is a count. */
+/** Clients disconnected so far, by the reason of their disconnect event. */
+export type DisconnectCounts = Record<DisconnectReason, number>;
+
+/** Totals since the server started. Every field is a count, or (for
+ * `disconnects`) counts by reason. */
 export interface ServerStats {
   /** Clients accepted. */
   clients: number;
@@ -22,6 +27,8 @@ export interface ServerStats {
   bytes: number;
   /** Lines cut at the line limit. */
   truncated: number;
+  /** Last lines without a newline, written when their connection ended. */
+  partial: number;
   /** Clients still connected when the drain timeout ran out. */
   cutOff: number;
   /** Bytes received from those clients (all of it written out). */
@@ -42,6 +49,28 @@ export interface ServerStats {
   /** Connections that failed before they could be accepted (reset or
    * aborted in the listen queue); not clients, not refusals. */
   abortedBeforeAccept: number;
+  /** Clients disconnected, by reason: one count per disconnect event. */
+  disconnects: DisconnectCounts;
+}
+
+/** One connected client as a view of the server shows it: plain data, so
+ * a pool's Worker can send it. What the peer controls (`identity`, `name`,
+ * `address` once a proxy may name it) is as received: escape it to show it. */
+export interface ClientStats {
+  /** Its number. */
+  readonly id: number;
+  readonly address: string;
+  readonly port: number;
+  /** The name on its client certificate (mutual TLS). */
+  readonly identity?: string;
+  /** The name it gave itself (`linehub-client --name`). */
+  readonly name?: string;
+  /** When it connected, in ms since the epoch. */
+  readonly connectedAt: number;
+  /** Lines received from it so far. */
+  readonly lines: number;
+  /** Bytes received from it so far. */
+  readonly bytes: number;
 }
 
 /** The totals of a server that has served nobody: a new object each time,
@@ -53,6 +82,7 @@ export function emptyStats(): ServerStats {
     lines: 0,
     bytes: 0,
     truncated: 0,
+    partial: 0,
     cutOff: 0,
     cutOffBytes: 0,
     refusedDenied: 0,
@@ -62,6 +92,17 @@ export function emptyStats(): ServerStats {
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    disconnects: {
+      "eof": 0,
+      "reset": 0,
+      "drain-timeout": 0,
+      "idle-timeout": 0,
+      "line-timeout": 0,
+      "kicked": 0,
+      "send-queue-full": 0,
+      "tls-on-plain-port": 0,
+      "error": 0,
+    },
   };
 }
 
@@ -81,7 +122,12 @@ export function emptyStats(): ServerStats {
 export function sumStats(all: readonly ServerStats[]): ServerStats {
   const total = emptyStats();
   for (const stats of all) {
-    for (const key of Object.keys(total) as Array<keyof ServerStats>) total[key] += stats[key];
+    for (const key of Object.keys(total) as Array<keyof ServerStats>) {
+      if (key !== "disconnects") total[key] += stats[key];
+    }
+    for (const reason of Object.keys(total.disconnects) as DisconnectReason[]) {
+      total.disconnects[reason] += stats.disconnects[reason];
+    }
   }
   return total;
 }

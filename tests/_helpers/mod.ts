@@ -5,9 +5,10 @@
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
  * (`peers.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
- * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`) and
- * the README's marked blocks (`readme.ts`). Tests import this face; the
- * benchmarks in bench/ borrow from it too.
+ * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`),
+ * the README's marked blocks (`readme.ts`) and a server with `--http`
+ * (`http.ts`). Tests import this face; the benchmarks in bench/ borrow from
+ * it too.
  *
  * @module
  */
@@ -24,3 +25,4 @@ export * from "./client_hello.ts";
 export * from "./fake_server.ts";
 export * from "./readme.ts";
 export * from "./in_process_server.ts";
+export * from "./http.ts";

@@ -52,6 +52,8 @@ const DEFAULTS = {
   mode: "log",
   sendQueue: 1048576,
   console: false,
+  http: undefined,
+  httpToken: undefined,
   help: false,
   version: false,
 };
@@ -249,6 +251,8 @@ Deno.test("server accepts every flag at once", () => {
       mode: "log",
       sendQueue: 1048576,
       console: false,
+      http: undefined,
+      httpToken: undefined,
       help: false,
       version: false,
     },
@@ -369,6 +373,8 @@ Deno.test("server usage lists every flag", () => {
       "--mode MODE",
       "--send-queue BYTES",
       "--console",
+      "--http ADDR",
+      "--http-token TOKEN",
       "-h, --help",
       "-V, --version",
     ]
@@ -601,4 +607,36 @@ Deno.test("server raises the default --send-queue to hold a --max-line longer th
   assert.equal(parseServerArgs(["--max-line", "1048513"]).sendQueue, 1048577);
   const longest = parseServerArgs(["--mode", "chat", "--max-line", String(MAX_MAX_LINE)]);
   assert.equal(longest.sendQueue, MAX_MAX_LINE + 64);
+});
+
+Deno.test("server --http takes a port on 127.0.0.1, or HOST:PORT to listen elsewhere", () => {
+  assert.deepEqual(parseServerArgs(["--http", "8080"]).http, { host: "127.0.0.1", port: 8080 });
+  assert.deepEqual(parseServerArgs(["--http=0.0.0.0:9100"]).http, { host: "0.0.0.0", port: 9100 });
+  assert.deepEqual(parseServerArgs(["--http", "[::1]:0"]).http, { host: "::1", port: 0 });
+  assert.equal(
+    parseServerArgs(["--http", "8080", "--http-token", "abc.DEF_1-2~+/=="]).httpToken,
+    "abc.DEF_1-2~+/==",
+  );
+});
+
+Deno.test("server refuses a bad --http or --http-token in one line naming it", () => {
+  const address = (text: string): string =>
+    `Invalid --http "${text}": must be PORT (0 to 65535, on 127.0.0.1) or HOST:PORT ` +
+    "([IPV6]:PORT), such as 8080 or 0.0.0.0:8080";
+  for (const text of ["65536", ":8080", "localhost", "::1:80", "[::1]", "80x", ""]) {
+    rejects([`--http=${text}`], address(text));
+  }
+  rejects(["--http-token", "abc"], "--http-token needs --http");
+  // The error names the character, never the token.
+  for (const [token, character, at] of [["has space", " ", 4], ["a=b", "=", 2]] as const) {
+    rejects(
+      ["--http", "8080", "--http-token", token],
+      `Invalid --http-token: "${character}" at character ${at} cannot be in a bearer token; ` +
+        "use A-Z a-z 0-9 - . _ ~ + / and = at the end",
+    );
+  }
+  rejects(
+    ["--http", "8080", "--http-token="],
+    "Invalid --http-token: must be 1 to 256 characters, not 0",
+  );
 });

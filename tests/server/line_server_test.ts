@@ -40,6 +40,7 @@ import {
 import { LineServer } from "../../lib/server/line_server.ts";
 import { PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { ListenError } from "../../lib/server/server.ts";
+import { emptyStats } from "../../lib/server/stats.ts";
 
 type Harness = ServerHarness<LineServer>;
 
@@ -114,6 +115,8 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    partial: 0,
+    disconnects: { ...emptyStats().disconnects, eof: 3 },
   });
   const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
   assert.deepEqual(logLines(h), [
@@ -486,6 +489,8 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    partial: 1,
+    disconnects: { ...emptyStats().disconnects, eof: 1 },
   });
   assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
 });

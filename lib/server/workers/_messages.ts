@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ServerStats } from "../stats.ts";
+import type { ClientStats, ServerStats } from "../stats.ts";
 import type { WorkerPoolOptions } from "./pool.ts";
 
 /** What a Worker's server is built from: the pool's options but how many
@@ -34,6 +34,8 @@ export type ToWorker =
   | { readonly type: "written" }
   /** The real output failed: the oldest unconfirmed chunk never will be written. */
   | { readonly type: "write-failed"; readonly message: string }
+  /** Answer with `clients`: the Worker's connected clients now. */
+  | { readonly type: "clients" }
   | { readonly type: "pause-accepting" }
   | { readonly type: "resume-accepting" }
   /** Stop accepting, drain (each Worker with the same drain timeout), report. */
@@ -48,6 +50,8 @@ export type FromWorker =
   /** Whole log lines (events outside `json`, diagnostics), in order. */
   | { readonly type: "log"; readonly chunks: ReadonlyArray<string | Uint8Array> }
   | { readonly type: "stats"; readonly stats: ServerStats }
+  /** The answer to a `clients` message, in the order they came. */
+  | { readonly type: "clients"; readonly clients: ClientStats[] }
   | { readonly type: "paused"; readonly paused: boolean }
   /** The accept loop has ended (after `shutdown`). */
   | { readonly type: "accept-stopped" }

@@ -20,7 +20,7 @@ import { BatchWriter, type ByteWriter, type ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import { LineServer } from "../line_server.ts";
 import { DEFAULT_HOST } from "../server_options.ts";
-import type { ServerStats } from "../stats.ts";
+import type { ClientStats, ServerStats } from "../stats.ts";
 import { TlsAcceptor } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker } from "./_messages.ts";
 import { checkPortFree, unstableNetEnabled } from "./_port_sharing.ts";
@@ -218,6 +218,11 @@ class WorkerSession {
     );
   }
 
+  /** The server's connected clients now. */
+  clients(): ClientStats[] {
+    return this.#server.clients();
+  }
+
   pause(): void {
     clearTimeout(this.#resumeTimer);
     this.#server.pauseAccepting();
@@ -326,6 +331,9 @@ function runWorker(scope: WorkerScope): void {
         break;
       case "write-failed":
         session?.output.fail(message.message);
+        break;
+      case "clients":
+        post({ type: "clients", clients: session?.clients() ?? [] });
         break;
       case "pause-accepting":
         session?.pause();

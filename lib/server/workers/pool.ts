@@ -32,7 +32,7 @@ import { describeError } from "../../text/mod.ts";
 import type { ServerOptions } from "../server_options.ts";
 import { checkNodeName } from "../node_name.ts";
 import { ListenError, type Server } from "../server.ts";
-import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
+import { type ClientStats, emptyStats, type ServerStats, sumStats } from "../stats.ts";
 import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker, WorkerServerOptions } from "./_messages.ts";
 import { unstableNetEnabled } from "./_port_sharing.ts";
@@ -43,6 +43,9 @@ export const MAX_WORKERS = 256;
 /** How often a Worker reports its totals while they change, so that
  * {@linkcode WorkerPool.stats} (connected clients at a signal) is current. */
 const STATS_EVERY_MS = 100;
+/** Longest wait for a Worker's list of clients: one busy or failing Worker
+ * leaves its clients out of the list rather than holding up the caller. */
+const CLIENTS_WAIT_MS = 1000;
 
 /** The Worker module, next to this one. */
 const WORKER_MODULE = new URL("./_worker.ts", import.meta.url);
@@ -128,6 +131,9 @@ interface Member {
   readonly listening: PromiseWithResolvers<Deno.NetAddr>;
   readonly acceptStopped: PromiseWithResolvers<void>;
   readonly stopped: PromiseWithResolvers<ServerStats>;
+  /** Callers waiting for its list of clients, oldest first (it answers in
+   * order). */
+  readonly clientRequests: Array<(clients: ClientStats[]) => void>;
 }
 
 /**
@@ -190,6 +196,32 @@ export class WorkerPool implements Server {
    * as last reported (each Worker reports changes within 100 ms). */
   get stats(): ServerStats {
     return sumStats(this.#members.map((member) => member.stats));
+  }
+
+  /** The clients connected now, over all Workers, in order of number; a
+   * Worker that does not answer within 1 s is left out. */
+  async clients(): Promise<ClientStats[]> {
+    const lists = await Promise.all(
+      this.#members.filter((member) => member.alive).map((member) => this.#clientsOf(member)),
+    );
+    return lists.flat().sort((a, b) => a.id - b.id);
+  }
+
+  #clientsOf(member: Member): Promise<ClientStats[]> {
+    const { promise, resolve } = Promise.withResolvers<ClientStats[]>();
+    const timer = setTimeout(() => {
+      // Its answer, if it comes, is matched to this request and dropped.
+      const index = member.clientRequests.indexOf(answer);
+      if (index >= 0) member.clientRequests[index] = () => {};
+      resolve([]);
+    }, CLIENTS_WAIT_MS);
+    const answer = (clients: ClientStats[]): void => {
+      clearTimeout(timer);
+      resolve(clients);
+    };
+    member.clientRequests.push(answer);
+    this.#post(member, { type: "clients" });
+    return promise;
   }
 
   /** How many Workers the pool runs. */
@@ -287,6 +319,7 @@ export class WorkerPool implements Server {
       listening: Promise.withResolvers<Deno.NetAddr>(),
       acceptStopped: Promise.withResolvers<void>(),
       stopped: Promise.withResolvers<ServerStats>(),
+      clientRequests: [],
     };
     // Nobody awaits `listening` once listen has given up on the pool.
     member.listening.promise.catch(() => {});
@@ -329,6 +362,9 @@ export class WorkerPool implements Server {
       case "stats":
         member.stats = message.stats;
         break;
+      case "clients":
+        member.clientRequests.shift()?.(message.clients);
+        break;
       case "paused":
         member.paused = message.paused;
         break;
@@ -370,6 +406,7 @@ export class WorkerPool implements Server {
   #retire(member: Member): void {
     member.alive = false;
     member.worker.terminate();
+    for (const answer of member.clientRequests.splice(0)) answer([]);
     member.acceptStopped.resolve();
     member.stopped.resolve(member.stats);
   }
