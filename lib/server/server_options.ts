@@ -92,9 +92,10 @@ export interface PeerFilter {
   permits(address: string): boolean;
 }
 
-/** Turns an accepted TCP connection into a TLS one (see `tls_acceptor.ts`). */
+/** Turns an accepted TCP connection into a TLS one (see `tls_acceptor.ts`):
+ * the connection as accepted, or what is left of it after a PROXY header. */
 export interface ConnUpgrader {
-  upgrade(conn: Deno.TcpConn): StreamConn & {
+  upgrade(conn: StreamConn): StreamConn & {
     /** Resolves with the client's certificate identity (mutual TLS) or
      * null; rejects, with a message saying why, when the handshake fails. */
     handshake(): Promise<string | null>;
