@@ -403,7 +403,8 @@ function stopRecord(run: string, stats: ServerStats, startedAt: number): string 
     lines: stats.lines,
     bytes: stats.bytes,
     truncated: stats.truncated,
-    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls,
+    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls +
+      stats.refusedProxy,
     cutOff: stats.cutOff,
     dropped: stats.dropped,
     kicked: stats.kicked,
