@@ -306,6 +306,7 @@ Deno.test("server rejects bad flags with exit 2, one line naming the value, and 
     [["--format", "xml"], `Invalid format "xml": must be one of text, json, raw`],
     [["--max-line", "0"], `Invalid --max-line "0": must be an integer from 1 to 67108864`],
     [["--bogus"], `Unknown option "--bogus"`],
+    [["--proxy-from", "10.0.0.0/8"], "--proxy-from needs --proxy-protocol"],
     [
       ["--drain-timeout", "soon"],
       `Invalid --drain-timeout "soon": must be a duration from 0 to 24h, ` +
@@ -865,6 +866,58 @@ Deno.test({
       await server.stop("SIGTERM");
     }
   }
+});
+
+Deno.test("server --proxy-protocol shows the header's client, warns without --proxy-from, and counts refusals", async () => {
+  const server = await startServer(["--proxy-protocol"]);
+  const header = bytes("PROXY TCP4 192.0.2.44 10.0.0.1 50123 8888\r\n");
+  await session(server.port, concat([header, bytes("through the balancer\n")]));
+  const refused = await connectTo(server.port);
+  const said = new TextDecoder().decode(
+    await withTimeout(
+      writeAll(refused, bytes("no header\n")).then(() => readToEnd(refused)),
+      SESSION_TIMEOUT_MS,
+      "the refusal",
+    ),
+  );
+  const { port } = refused.localAddr;
+  refused.close();
+  assert.equal(
+    said,
+    'linehub-server: refused (proxy): not a PROXY protocol header: the connection starts "no header\\n"\n',
+  );
+  await stderrShows(server, `refused 127.0.0.1:${port}: `);
+  const result = await server.stop("SIGTERM");
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "[client 0] through the balancer\n");
+  assert.deepEqual(stderrLines(result.stderr), [
+    `linehub-server: listening on 127.0.0.1:${server.port} (text to stdout, PROXY protocol)`,
+    "linehub-server: warning: --proxy-protocol without --proxy-from: any peer can claim any " +
+    "address; name the balancers with --proxy-from",
+    "client 0 connected from 192.0.2.44:50123",
+    "client 0 disconnected from 192.0.2.44:50123 (eof): 1 line, 21 bytes, D s",
+    `refused 127.0.0.1:${port}: not a PROXY protocol header: the connection starts "no header\\n"`,
+    "linehub-server: SIGTERM: no longer accepting; waiting up to 5 s for 0 connected clients",
+    "linehub-server: shut down: 1 client served, 1 line, 21 bytes, 0 truncated; " +
+    "1 refused (1 PROXY header)",
+  ]);
+
+  // Named balancers: no warning, and a peer outside them is refused.
+  const guarded = await startServer(["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]);
+  const outsider = await connectTo(guarded.port);
+  const told = await withTimeout(
+    writeAll(outsider, concat([header, bytes("forged\n")])).then(() => readToEnd(outsider)),
+    SESSION_TIMEOUT_MS,
+    "the refusal",
+  );
+  outsider.close();
+  assert.equal(
+    new TextDecoder().decode(told),
+    "linehub-server: refused (proxy): 127.0.0.1 is not in --proxy-from\n",
+  );
+  const guardedResult = await guarded.stop("SIGTERM");
+  assert.equal(guardedResult.stdout, "");
+  assert.doesNotMatch(guardedResult.stderr, /warning/);
 });
 
 Deno.test("server --workers 2 started on the port of another --workers server exits 1: address already in use", async () => {
