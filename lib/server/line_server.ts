@@ -123,7 +123,7 @@ export class LineServer implements Server {
   /** With `--proxy-protocol`, every connection from its accept until its
    * task ends: the task reads the header, then serves the client it names,
    * so it covers a connection that shutdown found still without one. */
-  readonly #intakes = new Set<{ task: Promise<void> }>();
+  readonly #intakes = new Set<Intake>();
   /** Aborted when shutdown starts: ends the accept loop's waits. */
   readonly #closing = new AbortController();
   /** Aborted when the drain deadline passes, to release connections that
@@ -367,6 +367,10 @@ export class LineServer implements Server {
     clearTimeout(timer);
     if (outcome === "expired") {
       this.#deadline.abort();
+      for (const intake of this.#intakes) {
+        // Not a client yet: closed, and refused for the shutdown.
+        if (intake.reading) closeQuietly(intake.tcp);
+      }
       for (const connection of this.#connections) {
         // Counted as cut off only if it became a client.
         if (connection.stopReason === null && connection.isClient) this.#stats.cutOff++;
@@ -406,22 +410,20 @@ export class LineServer implements Server {
       return;
     }
     // Read in a task of its own, so that a slow header holds up no one else.
-    const intake = { task: Promise.resolve() };
+    const intake: Intake = { tcp, reading: true, task: Promise.resolve() };
     // Registered before its task starts, as a connection is (see #admit).
     this.#intakes.add(intake);
-    intake.task = this.#serveProxied(tcp, this.#proxy, intake);
+    intake.task = this.#serveProxied(intake, this.#proxy);
   }
 
   /** Reads a connection's PROXY header, then serves the client it names
    * until it leaves. */
-  async #serveProxied(
-    tcp: Deno.TcpConn,
-    proxy: ProxyIntake,
-    intake: { task: Promise<void> },
-  ): Promise<void> {
+  async #serveProxied(intake: Intake, proxy: ProxyIntake): Promise<void> {
+    const tcp = intake.tcp;
     try {
       // The drain deadline closes a connection still without its header.
       const result = await proxy.read(tcp, this.#deadline.signal);
+      intake.reading = false;
       if (result.kind === "client") {
         await this.#admit(result.conn, result.peer, result.port)?.task;
         return;
@@ -718,6 +720,15 @@ export class LineServer implements Server {
       this.#output.write(formatJsonEvent(event, this.#pipelineSettings.run));
     } else this.#log.write(formatTextEvent(event));
   }
+}
+
+/** A connection of a `--proxy-protocol` server, from its accept until its
+ * task has served the client its header names, or refused it. */
+interface Intake {
+  readonly tcp: Deno.TcpConn;
+  /** True until its header has been read (or given up on). */
+  reading: boolean;
+  task: Promise<void>;
 }
 
 /** `value` if it is an integer from `min` to `max`; else a RangeError naming
