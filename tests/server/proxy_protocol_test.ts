@@ -231,6 +231,38 @@ Deno.test("a connection without a valid header is refused (proxy), told why, and
   assert.equal(stats.lines, 0);
 });
 
+Deno.test("a header over its cap is refused (proxy) as soon as the cap is passed, not at the timeout", async () => {
+  // Long enough that only the caps can refuse these in the test's time.
+  await using h = startLineServer({
+    proxy: { headerTimeout: 60 },
+    format: "json",
+    run: "0123456789abcdef",
+  });
+  // v1: no CRLF within 107 bytes; the connection stays open, sending nothing more.
+  using v1 = await connectTo(h.port);
+  await writeAll(v1, bytes(`PROXY UNKNOWN ${"x".repeat(200)}`));
+  // v2: a length field saying 5,000 bytes, over the 4,096 taken; nothing follows.
+  using v2 = await connectTo(h.port);
+  const fixed = proxyV2("192.0.2.9", 9000).slice(0, 16);
+  new DataView(fixed.buffer).setUint16(14, 5000);
+  await writeAll(v2, fixed);
+  const told = await Promise.all(
+    [v1, v2].map((conn) => withTimeout(readToEnd(conn), 10_000, "the refusal")),
+  );
+  assert.deepEqual(told.map((said) => decoder.decode(said)), [
+    "linehub-server: refused (proxy): invalid PROXY v1 header: no CRLF within its first 107 bytes\n",
+    "linehub-server: refused (proxy): invalid PROXY v2 header: 5016 bytes long, over the limit " +
+    "of 4096\n",
+  ]);
+  const stats = await h.stop();
+  const refused = h.out.text().trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(refused.map(({ type, reason }) => `${type} ${reason}`), [
+    "refused proxy",
+    "refused proxy",
+  ]);
+  assert.equal(stats.refusedProxy, 2);
+});
+
 Deno.test("a header not complete in time is refused, while other clients are served meanwhile", async () => {
   await using h = startLineServer({ proxy: PROXY });
   using silent = await connectTo(h.port);
