@@ -20,6 +20,8 @@ import {
   hasCommand,
   nameUnless,
   noIPv6Reason,
+  proxyV1,
+  proxyV2,
   readToEnd,
   ROOT,
   runProgram,
@@ -956,6 +958,82 @@ Deno.test("server --workers 2 numbers clients across its workers and drains them
     const ids = new Set(lines.map((line) => Number(/^\[client (\d+)\] /.exec(line)?.[1])));
     assert.deepEqual([...ids].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
     assert.match(result.stderr, /shut down: 6 clients served, 12 lines, /);
+  }
+});
+
+Deno.test("server --workers 2 --proxy-protocol: every Worker takes addresses from headers and honours --proxy-from and --allow", async () => {
+  const CLIENTS = 6;
+  const server = await startServer([
+    "--workers",
+    "2",
+    "--proxy-protocol",
+    "--proxy-from",
+    "127.0.0.1",
+    "--allow",
+    "192.0.2.0/24",
+    "--label",
+    "address",
+  ]);
+  let denied = "";
+  try {
+    assert.match(server.stderrSoFar(), /\(text to stdout, PROXY protocol, 2 workers\)\n/);
+    await Promise.all(
+      Array.from(
+        { length: CLIENTS },
+        (_, i) =>
+          session(server.port, concat([proxyV2(`192.0.2.${i + 1}`, 41000 + i), bytes(`${i}\n`)])),
+      ),
+    );
+    const outsider = await connectTo(server.port);
+    denied = new TextDecoder().decode(
+      await withTimeout(
+        writeAll(outsider, proxyV1("198.51.100.1", 41100)).then(() => readToEnd(outsider)),
+        SESSION_TIMEOUT_MS,
+        "the refusal",
+      ),
+    );
+    outsider.close();
+  } finally {
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assertNoCrash(result.stderr);
+    assert.deepEqual(
+      result.stdout.split("\n").slice(0, -1).sort(),
+      Array.from({ length: CLIENTS }, (_, i) => `[192.0.2.${i + 1}:${41000 + i}] ${i}`).sort(),
+    );
+    assert.match(result.stderr, /^refused 198\.51\.100\.1:41100: denied by --allow\/--deny$/m);
+  }
+  assert.equal(denied, "linehub-server: refused (denied): denied by --allow/--deny\n");
+
+  // A balancer named nowhere: each Worker refuses what it accepts.
+  const guarded = await startServer([
+    "--workers",
+    "2",
+    "--proxy-protocol",
+    "--proxy-from",
+    "10.0.0.0/8",
+  ]);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const conn = await connectTo(guarded.port);
+      const told = await withTimeout(
+        writeAll(conn, concat([proxyV1("192.0.2.1", 42000 + i), bytes("forged\n")])).then(() =>
+          readToEnd(conn)
+        ),
+        SESSION_TIMEOUT_MS,
+        "the refusal",
+      );
+      conn.close();
+      assert.equal(
+        new TextDecoder().decode(told),
+        "linehub-server: refused (proxy): 127.0.0.1 is not in --proxy-from\n",
+      );
+    }
+  } finally {
+    const result = await guarded.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /; 4 refused \(4 PROXY header\)\n/);
   }
 });
 
