@@ -4,7 +4,9 @@
  * own in a temporary folder, balances clients round robin over two linehub
  * servers, one sent the v1 header (`send-proxy`) and one the v2 header
  * (`send-proxy-v2`); a third backend serves TLS, the header sent before the
- * client's own TLS handshake, which HAProxy passes through untouched.
+ * client's own TLS handshake, which HAProxy passes through untouched; and
+ * HAProxy's own health checks (`check-send-proxy`) arrive as v2 LOCAL
+ * headers, which make no client.
  *
  * HAProxy connects to the servers from 127.0.0.1, and so would a client on
  * loopback: the clients here bind 127.0.0.2 (and 127.0.0.3), which only a
@@ -257,5 +259,67 @@ backend linehub
     const { stdout, stderr } = await tls.stop("SIGTERM");
     assert.equal(stdout, "[client 0] over TLS, through HAProxy\n");
     assert.match(stderr, new RegExp(`^client 0 connected from 127\\.0\\.0\\.2:${seen.port}$`, "m"));
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    SKIP,
+    "HAProxy's health checks, sent as v2 LOCAL headers, are closed without a word and make no client",
+  ),
+  ignore: SKIP !== null,
+  async fn(): Promise<void> {
+    await using server = await startServer([
+      "--proxy-protocol",
+      "--proxy-from",
+      "127.0.0.1/32",
+      "--format",
+      "json",
+    ]);
+    const frontend = freePort();
+    // A plain connect check resets the connection as soon as it is made,
+    // mostly before the server has read anything. The expect rule makes
+    // HAProxy wait for the server's answer and report it: a server that
+    // closes without a word gives "an empty response" (one that kept the
+    // check as a client would time out, one that refused it would say so).
+    // That fails the check, which is why this backend serves no one.
+    await using haproxy = await startHaproxy(
+      DEFAULTS + `  timeout check 2s
+frontend lines
+  bind 127.0.0.1:${frontend}
+  default_backend linehub
+backend linehub
+  server relay 127.0.0.1:${server.port} send-proxy-v2
+backend checks
+  option tcp-check
+  tcp-check expect string linehub-server
+  server checked 127.0.0.1:${server.port} send-proxy-v2 check check-send-proxy inter 100ms fall 1
+`,
+      [frontend],
+    );
+    await waitFor(
+      "HAProxy to report a check's answer",
+      () => /Server checks\/checked is DOWN/.test(haproxy.stderrSoFar()),
+      () => haproxy.stderrSoFar(),
+      SESSION_TIMEOUT_MS,
+    );
+    assert.match(haproxy.stderrSoFar(), /TCPCHK got an empty response/);
+    // And a client through the same HAProxy is still one.
+    const client = await visit(frontend, "127.0.0.2", "a real client\n");
+    await waitFor(
+      "the client to leave",
+      () => server.stdoutSoFar().includes('"disconnect"'),
+      () => server.stdoutSoFar(),
+      SESSION_TIMEOUT_MS,
+    );
+    const records = await recordsOf(server);
+    assert.deepEqual(summary(records), [
+      `connect 127.0.0.2:${client.port}`,
+      `message 127.0.0.2:${client.port} a real client`,
+      `disconnect 127.0.0.2:${client.port} eof`,
+    ]);
+    const stop = records.find(({ type }) => type === "stop");
+    assert.equal(stop?.clients, 1);
+    assert.equal(stop?.refused, 0);
   },
 });
