@@ -43,6 +43,7 @@ const server = new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     "--allow-net",
+    "--allow-sys=hostname",
     `${ROOT}server.ts`,
     "--host",
     "127.0.0.1",

@@ -50,7 +50,7 @@ function linehub(format: "text" | "json"): Contender {
     name: `linehub ${format}`,
     command: (port) => [
       DENO,
-      ...["run", "--allow-net", "--allow-write", `${ROOT}server.ts`],
+      ...["run", "--allow-net", "--allow-write", "--allow-sys=hostname", `${ROOT}server.ts`],
       ...["--host", "127.0.0.1", "--port", String(port), "--format", format],
     ],
     available: () => Promise.resolve(true),
@@ -91,6 +91,7 @@ function pooled(workers: number): Contender {
     command: (port) => [
       DENO,
       ...["run", "--allow-net", "--allow-write", `--allow-read=${ROOT}lib`, "--unstable-net"],
+      "--allow-sys=hostname",
       `${ROOT}server.ts`,
       ...["--host", "127.0.0.1", "--port", String(port), "--workers", String(workers)],
     ],

@@ -5,8 +5,10 @@
  * - `linehub-server`: `--allow-net`; `--allow-write` for `--output` (the
  *   server revokes write permission at start-up when it writes to stdout, and
  *   keeps it with `--output`, to reopen the file on SIGHUP); `--allow-read`
- *   for the TLS files (revoked once they are loaded); `--unstable-net` and
- *   the Worker module of `--workers`, included in the binary;
+ *   for the TLS files (revoked once they are loaded); `--allow-sys=hostname`
+ *   for the default `--node`, the host name (revoked once read), and no other
+ *   system information; `--unstable-net` and the Worker module of
+ *   `--workers`, included in the binary;
  * - `linehub-client`: `--allow-net`, and `--allow-read` for its TLS files
  *   (revoked once they are loaded).
  *
@@ -44,7 +46,13 @@ export const PROGRAMS = [
   {
     name: "linehub-server",
     entry: "server.ts",
-    permissions: ["--allow-net", "--allow-write", "--allow-read", "--unstable-net"],
+    permissions: [
+      "--allow-net",
+      "--allow-write",
+      "--allow-read",
+      "--allow-sys=hostname",
+      "--unstable-net",
+    ],
     include: ["lib/server/workers/_worker.ts"],
   },
   {

@@ -17,9 +17,12 @@ import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_HANDSHAKES,
   DEFAULT_MAX_PER_IP,
+  MAX_NODE_NAME_LENGTH,
   MAX_WORKERS,
   type Mode,
   MODES,
+  nodeNameFromHost,
+  nodeNameProblem,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
 import {
@@ -38,8 +41,14 @@ export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly format: OutputFormat;
+  /** This server's name in every JSON record and, with `labelNode`, in
+   * text labels (`--node`); undefined: the host name, which only the
+   * running program can read. */
+  readonly node: string | undefined;
   /** What a `text` line's label names (`--label`). */
   readonly label: LabelStyle;
+  /** Start each `text` label with the node (`--label-node`). */
+  readonly labelNode: boolean;
   /** Start each `text` line with its time (`--timestamp`). */
   readonly timestamp: boolean;
   /** File to append messages to; stdout when undefined. */
@@ -111,6 +120,9 @@ Options:
   -f, --format FORMAT   text, json or raw (default ${DEFAULT_FORMAT})
   --label WHAT          text: label each line with the client's number,
                         address or both (default ${DEFAULT_LABEL})
+  --node NAME           this server's name, in every json record: 1 to ${MAX_NODE_NAME_LENGTH}
+                        letters, digits or . _ - (default: the host name)
+  --label-node          text: start each label with the node: [NAME/client 0]
   --timestamp           text: start each line with the time it was read
                         (RFC 3339, UTC, milliseconds)
   -o, --output FILE     append messages to FILE instead of stdout
@@ -172,7 +184,8 @@ Signals:
 
 Exit status:
   0    clean shutdown
-  1    cannot listen, cannot open --output or the TLS files; other failures
+  1    cannot listen, cannot open --output or the TLS files, cannot read
+       the host name (for the default --node); other failures
   2    bad usage
   3    the drain timeout cut clients off (all they sent was written)
   4    the output failed while running (stdout closed, disk error)
@@ -203,6 +216,9 @@ export function parseServerArgs(args: string[]): ServerConfig {
     format: { type: "string", short: "f", default: DEFAULT_FORMAT },
     // No default: given with another format than text, it is a mistake.
     label: { type: "string" },
+    // No default: the host name is read only once the flags are known good.
+    node: { type: "string" },
+    "label-node": { type: "boolean", default: false },
     timestamp: { type: "boolean", default: false },
     output: { type: "string", short: "o" },
     // No defaults for these two: --send-queue follows --max-line unless given.
@@ -241,18 +257,25 @@ export function parseServerArgs(args: string[]): ServerConfig {
   if (!(LABEL_STYLES as readonly string[]).includes(label)) {
     throw new UsageError(`Invalid label "${label}": must be one of ${LABEL_STYLES.join(", ")}`);
   }
-  for (
-    const [flag, given] of [["--label", values.label !== undefined], [
-      "--timestamp",
-      values.timestamp,
-    ]] as const
-  ) {
+  const textOnly = [
+    ["--label", values.label !== undefined],
+    ["--label-node", values["label-node"]],
+    ["--timestamp", values.timestamp],
+  ] as const;
+  for (const [flag, given] of textOnly) {
     if (given && format !== "text") {
       throw new UsageError(
         `Cannot combine ${flag} with --format ${format}: it is for text output` +
-          (format === "json" ? " (JSON records name the client and the time anyway)" : ""),
+          (format === "json"
+            ? " (JSON records name the node, the client and the time anyway)"
+            : ""),
       );
     }
+  }
+  const node = values.node;
+  const nodeProblem = node === undefined ? null : nodeNameProblem(node);
+  if (nodeProblem !== null) {
+    throw new UsageError(`Invalid node ${JSON.stringify(node)}: ${nodeProblem}`);
   }
   const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
@@ -307,7 +330,9 @@ export function parseServerArgs(args: string[]): ServerConfig {
     console: values.console,
     port: parseInteger(values.port, "port", 0, MAX_PORT),
     format: format as OutputFormat,
+    node,
     label: label as LabelStyle,
+    labelNode: values["label-node"],
     timestamp: values.timestamp,
     output: values.output,
     maxLine,
@@ -325,6 +350,42 @@ export function parseServerArgs(args: string[]): ServerConfig {
     help: values.help,
     version: values.version,
   };
+}
+
+/** The default `--node`, from the host name: the name, and a note when it
+ * had to be changed to be one; or why there is none. */
+export type HostNode =
+  | { readonly node: string; readonly note: string | null }
+  | { readonly problem: string };
+
+/**
+ * The node name when `--node` is not given: the host name (`hostName`, or
+ * null when the program may not read it), made a valid node name when it is
+ * not one, which the note then says, since records would otherwise carry
+ * a name nobody gave.
+ *
+ * @example
+ * ```ts
+ * import { nodeFromHostName } from "./_server_flags.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(nodeFromHostName("web-3"), { node: "web-3", note: null });
+ * ```
+ */
+export function nodeFromHostName(hostName: string | null): HostNode {
+  if (hostName === null) {
+    return {
+      problem: "Cannot name this node after the host name: reading it needs Deno's " +
+        "--allow-sys=hostname; give --node NAME instead",
+    };
+  }
+  const node = nodeNameFromHost(hostName);
+  if (node === null) {
+    return { problem: "Cannot name this node after the host name: it is empty; give --node NAME" };
+  }
+  const note = node === hostName ? null : `host name ${JSON.stringify(hostName)} is not a ` +
+    `valid node name; using "${node}" (--node NAME sets another)`;
+  return { node, note };
 }
 
 /**

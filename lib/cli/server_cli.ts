@@ -39,7 +39,7 @@ import {
   WorkerPool,
   workersUnavailableReason,
 } from "../server/mod.ts";
-import { parseServerArgs, SERVER_USAGE } from "./_server_flags.ts";
+import { nodeFromHostName, parseServerArgs, SERVER_USAGE } from "./_server_flags.ts";
 import { VERSION } from "./_version.ts";
 import { listenForSignals, SAME_SIGNAL_MS } from "./_signal_listeners.ts";
 
@@ -108,6 +108,18 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(`${PROGRAM} ${VERSION}\n`));
     return EXIT_OK;
   }
+  let node = config.node;
+  if (node === undefined) {
+    const named = nodeFromHostName(readHostName());
+    if ("problem" in named) {
+      stderr.write(`${PROGRAM}: ${named.problem}\n`);
+      return EXIT_FAILURE;
+    }
+    if (named.note !== null) stderr.write(`${PROGRAM}: ${named.note}\n`);
+    node = named.node;
+  }
+  // Least privilege: the host name is all the system information it reads.
+  Deno.permissions.revokeSync({ name: "sys" });
 
   // `-o /dev/stdout` means stdout: Deno would refuse to open the path
   // without --allow-all, a flag this program never takes.
@@ -184,7 +196,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     port: config.port,
     format: config.format,
     run,
+    node,
     label: config.label,
+    labelNode: config.labelNode,
     timestamp: config.timestamp,
     maxLine: config.maxLine,
     drainTimeout: config.drainTimeout,
@@ -247,6 +261,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     output.write(formatJsonStart({
       time: startedAt,
       run,
+      node,
       version: VERSION,
       listen: formatHostPort(addr.hostname, addr.port),
     }));
@@ -280,7 +295,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
   let firstSignalAt = 0;
   let toldSame = false;
+  let returned = false;
   const onSignal = (signal: Deno.Signal): void => {
+    if (returned) return;
     if (shutdown !== null) {
       if (performance.now() - firstSignalAt < SAME_SIGNAL_MS) {
         if (!toldSame) {
@@ -337,7 +354,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       if (config.format === "json") {
         // After every client's last record: a run with a stop record ended
         // cleanly, one without did not get to finish.
-        output.write(stopRecord(run, stats, startedAt));
+        output.write(stopRecord({ run, node }, stats, startedAt));
         await output.flush().catch(() => {});
         if (output.failed) return EXIT_OUTPUT;
       }
@@ -357,9 +374,24 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   } finally {
     clearTimeout(giveUpTimer);
     stopConsole.abort();
-    signals();
+    returned = true;
+    // After a signal, the listeners stay until the process exits: the task
+    // runner's copy of a Ctrl-C can arrive after the drain ended, and with no
+    // listener the runtime would die of it (130) instead of exiting with the
+    // status just decided.
+    if (shutdown === null) signals();
     hangup();
   }
+}
+
+/** This machine's host name, or null when the program may not read it.
+ * Never asks for the permission: a prompt would stop a server started in
+ * the background (as reading the terminal would, see `--console`), and would
+ * wait for an answer nobody is there to give under a service manager. */
+function readHostName(): string | null {
+  const permission = { name: "sys", kind: "hostname" } as const;
+  if (Deno.permissions.querySync(permission).state !== "granted") return null;
+  return Deno.hostname();
 }
 
 /** Output paths that name the process's own stdout or stderr, written to
@@ -404,11 +436,15 @@ function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
 }
 
 /** The JSON `stop` record: the summary's totals, for a pipeline. */
-function stopRecord(run: string, stats: ServerStats, startedAt: number): string {
+function stopRecord(
+  origin: { run: string; node: string },
+  stats: ServerStats,
+  startedAt: number,
+): string {
   const now = Date.now();
   return formatJsonStop({
     time: now,
-    run,
+    ...origin,
     clients: stats.clients,
     lines: stats.lines,
     bytes: stats.bytes,

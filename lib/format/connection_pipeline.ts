@@ -45,8 +45,12 @@ export interface PipelineSettings {
   readonly format: OutputFormat;
   /** The run's id, in every JSON record. */
   readonly run: string;
+  /** The server's node name, in every JSON record; none leaves the field out. */
+  readonly node?: string;
   /** What a `text` label names. */
   readonly label: LabelStyle;
+  /** Whether a `text` label starts with the node (`[web-3/client 3]`). */
+  readonly labelNode: boolean;
   /** Whether a `text` line starts with its time. */
   readonly timestamp: boolean;
   /** Longest line, in bytes; longer ones are cut. */
@@ -66,7 +70,14 @@ export interface PipelineSettings {
  * const output = lineWriterOver({
  *   write: (c: string | Uint8Array) => out += typeof c === "string" ? c : new TextDecoder().decode(c),
  * });
- * const settings = { format: "text", run: "r", label: "number", timestamp: false, maxLine: 100 } as const;
+ * const settings = {
+ *   format: "text",
+ *   run: "r",
+ *   label: "number",
+ *   labelNode: false,
+ *   timestamp: false,
+ *   maxLine: 100,
+ * } as const;
  * const pipeline = new ConnectionPipeline(output, { id: 3, address: "127.0.0.1", port: 4000 }, settings);
  * pipeline.push(new TextEncoder().encode("hello\nwor"), 0);
  * pipeline.end(0);
@@ -187,10 +198,12 @@ export class ConnectionPipeline {
   }
 
   #formatterFor(client: ClientInfo, firstSeq: number | undefined): MessageFormatter {
-    const { format, run, label, timestamp } = this.#settings;
+    const { format, run, node, label, labelNode, timestamp } = this.#settings;
     return new MessageFormatter(format, client, {
       run,
+      ...(node === undefined ? {} : { node }),
       label,
+      labelNode,
       timestamp,
       ...(firstSeq === undefined ? {} : { firstSeq }),
     });

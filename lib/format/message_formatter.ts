@@ -3,7 +3,8 @@
  *
  * - `text`: `[client N] message`, one line per message, terminal-safe; the
  *   label says `truncated` or `partial` when the line was cut at `--max-line`
- *   or ended without a newline. Connection events go to stderr.
+ *   or ended without a newline, and may start with the server's node
+ *   (`[web-3/client N]`). Connection events go to stderr.
  * - `json`: one JSON object per line (JSON Lines) for every message and every
  *   connection event, in one stream, so a pipeline sees them in order.
  * - `raw`: the message bytes as received and a newline, like `nc -lk`; its
@@ -23,10 +24,10 @@
  * {@linkcode MessageFormatter} per connection, so what is the same for every
  * line of a client is encoded once.
  *
- * JSON records are for pipelines (jq, Vector): each names its server run
- * (`run`) and a message its number among its client's lines (`seq`), the
- * length of a line that was cut, and, for a line that is not UTF-8, its
- * bytes in base64; `start` and `stop` records frame a run.
+ * JSON records are for pipelines (jq, Vector): each names its server's node
+ * and run (`node`, `run`) and a message its number among its client's lines
+ * (`seq`), the length of a line that was cut, and, for a line that is not
+ * UTF-8, its bytes in base64; `start` and `stop` records frame a run.
  *
  * @module
  */
@@ -98,6 +99,15 @@ export interface MessageFormatOptions {
    * different runs, whose client numbers start again at 0, stay apart.
    * @default {none: no "run" field} */
   run?: string;
+  /** The server's node name, in every JSON record (`"node"`, after `run`),
+   * so records of different servers, whose client numbers both start at 0,
+   * stay apart.
+   * @default {none: no "node" field} */
+  node?: string;
+  /** Start each `text` label with the node name and a slash
+   * (`[web-3/client 3]`); nothing without a `node`.
+   * @default {false} */
+  labelNode?: boolean;
   /** What the `text` label names: the client's number (`[client 3]`), its
    * address (`[127.0.0.1:5000]`) or both (`[client 3 127.0.0.1:5000]`).
    * @default {DEFAULT_LABEL: "number"} */
@@ -123,16 +133,21 @@ export interface WrittenRun {
 
 const NEWLINE = new Uint8Array([10]);
 
-/** `[client 3 web1 127.0.0.1:5000 truncated] `: what `style` names, the
- * client's name if it gave one, and the flags. */
-function textLabel(client: ClientInfo, style: LabelStyle, flags: LineFlags): string {
+/** `[web-3/client 3 web1 127.0.0.1:5000 truncated] `: the node, if shown,
+ * what `style` names, the client's name if it gave one, and the flags. */
+function textLabel(
+  client: ClientInfo,
+  style: LabelStyle,
+  flags: LineFlags,
+  node: string | null,
+): string {
   const parts: string[] = [];
   if (style !== "address") parts.push(`client ${client.id}`);
   if (client.name !== undefined) parts.push(safeString(client.name));
   if (style !== "number") parts.push(shownHostPort(client.address, client.port));
   if (flags & TRUNCATED) parts.push("truncated");
   if (flags & PARTIAL) parts.push("partial");
-  return `[${parts.join(" ")}] `;
+  return `[${node === null ? "" : `${node}/`}${parts.join(" ")}] `;
 }
 
 const encoder = new TextEncoder();
@@ -155,6 +170,8 @@ export class MessageFormatter {
   readonly #format: OutputFormat;
   readonly #client: ClientInfo;
   readonly #style: LabelStyle;
+  /** The node a `text` label starts with, or null. */
+  readonly #labelNode: string | null;
   readonly #timestamp: boolean;
   /** The JSON `seq` of the next line. */
   #seq: number;
@@ -171,6 +188,10 @@ export class MessageFormatter {
     this.#format = format;
     this.#client = client;
     this.#style = options.label ?? DEFAULT_LABEL;
+    // Escaped like every name in a label, though a server's is checked.
+    this.#labelNode = options.labelNode === true && options.node !== undefined
+      ? safeString(options.node)
+      : null;
     this.#timestamp = options.timestamp ?? false;
     this.#seq = options.firstSeq ?? 1;
     if (!Number.isSafeInteger(this.#seq) || this.#seq < 0) {
@@ -180,7 +201,7 @@ export class MessageFormatter {
     // holds no JSON text, and the reverse.
     this.#jsonFields = format !== "json"
       ? ""
-      : `","type":"message"${jsonRun(options.run)},${jsonClientFields(client)},"seq":`;
+      : `","type":"message"${jsonOrigin(options)},${jsonClientFields(client)},"seq":`;
   }
 
   /** The JSON `seq` the next line gets. */
@@ -291,12 +312,16 @@ export class MessageFormatter {
    * the first line that needs it, and again when the time changes. */
   #plainLabel(time: number): Uint8Array {
     if (!this.#timestamp) {
-      return this.#label ??= encoder.encode(textLabel(this.#client, this.#style, 0));
+      return this.#label ??= encoder.encode(
+        textLabel(this.#client, this.#style, 0, this.#labelNode),
+      );
     }
     if (time !== this.#time || this.#label === null) {
       this.#time = time;
       this.#label = encoder.encode(
-        `${new Date(time).toISOString()} ${textLabel(this.#client, this.#style, 0)}`,
+        `${new Date(time).toISOString()} ${
+          textLabel(this.#client, this.#style, 0, this.#labelNode)
+        }`,
       );
     }
     return this.#label;
@@ -304,7 +329,7 @@ export class MessageFormatter {
 
   /** The label of a truncated or partial line: rare, so made each time. */
   #flaggedLabel(flags: LineFlags, time: number): Uint8Array {
-    const label = textLabel(this.#client, this.#style, flags);
+    const label = textLabel(this.#client, this.#style, flags, this.#labelNode);
     return encoder.encode(this.#timestamp ? `${new Date(time).toISOString()} ${label}` : label);
   }
 
@@ -373,9 +398,20 @@ export function lineWriterOver(sink: ChunkSink): LineWriter {
   };
 }
 
-/** `,"run":"..."`, or "" without a run. */
-export function jsonRun(run: string | undefined): string {
-  return run === undefined ? "" : `,"run":${jsonString(run)}`;
+/** Which server run, on which node, wrote a record. */
+export interface RecordOrigin {
+  /** The run's id. @default {none: no "run" field} */
+  readonly run?: string;
+  /** The server's node name. @default {none: no "node" field} */
+  readonly node?: string;
+}
+
+/** `,"run":"...","node":"..."`, each field only when known. In every
+ * record of a run, so that `node`, `run` and `client` name one connection
+ * whichever record a pipeline looks at. */
+export function jsonOrigin({ run, node }: RecordOrigin): string {
+  return (run === undefined ? "" : `,"run":${jsonString(run)}`) +
+    (node === undefined ? "" : `,"node":${jsonString(node)}`);
 }
 
 /** `"client":N,"address":...,"port":N` and, for a client that has them,

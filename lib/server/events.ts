@@ -8,9 +8,15 @@
  */
 
 import { countOf, jsonString, safeString } from "../text/mod.ts";
-import { type ClientInfo, jsonClientFields, jsonRun, shownHostPort } from "../format/mod.ts";
+import {
+  type ClientInfo,
+  jsonClientFields,
+  jsonOrigin,
+  type RecordOrigin,
+  shownHostPort,
+} from "../format/mod.ts";
 
-export type { ClientInfo };
+export type { ClientInfo, RecordOrigin };
 
 /** Why a connection ended, as shown in disconnect events. */
 export type DisconnectReason =
@@ -84,13 +90,15 @@ export function refusalText(
   }
 }
 
-/** Formats a connection event as one line of text for stderr. */
-export function formatTextEvent(event: ConnectionEvent): string {
+/** Formats a connection event as one line of text for stderr. With `node`,
+ * a client is named as a label with the node names it (`web-3/client 12`);
+ * a refused peer, which has no number to tell apart, is named as before. */
+export function formatTextEvent(event: ConnectionEvent, node?: string): string {
   if (event.type === "refused") {
     return `refused ${shownHostPort(event.address, event.port)}: ${refusalText(event)}\n`;
   }
   const { client } = event;
-  const who = `client ${client.id}` +
+  const who = `${node === undefined ? "" : `${safeString(node)}/`}client ${client.id}` +
     (client.name === undefined ? "" : ` (${safeString(client.name)})`);
   const from = shownHostPort(client.address, client.port);
   if (event.type === "connect") {
@@ -105,11 +113,11 @@ export function formatTextEvent(event: ConnectionEvent): string {
     `${countOf(event.lines, "line")}, ${countOf(event.bytes, "byte")}${truncated}, ${seconds} s\n`;
 }
 
-/** Formats a connection event as one JSON line; with `run`, the record
- * names the run, as messages do. */
-export function formatJsonEvent(event: ConnectionEvent, run?: string): string {
+/** Formats a connection event as one JSON line; the record names the run
+ * and the node of `origin`, as messages do. */
+export function formatJsonEvent(event: ConnectionEvent, origin: RecordOrigin = {}): string {
   const head = `{"time":"${new Date(event.time).toISOString()}","type":"${event.type}"` +
-    jsonRun(run);
+    jsonOrigin(origin);
   if (event.type === "refused") {
     const limit = event.reason === "full" || event.reason === "per-ip"
       ? `,"limit":${event.limit}`
@@ -130,6 +138,9 @@ export interface RunStart {
   readonly time: number;
   /** The run's id, in every record of the run. */
   readonly run: string;
+  /** The server's node name, in every record of the run; none leaves the
+   * field out. */
+  readonly node?: string;
   /** The server's version. */
   readonly version: string;
   /** The address it listens on, as `host:port`. */
@@ -138,7 +149,7 @@ export interface RunStart {
 
 /** The `start` record, written once the server listens, before any client. */
 export function formatJsonStart(start: RunStart): string {
-  return `{"time":"${new Date(start.time).toISOString()}","type":"start"${jsonRun(start.run)},` +
+  return `{"time":"${new Date(start.time).toISOString()}","type":"start"${jsonOrigin(start)},` +
     `"version":${jsonString(start.version)},"listen":${jsonString(start.listen)}}\n`;
 }
 
@@ -146,6 +157,7 @@ export function formatJsonStart(start: RunStart): string {
 export interface RunStop {
   readonly time: number;
   readonly run: string;
+  readonly node?: string;
   readonly clients: number;
   readonly lines: number;
   readonly bytes: number;
@@ -164,7 +176,7 @@ export interface RunStop {
 /** The `stop` record, written after every client's last record at a clean
  * shutdown: its absence says the server did not get to finish. */
 export function formatJsonStop(stop: RunStop): string {
-  return `{"time":"${new Date(stop.time).toISOString()}","type":"stop"${jsonRun(stop.run)},` +
+  return `{"time":"${new Date(stop.time).toISOString()}","type":"stop"${jsonOrigin(stop)},` +
     `"clients":${stop.clients},"lines":${stop.lines},"bytes":${stop.bytes},` +
     `"truncated":${stop.truncated},"refused":${stop.refused},"cut_off":${stop.cutOff},` +
     `"dropped":${stop.dropped},"kicked":${stop.kicked},"duration_ms":${stop.durationMs}}\n`;

@@ -47,6 +47,7 @@ import { Admission, type Refusal } from "./_admission.ts";
 import { Connection, type ConnectionOptions } from "./_connection.ts";
 import { ProxyIntake } from "./_proxy_intake.ts";
 import { ListenError, type Server } from "./server.ts";
+import { checkNodeName } from "./node_name.ts";
 import {
   type ConnUpgrader,
   DEFAULT_BACKLOG,
@@ -155,10 +156,20 @@ export class LineServer implements Server {
       );
     }
     const run = options.run ?? randomId();
+    const node = options.node === undefined ? {} : { node: checkNodeName(options.node) };
     const label = options.label ?? DEFAULT_LABEL;
+    const labelNode = options.labelNode ?? false;
     const timestamp = options.timestamp ?? false;
     const maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
-    this.#pipelineSettings = { format: this.#format, run, label, timestamp, maxLine };
+    this.#pipelineSettings = {
+      format: this.#format,
+      run,
+      ...node,
+      label,
+      labelNode,
+      timestamp,
+      maxLine,
+    };
     this.#drainTimeout = checkSeconds(
       "drainTimeout",
       options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,
@@ -725,9 +736,9 @@ export class LineServer implements Server {
   }
 
   #event(event: ConnectionEvent): void {
-    if (this.#format === "json") {
-      this.#output.write(formatJsonEvent(event, this.#pipelineSettings.run));
-    } else this.#log.write(formatTextEvent(event));
+    const settings = this.#pipelineSettings;
+    if (this.#format === "json") this.#output.write(formatJsonEvent(event, settings));
+    else this.#log.write(formatTextEvent(event, settings.labelNode ? settings.node : undefined));
   }
 }
 

@@ -12,6 +12,7 @@ export * from "./client_handle.ts";
 export * from "./events.ts";
 export * from "./hub.ts";
 export * from "./line_server.ts";
+export * from "./node_name.ts";
 export * from "./operator_console.ts";
 export * from "./server.ts";
 export * from "./server_options.ts";

@@ -49,10 +49,20 @@ export interface ServerOptions {
    * share one output (Workers) share one run.
    * @default {a new random id (lib/net/random_id.ts)} */
   run?: string;
+  /** This server's node name (`node_name.ts`), in every JSON record
+   * (`"node"`): client numbers are unique only within a server, so servers
+   * that feed one pipeline each need their own. Workers share their pool's.
+   * The command line always gives one, by default the host name.
+   * @default {none: records carry no "node"} */
+  node?: string;
   /** What a `text` line's label names: the client's number, its address,
    * or both.
    * @default {DEFAULT_LABEL (lib/format): "number"} */
   label?: LabelStyle;
+  /** Start each `text` label, and name each client in the text events, with
+   * the node name and a slash (`[web-3/client 12]`); nothing without `node`.
+   * @default {false} */
+  labelNode?: boolean;
   /** Start each `text` line with the time it was read (RFC 3339, UTC).
    * @default {false} */
   timestamp?: boolean;

@@ -23,6 +23,7 @@
  */
 
 import { contentLength, CR, isOverLimit, keptLength, LF } from "./_line_split.ts";
+import type { Framer } from "./framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "./line_flags.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
@@ -83,7 +84,7 @@ export interface LineFramerOptions {
  * assert.deepEqual(lines, ["hello", "world"]);
  * ```
  */
-export class LineFramer {
+export class LineFramer implements Framer {
   /** The configured cap, in bytes. */
   readonly maxLine: number;
   readonly #keepCr: boolean;

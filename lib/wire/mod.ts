@@ -1,7 +1,9 @@
 /**
  * The wire formats, as pure functions and classes over bytes, tested without
  * sockets: lines framed from a byte stream (LF ends a line, one CR before it
- * dropped, the `--max-line` cut at a character boundary), the client's line
+ * dropped, the `--max-line` cut at a character boundary), or messages framed
+ * by octet counting (RFC 6587), either behind one `Framer` interface, and
+ * which of the two a connection's first byte asks for; the client's line
  * reader, the acknowledgment protocol, the hello a linehub client may send
  * first, the notice lines a server sends when it refuses or cuts off a
  * client, the first bytes of a TLS handshake, and the PROXY protocol header
@@ -12,10 +14,13 @@
  */
 
 export * from "./ack_protocol.ts";
+export * from "./detect_framing.ts";
+export * from "./framer.ts";
 export * from "./hello_line.ts";
 export * from "./line_flags.ts";
 export * from "./line_framer.ts";
 export * from "./line_reader.ts";
+export * from "./octet_framer.ts";
 export * from "./server_notice.ts";
 export * from "./tls_sniff.ts";
 export * from "./proxy_header.ts";

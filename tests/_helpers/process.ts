@@ -27,8 +27,13 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** Flags that `deno task server` uses; tests start the server the same way.
  * Read access is for the TLS files and the Workers' module; the server
- * revokes it once those are loaded. */
-const SERVER_PERMISSIONS = ["--allow-net", "--allow-write", "--allow-read"];
+ * revokes it once those are loaded. The host name is the default `--node`. */
+const SERVER_PERMISSIONS = [
+  "--allow-net",
+  "--allow-write",
+  "--allow-read",
+  "--allow-sys=hostname",
+];
 /** Flags that `deno task client` uses (read access for the TLS files, revoked
  * once they are loaded). */
 const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read"];
@@ -409,6 +414,20 @@ export function runClientProcess(
   options: Omit<SpawnOptions, "stdin"> = {},
 ): Promise<ProcessResult> {
   return runProgram(DENO, clientScriptArgs(args), stdin, options);
+}
+
+let hostNameRead: Promise<string> | null = null;
+
+/** This machine's host name as the server reads it (`Deno.hostname()`), for
+ * its default `--node`. Read by a `deno eval`, which has every permission:
+ * the tests themselves may not read it. */
+export function hostName(): Promise<string> {
+  return hostNameRead ??= runProgram(DENO, ["eval", "console.log(Deno.hostname())"]).then(
+    (result) => {
+      assert.equal(result.code, 0, result.stderr);
+      return result.stdout.trimEnd();
+    },
+  );
 }
 
 /** Runs `server.ts` to its end (for flags that exit at once). */

@@ -13,7 +13,7 @@ import {
   EXIT_OUTPUT,
   EXIT_USAGE,
 } from "../../lib/cli/_exit_status.ts";
-import { parseServerArgs, SERVER_USAGE } from "../../lib/cli/_server_flags.ts";
+import { nodeFromHostName, parseServerArgs, SERVER_USAGE } from "../../lib/cli/_server_flags.ts";
 import { UsageError } from "../../lib/text/usage_error.ts";
 
 /** Asserts that parsing `args` throws a UsageError with exactly `message`. */
@@ -29,7 +29,9 @@ const DEFAULTS = {
   host: "0.0.0.0",
   port: 8888,
   format: "text",
+  node: undefined,
   label: "number",
+  labelNode: false,
   timestamp: false,
   output: undefined,
   maxLine: 65536,
@@ -100,17 +102,71 @@ Deno.test("server refuses --label and --timestamp beside another format than tex
   rejects(
     ["-f", "json", "--timestamp"],
     "Cannot combine --timestamp with --format json: it is for text output " +
-      "(JSON records name the client and the time anyway)",
+      "(JSON records name the node, the client and the time anyway)",
   );
   rejects(
     ["--label", "number", "-f", "json"],
     "Cannot combine --label with --format json: it is for text output " +
-      "(JSON records name the client and the time anyway)",
+      "(JSON records name the node, the client and the time anyway)",
   );
   rejects(
     ["-f", "raw", "--label", "address"],
     "Cannot combine --label with --format raw: it is for text output",
   );
+  rejects(
+    ["--label-node", "-f", "json"],
+    "Cannot combine --label-node with --format json: it is for text output " +
+      "(JSON records name the node, the client and the time anyway)",
+  );
+});
+
+Deno.test("server takes --node, leaving it undefined (the host name) unless given, and --label-node for text", () => {
+  assert.equal(parseServerArgs([]).node, undefined);
+  for (const node of ["web-3", "web-3.eu.example.net", "WIN_BOX01", "n".repeat(64)]) {
+    assert.equal(parseServerArgs(["--node", node]).node, node);
+  }
+  assert.equal(parseServerArgs(["--node=web-3", "-f", "json"]).node, "web-3");
+  assert.deepEqual(
+    (({ node, labelNode }) => ({ node, labelNode }))(
+      parseServerArgs(["--node", "web-3", "--label-node"]),
+    ),
+    { node: "web-3", labelNode: true },
+  );
+  // Without --node, the label shows the host name.
+  assert.equal(parseServerArgs(["--label-node"]).labelNode, true);
+});
+
+Deno.test("server refuses a --node that is not 1 to 64 letters, digits or . _ -, quoting it", () => {
+  const rule = "must be 1 to 64 ASCII letters, digits or . _ -";
+  rejects(["--node", "web 3"], `Invalid node "web 3": ${rule}`);
+  rejects(["--node", "web/3"], `Invalid node "web/3": ${rule}`);
+  rejects(["--node="], `Invalid node "": ${rule}`);
+  rejects(["--node", "n".repeat(65)], `Invalid node "${"n".repeat(65)}": ${rule}`);
+  // A control character is quoted as an escape, never printed raw.
+  rejects(["--node", "x\x1b[2J"], `Invalid node "x\\u001b[2J": ${rule}`);
+  rejects(["--node"], 'Option "--node" needs a value');
+  rejects(["--label-node=yes"], 'Option "--label-node" does not take a value');
+});
+
+Deno.test("the default node is the host name, mended and said so when it is not a node name", () => {
+  assert.deepEqual(nodeFromHostName("web-3"), { node: "web-3", note: null });
+  assert.deepEqual(nodeFromHostName("Jo's Mac"), {
+    node: "Jo-s-Mac",
+    note: `host name "Jo's Mac" is not a valid node name; using "Jo-s-Mac" ` +
+      "(--node NAME sets another)",
+  });
+  assert.deepEqual(nodeFromHostName("bad\x1b"), {
+    node: "bad-",
+    note: `host name "bad\\u001b" is not a valid node name; using "bad-" ` +
+      "(--node NAME sets another)",
+  });
+  assert.deepEqual(nodeFromHostName(""), {
+    problem: "Cannot name this node after the host name: it is empty; give --node NAME",
+  });
+  assert.deepEqual(nodeFromHostName(null), {
+    problem: "Cannot name this node after the host name: reading it needs Deno's " +
+      "--allow-sys=hostname; give --node NAME instead",
+  });
 });
 
 Deno.test("server accepts --output and -o", () => {
@@ -172,7 +228,9 @@ Deno.test("server accepts every flag at once", () => {
       host: "::1",
       port: 7000,
       format: "json",
+      node: undefined,
       label: "number",
+      labelNode: false,
       timestamp: false,
       output: "log.jsonl",
       maxLine: 512,
@@ -295,6 +353,8 @@ Deno.test("server usage lists every flag", () => {
       "-p, --port N",
       "-f, --format FORMAT",
       "--label WHAT",
+      "--node NAME",
+      "--label-node",
       "--timestamp",
       "-o, --output FILE",
       "--max-line BYTES",

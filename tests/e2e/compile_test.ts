@@ -6,10 +6,10 @@
  * registered as ignored with the reason in its name, and the reason is
  * printed once.
  *
- * The binaries carry their permissions (server: net, write and read; client:
- * net and read; each drops read once its TLS files are loaded), so these
- * tests also show that nothing prompts or fails for a permission when stdin
- * is not a terminal.
+ * The binaries carry their permissions (server: net, write, read and the
+ * host name; client: net and read; each drops read once its TLS files are
+ * loaded), so these tests also show that nothing prompts or fails for a
+ * permission when stdin is not a terminal.
  *
  * @module
  */
@@ -18,9 +18,11 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { build, compileFailureReason, type Compiler } from "../../tools/compile.ts";
 import { VERSION } from "../../lib/cli/_version.ts";
+import { nodeNameFromHost } from "../../lib/server/node_name.ts";
 import {
   commandResult,
   DENO,
+  hostName,
   type ProcessResult,
   ROOT,
   runProgram,
@@ -147,6 +149,32 @@ binaryTest(
           String.raw`0 truncated\n$`,
       ),
     );
+  },
+);
+
+binaryTest(
+  "compiled linehub-server names its node after the host name, in every JSON record",
+  async () => {
+    await using server = await startServerCommand(binary("linehub-server"), [
+      ...["--port", "0", "--host", "127.0.0.1", "--format", "json"],
+    ]);
+    const client = await runProgram(binary("linehub-client"), [
+      ...["--quiet", "-m", "hello", "127.0.0.1", String(server.port)],
+    ]);
+    assert.equal(client.code, 0, client.stderr);
+    await server.waitForStdout(`"type":"disconnect"`);
+    const result = await server.stop();
+    assert.equal(result.code, 0, result.stderr);
+    const records = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(records.map((record) => record.type), [
+      "start",
+      "connect",
+      "message",
+      "disconnect",
+      "stop",
+    ]);
+    const node = nodeNameFromHost(await hostName());
+    assert.deepEqual(records.filter((record) => record.node !== node), []);
   },
 );
 

@@ -14,10 +14,12 @@ import {
   assertNotServed,
   bytes,
   closeQuietly,
+  commandResult,
   concat,
   connectTo,
   DENO,
   hasCommand,
+  hostName,
   nameUnless,
   noIPv6Reason,
   proxyV1,
@@ -34,11 +36,13 @@ import {
   spawnInTerminal,
   spawnProgram,
   startServer,
+  startServerCommand,
   waitFor,
   withTimeout,
   writeAll,
 } from "../_helpers/mod.ts";
 import { VERSION } from "../../lib/cli/_version.ts";
+import { nodeNameFromHost } from "../../lib/server/node_name.ts";
 
 const SESSION_TIMEOUT_MS = 10_000;
 
@@ -154,19 +158,22 @@ Deno.test("server --format json writes one JSON object per line, events and mess
       return record;
     });
     // The run's start and stop frame every client's records, and every
-    // record names the same run.
+    // record names the same run and, with no --node, the host name.
     const run = all[0]?.run;
     assert.match(run, /^[0-9a-f]{16}$/);
     assert.ok(all.every((record) => record.run === run), "one run");
+    const node = nodeNameFromHost(await hostName());
     assert.deepEqual(all[0], {
       type: "start",
       run,
+      node,
       version: VERSION,
       listen: `127.0.0.1:${server.port}`,
     });
     assert.deepEqual(all.at(-1), {
       type: "stop",
       run,
+      node,
       clients: 2,
       lines: 6,
       bytes: 44,
@@ -186,6 +193,7 @@ Deno.test("server --format json writes one JSON object per line, events and mess
     assert.deepEqual([ida, idb].sort(), [0, 1]);
     const who = (conn: Deno.TcpConn) => ({
       run,
+      node,
       client: idOf(conn),
       address: "127.0.0.1",
       port: conn.localAddr.port,
@@ -217,6 +225,66 @@ Deno.test("server --format json writes one JSON object per line, events and mess
     conns.forEach(closeQuietly);
     await server.stop();
   }
+});
+
+Deno.test("server --node names the node in every JSON record, and --label-node in text labels and events", async () => {
+  {
+    const server = await startServer(["--format", "json", "--node", "web-3"]);
+    await session(server.port, "hello\n");
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    const records = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(records.map((record) => record.type), [
+      "start",
+      "connect",
+      "message",
+      "disconnect",
+      "stop",
+    ]);
+    assert.ok(records.every((record) => record.node === "web-3"), result.stdout);
+  }
+  {
+    const server = await startServer(["--node", "web-3", "--label-node"]);
+    const port = await session(server.port, "hello\n");
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "[web-3/client 0] hello\n");
+    assert.deepEqual(stderrLines(result.stderr).slice(1, 3), [
+      `web-3/client 0 connected from 127.0.0.1:${port}`,
+      `web-3/client 0 disconnected from 127.0.0.1:${port} (eof): 1 line, 6 bytes, D s`,
+    ]);
+  }
+  {
+    // Without --node, the label names the host.
+    const server = await startServer(["--label-node"]);
+    await session(server.port, "hello\n");
+    const result = await server.stop();
+    assert.equal(result.stdout, `[${nodeNameFromHost(await hostName())}/client 0] hello\n`);
+  }
+});
+
+/** `server.ts` as it was run before it read the host name: without
+ * --allow-sys=hostname. */
+const WITHOUT_HOSTNAME = [
+  "run",
+  "--allow-net",
+  "--allow-write",
+  "--allow-read",
+  `${ROOT}server.ts`,
+];
+const NO_HOSTNAME_LINE = "linehub-server: Cannot name this node after the host name: reading it " +
+  "needs Deno's --allow-sys=hostname; give --node NAME instead\n";
+
+Deno.test("server that may not read the host name exits 1 with one line saying what to give, and runs with --node", async () => {
+  const args = ["--host", "127.0.0.1", "--port", "0"];
+  const refused = await runProgram(DENO, [...WITHOUT_HOSTNAME, ...args]);
+  assertNoCrash(refused.stderr);
+  assert.deepEqual(commandResult(refused), { code: 1, stdout: "", stderr: NO_HOSTNAME_LINE });
+  const server = await startServerCommand(DENO, [...WITHOUT_HOSTNAME, ...args, "--node", "web-3"]);
+  await session(server.port, "hello\n");
+  const result = await server.stop();
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "[client 0] hello\n");
 });
 
 Deno.test("server --format raw writes the bytes of each line as received, and a newline", async () => {
@@ -1101,6 +1169,28 @@ Deno.test({
       }
       await pty.stop();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    NO_SCRIPT,
+    "server in a terminal without --allow-sys=hostname says what to give and exits 1, asking for no permission",
+  ),
+  ignore: NO_SCRIPT !== null,
+  async fn(): Promise<void> {
+    // Deno would prompt on a terminal for the host name, and wait: a server
+    // in the background would be stopped by the system for reading it.
+    const command = [DENO, ...WITHOUT_HOSTNAME, "--host", "127.0.0.1", "--port", "0"];
+    const pty = spawnInTerminal(command.map(shellQuote).join(" "));
+    try {
+      const result = await pty.finished();
+      assert.equal(result.killed, false, result.stdout);
+      assert.equal(result.code, 1, result.stdout);
+      assert.equal(result.stdout, NO_HOSTNAME_LINE.replace("\n", "\r\n"));
+    } finally {
+      await pty.stop();
     }
   },
 });

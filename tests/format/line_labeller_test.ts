@@ -7,7 +7,8 @@
  * The last test drives it as the server does, through a {@linkcode
  * LineFramer}, and compares every byte with what the framer and
  * {@linkcode MessageFormatter.write} (the general path) write for random
- * lines in random chunks.
+ * lines in random chunks, under random formatter options (run, node,
+ * label style, the node in the label).
  */
 
 import assert from "node:assert/strict";
@@ -28,7 +29,9 @@ import {
 import {
   type ClientInfo,
   keepsCr,
+  LABEL_STYLES,
   lineWriterOver,
+  type MessageFormatOptions,
   MessageFormatter,
   OUTPUT_FORMATS,
   type OutputFormat,
@@ -795,13 +798,14 @@ function writeStream(
   format: OutputFormat,
   chunks: Uint8Array[],
   maxLine: number,
+  options: MessageFormatOptions,
   labeller?: LineLabeller,
 ): Written {
   const output = new Output();
   const lines = lineWriterOver({
     write: (chunk) => output.write(typeof chunk === "string" ? binary(chunk) : chunk),
   });
-  const formatter = new MessageFormatter(format, CLIENT);
+  const formatter = new MessageFormatter(format, CLIENT, options);
   const framer = new LineFramer({ maxLine, keepCr: keepsCr(format) });
   let count = 0;
   let labelledCount = 0;
@@ -819,6 +823,21 @@ function writeStream(
   for (const chunk of chunks) framer.push(chunk, sink, run);
   framer.end(sink);
   return { out: output.text, lines: count + labelledCount, labelled: labelledCount };
+}
+
+/** Node names a server may have: the shortest, a host name, the longest. */
+const NODES = ["a", "web-3.eu_1", "n".repeat(64)];
+
+/** Random formatter options: with or without a run and a node (in the JSON
+ * head), any label style, the node in the text label or not. */
+function randomOptions(random: () => number): MessageFormatOptions {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  return {
+    ...(random() < 0.7 ? { run: "0123456789abcdef" } : {}),
+    ...(random() < 0.7 ? { node: pick(NODES) } : {}),
+    label: pick(LABEL_STYLES),
+    labelNode: random() < 0.5,
+  };
 }
 
 const INPUT_AREAS = [1, 2, 15, 16, 17, 24, 31, 32, 33, 47, 64, 100, 65536];
@@ -843,11 +862,12 @@ Deno.test("LineLabeller with a LineFramer writes what the framer and MessageForm
         labellers.set(key, labeller);
       }
       const chunks = randomChunks(input, random);
-      const general = writeStream(format, chunks, maxLine);
-      const fast = writeStream(format, chunks, maxLine, labeller);
+      const options = randomOptions(random);
+      const general = writeStream(format, chunks, maxLine, options);
+      const fast = writeStream(format, chunks, maxLine, options, labeller);
       const what = `round ${round}, ${format}, maxLine ${maxLine}, inputBytes ${inputBytes}, ` +
-        `outputBytes ${outputBytes}, chunks ${chunks.map((chunk) => chunk.length)}, ` +
-        `input ${JSON.stringify(toBinary(input))}`;
+        `outputBytes ${outputBytes}, options ${JSON.stringify(options)}, ` +
+        `chunks ${chunks.map((chunk) => chunk.length)}, input ${JSON.stringify(toBinary(input))}`;
       assert.equal(fast.out, general.out, what);
       assert.equal(fast.lines, general.lines, what);
       taken[format] += fast.labelled;

@@ -112,6 +112,16 @@ function disconnect(
   };
 }
 
+/** A peer refused by `--allow`/`--deny`: an event with no client. */
+const DENIED: ConnectionEvent = {
+  type: "refused",
+  address: "10.0.0.1",
+  port: 1,
+  time: TIME,
+  reason: "denied",
+  limit: 0,
+};
+
 Deno.test("OUTPUT_FORMATS lists text, json and raw", () => {
   assert.deepEqual([...OUTPUT_FORMATS], ["text", "json", "raw"]);
 });
@@ -237,6 +247,74 @@ Deno.test("json records name the run, and seq counts a client's lines from 1, or
   });
 });
 
+Deno.test("json messages name the node right after the run, whether written one by one or in a run", () => {
+  const options = { run: "0123456789abcdef", node: "web-3" };
+  const head = '{"time":"2023-11-14T22:13:20.123Z","type":"message","run":"0123456789abcdef",' +
+    '"node":"web-3","client":3,"address":"127.0.0.1","port":40000,';
+  // A clean line and one with a byte to escape, each way.
+  const reads = [bytes("plain\nesc\x1b\n")];
+  for (const bulk of [false, true]) {
+    const written = stream("json", reads, 100, { bulk, options });
+    assert.equal(
+      written.text,
+      `${head}"seq":1,"text":"plain"}\n${head}"seq":2,"text":"esc\\u001b"}\n`,
+      `bulk: ${bulk}`,
+    );
+    assert.equal(written.runLines, bulk ? 1 : 0);
+  }
+  assert.equal(JSON.parse(format("json", bytes("x"), { node: "web-3" }).text).node, "web-3");
+  assert.equal("node" in JSON.parse(json(bytes("x"))), false);
+});
+
+Deno.test("text --label-node starts each label with the node and a slash, in every label style", () => {
+  const line = bytes("hi");
+  const node = { node: "web-3", labelNode: true };
+  assert.equal(format("text", line, node).text, "[web-3/client 3] hi\n");
+  assert.equal(
+    format("text", line, { ...node, label: "address" }).text,
+    "[web-3/127.0.0.1:40000] hi\n",
+  );
+  assert.equal(
+    format("text", line, { ...node, label: "both", truncated: true, partial: true }).text,
+    "[web-3/client 3 127.0.0.1:40000 truncated partial] hi\n",
+  );
+  assert.equal(
+    format("text", line, { ...node, client: { ...CLIENT, name: "db-2" }, timestamp: true }).text,
+    "2023-11-14T22:13:20.123Z [web-3/client 3 db-2] hi\n",
+  );
+  // Through the fast path too.
+  assert.equal(
+    stream("text", [bytes("one\ntwo\x1b\n")], 100, { bulk: true, options: node }).text,
+    "[web-3/client 3] one\n[web-3/client 3] two\\x1b\n",
+  );
+  // Off by default, with or without a node: today's label, byte for byte.
+  for (const options of [{}, { node: "web-3" }, { labelNode: true }]) {
+    assert.equal(format("text", line, options).text, "[client 3] hi\n");
+    assert.equal(
+      stream("text", [bytes("one\n")], 100, { bulk: true, options }).text,
+      "[client 3] one\n",
+    );
+  }
+  // raw has no label to put it in.
+  assert.equal(format("raw", line, node).text, "hi\n");
+});
+
+Deno.test("formatTextEvent names a client with its node when given one, and a refused peer as before", () => {
+  assert.equal(
+    formatTextEvent({ type: "connect", client: CLIENT, time: TIME }, "web-3"),
+    "web-3/client 3 connected from 127.0.0.1:40000\n",
+  );
+  assert.match(
+    formatTextEvent(disconnect({ client: { ...CLIENT, name: "db-2" } }), "web-3"),
+    /^web-3\/client 3 \(db-2\) disconnected from 127\.0\.0\.1:40000 \(eof\): /,
+  );
+  assert.equal(formatTextEvent(DENIED, "web-3"), formatTextEvent(DENIED));
+  assert.equal(
+    formatTextEvent({ type: "connect", client: CLIENT, time: TIME }),
+    "client 3 connected from 127.0.0.1:40000\n",
+  );
+});
+
 Deno.test("json says how long a truncated line was, before its cut", () => {
   const record = JSON.parse(format("json", bytes("abcd"), { truncated: true, length: 70000 }).text);
   assert.deepEqual([record.text, record.truncated, record.length], ["abcd", true, 70000]);
@@ -332,21 +410,23 @@ Deno.test("a client's chosen name is in its text label, its JSON records and its
   assert.equal(shown.includes("\x1b") || shown.includes("\u202e"), false);
 });
 
-Deno.test("the start and stop records name the run and say what a pipeline needs", () => {
+Deno.test("the start and stop records name the run and the node and say what a pipeline needs", () => {
   const start = formatJsonStart({
     time: TIME,
     run: "0123456789abcdef",
+    node: "web-3",
     version: "1.2.3",
     listen: "[::]:8888",
   });
   assert.equal(
     start,
     '{"time":"2023-11-14T22:13:20.123Z","type":"start","run":"0123456789abcdef",' +
-      '"version":"1.2.3","listen":"[::]:8888"}\n',
+      '"node":"web-3","version":"1.2.3","listen":"[::]:8888"}\n',
   );
   const stop = JSON.parse(formatJsonStop({
     time: TIME,
     run: "0123456789abcdef",
+    node: "web-3",
     clients: 3,
     lines: 10,
     bytes: 120,
@@ -361,6 +441,7 @@ Deno.test("the start and stop records name the run and say what a pipeline needs
     time: "2023-11-14T22:13:20.123Z",
     type: "stop",
     run: "0123456789abcdef",
+    node: "web-3",
     clients: 3,
     lines: 10,
     bytes: 120,
@@ -373,21 +454,22 @@ Deno.test("the start and stop records name the run and say what a pipeline needs
   });
 });
 
-Deno.test("formatJsonEvent names the run after the type, in every kind of event", () => {
+Deno.test("formatJsonEvent names the run and the node after the type, in every kind of event", () => {
   const run = "0123456789abcdef";
-  const connect = formatJsonEvent({ type: "connect", client: CLIENT, time: TIME }, run);
-  assert.match(connect, /^\{"time":"[^"]+","type":"connect","run":"0123456789abcdef","client":3,/);
-  assert.equal(JSON.parse(formatJsonEvent(disconnect(), run)).run, run);
-  const refused = formatJsonEvent({
-    type: "refused",
-    address: "10.0.0.1",
-    port: 1,
-    time: TIME,
-    reason: "denied",
-    limit: 0,
-  }, run);
-  assert.equal(JSON.parse(refused).run, run);
-  assert.equal("run" in JSON.parse(formatJsonEvent(disconnect())), false);
+  const origin = { run, node: "web-3" };
+  const connect = formatJsonEvent({ type: "connect", client: CLIENT, time: TIME }, origin);
+  assert.match(
+    connect,
+    /^\{"time":"[^"]+","type":"connect","run":"0123456789abcdef","node":"web-3","client":3,/,
+  );
+  const left = JSON.parse(formatJsonEvent(disconnect(), origin));
+  assert.deepEqual([left.run, left.node], [run, "web-3"]);
+  const refused = JSON.parse(formatJsonEvent(DENIED, origin));
+  assert.deepEqual([refused.run, refused.node], [run, "web-3"]);
+  // Each only when known.
+  assert.equal("node" in JSON.parse(formatJsonEvent(disconnect(), { run })), false);
+  const bare = JSON.parse(formatJsonEvent(disconnect()));
+  assert.equal("run" in bare || "node" in bare, false);
 });
 
 Deno.test("raw format passes the bytes through untouched plus a newline", () => {
@@ -845,6 +927,19 @@ const VARIANTS: ReadonlyArray<{ client: ClientInfo; options: MessageFormatOption
     options: { run: "0123456789abcdef", label: "both", timestamp: true, firstSeq: 999_999 },
   },
   { client: { ...CLIENT, name: "db-2" }, options: { label: "address", timestamp: true } },
+  { client: CLIENT, options: { run: "0123456789abcdef", node: "web-3", labelNode: true } },
+  {
+    client: { ...V6_CLIENT, name: "web1", session: "fedcba9876543210" },
+    options: {
+      run: "0123456789abcdef",
+      node: "n".repeat(64),
+      label: "both",
+      labelNode: true,
+      timestamp: true,
+      firstSeq: 9,
+    },
+  },
+  { client: CLIENT, options: { node: "web-3", label: "address" } },
 ];
 
 Deno.test("writeRun through a framer writes exactly what write does, for random lines in random reads", () => {

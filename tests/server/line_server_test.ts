@@ -315,6 +315,68 @@ Deno.test("server in json format writes events and messages in order, one object
   assert.equal(h.log.text(), "", "json events go to the output, not the log");
 });
 
+Deno.test("with a node, every JSON record names it after the run, messages of either path and refusals included", async () => {
+  const run = "0123456789abcdef";
+  await using h = startLineServer({ format: "json", run, node: "web-3", maxClients: 1 });
+  using conn = await connectTo(h.port);
+  await outputShows(h, `"type":"connect"`);
+  await refusalMessage(h.port);
+  await outputShows(h, `"type":"refused"`);
+  // After the first line (which may be a hello, so never goes the fast way),
+  // a clean line (the fast path) and one with a byte to escape (the general).
+  await writeAll(conn, bytes("first\nclean\nesc\x1b\n"));
+  conn.close();
+  await h.stop();
+  const lines = h.out.text().trimEnd().split("\n");
+  assert.deepEqual(
+    lines.map((line) => JSON.parse(line).type),
+    ["connect", "refused", "message", "message", "message", "disconnect"],
+  );
+  for (const line of lines) {
+    assert.match(
+      line,
+      /^\{"time":"[^"]+","type":"[a-z]+","run":"0123456789abcdef","node":"web-3",/,
+    );
+  }
+  assert.deepEqual(
+    lines.slice(2, 5).map((line) => JSON.parse(line).text),
+    ["first", "clean", "esc\x1b"],
+  );
+});
+
+Deno.test("labelNode names the node in text labels and client events; without it the text is as before", async () => {
+  for (const labelNode of [true, false]) {
+    await using h = startLineServer({ node: "web-3", labelNode });
+    using conn = await connectTo(h.port);
+    await writeAll(conn, bytes("clean\nesc\x1b\ncut"));
+    conn.close();
+    await h.stop();
+    const node = labelNode ? "web-3/" : "";
+    assert.equal(
+      h.out.text(),
+      `[${node}client 0] clean\n[${node}client 0] esc\\x1b\n[${node}client 0 partial] cut\n`,
+    );
+    const from = formatHostPort(conn.localAddr.hostname, conn.localAddr.port);
+    assert.deepEqual(logLines(h), [
+      `${node}client 0 connected from ${from}`,
+      `${node}client 0 disconnected from ${from} (eof): 3 lines, 14 bytes, D s`,
+    ]);
+  }
+});
+
+Deno.test("a node name that is not one is refused before any socket is opened, naming it", () => {
+  for (const node of ["", "web 3", "web/3", "x".repeat(65), "caf\u00e9"]) {
+    assert.throws(
+      () => new LineServer(new BatchWriter(new MemoryWriter()), new LogSink(), { node }),
+      {
+        name: "RangeError",
+        message: `Invalid node ${JSON.stringify(node)}: must be 1 to 64 ASCII letters, ` +
+          "digits or . _ -",
+      },
+    );
+  }
+});
+
 Deno.test("a client closing mid-line gets its partial line delivered and never disturbs another client's line", async () => {
   await using h = startLineServer();
   using a = await connectTo(h.port);

@@ -497,6 +497,61 @@ Deno.test("WorkerPool refuses limits that each Worker would apply on its own", (
   );
 });
 
+Deno.test("WorkerPool refuses a node name that is not one, in the caller's thread", () => {
+  const output = new BatchWriter(new MemoryWriter());
+  assert.throws(
+    () => new WorkerPool(output, new LogSink(), { workers: 2, node: "web 3" }),
+    new RangeError(`Invalid node "web 3": must be 1 to 64 ASCII letters, digits or . _ -`),
+  );
+});
+
+Deno.test({
+  name: nameUnless(
+    SKIP,
+    "WorkerPool gives every Worker's records the one node and run, and its text labels the node",
+  ),
+  ignore: SKIP !== null,
+  async fn(): Promise<void> {
+    const CLIENTS = 8;
+    const send = async (port: number): Promise<void> => {
+      await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
+        using conn = await connectTo(port);
+        await writeAll(conn, bytes(`first ${i}\nsecond ${i}\n`));
+      }));
+    };
+    const disconnects = (text: string): number => text.split("disconnect").length - 1;
+    {
+      const run = "0123456789abcdef";
+      await using h = await startPool({ format: "json", run, node: "web-3" });
+      await send(h.port);
+      await waitFor(
+        "every disconnect",
+        () => disconnects(h.out.text()) === CLIENTS,
+        () => h.out.text(),
+      );
+      await h.stop();
+      const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
+      assert.equal(records.length, CLIENTS * 4);
+      assert.ok(records.every((record) => record.node === "web-3" && record.run === run));
+    }
+    {
+      await using h = await startPool({ node: "web-3", labelNode: true });
+      await send(h.port);
+      await waitFor(
+        "every disconnect",
+        () => disconnects(h.log.text()) === CLIENTS,
+        () => h.log.text(),
+      );
+      await h.stop();
+      const lines = h.out.text().trimEnd().split("\n");
+      assert.equal(lines.length, CLIENTS * 2);
+      assert.ok(lines.every((line) => /^\[web-3\/client \d\] (first|second) \d$/.test(line)));
+      const events = h.log.text().trimEnd().split("\n");
+      assert.ok(events.every((line) => /^web-3\/client \d (connected|disconnected) /.test(line)));
+    }
+  },
+});
+
 /** A MainThreadOutput whose messages are kept instead of posted. */
 function capturedOutput(): { output: MainThreadOutput; sent: Uint8Array[] } {
   const sent: Uint8Array[] = [];

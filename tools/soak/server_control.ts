@@ -84,6 +84,7 @@ export class ServerControl {
       "run",
       "--allow-net",
       "--allow-write",
+      "--allow-sys=hostname",
       `--inspect=${HOST}:0`,
       `${ROOT}server.ts`,
       ...["--host", HOST, "--port", String(port), "--ack"],

@@ -12,7 +12,8 @@ import type { WorkerPoolOptions } from "./pool.ts";
 
 /** What a Worker's server is built from: the pool's options but how many
  * Workers, all of it data that can be copied to a thread and means the same
- * in every Worker. */
+ * in every Worker: one `run` and one `node` for the whole pool, so its
+ * records read as those of one server. */
 export type WorkerServerOptions = Omit<WorkerPoolOptions, "workers">;
 
 /** Messages from the main thread to a Worker. */

@@ -30,6 +30,7 @@ import { fileURLToPath } from "node:url";
 import type { BatchWriter, ChunkSink } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import type { ServerOptions } from "../server_options.ts";
+import { checkNodeName } from "../node_name.ts";
 import { ListenError, type Server } from "../server.ts";
 import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
 import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
@@ -158,6 +159,9 @@ export class WorkerPool implements Server {
       );
     }
     refuseLineServerOptions(options);
+    // Checked here too, so that a bad name fails in the caller's thread
+    // rather than in every Worker.
+    if (options.node !== undefined) checkNodeName(options.node);
     this.#output = output;
     this.#log = log;
     this.#count = count;
