@@ -70,6 +70,19 @@ async function finish(conn: Deno.TcpConn, data: string | Uint8Array = ""): Promi
   assert.equal(n, null, "the server sent nothing");
 }
 
+/** Connects, sends `data`, and returns all the server said before it closed
+ * the connection (a peer it refuses), and the port the peer had. */
+async function refusalOf(port: number, data: Uint8Array): Promise<{ said: string; port: number }> {
+  const conn = await connectTo(port);
+  try {
+    await writeAll(conn, data);
+    const said = await withTimeout(readToEnd(conn), SESSION_TIMEOUT_MS, "the refusal");
+    return { said: new TextDecoder().decode(said), port: conn.localAddr.port };
+  } finally {
+    conn.close();
+  }
+}
+
 /** Waits until the server's stderr includes `text`. */
 function stderrShows(server: ServerProcess, text: string): Promise<void> {
   return waitFor(
@@ -942,16 +955,7 @@ Deno.test("server --proxy-protocol shows the header's client, warns without --pr
   const server = await startServer(["--proxy-protocol"]);
   const header = bytes("PROXY TCP4 192.0.2.44 10.0.0.1 50123 8888\r\n");
   await session(server.port, concat([header, bytes("through the balancer\n")]));
-  const refused = await connectTo(server.port);
-  const said = new TextDecoder().decode(
-    await withTimeout(
-      writeAll(refused, bytes("no header\n")).then(() => readToEnd(refused)),
-      SESSION_TIMEOUT_MS,
-      "the refusal",
-    ),
-  );
-  const { port } = refused.localAddr;
-  refused.close();
+  const { said, port } = await refusalOf(server.port, bytes("no header\n"));
   assert.equal(
     said,
     'linehub-server: refused (proxy): not a PROXY protocol header: the connection starts "no header\\n"\n',
@@ -974,15 +978,9 @@ Deno.test("server --proxy-protocol shows the header's client, warns without --pr
 
   // Named balancers: no warning, and a peer outside them is refused.
   const guarded = await startServer(["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]);
-  const outsider = await connectTo(guarded.port);
-  const told = await withTimeout(
-    writeAll(outsider, concat([header, bytes("forged\n")])).then(() => readToEnd(outsider)),
-    SESSION_TIMEOUT_MS,
-    "the refusal",
-  );
-  outsider.close();
+  const outsider = await refusalOf(guarded.port, concat([header, bytes("forged\n")]));
   assert.equal(
-    new TextDecoder().decode(told),
+    outsider.said,
     "linehub-server: refused (proxy): 127.0.0.1 is not in --proxy-from\n",
   );
   const guardedResult = await guarded.stop("SIGTERM");
@@ -1052,15 +1050,7 @@ Deno.test("server --workers 2 --proxy-protocol: every Worker takes addresses fro
           session(server.port, concat([proxyV2(`192.0.2.${i + 1}`, 41000 + i), bytes(`${i}\n`)])),
       ),
     );
-    const outsider = await connectTo(server.port);
-    denied = new TextDecoder().decode(
-      await withTimeout(
-        writeAll(outsider, proxyV1("198.51.100.1", 41100)).then(() => readToEnd(outsider)),
-        SESSION_TIMEOUT_MS,
-        "the refusal",
-      ),
-    );
-    outsider.close();
+    ({ said: denied } = await refusalOf(server.port, proxyV1("198.51.100.1", 41100)));
   } finally {
     const result = await server.stop("SIGTERM");
     assert.equal(result.code, 0);
@@ -1083,17 +1073,9 @@ Deno.test("server --workers 2 --proxy-protocol: every Worker takes addresses fro
   ]);
   try {
     for (let i = 0; i < 4; i++) {
-      const conn = await connectTo(guarded.port);
-      const told = await withTimeout(
-        writeAll(conn, concat([proxyV1("192.0.2.1", 42000 + i), bytes("forged\n")])).then(() =>
-          readToEnd(conn)
-        ),
-        SESSION_TIMEOUT_MS,
-        "the refusal",
-      );
-      conn.close();
+      const forged = concat([proxyV1("192.0.2.1", 42000 + i), bytes("forged\n")]);
       assert.equal(
-        new TextDecoder().decode(told),
+        (await refusalOf(guarded.port, forged)).said,
         "linehub-server: refused (proxy): 127.0.0.1 is not in --proxy-from\n",
       );
     }

@@ -69,19 +69,31 @@ const { files, skip: noCertificates } = await certificatesForTests();
 const SESSION_TIMEOUT_MS = 10_000;
 const decoder = new TextDecoder();
 
-/** HAProxy in the foreground (`-db`) on `config`, in a temporary folder
- * removed with it; disposing of it kills it. */
+/**
+ * HAProxy in the foreground (`-db`), its config in a temporary folder
+ * removed with it: {@linkcode DEFAULTS}, a frontend on a free loopback port
+ * (`frontend`) for the backend `linehub`, and `backends`, which define it.
+ * Disposing of it kills it.
+ */
 async function startHaproxy(
-  config: string,
-  frontends: number[],
-): Promise<RunningProgram & { dir: string }> {
+  backends: string,
+): Promise<RunningProgram & { dir: string; frontend: number }> {
+  // HAProxy cannot be given port 0: a port free a moment ago it is.
+  const frontend = freePort();
   const dir = await Deno.makeTempDir({ prefix: "linehub-haproxy-" });
-  await Deno.writeTextFile(`${dir}/haproxy.cfg`, config);
+  await Deno.writeTextFile(
+    `${dir}/haproxy.cfg`,
+    `${DEFAULTS}
+frontend lines
+  bind 127.0.0.1:${frontend}
+  default_backend linehub
+${backends}`,
+  );
   const program = spawnProgram(HAPROXY as string, ["-db", "-f", `${dir}/haproxy.cfg`], {
     timeoutMs: 60_000,
   });
   try {
-    for (const port of frontends) await waitForListener(port, program);
+    await waitForListener(frontend, program);
   } catch (error) {
     await program.stop();
     await Deno.remove(dir, { recursive: true });
@@ -90,6 +102,7 @@ async function startHaproxy(
   return {
     ...program,
     dir,
+    frontend,
     async [Symbol.asyncDispose](): Promise<void> {
       await program.stop();
       await Deno.remove(dir, { recursive: true });
@@ -103,6 +116,7 @@ const DEFAULTS = `defaults
   timeout connect 5s
   timeout client 30s
   timeout server 30s
+  timeout check 2s
 `;
 
 /** What a client saw: its own port, and all the server sent it. */
@@ -178,19 +192,12 @@ Deno.test({
     ];
     await using v1 = await startServer(args);
     await using v2 = await startServer(args);
-    const frontend = freePort();
-    await using _haproxy = await startHaproxy(
-      DEFAULTS + `
-frontend lines
-  bind 127.0.0.1:${frontend}
-  default_backend linehub
-backend linehub
+    await using haproxy = await startHaproxy(`backend linehub
   balance roundrobin
   server v1 127.0.0.1:${v1.port} send-proxy
   server v2 127.0.0.1:${v2.port} send-proxy-v2
-`,
-      [frontend],
-    );
+`);
+    const { frontend } = haproxy;
     const visits: Visit[] = [];
     for (let k = 0; k < 4; k++) {
       visits.push(await visit(frontend, "127.0.0.2", `line ${k} from 127.0.0.2\n`));
@@ -234,17 +241,10 @@ Deno.test({
       "--tls-key",
       certificate.key,
     ]);
-    const frontend = freePort();
-    await using _haproxy = await startHaproxy(
-      DEFAULTS + `
-frontend tls
-  bind 127.0.0.1:${frontend}
-  default_backend linehub
-backend linehub
+    await using haproxy = await startHaproxy(`backend linehub
   server tls 127.0.0.1:${tls.port} send-proxy-v2
-`,
-      [frontend],
-    );
+`);
+    const { frontend } = haproxy;
     const seen = await withTimeout(
       visit(frontend, "127.0.0.2", "over TLS, through HAProxy\n", await Deno.readTextFile(ca.cert)),
       SESSION_TIMEOUT_MS,
@@ -276,27 +276,19 @@ Deno.test({
       "--format",
       "json",
     ]);
-    const frontend = freePort();
     // A plain connect check resets the connection as soon as it is made,
     // mostly before the server has read anything. The expect rule makes
     // HAProxy wait for the server's answer and report it: a server that
     // closes without a word gives "an empty response" (one that kept the
     // check as a client would time out, one that refused it would say so).
     // That fails the check, which is why this backend serves no one.
-    await using haproxy = await startHaproxy(
-      DEFAULTS + `  timeout check 2s
-frontend lines
-  bind 127.0.0.1:${frontend}
-  default_backend linehub
-backend linehub
+    await using haproxy = await startHaproxy(`backend linehub
   server relay 127.0.0.1:${server.port} send-proxy-v2
 backend checks
   option tcp-check
   tcp-check expect string linehub-server
   server checked 127.0.0.1:${server.port} send-proxy-v2 check check-send-proxy inter 100ms fall 1
-`,
-      [frontend],
-    );
+`);
     await waitFor(
       "HAProxy to report a check's answer",
       () => /Server checks\/checked is DOWN/.test(haproxy.stderrSoFar()),
@@ -305,7 +297,7 @@ backend checks
     );
     assert.match(haproxy.stderrSoFar(), /TCPCHK got an empty response/);
     // And a client through the same HAProxy is still one.
-    const client = await visit(frontend, "127.0.0.2", "a real client\n");
+    const client = await visit(haproxy.frontend, "127.0.0.2", "a real client\n");
     await waitFor(
       "the client to leave",
       () => server.stdoutSoFar().includes('"disconnect"'),

@@ -1,5 +1,5 @@
 /**
- * A {@linkcode LineServer} (and a pool of Workers) with `--proxy-protocol`,
+ * A `LineServer` (and a pool of Workers) with `--proxy-protocol`,
  * in this process, fed hand-written PROXY v1 and v2 headers over loopback:
  * the client a header names replaces the balancer in events, records,
  * `--allow` and `--max-per-ip`; a health check's LOCAL header makes no
@@ -17,7 +17,6 @@ import { readKeyPair } from "../../lib/net/tls_files.ts";
 import { TlsAcceptor } from "../../lib/server/tls_acceptor.ts";
 import { workersUnavailableReason } from "../../lib/server/workers/pool.ts";
 import { parseProxyHeader } from "../../lib/wire/proxy_header.ts";
-import type { LineServer } from "../../lib/server/line_server.ts";
 import {
   bytes,
   certificatesForTests,
@@ -30,7 +29,6 @@ import {
   randomInt,
   readToEnd,
   seededRandom,
-  type ServerHarness,
   sleep,
   startLineServer,
   startPool,
@@ -38,8 +36,6 @@ import {
   withTimeout,
   writeAll,
 } from "../_helpers/mod.ts";
-
-type Harness = ServerHarness<LineServer>;
 
 /** Header timeout for these tests: short, so a slow header is refused soon. */
 const HEADER_TIMEOUT = 0.3;
@@ -64,13 +60,6 @@ function logShows(h: { log: { text(): string } }, text: string): Promise<void> {
   );
 }
 
-/** The log's lines, with durations (`0.0 s`) replaced by `D s`. */
-function logLines(h: Harness): string[] {
-  return h.log.text().split("\n").filter((line) => line !== "").map((line) =>
-    line.replace(/, \d+\.\d s$/, ", D s")
-  );
-}
-
 Deno.test("a v1 header's client replaces the balancer in events and labels; its bytes after the header are its lines", async () => {
   await using h = startLineServer({ proxy: PROXY, label: "both" });
   // Header and lines in one write: the bytes after the header, read with
@@ -80,7 +69,7 @@ Deno.test("a v1 header's client replaces the balancer in events and labels; its 
   await logShows(h, "disconnected");
   await h.stop();
   assert.equal(h.out.text(), "[client 0 192.0.2.7:51000] hello\n[client 0 192.0.2.7:51000] bye\n");
-  assert.deepEqual(logLines(h), [
+  assert.deepEqual(h.log.lines(), [
     "client 0 connected from 192.0.2.7:51000",
     "client 0 disconnected from 192.0.2.7:51000 (eof): 2 lines, 10 bytes, D s",
   ]);
@@ -182,7 +171,7 @@ Deno.test("a v2 LOCAL header (a health check) makes no client: no number, no eve
   await logShows(h, "disconnected");
   const stats = await h.stop();
   assert.equal(h.out.text(), "[client 0] real\n");
-  assert.deepEqual(logLines(h), [
+  assert.deepEqual(h.log.lines(), [
     "client 0 connected from 192.0.2.3:3000",
     "client 0 disconnected from 192.0.2.3:3000 (eof): 1 line, 5 bytes, D s",
   ]);
