@@ -65,6 +65,10 @@ export interface ServerConfig {
   readonly allow: readonly Cidr[];
   /** Peers refused (`--deny`); deny wins over allow. */
   readonly deny: readonly Cidr[];
+  /** Every connection starts with a PROXY protocol header (`--proxy-protocol`). */
+  readonly proxyProtocol: boolean;
+  /** Peers that may send that header (`--proxy-from`); empty: any peer. */
+  readonly proxyFrom: readonly Cidr[];
   /** Listeners in Workers sharing the port; 1 runs one in the main thread. */
   readonly workers: number;
   /** Most clients at once; 0 for no limit. */
@@ -139,6 +143,11 @@ Options:
                         (default ${DEFAULT_BACKLOG})
   --allow CIDR          accept only peers in CIDR (IPv4 or IPv6); repeatable
   --deny CIDR           refuse peers in CIDR, even if allowed; repeatable
+  --proxy-protocol      every connection starts with a PROXY protocol header
+                        (v1 or v2) from a load balancer, and the client it
+                        names is the peer, for --allow/--deny and the rest
+  --proxy-from CIDR     only peers in CIDR (the balancers) may send that
+                        header; others are refused; repeatable
   --max-clients N       refuse clients beyond N at once, telling them why;
                         up to ${MAX_LIMIT}, 0: no limit (default ${DEFAULT_MAX_CLIENTS})
   --max-per-ip N        the same, for the clients of one address (default ${DEFAULT_MAX_PER_IP})
@@ -230,6 +239,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     ack: { type: "boolean", default: false },
     allow: { type: "string", multiple: true, default: [] },
     deny: { type: "string", multiple: true, default: [] },
+    "proxy-protocol": { type: "boolean", default: false },
+    "proxy-from": { type: "string", multiple: true, default: [] },
     workers: { type: "string", default: "1" },
     "max-clients": { type: "string", default: String(DEFAULT_MAX_CLIENTS) },
     "max-per-ip": { type: "string", default: String(DEFAULT_MAX_PER_IP) },
@@ -311,6 +322,10 @@ export function parseServerArgs(args: string[]): ServerConfig {
       `Cannot combine --workers ${workers} with ${talker}: each Worker sees only its own clients`,
     );
   }
+  const proxyFrom = values["proxy-from"].map((text) => parseCidr(text, "proxy-from"));
+  if (proxyFrom.length > 0 && !values["proxy-protocol"]) {
+    throw new UsageError("--proxy-from needs --proxy-protocol");
+  }
   const maxLineText = values["max-line"];
   const maxLine = maxLineText === undefined
     ? DEFAULT_MAX_LINE
@@ -347,6 +362,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     ack: values.ack,
     allow: values.allow.map((text) => parseCidr(text, "allow")),
     deny: values.deny.map((text) => parseCidr(text, "deny")),
+    proxyProtocol: values["proxy-protocol"],
+    proxyFrom,
     maxClients: parseInteger(values["max-clients"], "max-clients", 0, MAX_LIMIT),
     maxPerIp: parseInteger(values["max-per-ip"], "max-per-ip", 0, MAX_LIMIT),
     help: values.help,

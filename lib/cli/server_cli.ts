@@ -210,6 +210,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     idleTimeout: config.idleTimeout,
     lineTimeout: config.lineTimeout,
     ack: config.ack,
+    ...(config.proxyProtocol ? { proxy: { from: config.proxyFrom } } : {}),
   };
   // The modes and the console talk to clients through the hub; in log mode
   // without a console there is none, and the server sends clients nothing.
@@ -281,12 +282,21 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
           ...(tlsOptions === undefined
             ? []
             : [tlsOptions.clientCa === undefined ? "TLS" : "TLS with client certificates"]),
+          ...(config.proxyProtocol ? ["PROXY protocol"] : []),
           ...(config.mode === "log" ? [] : [`${config.mode} mode`]),
           ...(server instanceof WorkerPool ? [`${server.workers} workers`] : []),
           ...(useConsole ? ["console on stdin: /help"] : []),
         ].join(", ")
       })\n`,
   );
+  if (config.proxyProtocol && config.proxyFrom.length === 0) {
+    // The header is believed, and --allow, --deny and --max-per-ip judge
+    // the address it names: without --proxy-from, anyone's.
+    stderr.write(
+      `${PROGRAM}: warning: --proxy-protocol without --proxy-from: any peer can claim ` +
+        "any address; name the balancers with --proxy-from\n",
+    );
+  }
 
   let shutdown: Promise<ServerStats> | null = null;
   let monitor: HttpMonitor | null = null;
@@ -483,7 +493,8 @@ function stopRecord(
     lines: stats.lines,
     bytes: stats.bytes,
     truncated: stats.truncated,
-    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls,
+    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls +
+      stats.refusedProxy,
     cutOff: stats.cutOff,
     dropped: stats.dropped,
     kicked: stats.kicked,

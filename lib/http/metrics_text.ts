@@ -81,6 +81,7 @@ const REFUSALS: Record<RefusalReason, keyof ServerStats> = {
   full: "refusedFull",
   "per-ip": "refusedPerIp",
   tls: "refusedTls",
+  proxy: "refusedProxy",
 };
 
 type Labels = Readonly<Record<string, string>>;

@@ -3,8 +3,9 @@
  * (`ByteReader`, `ByteWriter`, `ChunkSink`, `LineWriter`, `StreamConn`), the
  * batched output writer with its backpressure, a client's capped send queue,
  * an output file that reopens on SIGHUP, node:tls sockets as Deno-like
- * connections, and small helpers (write all, close quietly, concatenate,
- * wait without leaving anything on a long-lived signal).
+ * connections, a connection that gives back bytes already read from it, and
+ * small helpers (write all, close quietly, concatenate, wait without leaving
+ * anything on a long-lived signal).
  *
  * @module
  */
@@ -14,6 +15,7 @@ export * from "./batch_writer.ts";
 export * from "./close_quietly.ts";
 export * from "./concat_bytes.ts";
 export * from "./node_socket_conn.ts";
+export * from "./prefixed_conn.ts";
 export * from "./reopenable_file.ts";
 export * from "./send_queue.ts";
 export * from "./stream_conn.ts";

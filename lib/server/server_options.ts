@@ -14,6 +14,7 @@
 
 import type { LabelStyle, LineSampler, OutputFormat } from "../format/mod.ts";
 import type { StreamConn } from "../io/mod.ts";
+import type { Cidr } from "../net/mod.ts";
 import type { ClientObserver } from "./client_handle.ts";
 
 /** Where a server listens unless told otherwise: every IPv4 address. */
@@ -28,6 +29,10 @@ export const DEFAULT_IDLE_TIMEOUT = 0;
 export const DEFAULT_LINE_TIMEOUT = 0;
 /** Listen queue length unless told otherwise: room for a burst of connects. */
 export const DEFAULT_BACKLOG = 4096;
+/** Seconds a PROXY protocol header gets to arrive whole, from the accept:
+ * the least the protocol's specification recommends ("at least 3 seconds to
+ * cover a TCP retransmit"), since a balancer sends it at once. */
+export const DEFAULT_PROXY_HEADER_TIMEOUT = 3;
 
 /** Options for any linehub server; each Worker of a pool takes the same. */
 export interface ServerOptions {
@@ -90,6 +95,29 @@ export interface ServerOptions {
    * pass it is disconnected (`send-queue-full`).
    * @default {DEFAULT_SEND_QUEUE_BYTES (lib/io): 1048576} */
   sendQueue?: number;
+  /** Every connection starts with a PROXY protocol header (v1 or v2) from a
+   * load balancer, and the client it names replaces the balancer as the
+   * peer: in events and records, for the access list and the per-address
+   * limit. Given, a connection without a valid header is refused (`proxy`).
+   * @default {undefined: no header expected; the peer is who connected} */
+  proxy?: ProxyProtocolOptions;
+}
+
+/** How a server reads the PROXY protocol header of its connections. Plain
+ * data, so that a pool's Workers get it as it is. */
+export interface ProxyProtocolOptions {
+  /** The balancers: peers that may send a header. A connection from anyone
+   * else is refused before a byte of it is read. Empty: any peer, which can
+   * then claim to relay any address.
+   * @default {[]: any peer} */
+  readonly from?: readonly Cidr[];
+  /** Seconds from the accept for the header to arrive whole; then the
+   * connection is refused.
+   * @default {DEFAULT_PROXY_HEADER_TIMEOUT: 3} */
+  readonly headerTimeout?: number;
+  /** Longest v2 header taken, in bytes (see `proxy_header.ts`): 232 to 65551.
+   * @default {DEFAULT_MAX_PROXY_V2_LENGTH (lib/wire): 4096} */
+  readonly maxV2Length?: number;
 }
 
 /** Most clients at once unless told otherwise: 0, no limit. */
@@ -102,9 +130,10 @@ export interface PeerFilter {
   permits(address: string): boolean;
 }
 
-/** Turns an accepted TCP connection into a TLS one (see `tls_acceptor.ts`). */
+/** Turns an accepted TCP connection into a TLS one (see `tls_acceptor.ts`):
+ * the connection as accepted, or what is left of it after a PROXY header. */
 export interface ConnUpgrader {
-  upgrade(conn: Deno.TcpConn): StreamConn & {
+  upgrade(conn: StreamConn): StreamConn & {
     /** Resolves with the client's certificate identity (mutual TLS) or
      * null; rejects, with a message saying why, when the handshake fails. */
     handshake(): Promise<string | null>;

@@ -42,6 +42,9 @@ export interface ServerStats {
   /** Connections whose TLS handshake failed (with mutual TLS: whose client
    * certificate was missing or refused). */
   refusedTls: number;
+  /** Connections without a valid PROXY header, or from a peer not allowed
+   * to send one (`--proxy-protocol`). */
+  refusedProxy: number;
   /** Clients disconnected because their send queue was full (not reading). */
   dropped: number;
   /** Clients closed by the operator (`/kick`). */
@@ -89,6 +92,7 @@ export function emptyStats(): ServerStats {
     refusedFull: 0,
     refusedPerIp: 0,
     refusedTls: 0,
+    refusedProxy: 0,
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
@@ -162,6 +166,7 @@ export function totalsText(stats: ServerStats): string {
     [stats.refusedFull, "server full"],
     [stats.refusedPerIp, "per address"],
     [stats.refusedTls, "TLS"],
+    [stats.refusedProxy, "PROXY header"],
   ] as const;
   const refusedTotal = refusals.reduce((sum, [count]) => sum + count, 0);
   const refused = refusedTotal > 0

@@ -116,8 +116,9 @@ export class TlsAcceptor {
     return this.#slots.taken;
   }
 
-  /** Starts a TLS handshake on `conn`; the returned connection owns it. */
-  upgrade(conn: Deno.TcpConn): SecureConn {
+  /** Starts a TLS handshake on `conn` (as accepted, or after a PROXY
+   * header); the returned connection owns it. */
+  upgrade(conn: StreamConn): SecureConn {
     return new ServerTlsConn(conn, this.#options, this.#slots);
   }
 }
@@ -156,7 +157,7 @@ interface Handshaken {
  */
 class ServerTlsConn implements SecureConn {
   readonly remoteAddr: Deno.NetAddr;
-  readonly #tcp: Deno.TcpConn;
+  readonly #tcp: StreamConn;
   readonly #options: TlsAcceptorOptions;
   readonly #slots: HandshakeSlots;
   readonly #handshake = Promise.withResolvers<Handshaken>();
@@ -172,7 +173,7 @@ class ServerTlsConn implements SecureConn {
   /** Set while a refused client is told why; it then closes by itself. */
   #turningAway = false;
 
-  constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions, slots: HandshakeSlots) {
+  constructor(tcp: StreamConn, options: TlsAcceptorOptions, slots: HandshakeSlots) {
     this.remoteAddr = tcp.remoteAddr;
     this.#tcp = tcp;
     this.#options = options;
@@ -466,7 +467,7 @@ const TLS_MAX_READ = 16384;
  * connection's streams does. Reads and writes go straight to the
  * connection, so closing it also ends a read in progress.
  */
-function duplexOver(tcp: Deno.TcpConn, first: Uint8Array): Duplex {
+function duplexOver(tcp: StreamConn, first: Uint8Array): Duplex {
   let unread: Uint8Array | null = first;
   let size = TLS_MIN_READ;
   return new Duplex({

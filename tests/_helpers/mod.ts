@@ -5,7 +5,8 @@
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
  * (`peers.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
- * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`),
+ * flight (`client_hello.ts`), the PROXY protocol headers a load balancer
+ * sends (`proxy_header.ts`), a scripted line server (`fake_server.ts`),
  * the README's marked blocks (`readme.ts`) and a server with `--http`
  * (`http.ts`). Tests import this face; the benchmarks in bench/ borrow from
  * it too.
@@ -22,6 +23,7 @@ export * from "./process.ts";
 export * from "./peers.ts";
 export * from "./certs.ts";
 export * from "./client_hello.ts";
+export * from "./proxy_header.ts";
 export * from "./fake_server.ts";
 export * from "./readme.ts";
 export * from "./in_process_server.ts";

@@ -43,6 +43,8 @@ const DEFAULTS = {
   workers: 1,
   allow: [],
   deny: [],
+  proxyProtocol: false,
+  proxyFrom: [],
   maxClients: 0,
   maxPerIp: 0,
   tlsCert: undefined,
@@ -242,6 +244,8 @@ Deno.test("server accepts every flag at once", () => {
       workers: 1,
       allow: [],
       deny: [],
+      proxyProtocol: false,
+      proxyFrom: [],
       maxClients: 0,
       maxPerIp: 0,
       tlsCert: undefined,
@@ -363,6 +367,8 @@ Deno.test("server usage lists every flag", () => {
       "--backlog N",
       "--allow CIDR",
       "--deny CIDR",
+      "--proxy-protocol",
+      "--proxy-from CIDR",
       "--max-clients N",
       "--max-per-ip N",
       "--workers N",
@@ -503,6 +509,27 @@ Deno.test("server takes repeated --allow and --deny rules and names a bad one", 
     /Invalid --deny "10.1.2.3\/8": host bits set; did you mean 10.0.0.0\/8\?/,
   );
   assert.throws(() => parseServerArgs(["--allow", "nowhere"]), /Invalid --allow "nowhere"/);
+});
+
+Deno.test("server takes --proxy-protocol, and --proxy-from only beside it, naming a bad rule", () => {
+  const config = parseServerArgs([
+    "--proxy-protocol",
+    "--proxy-from",
+    "10.0.0.0/8",
+    "--proxy-from=::1",
+  ]);
+  assert.equal(config.proxyProtocol, true);
+  assert.deepEqual(config.proxyFrom.map((rule) => rule.text), ["10.0.0.0/8", "::1/128"]);
+  assert.deepEqual(parseServerArgs(["--proxy-protocol"]).proxyFrom, []);
+  rejects(["--proxy-from", "10.0.0.0/8"], "--proxy-from needs --proxy-protocol");
+  rejects(
+    ["--proxy-protocol", "--proxy-from", "10.0.0.1/8"],
+    'Invalid --proxy-from "10.0.0.1/8": host bits set; did you mean 10.0.0.0/8?',
+  );
+  rejects(
+    ["--proxy-protocol", "--proxy-from", "balancer"],
+    'Invalid --proxy-from "balancer": not an IPv4 or IPv6 address or CIDR',
+  );
 });
 
 Deno.test("server --workers takes 1 to 256 and refuses per-server limits beside it", () => {

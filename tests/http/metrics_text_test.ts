@@ -24,6 +24,7 @@ function busySnapshot(): MetricsSnapshot {
     partial: 4,
     refusedDenied: 1,
     refusedTls: 2,
+    refusedProxy: 6,
     dropped: 1,
     abortedBeforeAccept: 5,
   };
@@ -96,6 +97,7 @@ Deno.test("metricsText counts clients, lines, refusals and disconnects by reason
       'linehub_refused_total{reason="denied"} 1',
       'linehub_refused_total{reason="full"} 0',
       'linehub_refused_total{reason="tls"} 2',
+      'linehub_refused_total{reason="proxy"} 6',
       'linehub_disconnects_total{reason="eof"} 3',
       'linehub_disconnects_total{reason="send-queue-full"} 1',
       'linehub_disconnects_total{reason="drain-timeout"} 0',
