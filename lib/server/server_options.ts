@@ -90,6 +90,21 @@ export interface ServerOptions {
    * pass it is disconnected (`send-queue-full`).
    * @default {DEFAULT_SEND_QUEUE_BYTES (lib/io): 1048576} */
   sendQueue?: number;
+  /** Read each client at most this fast (`--rate-limit`): a client past its
+   * rate is not read until it has earned more, so TCP holds it back and none
+   * of its lines is dropped; the others are read as ever.
+   * @default {none: every client is read as fast as it sends} */
+  rateLimit?: RateLimit;
+}
+
+/** A per-client rate limit in lines (`--rate-limit LINES/s:BURST`). */
+export interface RateLimit {
+  /** Lines a second, a whole number from 1. */
+  readonly lines: number;
+  /** Lines a client that has been quiet may send at once, a whole number
+   * from 1.
+   * @default {lines: one second's worth} */
+  readonly burst?: number;
 }
 
 /** Most clients at once unless told otherwise: 0, no limit. */

@@ -10,7 +10,8 @@
 
 import { countOf } from "../text/mod.ts";
 
-/** Totals since the server started. Every field is a count. */
+/** Totals since the server started. Every field is a count (`throttledMs`
+ * of milliseconds). */
 export interface ServerStats {
   /** Clients accepted. */
   clients: number;
@@ -42,6 +43,10 @@ export interface ServerStats {
   /** Connections that failed before they could be accepted (reset or
    * aborted in the listen queue); not clients, not refusals. */
   abortedBeforeAccept: number;
+  /** Clients held back at least once for being over `--rate-limit`. */
+  throttled: number;
+  /** Milliseconds clients were held back, added up over all of them. */
+  throttledMs: number;
 }
 
 /** The totals of a server that has served nobody: a new object each time,
@@ -62,6 +67,8 @@ export function emptyStats(): ServerStats {
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    throttled: 0,
+    throttledMs: 0,
   };
 }
 
@@ -130,7 +137,11 @@ export function totalsText(stats: ServerStats): string {
   const aborted = stats.abortedBeforeAccept > 0
     ? `; ${countOf(stats.abortedBeforeAccept, "connection")} gone before accept`
     : "";
+  const throttled = stats.throttled > 0
+    ? `; ${countOf(stats.throttled, "client")} held back by --rate-limit, ` +
+      `${(stats.throttledMs / 1000).toFixed(1)} s in all`
+    : "";
   return `${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}`;
+    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}${throttled}`;
 }

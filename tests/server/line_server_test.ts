@@ -114,6 +114,8 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    throttled: 0,
+    throttledMs: 0,
   });
   const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
   assert.deepEqual(logLines(h), [
@@ -486,6 +488,8 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    throttled: 0,
+    throttledMs: 0,
   });
   assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
 });
