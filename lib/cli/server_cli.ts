@@ -206,6 +206,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     idleTimeout: config.idleTimeout,
     lineTimeout: config.lineTimeout,
     ack: config.ack,
+    ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
   };
   // The modes and the console talk to clients through the hub; in log mode
   // without a console there is none, and the server sends clients nothing.
