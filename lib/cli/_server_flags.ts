@@ -178,8 +178,10 @@ Signals:
                    then exit; a second one exits at once, unless it comes
                    within ${SAME_SIGNAL_MS} ms of the first (one Ctrl-C under deno task
                    arrives twice)
-  SIGHUP           with --output, reopen the file (for log rotation);
-                   without, ignored; when the terminal closes, as SIGTERM
+  SIGHUP           with --output, reopen the file (for log rotation); with
+                   TLS, read the TLS files again: new handshakes get them,
+                   and a bad file is refused, the old one kept; with
+                   neither, ignored; when the terminal closes, as SIGTERM
 
 Exit status:
   0    clean shutdown

@@ -414,6 +414,7 @@ Deno.test("server usage names its signals and every exit status", () => {
   assert.match(SERVER_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop accepting/);
   assert.match(SERVER_USAGE, /a second one exits at once, unless it comes\n {19}within 500 ms of/);
   assert.match(SERVER_USAGE, /\n {2}SIGHUP {11}with --output, reopen the file/);
+  assert.match(SERVER_USAGE, /with\n {19}TLS, read the TLS files again: new handshakes get them/);
   const statuses = SERVER_USAGE.slice(SERVER_USAGE.indexOf("\nExit status:\n"));
   for (const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CUT_OFF, EXIT_OUTPUT, 130]) {
     assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
