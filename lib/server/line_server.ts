@@ -506,7 +506,10 @@ export class LineServer implements Server {
           const pause = connection.throttle();
           if (pause !== null) {
             if (connection.pauses === 1) stats.throttled++;
-            stats.throttledMs += await pause;
+            // Added after the wait: `stats.throttledMs += await pause` would
+            // read the total before it, losing other clients' waits meanwhile.
+            const waited = await pause;
+            stats.throttledMs += waited;
           }
         }
       } catch (error) {

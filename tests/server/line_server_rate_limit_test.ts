@@ -161,20 +161,29 @@ Deno.test({
   },
 });
 
-Deno.test("a throttled client is cut off at the drain deadline, with what was read written, and nothing of it left running", async () => {
+Deno.test("throttled clients are cut off at the drain deadline, with what was read written, and nothing of them left running", async () => {
   await using h = startLineServer({ rateLimit: { lines: 1, burst: 1 }, drainTimeout: 0.3 });
-  using conn = await connectTo(h.port);
+  using first = await connectTo(h.port);
+  using second = await connectTo(h.port);
   // Empty lines: the first read (128 bytes) frames 128 of them, which puts
-  // the client two minutes in debt, longer than the harness lets a shutdown
-  // take. The drain gives it 0.3 s.
-  await writeAll(conn, bytes("\n".repeat(1000)));
-  await waitFor("its first lines", () => h.out.text().includes("]"), () => h.out.text());
+  // each client two minutes in debt, longer than the harness lets a
+  // shutdown take. The drain gives them 0.3 s.
+  for (const conn of [first, second]) await writeAll(conn, bytes("\n".repeat(1000)));
+  await waitFor(
+    "lines of both",
+    () => h.out.text().includes("[client 0]") && h.out.text().includes("[client 1]"),
+    () => h.out.text(),
+  );
+  // Both are held back now (the wait starts as their lines are written).
   const stats = await h.stop();
-  assert.equal(stats.cutOff, 1);
-  assert.equal(stats.throttled, 1);
-  assert.equal(h.out.text(), "[client 0] \n".repeat(stats.lines));
+  assert.equal(stats.cutOff, 2);
+  assert.equal(stats.throttled, 2);
+  // Each waited from before the shutdown to its deadline: their waits add up.
+  assert.ok(stats.throttledMs >= 2 * 250, `${stats.throttledMs} ms`);
+  assert.equal(h.out.text().split("\n").length - 1, stats.lines);
   assert.match(h.log.text(), /client 0 disconnected from [^ ]+ \(drain-timeout\)/);
-  assert.match(await readUntilClosed(conn), /closing \(drain-timeout\)/);
+  assert.match(h.log.text(), /client 1 disconnected from [^ ]+ \(drain-timeout\)/);
+  assert.match(await readUntilClosed(first), /closing \(drain-timeout\)/);
   // Deno's sanitizers fail the test if a pause's timer were left behind.
 });
 
