@@ -23,6 +23,7 @@ import {
   MODES,
   nodeNameFromHost,
   nodeNameProblem,
+  type RateLimit,
 } from "../server/mod.ts";
 import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
 import { DEFAULT_HTTP_HOST } from "../http/mod.ts";
@@ -75,6 +76,8 @@ export interface ServerConfig {
   readonly maxClients: number;
   /** Most clients at once from one address; 0 for no limit. */
   readonly maxPerIp: number;
+  /** How fast each client is read (`--rate-limit`); undefined: no limit. */
+  readonly rateLimit: RateLimit | undefined;
   /** TLS certificate and key files (`--tls-cert`, `--tls-key`); both or neither. */
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
@@ -151,6 +154,11 @@ Options:
   --max-clients N       refuse clients beyond N at once, telling them why;
                         up to ${MAX_LIMIT}, 0: no limit (default ${DEFAULT_MAX_CLIENTS})
   --max-per-ip N        the same, for the clients of one address (default ${DEFAULT_MAX_PER_IP})
+  --rate-limit RATE     read each client at most LINES lines a second and
+                        BURST at once: RATE is LINES/s or LINES/s:BURST, each
+                        1 to ${MAX_LIMIT} (BURST default: LINES); a client over
+                        it is read later, held back by TCP, never dropped
+                        (default: no limit)
   --workers N           accept and read in N Workers sharing the port
                         (Linux), 1 to ${MAX_WORKERS}; 1: all in one thread (default 1)
   --ack                 tell each client how many of its lines are written,
@@ -188,8 +196,10 @@ Signals:
                    then exit; a second one exits at once, unless it comes
                    within ${SAME_SIGNAL_MS} ms of the first (one Ctrl-C under deno task
                    arrives twice)
-  SIGHUP           with --output, reopen the file (for log rotation);
-                   without, ignored; when the terminal closes, as SIGTERM
+  SIGHUP           with --output, reopen the file (for log rotation); with
+                   TLS, read the TLS files again: new handshakes get them,
+                   and a bad file is refused, the old one kept; with
+                   neither, ignored; when the terminal closes, as SIGTERM
 
 Exit status:
   0    clean shutdown
@@ -244,6 +254,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     workers: { type: "string", default: "1" },
     "max-clients": { type: "string", default: String(DEFAULT_MAX_CLIENTS) },
     "max-per-ip": { type: "string", default: String(DEFAULT_MAX_PER_IP) },
+    // No default: no limit.
+    "rate-limit": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-client-ca": { type: "string" },
@@ -366,6 +378,9 @@ export function parseServerArgs(args: string[]): ServerConfig {
     proxyFrom,
     maxClients: parseInteger(values["max-clients"], "max-clients", 0, MAX_LIMIT),
     maxPerIp: parseInteger(values["max-per-ip"], "max-per-ip", 0, MAX_LIMIT),
+    rateLimit: values["rate-limit"] === undefined
+      ? undefined
+      : parseRateLimit(values["rate-limit"]),
     help: values.help,
     version: values.version,
   };
@@ -463,6 +478,41 @@ export function nodeFromHostName(hostName: string | null): HostNode {
   const note = node === hostName ? null : `host name ${JSON.stringify(hostName)} is not a ` +
     `valid node name; using "${node}" (--node NAME sets another)`;
   return { node, note };
+}
+
+const RATE_LIMIT = /^([0-9]+)(?:\/s)?(?::([0-9]+))?$/;
+
+/**
+ * `--rate-limit LINES/s[:BURST]`: lines a second and how many may come at
+ * once, each from 1 to 10,000,000; BURST is LINES (one second's worth) unless
+ * given, and the `/s` may be left out (`200` is `200/s`).
+ *
+ * @example
+ * ```ts
+ * import { parseRateLimit } from "./_server_flags.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseRateLimit("200/s"), { lines: 200, burst: 200 });
+ * assert.deepEqual(parseRateLimit("200/s:1000"), { lines: 200, burst: 1000 });
+ * ```
+ */
+export function parseRateLimit(text: string): RateLimit {
+  const match = RATE_LIMIT.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --rate-limit "${text}": must be LINES/s or LINES/s:BURST, such as 200/s or 200/s:1000`,
+    );
+  }
+  const lines = Number(match[1]);
+  const burst = match[2] === undefined ? lines : Number(match[2]);
+  for (const [name, value] of [["LINES", lines], ["BURST", burst]] as const) {
+    if (value < 1 || value > MAX_LIMIT) {
+      throw new UsageError(
+        `Invalid --rate-limit "${text}": ${name} must be an integer from 1 to ${MAX_LIMIT}`,
+      );
+    }
+  }
+  return { lines, burst };
 }
 
 /**

@@ -6,14 +6,7 @@
  * @module
  */
 
-import {
-  AccessList,
-  formatHostPort,
-  randomId,
-  readCertificates,
-  readKeyPair,
-  TlsFileError,
-} from "../net/mod.ts";
+import { AccessList, formatHostPort, randomId, TlsFileError } from "../net/mod.ts";
 import { BatchWriter, type ByteWriter, ReopenableFile } from "../io/mod.ts";
 import {
   countOf,
@@ -35,6 +28,7 @@ import {
   summaryText,
   TlsAcceptor,
   type TlsAcceptorOptions,
+  type TlsCredentials,
   totalsText,
   WorkerPool,
   workersUnavailableReason,
@@ -44,6 +38,7 @@ import { nodeFromHostName, parseServerArgs, SERVER_USAGE } from "./_server_flags
 import { httpSource } from "./_http_source.ts";
 import { VERSION } from "./_version.ts";
 import { listenForSignals, SAME_SIGNAL_MS } from "./_signal_listeners.ts";
+import { readTlsCredentials, type TlsFiles, TlsReloader } from "./_tls_reloader.ts";
 
 import {
   EXIT_CUT_OFF,
@@ -140,14 +135,14 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     }
   }
   let tlsOptions: TlsAcceptorOptions | undefined;
-  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+  const tlsFiles: TlsFiles | null = config.tlsCert !== undefined && config.tlsKey !== undefined
+    ? { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa }
+    : null;
+  if (tlsFiles !== null) {
     try {
       tlsOptions = {
-        keyPair: await readKeyPair(config.tlsCert, config.tlsKey),
+        ...await readTlsCredentials(tlsFiles),
         maxHandshakes: config.maxHandshakes,
-        ...(config.tlsClientCa === undefined
-          ? {}
-          : { clientCa: await readCertificates(config.tlsClientCa) }),
       };
     } catch (error) {
       if (!(error instanceof TlsFileError)) throw error;
@@ -211,6 +206,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     lineTimeout: config.lineTimeout,
     ack: config.ack,
     ...(config.proxyProtocol ? { proxy: { from: config.proxyFrom } } : {}),
+    ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
   };
   // The modes and the console talk to clients through the hub; in log mode
   // without a console there is none, and the server sends clients nothing.
@@ -223,20 +219,26 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // The live page's tail: a sample of the lines, from a server in this thread.
   const feed = config.http === undefined ? null : new LiveFeed();
   let server: Server;
+  /** Has the server serve new TLS files (SIGHUP); null on a plain port. */
+  let applyTls: ((credentials: TlsCredentials) => void | Promise<void>) | null = null;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
   if (config.workers > 1 && workersUnavailable === null) {
-    server = new WorkerPool(output, stderr, {
+    const pool = new WorkerPool(output, stderr, {
       ...options,
       workers: config.workers,
       allow: config.allow,
       deny: config.deny,
       ...(tlsOptions === undefined ? {} : { tlsOptions }),
     });
+    if (tlsOptions !== undefined) applyTls = (credentials) => pool.reloadTls(credentials);
+    server = pool;
   } else {
     if (workersUnavailable !== null) {
       // The same output and guarantees from one thread: worth running.
       stderr.write(`${PROGRAM}: ${workersUnavailable}; running one listener\n`);
     }
+    const tls = tlsOptions === undefined ? null : new TlsAcceptor(tlsOptions);
+    if (tls !== null) applyTls = (credentials) => tls.reload(credentials);
     server = new LineServer(output, stderr, {
       ...options,
       ...(config.allow.length + config.deny.length > 0
@@ -245,7 +247,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       maxClients: config.maxClients,
       maxPerIp: config.maxPerIp,
       sendQueue: config.sendQueue,
-      ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
+      ...(tls === null ? {} : { tls }),
       ...(hub === null ? {} : { observer: hub }),
       ...(feed === null ? {} : { sampler: feed }),
     });
@@ -259,9 +261,11 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     stderr.write(`${PROGRAM}: ${error.message}\n`);
     return EXIT_FAILURE;
   }
-  // Least privilege: the TLS files are read and the Workers loaded; nothing
-  // else is ever read.
-  Deno.permissions.revokeSync({ name: "read" });
+  // Least privilege: the Workers are loaded, and without TLS nothing else is
+  // ever read. With TLS the server keeps read permission, to read the TLS
+  // files again on SIGHUP (Deno cannot narrow a granted permission to some
+  // paths at run time).
+  if (tlsFiles === null) Deno.permissions.revokeSync({ name: "read" });
   const startedAt = Date.now();
   // A pipeline sees where a run begins, before any client's first record.
   if (config.format === "json") {
@@ -382,13 +386,23 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   }
   // A terminal that closes sends SIGHUP too, and then stops being one: the
   // server stops as on SIGTERM rather than outlive it. Any other SIGHUP (a
-  // log rotation's `kill -HUP`) reopens the output file, or, with none, is
-  // ignored rather than ending the server without its drain and summary.
+  // log rotation's or a certificate renewal's `kill -HUP`) reopens the
+  // output file and reads the TLS files again; with neither, it is ignored
+  // rather than ending the server without its drain and summary.
   const terminals = [Deno.stdin, Deno.stdout, Deno.stderr].filter((io) => io.isTerminal());
+  const reloader = tlsFiles === null || applyTls === null
+    ? null
+    : new TlsReloader(tlsFiles, applyTls, (line) => stderr.write(`${PROGRAM}: SIGHUP: ${line}\n`));
   const hangup = listenForSignals(["SIGHUP"], (signal) => {
-    if (terminals.some((io) => !io.isTerminal())) onSignal(signal);
-    else if (file !== null) reopenOutput(file, stderr);
-    else stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+    if (terminals.some((io) => !io.isTerminal())) {
+      onSignal(signal);
+      return;
+    }
+    if (file !== null) reopenOutput(file, stderr);
+    void reloader?.reload();
+    if (file === null && reloader === null) {
+      stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+    }
   });
   try {
     const finished = server.serve().then(async () => {

@@ -60,6 +60,7 @@ import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_PER_IP,
   type LineServerOptions,
+  type RateLimit,
 } from "./server_options.ts";
 import { type ClientStats, emptyStats, type ServerStats } from "./stats.ts";
 
@@ -207,6 +208,7 @@ export class LineServer implements Server {
         if (reason === "send-queue-full") this.#stats.dropped++;
         else if (reason === "kicked") this.#stats.kicked++;
       },
+      rateLimit: checkRateLimit(options.rateLimit),
     };
   }
 
@@ -579,7 +581,7 @@ export class LineServer implements Server {
       let firstRead = this.#tls === null;
       try {
         while (true) {
-          const n = await conn.read(buffer);
+          const n = await conn.read(connection.readBuffer(buffer));
           if (n === null) break;
           connection.received(n);
           stats.bytes += n;
@@ -615,6 +617,17 @@ export class LineServer implements Server {
               reason = connection.stopReason;
               break;
             }
+          }
+          // --rate-limit: the lines of this read are written; past its rate,
+          // the client is not read until it has earned more, and TCP holds
+          // it back. A stop (kick, drain deadline) ends the wait at once.
+          const pause = connection.throttle();
+          if (pause !== null) {
+            if (connection.pauses === 1) stats.throttled++;
+            // Added after the wait: `stats.throttledMs += await pause` would
+            // read the total before it, losing other clients' waits meanwhile.
+            const waited = await pause;
+            stats.throttledMs += waited;
           }
         }
       } catch (error) {
@@ -800,6 +813,15 @@ function checkInteger(
   if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
   const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
   throw new RangeError(`Invalid ${name} "${value}": must be an integer ${range}`);
+}
+
+/** `limit` if its lines and burst are whole numbers from 1; else a RangeError
+ * naming the one that is not. */
+function checkRateLimit(limit: RateLimit | undefined): RateLimit | null {
+  if (limit === undefined) return null;
+  checkInteger("rateLimit.lines", limit.lines, 1);
+  if (limit.burst !== undefined) checkInteger("rateLimit.burst", limit.burst, 1);
+  return limit;
 }
 
 /** `value` if it is a finite number of seconds, 0 or more; else a RangeError. */

@@ -106,6 +106,11 @@ export interface ServerOptions {
    * limit. Given, a connection without a valid header is refused (`proxy`).
    * @default {undefined: no header expected; the peer is who connected} */
   proxy?: ProxyProtocolOptions;
+  /** Read each client at most this fast (`--rate-limit`): a client past its
+   * rate is not read until it has earned more, so TCP holds it back and none
+   * of its lines is dropped; the others are read as ever.
+   * @default {none: every client is read as fast as it sends} */
+  rateLimit?: RateLimit;
 }
 
 /** How a server reads the PROXY protocol header of its connections. Plain
@@ -127,6 +132,16 @@ export interface ProxyProtocolOptions {
    * (`proxy`) before a byte of it is read. 0: no limit.
    * @default {DEFAULT_MAX_PROXY_HEADERS: 1024} */
   readonly maxPending?: number;
+}
+
+/** A per-client rate limit in lines (`--rate-limit LINES/s:BURST`). */
+export interface RateLimit {
+  /** Lines a second, a whole number from 1. */
+  readonly lines: number;
+  /** Lines a client that has been quiet may send at once, a whole number
+   * from 1.
+   * @default {lines: one second's worth} */
+  readonly burst?: number;
 }
 
 /** Most clients at once unless told otherwise: 0, no limit. */

@@ -14,8 +14,8 @@ import type { DisconnectReason } from "./events.ts";
 /** Clients disconnected so far, by the reason of their disconnect event. */
 export type DisconnectCounts = Record<DisconnectReason, number>;
 
-/** Totals since the server started. Every field is a count, or (for
- * `disconnects`) counts by reason. */
+/** Totals since the server started. Every field is a count (`throttledMs`
+ * of milliseconds), or (for `disconnects`) counts by reason. */
 export interface ServerStats {
   /** Clients accepted. */
   clients: number;
@@ -54,6 +54,10 @@ export interface ServerStats {
   abortedBeforeAccept: number;
   /** Clients disconnected, by reason: one count per disconnect event. */
   disconnects: DisconnectCounts;
+  /** Clients held back at least once for being over `--rate-limit`. */
+  throttled: number;
+  /** Milliseconds clients were held back, added up over all of them. */
+  throttledMs: number;
 }
 
 /** One connected client as a view of the server shows it: plain data, so
@@ -96,6 +100,8 @@ export function emptyStats(): ServerStats {
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    throttled: 0,
+    throttledMs: 0,
     disconnects: {
       "eof": 0,
       "reset": 0,
@@ -181,7 +187,11 @@ export function totalsText(stats: ServerStats): string {
   const aborted = stats.abortedBeforeAccept > 0
     ? `; ${countOf(stats.abortedBeforeAccept, "connection")} gone before accept`
     : "";
+  const throttled = stats.throttled > 0
+    ? `; ${countOf(stats.throttled, "client")} held back by --rate-limit, ` +
+      `${(stats.throttledMs / 1000).toFixed(1)} s in all`
+    : "";
   return `${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}`;
+    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}${throttled}`;
 }

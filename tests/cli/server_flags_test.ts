@@ -47,6 +47,7 @@ const DEFAULTS = {
   proxyFrom: [],
   maxClients: 0,
   maxPerIp: 0,
+  rateLimit: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
   tlsClientCa: undefined,
@@ -248,6 +249,7 @@ Deno.test("server accepts every flag at once", () => {
       proxyFrom: [],
       maxClients: 0,
       maxPerIp: 0,
+      rateLimit: undefined,
       tlsCert: undefined,
       tlsKey: undefined,
       tlsClientCa: undefined,
@@ -371,6 +373,7 @@ Deno.test("server usage lists every flag", () => {
       "--proxy-from CIDR",
       "--max-clients N",
       "--max-per-ip N",
+      "--rate-limit RATE",
       "--workers N",
       "--ack",
       "--tls-cert FILE",
@@ -423,6 +426,7 @@ Deno.test("server usage names its signals and every exit status", () => {
   assert.match(SERVER_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop accepting/);
   assert.match(SERVER_USAGE, /a second one exits at once, unless it comes\n {19}within 500 ms of/);
   assert.match(SERVER_USAGE, /\n {2}SIGHUP {11}with --output, reopen the file/);
+  assert.match(SERVER_USAGE, /with\n {19}TLS, read the TLS files again: new handshakes get them/);
   const statuses = SERVER_USAGE.slice(SERVER_USAGE.indexOf("\nExit status:\n"));
   for (const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CUT_OFF, EXIT_OUTPUT, 130]) {
     assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
@@ -492,6 +496,38 @@ Deno.test("server accepts --max-clients and --max-per-ip, 0 (no limit) by defaul
   assert.equal(parseServerArgs([]).maxClients, 0);
   assert.throws(() => parseServerArgs(["--max-clients=-1"]), /Invalid --max-clients "-1"/);
   assert.throws(() => parseServerArgs(["--max-per-ip", "two"]), /Invalid --max-per-ip "two"/);
+});
+
+Deno.test("server takes --rate-limit as LINES/s[:BURST], BURST one second's worth unless given, off by default", () => {
+  assert.equal(parseServerArgs([]).rateLimit, undefined);
+  assert.deepEqual(parseServerArgs(["--rate-limit", "200/s"]).rateLimit, {
+    lines: 200,
+    burst: 200,
+  });
+  assert.deepEqual(parseServerArgs(["--rate-limit=200/s:1000"]).rateLimit, {
+    lines: 200,
+    burst: 1000,
+  });
+  assert.deepEqual(parseServerArgs(["--rate-limit", "50"]).rateLimit, { lines: 50, burst: 50 });
+  assert.deepEqual(parseServerArgs(["--rate-limit", "1/s:10000000"]).rateLimit, {
+    lines: 1,
+    burst: 10_000_000,
+  });
+  // Fine beside the flags it works with.
+  const config = parseServerArgs(["--rate-limit", "10/s", "--workers", "2", "--ack"]);
+  assert.deepEqual(config.rateLimit, { lines: 10, burst: 10 });
+});
+
+Deno.test("server rejects a bad --rate-limit in one line quoting it", () => {
+  const form = "must be LINES/s or LINES/s:BURST, such as 200/s or 200/s:1000";
+  for (const text of ["", "fast", "200/m", "200/s:", "2.5/s", "-1/s", "200:1000/s", "/s"]) {
+    rejects([`--rate-limit=${text}`], `Invalid --rate-limit "${text}": ${form}`);
+  }
+  const range = "must be an integer from 1 to 10000000";
+  rejects(["--rate-limit", "0/s"], `Invalid --rate-limit "0/s": LINES ${range}`);
+  rejects(["--rate-limit", "10000001"], `Invalid --rate-limit "10000001": LINES ${range}`);
+  rejects(["--rate-limit", "200/s:0"], `Invalid --rate-limit "200/s:0": BURST ${range}`);
+  rejects(["--rate-limit"], 'Option "--rate-limit" needs a value');
 });
 
 Deno.test("server takes repeated --allow and --deny rules and names a bad one", () => {

@@ -111,6 +111,8 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
     abortedBeforeAccept: 0,
     partial: 0,
     disconnects: { ...emptyStats().disconnects, eof: 3 },
+    throttled: 0,
+    throttledMs: 0,
   });
   const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
   assert.deepEqual(h.log.lines(), [
@@ -486,6 +488,8 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
     abortedBeforeAccept: 0,
     partial: 1,
     disconnects: { ...emptyStats().disconnects, eof: 1 },
+    throttled: 0,
+    throttledMs: 0,
   });
   assert.match(h.log.lines()[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
 });

@@ -532,6 +532,60 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: nameUnless(
+    skip,
+    "TlsAcceptor.reload: handshakes after it get the new certificate and client CA, a client " +
+      "connected before stays served",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles, strangerServer, ca, otherCa } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      clientCa: Deno.readTextFileSync(ca.cert),
+    });
+    await using h = startLineServer({ tls });
+    const alice = clientCert("client");
+    const before = tlsConnect({
+      host: "127.0.0.1",
+      port: h.port,
+      servername: "localhost",
+      ca: Deno.readTextFileSync(ca.cert),
+      ...alice,
+    });
+    try {
+      await new Promise((resolve) => before.once("secureConnect", resolve));
+      before.write("connected before\n");
+      await waitFor("the first line", () => h.out.text().includes("connected before"));
+      // The stranger CA's server certificate, and its clients only.
+      tls.reload({
+        keyPair: await readKeyPair(strangerServer.cert, strangerServer.key),
+        clientCa: Deno.readTextFileSync(otherCa.cert),
+      });
+      const strangerCa = { ca: Deno.readTextFileSync(otherCa.cert) };
+      const mallory = await tlsSession(h.port, "mallory after\n", {
+        ...strangerCa,
+        ...clientCert("strangerClient"),
+      });
+      assert.equal(mallory.secure, true, String(mallory.error));
+      const refused = await tlsSession(h.port, "alice after\n", { ...strangerCa, ...alice });
+      assert.match(refused.received, /refused \(tls\): TLS: client certificate refused/);
+      // Made before the reload: same connection, still read.
+      before.end("still here\n");
+      await waitFor("the last line", () => h.out.text().includes("still here"));
+    } finally {
+      before.destroy();
+      await h.stop();
+    }
+    assert.equal(
+      h.out.text(),
+      "[client 0] connected before\n[client 1] mallory after\n[client 0] still here\n",
+    );
+    assert.match(h.log.text(), /client 1 connected from 127\.0\.0\.1:\d+ as mallory\n/);
+  },
+});
+
 /** The first bytes of a TLS record, and no more: the server starts a
  * handshake and waits for the rest. */
 const PARTIAL_RECORD = new Uint8Array([0x16, 0x03, 0x01]);

@@ -8,6 +8,7 @@
  */
 
 import type { ClientStats, ServerStats } from "../stats.ts";
+import type { TlsCredentials } from "../tls_acceptor.ts";
 import type { WorkerPoolOptions } from "./pool.ts";
 
 /** What a Worker's server is built from: the pool's options but how many
@@ -38,6 +39,9 @@ export type ToWorker =
   | { readonly type: "clients" }
   | { readonly type: "pause-accepting" }
   | { readonly type: "resume-accepting" }
+  /** Serve these from the next handshake on (SIGHUP); answered with
+   * `tls-reloaded`. */
+  | { readonly type: "reload-tls"; readonly credentials: TlsCredentials }
   /** Stop accepting, drain (each Worker with the same drain timeout), report. */
   | { readonly type: "shutdown" };
 
@@ -53,6 +57,8 @@ export type FromWorker =
   /** The answer to a `clients` message, in the order they came. */
   | { readonly type: "clients"; readonly clients: ClientStats[] }
   | { readonly type: "paused"; readonly paused: boolean }
+  /** The credentials of the oldest `reload-tls` are in use. */
+  | { readonly type: "tls-reloaded" }
   /** The accept loop has ended (after `shutdown`). */
   | { readonly type: "accept-stopped" }
   /** Drained and flushed: the final totals (null from a Worker that never

@@ -21,7 +21,7 @@ import { describeError } from "../../text/mod.ts";
 import { LineServer } from "../line_server.ts";
 import { DEFAULT_HOST } from "../server_options.ts";
 import type { ClientStats, ServerStats } from "../stats.ts";
-import { TlsAcceptor } from "../tls_acceptor.ts";
+import { TlsAcceptor, type TlsCredentials } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker } from "./_messages.ts";
 import { checkPortFree, unstableNetEnabled } from "./_port_sharing.ts";
 
@@ -164,6 +164,8 @@ class WorkerSession {
   readonly output: MainThreadOutput;
   readonly #log: MainThreadLog;
   readonly #server: LineServer;
+  /** Its TLS, kept to reload; null on a plain port. */
+  readonly #tls: TlsAcceptor | null;
   #serving: Promise<void> = Promise.resolve();
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -177,6 +179,7 @@ class WorkerSession {
     this.#log = new MainThreadLog(post);
     const counter = new BigInt64Array(start.clientCounter);
     const { allow = [], deny = [], tlsOptions, ...options } = start.options;
+    this.#tls = tlsOptions === undefined ? null : new TlsAcceptor(tlsOptions);
     this.#server = new LineServer(
       new BatchWriter(this.output, {
         chunkSize: WORKER_CHUNK_SIZE,
@@ -186,7 +189,7 @@ class WorkerSession {
       {
         ...options,
         ...(allow.length + deny.length > 0 ? { accessList: new AccessList(allow, deny) } : {}),
-        ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
+        ...(this.#tls === null ? {} : { tls: this.#tls }),
         reusePort: true,
         // One counter for all Workers: unique, and increasing in the order
         // numbers are handed out.
@@ -242,6 +245,11 @@ class WorkerSession {
       this.#resumeTimer = setTimeout(() => this.resume(), RESUME_RETRY_MS);
     }
     this.#post({ type: "paused", paused: this.#server.paused });
+  }
+
+  /** Serves `credentials` from the next handshake on. */
+  reloadTls(credentials: TlsCredentials): void {
+    this.#tls?.reload(credentials);
   }
 
   /** Drains, waits until the main thread has written every line, reports. */
@@ -340,6 +348,10 @@ function runWorker(scope: WorkerScope): void {
         break;
       case "resume-accepting":
         session?.resume();
+        break;
+      case "reload-tls":
+        session?.reloadTls(message.credentials);
+        post({ type: "tls-reloaded" });
         break;
       case "shutdown":
         if (session === null) post({ type: "stopped", stats: null });

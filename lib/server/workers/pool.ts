@@ -33,7 +33,11 @@ import type { ServerOptions } from "../server_options.ts";
 import { checkNodeName } from "../node_name.ts";
 import { ListenError, type Server } from "../server.ts";
 import { type ClientStats, emptyStats, type ServerStats, sumStats } from "../stats.ts";
-import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
+import {
+  DEFAULT_MAX_HANDSHAKES,
+  type TlsAcceptorOptions,
+  type TlsCredentials,
+} from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker, WorkerServerOptions } from "./_messages.ts";
 import { unstableNetEnabled } from "./_port_sharing.ts";
 
@@ -134,6 +138,8 @@ interface Member {
   /** Callers waiting for its list of clients, oldest first (it answers in
    * order). */
   readonly clientRequests: Array<(clients: ClientStats[]) => void>;
+  /** Told when the Worker has taken a reload of TLS, oldest first. */
+  readonly tlsReloads: Array<() => void>;
 }
 
 /**
@@ -146,7 +152,8 @@ export class WorkerPool implements Server {
   readonly #log: ChunkSink;
   readonly #count: number;
   readonly #port: number;
-  readonly #serverOptions: WorkerServerOptions;
+  /** What each Worker starts with (its TLS credentials replaced by a reload). */
+  #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   readonly #members: Member[] = [];
   #addr: Deno.NetAddr | null = null;
@@ -293,6 +300,27 @@ export class WorkerPool implements Server {
     }
   }
 
+  /**
+   * Has every Worker serve `credentials` from its next handshake on, as
+   * {@linkcode TlsAcceptor.reload} does; resolves once each has them (a
+   * Worker that failed meanwhile counts as done). Does nothing for a plain
+   * pool.
+   */
+  async reloadTls(credentials: TlsCredentials): Promise<void> {
+    const tlsOptions = this.#serverOptions.tlsOptions;
+    if (tlsOptions === undefined) return;
+    // Workers started from now on start with them too.
+    const { keyPair: _key, clientCa: _ca, ...limits } = tlsOptions;
+    this.#serverOptions = { ...this.#serverOptions, tlsOptions: { ...limits, ...credentials } };
+    const alive = this.#members.filter((member) => member.alive);
+    await Promise.all(alive.map((member) => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      member.tlsReloads.push(resolve);
+      this.#post(member, { type: "reload-tls", credentials });
+      return promise;
+    }));
+  }
+
   /** True while any Worker holds new clients off (as last known). */
   get paused(): boolean {
     return this.#members.some((member) => member.alive && member.paused);
@@ -320,6 +348,7 @@ export class WorkerPool implements Server {
       acceptStopped: Promise.withResolvers<void>(),
       stopped: Promise.withResolvers<ServerStats>(),
       clientRequests: [],
+      tlsReloads: [],
     };
     // Nobody awaits `listening` once listen has given up on the pool.
     member.listening.promise.catch(() => {});
@@ -368,6 +397,9 @@ export class WorkerPool implements Server {
       case "paused":
         member.paused = message.paused;
         break;
+      case "tls-reloaded":
+        member.tlsReloads.shift()?.();
+        break;
       case "listening":
         member.listening.resolve({
           transport: "tcp",
@@ -409,6 +441,7 @@ export class WorkerPool implements Server {
     for (const answer of member.clientRequests.splice(0)) answer([]);
     member.acceptStopped.resolve();
     member.stopped.resolve(member.stats);
+    for (const reloaded of member.tlsReloads.splice(0)) reloaded();
   }
 
   #post(member: Member, message: ToWorker): void {
