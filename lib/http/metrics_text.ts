@@ -216,6 +216,18 @@ export function metricsText(snapshot: MetricsSnapshot): string {
       [[{}, stats.dropped]],
     ),
     family(
+      "linehub_rate_limited_clients_total",
+      "counter",
+      "Clients held back at least once for being over --rate-limit.",
+      [[{}, stats.throttled]],
+    ),
+    family(
+      "linehub_rate_limited_seconds_total",
+      "counter",
+      "Time clients were held back by --rate-limit, added up over all of them.",
+      [[{}, stats.throttledMs / 1000]],
+    ),
+    family(
       "linehub_aborted_before_accept_total",
       "counter",
       "Connections reset or aborted in the listen queue, before the server accepted them.",

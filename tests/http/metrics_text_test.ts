@@ -27,6 +27,8 @@ function busySnapshot(): MetricsSnapshot {
     refusedProxy: 6,
     dropped: 1,
     abortedBeforeAccept: 5,
+    throttled: 2,
+    throttledMs: 1500,
   };
   stats.disconnects = { ...stats.disconnects, eof: 3, "send-queue-full": 1, "idle-timeout": 1 };
   return {
@@ -102,6 +104,8 @@ Deno.test("metricsText counts clients, lines, refusals and disconnects by reason
       'linehub_disconnects_total{reason="send-queue-full"} 1',
       'linehub_disconnects_total{reason="drain-timeout"} 0',
       "linehub_send_queue_drops_total 1",
+      "linehub_rate_limited_clients_total 2",
+      "linehub_rate_limited_seconds_total 1.5",
       "linehub_output_pending_bytes 4096",
       "linehub_output_stalled 0",
       "linehub_accepting 1",
