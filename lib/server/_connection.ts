@@ -243,6 +243,9 @@ export class Connection implements ClientHandle {
   /** Why it should be closed now, if at all: silent since `idleSince` or
    * before, or mid-line since `lineSince` or before (ms since the epoch). */
   stalled(idleSince: number, lineSince: number): DisconnectReason | null {
+    // Still in its TLS handshake, which has its own deadline: the client's
+    // clocks start once it is one (see `begin`).
+    if (!this.isClient) return null;
     // Not read meanwhile for being over its rate: it cannot show activity.
     if (this.#endPause !== null) return null;
     if (this.#lastActive <= idleSince) return "idle-timeout";

@@ -25,10 +25,12 @@ import {
   runClientProcess,
   runServerProcess,
   type ServerProcess,
+  sleep,
   startLineServer,
   startServer,
   waitFor,
   withTimeout,
+  writeAll,
 } from "../_helpers/mod.ts";
 
 const { files, skip } = await certificatesForTests();
@@ -322,6 +324,37 @@ Deno.test({
     } finally {
       const result = await server.stop();
       assert.match(result.stderr, /client 0 disconnected from \S+ \(idle-timeout\)/);
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "--idle-timeout counts from the end of the TLS handshake, not from the connect",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--idle-timeout", "0.3"]);
+    try {
+      // Connected, then silent for longer than the idle timeout before the
+      // handshake starts: the handshake's own deadline (10 s) is what holds.
+      const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      await sleep(800);
+      const conn = await Deno.startTls(tcp, {
+        hostname: "127.0.0.1",
+        caCerts: [Deno.readTextFileSync(files().ca.cert)],
+      });
+      try {
+        await conn.handshake();
+        await writeAll(conn, new TextEncoder().encode("after a slow start\n"));
+      } finally {
+        closeQuietly(conn);
+      }
+      const result = await server.stop();
+      assert.equal(result.stdout, "[client 0] after a slow start\n");
+    } finally {
+      await server.stop();
     }
   },
 });
