@@ -23,11 +23,7 @@ import { PrefixedConn, type StreamConn } from "../io/mod.ts";
 import { AccessList, unmapIPv4 } from "../net/mod.ts";
 import { describeError } from "../text/mod.ts";
 import { DEFAULT_MAX_PROXY_V2_LENGTH, MAX_PROXY_V1_LENGTH, parseProxyHeader } from "../wire/mod.ts";
-import {
-  DEFAULT_MAX_PROXY_HEADERS,
-  DEFAULT_PROXY_HEADER_TIMEOUT,
-  type ProxyProtocolOptions,
-} from "./server_options.ts";
+import { DEFAULT_PROXY_HEADER_TIMEOUT, type ProxyProtocolOptions } from "./server_options.ts";
 
 /** First read buffer for a header: a v1 header always fits, and so does
  * the v2 header of a balancer that sends no large TLVs. */
@@ -59,10 +55,6 @@ export class ProxyIntake {
   readonly #maxV2Length: number;
   /** Most bytes a header can take, v1 or v2. */
   readonly #cap: number;
-  /** Most headers read at once; 0 for no limit. */
-  readonly #maxPending: number;
-  /** Headers being read now. */
-  #pending = 0;
 
   /** @throws {RangeError} when `headerTimeout` is not a number of seconds
    * above 0, or `maxV2Length` is out of its range */
@@ -79,19 +71,6 @@ export class ProxyIntake {
     // The parser checks its cap before it looks at any byte.
     parseProxyHeader(new Uint8Array(0), { maxV2Length: this.#maxV2Length });
     this.#cap = Math.max(MAX_PROXY_V1_LENGTH, this.#maxV2Length);
-    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PROXY_HEADERS;
-    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 0) {
-      throw new RangeError(
-        `Invalid proxy maxPending "${this.#maxPending}": must be an integer from 0`,
-      );
-    }
-  }
-
-  /** Why a header may not be read now because too many are (see
-   * `maxPending`), or null when it may. */
-  busy(): string | null {
-    if (this.#maxPending === 0 || this.#pending < this.#maxPending) return null;
-    return `${this.#pending} PROXY headers being read already`;
   }
 
   /** Why a peer (its address as accepted) may not send a header, or null
@@ -114,15 +93,6 @@ export class ProxyIntake {
    * the listeners, 2.0 s and none, as without `--proxy-protocol`).
    */
   async read(conn: StreamConn, stopped: AbortSignal): Promise<ProxyIntakeResult> {
-    this.#pending++;
-    try {
-      return await this.#read(conn, stopped);
-    } finally {
-      this.#pending--;
-    }
-  }
-
-  async #read(conn: StreamConn, stopped: AbortSignal): Promise<ProxyIntakeResult> {
     if (stopped.aborted) return refused(SHUT_DOWN);
     let buffer = new Uint8Array(FIRST_READ_BYTES);
     let filled = 0;

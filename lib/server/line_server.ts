@@ -449,7 +449,7 @@ export class LineServer implements Server {
       this.#admit(tcp, hostname, port);
       return;
     }
-    const untrusted = this.#proxy.untrusted(hostname) ?? this.#proxy.busy();
+    const untrusted = this.#proxy.untrusted(hostname);
     if (untrusted !== null) {
       // Before a byte of it is read: what it would claim counts for nothing.
       this.#refuse(tcp, unmapIPv4(hostname), port, {

@@ -33,11 +33,6 @@ export const DEFAULT_BACKLOG = 4096;
  * the least the protocol's specification recommends ("at least 3 seconds to
  * cover a TCP retransmit"), since a balancer sends it at once. */
 export const DEFAULT_PROXY_HEADER_TIMEOUT = 3;
-/** Most PROXY headers read at once unless told otherwise: as many as TLS
- * handshakes (`DEFAULT_MAX_HANDSHAKES`), for the same reason: a connection
- * still without its header costs a buffer, a timer and a descriptor for up
- * to the header timeout, and nobody has been told its number yet. */
-export const DEFAULT_MAX_PROXY_HEADERS = 1024;
 
 /** Options for any linehub server; each Worker of a pool takes the same. */
 export interface ServerOptions {
@@ -128,10 +123,6 @@ export interface ProxyProtocolOptions {
   /** Longest v2 header taken, in bytes (see `proxy_header.ts`): 232 to 65551.
    * @default {DEFAULT_MAX_PROXY_V2_LENGTH (lib/wire): 4096} */
   readonly maxV2Length?: number;
-  /** Most connections reading their header at once; the next is refused
-   * (`proxy`) before a byte of it is read. 0: no limit.
-   * @default {DEFAULT_MAX_PROXY_HEADERS: 1024} */
-  readonly maxPending?: number;
 }
 
 /** A per-client rate limit in lines (`--rate-limit LINES/s:BURST`). */

@@ -271,25 +271,6 @@ Deno.test("a header not complete in time is refused, while other clients are ser
   assert.match(h.log.text(), /^refused 127\.0\.0\.1:\d+: no PROXY header within 0\.3 s$/m);
 });
 
-Deno.test("connections reading their header at once are capped: the next is refused (proxy) until one is done", async () => {
-  await using h = startLineServer({ proxy: { headerTimeout: 30, maxPending: 2 } });
-  const silent = [await connectTo(h.port), await connectTo(h.port)];
-  try {
-    // Accepted in order, so both are being read when this one comes.
-    const said = await exchange(h.port, concat([proxyV1("192.0.2.6", 6000), bytes("too soon\n")]));
-    assert.equal(said, "linehub-server: refused (proxy): 2 PROXY headers being read already\n");
-    silent.pop()?.close();
-    await logShows(h, "closed before");
-    await exchange(h.port, concat([proxyV1("192.0.2.6", 6001), bytes("in turn\n")]));
-    await logShows(h, "client 0 disconnected from 192.0.2.6:6001");
-  } finally {
-    for (const conn of silent) conn.close();
-  }
-  const stats = await h.stop();
-  assert.equal(h.out.text(), "[client 0] in turn\n");
-  assert.equal(stats.refusedProxy, 3);
-});
-
 Deno.test("--proxy-from refuses a peer outside it before reading a byte, and serves one inside", async () => {
   {
     await using h = startLineServer({
