@@ -212,6 +212,24 @@ Deno.test("OctetFramer reads a stream framed by LF whose first line starts with 
   }
 });
 
+Deno.test("OctetFramer tells onFramingError once, before the first line read by LF", () => {
+  const events: string[] = [];
+  const framer = new OctetFramer({ onFramingError: (error) => events.push(`error: ${error}`) });
+  const sink = (line: Uint8Array): void => {
+    events.push(`line: ${toBinary(line)}`);
+  };
+  for (const chunk of ["5 hello", "12", "a\nb\n", "3 x\n"]) framer.push(binary(chunk), sink);
+  framer.end(sink);
+  assert.deepEqual(events, [
+    "line: hello",
+    'error: Invalid octet-counting header "12a": a length must be followed by a space',
+    "line: 12a",
+    "line: b",
+    "line: 3 x",
+  ]);
+  assert.equal(framer.framingError, events[1]?.slice("error: ".length));
+});
+
 Deno.test("OctetFramer quotes the byte that broke a header escaped, after the digits so far", () => {
   const cases: Array<[string, string]> = [
     ["12\n", '"12\\x0a": a length must be followed by a space'],
