@@ -77,6 +77,17 @@ Deno.test("with framing octet, messages holding newlines come out whole, escaped
   );
 });
 
+Deno.test("with framing octet, raw writes a message's bytes untouched, newlines and all, and a newline", async () => {
+  await using h = startLineServer({ framing: "octet", format: "raw" });
+  using conn = await connectTo(h.port);
+  await writeAll(conn, octet("<13>a\nb", "crlf\r\n"));
+  conn.close();
+  await disconnects(h, 1);
+  // Nothing marks where a raw message ends but the newline after it: raw
+  // is the bytes as sent, so a message holding one reads as two lines.
+  assert.equal(h.out.text(), "<13>a\nb\ncrlf\r\n\n");
+});
+
 Deno.test("with framing octet, JSON records carry a message's newlines exactly", async () => {
   await using h = startLineServer({ framing: "octet", format: "json", run: RUN });
   using conn = await connectTo(h.port);
