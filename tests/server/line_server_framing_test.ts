@@ -18,8 +18,11 @@ import { AckParser } from "../../lib/wire/ack_protocol.ts";
 import {
   bytes,
   certificatesForTests,
+  concat,
   connectTo,
   nameUnless,
+  proxyV1,
+  proxyV2,
   readToEnd,
   startLineServer,
   startPool,
@@ -218,6 +221,22 @@ Deno.test("with framing auto, an LF line that starts with a date is read whole, 
     h.log.text(),
     /client 0 framing error from .*: Invalid octet-counting header "2024-"/,
   );
+});
+
+Deno.test("with framing auto behind a PROXY header, each connection's first byte after the header decides", async () => {
+  await using h = startLineServer({ framing: "auto", proxy: {}, label: "address" });
+  using counted = await connectTo(h.port);
+  using lf = await connectTo(h.port);
+  await writeAll(counted, concat([proxyV1("192.0.2.7", 40007), octet("<13>a\nb")]));
+  await writeAll(lf, concat([proxyV2("192.0.2.8", 40008), bytes("<14>a line\n5 not a length\n")]));
+  counted.close();
+  lf.close();
+  await disconnects(h, 2);
+  assert.deepEqual(h.out.text().split("\n").slice(0, -1).sort(), [
+    "[192.0.2.7:40007] <13>a\\x0ab",
+    "[192.0.2.8:40008] 5 not a length",
+    "[192.0.2.8:40008] <14>a line",
+  ]);
 });
 
 Deno.test("with framing lf (the default), an octet-counted stream is read as lines, as before", async () => {
