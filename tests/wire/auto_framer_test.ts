@@ -10,7 +10,7 @@ import type { Framer } from "../../lib/wire/framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { OctetFramer } from "../../lib/wire/octet_framer.ts";
-import { randomInt, seededRandom } from "../_helpers/mod.ts";
+import { randomChunks, randomInt, seededRandom } from "../_helpers/mod.ts";
 
 /** Bytes from a binary string (each char code is one byte). */
 function binary(text: string): Uint8Array {
@@ -33,18 +33,6 @@ function feed(framer: Framer, chunks: Uint8Array[]): string[] {
   framer.end(sink);
   got.push(`truncated ${framer.truncatedLines}, dropped ${framer.droppedBytes}`);
   return got;
-}
-
-function randomChunks(input: Uint8Array, random: () => number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  const most = randomInt(random, 1, 12);
-  for (let pos = 0; pos < input.length;) {
-    // Empty chunks too, first ones included: they must decide nothing.
-    const size = randomInt(random, 0, most);
-    chunks.push(input.subarray(pos, pos + size));
-    pos += size;
-  }
-  return chunks;
 }
 
 Deno.test("AutoFramer reads a stream starting with a digit from 1 to 9 as octet-counted", () => {
@@ -137,7 +125,7 @@ Deno.test("AutoFramer gives any stream, in any chunks, what the framer its first
     const label = `round ${round}, maxLine ${maxLine}, stream [${stream.join(",")}]`;
     for (let trial = 0; trial < 3; trial++) {
       assert.deepEqual(
-        feed(new AutoFramer({ maxLine }), randomChunks(stream, random)),
+        feed(new AutoFramer({ maxLine }), randomChunks(stream, random, randomInt(random, 1, 12))),
         expected,
         label,
       );

@@ -15,7 +15,7 @@ import { LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { MAX_LENGTH_DIGITS, OctetFramer } from "../../lib/wire/octet_framer.ts";
 import type { Framer } from "../../lib/wire/framer.ts";
-import { seededRandom } from "../_helpers/mod.ts";
+import { randomChunks, seededRandom } from "../_helpers/mod.ts";
 
 const LF = 10;
 const CR = 13;
@@ -110,18 +110,6 @@ function splitAt(input: Uint8Array, offsets: number[]): Uint8Array[] {
 
 function oneByteChunks(input: Uint8Array): Uint8Array[] {
   return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
-}
-
-function randomChunks(input: Uint8Array, random: () => number, maxChunk: number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let pos = 0;
-  while (pos < input.length) {
-    // Zero-length chunks are legal and must change nothing.
-    const size = Math.floor(random() * (maxChunk + 1));
-    chunks.push(input.subarray(pos, pos + size));
-    pos += size;
-  }
-  return chunks;
 }
 
 function randomBytes(random: () => number, alphabet: number[], length: number): Uint8Array {
