@@ -22,6 +22,7 @@
  * Peak RSS is sampled every 20 ms over the server's whole process tree.
  * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
  * [--fanin-lines L] [--idle N] [--repeat R] [--workers-scaling]
+ * [--framing lf|auto] (given to each linehub; the load sends lines ending in \n)
  *
  * @module
  */
@@ -47,6 +48,11 @@ interface Contender {
   attach?(): Promise<() => Promise<void>>;
 }
 
+/** Arguments every linehub server of the run gets after its own: the
+ * bench's `--framing HOW` passed on, so a run names the framing it measured.
+ * Set once by `main`, before any server starts. */
+const linehubExtra: string[] = [];
+
 /** linehub itself, started as `deno task server` starts it, in `format`. */
 function linehub(format: "text" | "json"): Contender {
   return {
@@ -54,7 +60,7 @@ function linehub(format: "text" | "json"): Contender {
     command: (port) => [
       DENO,
       ...["run", "--allow-net", "--allow-write", "--allow-sys=hostname", `${ROOT}server.ts`],
-      ...["--host", "127.0.0.1", "--port", String(port), "--format", format],
+      ...["--host", "127.0.0.1", "--port", String(port), "--format", format, ...linehubExtra],
     ],
     available: () => Promise.resolve(true),
   };
@@ -573,8 +579,12 @@ async function main(args: string[]): Promise<number> {
       "skip-scale": { type: "boolean", default: false },
       "skip-bounded": { type: "boolean", default: false },
       "workers-scaling": { type: "boolean", default: false },
+      framing: { type: "string" },
     },
   });
+  // The load sends lines ending in \n: lf (the default) and auto are what
+  // it can measure.
+  if (values.framing !== undefined) linehubExtra.push("--framing", values.framing);
   const clients = Number(values["fanin-clients"]);
   const lines = values.quick ? 2000 : Number(values["fanin-lines"]);
   const idle = values.quick ? 1000 : Number(values.idle);

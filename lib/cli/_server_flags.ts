@@ -25,7 +25,12 @@ import {
   nodeNameProblem,
   type RateLimit,
 } from "../server/mod.ts";
-import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
+import {
+  DEFAULT_FRAMING,
+  DEFAULT_MAX_LINE,
+  FRAMING_CHOICES,
+  type FramingChoice,
+} from "../wire/mod.ts";
 import { DEFAULT_HTTP_HOST } from "../http/mod.ts";
 import {
   DEFAULT_LABEL,
@@ -56,6 +61,8 @@ export interface ServerConfig {
   /** File to append messages to; stdout when undefined. */
   readonly output: string | undefined;
   readonly maxLine: number;
+  /** How clients' streams are cut into messages (`--framing`). */
+  readonly framing: FramingChoice;
   readonly drainTimeout: number;
   readonly backlog: number;
   readonly idleTimeout: number;
@@ -136,6 +143,10 @@ Options:
   -o, --output FILE     append messages to FILE instead of stdout
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
+  --framing HOW         how a client's bytes become messages: lf, a newline
+                        ends each; octet, RFC 6587 octet counting (rsyslog,
+                        syslog-ng); auto, each connection's first byte
+                        decides (default ${DEFAULT_FRAMING})
   --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never
                         (default ${DEFAULT_IDLE_TIMEOUT})
   --line-timeout TIME   close a client whose line is still unfinished TIME
@@ -242,6 +253,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     output: { type: "string", short: "o" },
     // No defaults for these two: --send-queue follows --max-line unless given.
     "max-line": { type: "string" },
+    framing: { type: "string", default: DEFAULT_FRAMING },
     "drain-timeout": { type: "string", default: String(DEFAULT_DRAIN_TIMEOUT) },
     backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
     "idle-timeout": { type: "string", default: String(DEFAULT_IDLE_TIMEOUT) },
@@ -299,6 +311,12 @@ export function parseServerArgs(args: string[]): ServerConfig {
   const nodeProblem = node === undefined ? null : nodeNameProblem(node);
   if (nodeProblem !== null) {
     throw new UsageError(`Invalid node ${JSON.stringify(node)}: ${nodeProblem}`);
+  }
+  const framing = values.framing;
+  if (!(FRAMING_CHOICES as readonly string[]).includes(framing)) {
+    throw new UsageError(
+      `Invalid framing "${framing}": must be one of ${FRAMING_CHOICES.join(", ")}`,
+    );
   }
   const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
@@ -367,6 +385,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     timestamp: values.timestamp,
     output: values.output,
     maxLine,
+    framing: framing as FramingChoice,
     drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, MAX_BACKLOG),
     idleTimeout: parseDuration(values["idle-timeout"], "idle-timeout"),

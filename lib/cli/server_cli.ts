@@ -200,6 +200,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     labelNode: config.labelNode,
     timestamp: config.timestamp,
     maxLine: config.maxLine,
+    framing: config.framing,
     drainTimeout: config.drainTimeout,
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,

@@ -42,6 +42,9 @@ export interface ConnectionOptions {
   readonly onStop: (reason: DisconnectReason) => void;
   /** How fast each client is read (`--rate-limit`); null: as fast as it sends. */
   readonly rateLimit: RateLimit | null;
+  /** Told when a client's octet-counted stream breaks its framing (see
+   * `FramingErrorHandler`), with the client as it is known then. */
+  readonly onFramingError: (client: ClientInfo, error: string) => void;
 }
 
 /** One accepted connection; once it has begun, a client. */
@@ -156,7 +159,19 @@ export class Connection implements ClientHandle {
     const tap = observer === null
       ? null
       : (line: Uint8Array, flags: LineFlags): void => observer.line(this, line, flags);
-    this.#pipeline = new ConnectionPipeline(output, this.#client, settings, tap, sampler);
+    // Only octet counting can break its framing: an lf connection holds no
+    // handler, so an idle one costs what it did.
+    const onFramingError = settings.framing === "lf"
+      ? null
+      : (error: string): void => this.#options.onFramingError(this.client, error);
+    this.#pipeline = new ConnectionPipeline(
+      output,
+      this.#client,
+      settings,
+      tap,
+      sampler,
+      onFramingError,
+    );
     const limit = this.#options.rateLimit;
     if (limit !== null) this.#throttle = new ReadThrottle(limit, performance.now());
     this.#open = true;

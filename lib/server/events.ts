@@ -1,5 +1,6 @@
 /**
- * The server's connection events (a client connects, is refused, leaves)
+ * The server's connection events (a client connects, is refused, breaks
+ * its octet-counted framing, leaves)
  * and the records that frame a run (`start`, `stop`), with their two forms:
  * a line of text for stderr, a JSON record for the output. Every string a
  * peer controls is escaped as the message formats escape it.
@@ -50,6 +51,15 @@ export type ConnectionEvent =
     readonly limit: number;
     /** For `tls` and `proxy`, what went wrong in a few words. */
     readonly detail?: string;
+  }
+  | {
+    /** An octet-counted stream (`--framing octet` or `auto`) met a header
+     * it could not read; the rest of it is read as lines ending in `\n`. */
+    readonly type: "framing-error";
+    readonly client: ClientInfo;
+    readonly time: number;
+    /** What was wrong, quoting the header (see `OctetFramer.framingError`). */
+    readonly detail: string;
   }
   | {
     readonly type: "disconnect";
@@ -105,6 +115,10 @@ export function formatTextEvent(event: ConnectionEvent, node?: string): string {
     const as = client.identity === undefined ? "" : ` as ${safeString(client.identity)}`;
     return `${who} connected from ${from}${as}\n`;
   }
+  if (event.type === "framing-error") {
+    return `${who} framing error from ${from}: ${safeString(event.detail)}; ` +
+      `the rest is read as lines ending in LF\n`;
+  }
   const detail = safeString(event.detail);
   const reason = detail === "" ? event.reason : `${event.reason}: ${detail}`;
   const seconds = (event.durationMs / 1000).toFixed(1);
@@ -128,6 +142,7 @@ export function formatJsonEvent(event: ConnectionEvent, origin: RecordOrigin = {
   }
   const client = `${head},${jsonClientFields(event.client)}`;
   if (event.type === "connect") return client + "}\n";
+  if (event.type === "framing-error") return client + `,"detail":${jsonString(event.detail)}}\n`;
   const detail = event.detail === "" ? "" : `,"detail":${jsonString(event.detail)}`;
   return client + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
     `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;

@@ -26,7 +26,12 @@ import {
   type StreamConn,
 } from "../io/mod.ts";
 import { acceptErrorKind, DEFAULT_PORT, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
-import { DEFAULT_MAX_LINE, startsTlsHandshake } from "../wire/mod.ts";
+import {
+  DEFAULT_FRAMING,
+  DEFAULT_MAX_LINE,
+  FRAMING_CHOICES,
+  startsTlsHandshake,
+} from "../wire/mod.ts";
 import type { ClientObserver } from "./client_handle.ts";
 import { countOf, describeError } from "../text/mod.ts";
 import {
@@ -164,6 +169,12 @@ export class LineServer implements Server {
     const labelNode = options.labelNode ?? false;
     const timestamp = options.timestamp ?? false;
     const maxLine = checkInteger("maxLine", options.maxLine ?? DEFAULT_MAX_LINE, 1);
+    const framing = options.framing ?? DEFAULT_FRAMING;
+    if (!FRAMING_CHOICES.includes(framing)) {
+      throw new RangeError(
+        `Invalid framing "${framing}": must be one of ${FRAMING_CHOICES.join(", ")}`,
+      );
+    }
     this.#pipelineSettings = {
       format: this.#format,
       run,
@@ -172,6 +183,7 @@ export class LineServer implements Server {
       labelNode,
       timestamp,
       maxLine,
+      framing,
     };
     this.#drainTimeout = checkSeconds(
       "drainTimeout",
@@ -209,6 +221,11 @@ export class LineServer implements Server {
         else if (reason === "kicked") this.#stats.kicked++;
       },
       rateLimit: checkRateLimit(options.rateLimit),
+      // Reported as it happens, ahead of the lines read by LF after it: the
+      // peer broke the protocol, which is no I/O error and ends nothing.
+      onFramingError: (client, detail) => {
+        this.#event({ type: "framing-error", client, time: Date.now(), detail });
+      },
     };
   }
 

@@ -13,6 +13,7 @@
  */
 
 import type { LabelStyle, LineSampler, OutputFormat } from "../format/mod.ts";
+import type { FramingChoice } from "../wire/mod.ts";
 import type { StreamConn } from "../io/mod.ts";
 import type { Cidr } from "../net/mod.ts";
 import type { ClientObserver } from "./client_handle.ts";
@@ -69,6 +70,14 @@ export interface ServerOptions {
   /** Longest line in bytes; longer lines are cut and flagged.
    * @default {DEFAULT_MAX_LINE (lib/wire): 65536} */
   maxLine?: number;
+  /** How each client's stream is cut into messages: `lf`, lines ending in
+   * `\n`; `octet`, RFC 6587 octet counting (`LEN SP MSG`, as rsyslog and
+   * syslog-ng send), each message capped at `maxLine` like a line; `auto`,
+   * either, as each connection's first byte says (lib/wire/framer_for.ts).
+   * An octet-counted stream whose header breaks the framing is read as
+   * lines from there on, and a `framing-error` event says so.
+   * @default {DEFAULT_FRAMING (lib/wire): "lf"} */
+  framing?: FramingChoice;
   /** Seconds that connected clients get to finish after a shutdown starts.
    * @default {DEFAULT_DRAIN_TIMEOUT: 5} */
   drainTimeout?: number;

@@ -35,6 +35,7 @@ const DEFAULTS = {
   timestamp: false,
   output: undefined,
   maxLine: 65536,
+  framing: "lf",
   drainTimeout: 5,
   backlog: 4096,
   idleTimeout: 0,
@@ -185,6 +186,21 @@ Deno.test("server accepts --max-line from 1 to 64 MiB", () => {
   assert.equal(parseServerArgs(["--max-line", String(MAX_MAX_LINE)]).maxLine, MAX_MAX_LINE);
 });
 
+Deno.test("server takes --framing lf, octet or auto, lf by default, and names a bad one", () => {
+  for (const framing of ["lf", "octet", "auto"]) {
+    assert.deepEqual(parseServerArgs(["--framing", framing]), { ...DEFAULTS, framing });
+  }
+  assert.equal(parseServerArgs(["--framing=octet"]).framing, "octet");
+  // With every mode and --ack: framing is how a client's bytes are read,
+  // whatever is sent back.
+  assert.equal(parseServerArgs(["--framing", "auto", "--ack"]).framing, "auto");
+  assert.equal(parseServerArgs(["--framing", "octet", "--mode", "chat"]).framing, "octet");
+  for (const bad of ["octet-counted", "LF", "", "crlf"]) {
+    rejects(["--framing", bad], `Invalid framing "${bad}": must be one of lf, octet, auto`);
+  }
+  rejects(["--framing"], 'Option "--framing" needs a value');
+});
+
 Deno.test("server takes --drain-timeout and --idle-timeout with ms, s, m or h", () => {
   assert.equal(parseServerArgs(["--drain-timeout", "500ms"]).drainTimeout, 0.5);
   assert.equal(parseServerArgs(["--drain-timeout=30s"]).drainTimeout, 30);
@@ -226,6 +242,8 @@ Deno.test("server accepts every flag at once", () => {
       "2.5",
       "--backlog",
       "64",
+      "--framing",
+      "octet",
     ]),
     {
       host: "::1",
@@ -237,6 +255,7 @@ Deno.test("server accepts every flag at once", () => {
       timestamp: false,
       output: "log.jsonl",
       maxLine: 512,
+      framing: "octet",
       drainTimeout: 2.5,
       backlog: 64,
       idleTimeout: 0,
@@ -364,6 +383,7 @@ Deno.test("server usage lists every flag", () => {
       "--timestamp",
       "-o, --output FILE",
       "--max-line BYTES",
+      "--framing HOW",
       "--idle-timeout TIME",
       "--drain-timeout TIME",
       "--backlog N",
@@ -406,6 +426,10 @@ Deno.test("server usage shows the ranges and defaults the parser applies", () =>
       "(default 0.0.0.0)",
       "1 to 67108864",
       "(default 65536)",
+      "lf, a newline",
+      "octet, RFC 6587",
+      "auto, each connection's first byte",
+      "(default lf)",
       "(default 5s)",
       "1 to 65535",
       "(default 4096)",

@@ -1087,6 +1087,44 @@ Deno.test("server --workers 2 --proxy-protocol: every Worker takes addresses fro
   }
 });
 
+Deno.test("server --framing octet prints each octet-counted message as one labelled line and tells a bad header on stderr", async () => {
+  const server = await startServer(["--framing", "octet"]);
+  try {
+    const stream = "20 <13>1 two\nlines here9 <14>plain" + "<15>not counted\n";
+    const port = await session(server.port, stream);
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    assert.equal(
+      result.stdout,
+      "[client 0] <13>1 two\\x0alines here\n[client 0] <14>plain\n[client 0] <15>not counted\n",
+    );
+    assert.deepEqual(stderrLines(result.stderr).slice(1, 4), [
+      `client 0 connected from 127.0.0.1:${port}`,
+      `client 0 framing error from 127.0.0.1:${port}: Invalid octet-counting header "<": ` +
+      "a frame must start with its length, a digit from 1 to 9; the rest is read as lines ending in LF",
+      `client 0 disconnected from 127.0.0.1:${port} (eof): 3 lines, ${stream.length} bytes, D s`,
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server --framing auto --workers 2 reads octet-counting and LF clients each their own way", async () => {
+  const server = await startServer(["--framing", "auto", "--workers", "2", "--format", "json"]);
+  try {
+    await Promise.all([
+      session(server.port, "10 <13>a\nb c\n8 <13>more"),
+      session(server.port, "<13>lf line\n8 <13>more\n"),
+    ]);
+  } finally {
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    const texts = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))
+      .filter((record) => record.type === "message").map((record) => record.text);
+    assert.deepEqual(texts.sort(), ["8 <13>more", "<13>a\nb c\n", "<13>lf line", "<13>more"]);
+  }
+});
+
 // --- In a terminal: the server run as a user runs it, through `script` ---
 
 const NO_SCRIPT = await hasCommand("script") ? null : "script (util-linux) not installed";

@@ -200,6 +200,7 @@ Deno.test(
           truncated: 0,
           durationMs: 0,
         } as const,
+        { type: "framing-error", client, time: 0, detail } as const,
         {
           type: "refused",
           address: "10.0.0.1",
