@@ -175,14 +175,14 @@ function syslogNg(): Contender {
  * access to lib/ to load the Worker module. `--workers 1` is the
  * single-threaded server, started with the same flags for a like-for-like
  * comparison. */
-function pooled(workers: number): Contender {
+function pooled(workers: number, root = ROOT, tag = ""): Contender {
   return {
-    name: `linehub text --workers ${workers}`,
+    name: `linehub text --workers ${workers}${tag}`,
     command: (port) => [
       DENO,
-      ...["run", "--allow-net", "--allow-write", `--allow-read=${ROOT}lib`, "--unstable-net"],
+      ...["run", "--allow-net", "--allow-write", `--allow-read=${root}lib`, "--unstable-net"],
       "--allow-sys=hostname",
-      `${ROOT}server.ts`,
+      `${root}server.ts`,
       ...["--host", "127.0.0.1", "--port", String(port), "--workers", String(workers)],
     ],
     // Elsewhere the server would run one listener instead, which is not what
@@ -194,9 +194,17 @@ function pooled(workers: number): Contender {
 
 /** The fan-in scenario with `--workers` 1, 2 and 4, in alternating rounds;
  * prints the medians and the ratio to `--workers 1`. */
-async function workersScaling(clients: number, lines: number, repeat: number): Promise<void> {
+async function workersScaling(
+  clients: number,
+  lines: number,
+  repeat: number,
+  baseline: { root: string; tag: string } | null,
+): Promise<void> {
   const chosen: Contender[] = [];
-  for (const contender of [pooled(1), pooled(2), pooled(4)]) {
+  const candidates = [1, 2, 4].flatMap((n) =>
+    baseline === null ? [pooled(n)] : [pooled(n), pooled(n, baseline.root, baseline.tag)]
+  );
+  for (const contender of candidates) {
     const why = await contender.unavailable();
     if (why === null) chosen.push(contender);
     else console.log(`(${contender.name}: ${why}, skipped)`);
@@ -206,7 +214,7 @@ async function workersScaling(clients: number, lines: number, repeat: number): P
       `medians of ${repeat} alternating rounds\n`,
   );
   const runs = await rounds(chosen, clients, lines, repeat);
-  console.log(faninTable(runs, pooled(1).name, "vs --workers 1"));
+  console.log(faninTable(runs, pooled(1).name, "CPU/line vs --workers 1"));
 }
 
 function freePort(): number {
@@ -492,6 +500,7 @@ function faninTable(runs: Map<string, FaninResult[]>, reference: string, ratio: 
       "user",
       "sys",
       ratio,
+      "lines/s vs it",
     ],
     summary.map((r) => [
       r.name,
@@ -504,6 +513,7 @@ function faninTable(runs: Map<string, FaninResult[]>, reference: string, ratio: 
       r.user.toFixed(0),
       r.sys.toFixed(0),
       base === undefined ? "" : `${(r.cpu / base.cpu).toFixed(2)}x`,
+      base === undefined ? "" : `${(r.linesPerSecond / base.linesPerSecond).toFixed(2)}x`,
     ]),
   );
 }
@@ -655,6 +665,15 @@ function table(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** The checkout `--baseline` names, and the tag its rows get. */
+async function baselineOf(
+  dir: string | undefined,
+): Promise<{ root: string; tag: string } | null> {
+  if (dir === undefined) return null;
+  const root = dir.endsWith("/") ? dir : `${dir}/`;
+  return { root, tag: ` @${await commitOf(root)}` };
+}
+
 /** The short commit a checkout is at, or "?" if it is not one. */
 async function commitOf(root: string): Promise<string> {
   const { code, stdout } = await new Deno.Command("git", {
@@ -694,16 +713,15 @@ async function main(args: string[]): Promise<number> {
   const only = values.only?.split(",");
   if (values["workers-scaling"]) {
     console.log(`# linehub bench, ${new Date().toISOString().slice(0, 10)}\n${machine()}\n`);
-    await workersScaling(clients, lines, repeat);
+    await workersScaling(clients, lines, repeat, await baselineOf(values.baseline));
     return 0;
   }
   const candidates = [...contenders];
-  if (values.baseline !== undefined) {
+  const baseline = await baselineOf(values.baseline);
+  if (baseline !== null) {
     // The same linehub rows again, from the other checkout, right after ours.
-    const root = values.baseline.endsWith("/") ? values.baseline : `${values.baseline}/`;
-    const tag = ` @${await commitOf(root)}`;
-    candidates.splice(1, 0, linehub("text", root, tag));
-    candidates.splice(3, 0, linehub("json", root, tag));
+    candidates.splice(1, 0, linehub("text", baseline.root, baseline.tag));
+    candidates.splice(3, 0, linehub("json", baseline.root, baseline.tag));
   }
   const chosen: Contender[] = [];
   for (const c of candidates) {

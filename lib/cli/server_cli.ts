@@ -14,7 +14,7 @@ import {
   readKeyPair,
   TlsFileError,
 } from "../net/mod.ts";
-import { BatchWriter, type ByteWriter, ReopenableFile } from "../io/mod.ts";
+import { BatchWriter, type ByteWriter, ReopenableFile, SharedOutput } from "../io/mod.ts";
 import {
   countOf,
   describeError,
@@ -29,6 +29,7 @@ import {
   Hub,
   LineServer,
   ListenError,
+  MAIN_OUTPUT_OWNER,
   runOperatorConsole,
   type Server,
   type ServerStats,
@@ -165,30 +166,47 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const where = streamName ?? `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
-  const output = new BatchWriter(file ?? stream ?? Deno.stdout, {
-    chunkSize: OUTPUT_CHUNK_BYTES,
-    // A file may get space back, or be reopened on SIGHUP; a closed stdout
-    // (or any stdout failure) never comes back.
-    retryAfter: (error) =>
-      file !== null && !(error instanceof Deno.errors.BrokenPipe) ? OUTPUT_RETRY_MS : null,
-    onStall(error): void {
-      hooks.server?.pauseAccepting();
-      stderr.write(
-        `${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}; ` +
-          `holding ${countOf(output.pendingBytes, "byte")}, not accepting clients, ` +
-          `retrying every ${OUTPUT_RETRY_MS / 1000} s (SIGHUP reopens the file)\n`,
-      );
+  // With Workers writing to stdout, each writes its own lines there, whole
+  // lines at a time under one lock shared with this thread (see
+  // WorkerPoolOptions.directOutput), rather than passing them through here.
+  const directLock = config.workers > 1 && stream === Deno.stdout
+    ? SharedOutput.createLock()
+    : null;
+  const output = new BatchWriter(
+    directLock === null
+      ? file ?? stream ?? Deno.stdout
+      : new SharedOutput(Deno.stdout, directLock, MAIN_OUTPUT_OWNER),
+    {
+      chunkSize: OUTPUT_CHUNK_BYTES,
+      // A file may get space back, or be reopened on SIGHUP; a closed stdout
+      // (or any stdout failure) never comes back.
+      retryAfter: (error) =>
+        file !== null && !(error instanceof Deno.errors.BrokenPipe) ? OUTPUT_RETRY_MS : null,
+      onStall(error): void {
+        hooks.server?.pauseAccepting();
+        stderr.write(
+          `${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}; ` +
+            `holding ${countOf(output.pendingBytes, "byte")}, not accepting clients, ` +
+            `retrying every ${OUTPUT_RETRY_MS / 1000} s (SIGHUP reopens the file)\n`,
+        );
+      },
+      onResume(): void {
+        stderr.write(`${PROGRAM}: output ${where} writable again\n`);
+        if (hooks.server !== undefined) resumeAccepting(hooks.server, stderr);
+      },
+      onError(error, lostBytes): void {
+        const lost = lostBytes > 0
+          ? `; ${countOf(lostBytes, "byte")} received were not written`
+          : "";
+        outputFailed(`${describeError(error)}${lost}`);
+      },
     },
-    onResume(): void {
-      stderr.write(`${PROGRAM}: output ${where} writable again\n`);
-      if (hooks.server !== undefined) resumeAccepting(hooks.server, stderr);
-    },
-    onError(error, lostBytes): void {
-      const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
-      stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}${lost}\n`);
-      fatal.resolve(EXIT_OUTPUT);
-    },
-  });
+  );
+  /** The output failed for good, in this thread or in a Worker writing to it. */
+  function outputFailed(detail: string): void {
+    stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${detail}\n`);
+    fatal.resolve(EXIT_OUTPUT);
+  }
   // One id for the whole run, Workers included: the `run` of every JSON record.
   const run = randomId();
   const options = {
@@ -223,6 +241,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       workers: config.workers,
       allow: config.allow,
       deny: config.deny,
+      ...(directLock === null
+        ? {}
+        : { directOutput: { lock: directLock, onOutputError: outputFailed } }),
       ...(tlsOptions === undefined ? {} : { tlsOptions }),
     });
   } else {

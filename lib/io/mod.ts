@@ -2,7 +2,8 @@
  * Bytes in and out: the shapes every part reads and writes through
  * (`ByteReader`, `ByteWriter`, `ChunkSink`, `LineWriter`, `StreamConn`), the
  * batched output writer with its backpressure, a client's capped send queue,
- * an output file that reopens on SIGHUP, node:tls sockets as Deno-like
+ * an output file that reopens on SIGHUP, one output written by several
+ * threads whole lines at a time, node:tls sockets as Deno-like
  * connections, and small helpers (write all, close quietly, concatenate,
  * wait without leaving anything on a long-lived signal).
  *
@@ -16,6 +17,7 @@ export * from "./concat_bytes.ts";
 export * from "./node_socket_conn.ts";
 export * from "./reopenable_file.ts";
 export * from "./send_queue.ts";
+export * from "./shared_output.ts";
 export * from "./stream_conn.ts";
 export * from "./types.ts";
 export * from "./write_all.ts";
