@@ -14,6 +14,7 @@ export * from "./abortable.ts";
 export * from "./batch_writer.ts";
 export * from "./close_quietly.ts";
 export * from "./concat_bytes.ts";
+export * from "./line_tail.ts";
 export * from "./node_socket_conn.ts";
 export * from "./reopenable_file.ts";
 export * from "./send_queue.ts";

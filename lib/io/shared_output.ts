@@ -21,12 +21,11 @@
  * @module
  */
 
+import { LineTail } from "./line_tail.ts";
 import type { ByteWriter } from "./types.ts";
 import { writeAll } from "./write_all.ts";
 
 const LF = 10;
-/** The tail kept between writes starts this small and grows as needed. */
-const INITIAL_TAIL = 4096;
 
 /**
  * A writer of whole lines to a stream other threads write to as well.
@@ -55,8 +54,7 @@ export class SharedOutput implements ByteWriter {
   readonly #word: Int32Array;
   readonly #owner: number;
   /** Bytes after the last newline written: the start of a line still coming. */
-  #tail = new Uint8Array(INITIAL_TAIL);
-  #tailLength = 0;
+  readonly #tail = new LineTail();
 
   /** A new lock for the writers of one stream, to be shared with every
    * thread that writes to it. */
@@ -90,21 +88,20 @@ export class SharedOutput implements ByteWriter {
   async write(bytes: Uint8Array): Promise<number> {
     const end = bytes.lastIndexOf(LF) + 1;
     if (end === 0) {
-      this.#keep(bytes);
+      this.#tail.keep(bytes);
       return bytes.length;
     }
     await this.#acquire();
     try {
-      if (this.#tailLength > 0) {
-        await writeAll(this.#out, this.#tail.subarray(0, this.#tailLength));
-        this.#tailLength = 0;
-        if (this.#tail.length > INITIAL_TAIL) this.#tail = new Uint8Array(INITIAL_TAIL);
+      if (this.#tail.length > 0) {
+        await writeAll(this.#out, this.#tail.bytes());
+        this.#tail.clear();
       }
       await writeAll(this.#out, bytes.subarray(0, end));
     } finally {
       this.#release();
     }
-    this.#keep(bytes.subarray(end));
+    this.#tail.keep(bytes.subarray(end));
     return bytes.length;
   }
 
@@ -121,17 +118,5 @@ export class SharedOutput implements ByteWriter {
   #release(): void {
     Atomics.store(this.#word, 0, 0);
     Atomics.notify(this.#word, 0, 1);
-  }
-
-  #keep(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    const needed = this.#tailLength + bytes.length;
-    if (needed > this.#tail.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#tail.length * 2));
-      grown.set(this.#tail.subarray(0, this.#tailLength));
-      this.#tail = grown;
-    }
-    this.#tail.set(bytes, this.#tailLength);
-    this.#tailLength = needed;
   }
 }

@@ -22,7 +22,13 @@
  */
 
 import { AccessList, DEFAULT_PORT } from "../../net/mod.ts";
-import { BatchWriter, type ByteWriter, type ChunkSink, SharedOutput } from "../../io/mod.ts";
+import {
+  BatchWriter,
+  type ByteWriter,
+  type ChunkSink,
+  LineTail,
+  SharedOutput,
+} from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import { LineServer } from "../line_server.ts";
 import { DEFAULT_HOST } from "../server_options.ts";
@@ -47,10 +53,6 @@ const WORKER_HIGH_WATER_MARK = 4 * WORKER_CHUNK_SIZE;
  * is in flight between threads. */
 const DIRECT_CHUNK_SIZE = 1048576;
 const DIRECT_HIGH_WATER_MARK = 1048576;
-/** The unfinished line kept between chunks starts this small; it grows to
- * the longest formatted line (about `--max-line`, up to six times that in
- * `json` for a line of control bytes) and shrinks back once sent. */
-const INITIAL_TAIL = 4096;
 /** Pause before a Worker tries again to bind the port after a resume failed. */
 const RESUME_RETRY_MS = 1000;
 const LF = 10;
@@ -75,9 +77,10 @@ type Post = (message: FromWorker, transfer?: Transferable[]) => void;
  */
 export class MainThreadOutput implements ByteWriter {
   readonly #post: Post;
-  /** Bytes after the last newline sent: the start of a line still coming. */
-  #tail = new Uint8Array(INITIAL_TAIL);
-  #tailLength = 0;
+  /** Bytes after the last newline sent: the start of a line still coming,
+   * at most the longest formatted line (about `--max-line`, up to six times
+   * that in `json` for a line of control bytes). */
+  readonly #tail = new LineTail();
   /** Chunks sent and not yet confirmed, oldest first. */
   readonly #unconfirmed: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
@@ -92,16 +95,16 @@ export class MainThreadOutput implements ByteWriter {
       // No line ends here: nothing can be sent yet. Counting these bytes as
       // written early is safe, since whoever waits for "written" waits for a
       // position at the end of a line, and this line ends in a later chunk.
-      this.#keep(bytes);
+      this.#tail.keep(bytes);
       return Promise.resolve(bytes.length);
     }
     // Copied, and the copy transferred: the batch writer reuses its chunks.
-    const chunk = new Uint8Array(this.#tailLength + end);
-    chunk.set(this.#tail.subarray(0, this.#tailLength));
-    chunk.set(bytes.subarray(0, end), this.#tailLength);
-    this.#tailLength = 0;
-    if (this.#tail.length > INITIAL_TAIL) this.#tail = new Uint8Array(INITIAL_TAIL);
-    this.#keep(bytes.subarray(end));
+    const held = this.#tail.length;
+    const chunk = new Uint8Array(held + end);
+    chunk.set(this.#tail.bytes());
+    chunk.set(bytes.subarray(0, end), held);
+    this.#tail.clear();
+    this.#tail.keep(bytes.subarray(end));
     return this.#send(chunk).then(() => bytes.length);
   }
 
@@ -119,9 +122,9 @@ export class MainThreadOutput implements ByteWriter {
    * writes ends with a newline, so once it has stopped nothing is left; this
    * makes sure that even if something were, it would not be lost. */
   async finish(): Promise<void> {
-    if (this.#tailLength === 0) return;
-    const chunk = this.#tail.slice(0, this.#tailLength);
-    this.#tailLength = 0;
+    if (this.#tail.length === 0) return;
+    const chunk = this.#tail.bytes().slice();
+    this.#tail.clear();
     await this.#send(chunk);
   }
 
@@ -130,17 +133,6 @@ export class MainThreadOutput implements ByteWriter {
     this.#unconfirmed.push({ resolve, reject });
     this.#post({ type: "output", chunk }, [chunk.buffer]);
     return promise;
-  }
-
-  #keep(bytes: Uint8Array): void {
-    const needed = this.#tailLength + bytes.length;
-    if (needed > this.#tail.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#tail.length * 2));
-      grown.set(this.#tail.subarray(0, this.#tailLength));
-      this.#tail = grown;
-    }
-    this.#tail.set(bytes, this.#tailLength);
-    this.#tailLength = needed;
   }
 }
 
