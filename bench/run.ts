@@ -65,6 +65,9 @@ interface Contender {
   unavailable(): Promise<string | null>;
   /** only for the fan-in: a floor, which serves no one line by line */
   floor?: boolean;
+  /** started once it listens, before the load: what watches it (a browser
+   * on its live page); returns how to stop that */
+  attach?(): Promise<() => Promise<void>>;
 }
 
 const always = (): Promise<string | null> => Promise.resolve(null);
@@ -96,13 +99,78 @@ function floor(mode: "read" | "copy"): Contender {
       port,
     ) => [DENO, "run", "--allow-net", `${ROOT}bench/floor_server.ts`, mode, String(port)],
     unavailable: always,
+    floor: true,
   };
 }
 
 const RSYSLOGD = "/usr/sbin/rsyslogd";
 
+/** The Debian Chromium the live page is opened in. */
+const CHROMIUM = "/usr/bin/chromium";
+
+/** linehub text with `--http` on a free port; with `page`, a headless
+ * Chromium follows the live page (all clients) for the whole run. The
+ * browser is its own process tree, so its CPU is not the server's. */
+function linehubHttp(page: boolean): Contender {
+  const httpPort = freePort();
+  return {
+    name: page ? "linehub text --http, page open" : "linehub text --http",
+    command: (port, dir) => [
+      ...linehub("text").command(port, dir),
+      ...["--http", String(httpPort)],
+    ],
+    unavailable: () =>
+      Promise.resolve(!page || existsFile(CHROMIUM) ? null : `${CHROMIUM} not found`),
+    ...(page ? { attach: openPage } : {}),
+  };
+
+  async function openPage(): Promise<() => Promise<void>> {
+    const browser = new Deno.Command(CHROMIUM, {
+      args: [
+        ...["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        "--remote-debugging-port=0",
+        `--user-data-dir=${Deno.makeTempDirSync()}`,
+        `http://127.0.0.1:${httpPort}/`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Following once the server counts the page's event stream.
+    const following = await waitFor(() => tailSubscribers(httpPort) === 1, 20_000);
+    if (!following) throw new Error("the live page did not open in Chromium");
+    return async () => {
+      browser.kill("SIGKILL");
+      await browser.status;
+    };
+  }
+}
+
+/** Pages following the live page on `httpPort`, from /metrics (read
+ * synchronously through curl, so the bench's wait loop stays simple). */
+function tailSubscribers(httpPort: number): number {
+  const { stdout } = new Deno.Command("curl", {
+    args: ["-s", `http://127.0.0.1:${httpPort}/metrics`],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const match = /^linehub_http_tail_subscribers (\d+)$/m.exec(new TextDecoder().decode(stdout));
+  return match === null ? -1 : Number(match[1]);
+}
+
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 const contenders: Contender[] = [
   linehub("text"),
+  linehubHttp(false),
+  linehubHttp(true),
   linehub("json"),
   {
     name: "naive deno port",
@@ -388,7 +456,9 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
       };
     });
   const server = await start(contender);
+  let detach: (() => Promise<void>) | null = null;
   try {
+    detach = (await contender.attach?.()) ?? null;
     const ready = answer<string>();
     load.postMessage({ clients, lines });
     await ready;
@@ -421,6 +491,7 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
     };
   } finally {
     load.terminate();
+    await detach?.();
     await server.stop();
   }
 }

@@ -24,7 +24,10 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   format: ["wire", "text", "io", "net"],
   server: ["wire", "text", "io", "net", "format"],
   client: ["wire", "text", "io", "net", "format"],
-  cli: ["wire", "text", "io", "net", "format", "server", "client"],
+  // --http reads the server (its totals, its client list) and samples lines
+  // through format's LineSampler; the server knows nothing of it.
+  http: ["wire", "text", "io", "net", "format", "server"],
+  cli: ["wire", "text", "io", "net", "format", "server", "client", "http"],
 };
 
 interface Import {

@@ -6,7 +6,10 @@
  * to the output in bulk through the WebAssembly fast path
  * (`MessageFormatter.writeRun`), unless something must see each line (a
  * {@linkcode LineTap}: the server's two-way modes); that choice is made
- * once, when the pipeline is built, and holds for the client's life.
+ * once, when the pipeline is built, and holds for the client's life. A
+ * {@linkcode LineSampler} (the live page's tail) is the one exception, by
+ * design a sample: the reads it asks for go line by line, the rest keep
+ * the fast path.
  *
  * A linehub client's first line may be its hello (lib/wire/hello_line.ts):
  * that line is not a message, but names the client and numbers the lines
@@ -38,6 +41,20 @@ const CR = 13;
  * without the CR of a CRLF all the same); `line` is valid only during the
  * call. */
 export type LineTap = (line: Uint8Array, flags: LineFlags) => void;
+
+/**
+ * Shown some of the lines pipelines write, while it asks for them: a live
+ * view's sample, not a record. Asked once per read, so that a read whose
+ * lines it does not want keeps the fast path, and one it wants goes line
+ * by line as with a tap; while it wants nothing it costs one call a read.
+ */
+export interface LineSampler {
+  /** Whether the lines of the next read of client number `id` are wanted. */
+  wants(id: number): boolean;
+  /** One line of `client`, as a tap gets it; `line` is valid only during
+   * the call. */
+  line(client: ClientInfo, line: Uint8Array, flags: LineFlags): void;
+}
 
 /** How a server writes its clients' lines: the same for all of them. */
 export interface PipelineSettings {
@@ -90,6 +107,9 @@ export class ConnectionPipeline {
   readonly #settings: PipelineSettings;
   readonly #framer: LineFramer;
   readonly #tap: LineTap | null;
+  readonly #sampler: LineSampler | null;
+  /** Whether the read being pushed goes to the sampler too. */
+  #sampling = false;
   readonly #keepCr: boolean;
   #client: ClientInfo;
   #formatter: MessageFormatter;
@@ -106,10 +126,12 @@ export class ConnectionPipeline {
     }
     this.#lines++;
     this.#formatter.write(this.#output, line, flags, this.#time, length);
-    if (this.#tap === null) return;
+    if (this.#tap === null && !this.#sampling) return;
     // What is passed on is the line without its CRLF's CR, whatever the format.
     const crlf = this.#keepCr && flags === 0 && line.at(-1) === CR;
-    this.#tap(crlf ? line.subarray(0, -1) : line, flags);
+    const passed = crlf ? line.subarray(0, -1) : line;
+    this.#tap?.(passed, flags);
+    if (this.#sampling) this.#sampler?.line(this.#client, passed, flags);
   };
   /** The fast path, or none when a tap must see each line. */
   readonly #run: LineRun | undefined;
@@ -119,17 +141,20 @@ export class ConnectionPipeline {
    * @param client who sends the lines, as known before its hello
    * @param settings how lines are written, as for every client
    * @param tap told of each line; with one, lines go one by one
+   * @param sampler shown the lines of the reads it wants
    */
   constructor(
     output: LineWriter,
     client: ClientInfo,
     settings: PipelineSettings,
     tap: LineTap | null = null,
+    sampler: LineSampler | null = null,
   ) {
     this.#output = output;
     this.#settings = settings;
     this.#client = client;
     this.#tap = tap;
+    this.#sampler = sampler;
     this.#keepCr = keepsCr(settings.format);
     this.#formatter = this.#formatterFor(client, undefined);
     this.#framer = new LineFramer({ maxLine: settings.maxLine, keepCr: this.#keepCr });
@@ -173,13 +198,15 @@ export class ConnectionPipeline {
    * since the epoch): that of the read that completed it. */
   push(chunk: Uint8Array, time: number): void {
     this.#time = time;
-    this.#framer.push(chunk, this.#sink, this.#run);
+    this.#sampling = this.#sampler?.wants(this.#client.id) ?? false;
+    this.#framer.push(chunk, this.#sink, this.#sampling ? undefined : this.#run);
   }
 
   /** The client is gone: writes what came of an unfinished last line, flagged
    * partial, at `time`. */
   end(time: number): void {
     this.#time = time;
+    this.#sampling = this.#sampler?.wants(this.#client.id) ?? false;
     this.#framer.end(this.#sink);
   }
 

@@ -4,8 +4,9 @@
  * batched output writer with its backpressure, a client's capped send queue,
  * an output file that reopens on SIGHUP, one output written by several
  * threads whole lines at a time, node:tls sockets as Deno-like
- * connections, and small helpers (write all, close quietly, concatenate,
- * wait without leaving anything on a long-lived signal).
+ * connections, a connection that gives back bytes already read from it, and
+ * small helpers (write all, close quietly, concatenate, wait without leaving
+ * anything on a long-lived signal).
  *
  * @module
  */
@@ -16,6 +17,7 @@ export * from "./close_quietly.ts";
 export * from "./concat_bytes.ts";
 export * from "./line_tail.ts";
 export * from "./node_socket_conn.ts";
+export * from "./prefixed_conn.ts";
 export * from "./reopenable_file.ts";
 export * from "./send_queue.ts";
 export * from "./shared_output.ts";

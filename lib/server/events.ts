@@ -31,9 +31,10 @@ export type DisconnectReason =
   | "error";
 
 /** Why a connection was closed before it became a client: an `--allow`/`--deny`
- * rule, `--max-clients`, `--max-per-ip`, or a failed TLS handshake (which
- * includes a client certificate refused under mutual TLS). */
-export type RefusalReason = "denied" | "full" | "per-ip" | "tls";
+ * rule, `--max-clients`, `--max-per-ip`, a failed TLS handshake (which
+ * includes a client certificate refused under mutual TLS), or, with
+ * `--proxy-protocol`, no valid PROXY header from a peer allowed to send one. */
+export type RefusalReason = "denied" | "full" | "per-ip" | "tls" | "proxy";
 
 /** Connection events, reported once each. */
 export type ConnectionEvent =
@@ -47,7 +48,7 @@ export type ConnectionEvent =
     readonly reason: RefusalReason;
     /** The limit that was reached, for `full` and `per-ip`; 0 otherwise. */
     readonly limit: number;
-    /** For `tls`, what went wrong in a few words. */
+    /** For `tls` and `proxy`, what went wrong in a few words. */
     readonly detail?: string;
   }
   | {
@@ -83,6 +84,9 @@ export function refusalText(
       return `TLS: ${
         refusal.detail === undefined ? "handshake failed" : safeString(refusal.detail)
       }`;
+    case "proxy":
+      // Each detail names the PROXY header already.
+      return refusal.detail === undefined ? "no valid PROXY header" : safeString(refusal.detail);
   }
 }
 

@@ -5,9 +5,11 @@
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
  * (`peers.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
- * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`) and
- * the README's marked blocks (`readme.ts`). Tests import this face; the
- * benchmarks in bench/ borrow from it too.
+ * flight (`client_hello.ts`), the PROXY protocol headers a load balancer
+ * sends (`proxy_header.ts`), a scripted line server (`fake_server.ts`),
+ * the README's marked blocks (`readme.ts`) and a server with `--http`
+ * (`http.ts`). Tests import this face; the benchmarks in bench/ borrow from
+ * it too.
  *
  * @module
  */
@@ -21,6 +23,8 @@ export * from "./process.ts";
 export * from "./peers.ts";
 export * from "./certs.ts";
 export * from "./client_hello.ts";
+export * from "./proxy_header.ts";
 export * from "./fake_server.ts";
 export * from "./readme.ts";
 export * from "./in_process_server.ts";
+export * from "./http.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { ServerStats } from "../stats.ts";
+import type { ClientStats, ServerStats } from "../stats.ts";
+import type { TlsCredentials } from "../tls_acceptor.ts";
 import type { WorkerPoolOptions } from "./pool.ts";
 
 /** What a Worker's server is built from: the pool's options but how many
@@ -39,8 +40,13 @@ export type ToWorker =
   | { readonly type: "written" }
   /** The real output failed: the oldest unconfirmed chunk never will be written. */
   | { readonly type: "write-failed"; readonly message: string }
+  /** Answer with `clients`: the Worker's connected clients now. */
+  | { readonly type: "clients" }
   | { readonly type: "pause-accepting" }
   | { readonly type: "resume-accepting" }
+  /** Serve these from the next handshake on (SIGHUP); answered with
+   * `tls-reloaded`. */
+  | { readonly type: "reload-tls"; readonly credentials: TlsCredentials }
   /** Stop accepting, drain (each Worker with the same drain timeout), report. */
   | { readonly type: "shutdown" };
 
@@ -55,7 +61,11 @@ export type FromWorker =
   /** Whole log lines (events outside `json`, diagnostics), in order. */
   | { readonly type: "log"; readonly chunks: ReadonlyArray<string | Uint8Array> }
   | { readonly type: "stats"; readonly stats: ServerStats }
+  /** The answer to a `clients` message, in the order they came. */
+  | { readonly type: "clients"; readonly clients: ClientStats[] }
   | { readonly type: "paused"; readonly paused: boolean }
+  /** The credentials of the oldest `reload-tls` are in use. */
+  | { readonly type: "tls-reloaded" }
   /** The accept loop has ended (after `shutdown`). */
   | { readonly type: "accept-stopped" }
   /** Drained and flushed: the final totals (null from a Worker that never

@@ -32,8 +32,8 @@ import {
 import { describeError } from "../../text/mod.ts";
 import { LineServer } from "../line_server.ts";
 import { DEFAULT_HOST } from "../server_options.ts";
-import type { ServerStats } from "../stats.ts";
-import { TlsAcceptor } from "../tls_acceptor.ts";
+import type { ClientStats, ServerStats } from "../stats.ts";
+import { TlsAcceptor, type TlsCredentials } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker } from "./_messages.ts";
 import { checkPortFree, unstableNetEnabled } from "./_port_sharing.ts";
 
@@ -169,6 +169,8 @@ class WorkerSession {
   readonly output: MainThreadOutput | null;
   readonly #log: MainThreadLog;
   readonly #server: LineServer;
+  /** Its TLS, kept to reload; null on a plain port. */
+  readonly #tls: TlsAcceptor | null;
   #serving: Promise<void> = Promise.resolve();
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -181,6 +183,7 @@ class WorkerSession {
     this.#log = new MainThreadLog(post);
     const counter = new BigInt64Array(start.clientCounter);
     const { allow = [], deny = [], tlsOptions, ...options } = start.options;
+    this.#tls = tlsOptions === undefined ? null : new TlsAcceptor(tlsOptions);
     let output: BatchWriter;
     if (start.directOutput === null) {
       this.output = new MainThreadOutput(post);
@@ -204,7 +207,7 @@ class WorkerSession {
       {
         ...options,
         ...(allow.length + deny.length > 0 ? { accessList: new AccessList(allow, deny) } : {}),
-        ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
+        ...(this.#tls === null ? {} : { tls: this.#tls }),
         reusePort: true,
         // One counter for all Workers: unique, and increasing in the order
         // numbers are handed out.
@@ -236,6 +239,11 @@ class WorkerSession {
     );
   }
 
+  /** The server's connected clients now. */
+  clients(): ClientStats[] {
+    return this.#server.clients();
+  }
+
   pause(): void {
     clearTimeout(this.#resumeTimer);
     this.#server.pauseAccepting();
@@ -255,6 +263,11 @@ class WorkerSession {
       this.#resumeTimer = setTimeout(() => this.resume(), RESUME_RETRY_MS);
     }
     this.#post({ type: "paused", paused: this.#server.paused });
+  }
+
+  /** Serves `credentials` from the next handshake on. */
+  reloadTls(credentials: TlsCredentials): void {
+    this.#tls?.reload(credentials);
   }
 
   /** Drains, waits until the main thread has written every line, reports. */
@@ -345,11 +358,18 @@ function runWorker(scope: WorkerScope): void {
       case "write-failed":
         session?.output?.fail(message.message);
         break;
+      case "clients":
+        post({ type: "clients", clients: session?.clients() ?? [] });
+        break;
       case "pause-accepting":
         session?.pause();
         break;
       case "resume-accepting":
         session?.resume();
+        break;
+      case "reload-tls":
+        session?.reloadTls(message.credentials);
+        post({ type: "tls-reloaded" });
         break;
       case "shutdown":
         if (session === null) post({ type: "stopped", stats: null });

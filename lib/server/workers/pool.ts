@@ -32,8 +32,12 @@ import { describeError } from "../../text/mod.ts";
 import type { ServerOptions } from "../server_options.ts";
 import { checkNodeName } from "../node_name.ts";
 import { ListenError, type Server } from "../server.ts";
-import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
-import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
+import { type ClientStats, emptyStats, type ServerStats, sumStats } from "../stats.ts";
+import {
+  DEFAULT_MAX_HANDSHAKES,
+  type TlsAcceptorOptions,
+  type TlsCredentials,
+} from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker, WorkerServerOptions } from "./_messages.ts";
 import { unstableNetEnabled } from "./_port_sharing.ts";
 
@@ -43,6 +47,9 @@ export const MAX_WORKERS = 256;
 /** How often a Worker reports its totals while they change, so that
  * {@linkcode WorkerPool.stats} (connected clients at a signal) is current. */
 const STATS_EVERY_MS = 100;
+/** Longest wait for a Worker's list of clients: one busy or failing Worker
+ * leaves its clients out of the list rather than holding up the caller. */
+const CLIENTS_WAIT_MS = 1000;
 
 /** The Worker module, next to this one. */
 const WORKER_MODULE = new URL("./_worker.ts", import.meta.url);
@@ -140,6 +147,11 @@ interface Member {
   readonly listening: PromiseWithResolvers<Deno.NetAddr>;
   readonly acceptStopped: PromiseWithResolvers<void>;
   readonly stopped: PromiseWithResolvers<ServerStats>;
+  /** Callers waiting for its list of clients, oldest first (it answers in
+   * order). */
+  readonly clientRequests: Array<(clients: ClientStats[]) => void>;
+  /** Told when the Worker has taken a reload of TLS, oldest first. */
+  readonly tlsReloads: Array<() => void>;
 }
 
 /**
@@ -152,7 +164,8 @@ export class WorkerPool implements Server {
   readonly #log: ChunkSink;
   readonly #count: number;
   readonly #port: number;
-  readonly #serverOptions: WorkerServerOptions;
+  /** What each Worker starts with (its TLS credentials replaced by a reload). */
+  #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   readonly #members: Member[] = [];
   readonly #directOutput: NonNullable<WorkerPoolOptions["directOutput"]> | null;
@@ -204,6 +217,32 @@ export class WorkerPool implements Server {
    * as last reported (each Worker reports changes within 100 ms). */
   get stats(): ServerStats {
     return sumStats(this.#members.map((member) => member.stats));
+  }
+
+  /** The clients connected now, over all Workers, in order of number; a
+   * Worker that does not answer within 1 s is left out. */
+  async clients(): Promise<ClientStats[]> {
+    const lists = await Promise.all(
+      this.#members.filter((member) => member.alive).map((member) => this.#clientsOf(member)),
+    );
+    return lists.flat().sort((a, b) => a.id - b.id);
+  }
+
+  #clientsOf(member: Member): Promise<ClientStats[]> {
+    const { promise, resolve } = Promise.withResolvers<ClientStats[]>();
+    const timer = setTimeout(() => {
+      // Its answer, if it comes, is matched to this request and dropped.
+      const index = member.clientRequests.indexOf(answer);
+      if (index >= 0) member.clientRequests[index] = () => {};
+      resolve([]);
+    }, CLIENTS_WAIT_MS);
+    const answer = (clients: ClientStats[]): void => {
+      clearTimeout(timer);
+      resolve(clients);
+    };
+    member.clientRequests.push(answer);
+    this.#post(member, { type: "clients" });
+    return promise;
   }
 
   /** How many Workers the pool runs. */
@@ -275,6 +314,27 @@ export class WorkerPool implements Server {
     }
   }
 
+  /**
+   * Has every Worker serve `credentials` from its next handshake on, as
+   * {@linkcode TlsAcceptor.reload} does; resolves once each has them (a
+   * Worker that failed meanwhile counts as done). Does nothing for a plain
+   * pool.
+   */
+  async reloadTls(credentials: TlsCredentials): Promise<void> {
+    const tlsOptions = this.#serverOptions.tlsOptions;
+    if (tlsOptions === undefined) return;
+    // Workers started from now on start with them too.
+    const { keyPair: _key, clientCa: _ca, ...limits } = tlsOptions;
+    this.#serverOptions = { ...this.#serverOptions, tlsOptions: { ...limits, ...credentials } };
+    const alive = this.#members.filter((member) => member.alive);
+    await Promise.all(alive.map((member) => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      member.tlsReloads.push(resolve);
+      this.#post(member, { type: "reload-tls", credentials });
+      return promise;
+    }));
+  }
+
   /** True while any Worker holds new clients off (as last known). */
   get paused(): boolean {
     return this.#members.some((member) => member.alive && member.paused);
@@ -301,6 +361,8 @@ export class WorkerPool implements Server {
       listening: Promise.withResolvers<Deno.NetAddr>(),
       acceptStopped: Promise.withResolvers<void>(),
       stopped: Promise.withResolvers<ServerStats>(),
+      clientRequests: [],
+      tlsReloads: [],
     };
     // Nobody awaits `listening` once listen has given up on the pool.
     member.listening.promise.catch(() => {});
@@ -349,8 +411,14 @@ export class WorkerPool implements Server {
       case "stats":
         member.stats = message.stats;
         break;
+      case "clients":
+        member.clientRequests.shift()?.(message.clients);
+        break;
       case "paused":
         member.paused = message.paused;
+        break;
+      case "tls-reloaded":
+        member.tlsReloads.shift()?.();
         break;
       case "listening":
         member.listening.resolve({
@@ -394,8 +462,10 @@ export class WorkerPool implements Server {
     if (this.#directOutput !== null) {
       SharedOutput.release(this.#directOutput.lock, directOwner(member.index));
     }
+    for (const answer of member.clientRequests.splice(0)) answer([]);
     member.acceptStopped.resolve();
     member.stopped.resolve(member.stats);
+    for (const reloaded of member.tlsReloads.splice(0)) reloaded();
   }
 
   #post(member: Member, message: ToWorker): void {
