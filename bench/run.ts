@@ -791,8 +791,10 @@ async function main(args: string[]): Promise<number> {
   const baseline = await baselineOf(values.baseline);
   if (baseline !== null) {
     // The same linehub rows again, from the other checkout, right after ours.
-    candidates.splice(1, 0, linehub("text", baseline.root, baseline.tag));
-    candidates.splice(3, 0, linehub("json", baseline.root, baseline.tag));
+    for (const format of ["text", "json"] as const) {
+      const at = candidates.findIndex((c) => c.name === `linehub ${format}`);
+      candidates.splice(at + 1, 0, linehub(format, baseline.root, baseline.tag));
+    }
   }
   const chosen: Contender[] = [];
   for (const c of candidates) {
