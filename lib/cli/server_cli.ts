@@ -7,7 +7,7 @@
  */
 
 import { AccessList, formatHostPort, randomId, TlsFileError } from "../net/mod.ts";
-import { BatchWriter, type ByteWriter, ReopenableFile } from "../io/mod.ts";
+import { BatchWriter, type ByteWriter, ReopenableFile, SharedOutput } from "../io/mod.ts";
 import {
   countOf,
   describeError,
@@ -22,6 +22,7 @@ import {
   Hub,
   LineServer,
   ListenError,
+  MAIN_OUTPUT_OWNER,
   runOperatorConsole,
   type Server,
   type ServerStats,
@@ -162,9 +163,18 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const where = streamName ?? `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
+  // With Workers writing to stdout, each writes its own lines there, whole
+  // lines at a time under one lock shared with this thread (see
+  // WorkerPoolOptions.directOutput), rather than passing them through here.
+  const directLock = config.workers > 1 && stream === Deno.stdout
+    ? SharedOutput.createLock()
+    : null;
+  const sink = directLock === null
+    ? file ?? stream ?? Deno.stdout
+    : new SharedOutput(Deno.stdout, directLock, MAIN_OUTPUT_OWNER);
   // With --http, the output's writes are timed for /metrics.
-  const writes = config.http === undefined ? null : new WriteLatency(file ?? stream ?? Deno.stdout);
-  const output = new BatchWriter(writes ?? file ?? stream ?? Deno.stdout, {
+  const writes = config.http === undefined ? null : new WriteLatency(sink);
+  const output = new BatchWriter(writes ?? sink, {
     chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -184,10 +194,14 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     },
     onError(error, lostBytes): void {
       const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
-      stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}${lost}\n`);
-      fatal.resolve(EXIT_OUTPUT);
+      outputFailed(`${describeError(error)}${lost}`);
     },
   });
+  /** The output failed for good, in this thread or in a Worker writing to it. */
+  function outputFailed(detail: string): void {
+    stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${detail}\n`);
+    fatal.resolve(EXIT_OUTPUT);
+  }
   // One id for the whole run, Workers included: the `run` of every JSON record.
   const run = randomId();
   const options = {
@@ -229,6 +243,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       workers: config.workers,
       allow: config.allow,
       deny: config.deny,
+      ...(directLock === null
+        ? {}
+        : { directOutput: { lock: directLock, onOutputError: outputFailed } }),
       ...(tlsOptions === undefined ? {} : { tlsOptions }),
     });
     if (tlsOptions !== undefined) applyTls = (credentials) => pool.reloadTls(credentials);

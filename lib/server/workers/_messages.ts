@@ -15,7 +15,7 @@ import type { WorkerPoolOptions } from "./pool.ts";
  * Workers, all of it data that can be copied to a thread and means the same
  * in every Worker: one `run` and one `node` for the whole pool, so its
  * records read as those of one server. */
-export type WorkerServerOptions = Omit<WorkerPoolOptions, "workers">;
+export type WorkerServerOptions = Omit<WorkerPoolOptions, "workers" | "directOutput">;
 
 /** Messages from the main thread to a Worker. */
 export type ToWorker =
@@ -30,6 +30,11 @@ export type ToWorker =
     /** Check with `checkPortFree` (`_port_sharing.ts`) right before
      * binding, and bind the port it returns: true for the first Worker only. */
     readonly checkPortFree: boolean;
+    /** The lock of the main thread's stdout (see `SharedOutput`) and the
+     * Worker's owner number for it: the Worker writes its lines to stdout
+     * itself, through it; null: they go to the main thread in `output`
+     * messages. */
+    readonly directOutput: { readonly lock: SharedArrayBuffer; readonly owner: number } | null;
   }
   /** The oldest unconfirmed output chunk has been written by the real output. */
   | { readonly type: "written" }
@@ -51,6 +56,8 @@ export type FromWorker =
   | { readonly type: "listen-failed"; readonly message: string }
   /** Whole output lines, to be written and then confirmed with `written`. */
   | { readonly type: "output"; readonly chunk: Uint8Array }
+  /** The Worker's own writes to stdout failed for good (direct output). */
+  | { readonly type: "output-failed"; readonly message: string }
   /** Whole log lines (events outside `json`, diagnostics), in order. */
   | { readonly type: "log"; readonly chunks: ReadonlyArray<string | Uint8Array> }
   | { readonly type: "stats"; readonly stats: ServerStats }

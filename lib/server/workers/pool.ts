@@ -27,7 +27,7 @@
 
 import { type Cidr, DEFAULT_PORT } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
-import type { BatchWriter, ChunkSink } from "../../io/mod.ts";
+import { type BatchWriter, type ChunkSink, SharedOutput } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import type { ServerOptions } from "../server_options.ts";
 import { checkNodeName } from "../node_name.ts";
@@ -68,7 +68,19 @@ export interface WorkerPoolOptions extends ServerOptions, AccessRules {
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
    * @default {navigator.hardwareConcurrency} */
   workers?: number;
+  /** Set when the output is stdout, written through a `SharedOutput` with
+   * this lock and owner number 1 (see {@linkcode MAIN_OUTPUT_OWNER}): each
+   * Worker then writes its lines to stdout itself, through the same lock,
+   * instead of handing them to the main thread, which copies them once more
+   * and confirms each chunk. Told of a Worker's output failing for good,
+   * `onOutputError` should end the run as for the main thread's output.
+   * @default {none: the lines go through the main thread} */
+  directOutput?: { readonly lock: SharedArrayBuffer; onOutputError(message: string): void };
 }
+
+/** The owner number of the main thread's `SharedOutput` under
+ * {@linkcode WorkerPoolOptions.directOutput}; Worker i has i + 2. */
+export const MAIN_OUTPUT_OWNER = 1;
 
 /** `--allow`/`--deny` rules as data, which (unlike an `AccessList`) can be
  * copied to a Worker; each Worker builds its own list from them. */
@@ -156,6 +168,7 @@ export class WorkerPool implements Server {
   #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   readonly #members: Member[] = [];
+  readonly #directOutput: NonNullable<WorkerPoolOptions["directOutput"]> | null;
   #addr: Deno.NetAddr | null = null;
   #stopping: Promise<ServerStats> | null = null;
 
@@ -164,7 +177,7 @@ export class WorkerPool implements Server {
    * @param log where the Workers' events (outside `json`) and diagnostics go
    */
   constructor(output: BatchWriter, log: ChunkSink, options: WorkerPoolOptions = {}) {
-    const { workers, ...serverOptions } = options;
+    const { workers, directOutput, ...serverOptions } = options;
     const count = workers ?? navigator.hardwareConcurrency;
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {
       throw new RangeError(
@@ -177,6 +190,7 @@ export class WorkerPool implements Server {
     if (options.node !== undefined) checkNodeName(options.node);
     this.#output = output;
     this.#log = log;
+    this.#directOutput = directOutput ?? null;
     this.#count = count;
     this.#port = options.port ?? DEFAULT_PORT;
     this.#serverOptions = serverOptions.tlsOptions === undefined ? serverOptions : {
@@ -367,6 +381,9 @@ export class WorkerPool implements Server {
       clientCounter: this.#clientCounter,
       statsEveryMs: STATS_EVERY_MS,
       checkPortFree,
+      directOutput: this.#directOutput === null
+        ? null
+        : { lock: this.#directOutput.lock, owner: directOwner(index) },
     });
     return member;
   }
@@ -385,6 +402,9 @@ export class WorkerPool implements Server {
         );
         break;
       }
+      case "output-failed":
+        this.#directOutput?.onOutputError(message.message);
+        break;
       case "log":
         for (const chunk of message.chunks) this.#log.write(chunk);
         break;
@@ -438,6 +458,10 @@ export class WorkerPool implements Server {
   #retire(member: Member): void {
     member.alive = false;
     member.worker.terminate();
+    // Ended in the middle of a write, it would keep every other writer waiting.
+    if (this.#directOutput !== null) {
+      SharedOutput.release(this.#directOutput.lock, directOwner(member.index));
+    }
     for (const answer of member.clientRequests.splice(0)) answer([]);
     member.acceptStopped.resolve();
     member.stopped.resolve(member.stats);
@@ -447,6 +471,11 @@ export class WorkerPool implements Server {
   #post(member: Member, message: ToWorker): void {
     if (member.alive) member.worker.postMessage(message);
   }
+}
+
+/** Worker `index`'s owner number for a direct output's lock. */
+function directOwner(index: number): number {
+  return MAIN_OUTPUT_OWNER + 1 + index;
 }
 
 /**
