@@ -28,6 +28,17 @@
  * linehub text (server.ts) with `--workers 1` (one thread, the default), 2
  * and 4 (Workers need Linux), with the ratio to `--workers 1`.
  *
+ * Into a broker: "linehub -> redis" is linehub json with `--sink` into a
+ * redis-server of its own (started for each run, on a free port, keeping
+ * nothing on disk, the stream trimmed to about 100,000 entries); its run is
+ * complete once every line is on stdout and Redis has added every one
+ * (XINFO STREAM's entries-added). Compare it with "linehub json", whose
+ * output is the same: the difference is the sink's cost. "linehub -> nats"
+ * is the same into a nats-server -js of its own, the stream kept in memory
+ * and trimmed to 100,000 messages, complete once its last sequence number
+ * is the count of lines. The broker's own CPU is printed with each run,
+ * apart from the server's.
+ *
  * Peak RSS is sampled every 20 ms over the server's whole process tree.
  * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
  * [--fanin-lines L] [--idle N] [--repeat R] [--workers-scaling]
@@ -39,7 +50,7 @@
 
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
-import { hasCommand } from "../tests/_helpers/mod.ts";
+import { hasCommand, NatsPeer, RedisPeer } from "../tests/_helpers/mod.ts";
 import { ByteCounter } from "./byte_count.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload, HASH, LINE_BYTES } from "./load.ts";
@@ -58,8 +69,9 @@ const DENO = Deno.execPath();
 interface Contender {
   name: string;
   /** argv to start it listening on 127.0.0.1:port, output on stdout; `dir`
-   * is a temporary directory of its own, for a config file */
-  command(port: number, dir: string): string[];
+   * is a temporary directory of its own, for a config file; `extra`, the
+   * arguments that point it at its peer */
+  command(port: number, dir: string, extra?: string[]): string[];
   /** environment it needs on top of this process's */
   env?: Record<string, string>;
   /** why it cannot run here, or null when it can */
@@ -69,7 +81,24 @@ interface Contender {
   /** started once it listens, before the load: what watches it (a browser
    * on its live page); returns how to stop that */
   attach?(): Promise<() => Promise<void>>;
+  /** a program it sends to, started before it for each fan-in run */
+  peer?: () => Promise<Peer>;
 }
+
+/** A broker a contender delivers to. */
+interface Peer {
+  /** arguments that point the contender at it */
+  readonly args: string[];
+  /** lines it has taken so far */
+  taken(): Promise<number>;
+  /** CPU seconds it has used so far */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+/** Entries a broker keeps of the bench's stream: bounded, so 1 M lines do
+ * not take the memory of the machine the server runs on. */
+const BROKER_KEEPS = 100_000;
 
 /** Arguments every linehub server of the run gets after its own: the
  * bench's `--framing HOW` passed on, so a run names the framing it measured.
@@ -88,12 +117,58 @@ async function needs(name: string): Promise<string | null> {
 function linehub(format: "text" | "json", root = ROOT, tag = ""): Contender {
   return {
     name: `linehub ${format}${tag}`,
-    command: (port) => [
+    command: (port, _dir, extra = []) => [
       DENO,
       ...["run", "--allow-net", "--allow-write", "--allow-sys=hostname", `${root}server.ts`],
       ...["--host", "127.0.0.1", "--port", String(port), "--format", format, ...linehubExtra],
+      ...extra,
     ],
     unavailable: always,
+  };
+}
+
+/** The CPU seconds, user and system, of a process tree so far. */
+function cpuOf(pid: number): number {
+  const { user, sys } = treeCpu(pid);
+  return user + sys;
+}
+
+/** linehub json with `--sink` into a redis-server of its own. */
+function linehubToRedis(): Contender {
+  return {
+    ...linehub("json"),
+    name: "linehub -> redis",
+    unavailable: () => needs("redis-server"),
+    async peer(): Promise<Peer> {
+      const redis = await RedisPeer.start({ durable: false });
+      const pid = redis.pid as number;
+      return {
+        args: ["--sink", `${redis.url("bench")}?maxlen=${BROKER_KEEPS}`],
+        taken: () => redis.added("bench"),
+        cpuSeconds: () => cpuOf(pid),
+        stop: () => redis[Symbol.asyncDispose](),
+      };
+    },
+  };
+}
+
+/** linehub json with `--sink` into a nats-server -js of its own. */
+function linehubToNats(): Contender {
+  return {
+    ...linehub("json"),
+    name: "linehub -> nats",
+    unavailable: () => needs("nats-server"),
+    async peer(): Promise<Peer> {
+      const nats = await NatsPeer.start();
+      await nats.createStream("BENCH", "bench", { storage: "memory", max_msgs: BROKER_KEEPS });
+      const pid = nats.pid as number;
+      return {
+        args: ["--sink", nats.url("bench")],
+        taken: () => nats.lastSeq("BENCH"),
+        cpuSeconds: () => cpuOf(pid),
+        stop: () => nats[Symbol.asyncDispose](),
+      };
+    },
   };
 }
 
@@ -178,6 +253,8 @@ const contenders: Contender[] = [
   linehubHttp(false),
   linehubHttp(true),
   linehub("json"),
+  linehubToRedis(),
+  linehubToNats(),
   {
     name: "naive deno port",
     command: (port) => [DENO, "run", "--allow-net", `${ROOT}bench/naive_server.ts`, String(port)],
@@ -360,10 +437,14 @@ interface Running {
 
 /** Starts a contender; `readRate` (bytes/s) makes this process a slow reader
  * of its stdout, as a stalled pipeline or a slow disk would be. */
-async function start(contender: Contender, readRate = Infinity): Promise<Running> {
+async function start(
+  contender: Contender,
+  readRate = Infinity,
+  extra: string[] = [],
+): Promise<Running> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "linehub-bench-" });
-  const [cmd, ...args] = contender.command(port, dir) as [string, ...string[]];
+  const [cmd, ...args] = contender.command(port, dir, extra) as [string, ...string[]];
   const process = new Deno.Command(cmd, {
     args,
     ...(contender.env === undefined ? {} : { env: contender.env }),
@@ -461,7 +542,8 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
         reject(new Error(`load worker: ${event.message}`));
       };
     });
-  const server = await start(contender);
+  const peer = await contender.peer?.();
+  const server = await start(contender, Infinity, peer?.args);
   let detach: (() => Promise<void>) | null = null;
   try {
     detach = (await contender.attach?.()) ?? null;
@@ -469,17 +551,27 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
     load.postMessage({ clients, lines });
     await ready;
     const expected = clients * (LINE_BYTES - 1);
+    const totalLines = clients * lines;
     const cpu0 = treeCpu(server.process.pid);
+    const peerCpu0 = peer?.cpuSeconds() ?? 0;
     const t0 = performance.now();
     const sent = answer<number>();
     load.postMessage({ port: server.port });
     const failed = await sent;
-    // A server that loses data never shows every last line: give up after 30 s.
-    const complete = failed === 0 && await waitFor(() => server.seen.hashes >= expected, 30_000);
+    // A server that loses data never shows every last line: give up after
+    // 30 s, or 120 s with a broker, which takes 1 M lines in 7 to 30 s on
+    // the 2-core VM (its clients' sockets hold most of their lines, so the
+    // wait starts early).
+    const deadlineMs = peer === undefined ? 30_000 : 120_000;
+    const complete = failed === 0 &&
+      await waitFor(() => server.seen.hashes >= expected, deadlineMs) &&
+      (peer === undefined || await peerTook(peer, totalLines, deadlineMs));
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = treeCpu(server.process.pid);
     const cpuSeconds = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys;
-    const totalLines = clients * lines;
+    if (peer !== undefined) {
+      console.error(`    (the peer used ${(peer.cpuSeconds() - peerCpu0).toFixed(2)} CPU s)`);
+    }
     return {
       name: contender.name,
       seconds,
@@ -499,7 +591,18 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
     load.terminate();
     await detach?.();
     await server.stop();
+    await peer?.stop();
   }
+}
+
+/** Waits until `peer` has taken `lines` lines, looking every 10 ms. */
+async function peerTook(peer: Peer, lines: number, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while ((await peer.taken()) < lines) {
+    if (performance.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
 }
 
 /** Says what went wrong in an incomplete fan-in run. */
@@ -829,7 +932,11 @@ async function main(args: string[]): Promise<number> {
   if (!values["skip-scale"]) {
     console.log(`\n## Scale: ${idle} idle clients, then one line from each\n`);
     const sc: ScaleResult[] = [];
-    for (const c of chosen) if (c.floor !== true) sc.push(await scale(c, idle));
+    // A floor serves no one line by line; a sink changes nothing for idle
+    // clients.
+    for (const c of chosen) {
+      if (c.floor !== true && c.peer === undefined) sc.push(await scale(c, idle));
+    }
     console.log(table(
       [
         "server",

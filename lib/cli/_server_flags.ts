@@ -42,6 +42,7 @@ import {
 import { DEFAULT_SEND_QUEUE_BYTES } from "../io/mod.ts";
 import { SAME_SIGNAL_MS } from "./_signal_listeners.ts";
 import { UsageError } from "../text/mod.ts";
+import { parseSinkUrl, SINK_URL_FORMS, type SinkUrl } from "../sink/mod.ts";
 
 /** Everything the server's command line can say. */
 export interface ServerConfig {
@@ -60,6 +61,8 @@ export interface ServerConfig {
   readonly timestamp: boolean;
   /** File to append messages to; stdout when undefined. */
   readonly output: string | undefined;
+  /** A broker's stream that gets every message too (`--sink`). */
+  readonly sink: SinkUrl | undefined;
   readonly maxLine: number;
   /** How clients' streams are cut into messages (`--framing`). */
   readonly framing: FramingChoice;
@@ -141,6 +144,12 @@ Options:
   --timestamp           text: start each line with the time it was read
                         (RFC 3339, UTC, milliseconds)
   -o, --output FILE     append messages to FILE instead of stdout
+  --sink URL            also add every message to a broker's stream; the
+                        output gets the same JSON records (--format json);
+                        URL is ${SINK_URL_FORMS[0]} (each
+                        message one XADD entry) or
+                        ${SINK_URL_FORMS[1]} (a JetStream
+                        publish, de-duplicated by Nats-Msg-Id)
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
   --framing HOW         how a client's bytes become messages: lf, a newline
@@ -218,7 +227,8 @@ Exit status:
        the host name (for the default --node); other failures
   2    bad usage
   3    the drain timeout cut clients off (all they sent was written)
-  4    the output failed while running (stdout closed, disk error)
+  4    the output failed while running (stdout closed, disk error), or
+       messages were not delivered to the --sink when the drain ended
   130  a second SIGINT cut the drain short; 143 a second SIGTERM
 `;
 
@@ -243,7 +253,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
   const { values, positionals } = readFlags(args, {
     host: { type: "string", default: DEFAULT_HOST },
     port: { type: "string", short: "p", default: String(DEFAULT_PORT) },
-    format: { type: "string", short: "f", default: DEFAULT_FORMAT },
+    // No default: with --sink it is json, and any other is a mistake.
+    format: { type: "string", short: "f" },
     // No default: given with another format than text, it is a mistake.
     label: { type: "string" },
     // No default: the host name is read only once the flags are known good.
@@ -251,6 +262,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     "label-node": { type: "boolean", default: false },
     timestamp: { type: "boolean", default: false },
     output: { type: "string", short: "o" },
+    sink: { type: "string" },
     // No defaults for these two: --send-queue follows --max-line unless given.
     "max-line": { type: "string" },
     framing: { type: "string", default: DEFAULT_FRAMING },
@@ -284,9 +296,16 @@ export function parseServerArgs(args: string[]): ServerConfig {
   if (positionals[0] !== undefined) {
     throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   }
-  const format = values.format;
+  const sink = values.sink === undefined ? undefined : parseSinkUrl(values.sink);
+  const format = values.format ?? (sink === undefined ? DEFAULT_FORMAT : "json");
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`Invalid format "${format}": must be one of ${OUTPUT_FORMATS.join(", ")}`);
+  }
+  if (sink !== undefined && format !== "json") {
+    throw new UsageError(
+      `Cannot combine --sink with --format ${format}: the sink's entries are made from the ` +
+        "JSON records, which the output gets too",
+    );
   }
   const label = values.label ?? DEFAULT_LABEL;
   if (!(LABEL_STYLES as readonly string[]).includes(label)) {
@@ -384,6 +403,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     labelNode: values["label-node"],
     timestamp: values.timestamp,
     output: values.output,
+    sink,
     maxLine,
     framing: framing as FramingChoice,
     drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),

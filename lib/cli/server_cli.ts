@@ -7,7 +7,20 @@
  */
 
 import { AccessList, formatHostPort, randomId, TlsFileError } from "../net/mod.ts";
-import { BatchWriter, type ByteWriter, ReopenableFile, SharedOutput } from "../io/mod.ts";
+import {
+  BatchWriter,
+  type ByteWriter,
+  type RecordSink,
+  ReopenableFile,
+  SharedOutput,
+} from "../io/mod.ts";
+import {
+  brokerFor,
+  BrokerSink,
+  DEFAULT_SINK_BACKOFF,
+  DeliveryError,
+  TeeSink,
+} from "../sink/mod.ts";
 import {
   countOf,
   describeError,
@@ -166,15 +179,16 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // With Workers writing to stdout, each writes its own lines there, whole
   // lines at a time under one lock shared with this thread (see
   // WorkerPoolOptions.directOutput), rather than passing them through here.
-  const directLock = config.workers > 1 && stream === Deno.stdout
+  // Not with --sink: the broker's copy of the records is made in this thread.
+  const directLock = config.workers > 1 && stream === Deno.stdout && config.sink === undefined
     ? SharedOutput.createLock()
     : null;
-  const sink = directLock === null
+  const outputStream = directLock === null
     ? file ?? stream ?? Deno.stdout
     : new SharedOutput(Deno.stdout, directLock, MAIN_OUTPUT_OWNER);
   // With --http, the output's writes are timed for /metrics.
-  const writes = config.http === undefined ? null : new WriteLatency(sink);
-  const output = new BatchWriter(writes ?? sink, {
+  const writes = config.http === undefined ? null : new WriteLatency(outputStream);
+  const output = new BatchWriter(writes ?? outputStream, {
     chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -190,7 +204,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     },
     onResume(): void {
       stderr.write(`${PROGRAM}: output ${where} writable again\n`);
-      if (hooks.server !== undefined) resumeAccepting(hooks.server, stderr);
+      if (hooks.server !== undefined && sink?.stalled !== true) {
+        resumeAccepting(hooks.server, stderr);
+      }
     },
     onError(error, lostBytes): void {
       const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
@@ -202,6 +218,31 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${detail}\n`);
     fatal.resolve(EXIT_OUTPUT);
   }
+  // A broker's stream, as a second destination: the same records, each
+  // confirmed once both have it. While it cannot deliver, it holds the
+  // server back as a full disk does.
+  const sink = config.sink === undefined ? null : new BrokerSink(brokerFor(config.sink), {
+    onStall(error): void {
+      hooks.server?.pauseAccepting();
+      stderr.write(
+        `${PROGRAM}: ${sink?.name}: ${deliveryErrorText(error)}; ` +
+          `holding ${countOf(sink?.pendingBytes ?? 0, "byte")} of records, not accepting ` +
+          `clients, retrying with backoff (at most every ${DEFAULT_SINK_BACKOFF.maxMs / 1000} s)\n`,
+      );
+    },
+    onResume(): void {
+      stderr.write(`${PROGRAM}: ${sink?.name}: delivering again\n`);
+      if (hooks.server !== undefined && !output.stalled) resumeAccepting(hooks.server, stderr);
+    },
+    onError(error, lost): void {
+      stderr.write(
+        `${PROGRAM}: ${sink?.name}: ${deliveryErrorText(error)}; ` +
+          `${countOf(lost, "message")} received were not delivered\n`,
+      );
+      fatal.resolve(EXIT_OUTPUT);
+    },
+  });
+  const records: RecordSink = sink === null ? output : new TeeSink([output, sink]);
   // One id for the whole run, Workers included: the `run` of every JSON record.
   const run = randomId();
   const options = {
@@ -238,7 +279,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   let applyTls: ((credentials: TlsCredentials) => void | Promise<void>) | null = null;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
   if (config.workers > 1 && workersUnavailable === null) {
-    const pool = new WorkerPool(output, stderr, {
+    const pool = new WorkerPool(records, stderr, {
       ...options,
       workers: config.workers,
       allow: config.allow,
@@ -257,7 +298,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     }
     const tls = tlsOptions === undefined ? null : new TlsAcceptor(tlsOptions);
     if (tls !== null) applyTls = (credentials) => tls.reload(credentials);
-    server = new LineServer(output, stderr, {
+    server = new LineServer(records, stderr, {
       ...options,
       ...(config.allow.length + config.deny.length > 0
         ? { accessList: new AccessList(config.allow, config.deny) }
@@ -287,7 +328,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const startedAt = Date.now();
   // A pipeline sees where a run begins, before any client's first record.
   if (config.format === "json") {
-    output.write(formatJsonStart({
+    records.write(formatJsonStart({
       time: startedAt,
       run,
       node,
@@ -301,6 +342,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       ` (${
         [
           `${config.format} to ${destination}`,
+          ...(sink === null ? [] : [`messages to ${sink.name}`]),
           ...(tlsOptions === undefined
             ? []
             : [tlsOptions.clientCa === undefined ? "TLS" : "TLS with client certificates"]),
@@ -335,6 +377,15 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       startedAt,
       workers: server instanceof WorkerPool ? server.workers : 1,
       draining: () => shutdown !== null,
+      ...(sink === null ? {} : {
+        sink: () => ({
+          name: sink.name,
+          up: !sink.stalled && !sink.failed,
+          pendingBytes: sink.pendingBytes,
+          delivered: sink.counts.delivered,
+          resent: sink.counts.resent,
+        }),
+      }),
     });
     monitor = new HttpMonitor(source, {
       hostname: config.http.host,
@@ -387,7 +438,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     shutdown = server.shutdown();
     // The drain deadline bounds the wait for a stalled output too: what it
     // still holds then is reported as lost (exit 4), not waited for forever.
-    giveUpTimer = setTimeout(() => output.giveUp(), config.drainTimeout * 1000);
+    giveUpTimer = setTimeout(() => records.giveUp(), config.drainTimeout * 1000);
   };
   const signals = listenForSignals(["SIGINT", "SIGTERM"], onSignal);
   const stopConsole = new AbortController();
@@ -425,13 +476,13 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   try {
     const finished = server.serve().then(async () => {
       const stats = await (shutdown ?? server.shutdown());
-      if (output.failed) return EXIT_OUTPUT;
+      if (records.failed) return EXIT_OUTPUT;
       if (config.format === "json") {
         // After every client's last record: a run with a stop record ended
         // cleanly, one without did not get to finish.
-        output.write(stopRecord({ run, node }, stats, startedAt));
-        await output.flush().catch(() => {});
-        if (output.failed) return EXIT_OUTPUT;
+        records.write(stopRecord({ run, node }, stats, startedAt));
+        await records.flush().catch(() => {});
+        if (records.failed) return EXIT_OUTPUT;
       }
       if (file !== null) {
         // The lines are written; make them durable before saying so.
@@ -443,6 +494,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
         }
       }
       stderr.write(`${PROGRAM}: ${summaryText(stats)}\n`);
+      if (sink !== null) stderr.write(`${PROGRAM}: ${sinkSummary(sink)}\n`);
       return stats.cutOff > 0 ? EXIT_CUT_OFF : EXIT_OK;
     });
     return await Promise.race([finished, fatal.promise]);
@@ -509,6 +561,25 @@ function reopenOutput(file: ReopenableFile, stderr: BatchWriter): void {
           `${outputErrorText(error)}\n`,
       ),
   );
+}
+
+/** Why a sink could not deliver: its own words (a sentence naming what
+ * failed), or a system error in a few. */
+function deliveryErrorText(error: unknown): string {
+  return error instanceof DeliveryError ? error.message : describeError(error);
+}
+
+/** What the sink did, for the shutdown summary: messages delivered, and
+ * those that may be in the stream twice. */
+function sinkSummary(sink: BrokerSink): string {
+  const { delivered, resent, unreadable, deduplicated } = sink.counts;
+  const twice = deduplicated === undefined
+    ? "possible duplicates"
+    : `the broker dropped ${countOf(deduplicated, "duplicate")}`;
+  const again = `${countOf(resent, "message")} sent again after a failure (${twice})`;
+  return `${sink.name}: ${countOf(delivered, "message")} delivered` +
+    (resent === 0 ? "" : `, ${again}`) +
+    (unreadable === 0 ? "" : `, ${countOf(unreadable, "record")} not JSON, not delivered`);
 }
 
 /** The JSON `stop` record: the summary's totals, for a pipeline. */

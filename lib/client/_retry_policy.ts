@@ -3,18 +3,18 @@
  * waits first. A session may fail up to `--retry` attempts in a row, where
  * an attempt is a connect or a connection that was lost; one that delivered
  * a line, or lasted, starts the count afresh. Each retry waits the backoff
- * delay of `_backoff.ts`. The policy only counts and words; the session
+ * delay of lib/net/backoff.ts. The policy only counts and words; the session
  * does the waiting.
  *
  * @module
  */
 
-import { backoffDelay, type BackoffOptions } from "./_backoff.ts";
+import { backoffDelay, type BackoffOptions } from "../net/mod.ts";
 
 /** Options for {@linkcode RetryPolicy}. */
 export interface RetryPolicyOptions {
   /** The backoff's ceilings.
-   * @default {{}: those of `_backoff.ts`} */
+   * @default {{}: those of lib/net/backoff.ts} */
   backoff?: BackoffOptions;
   /** Random source for the backoff jitter, numbers in [0, 1).
    * @default {Math.random} */

@@ -23,7 +23,8 @@
  * @module
  */
 
-import type { ByteWriter, LineWriter } from "./types.ts";
+import type { RecordSink } from "./record_sink.ts";
+import type { ByteWriter } from "./types.ts";
 
 /** Options for {@linkcode BatchWriter}. */
 export interface BatchWriterOptions {
@@ -42,11 +43,12 @@ export interface BatchWriterOptions {
    * defaults of `deno task server`, 4.2 MB in `text` and 8.6 MB in `json`.
    * @default {16777216} */
   spareBytes?: number;
-  /** Called once, with the error and the count of accepted bytes that will
-   * never be written, when the output fails for good; later output is
+  /** Called once, with the error, the count of accepted bytes that will
+   * never be written and those bytes (in order, for a caller that counts
+   * what they hold), when the output fails for good; later output is
    * dropped and `flush` rejects with the same error.
    * @default {undefined} */
-  onError?: (error: unknown, lostBytes: number) => void;
+  onError?: (error: unknown, lostBytes: number, unwritten: readonly Uint8Array[]) => void;
   /** Decides what a failed write means: a delay in milliseconds keeps the
    * data and tries the same write again after it (a full disk may get space
    * back, a reopened file may work), null fails for good.
@@ -66,12 +68,14 @@ const DEFAULT_SPARE_BYTES = 16777216;
 const encoder = new TextEncoder();
 const NEWLINE = new Uint8Array([10]);
 
-/** Buffers synchronous writes and writes them out in order. */
-export class BatchWriter implements LineWriter {
+/** Buffers synchronous writes and writes them out in order: the
+ * {@linkcode RecordSink} of a file or stdout, and the buffer under a
+ * broker's. */
+export class BatchWriter implements RecordSink {
   readonly #out: ByteWriter;
   readonly #chunkSize: number;
   readonly #highWaterMark: number;
-  readonly #onError: ((error: unknown, lostBytes: number) => void) | undefined;
+  readonly #onError: BatchWriterOptions["onError"];
   readonly #retryAfter: (error: unknown) => number | null;
   readonly #onStall: ((error: unknown) => void) | undefined;
   readonly #onResume: (() => void) | undefined;
@@ -291,6 +295,10 @@ export class BatchWriter implements LineWriter {
       }
     } catch (error) {
       const lost = this.#pending - chunkWritten;
+      const unwritten = this.#full.map((chunk, i) =>
+        i === 0 ? chunk.subarray(chunkWritten) : chunk
+      );
+      if (this.#used > 0) unwritten.push(this.#current.subarray(0, this.#used));
       this.#error = { cause: error };
       this.#stall = null;
       this.#full = [];
@@ -298,7 +306,7 @@ export class BatchWriter implements LineWriter {
       this.#pending = 0;
       for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
       for (const waiter of this.#writtenWaiters.splice(0)) waiter.reject(error);
-      this.#onError?.(error, lost);
+      this.#onError?.(error, lost, unwritten);
     } finally {
       // Cleared in the same synchronous step as the last emptiness check, so
       // a write that comes after it always schedules a new loop.

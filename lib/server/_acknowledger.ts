@@ -1,12 +1,14 @@
 /**
- * `--ack`: tells a client how many of its lines the output has written, so
- * that `linehub-client --ack` can forget them (lib/wire/ack_protocol.ts).
+ * `--ack`: tells a client how many of its lines the output has written (and,
+ * with a sink, the broker has confirmed: the output's `whenWritten` says
+ * when), so that `linehub-client --ack` can forget them
+ * (lib/wire/ack_protocol.ts).
  * One {@linkcode Acknowledger} per client, owned by its connection's task.
  *
  * @module
  */
 
-import { type BatchWriter, type StreamConn, writeAll } from "../io/mod.ts";
+import { type RecordSink, type StreamConn, writeAll } from "../io/mod.ts";
 import { encodeAck } from "../wire/mod.ts";
 
 /**
@@ -17,11 +19,11 @@ import { encodeAck } from "../wire/mod.ts";
  */
 export class Acknowledger {
   readonly #conn: StreamConn;
-  readonly #output: BatchWriter;
+  readonly #output: RecordSink;
   #wanted = 0;
   #sending: Promise<void> | null = null;
 
-  constructor(conn: StreamConn, output: BatchWriter) {
+  constructor(conn: StreamConn, output: RecordSink) {
     this.#conn = conn;
     this.#output = output;
   }

@@ -4,7 +4,7 @@
  * and, at shutdown, drains them within a deadline. Each task reads into its
  * own buffer and hands every read to its connection's
  * `ConnectionPipeline` (lib/format), whose lines go straight into the shared
- * {@linkcode BatchWriter}, synchronously, so no output line mixes two
+ * output, a {@linkcode RecordSink}, synchronously, so no output line mixes two
  * clients. Who is admitted is `_admission.ts`'s to decide, what a connection
  * holds `_connection.ts`'s, acknowledgments `_acknowledger.ts`'s, and with
  * `--proxy-protocol` whom a connection stands for `_proxy_intake.ts`'s: then
@@ -23,6 +23,7 @@ import {
   type ChunkSink,
   closeQuietly,
   DEFAULT_SEND_QUEUE_BYTES,
+  type RecordSink,
   type StreamConn,
 } from "../io/mod.ts";
 import { acceptErrorKind, DEFAULT_PORT, formatHostPort, randomId, unmapIPv4 } from "../net/mod.ts";
@@ -93,7 +94,7 @@ const SEND_LINGER_MS = 30_000;
  * accepting and drains.
  */
 export class LineServer implements Server {
-  readonly #output: BatchWriter;
+  readonly #output: RecordSink;
   readonly #log: ChunkSink;
   readonly #host: string;
   readonly #port: number;
@@ -152,7 +153,7 @@ export class LineServer implements Server {
    * @throws {RangeError} when an option is out of its range, naming it and
    * its value (before any socket is opened)
    */
-  constructor(output: BatchWriter, log: ChunkSink, options: LineServerOptions = {}) {
+  constructor(output: RecordSink, log: ChunkSink, options: LineServerOptions = {}) {
     this.#output = output;
     this.#log = log;
     this.#host = options.host ?? DEFAULT_HOST;
@@ -399,14 +400,14 @@ export class LineServer implements Server {
 
   /** The writer events go to, if it is backlogged: the output in `json`,
    * the log otherwise, when the log is a writer that can say so. */
-  #eventsBehind(): BatchWriter | null {
+  #eventsBehind(): RecordSink | null {
     if (this.#output.backlogged) return this.#output;
     const log = this.#log;
     return log instanceof BatchWriter && log.backlogged ? log : null;
   }
 
   /** Waits until `writer` takes data again, or shutdown starts. */
-  async #whileBacklogged(writer: BatchWriter): Promise<void> {
+  async #whileBacklogged(writer: RecordSink): Promise<void> {
     try {
       await abortable(writer.drained(), this.#closing.signal);
     } catch {
@@ -445,7 +446,7 @@ export class LineServer implements Server {
       }
       await Promise.all(this.#tasks());
     }
-    // A failed output is its owner's to report (BatchWriter's onError); the
+    // A failed output is its owner's to report (its onError); the
     // totals still say what was received.
     await this.#output.flush().catch(() => {});
     return this.stats;

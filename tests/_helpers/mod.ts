@@ -4,10 +4,12 @@
  * socket chores (`net.ts`), tests skipped with a reason (`skip.ts`),
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
- * (`peers.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
- * flight (`client_hello.ts`), the PROXY protocol headers a load balancer
- * sends (`proxy_header.ts`), a scripted line server (`fake_server.ts`),
- * the README's marked blocks (`readme.ts`) and a server with `--http`
+ * (`peers.ts`), brokers of the tests' own (Redis in `redis.ts`, NATS in
+ * `nats.ts`) and the outages they are put through (`broker_outage.ts`),
+ * throwaway TLS certificates (`certs.ts`), a TLS client's first flight
+ * (`client_hello.ts`), the PROXY protocol headers a load balancer sends
+ * (`proxy_header.ts`), a scripted line server (`fake_server.ts`), the
+ * README's marked blocks (`readme.ts`) and a server with `--http`
  * (`http.ts`). Tests import this face; the benchmarks in bench/ borrow from
  * it too.
  *
@@ -21,6 +23,9 @@ export * from "./net.ts";
 export * from "./skip.ts";
 export * from "./process.ts";
 export * from "./peers.ts";
+export * from "./redis.ts";
+export * from "./nats.ts";
+export * from "./broker_outage.ts";
 export * from "./certs.ts";
 export * from "./client_hello.ts";
 export * from "./proxy_header.ts";

@@ -34,6 +34,7 @@ const DEFAULTS = {
   labelNode: false,
   timestamp: false,
   output: undefined,
+  sink: undefined,
   maxLine: 65536,
   framing: "lf",
   drainTimeout: 5,
@@ -214,6 +215,36 @@ Deno.test("server accepts --drain-timeout in whole or fractional seconds", () =>
   assert.equal(parseServerArgs(["--drain-timeout", "86400"]).drainTimeout, 86400);
 });
 
+Deno.test("server --sink takes a redis:// URL, and the records become JSON unless told otherwise", () => {
+  const config = parseServerArgs(["--sink", "redis://127.0.0.1:6380/lines?maxlen=5000"]);
+  assert.deepEqual(config.sink, {
+    scheme: "redis",
+    hostname: "127.0.0.1",
+    port: 6380,
+    stream: "lines",
+    maxLen: 5000,
+  });
+  assert.equal(config.format, "json");
+  assert.equal(parseServerArgs(["--sink=redis://h/s", "-f", "json", "-o", "x"]).format, "json");
+});
+
+Deno.test("server --sink refuses a bad URL or another format than json, naming the value", () => {
+  rejects(
+    ["--sink", "redis://127.0.0.1:6379"],
+    `Invalid --sink "redis://127.0.0.1:6379": no stream: give it as the path, redis://HOST:PORT/STREAM`,
+  );
+  rejects(
+    ["--sink", "kafka://k/t"],
+    `Invalid --sink "kafka://k/t": unknown scheme "kafka:"; give ` +
+      "redis://HOST[:PORT]/STREAM[?maxlen=N] or nats://HOST[:PORT]/SUBJECT[?create=STREAM]",
+  );
+  rejects(
+    ["--sink", "redis://h/s", "--format", "text"],
+    "Cannot combine --sink with --format text: the sink's entries are made from the JSON " +
+      "records, which the output gets too",
+  );
+});
+
 Deno.test("server accepts --help, -h, --version and -V", () => {
   assert.deepEqual(parseServerArgs(["--help"]), { ...DEFAULTS, help: true });
   assert.deepEqual(parseServerArgs(["-h"]), { ...DEFAULTS, help: true });
@@ -254,6 +285,7 @@ Deno.test("server accepts every flag at once", () => {
       labelNode: false,
       timestamp: false,
       output: "log.jsonl",
+      sink: undefined,
       maxLine: 512,
       framing: "octet",
       drainTimeout: 2.5,
@@ -382,6 +414,7 @@ Deno.test("server usage lists every flag", () => {
       "--label-node",
       "--timestamp",
       "-o, --output FILE",
+      "--sink URL",
       "--max-line BYTES",
       "--framing HOW",
       "--idle-timeout TIME",

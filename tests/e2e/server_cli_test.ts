@@ -608,6 +608,7 @@ Deno.test("server reports other bad values in one line and a pointer to --help, 
     runServerProcess(["--port", "-1"]),
     runServerProcess(["--output", ""]),
     runServerProcess(["--host", "127.0.0.1:80"]),
+    runServerProcess(["--sink", "redis//127.0.0.1/lines"]),
   ]);
   for (const result of results) {
     assertNoCrash(result.stderr);

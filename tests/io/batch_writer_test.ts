@@ -581,3 +581,25 @@ Deno.test("BatchWriter rejects a negative spareBytes, naming it", () => {
     { name: "RangeError", message: /spareBytes "-1"/ },
   );
 });
+
+Deno.test("BatchWriter hands onError the bytes it could not write, in order, after a partial write", async () => {
+  const out = new FakeWriter({
+    maxPerCall: 5,
+    failOnCall: { call: 2, error: new Error("gone") },
+  });
+  let unwrittenText = "";
+  const lost: number[] = [];
+  const writer = new BatchWriter(out, {
+    chunkSize: 16,
+    onError: (_error, bytes, unwritten) => {
+      lost.push(bytes);
+      unwrittenText = decoder.decode(concat([...unwritten]));
+    },
+  });
+  writer.write("first line\nsecond line\nthird\n");
+  await assert.rejects(writer.flush(), /gone/);
+  // The first call took "first"; everything after it is what was lost.
+  assert.equal(out.text, "first");
+  assert.equal(unwrittenText, " line\nsecond line\nthird\n");
+  assert.deepEqual(lost, [unwrittenText.length]);
+});

@@ -27,7 +27,7 @@
 
 import { type Cidr, DEFAULT_PORT } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
-import { type BatchWriter, type ChunkSink, SharedOutput } from "../../io/mod.ts";
+import { type ChunkSink, type RecordSink, SharedOutput } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import type { ServerOptions } from "../server_options.ts";
 import { checkNodeName } from "../node_name.ts";
@@ -160,7 +160,7 @@ interface Member {
  * stops accepting and drains every Worker.
  */
 export class WorkerPool implements Server {
-  readonly #output: BatchWriter;
+  readonly #output: RecordSink;
   readonly #log: ChunkSink;
   readonly #count: number;
   readonly #port: number;
@@ -176,7 +176,7 @@ export class WorkerPool implements Server {
    * @param output the real output: every Worker's lines are written here
    * @param log where the Workers' events (outside `json`) and diagnostics go
    */
-  constructor(output: BatchWriter, log: ChunkSink, options: WorkerPoolOptions = {}) {
+  constructor(output: RecordSink, log: ChunkSink, options: WorkerPoolOptions = {}) {
     const { workers, directOutput, ...serverOptions } = options;
     const count = workers ?? navigator.hardwareConcurrency;
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {

@@ -1,12 +1,13 @@
 /**
- * How long the client waits before its next connection attempt: exponential
- * backoff with jitter, as a pure function of the attempt number and a random
- * source, so it can be tested without clocks.
+ * How long to wait before the next connection attempt (the client's to the
+ * server, a sink's to its broker): exponential backoff with jitter, as a pure
+ * function of the attempt number and a random source, so it can be tested
+ * without clocks. It lives here, below both, since each reconnects.
  *
  * The ceiling doubles with each failed attempt in a row, from
  * {@linkcode BACKOFF_BASE_MS} up to {@linkcode BACKOFF_MAX_MS}, and the delay
  * is drawn at random from the upper half of it. The jitter keeps many clients
- * that lost the same server from reconnecting in lockstep the moment it comes
+ * that lost the same peer from reconnecting in lockstep the moment it comes
  * back; drawing from the upper half keeps the growth exponential.
  *
  * @module
@@ -15,7 +16,7 @@
 /** The ceiling for the first retry, in milliseconds. */
 export const BACKOFF_BASE_MS = 250;
 
-/** The highest ceiling, in milliseconds: a client never waits longer. */
+/** The highest ceiling, in milliseconds: no wait is longer. */
 export const BACKOFF_MAX_MS = 30_000;
 
 /** Options for {@linkcode backoffDelay}. */
@@ -38,7 +39,7 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
- * import { backoffDelay } from "./_backoff.ts";
+ * import { backoffDelay } from "./backoff.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(backoffDelay(0, () => 0), 125);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffDelay } from "../../lib/client/_backoff.ts";
+import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffDelay } from "../../lib/net/backoff.ts";
 import { seededRandom } from "../_helpers/mod.ts";
 
 Deno.test("backoffDelay doubles the ceiling with each attempt, from 250 ms", () => {
