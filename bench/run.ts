@@ -1,6 +1,10 @@
 /**
  * `deno task bench`: linehub against the naive Deno port (bench/naive_server.ts),
- * `ncat -lk` and `socat ... fork`, side by side in one run, on loopback.
+ * `ncat -lk`, `socat ... fork`, rsyslog (imptcp) and syslog-ng (network()),
+ * and the runtime's own floors (bench/floor_server.ts), side by side in one
+ * run, on loopback. A contender that cannot run here is skipped, with why.
+ * The fair configurations of rsyslog and syslog-ng are stated in
+ * bench/syslog_configs.ts.
  *
  * Fan-in: C clients each send L lines of 100 bytes as fast as they can, from
  * a Worker (bench/load_worker.ts); the server's stdout is a pipe read by this
@@ -9,7 +13,12 @@
  * made of `#`, a byte found nowhere else in the input or in any server's
  * labels, so the run is complete when all C of those lines have come out: the
  * clock runs from the first connect until then. Lines/s counts input lines
- * (the naive port and ncat do not output lines one for one).
+ * (the naive port and ncat do not output lines one for one). The rounds
+ * alternate the contenders (one run of each per round), so that the other
+ * work of a shared machine falls on all of them alike; the table gives
+ * medians and, for the CPU per line, the spread over the rounds. With
+ * `--baseline DIR`, linehub is also run from another checkout (DIR), in the
+ * same rounds: a change measured side by side with what it changes.
  *
  * Scale: N clients connect and stay idle; the server's RSS above its
  * baseline is divided by N; then every client sends one `#` line and the run
@@ -33,6 +42,8 @@
  * Peak RSS is sampled every 20 ms over the server's whole process tree.
  * Usage: deno task bench [--quick] [--only NAME,...] [--fanin-clients C]
  * [--fanin-lines L] [--idle N] [--repeat R] [--workers-scaling]
+ * [--framing lf|auto] (given to each linehub; the load sends lines ending in \n)
+ * [--baseline DIR] [--skip-scale] [--skip-bounded]
  *
  * @module
  */
@@ -43,17 +54,33 @@ import { hasCommand, NatsPeer, RedisPeer } from "../tests/_helpers/mod.ts";
 import { ByteCounter } from "./byte_count.ts";
 import { writeAll } from "../lib/io/write_all.ts";
 import { clientPayload, HASH, LINE_BYTES } from "./load.ts";
+import {
+  rsyslogCommand,
+  rsyslogConfig,
+  SYSLOG_NG_CACHE,
+  syslogNgCommand,
+  syslogNgConfig,
+  syslogNgRoot,
+} from "./syslog_configs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
 
 interface Contender {
   name: string;
-  /** argv to start it listening on 127.0.0.1:port, output on stdout, with
-   * `extra` arguments (those of its peer) */
-  command(port: number, extra?: string[]): string[];
-  /** whether it can run here */
-  available(): Promise<boolean>;
+  /** argv to start it listening on 127.0.0.1:port, output on stdout; `dir`
+   * is a temporary directory of its own, for a config file; `extra`, the
+   * arguments that point it at its peer */
+  command(port: number, dir: string, extra?: string[]): string[];
+  /** environment it needs on top of this process's */
+  env?: Record<string, string>;
+  /** why it cannot run here, or null when it can */
+  unavailable(): Promise<string | null>;
+  /** only for the fan-in: a floor, which serves no one line by line */
+  floor?: boolean;
+  /** started once it listens, before the load: what watches it (a browser
+   * on its live page); returns how to stop that */
+  attach?(): Promise<() => Promise<void>>;
   /** a program it sends to, started before it for each fan-in run */
   peer?: () => Promise<Peer>;
 }
@@ -73,17 +100,37 @@ interface Peer {
  * not take the memory of the machine the server runs on. */
 const BROKER_KEEPS = 100_000;
 
-/** linehub itself, started as `deno task server` starts it, in `format`. */
-function linehub(format: "text" | "json"): Contender {
+/** Arguments every linehub server of the run gets after its own: the
+ * bench's `--framing HOW` passed on, so a run names the framing it measured.
+ * Set once by `main`, before any server starts. */
+const linehubExtra: string[] = [];
+
+const always = (): Promise<string | null> => Promise.resolve(null);
+
+/** null when `name` is on the PATH, else why a contender is skipped. */
+async function needs(name: string): Promise<string | null> {
+  return await hasCommand(name) ? null : `${name} not found`;
+}
+
+/** linehub itself, started as `deno task server` starts it, in `format`,
+ * from the checkout at `root` (another one for `--baseline`). */
+function linehub(format: "text" | "json", root = ROOT, tag = ""): Contender {
   return {
-    name: `linehub ${format}`,
-    command: (port, extra = []) => [
+    name: `linehub ${format}${tag}`,
+    command: (port, _dir, extra = []) => [
       DENO,
-      ...["run", "--allow-net", "--allow-write", "--allow-sys=hostname", `${ROOT}server.ts`],
-      ...["--host", "127.0.0.1", "--port", String(port), "--format", format, ...extra],
+      ...["run", "--allow-net", "--allow-write", "--allow-sys=hostname", `${root}server.ts`],
+      ...["--host", "127.0.0.1", "--port", String(port), "--format", format, ...linehubExtra],
+      ...extra,
     ],
-    available: () => Promise.resolve(true),
+    unavailable: always,
   };
+}
+
+/** The CPU seconds, user and system, of a process tree so far. */
+function cpuOf(pid: number): number {
+  const { user, sys } = treeCpu(pid);
+  return user + sys;
 }
 
 /** linehub json with `--sink` into a redis-server of its own. */
@@ -91,14 +138,14 @@ function linehubToRedis(): Contender {
   return {
     ...linehub("json"),
     name: "linehub -> redis",
-    available: () => hasCommand("redis-server"),
+    unavailable: () => needs("redis-server"),
     async peer(): Promise<Peer> {
       const redis = await RedisPeer.start({ durable: false });
       const pid = redis.pid as number;
       return {
         args: ["--sink", `${redis.url("bench")}?maxlen=${BROKER_KEEPS}`],
         taken: () => redis.added("bench"),
-        cpuSeconds: () => treeCpu(pid),
+        cpuSeconds: () => cpuOf(pid),
         stop: () => redis[Symbol.asyncDispose](),
       };
     },
@@ -110,7 +157,7 @@ function linehubToNats(): Contender {
   return {
     ...linehub("json"),
     name: "linehub -> nats",
-    available: () => hasCommand("nats-server"),
+    unavailable: () => needs("nats-server"),
     async peer(): Promise<Peer> {
       const nats = await NatsPeer.start();
       await nats.createStream("BENCH", "bench", { storage: "memory", max_msgs: BROKER_KEEPS });
@@ -118,95 +165,207 @@ function linehubToNats(): Contender {
       return {
         args: ["--sink", nats.url("bench")],
         taken: () => nats.lastSeq("BENCH"),
-        cpuSeconds: () => treeCpu(pid),
+        cpuSeconds: () => cpuOf(pid),
         stop: () => nats[Symbol.asyncDispose](),
       };
     },
   };
 }
 
+/** The runtime's floor (bench/floor_server.ts): reads only, or copies raw. */
+function floor(mode: "read" | "copy"): Contender {
+  return {
+    name: `deno ${mode} floor`,
+    command: (
+      port,
+    ) => [DENO, "run", "--allow-net", `${ROOT}bench/floor_server.ts`, mode, String(port)],
+    unavailable: always,
+    floor: true,
+  };
+}
+
+const RSYSLOGD = "/usr/sbin/rsyslogd";
+
+/** The Debian Chromium the live page is opened in. */
+const CHROMIUM = "/usr/bin/chromium";
+
+/** linehub text with `--http` on a free port; with `page`, a headless
+ * Chromium follows the live page (all clients) for the whole run. The
+ * browser is its own process tree, so its CPU is not the server's. */
+function linehubHttp(page: boolean): Contender {
+  const httpPort = freePort();
+  return {
+    name: page ? "linehub text --http, page open" : "linehub text --http",
+    command: (port, dir) => [
+      ...linehub("text").command(port, dir),
+      ...["--http", String(httpPort)],
+    ],
+    unavailable: () =>
+      Promise.resolve(!page || existsFile(CHROMIUM) ? null : `${CHROMIUM} not found`),
+    ...(page ? { attach: openPage } : {}),
+  };
+
+  async function openPage(): Promise<() => Promise<void>> {
+    const browser = new Deno.Command(CHROMIUM, {
+      args: [
+        ...["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        "--remote-debugging-port=0",
+        `--user-data-dir=${Deno.makeTempDirSync()}`,
+        `http://127.0.0.1:${httpPort}/`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Following once the server counts the page's event stream.
+    const following = await waitFor(() => tailSubscribers(httpPort) === 1, 20_000);
+    if (!following) throw new Error("the live page did not open in Chromium");
+    return async () => {
+      browser.kill("SIGKILL");
+      await browser.status;
+    };
+  }
+}
+
+/** Pages following the live page on `httpPort`, from /metrics (read
+ * synchronously through curl, so the bench's wait loop stays simple). */
+function tailSubscribers(httpPort: number): number {
+  const { stdout } = new Deno.Command("curl", {
+    args: ["-s", `http://127.0.0.1:${httpPort}/metrics`],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const match = /^linehub_http_tail_subscribers (\d+)$/m.exec(new TextDecoder().decode(stdout));
+  return match === null ? -1 : Number(match[1]);
+}
+
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 const contenders: Contender[] = [
   linehub("text"),
+  linehubHttp(false),
+  linehubHttp(true),
   linehub("json"),
   linehubToRedis(),
   linehubToNats(),
   {
     name: "naive deno port",
     command: (port) => [DENO, "run", "--allow-net", `${ROOT}bench/naive_server.ts`, String(port)],
-    available: () => Promise.resolve(true),
+    unavailable: always,
   },
+  floor("read"),
+  floor("copy"),
   {
     name: "ncat -lk",
     // --max-conns: its default of 100 would measure a setting, not ncat.
     command: (port) => ["ncat", "-l", "-k", "--max-conns", "100000", "127.0.0.1", String(port)],
-    available: () => hasCommand("ncat"),
+    unavailable: () => needs("ncat"),
   },
   {
     name: "socat fork",
     command: (
       port,
     ) => ["socat", "-u", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,backlog=4096`, "STDOUT"],
-    available: () => hasCommand("socat"),
+    unavailable: () => needs("socat"),
   },
+  {
+    name: "rsyslog imptcp",
+    command: (port, dir) => {
+      Deno.writeTextFileSync(`${dir}/rsyslog.conf`, rsyslogConfig(port, dir));
+      return rsyslogCommand(RSYSLOGD, `${dir}/rsyslog.conf`, `${dir}/rsyslogd.pid`);
+    },
+    unavailable: async () => {
+      try {
+        await Deno.stat(RSYSLOGD);
+        return null;
+      } catch {
+        return `${RSYSLOGD} not found (Debian package rsyslog)`;
+      }
+    },
+  },
+  syslogNg(),
 ];
+
+/** syslog-ng from the PATH, or else as bench/syslog_ng_cache.ts unpacked it. */
+function syslogNg(): Contender {
+  const cached = syslogNgRoot(Deno.env.get("SYSLOG_NG_CACHE") ?? SYSLOG_NG_CACHE);
+  const installed = { binary: "syslog-ng", modules: null, libraryPath: "" };
+  let chosen = cached;
+  return {
+    name: "syslog-ng network()",
+    command: (port, dir) => {
+      Deno.writeTextFileSync(`${dir}/syslog-ng.conf`, syslogNgConfig(port));
+      return syslogNgCommand(chosen ?? installed, `${dir}/syslog-ng.conf`, dir);
+    },
+    get env(): Record<string, string> {
+      return chosen === null || chosen.libraryPath === ""
+        ? {}
+        : { LD_LIBRARY_PATH: chosen.libraryPath };
+    },
+    unavailable: async () => {
+      if (await hasCommand("syslog-ng")) {
+        chosen = installed;
+        return null;
+      }
+      return cached === null
+        ? "syslog-ng not found, nor unpacked (deno run -A bench/syslog_ng_cache.ts unpacks it)"
+        : null;
+    },
+  };
+}
 
 /** linehub text with `--workers N`, with the flags Workers need (as the
  * compiled server has them, see tools/compile.ts): --unstable-net, and read
  * access to lib/ to load the Worker module. `--workers 1` is the
  * single-threaded server, started with the same flags for a like-for-like
  * comparison. */
-function pooled(workers: number): Contender {
+function pooled(workers: number, root = ROOT, tag = ""): Contender {
   return {
-    name: `linehub text --workers ${workers}`,
+    name: `linehub text --workers ${workers}${tag}`,
     command: (port) => [
       DENO,
-      ...["run", "--allow-net", "--allow-write", `--allow-read=${ROOT}lib`, "--unstable-net"],
+      ...["run", "--allow-net", "--allow-write", `--allow-read=${root}lib`, "--unstable-net"],
       "--allow-sys=hostname",
-      `${ROOT}server.ts`,
+      `${root}server.ts`,
       ...["--host", "127.0.0.1", "--port", String(port), "--workers", String(workers)],
     ],
     // Elsewhere the server would run one listener instead, which is not what
     // this row is about.
-    available: () => Promise.resolve(workers === 1 || Deno.build.os === "linux"),
+    unavailable: () =>
+      Promise.resolve(workers === 1 || Deno.build.os === "linux" ? null : "needs Linux"),
   };
 }
 
-/** The fan-in scenario with `--workers` 1, 2 and 4; prints lines/s and the
- * ratio to `--workers 1`. */
-async function workersScaling(clients: number, lines: number, repeat: number): Promise<void> {
+/** The fan-in scenario with `--workers` 1, 2 and 4, in alternating rounds;
+ * prints the medians and the ratio to `--workers 1`. */
+async function workersScaling(
+  clients: number,
+  lines: number,
+  repeat: number,
+  baseline: { root: string; tag: string } | null,
+): Promise<void> {
+  const chosen: Contender[] = [];
+  const candidates = [1, 2, 4].flatMap((n) =>
+    baseline === null ? [pooled(n)] : [pooled(n), pooled(n, baseline.root, baseline.tag)]
+  );
+  for (const contender of candidates) {
+    const why = await contender.unavailable();
+    if (why === null) chosen.push(contender);
+    else console.log(`(${contender.name}: ${why}, skipped)`);
+  }
   console.log(
     `## Workers scaling: fan-in, ${clients} clients x ${lines} lines x ${LINE_BYTES} bytes, ` +
-      `best of ${repeat}\n`,
+      `medians of ${repeat} alternating rounds\n`,
   );
-  const results: FaninResult[] = [];
-  for (const contender of [pooled(1), pooled(2), pooled(4)]) {
-    if (!(await contender.available())) {
-      console.log(`(${contender.name}: needs Linux, skipped)`);
-      continue;
-    }
-    let best: FaninResult | undefined;
-    for (let r = 0; r < repeat; r++) {
-      const result = await fanin(contender, clients, lines);
-      console.error(
-        `  ${contender.name} run ${r + 1}: ${result.seconds.toFixed(3)} s` +
-          (result.complete ? "" : `, INCOMPLETE (${incomplete(result)})`),
-      );
-      if (best === undefined || (result.complete && result.seconds < best.seconds)) best = result;
-    }
-    if (best !== undefined) results.push(best);
-  }
-  const one = results.find((r) => r.name === pooled(1).name);
-  console.log(table(
-    ["server", "lines/s", "MB/s", "seconds", "peak RSS MB", "vs --workers 1"],
-    results.map((r) => [
-      r.name + (r.complete ? "" : ` (INCOMPLETE: ${incomplete(r)})`),
-      Math.round(r.linesPerSecond).toLocaleString("en-US"),
-      r.mbPerSecond.toFixed(0),
-      r.seconds.toFixed(3),
-      r.peakRssMb.toFixed(0),
-      one === undefined ? "" : `${(r.linesPerSecond / one.linesPerSecond).toFixed(2)}x`,
-    ]),
-  ));
+  const runs = await rounds(chosen, clients, lines, repeat);
+  console.log(faninTable(runs, pooled(1).name, "CPU/line vs --workers 1"));
 }
 
 function freePort(): number {
@@ -241,10 +400,11 @@ function treeRss(pid: number): number {
 /** Clock ticks per second in /proc/PID/stat (USER_HZ: 100 on Linux). */
 const CLOCK_TICKS = 100;
 
-/** CPU seconds (user + system) used so far by a process and its descendants,
- * those that ended included (once reaped). */
-function treeCpu(pid: number): number {
-  let ticks = 0;
+/** CPU seconds used so far by a process and its descendants, those that
+ * ended included (once reaped), in user and in system (kernel) mode. */
+function treeCpu(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
   const stack = [pid];
   while (stack.length > 0) {
     const p = stack.pop() as number;
@@ -253,7 +413,8 @@ function treeCpu(pid: number): number {
       // Fields after the command name, which may hold spaces: utime, stime,
       // cutime and cstime are the 12th to 15th.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      for (let i = 11; i <= 14; i++) ticks += Number(fields[i] ?? 0);
+      user += Number(fields[11] ?? 0) + Number(fields[13] ?? 0);
+      sys += Number(fields[12] ?? 0) + Number(fields[14] ?? 0);
       for (const task of Deno.readDirSync(`/proc/${p}/task`)) {
         const children = Deno.readTextFileSync(`/proc/${p}/task/${task.name}/children`).trim();
         if (children !== "") stack.push(...children.split(/\s+/).map(Number));
@@ -262,7 +423,7 @@ function treeCpu(pid: number): number {
       // The process ended between the listing and the read.
     }
   }
-  return ticks / CLOCK_TICKS;
+  return { user: user / CLOCK_TICKS, sys: sys / CLOCK_TICKS };
 }
 
 interface Running {
@@ -282,9 +443,15 @@ async function start(
   extra: string[] = [],
 ): Promise<Running> {
   const port = freePort();
-  const [cmd, ...args] = contender.command(port, extra) as [string, ...string[]];
-  const process = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "null" })
-    .spawn();
+  const dir = await Deno.makeTempDir({ prefix: "linehub-bench-" });
+  const [cmd, ...args] = contender.command(port, dir, extra) as [string, ...string[]];
+  const process = new Deno.Command(cmd, {
+    args,
+    ...(contender.env === undefined ? {} : { env: contender.env }),
+    stdin: "null",
+    stdout: "piped",
+    stderr: Deno.env.get("BENCH_STDERR") === "1" ? "inherit" : "null",
+  }).spawn();
   const seen = { hashes: 0, bytes: 0 };
   const hashes = new ByteCounter(HASH);
   const reading = (async () => {
@@ -325,6 +492,7 @@ async function start(
       }
       await process.status;
       await reading.catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
   const sampler = setInterval(() => {
@@ -356,9 +524,12 @@ interface FaninResult {
   linesPerSecond: number;
   mbPerSecond: number;
   peakRssMb: number;
-  /** CPU seconds the server used for the run, and per input line in ns. */
+  /** CPU seconds the server used for the run, and per input line in ns:
+   * in all, in user mode and in the kernel. */
   cpuSeconds: number;
   cpuNsPerLine: number;
+  userNsPerLine: number;
+  sysNsPerLine: number;
 }
 
 async function fanin(contender: Contender, clients: number, lines: number): Promise<FaninResult> {
@@ -373,7 +544,9 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
     });
   const peer = await contender.peer?.();
   const server = await start(contender, Infinity, peer?.args);
+  let detach: (() => Promise<void>) | null = null;
   try {
+    detach = (await contender.attach?.()) ?? null;
     const ready = answer<string>();
     load.postMessage({ clients, lines });
     await ready;
@@ -394,7 +567,8 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
       await waitFor(() => server.seen.hashes >= expected, deadlineMs) &&
       (peer === undefined || await peerTook(peer, totalLines, deadlineMs));
     const seconds = (performance.now() - t0) / 1000;
-    const cpuSeconds = treeCpu(server.process.pid) - cpu0;
+    const cpu1 = treeCpu(server.process.pid);
+    const cpuSeconds = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys;
     if (peer !== undefined) {
       console.error(`    (the peer used ${(peer.cpuSeconds() - peerCpu0).toFixed(2)} CPU s)`);
     }
@@ -410,9 +584,12 @@ async function fanin(contender: Contender, clients: number, lines: number): Prom
       peakRssMb: server.peakRss / 1024,
       cpuSeconds,
       cpuNsPerLine: (cpuSeconds * 1e9) / totalLines,
+      userNsPerLine: ((cpu1.user - cpu0.user) * 1e9) / totalLines,
+      sysNsPerLine: ((cpu1.sys - cpu0.sys) * 1e9) / totalLines,
     };
   } finally {
     load.terminate();
+    await detach?.();
     await server.stop();
     await peer?.stop();
   }
@@ -432,6 +609,93 @@ async function peerTook(peer: Peer, lines: number, timeoutMs: number): Promise<b
 function incomplete(result: FaninResult): string {
   return `${result.failed} of ${result.clients} clients failed, ` +
     `${result.arrived} clients' data arrived in full`;
+}
+
+/** Runs the fan-in `repeat` times for each contender, one of each per round,
+ * in turn; returns each contender's runs, in the contenders' order. */
+async function rounds(
+  chosen: Contender[],
+  clients: number,
+  lines: number,
+  repeat: number,
+): Promise<Map<string, FaninResult[]>> {
+  const runs = new Map<string, FaninResult[]>(chosen.map((c) => [c.name, []]));
+  for (let r = 0; r < repeat; r++) {
+    for (const c of chosen) {
+      const result = await fanin(c, clients, lines);
+      console.error(
+        `  round ${r + 1}, ${c.name}: ${result.seconds.toFixed(3)} s, ` +
+          `${result.cpuNsPerLine.toFixed(0)} ns/line` +
+          (result.complete ? "" : `, INCOMPLETE (${incomplete(result)})`),
+      );
+      runs.get(c.name)?.push(result);
+    }
+  }
+  return runs;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[mid] as number
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The fan-in table: per contender, medians of its complete runs (of all,
+ * if none was complete), the spread of the CPU per line, and the ratio of
+ * each median CPU per line to `reference`'s. */
+function faninTable(runs: Map<string, FaninResult[]>, reference: string, ratio: string): string {
+  const summary = [...runs].filter(([, all]) => all.length > 0).map(([name, all]) => {
+    const complete = all.filter((r) => r.complete);
+    const used = complete.length > 0 ? complete : all;
+    const cpu = used.map((r) => r.cpuNsPerLine);
+    return {
+      name: name +
+        (complete.length === all.length
+          ? ""
+          : ` (INCOMPLETE in ${all.length - complete.length} of ${all.length} runs: ` +
+            `${incomplete(all.find((r) => !r.complete) as FaninResult)})`),
+      key: name,
+      linesPerSecond: median(used.map((r) => r.linesPerSecond)),
+      seconds: median(used.map((r) => r.seconds)),
+      rss: median(used.map((r) => r.peakRssMb)),
+      cpu: median(cpu),
+      cpuMin: Math.min(...cpu),
+      cpuMax: Math.max(...cpu),
+      user: median(used.map((r) => r.userNsPerLine)),
+      sys: median(used.map((r) => r.sysNsPerLine)),
+    };
+  });
+  const base = summary.find((r) => r.key === reference);
+  return table(
+    [
+      "server",
+      "lines/s",
+      "MB/s",
+      "seconds",
+      "peak RSS MB",
+      "CPU ns/line",
+      "(min-max)",
+      "user",
+      "sys",
+      ratio,
+      "lines/s vs it",
+    ],
+    summary.map((r) => [
+      r.name,
+      Math.round(r.linesPerSecond).toLocaleString("en-US"),
+      (r.linesPerSecond * LINE_BYTES / 1e6).toFixed(0),
+      r.seconds.toFixed(3),
+      r.rss.toFixed(0),
+      r.cpu.toFixed(0),
+      `${r.cpuMin.toFixed(0)}-${r.cpuMax.toFixed(0)}`,
+      r.user.toFixed(0),
+      r.sys.toFixed(0),
+      base === undefined ? "" : `${(r.cpu / base.cpu).toFixed(2)}x`,
+      base === undefined ? "" : `${(r.linesPerSecond / base.linesPerSecond).toFixed(2)}x`,
+    ]),
+  );
 }
 
 interface ScaleResult {
@@ -581,6 +845,25 @@ function table(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** The checkout `--baseline` names, and the tag its rows get. */
+async function baselineOf(
+  dir: string | undefined,
+): Promise<{ root: string; tag: string } | null> {
+  if (dir === undefined) return null;
+  const root = dir.endsWith("/") ? dir : `${dir}/`;
+  return { root, tag: ` @${await commitOf(root)}` };
+}
+
+/** The short commit a checkout is at, or "?" if it is not one. */
+async function commitOf(root: string): Promise<string> {
+  const { code, stdout } = await new Deno.Command("git", {
+    args: ["-C", root, "rev-parse", "--short", "HEAD"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => ({ code: 1, stdout: new Uint8Array() }));
+  return code === 0 ? new TextDecoder().decode(stdout).trim() : "?";
+}
+
 function machine(): string {
   const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
     "unknown CPU";
@@ -600,8 +883,13 @@ async function main(args: string[]): Promise<number> {
       "skip-scale": { type: "boolean", default: false },
       "skip-bounded": { type: "boolean", default: false },
       "workers-scaling": { type: "boolean", default: false },
+      framing: { type: "string" },
+      baseline: { type: "string" },
     },
   });
+  // The load sends lines ending in \n: lf (the default) and auto are what
+  // it can measure.
+  if (values.framing !== undefined) linehubExtra.push("--framing", values.framing);
   const clients = Number(values["fanin-clients"]);
   const lines = values.quick ? 2000 : Number(values["fanin-lines"]);
   const idle = values.quick ? 1000 : Number(values.idle);
@@ -609,65 +897,46 @@ async function main(args: string[]): Promise<number> {
   const only = values.only?.split(",");
   if (values["workers-scaling"]) {
     console.log(`# linehub bench, ${new Date().toISOString().slice(0, 10)}\n${machine()}\n`);
-    await workersScaling(clients, lines, repeat);
+    await workersScaling(clients, lines, repeat, await baselineOf(values.baseline));
     return 0;
   }
+  const candidates = [...contenders];
+  const baseline = await baselineOf(values.baseline);
+  if (baseline !== null) {
+    // The same linehub rows again, from the other checkout, right after ours.
+    for (const format of ["text", "json"] as const) {
+      const at = candidates.findIndex((c) => c.name === `linehub ${format}`);
+      candidates.splice(at + 1, 0, linehub(format, baseline.root, baseline.tag));
+    }
+  }
   const chosen: Contender[] = [];
-  for (const c of contenders) {
+  for (const c of candidates) {
     if (only !== undefined && !only.some((o) => c.name.includes(o))) continue;
-    if (await c.available()) chosen.push(c);
-    else console.log(`(${c.name}: not installed, skipped)`);
+    const why = await c.unavailable();
+    if (why === null) chosen.push(c);
+    else console.log(`(${c.name}: ${why}, skipped)`);
   }
   console.log(`# linehub bench, ${new Date().toISOString().slice(0, 10)}\n${machine()}\n`);
   console.log(
-    `## Fan-in: ${clients} clients x ${lines} lines x ${LINE_BYTES} bytes, best of ${repeat}\n`,
+    `## Fan-in: ${clients} clients x ${lines} lines x ${LINE_BYTES} bytes, ` +
+      `medians of ${repeat} alternating rounds\n`,
   );
-  const fan: FaninResult[] = [];
-  for (const c of chosen) {
-    let best: FaninResult | undefined;
-    for (let r = 0; r < repeat; r++) {
-      const result = await fanin(c, clients, lines);
-      console.error(
-        `  ${c.name} run ${r + 1}: ${result.seconds.toFixed(3)} s` +
-          (result.complete ? "" : `, INCOMPLETE (${incomplete(result)})`),
-      );
-      if (best === undefined || (result.complete && result.seconds < best.seconds)) best = result;
-    }
-    if (best !== undefined) fan.push(best);
-  }
-  const reference = fan.find((r) => r.name === "linehub text");
-  console.log(table(
-    [
-      "server",
-      "lines/s",
-      "MB/s",
-      "seconds",
-      "peak RSS MB",
-      "server CPU s",
-      "CPU ns/line",
-      "linehub text is",
-    ],
-    fan.map((r) => [
-      r.name + (r.complete ? "" : ` (INCOMPLETE: ${incomplete(r)})`),
-      Math.round(r.linesPerSecond).toLocaleString("en-US"),
-      r.mbPerSecond.toFixed(0),
-      r.seconds.toFixed(3),
-      r.peakRssMb.toFixed(0),
-      r.cpuSeconds.toFixed(2),
-      r.cpuNsPerLine.toFixed(0),
-      reference === undefined ? "" : `${(reference.linesPerSecond / r.linesPerSecond).toFixed(2)}x`,
-    ]),
-  ));
+  const fan = await rounds(chosen, clients, lines, repeat);
+  const reference = fan.has("ncat -lk") ? "ncat -lk" : "linehub text";
+  console.log(faninTable(fan, reference, `CPU/line vs ${reference}`));
   console.log(
-    "\n(server CPU: user + system time of the server's processes during the run, from " +
-      "/proc/PID/stat, in 10 ms ticks; the load generator (a Worker) and the stdout reader " +
-      "are this process and share the same cores)",
+    "\n(CPU: user + system time of the server's processes during the run, from " +
+      "/proc/PID/stat, in 10 ms ticks, per input line; min-max over the rounds. The load " +
+      "generator (a Worker) and the stdout reader are this process and share the same cores)",
   );
   if (!values["skip-scale"]) {
     console.log(`\n## Scale: ${idle} idle clients, then one line from each\n`);
     const sc: ScaleResult[] = [];
-    // A sink changes nothing for idle clients.
-    for (const c of chosen) if (c.peer === undefined) sc.push(await scale(c, idle));
+    // A floor serves no one line by line; a sink changes nothing for idle
+    // clients.
+    for (const c of chosen) {
+      if (c.floor !== true && c.peer === undefined) sc.push(await scale(c, idle));
+    }
     console.log(table(
       [
         "server",

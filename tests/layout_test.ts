@@ -24,11 +24,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   format: ["wire", "text", "io", "net"],
   server: ["wire", "text", "io", "net", "format"],
   client: ["wire", "text", "io", "net", "format"],
+  // --http reads the server (its totals, its client list) and samples lines
+  // through format's LineSampler; the server knows nothing of it.
+  http: ["wire", "text", "io", "net", "format", "server"],
   // A broker's stream is one more place records go: beside the server, not
   // under it (the server sees only io's RecordSink), and in need of no
   // formatter (it reads the JSON records the formatter wrote).
   sink: ["text", "io", "net"],
-  cli: ["wire", "text", "io", "net", "format", "server", "client", "sink"],
+  cli: ["wire", "text", "io", "net", "format", "server", "client", "http", "sink"],
 };
 
 interface Import {

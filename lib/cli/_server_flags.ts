@@ -23,8 +23,15 @@ import {
   MODES,
   nodeNameFromHost,
   nodeNameProblem,
+  type RateLimit,
 } from "../server/mod.ts";
-import { DEFAULT_MAX_LINE } from "../wire/mod.ts";
+import {
+  DEFAULT_FRAMING,
+  DEFAULT_MAX_LINE,
+  FRAMING_CHOICES,
+  type FramingChoice,
+} from "../wire/mod.ts";
+import { DEFAULT_HTTP_HOST } from "../http/mod.ts";
 import {
   DEFAULT_LABEL,
   LABEL_STYLES,
@@ -57,6 +64,8 @@ export interface ServerConfig {
   /** A broker's stream that gets every message too (`--sink`). */
   readonly sink: SinkUrl | undefined;
   readonly maxLine: number;
+  /** How clients' streams are cut into messages (`--framing`). */
+  readonly framing: FramingChoice;
   readonly drainTimeout: number;
   readonly backlog: number;
   readonly idleTimeout: number;
@@ -67,12 +76,18 @@ export interface ServerConfig {
   readonly allow: readonly Cidr[];
   /** Peers refused (`--deny`); deny wins over allow. */
   readonly deny: readonly Cidr[];
+  /** Every connection starts with a PROXY protocol header (`--proxy-protocol`). */
+  readonly proxyProtocol: boolean;
+  /** Peers that may send that header (`--proxy-from`); empty: any peer. */
+  readonly proxyFrom: readonly Cidr[];
   /** Listeners in Workers sharing the port; 1 runs one in the main thread. */
   readonly workers: number;
   /** Most clients at once; 0 for no limit. */
   readonly maxClients: number;
   /** Most clients at once from one address; 0 for no limit. */
   readonly maxPerIp: number;
+  /** How fast each client is read (`--rate-limit`); undefined: no limit. */
+  readonly rateLimit: RateLimit | undefined;
   /** TLS certificate and key files (`--tls-cert`, `--tls-key`); both or neither. */
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
@@ -86,6 +101,10 @@ export interface ServerConfig {
   readonly sendQueue: number;
   /** Read operator commands from stdin (`--console`); never without it, even on a terminal. */
   readonly console: boolean;
+  /** Where `--http` serves the live page, /metrics and /healthz; none without it. */
+  readonly http: HttpAddress | undefined;
+  /** The bearer token `--http` asks for (`--http-token`); none: no token. */
+  readonly httpToken: string | undefined;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -133,6 +152,10 @@ Options:
                         publish, de-duplicated by Nats-Msg-Id)
   --max-line BYTES      longest line, 1 to ${MAX_MAX_LINE}; longer ones are cut
                         there (default ${DEFAULT_MAX_LINE})
+  --framing HOW         how a client's bytes become messages: lf, a newline
+                        ends each; octet, RFC 6587 octet counting (rsyslog,
+                        syslog-ng); auto, each connection's first byte
+                        decides (default ${DEFAULT_FRAMING})
   --idle-timeout TIME   close a client silent for TIME, up to 24h; 0: never
                         (default ${DEFAULT_IDLE_TIMEOUT})
   --line-timeout TIME   close a client whose line is still unfinished TIME
@@ -143,9 +166,19 @@ Options:
                         (default ${DEFAULT_BACKLOG})
   --allow CIDR          accept only peers in CIDR (IPv4 or IPv6); repeatable
   --deny CIDR           refuse peers in CIDR, even if allowed; repeatable
+  --proxy-protocol      every connection starts with a PROXY protocol header
+                        (v1 or v2) from a load balancer, and the client it
+                        names is the peer, for --allow/--deny and the rest
+  --proxy-from CIDR     only peers in CIDR (the balancers) may send that
+                        header; others are refused; repeatable
   --max-clients N       refuse clients beyond N at once, telling them why;
                         up to ${MAX_LIMIT}, 0: no limit (default ${DEFAULT_MAX_CLIENTS})
   --max-per-ip N        the same, for the clients of one address (default ${DEFAULT_MAX_PER_IP})
+  --rate-limit RATE     read each client at most LINES lines a second and
+                        BURST at once: RATE is LINES/s or LINES/s:BURST, each
+                        1 to ${MAX_LIMIT} (BURST default: LINES); a client over
+                        it is read later, held back by TCP, never dropped
+                        (default: no limit)
   --workers N           accept and read in N Workers sharing the port
                         (Linux), 1 to ${MAX_WORKERS}; 1: all in one thread (default 1)
   --ack                 tell each client how many of its lines are written,
@@ -169,6 +202,10 @@ Options:
                         or --max-line + ${LABEL_ROOM} if that is more)
   --console             read operator commands from stdin (/help lists them);
                         off unless given, even on a terminal
+  --http ADDR           serve a live page, /metrics and /healthz over HTTP on
+                        ADDR: PORT (on ${DEFAULT_HTTP_HOST}) or HOST:PORT
+  --http-token TOKEN    --http asks for TOKEN (Authorization: Bearer TOKEN,
+                        or /?token=TOKEN in a browser), but on /healthz
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
@@ -179,8 +216,10 @@ Signals:
                    then exit; a second one exits at once, unless it comes
                    within ${SAME_SIGNAL_MS} ms of the first (one Ctrl-C under deno task
                    arrives twice)
-  SIGHUP           with --output, reopen the file (for log rotation);
-                   without, ignored; when the terminal closes, as SIGTERM
+  SIGHUP           with --output, reopen the file (for log rotation); with
+                   TLS, read the TLS files again: new handshakes get them,
+                   and a bad file is refused, the old one kept; with
+                   neither, ignored; when the terminal closes, as SIGTERM
 
 Exit status:
   0    clean shutdown
@@ -226,6 +265,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     sink: { type: "string" },
     // No defaults for these two: --send-queue follows --max-line unless given.
     "max-line": { type: "string" },
+    framing: { type: "string", default: DEFAULT_FRAMING },
     "drain-timeout": { type: "string", default: String(DEFAULT_DRAIN_TIMEOUT) },
     backlog: { type: "string", default: String(DEFAULT_BACKLOG) },
     "idle-timeout": { type: "string", default: String(DEFAULT_IDLE_TIMEOUT) },
@@ -233,9 +273,13 @@ export function parseServerArgs(args: string[]): ServerConfig {
     ack: { type: "boolean", default: false },
     allow: { type: "string", multiple: true, default: [] },
     deny: { type: "string", multiple: true, default: [] },
+    "proxy-protocol": { type: "boolean", default: false },
+    "proxy-from": { type: "string", multiple: true, default: [] },
     workers: { type: "string", default: "1" },
     "max-clients": { type: "string", default: String(DEFAULT_MAX_CLIENTS) },
     "max-per-ip": { type: "string", default: String(DEFAULT_MAX_PER_IP) },
+    // No default: no limit.
+    "rate-limit": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "tls-client-ca": { type: "string" },
@@ -244,6 +288,8 @@ export function parseServerArgs(args: string[]): ServerConfig {
     mode: { type: "string", default: "log" },
     "send-queue": { type: "string" },
     console: { type: "boolean", default: false },
+    http: { type: "string" },
+    "http-token": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
     version: { type: "boolean", short: "V", default: false },
   });
@@ -285,6 +331,12 @@ export function parseServerArgs(args: string[]): ServerConfig {
   if (nodeProblem !== null) {
     throw new UsageError(`Invalid node ${JSON.stringify(node)}: ${nodeProblem}`);
   }
+  const framing = values.framing;
+  if (!(FRAMING_CHOICES as readonly string[]).includes(framing)) {
+    throw new UsageError(
+      `Invalid framing "${framing}": must be one of ${FRAMING_CHOICES.join(", ")}`,
+    );
+  }
   const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
   const workers = parseInteger(values.workers, "workers", 1, MAX_WORKERS);
@@ -319,12 +371,24 @@ export function parseServerArgs(args: string[]): ServerConfig {
       `Cannot combine --workers ${workers} with ${talker}: each Worker sees only its own clients`,
     );
   }
+  const proxyFrom = values["proxy-from"].map((text) => parseCidr(text, "proxy-from"));
+  if (proxyFrom.length > 0 && !values["proxy-protocol"]) {
+    throw new UsageError("--proxy-from needs --proxy-protocol");
+  }
   const maxLineText = values["max-line"];
   const maxLine = maxLineText === undefined
     ? DEFAULT_MAX_LINE
     : parseInteger(maxLineText, "max-line", 1, MAX_MAX_LINE);
   const sendQueue = parseSendQueue(values["send-queue"], maxLine, maxLineText !== undefined);
+  const http = values.http === undefined ? undefined : parseHttpAddress(values.http);
+  const httpToken = values["http-token"];
+  if (httpToken !== undefined) {
+    if (http === undefined) throw new UsageError("--http-token needs --http");
+    checkHttpToken(httpToken);
+  }
   return {
+    http,
+    httpToken,
     host,
     workers,
     ...tls,
@@ -341,6 +405,7 @@ export function parseServerArgs(args: string[]): ServerConfig {
     output: values.output,
     sink,
     maxLine,
+    framing: framing as FramingChoice,
     drainTimeout: parseDuration(values["drain-timeout"], "drain-timeout"),
     backlog: parseInteger(values.backlog, "backlog", 1, MAX_BACKLOG),
     idleTimeout: parseDuration(values["idle-timeout"], "idle-timeout"),
@@ -348,11 +413,74 @@ export function parseServerArgs(args: string[]): ServerConfig {
     ack: values.ack,
     allow: values.allow.map((text) => parseCidr(text, "allow")),
     deny: values.deny.map((text) => parseCidr(text, "deny")),
+    proxyProtocol: values["proxy-protocol"],
+    proxyFrom,
     maxClients: parseInteger(values["max-clients"], "max-clients", 0, MAX_LIMIT),
     maxPerIp: parseInteger(values["max-per-ip"], "max-per-ip", 0, MAX_LIMIT),
+    rateLimit: values["rate-limit"] === undefined
+      ? undefined
+      : parseRateLimit(values["rate-limit"]),
     help: values.help,
     version: values.version,
   };
+}
+
+/** Where `--http` listens. */
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Reads `--http`: a port alone listens on this machine only
+ * ({@linkcode DEFAULT_HTTP_HOST}); another address is named with it,
+ * `HOST:PORT` or `[IPV6]:PORT`, so that a page open to the network is
+ * always asked for in so many words.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpAddress } from "./_server_flags.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseHttpAddress("8080"), { host: "127.0.0.1", port: 8080 });
+ * assert.deepEqual(parseHttpAddress("0.0.0.0:8080"), { host: "0.0.0.0", port: 8080 });
+ * assert.deepEqual(parseHttpAddress("[::1]:8080"), { host: "::1", port: 8080 });
+ * ```
+ */
+export function parseHttpAddress(text: string): HttpAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]|([^\s:\[\]\/]+))?:([0-9]+)$/.exec(text) ??
+    /^()()([0-9]+)$/.exec(text);
+  const port = Number(match?.[3]);
+  const host = match?.[1] || match?.[2] || (text.includes(":") ? "" : DEFAULT_HTTP_HOST);
+  if (match === null || host === "" || !(port >= 0 && port <= MAX_PORT)) {
+    throw new UsageError(
+      `Invalid --http "${text}": must be PORT (0 to ${MAX_PORT}, on ${DEFAULT_HTTP_HOST}) ` +
+        "or HOST:PORT ([IPV6]:PORT), such as 8080 or 0.0.0.0:8080",
+    );
+  }
+  return { host, port };
+}
+
+/** Longest `--http-token`. */
+const MAX_HTTP_TOKEN = 256;
+
+/** Checks `--http-token`: what a bearer token may hold (RFC 6750's
+ * characters), so that it fits a header and a cookie as it is. The error
+ * names the first character that cannot be in one, not the token. */
+function checkHttpToken(token: string): void {
+  if (token.length === 0 || token.length > MAX_HTTP_TOKEN) {
+    throw new UsageError(
+      `Invalid --http-token: must be 1 to ${MAX_HTTP_TOKEN} characters, not ${token.length}`,
+    );
+  }
+  const bad = /[^A-Za-z0-9._~+\/=-]|=(?=[^=])/.exec(token);
+  if (bad !== null) {
+    throw new UsageError(
+      `Invalid --http-token: ${JSON.stringify(token[bad.index])} at character ${
+        bad.index + 1
+      } cannot be in a bearer token; use A-Z a-z 0-9 - . _ ~ + / and = at the end`,
+    );
+  }
 }
 
 /** The default `--node`, from the host name: the name, and a note when it
@@ -389,6 +517,41 @@ export function nodeFromHostName(hostName: string | null): HostNode {
   const note = node === hostName ? null : `host name ${JSON.stringify(hostName)} is not a ` +
     `valid node name; using "${node}" (--node NAME sets another)`;
   return { node, note };
+}
+
+const RATE_LIMIT = /^([0-9]+)(?:\/s)?(?::([0-9]+))?$/;
+
+/**
+ * `--rate-limit LINES/s[:BURST]`: lines a second and how many may come at
+ * once, each from 1 to 10,000,000; BURST is LINES (one second's worth) unless
+ * given, and the `/s` may be left out (`200` is `200/s`).
+ *
+ * @example
+ * ```ts
+ * import { parseRateLimit } from "./_server_flags.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseRateLimit("200/s"), { lines: 200, burst: 200 });
+ * assert.deepEqual(parseRateLimit("200/s:1000"), { lines: 200, burst: 1000 });
+ * ```
+ */
+export function parseRateLimit(text: string): RateLimit {
+  const match = RATE_LIMIT.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Invalid --rate-limit "${text}": must be LINES/s or LINES/s:BURST, such as 200/s or 200/s:1000`,
+    );
+  }
+  const lines = Number(match[1]);
+  const burst = match[2] === undefined ? lines : Number(match[2]);
+  for (const [name, value] of [["LINES", lines], ["BURST", burst]] as const) {
+    if (value < 1 || value > MAX_LIMIT) {
+      throw new UsageError(
+        `Invalid --rate-limit "${text}": ${name} must be an integer from 1 to ${MAX_LIMIT}`,
+      );
+    }
+  }
+  return { lines, burst };
 }
 
 /**

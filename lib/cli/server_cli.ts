@@ -6,15 +6,14 @@
  * @module
  */
 
+import { AccessList, formatHostPort, randomId, TlsFileError } from "../net/mod.ts";
 import {
-  AccessList,
-  formatHostPort,
-  randomId,
-  readCertificates,
-  readKeyPair,
-  TlsFileError,
-} from "../net/mod.ts";
-import { BatchWriter, type ByteWriter, type RecordSink, ReopenableFile } from "../io/mod.ts";
+  BatchWriter,
+  type ByteWriter,
+  type RecordSink,
+  ReopenableFile,
+  SharedOutput,
+} from "../io/mod.ts";
 import {
   brokerFor,
   BrokerSink,
@@ -36,19 +35,24 @@ import {
   Hub,
   LineServer,
   ListenError,
+  MAIN_OUTPUT_OWNER,
   runOperatorConsole,
   type Server,
   type ServerStats,
   summaryText,
   TlsAcceptor,
   type TlsAcceptorOptions,
+  type TlsCredentials,
   totalsText,
   WorkerPool,
   workersUnavailableReason,
 } from "../server/mod.ts";
+import { HttpMonitor, LiveFeed, WriteLatency } from "../http/mod.ts";
 import { nodeFromHostName, parseServerArgs, SERVER_USAGE } from "./_server_flags.ts";
+import { httpSource } from "./_http_source.ts";
 import { VERSION } from "./_version.ts";
 import { listenForSignals, SAME_SIGNAL_MS } from "./_signal_listeners.ts";
+import { readTlsCredentials, type TlsFiles, TlsReloader } from "./_tls_reloader.ts";
 
 import {
   EXIT_CUT_OFF,
@@ -145,14 +149,14 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     }
   }
   let tlsOptions: TlsAcceptorOptions | undefined;
-  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+  const tlsFiles: TlsFiles | null = config.tlsCert !== undefined && config.tlsKey !== undefined
+    ? { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa }
+    : null;
+  if (tlsFiles !== null) {
     try {
       tlsOptions = {
-        keyPair: await readKeyPair(config.tlsCert, config.tlsKey),
+        ...await readTlsCredentials(tlsFiles),
         maxHandshakes: config.maxHandshakes,
-        ...(config.tlsClientCa === undefined
-          ? {}
-          : { clientCa: await readCertificates(config.tlsClientCa) }),
       };
     } catch (error) {
       if (!(error instanceof TlsFileError)) throw error;
@@ -172,7 +176,19 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   const where = streamName ?? `"${config.output}"`;
   // The output's handlers act on the server, which needs the output first.
   const hooks: { server?: Server } = {};
-  const output = new BatchWriter(file ?? stream ?? Deno.stdout, {
+  // With Workers writing to stdout, each writes its own lines there, whole
+  // lines at a time under one lock shared with this thread (see
+  // WorkerPoolOptions.directOutput), rather than passing them through here.
+  // Not with --sink: the broker's copy of the records is made in this thread.
+  const directLock = config.workers > 1 && stream === Deno.stdout && config.sink === undefined
+    ? SharedOutput.createLock()
+    : null;
+  const outputStream = directLock === null
+    ? file ?? stream ?? Deno.stdout
+    : new SharedOutput(Deno.stdout, directLock, MAIN_OUTPUT_OWNER);
+  // With --http, the output's writes are timed for /metrics.
+  const writes = config.http === undefined ? null : new WriteLatency(outputStream);
+  const output = new BatchWriter(writes ?? outputStream, {
     chunkSize: OUTPUT_CHUNK_BYTES,
     // A file may get space back, or be reopened on SIGHUP; a closed stdout
     // (or any stdout failure) never comes back.
@@ -194,10 +210,14 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     },
     onError(error, lostBytes): void {
       const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
-      stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${describeError(error)}${lost}\n`);
-      fatal.resolve(EXIT_OUTPUT);
+      outputFailed(`${describeError(error)}${lost}`);
     },
   });
+  /** The output failed for good, in this thread or in a Worker writing to it. */
+  function outputFailed(detail: string): void {
+    stderr.write(`${PROGRAM}: Cannot write output to ${where}: ${detail}\n`);
+    fatal.resolve(EXIT_OUTPUT);
+  }
   // A broker's stream, as a second destination: the same records, each
   // confirmed once both have it. While it cannot deliver, it holds the
   // server back as a full disk does.
@@ -235,11 +255,14 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     labelNode: config.labelNode,
     timestamp: config.timestamp,
     maxLine: config.maxLine,
+    framing: config.framing,
     drainTimeout: config.drainTimeout,
     backlog: config.backlog,
     idleTimeout: config.idleTimeout,
     lineTimeout: config.lineTimeout,
     ack: config.ack,
+    ...(config.proxyProtocol ? { proxy: { from: config.proxyFrom } } : {}),
+    ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
   };
   // The modes and the console talk to clients through the hub; in log mode
   // without a console there is none, and the server sends clients nothing.
@@ -249,21 +272,32 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   // anyone, and Deno cannot tell whether the process is in the background.
   const useConsole = config.console;
   const hub = config.mode !== "log" || useConsole ? new Hub(config.mode) : null;
+  // The live page's tail: a sample of the lines, from a server in this thread.
+  const feed = config.http === undefined ? null : new LiveFeed();
   let server: Server;
+  /** Has the server serve new TLS files (SIGHUP); null on a plain port. */
+  let applyTls: ((credentials: TlsCredentials) => void | Promise<void>) | null = null;
   const workersUnavailable = config.workers > 1 ? workersUnavailableReason() : null;
   if (config.workers > 1 && workersUnavailable === null) {
-    server = new WorkerPool(records, stderr, {
+    const pool = new WorkerPool(records, stderr, {
       ...options,
       workers: config.workers,
       allow: config.allow,
       deny: config.deny,
+      ...(directLock === null
+        ? {}
+        : { directOutput: { lock: directLock, onOutputError: outputFailed } }),
       ...(tlsOptions === undefined ? {} : { tlsOptions }),
     });
+    if (tlsOptions !== undefined) applyTls = (credentials) => pool.reloadTls(credentials);
+    server = pool;
   } else {
     if (workersUnavailable !== null) {
       // The same output and guarantees from one thread: worth running.
       stderr.write(`${PROGRAM}: ${workersUnavailable}; running one listener\n`);
     }
+    const tls = tlsOptions === undefined ? null : new TlsAcceptor(tlsOptions);
+    if (tls !== null) applyTls = (credentials) => tls.reload(credentials);
     server = new LineServer(records, stderr, {
       ...options,
       ...(config.allow.length + config.deny.length > 0
@@ -272,8 +306,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       maxClients: config.maxClients,
       maxPerIp: config.maxPerIp,
       sendQueue: config.sendQueue,
-      ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
+      ...(tls === null ? {} : { tls }),
       ...(hub === null ? {} : { observer: hub }),
+      ...(feed === null ? {} : { sampler: feed }),
     });
   }
   hooks.server = server;
@@ -285,9 +320,11 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     stderr.write(`${PROGRAM}: ${error.message}\n`);
     return EXIT_FAILURE;
   }
-  // Least privilege: the TLS files are read and the Workers loaded; nothing
-  // else is ever read.
-  Deno.permissions.revokeSync({ name: "read" });
+  // Least privilege: the Workers are loaded, and without TLS nothing else is
+  // ever read. With TLS the server keeps read permission, to read the TLS
+  // files again on SIGHUP (Deno cannot narrow a granted permission to some
+  // paths at run time).
+  if (tlsFiles === null) Deno.permissions.revokeSync({ name: "read" });
   const startedAt = Date.now();
   // A pipeline sees where a run begins, before any client's first record.
   if (config.format === "json") {
@@ -309,14 +346,68 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
           ...(tlsOptions === undefined
             ? []
             : [tlsOptions.clientCa === undefined ? "TLS" : "TLS with client certificates"]),
+          ...(config.proxyProtocol ? ["PROXY protocol"] : []),
           ...(config.mode === "log" ? [] : [`${config.mode} mode`]),
           ...(server instanceof WorkerPool ? [`${server.workers} workers`] : []),
           ...(useConsole ? ["console on stdin: /help"] : []),
         ].join(", ")
       })\n`,
   );
+  if (config.proxyProtocol && config.proxyFrom.length === 0) {
+    // The header is believed, and --allow, --deny and --max-per-ip judge
+    // the address it names: without --proxy-from, anyone's.
+    stderr.write(
+      `${PROGRAM}: warning: --proxy-protocol without --proxy-from: any peer can claim ` +
+        "any address; name the balancers with --proxy-from\n",
+    );
+  }
 
   let shutdown: Promise<ServerStats> | null = null;
+  let monitor: HttpMonitor | null = null;
+  if (config.http !== undefined && writes !== null) {
+    const source = httpSource({
+      server,
+      output,
+      writes,
+      // A pool's lines reach this thread as written chunks, not lines.
+      feed: server instanceof WorkerPool ? null : feed,
+      node,
+      run,
+      version: VERSION,
+      startedAt,
+      workers: server instanceof WorkerPool ? server.workers : 1,
+      draining: () => shutdown !== null,
+      ...(sink === null ? {} : {
+        sink: () => ({
+          name: sink.name,
+          up: !sink.stalled && !sink.failed,
+          pendingBytes: sink.pendingBytes,
+          delivered: sink.counts.delivered,
+          resent: sink.counts.resent,
+        }),
+      }),
+    });
+    monitor = new HttpMonitor(source, {
+      hostname: config.http.host,
+      port: config.http.port,
+      ...(config.httpToken === undefined ? {} : { token: config.httpToken }),
+      ...(feed === null || server instanceof WorkerPool ? {} : { feed }),
+      log: stderr,
+    });
+    try {
+      const at = monitor.listen();
+      stderr.write(
+        `${PROGRAM}: live page, /metrics and /healthz on http://${
+          formatHostPort(at.hostname, at.port)
+        }/${config.httpToken === undefined ? "" : " (token required but on /healthz)"}\n`,
+      );
+    } catch (error) {
+      if (!(error instanceof ListenError)) throw error;
+      stderr.write(`${PROGRAM}: ${error.message}\n`);
+      await server.shutdown();
+      return EXIT_FAILURE;
+    }
+  }
   let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
   let firstSignalAt = 0;
   let toldSame = false;
@@ -364,13 +455,23 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   }
   // A terminal that closes sends SIGHUP too, and then stops being one: the
   // server stops as on SIGTERM rather than outlive it. Any other SIGHUP (a
-  // log rotation's `kill -HUP`) reopens the output file, or, with none, is
-  // ignored rather than ending the server without its drain and summary.
+  // log rotation's or a certificate renewal's `kill -HUP`) reopens the
+  // output file and reads the TLS files again; with neither, it is ignored
+  // rather than ending the server without its drain and summary.
   const terminals = [Deno.stdin, Deno.stdout, Deno.stderr].filter((io) => io.isTerminal());
+  const reloader = tlsFiles === null || applyTls === null
+    ? null
+    : new TlsReloader(tlsFiles, applyTls, (line) => stderr.write(`${PROGRAM}: SIGHUP: ${line}\n`));
   const hangup = listenForSignals(["SIGHUP"], (signal) => {
-    if (terminals.some((io) => !io.isTerminal())) onSignal(signal);
-    else if (file !== null) reopenOutput(file, stderr);
-    else stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+    if (terminals.some((io) => !io.isTerminal())) {
+      onSignal(signal);
+      return;
+    }
+    if (file !== null) reopenOutput(file, stderr);
+    void reloader?.reload();
+    if (file === null && reloader === null) {
+      stderr.write(`${PROGRAM}: SIGHUP: output is ${where}, no file to reopen; ignored\n`);
+    }
   });
   try {
     const finished = server.serve().then(async () => {
@@ -400,6 +501,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
   } finally {
     clearTimeout(giveUpTimer);
     stopConsole.abort();
+    await monitor?.close();
     returned = true;
     // After a signal, the listeners stay until the process exits: the task
     // runner's copy of a Ctrl-C can arrive after the drain ended, and with no
@@ -494,7 +596,8 @@ function stopRecord(
     lines: stats.lines,
     bytes: stats.bytes,
     truncated: stats.truncated,
-    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls,
+    refused: stats.refusedDenied + stats.refusedFull + stats.refusedPerIp + stats.refusedTls +
+      stats.refusedProxy,
     cutOff: stats.cutOff,
     dropped: stats.dropped,
     kicked: stats.kicked,

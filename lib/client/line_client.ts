@@ -516,6 +516,11 @@ class Session {
     const held = this.#queue.length;
     const unread = this.#queue.ended ? "" : ", input not read to the end";
     if (held === 0) {
+      // Stopped before the first line was even read (a refusal that came
+      // first): "every line read so far acknowledged" would be vacuous.
+      if (this.#totals.released === 0 && !this.#queue.ended) {
+        return `nothing was delivered${unread}`;
+      }
       return this.#queue.ended
         ? `all input ${this.#delivered()}`
         : `every line read so far ${this.#delivered()}`;

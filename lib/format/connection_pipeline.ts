@@ -1,12 +1,18 @@
 /**
  * One client's data path, from the bytes it sends to the output: each read
- * goes to a {@linkcode LineFramer}, each line from it to the client's
+ * goes to a framer, each message from it to the client's
  * {@linkcode MessageFormatter}, and the formatted message to the output,
- * every step handing on and none calling back up. Runs of plain lines go
- * to the output in bulk through the WebAssembly fast path
+ * every step handing on and none calling back up. The framer is what
+ * `--framing` says (lib/wire/framer_for.ts): lines ending in `\n`, RFC 6587
+ * octet counting, or either as the first byte says. Runs of plain lines
+ * framed by `\n` go to the output in bulk through the WebAssembly fast path
  * (`MessageFormatter.writeRun`), unless something must see each line (a
- * {@linkcode LineTap}: the server's two-way modes); that choice is made
- * once, when the pipeline is built, and holds for the client's life.
+ * {@linkcode LineTap}: the server's two-way modes); octet-counted messages
+ * go one by one, since a message may hold any byte, `\n` included. Both
+ * choices are made once, when the pipeline is built, and hold for the
+ * client's life. A {@linkcode LineSampler} (the live page's tail) is the
+ * one exception, by design a sample: the reads it asks for go line by
+ * line, the rest keep the fast path.
  *
  * A linehub client's first line may be its hello (lib/wire/hello_line.ts):
  * that line is not a message, but names the client and numbers the lines
@@ -18,8 +24,10 @@
 
 import type { LineWriter } from "../io/mod.ts";
 import {
+  type Framer,
+  framerFor,
+  type FramingChoice,
   type LineFlags,
-  LineFramer,
   type LineRun,
   type LineSink,
   parseHelloLine,
@@ -39,6 +47,20 @@ const CR = 13;
  * call. */
 export type LineTap = (line: Uint8Array, flags: LineFlags) => void;
 
+/**
+ * Shown some of the lines pipelines write, while it asks for them: a live
+ * view's sample, not a record. Asked once per read, so that a read whose
+ * lines it does not want keeps the fast path, and one it wants goes line
+ * by line as with a tap; while it wants nothing it costs one call a read.
+ */
+export interface LineSampler {
+  /** Whether the lines of the next read of client number `id` are wanted. */
+  wants(id: number): boolean;
+  /** One line of `client`, as a tap gets it; `line` is valid only during
+   * the call. */
+  line(client: ClientInfo, line: Uint8Array, flags: LineFlags): void;
+}
+
 /** How a server writes its clients' lines: the same for all of them. */
 export interface PipelineSettings {
   /** The output format. */
@@ -55,7 +77,15 @@ export interface PipelineSettings {
   readonly timestamp: boolean;
   /** Longest line, in bytes; longer ones are cut. */
   readonly maxLine: number;
+  /** How each client's stream is cut into messages (`--framing`). */
+  readonly framing: FramingChoice;
 }
+
+/** Told, once, that a client's octet-counted stream broke the framing and
+ * is read as lines ending in `\n` from here on: `error` quotes the bad
+ * header (see `OctetFramer.framingError`). Called before any of those lines
+ * is written. */
+export type FramingErrorHandler = (error: string) => void;
 
 /**
  * Bytes in, labelled messages out, for one client.
@@ -77,6 +107,7 @@ export interface PipelineSettings {
  *   labelNode: false,
  *   timestamp: false,
  *   maxLine: 100,
+ *   framing: "lf",
  * } as const;
  * const pipeline = new ConnectionPipeline(output, { id: 3, address: "127.0.0.1", port: 4000 }, settings);
  * pipeline.push(new TextEncoder().encode("hello\nwor"), 0);
@@ -88,8 +119,11 @@ export interface PipelineSettings {
 export class ConnectionPipeline {
   readonly #output: LineWriter;
   readonly #settings: PipelineSettings;
-  readonly #framer: LineFramer;
+  readonly #framer: Framer;
   readonly #tap: LineTap | null;
+  readonly #sampler: LineSampler | null;
+  /** Whether the read being pushed goes to the sampler too. */
+  #sampling = false;
   readonly #keepCr: boolean;
   #client: ClientInfo;
   #formatter: MessageFormatter;
@@ -106,10 +140,12 @@ export class ConnectionPipeline {
     }
     this.#lines++;
     this.#formatter.write(this.#output, line, flags, this.#time, length);
-    if (this.#tap === null) return;
+    if (this.#tap === null && !this.#sampling) return;
     // What is passed on is the line without its CRLF's CR, whatever the format.
     const crlf = this.#keepCr && flags === 0 && line.at(-1) === CR;
-    this.#tap(crlf ? line.subarray(0, -1) : line, flags);
+    const passed = crlf ? line.subarray(0, -1) : line;
+    this.#tap?.(passed, flags);
+    if (this.#sampling) this.#sampler?.line(this.#client, passed, flags);
   };
   /** The fast path, or none when a tap must see each line. */
   readonly #run: LineRun | undefined;
@@ -119,20 +155,30 @@ export class ConnectionPipeline {
    * @param client who sends the lines, as known before its hello
    * @param settings how lines are written, as for every client
    * @param tap told of each line; with one, lines go one by one
+   * @param sampler shown the lines of the reads it wants
+   * @param onFramingError told when an octet-counted stream breaks its
+   * framing (`--framing octet` or `auto`)
    */
   constructor(
     output: LineWriter,
     client: ClientInfo,
     settings: PipelineSettings,
     tap: LineTap | null = null,
+    sampler: LineSampler | null = null,
+    onFramingError: FramingErrorHandler | null = null,
   ) {
     this.#output = output;
     this.#settings = settings;
     this.#client = client;
     this.#tap = tap;
+    this.#sampler = sampler;
     this.#keepCr = keepsCr(settings.format);
     this.#formatter = this.#formatterFor(client, undefined);
-    this.#framer = new LineFramer({ maxLine: settings.maxLine, keepCr: this.#keepCr });
+    this.#framer = framerFor(settings.framing, {
+      maxLine: settings.maxLine,
+      keepCr: this.#keepCr,
+      ...(onFramingError === null ? {} : { onFramingError }),
+    });
     this.#run = tap !== null ? undefined : (chunk, from, fresh) => {
       // The first line goes to the sink, in case it is a hello.
       if (this.#first) return from;
@@ -173,13 +219,15 @@ export class ConnectionPipeline {
    * since the epoch): that of the read that completed it. */
   push(chunk: Uint8Array, time: number): void {
     this.#time = time;
-    this.#framer.push(chunk, this.#sink, this.#run);
+    this.#sampling = this.#sampler?.wants(this.#client.id) ?? false;
+    this.#framer.push(chunk, this.#sink, this.#sampling ? undefined : this.#run);
   }
 
   /** The client is gone: writes what came of an unfinished last line, flagged
    * partial, at `time`. */
   end(time: number): void {
     this.#time = time;
+    this.#sampling = this.#sampler?.wants(this.#client.id) ?? false;
     this.#framer.end(this.#sink);
   }
 

@@ -16,7 +16,9 @@
  * go to is backlogged, so what is pending stays under `highWaterMark` plus
  * what the callers already running write before they look: one read's lines
  * per connection reading, and a record or two per connection open (its
- * connect, its disconnect).
+ * connect, its disconnect). Written chunks are kept for reuse up to
+ * `spareBytes` (16 MiB), so the writer holds at most that much more once a
+ * backlog has been written.
  *
  * @module
  */
@@ -32,6 +34,15 @@ export interface BatchWriterOptions {
   /** Pending bytes above which the writer reports itself backlogged.
    * @default {1048576} */
   highWaterMark?: number;
+  /** Bytes of written chunks kept for reuse, so that a steady stream
+   * allocates no new ones: a fresh chunk is zeroed by the runtime and then
+   * faulted in by the kernel page by page, which cost the server more CPU
+   * than the copies into it (bench/RESULTS.md, 2026-11-28). A server's
+   * output peaks at `highWaterMark` plus one read's records per busy
+   * connection: with 50 clients sending 100-byte lines flat out, at the
+   * defaults of `deno task server`, 4.2 MB in `text` and 8.6 MB in `json`.
+   * @default {16777216} */
+  spareBytes?: number;
   /** Called once, with the error, the count of accepted bytes that will
    * never be written and those bytes (in order, for a caller that counts
    * what they hold), when the output fails for good; later output is
@@ -50,6 +61,9 @@ export interface BatchWriterOptions {
    * @default {undefined} */
   onResume?: () => void;
 }
+
+/** Default of {@linkcode BatchWriterOptions.spareBytes}. */
+const DEFAULT_SPARE_BYTES = 16777216;
 
 const encoder = new TextEncoder();
 const NEWLINE = new Uint8Array([10]);
@@ -75,8 +89,12 @@ export class BatchWriter implements RecordSink {
   #full: Uint8Array[] = [];
   #current: Uint8Array;
   #used = 0;
-  /** Spare chunk, reused so a steady stream does not allocate. */
-  #spare: Uint8Array | null = null;
+  /** Written chunks kept for reuse, so that a steady stream allocates no
+   * new ones: a fresh chunk is zeroed by the runtime and then faulted in by
+   * the kernel page by page, which cost more than copying into it. */
+  readonly #spares: Uint8Array[] = [];
+  /** Most chunks kept in `#spares`. */
+  readonly #maxSpares: number;
   #pending = 0;
   #flushing: Promise<void> | null = null;
   #error: { cause: unknown } | null = null;
@@ -104,6 +122,13 @@ export class BatchWriter implements RecordSink {
         `Invalid highWaterMark "${this.#highWaterMark}": must be a non-negative integer`,
       );
     }
+    const spareBytes = options.spareBytes ?? DEFAULT_SPARE_BYTES;
+    if (!Number.isSafeInteger(spareBytes) || spareBytes < 0) {
+      throw new RangeError(
+        `Invalid spareBytes "${spareBytes}": must be a non-negative integer`,
+      );
+    }
+    this.#maxSpares = Math.floor(spareBytes / this.#chunkSize);
     this.#current = new Uint8Array(this.#chunkSize);
   }
 
@@ -241,8 +266,7 @@ export class BatchWriter implements RecordSink {
 
   #rotate(): void {
     this.#full.push(this.#current.subarray(0, this.#used));
-    this.#current = this.#spare ?? new Uint8Array(this.#chunkSize);
-    this.#spare = null;
+    this.#current = this.#spares.pop() ?? new Uint8Array(this.#chunkSize);
     this.#used = 0;
   }
 
@@ -262,8 +286,10 @@ export class BatchWriter implements RecordSink {
         this.#pending -= chunk.length;
         this.#written += chunk.length;
         this.#wakeWritten();
-        if (chunk.buffer.byteLength === this.#chunkSize && this.#spare === null) {
-          this.#spare = new Uint8Array(chunk.buffer);
+        if (
+          chunk.buffer.byteLength === this.#chunkSize && this.#spares.length < this.#maxSpares
+        ) {
+          this.#spares.push(new Uint8Array(chunk.buffer));
         }
         if (!this.backlogged) this.#wakeWaiters();
       }

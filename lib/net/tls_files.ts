@@ -2,13 +2,15 @@
  * Reading the PEM files of the TLS flags (`--tls-cert`, `--tls-key`,
  * `--tls-client-ca`, `--ca`, `--cert`, `--key`) and checking them at start-up,
  * so that a wrong file is one clear error naming it, not a failure of every
- * handshake later (`node:tls` takes any text and fails only then).
+ * handshake later (`node:tls` takes any text and fails only then). The
+ * server reads its files again on SIGHUP, and then also refuses a
+ * certificate outside its dates, since it has a working one to keep.
  *
  * @module
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { describeError } from "../text/mod.ts";
+import { describeError, safeString } from "../text/mod.ts";
 
 /** A TLS file that cannot be read or is not what its flag needs. */
 export class TlsFileError extends Error {
@@ -60,12 +62,27 @@ export async function readCertificates(path: string): Promise<string> {
   return text;
 }
 
+/** Options for {@linkcode readKeyPair}. */
+export interface ReadKeyPairOptions {
+  /** Refuse a certificate that is not valid at this time (expired, or not
+   * yet valid).
+   * @default {undefined: its dates are not checked} */
+  validAt?: Date;
+}
+
 /** Reads a certificate and its key, checking that the key is a private key
- * and belongs to the (first) certificate. */
-export async function readKeyPair(certPath: string, keyPath: string): Promise<KeyPair> {
+ * and belongs to the (first) certificate, and its dates if asked. */
+export async function readKeyPair(
+  certPath: string,
+  keyPath: string,
+  options: ReadKeyPairOptions = {},
+): Promise<KeyPair> {
   const cert = await readText(certPath, "certificate");
   const key = await readText(keyPath, "key");
   const [leaf] = parseCertificates(cert, certPath);
+  if (leaf !== undefined && options.validAt !== undefined) {
+    checkDates(leaf, certPath, options.validAt);
+  }
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
@@ -80,6 +97,42 @@ export async function readKeyPair(certPath: string, keyPath: string): Promise<Ke
     );
   }
   return { cert, key };
+}
+
+/** Throws {@linkcode TlsFileError} naming `path` when `certificate` is not
+ * valid at `now`. */
+function checkDates(certificate: X509Certificate, path: string, now: Date): void {
+  const from = new Date(certificate.validFrom);
+  const to = new Date(certificate.validTo);
+  if (to < now) {
+    throw new TlsFileError(`Certificate file "${path}" has expired: valid until ${utc(to)}`);
+  }
+  if (from > now) {
+    throw new TlsFileError(`Certificate file "${path}" is not valid yet: valid from ${utc(from)}`);
+  }
+}
+
+/**
+ * The first certificate of PEM `text` (the server's own, in a chain) in a
+ * few words: its subject and when it expires, to say which one is served.
+ * Its subject is the file's text, made safe for a terminal:
+ * `CN=logs.example.net, valid until 2027-11-24 10:00:00 UTC`.
+ */
+export function certificateSummary(text: string): string {
+  const [block] = pemCertificates(text);
+  if (block === undefined) return "no certificate";
+  const certificate = new X509Certificate(block);
+  const subject = safeString(certificate.subject.split("\n").join(", "));
+  return `${subject === "" ? "no subject" : subject}, valid until ${
+    utc(new Date(certificate.validTo))
+  }`;
+}
+
+/** A time as `2027-11-24 10:00:00 UTC`. */
+function utc(time: Date): string {
+  return Number.isNaN(time.getTime())
+    ? "an unreadable date"
+    : `${time.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 async function readText(path: string, kind: "certificate" | "key"): Promise<string> {

@@ -27,10 +27,12 @@ const MAX_LINGERING = 64;
 const DISCARDED = new Uint8Array(1024);
 
 /** Why a connection may not become a client, and the limit it met (0 for
- * `denied`). */
+ * `denied`, `tls` and `proxy`). */
 export interface Refusal {
   readonly reason: RefusalReason;
   readonly limit: number;
+  /** For `tls` and `proxy`, what went wrong in a few words. */
+  readonly detail?: string;
 }
 
 /** Options for {@linkcode Admission}. */
@@ -119,11 +121,21 @@ export class Admission {
    * handshake. A denied peer gets the line the same way, never lingering,
    * and on a TLS port nothing: telling it would take the handshake that
    * denying spares.
+   *
+   * A peer refused for its PROXY header (`conn` is then the TCP connection,
+   * before any TLS) lingers as one refused for a limit does, since it may
+   * well have sent more than was read; on a TLS port it is told nothing,
+   * since what it expects there is TLS.
    */
   turnAway(conn: StreamConn, address: string, refusal: Refusal): void {
     const denied = refusal.reason === "denied";
-    const text = refusalText({ ...refusal, address }) + (denied ? "" : "; try again later");
+    const forNow = refusal.reason === "full" || refusal.reason === "per-ip";
+    const text = refusalText({ ...refusal, address }) + (forNow ? "; try again later" : "");
     const line = new TextEncoder().encode(formatNotice("refused", refusal.reason, text));
+    if (refusal.reason === "proxy" && this.#tls) {
+      closeQuietly(conn);
+      return;
+    }
     if (denied || this.#lingering >= MAX_LINGERING) {
       if (this.#tls) closeQuietly(conn);
       // A line this short fits the socket's send buffer: one write, no wait.

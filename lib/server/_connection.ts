@@ -5,16 +5,25 @@
  * through and the times `--idle-timeout` and `--line-timeout` judge it by.
  * As a client it is the {@linkcode ClientHandle} the observer gets. The
  * server drives it through its life (`begin`, `take`, `finish`, `leave`,
- * `close`); nothing outside can change what it reports.
+ * `close`); nothing outside can change what it reports. With `--rate-limit`
+ * it also says how much to read next and when to stop reading (`readBuffer`,
+ * `throttle`; see `_read_throttle.ts`).
  *
  * @module
  */
 
-import { type ClientInfo, ConnectionPipeline, type PipelineSettings } from "../format/mod.ts";
+import {
+  type ClientInfo,
+  ConnectionPipeline,
+  type LineSampler,
+  type PipelineSettings,
+} from "../format/mod.ts";
 import { closeQuietly, type LineWriter, SendQueue, type StreamConn } from "../io/mod.ts";
 import { formatNotice, type LineFlags } from "../wire/mod.ts";
 import type { ClientHandle, ClientObserver } from "./client_handle.ts";
 import type { DisconnectReason } from "./events.ts";
+import { ReadThrottle } from "./_read_throttle.ts";
+import type { RateLimit } from "./server_options.ts";
 
 /** Longest the server waits for a client it cuts off to take the line saying
  * why (see {@linkcode Connection.stop}): a short line goes into the socket at
@@ -31,6 +40,11 @@ export interface ConnectionOptions {
   readonly lineTimeoutMs: number;
   /** Told when the server closes a connection itself, and why. */
   readonly onStop: (reason: DisconnectReason) => void;
+  /** How fast each client is read (`--rate-limit`); null: as fast as it sends. */
+  readonly rateLimit: RateLimit | null;
+  /** Told when a client's octet-counted stream breaks its framing (see
+   * `FramingErrorHandler`), with the client as it is known then. */
+  readonly onFramingError: (client: ClientInfo, error: string) => void;
 }
 
 /** One accepted connection; once it has begun, a client. */
@@ -59,6 +73,13 @@ export class Connection implements ClientHandle {
   #open = false;
   /** Set once its disconnect event is written. */
   #reported = false;
+  /** Its `--rate-limit`, from when it begins; null without one. */
+  #throttle: ReadThrottle | null = null;
+  /** Times it was not read for being over its rate. */
+  #pauses = 0;
+  /** Ends the pause in progress at once (it is being stopped); null when it
+   * is not paused. */
+  #endPause: (() => void) | null = null;
 
   constructor(conn: StreamConn, client: ClientInfo, options: ConnectionOptions) {
     this.conn = conn;
@@ -108,6 +129,11 @@ export class Connection implements ClientHandle {
     return this.#open;
   }
 
+  /** Times it was not read for being over its `--rate-limit`. */
+  get pauses(): number {
+    return this.#pauses;
+  }
+
   /** Its TLS handshake named it by a client certificate. */
   identify(identity: string): void {
     this.#client = { ...this.#client, identity };
@@ -116,7 +142,8 @@ export class Connection implements ClientHandle {
   /**
    * Makes it client number `id`, connected at `now`: its lines go to
    * `output` as `settings` say and, when there is an observer, to the
-   * observer one by one (see {@linkcode ConnectionPipeline}).
+   * observer one by one (see {@linkcode ConnectionPipeline}), and those of
+   * the reads `sampler` asks for to it.
    */
   begin(
     id: number,
@@ -124,6 +151,7 @@ export class Connection implements ClientHandle {
     output: LineWriter,
     settings: PipelineSettings,
     observer: ClientObserver | null,
+    sampler: LineSampler | null = null,
   ): void {
     this.#client = { ...this.#client, id };
     this.#connectedAt = now;
@@ -131,8 +159,63 @@ export class Connection implements ClientHandle {
     const tap = observer === null
       ? null
       : (line: Uint8Array, flags: LineFlags): void => observer.line(this, line, flags);
-    this.#pipeline = new ConnectionPipeline(output, this.#client, settings, tap);
+    // Only octet counting can break its framing: an lf connection holds no
+    // handler, so an idle one costs what it did.
+    const onFramingError = settings.framing === "lf"
+      ? null
+      : (error: string): void => this.#options.onFramingError(this.client, error);
+    this.#pipeline = new ConnectionPipeline(
+      output,
+      this.#client,
+      settings,
+      tap,
+      sampler,
+      onFramingError,
+    );
+    const limit = this.#options.rateLimit;
+    if (limit !== null) this.#throttle = new ReadThrottle(limit, performance.now());
     this.#open = true;
+  }
+
+  /** What of `buffer` to read into next: all of it, or with `--rate-limit`
+   * about what the client's tokens allow (a start of it), until it is
+   * stopped. */
+  readBuffer(buffer: Uint8Array): Uint8Array {
+    const throttle = this.#throttle;
+    // Once stopped, it is read freely until the close.
+    if (throttle === null || this.#stopReason !== null) return buffer;
+    const size = throttle.readSize(buffer.length, performance.now());
+    return size === buffer.length ? buffer : buffer.subarray(0, size);
+  }
+
+  /**
+   * With `--rate-limit`, when the client has spent its tokens: a wait until
+   * it has earned more, resolving with the milliseconds waited, during which
+   * it is not read (TCP holds it back) and counts as neither idle nor slow
+   * to finish a line. Null when it may be read on. A connection being
+   * stopped is not held back, and a stop ends a wait at once, so no wait
+   * outlasts the connection or the drain deadline.
+   */
+  throttle(): Promise<number> | null {
+    const throttle = this.#throttle;
+    if (throttle === null || this.#stopReason !== null) return null;
+    const start = performance.now();
+    const ms = throttle.pauseMs(start);
+    if (ms === 0) return null;
+    this.#pauses++;
+    return new Promise<number>((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.#endPause = null;
+        const waited = performance.now() - start;
+        // The wait was the server's doing, not the client's.
+        this.#lastActive = Date.now();
+        if (this.#lineStartedAt !== 0) this.#lineStartedAt += waited;
+        resolve(waited);
+      };
+      const timer = setTimeout(end, ms);
+      this.#endPause = end;
+    });
   }
 
   /** Counts `bytes` received, whether or not they go through the pipeline. */
@@ -148,6 +231,7 @@ export class Connection implements ClientHandle {
     const before = pipeline.lines;
     pipeline.push(chunk, now);
     const lines = pipeline.lines - before;
+    this.#throttle?.took(lines, chunk.length, performance.now());
     // --line-timeout runs from the first byte of the line still
     // unfinished: this read's, if it finished a line or began one.
     if (!pipeline.midLine) this.#lineStartedAt = 0;
@@ -174,6 +258,11 @@ export class Connection implements ClientHandle {
   /** Why it should be closed now, if at all: silent since `idleSince` or
    * before, or mid-line since `lineSince` or before (ms since the epoch). */
   stalled(idleSince: number, lineSince: number): DisconnectReason | null {
+    // Still in its TLS handshake, which has its own deadline: the client's
+    // clocks start once it is one (see `begin`).
+    if (!this.isClient) return null;
+    // Not read meanwhile for being over its rate: it cannot show activity.
+    if (this.#endPause !== null) return null;
     if (this.#lastActive <= idleSince) return "idle-timeout";
     if (this.#lineStartedAt !== 0 && this.#lineStartedAt <= lineSince) return "line-timeout";
     return null;
@@ -228,6 +317,8 @@ export class Connection implements ClientHandle {
     if (this.#stopReason !== null) return;
     this.#stopReason = reason;
     this.#options.onStop(reason);
+    // Read at once, so that what it sends until the close is recorded.
+    this.#endPause?.();
     const notice = this.#open ? this.#closingNotice(reason) : null;
     if (notice === null) {
       this.close();

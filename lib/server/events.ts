@@ -1,5 +1,6 @@
 /**
- * The server's connection events (a client connects, is refused, leaves)
+ * The server's connection events (a client connects, is refused, breaks
+ * its octet-counted framing, leaves)
  * and the records that frame a run (`start`, `stop`), with their two forms:
  * a line of text for stderr, a JSON record for the output. Every string a
  * peer controls is escaped as the message formats escape it.
@@ -31,9 +32,10 @@ export type DisconnectReason =
   | "error";
 
 /** Why a connection was closed before it became a client: an `--allow`/`--deny`
- * rule, `--max-clients`, `--max-per-ip`, or a failed TLS handshake (which
- * includes a client certificate refused under mutual TLS). */
-export type RefusalReason = "denied" | "full" | "per-ip" | "tls";
+ * rule, `--max-clients`, `--max-per-ip`, a failed TLS handshake (which
+ * includes a client certificate refused under mutual TLS), or, with
+ * `--proxy-protocol`, no valid PROXY header from a peer allowed to send one. */
+export type RefusalReason = "denied" | "full" | "per-ip" | "tls" | "proxy";
 
 /** Connection events, reported once each. */
 export type ConnectionEvent =
@@ -47,8 +49,17 @@ export type ConnectionEvent =
     readonly reason: RefusalReason;
     /** The limit that was reached, for `full` and `per-ip`; 0 otherwise. */
     readonly limit: number;
-    /** For `tls`, what went wrong in a few words. */
+    /** For `tls` and `proxy`, what went wrong in a few words. */
     readonly detail?: string;
+  }
+  | {
+    /** An octet-counted stream (`--framing octet` or `auto`) met a header
+     * it could not read; the rest of it is read as lines ending in `\n`. */
+    readonly type: "framing-error";
+    readonly client: ClientInfo;
+    readonly time: number;
+    /** What was wrong, quoting the header (see `OctetFramer.framingError`). */
+    readonly detail: string;
   }
   | {
     readonly type: "disconnect";
@@ -83,6 +94,9 @@ export function refusalText(
       return `TLS: ${
         refusal.detail === undefined ? "handshake failed" : safeString(refusal.detail)
       }`;
+    case "proxy":
+      // Each detail names the PROXY header already.
+      return refusal.detail === undefined ? "no valid PROXY header" : safeString(refusal.detail);
   }
 }
 
@@ -100,6 +114,10 @@ export function formatTextEvent(event: ConnectionEvent, node?: string): string {
   if (event.type === "connect") {
     const as = client.identity === undefined ? "" : ` as ${safeString(client.identity)}`;
     return `${who} connected from ${from}${as}\n`;
+  }
+  if (event.type === "framing-error") {
+    return `${who} framing error from ${from}: ${safeString(event.detail)}; ` +
+      `the rest is read as lines ending in LF\n`;
   }
   const detail = safeString(event.detail);
   const reason = detail === "" ? event.reason : `${event.reason}: ${detail}`;
@@ -124,6 +142,7 @@ export function formatJsonEvent(event: ConnectionEvent, origin: RecordOrigin = {
   }
   const client = `${head},${jsonClientFields(event.client)}`;
   if (event.type === "connect") return client + "}\n";
+  if (event.type === "framing-error") return client + `,"detail":${jsonString(event.detail)}}\n`;
   const detail = event.detail === "" ? "" : `,"detail":${jsonString(event.detail)}`;
   return client + `,"reason":"${event.reason}"${detail},"lines":${event.lines},` +
     `"bytes":${event.bytes},"truncated":${event.truncated},"duration_ms":${event.durationMs}}\n`;

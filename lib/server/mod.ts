@@ -18,4 +18,5 @@ export * from "./server.ts";
 export * from "./server_options.ts";
 export * from "./stats.ts";
 export * from "./tls_acceptor.ts";
+export * from "./token_bucket.ts";
 export * from "./workers/pool.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ServerStats } from "./stats.ts";
+import type { ClientStats, ServerStats } from "./stats.ts";
 
 /** A line server: `listen`, then `serve`; `shutdown` stops accepting and
  * drains. */
@@ -20,6 +20,8 @@ export interface Server {
   shutdown(): Promise<ServerStats>;
   /** The totals so far. */
   readonly stats: ServerStats;
+  /** The clients connected now, in order of number. */
+  clients(): ClientStats[] | Promise<ClientStats[]>;
   /** Stops taking new clients (the output cannot take more). */
   pauseAccepting(): void;
   /** Takes new clients again. */

@@ -12,8 +12,10 @@
  * @module
  */
 
-import type { LabelStyle, OutputFormat } from "../format/mod.ts";
+import type { LabelStyle, LineSampler, OutputFormat } from "../format/mod.ts";
+import type { FramingChoice } from "../wire/mod.ts";
 import type { StreamConn } from "../io/mod.ts";
+import type { Cidr } from "../net/mod.ts";
 import type { ClientObserver } from "./client_handle.ts";
 
 /** Where a server listens unless told otherwise: every IPv4 address. */
@@ -28,6 +30,10 @@ export const DEFAULT_IDLE_TIMEOUT = 0;
 export const DEFAULT_LINE_TIMEOUT = 0;
 /** Listen queue length unless told otherwise: room for a burst of connects. */
 export const DEFAULT_BACKLOG = 4096;
+/** Seconds a PROXY protocol header gets to arrive whole, from the accept:
+ * the least the protocol's specification recommends ("at least 3 seconds to
+ * cover a TCP retransmit"), since a balancer sends it at once. */
+export const DEFAULT_PROXY_HEADER_TIMEOUT = 3;
 
 /** Options for any linehub server; each Worker of a pool takes the same. */
 export interface ServerOptions {
@@ -64,6 +70,14 @@ export interface ServerOptions {
   /** Longest line in bytes; longer lines are cut and flagged.
    * @default {DEFAULT_MAX_LINE (lib/wire): 65536} */
   maxLine?: number;
+  /** How each client's stream is cut into messages: `lf`, lines ending in
+   * `\n`; `octet`, RFC 6587 octet counting (`LEN SP MSG`, as rsyslog and
+   * syslog-ng send), each message capped at `maxLine` like a line; `auto`,
+   * either, as each connection's first byte says (lib/wire/framer_for.ts).
+   * An octet-counted stream whose header breaks the framing is read as
+   * lines from there on, and a `framing-error` event says so.
+   * @default {DEFAULT_FRAMING (lib/wire): "lf"} */
+  framing?: FramingChoice;
   /** Seconds that connected clients get to finish after a shutdown starts.
    * @default {DEFAULT_DRAIN_TIMEOUT: 5} */
   drainTimeout?: number;
@@ -90,6 +104,44 @@ export interface ServerOptions {
    * pass it is disconnected (`send-queue-full`).
    * @default {DEFAULT_SEND_QUEUE_BYTES (lib/io): 1048576} */
   sendQueue?: number;
+  /** Every connection starts with a PROXY protocol header (v1 or v2) from a
+   * load balancer, and the client it names replaces the balancer as the
+   * peer: in events and records, for the access list and the per-address
+   * limit. Given, a connection without a valid header is refused (`proxy`).
+   * @default {undefined: no header expected; the peer is who connected} */
+  proxy?: ProxyProtocolOptions;
+  /** Read each client at most this fast (`--rate-limit`): a client past its
+   * rate is not read until it has earned more, so TCP holds it back and none
+   * of its lines is dropped; the others are read as ever.
+   * @default {none: every client is read as fast as it sends} */
+  rateLimit?: RateLimit;
+}
+
+/** How a server reads the PROXY protocol header of its connections. Plain
+ * data, so that a pool's Workers get it as it is. */
+export interface ProxyProtocolOptions {
+  /** The balancers: peers that may send a header. A connection from anyone
+   * else is refused before a byte of it is read. Empty: any peer, which can
+   * then claim to relay any address.
+   * @default {[]: any peer} */
+  readonly from?: readonly Cidr[];
+  /** Seconds from the accept for the header to arrive whole; then the
+   * connection is refused.
+   * @default {DEFAULT_PROXY_HEADER_TIMEOUT: 3} */
+  readonly headerTimeout?: number;
+  /** Longest v2 header taken, in bytes (see `proxy_header.ts`): 232 to 65551.
+   * @default {DEFAULT_MAX_PROXY_V2_LENGTH (lib/wire): 4096} */
+  readonly maxV2Length?: number;
+}
+
+/** A per-client rate limit in lines (`--rate-limit LINES/s:BURST`). */
+export interface RateLimit {
+  /** Lines a second, a whole number from 1. */
+  readonly lines: number;
+  /** Lines a client that has been quiet may send at once, a whole number
+   * from 1.
+   * @default {lines: one second's worth} */
+  readonly burst?: number;
 }
 
 /** Most clients at once unless told otherwise: 0, no limit. */
@@ -102,9 +154,10 @@ export interface PeerFilter {
   permits(address: string): boolean;
 }
 
-/** Turns an accepted TCP connection into a TLS one (see `tls_acceptor.ts`). */
+/** Turns an accepted TCP connection into a TLS one (see `tls_acceptor.ts`):
+ * the connection as accepted, or what is left of it after a PROXY header. */
 export interface ConnUpgrader {
-  upgrade(conn: Deno.TcpConn): StreamConn & {
+  upgrade(conn: StreamConn): StreamConn & {
     /** Resolves with the client's certificate identity (mutual TLS) or
      * null; rejects, with a message saying why, when the handshake fails. */
     handshake(): Promise<string | null>;
@@ -140,4 +193,8 @@ export interface LineServerOptions extends ServerOptions {
    * the client or close it (the modes of `--mode`, the operator console).
    * @default {none: the server sends clients nothing but acknowledgments} */
   observer?: ClientObserver;
+  /** Shown the lines of the reads it asks for (the live page's tail, see
+   * `LineSampler` in lib/format); the other reads keep the fast path.
+   * @default {none} */
+  sampler?: LineSampler;
 }

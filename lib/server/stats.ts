@@ -9,8 +9,13 @@
  */
 
 import { countOf } from "../text/mod.ts";
+import type { DisconnectReason } from "./events.ts";
 
-/** Totals since the server started. Every field is a count. */
+/** Clients disconnected so far, by the reason of their disconnect event. */
+export type DisconnectCounts = Record<DisconnectReason, number>;
+
+/** Totals since the server started. Every field is a count (`throttledMs`
+ * of milliseconds), or (for `disconnects`) counts by reason. */
 export interface ServerStats {
   /** Clients accepted. */
   clients: number;
@@ -22,6 +27,8 @@ export interface ServerStats {
   bytes: number;
   /** Lines cut at the line limit. */
   truncated: number;
+  /** Last lines without a newline, written when their connection ended. */
+  partial: number;
   /** Clients still connected when the drain timeout ran out. */
   cutOff: number;
   /** Bytes received from those clients (all of it written out). */
@@ -35,6 +42,9 @@ export interface ServerStats {
   /** Connections whose TLS handshake failed (with mutual TLS: whose client
    * certificate was missing or refused). */
   refusedTls: number;
+  /** Connections without a valid PROXY header, or from a peer not allowed
+   * to send one (`--proxy-protocol`). */
+  refusedProxy: number;
   /** Clients disconnected because their send queue was full (not reading). */
   dropped: number;
   /** Clients closed by the operator (`/kick`). */
@@ -42,6 +52,32 @@ export interface ServerStats {
   /** Connections that failed before they could be accepted (reset or
    * aborted in the listen queue); not clients, not refusals. */
   abortedBeforeAccept: number;
+  /** Clients disconnected, by reason: one count per disconnect event. */
+  disconnects: DisconnectCounts;
+  /** Clients held back at least once for being over `--rate-limit`. */
+  throttled: number;
+  /** Milliseconds clients were held back, added up over all of them. */
+  throttledMs: number;
+}
+
+/** One connected client as a view of the server shows it: plain data, so
+ * a pool's Worker can send it. What the peer controls (`identity`, `name`,
+ * `address` once a proxy may name it) is as received: escape it to show it. */
+export interface ClientStats {
+  /** Its number. */
+  readonly id: number;
+  readonly address: string;
+  readonly port: number;
+  /** The name on its client certificate (mutual TLS). */
+  readonly identity?: string;
+  /** The name it gave itself (`linehub-client --name`). */
+  readonly name?: string;
+  /** When it connected, in ms since the epoch. */
+  readonly connectedAt: number;
+  /** Lines received from it so far. */
+  readonly lines: number;
+  /** Bytes received from it so far. */
+  readonly bytes: number;
 }
 
 /** The totals of a server that has served nobody: a new object each time,
@@ -53,15 +89,30 @@ export function emptyStats(): ServerStats {
     lines: 0,
     bytes: 0,
     truncated: 0,
+    partial: 0,
     cutOff: 0,
     cutOffBytes: 0,
     refusedDenied: 0,
     refusedFull: 0,
     refusedPerIp: 0,
     refusedTls: 0,
+    refusedProxy: 0,
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    throttled: 0,
+    throttledMs: 0,
+    disconnects: {
+      "eof": 0,
+      "reset": 0,
+      "drain-timeout": 0,
+      "idle-timeout": 0,
+      "line-timeout": 0,
+      "kicked": 0,
+      "send-queue-full": 0,
+      "tls-on-plain-port": 0,
+      "error": 0,
+    },
   };
 }
 
@@ -81,7 +132,12 @@ export function emptyStats(): ServerStats {
 export function sumStats(all: readonly ServerStats[]): ServerStats {
   const total = emptyStats();
   for (const stats of all) {
-    for (const key of Object.keys(total) as Array<keyof ServerStats>) total[key] += stats[key];
+    for (const key of Object.keys(total) as Array<keyof ServerStats>) {
+      if (key !== "disconnects") total[key] += stats[key];
+    }
+    for (const reason of Object.keys(total.disconnects) as DisconnectReason[]) {
+      total.disconnects[reason] += stats.disconnects[reason];
+    }
   }
   return total;
 }
@@ -116,6 +172,7 @@ export function totalsText(stats: ServerStats): string {
     [stats.refusedFull, "server full"],
     [stats.refusedPerIp, "per address"],
     [stats.refusedTls, "TLS"],
+    [stats.refusedProxy, "PROXY header"],
   ] as const;
   const refusedTotal = refusals.reduce((sum, [count]) => sum + count, 0);
   const refused = refusedTotal > 0
@@ -130,7 +187,11 @@ export function totalsText(stats: ServerStats): string {
   const aborted = stats.abortedBeforeAccept > 0
     ? `; ${countOf(stats.abortedBeforeAccept, "connection")} gone before accept`
     : "";
+  const throttled = stats.throttled > 0
+    ? `; ${countOf(stats.throttled, "client")} held back by --rate-limit, ` +
+      `${(stats.throttledMs / 1000).toFixed(1)} s in all`
+    : "";
   return `${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}`;
+    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}${throttled}`;
 }

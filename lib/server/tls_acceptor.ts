@@ -10,7 +10,10 @@
  * is made before a client's first byte, handshakes in progress are capped
  * (`--max-handshakes`), each has a deadline, and a failed one (a plaintext
  * client, a refused certificate, one past the cap) is reported through
- * {@linkcode SecureConn.handshake} for that connection only.
+ * {@linkcode SecureConn.handshake} for that connection only. The
+ * certificate, key and client CA can be replaced while the server runs
+ * ({@linkcode TlsAcceptor.reload}, on SIGHUP): handshakes that start after
+ * use the new ones, connections made before keep theirs.
  *
  * @module
  */
@@ -52,14 +55,19 @@ const PLAIN_ON_TLS_PORT = new TextEncoder().encode(
   formatNotice("refused", "plain-on-tls-port", "this port speaks TLS, not plain TCP"),
 );
 
-/** Options for {@linkcode TlsAcceptor}. */
-export interface TlsAcceptorOptions {
+/** What the server proves itself with and checks clients against: what
+ * the TLS files hold, replaceable while it runs ({@linkcode TlsAcceptor.reload}). */
+export interface TlsCredentials {
   /** The server's certificate (chain) and key, PEM. */
   keyPair: KeyPair;
   /** CA certificates (PEM) that client certificates must be signed by; given,
    * every client must present one (mutual TLS).
    * @default {undefined: no client certificate asked for} */
   clientCa?: string;
+}
+
+/** Options for {@linkcode TlsAcceptor}. */
+export interface TlsAcceptorOptions extends TlsCredentials {
   /** Seconds a client gets to complete the handshake, from its connect.
    * @default {10} */
   handshakeTimeout?: number;
@@ -94,6 +102,9 @@ export interface SecureConn extends StreamConn {
 /** Makes server-side TLS connections from accepted TCP ones. */
 export class TlsAcceptor {
   readonly #options: TlsAcceptorOptions;
+  /** The credentials handshakes start with now; each connection looks here
+   * when its handshake starts, so a reload reaches every later one. */
+  readonly #credentials: { current: TlsCredentials };
   readonly #slots: HandshakeSlots;
 
   /** Throws `RangeError` when `maxHandshakes` is not a whole number from 0. */
@@ -103,12 +114,22 @@ export class TlsAcceptor {
       throw new RangeError(`Invalid maxHandshakes "${limit}": must be an integer from 0`);
     }
     this.#options = options;
+    this.#credentials = { current: credentialsOf(options) };
     this.#slots = new HandshakeSlots(limit);
   }
 
   /** True when clients must present a certificate. */
   get mutual(): boolean {
-    return this.#options.clientCa !== undefined;
+    return this.#credentials.current.clientCa !== undefined;
+  }
+
+  /** Serves `credentials` from now on: every handshake that starts after
+   * this call uses them; connections already made, or with their handshake
+   * under way, keep what they started with. Checking them first is the
+   * caller's (see lib/net/tls_files.ts): node:tls takes any text, and
+   * fails only at a handshake. */
+  reload(credentials: TlsCredentials): void {
+    this.#credentials.current = credentialsOf(credentials);
   }
 
   /** Handshakes in progress now (see `maxHandshakes`). */
@@ -116,10 +137,16 @@ export class TlsAcceptor {
     return this.#slots.taken;
   }
 
-  /** Starts a TLS handshake on `conn`; the returned connection owns it. */
-  upgrade(conn: Deno.TcpConn): SecureConn {
-    return new ServerTlsConn(conn, this.#options, this.#slots);
+  /** Starts a TLS handshake on `conn` (as accepted, or after a PROXY
+   * header); the returned connection owns it. */
+  upgrade(conn: StreamConn): SecureConn {
+    return new ServerTlsConn(conn, this.#options, this.#credentials, this.#slots);
   }
+}
+
+/** Only the credentials of `options`, so that nothing else is kept with them. */
+function credentialsOf({ keyPair, clientCa }: TlsCredentials): TlsCredentials {
+  return clientCa === undefined ? { keyPair } : { keyPair, clientCa };
 }
 
 /** The count of handshakes in progress, against its limit (0: none). */
@@ -156,8 +183,9 @@ interface Handshaken {
  */
 class ServerTlsConn implements SecureConn {
   readonly remoteAddr: Deno.NetAddr;
-  readonly #tcp: Deno.TcpConn;
+  readonly #tcp: StreamConn;
   readonly #options: TlsAcceptorOptions;
+  readonly #credentials: { readonly current: TlsCredentials };
   readonly #slots: HandshakeSlots;
   readonly #handshake = Promise.withResolvers<Handshaken>();
   readonly #deadline: ReturnType<typeof setTimeout>;
@@ -172,10 +200,16 @@ class ServerTlsConn implements SecureConn {
   /** Set while a refused client is told why; it then closes by itself. */
   #turningAway = false;
 
-  constructor(tcp: Deno.TcpConn, options: TlsAcceptorOptions, slots: HandshakeSlots) {
+  constructor(
+    tcp: StreamConn,
+    options: TlsAcceptorOptions,
+    credentials: { readonly current: TlsCredentials },
+    slots: HandshakeSlots,
+  ) {
     this.remoteAddr = tcp.remoteAddr;
     this.#tcp = tcp;
     this.#options = options;
+    this.#credentials = credentials;
     this.#slots = slots;
     // A failure before anyone awaits it is still reported by handshake().
     this.#handshake.promise.catch(() => {});
@@ -233,13 +267,15 @@ class ServerTlsConn implements SecureConn {
       return;
     }
     const options = this.#options;
-    const mutual = options.clientCa !== undefined;
+    // Those in use as the handshake starts, reloaded or not.
+    const { keyPair, clientCa } = this.#credentials.current;
+    const mutual = clientCa !== undefined;
     // One node:tls server per connection: its events then belong to this
     // connection alone. It holds no socket of its own.
     const server = createServer({
-      cert: options.keyPair.cert,
-      key: options.keyPair.key,
-      ...(mutual ? { ca: options.clientCa, requestCert: true } : {}),
+      cert: keyPair.cert,
+      key: keyPair.key,
+      ...(mutual ? { ca: clientCa, requestCert: true } : {}),
       // Checked below, so that a refusal can say why.
       rejectUnauthorized: false,
     });
@@ -466,7 +502,7 @@ const TLS_MAX_READ = 16384;
  * connection's streams does. Reads and writes go straight to the
  * connection, so closing it also ends a read in progress.
  */
-function duplexOver(tcp: Deno.TcpConn, first: Uint8Array): Duplex {
+function duplexOver(tcp: StreamConn, first: Uint8Array): Duplex {
   let unread: Uint8Array | null = first;
   let size = TLS_MIN_READ;
   return new Duplex({

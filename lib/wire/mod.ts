@@ -2,8 +2,9 @@
  * The wire formats, as pure functions and classes over bytes, tested without
  * sockets: lines framed from a byte stream (LF ends a line, one CR before it
  * dropped, the `--max-line` cut at a character boundary), or messages framed
- * by octet counting (RFC 6587), either behind one `Framer` interface, and
- * which of the two a connection's first byte asks for; the client's line
+ * by octet counting (RFC 6587), either behind one `Framer` interface,
+ * which of the two a connection's first byte asks for, and the framer each
+ * `--framing` choice gives a connection; the client's line
  * reader, the acknowledgment protocol, the hello a linehub client may send
  * first, the notice lines a server sends when it refuses or cuts off a
  * client, the first bytes of a TLS handshake, and the PROXY protocol header
@@ -14,8 +15,10 @@
  */
 
 export * from "./ack_protocol.ts";
+export * from "./auto_framer.ts";
 export * from "./detect_framing.ts";
 export * from "./framer.ts";
+export * from "./framer_for.ts";
 export * from "./hello_line.ts";
 export * from "./line_flags.ts";
 export * from "./line_framer.ts";

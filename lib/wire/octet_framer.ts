@@ -34,7 +34,8 @@
  *   most) is a framing error. The framer then reads the rest of the
  *   connection as lines framed by LF, with the bytes of the bad header as
  *   the start of the first line, and says why in
- *   {@linkcode OctetFramer.framingError}. Nothing the peer sent is lost, and
+ *   {@linkcode OctetFramer.framingError} (and to `onFramingError`, at once,
+ *   so a server can report it before those lines). Nothing the peer sent is lost, and
  *   `--framing auto` survives a client framing by LF whose first line
  *   starts with a digit (`2024-05-01 boot`). rsyslog falls back to LF
  *   framing too on a length of 0, and OpenBSD's syslogd on any bad length;
@@ -96,6 +97,11 @@ export interface OctetFramerOptions {
    * does. A frame's message is always delivered as it came.
    * @default {false} */
   keepCr?: boolean;
+  /** Told once, with {@linkcode OctetFramer.framingError}'s text, when the
+   * stream stops being read as octet-counted: before any line read by LF is
+   * delivered, so that a server can report it ahead of those lines.
+   * @default {none} */
+  onFramingError?: (error: string) => void;
 }
 
 /**
@@ -123,6 +129,7 @@ export class OctetFramer implements Framer {
   /** The configured cap, in bytes. */
   readonly maxLine: number;
   readonly #keepCr: boolean;
+  readonly #onFramingError: ((error: string) => void) | undefined;
   #place: Place = START;
   /** In a length: its value and digits so far. In a message: its length. */
   #length = 0;
@@ -146,6 +153,7 @@ export class OctetFramer implements Framer {
     }
     this.maxLine = maxLine;
     this.#keepCr = options.keepCr ?? false;
+    this.#onFramingError = options.onFramingError;
   }
 
   /** Bytes of an unfinished message held: at most `maxLine` (`maxLine + 1`
@@ -314,7 +322,9 @@ export class OctetFramer implements Framer {
    * lines framed by LF, starting with the digits of the length so far. The
    * caller then pushes the rest of the chunk, from `byte` on, to them. */
   #fallBack(problem: string, byte: number, sink: LineSink): void {
-    this.#framingError = `Invalid octet-counting header "${this.#shownHeader(byte)}": ${problem}`;
+    const error = `Invalid octet-counting header "${this.#shownHeader(byte)}": ${problem}`;
+    this.#framingError = error;
+    this.#onFramingError?.(error);
     const lines = this.#lineFramer();
     if (this.#place === LENGTH) lines.push(this.#digitBytes(), sink);
     this.#place = START;

@@ -98,7 +98,9 @@ async function openssl(args: string[]): Promise<void> {
 
 const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
-async function selfSigned(files: CertFiles, name: string): Promise<void> {
+/** Makes a self-signed certificate for `name` (its CN), valid two days,
+ * and its key, at `files` (`openssl req -x509`). */
+export async function selfSigned(files: CertFiles, name: string): Promise<void> {
   await openssl([
     "req",
     "-x509",

@@ -53,6 +53,15 @@ export class LogSink implements ChunkSink {
   text(): string {
     return this.#text;
   }
+
+  /** The lines written so far, without their newlines, a disconnect's
+   * duration (`, 0.0 s` at the end) shown as `, D s`: what a test can
+   * compare exactly. */
+  lines(): string[] {
+    return this.#text.split("\n").filter((line) => line !== "").map((line) =>
+      line.replace(/, \d+\.\d s$/, ", D s")
+    );
+  }
 }
 
 /**

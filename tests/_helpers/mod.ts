@@ -5,10 +5,13 @@
  * servers in this process (`in_process_server.ts`),
  * programs run as processes (`process.ts`), peers nobody here wrote
  * (`peers.ts`), brokers of the tests' own (Redis in `redis.ts`, NATS in
- * `nats.ts`) and the outages they are put through (`broker_outage.ts`), throwaway TLS certificates (`certs.ts`), a TLS client's first
- * flight (`client_hello.ts`), a scripted line server (`fake_server.ts`) and
- * the README's marked blocks (`readme.ts`). Tests import this face; the
- * benchmarks in bench/ borrow from it too.
+ * `nats.ts`) and the outages they are put through (`broker_outage.ts`),
+ * throwaway TLS certificates (`certs.ts`), a TLS client's first flight
+ * (`client_hello.ts`), the PROXY protocol headers a load balancer sends
+ * (`proxy_header.ts`), a scripted line server (`fake_server.ts`), the
+ * README's marked blocks (`readme.ts`) and a server with `--http`
+ * (`http.ts`). Tests import this face; the benchmarks in bench/ borrow from
+ * it too.
  *
  * @module
  */
@@ -25,6 +28,8 @@ export * from "./nats.ts";
 export * from "./broker_outage.ts";
 export * from "./certs.ts";
 export * from "./client_hello.ts";
+export * from "./proxy_header.ts";
 export * from "./fake_server.ts";
 export * from "./readme.ts";
 export * from "./in_process_server.ts";
+export * from "./http.ts";

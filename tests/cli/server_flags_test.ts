@@ -36,6 +36,7 @@ const DEFAULTS = {
   output: undefined,
   sink: undefined,
   maxLine: 65536,
+  framing: "lf",
   drainTimeout: 5,
   backlog: 4096,
   idleTimeout: 0,
@@ -44,8 +45,11 @@ const DEFAULTS = {
   workers: 1,
   allow: [],
   deny: [],
+  proxyProtocol: false,
+  proxyFrom: [],
   maxClients: 0,
   maxPerIp: 0,
+  rateLimit: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
   tlsClientCa: undefined,
@@ -53,6 +57,8 @@ const DEFAULTS = {
   mode: "log",
   sendQueue: 1048576,
   console: false,
+  http: undefined,
+  httpToken: undefined,
   help: false,
   version: false,
 };
@@ -181,6 +187,21 @@ Deno.test("server accepts --max-line from 1 to 64 MiB", () => {
   assert.equal(parseServerArgs(["--max-line", String(MAX_MAX_LINE)]).maxLine, MAX_MAX_LINE);
 });
 
+Deno.test("server takes --framing lf, octet or auto, lf by default, and names a bad one", () => {
+  for (const framing of ["lf", "octet", "auto"]) {
+    assert.deepEqual(parseServerArgs(["--framing", framing]), { ...DEFAULTS, framing });
+  }
+  assert.equal(parseServerArgs(["--framing=octet"]).framing, "octet");
+  // With every mode and --ack: framing is how a client's bytes are read,
+  // whatever is sent back.
+  assert.equal(parseServerArgs(["--framing", "auto", "--ack"]).framing, "auto");
+  assert.equal(parseServerArgs(["--framing", "octet", "--mode", "chat"]).framing, "octet");
+  for (const bad of ["octet-counted", "LF", "", "crlf"]) {
+    rejects(["--framing", bad], `Invalid framing "${bad}": must be one of lf, octet, auto`);
+  }
+  rejects(["--framing"], 'Option "--framing" needs a value');
+});
+
 Deno.test("server takes --drain-timeout and --idle-timeout with ms, s, m or h", () => {
   assert.equal(parseServerArgs(["--drain-timeout", "500ms"]).drainTimeout, 0.5);
   assert.equal(parseServerArgs(["--drain-timeout=30s"]).drainTimeout, 30);
@@ -252,6 +273,8 @@ Deno.test("server accepts every flag at once", () => {
       "2.5",
       "--backlog",
       "64",
+      "--framing",
+      "octet",
     ]),
     {
       host: "::1",
@@ -264,6 +287,7 @@ Deno.test("server accepts every flag at once", () => {
       output: "log.jsonl",
       sink: undefined,
       maxLine: 512,
+      framing: "octet",
       drainTimeout: 2.5,
       backlog: 64,
       idleTimeout: 0,
@@ -272,8 +296,11 @@ Deno.test("server accepts every flag at once", () => {
       workers: 1,
       allow: [],
       deny: [],
+      proxyProtocol: false,
+      proxyFrom: [],
       maxClients: 0,
       maxPerIp: 0,
+      rateLimit: undefined,
       tlsCert: undefined,
       tlsKey: undefined,
       tlsClientCa: undefined,
@@ -281,6 +308,8 @@ Deno.test("server accepts every flag at once", () => {
       mode: "log",
       sendQueue: 1048576,
       console: false,
+      http: undefined,
+      httpToken: undefined,
       help: false,
       version: false,
     },
@@ -387,13 +416,17 @@ Deno.test("server usage lists every flag", () => {
       "-o, --output FILE",
       "--sink URL",
       "--max-line BYTES",
+      "--framing HOW",
       "--idle-timeout TIME",
       "--drain-timeout TIME",
       "--backlog N",
       "--allow CIDR",
       "--deny CIDR",
+      "--proxy-protocol",
+      "--proxy-from CIDR",
       "--max-clients N",
       "--max-per-ip N",
+      "--rate-limit RATE",
       "--workers N",
       "--ack",
       "--tls-cert FILE",
@@ -402,6 +435,8 @@ Deno.test("server usage lists every flag", () => {
       "--mode MODE",
       "--send-queue BYTES",
       "--console",
+      "--http ADDR",
+      "--http-token TOKEN",
       "-h, --help",
       "-V, --version",
     ]
@@ -424,6 +459,10 @@ Deno.test("server usage shows the ranges and defaults the parser applies", () =>
       "(default 0.0.0.0)",
       "1 to 67108864",
       "(default 65536)",
+      "lf, a newline",
+      "octet, RFC 6587",
+      "auto, each connection's first byte",
+      "(default lf)",
       "(default 5s)",
       "1 to 65535",
       "(default 4096)",
@@ -444,6 +483,7 @@ Deno.test("server usage names its signals and every exit status", () => {
   assert.match(SERVER_USAGE, /\nSignals:\n {2}SIGINT, SIGTERM {2}stop accepting/);
   assert.match(SERVER_USAGE, /a second one exits at once, unless it comes\n {19}within 500 ms of/);
   assert.match(SERVER_USAGE, /\n {2}SIGHUP {11}with --output, reopen the file/);
+  assert.match(SERVER_USAGE, /with\n {19}TLS, read the TLS files again: new handshakes get them/);
   const statuses = SERVER_USAGE.slice(SERVER_USAGE.indexOf("\nExit status:\n"));
   for (const code of [EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CUT_OFF, EXIT_OUTPUT, 130]) {
     assert.match(statuses, new RegExp(`\\n  ${code} +[a-z]`), String(code));
@@ -515,6 +555,38 @@ Deno.test("server accepts --max-clients and --max-per-ip, 0 (no limit) by defaul
   assert.throws(() => parseServerArgs(["--max-per-ip", "two"]), /Invalid --max-per-ip "two"/);
 });
 
+Deno.test("server takes --rate-limit as LINES/s[:BURST], BURST one second's worth unless given, off by default", () => {
+  assert.equal(parseServerArgs([]).rateLimit, undefined);
+  assert.deepEqual(parseServerArgs(["--rate-limit", "200/s"]).rateLimit, {
+    lines: 200,
+    burst: 200,
+  });
+  assert.deepEqual(parseServerArgs(["--rate-limit=200/s:1000"]).rateLimit, {
+    lines: 200,
+    burst: 1000,
+  });
+  assert.deepEqual(parseServerArgs(["--rate-limit", "50"]).rateLimit, { lines: 50, burst: 50 });
+  assert.deepEqual(parseServerArgs(["--rate-limit", "1/s:10000000"]).rateLimit, {
+    lines: 1,
+    burst: 10_000_000,
+  });
+  // Fine beside the flags it works with.
+  const config = parseServerArgs(["--rate-limit", "10/s", "--workers", "2", "--ack"]);
+  assert.deepEqual(config.rateLimit, { lines: 10, burst: 10 });
+});
+
+Deno.test("server rejects a bad --rate-limit in one line quoting it", () => {
+  const form = "must be LINES/s or LINES/s:BURST, such as 200/s or 200/s:1000";
+  for (const text of ["", "fast", "200/m", "200/s:", "2.5/s", "-1/s", "200:1000/s", "/s"]) {
+    rejects([`--rate-limit=${text}`], `Invalid --rate-limit "${text}": ${form}`);
+  }
+  const range = "must be an integer from 1 to 10000000";
+  rejects(["--rate-limit", "0/s"], `Invalid --rate-limit "0/s": LINES ${range}`);
+  rejects(["--rate-limit", "10000001"], `Invalid --rate-limit "10000001": LINES ${range}`);
+  rejects(["--rate-limit", "200/s:0"], `Invalid --rate-limit "200/s:0": BURST ${range}`);
+  rejects(["--rate-limit"], 'Option "--rate-limit" needs a value');
+});
+
 Deno.test("server takes repeated --allow and --deny rules and names a bad one", () => {
   const config = parseServerArgs([
     "--allow",
@@ -530,6 +602,27 @@ Deno.test("server takes repeated --allow and --deny rules and names a bad one", 
     /Invalid --deny "10.1.2.3\/8": host bits set; did you mean 10.0.0.0\/8\?/,
   );
   assert.throws(() => parseServerArgs(["--allow", "nowhere"]), /Invalid --allow "nowhere"/);
+});
+
+Deno.test("server takes --proxy-protocol, and --proxy-from only beside it, naming a bad rule", () => {
+  const config = parseServerArgs([
+    "--proxy-protocol",
+    "--proxy-from",
+    "10.0.0.0/8",
+    "--proxy-from=::1",
+  ]);
+  assert.equal(config.proxyProtocol, true);
+  assert.deepEqual(config.proxyFrom.map((rule) => rule.text), ["10.0.0.0/8", "::1/128"]);
+  assert.deepEqual(parseServerArgs(["--proxy-protocol"]).proxyFrom, []);
+  rejects(["--proxy-from", "10.0.0.0/8"], "--proxy-from needs --proxy-protocol");
+  rejects(
+    ["--proxy-protocol", "--proxy-from", "10.0.0.1/8"],
+    'Invalid --proxy-from "10.0.0.1/8": host bits set; did you mean 10.0.0.0/8?',
+  );
+  rejects(
+    ["--proxy-protocol", "--proxy-from", "balancer"],
+    'Invalid --proxy-from "balancer": not an IPv4 or IPv6 address or CIDR',
+  );
 });
 
 Deno.test("server --workers takes 1 to 256 and refuses per-server limits beside it", () => {
@@ -634,4 +727,36 @@ Deno.test("server raises the default --send-queue to hold a --max-line longer th
   assert.equal(parseServerArgs(["--max-line", "1048513"]).sendQueue, 1048577);
   const longest = parseServerArgs(["--mode", "chat", "--max-line", String(MAX_MAX_LINE)]);
   assert.equal(longest.sendQueue, MAX_MAX_LINE + 64);
+});
+
+Deno.test("server --http takes a port on 127.0.0.1, or HOST:PORT to listen elsewhere", () => {
+  assert.deepEqual(parseServerArgs(["--http", "8080"]).http, { host: "127.0.0.1", port: 8080 });
+  assert.deepEqual(parseServerArgs(["--http=0.0.0.0:9100"]).http, { host: "0.0.0.0", port: 9100 });
+  assert.deepEqual(parseServerArgs(["--http", "[::1]:0"]).http, { host: "::1", port: 0 });
+  assert.equal(
+    parseServerArgs(["--http", "8080", "--http-token", "abc.DEF_1-2~+/=="]).httpToken,
+    "abc.DEF_1-2~+/==",
+  );
+});
+
+Deno.test("server refuses a bad --http or --http-token in one line naming it", () => {
+  const address = (text: string): string =>
+    `Invalid --http "${text}": must be PORT (0 to 65535, on 127.0.0.1) or HOST:PORT ` +
+    "([IPV6]:PORT), such as 8080 or 0.0.0.0:8080";
+  for (const text of ["65536", ":8080", "localhost", "::1:80", "[::1]", "80x", ""]) {
+    rejects([`--http=${text}`], address(text));
+  }
+  rejects(["--http-token", "abc"], "--http-token needs --http");
+  // The error names the character, never the token.
+  for (const [token, character, at] of [["has space", " ", 4], ["a=b", "=", 2]] as const) {
+    rejects(
+      ["--http", "8080", "--http-token", token],
+      `Invalid --http-token: "${character}" at character ${at} cannot be in a bearer token; ` +
+        "use A-Z a-z 0-9 - . _ ~ + / and = at the end",
+    );
+  }
+  rejects(
+    ["--http", "8080", "--http-token="],
+    "Invalid --http-token: must be 1 to 256 characters, not 0",
+  );
 });

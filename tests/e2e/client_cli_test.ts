@@ -365,11 +365,15 @@ Deno.test("client refused by a full server exits 5 saying why, nothing on stdout
       stdout: "",
       stderr: connected(where) + `${refused}; nothing was delivered\n`,
     });
-    // Not "does the server run with --ack?": the real reason.
-    assertRun(inputReadToEnd(acked), {
+    // Not "does the server run with --ack?": the real reason. The refusal
+    // can come before the client has read its line, and then says so.
+    const ackedRun = inputReadToEnd(acked);
+    const readFirst = ackedRun.stderr.endsWith("; 1 line not acknowledged\n");
+    assertRun(ackedRun, {
       code: 5,
       stdout: "",
-      stderr: connected(where) + `${refused}; 1 line not acknowledged\n`,
+      stderr: connected(where) +
+        `${refused}; ${readFirst ? "1 line not acknowledged" : "nothing was delivered"}\n`,
     });
   } finally {
     closeQuietly(holder);

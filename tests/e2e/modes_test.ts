@@ -16,6 +16,8 @@ import {
   freePort,
   hasCommand,
   nameUnless,
+  proxyV1,
+  proxyV2,
   readToEnd,
   runClientProcess,
   runServerProcess,
@@ -231,6 +233,44 @@ Deno.test("the operator console sends to all or one client, lists, kicks and cou
     const result = await server.stop();
     assert.equal(result.code, 0);
     assert.match(result.stderr, /; 1 kicked\n/);
+  }
+});
+
+Deno.test("behind --proxy-protocol, chat joins and the console's /list show the address each header gives", async () => {
+  const server = await startServer(
+    ["--mode", "chat", "--console", "--proxy-protocol", "--proxy-from", "127.0.0.1"],
+    { stdin: "piped" },
+  );
+  const first = await connectTo(server.port);
+  const second = await connectTo(server.port);
+  /** Waits until the server's stderr holds `text`. */
+  const stderrShows = (text: string): Promise<void> =>
+    waitFor(
+      JSON.stringify(text),
+      () => server.stderrSoFar().includes(text),
+      () => server.stderrSoFar(),
+    );
+  try {
+    await writeAll(first, proxyV1("192.0.2.61", 40061));
+    await stderrShows("client 0 connected from 192.0.2.61:40061\n");
+    await writeAll(second, proxyV2("2001:db8::62", 40062));
+    const joined = await readUntil(first, "joined from [2001:db8::62]:40062\n");
+    assert.ok(joined.endsWith("* client 1 joined from [2001:db8::62]:40062\n"), joined);
+    await server.write("/list\n");
+    await stderrShows("[2001:db8::62]:40062 ");
+    const rows = server.stderrSoFar().split("\n").filter((line) => /^ *[01] {2}/.test(line));
+    assert.deepEqual(rows.map((row) => row.trim().split(/ +/).slice(0, 2)), [
+      ["0", "192.0.2.61:40061"],
+      ["1", "[2001:db8::62]:40062"],
+    ]);
+    // The balancer's own address is shown for neither of them.
+    const aboutClients = server.stderrSoFar().split("\n").filter((line) => /client/.test(line));
+    assert.ok(aboutClients.every((line) => !line.includes("127.0.0.1")), server.stderrSoFar());
+  } finally {
+    closeQuietly(first);
+    closeQuietly(second);
+    const result = await server.stop();
+    assert.equal(result.code, 0, result.stderr);
   }
 });
 

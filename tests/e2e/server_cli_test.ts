@@ -22,6 +22,8 @@ import {
   hostName,
   nameUnless,
   noIPv6Reason,
+  proxyV1,
+  proxyV2,
   readToEnd,
   ROOT,
   runProgram,
@@ -66,6 +68,19 @@ async function finish(conn: Deno.TcpConn, data: string | Uint8Array = ""): Promi
     "the server to close the connection",
   );
   assert.equal(n, null, "the server sent nothing");
+}
+
+/** Connects, sends `data`, and returns all the server said before it closed
+ * the connection (a peer it refuses), and the port the peer had. */
+async function refusalOf(port: number, data: Uint8Array): Promise<{ said: string; port: number }> {
+  const conn = await connectTo(port);
+  try {
+    await writeAll(conn, data);
+    const said = await withTimeout(readToEnd(conn), SESSION_TIMEOUT_MS, "the refusal");
+    return { said: new TextDecoder().decode(said), port: conn.localAddr.port };
+  } finally {
+    conn.close();
+  }
 }
 
 /** Waits until the server's stderr includes `text`. */
@@ -374,6 +389,7 @@ Deno.test("server rejects bad flags with exit 2, one line naming the value, and 
     [["--format", "xml"], `Invalid format "xml": must be one of text, json, raw`],
     [["--max-line", "0"], `Invalid --max-line "0": must be an integer from 1 to 67108864`],
     [["--bogus"], `Unknown option "--bogus"`],
+    [["--proxy-from", "10.0.0.0/8"], "--proxy-from needs --proxy-protocol"],
     [
       ["--drain-timeout", "soon"],
       `Invalid --drain-timeout "soon": must be a duration from 0 to 24h, ` +
@@ -936,6 +952,43 @@ Deno.test({
   }
 });
 
+Deno.test("server --proxy-protocol shows the header's client, warns without --proxy-from, and counts refusals", async () => {
+  const server = await startServer(["--proxy-protocol"]);
+  const header = bytes("PROXY TCP4 192.0.2.44 10.0.0.1 50123 8888\r\n");
+  await session(server.port, concat([header, bytes("through the balancer\n")]));
+  const { said, port } = await refusalOf(server.port, bytes("no header\n"));
+  assert.equal(
+    said,
+    'linehub-server: refused (proxy): not a PROXY protocol header: the connection starts "no header\\n"\n',
+  );
+  await stderrShows(server, `refused 127.0.0.1:${port}: `);
+  const result = await server.stop("SIGTERM");
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "[client 0] through the balancer\n");
+  assert.deepEqual(stderrLines(result.stderr), [
+    `linehub-server: listening on 127.0.0.1:${server.port} (text to stdout, PROXY protocol)`,
+    "linehub-server: warning: --proxy-protocol without --proxy-from: any peer can claim any " +
+    "address; name the balancers with --proxy-from",
+    "client 0 connected from 192.0.2.44:50123",
+    "client 0 disconnected from 192.0.2.44:50123 (eof): 1 line, 21 bytes, D s",
+    `refused 127.0.0.1:${port}: not a PROXY protocol header: the connection starts "no header\\n"`,
+    "linehub-server: SIGTERM: no longer accepting; waiting up to 5 s for 0 connected clients",
+    "linehub-server: shut down: 1 client served, 1 line, 21 bytes, 0 truncated; " +
+    "1 refused (1 PROXY header)",
+  ]);
+
+  // Named balancers: no warning, and a peer outside them is refused.
+  const guarded = await startServer(["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]);
+  const outsider = await refusalOf(guarded.port, concat([header, bytes("forged\n")]));
+  assert.equal(
+    outsider.said,
+    "linehub-server: refused (proxy): 127.0.0.1 is not in --proxy-from\n",
+  );
+  const guardedResult = await guarded.stop("SIGTERM");
+  assert.equal(guardedResult.stdout, "");
+  assert.doesNotMatch(guardedResult.stderr, /warning/);
+});
+
 Deno.test("server --workers 2 started on the port of another --workers server exits 1: address already in use", async () => {
   const first = await startServer(["--workers", "2"]);
   try {
@@ -972,6 +1025,104 @@ Deno.test("server --workers 2 numbers clients across its workers and drains them
     const ids = new Set(lines.map((line) => Number(/^\[client (\d+)\] /.exec(line)?.[1])));
     assert.deepEqual([...ids].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
     assert.match(result.stderr, /shut down: 6 clients served, 12 lines, /);
+  }
+});
+
+Deno.test("server --workers 2 --proxy-protocol: every Worker takes addresses from headers and honours --proxy-from and --allow", async () => {
+  const CLIENTS = 6;
+  const server = await startServer([
+    "--workers",
+    "2",
+    "--proxy-protocol",
+    "--proxy-from",
+    "127.0.0.1",
+    "--allow",
+    "192.0.2.0/24",
+    "--label",
+    "address",
+  ]);
+  let denied = "";
+  try {
+    assert.match(server.stderrSoFar(), /\(text to stdout, PROXY protocol, 2 workers\)\n/);
+    await Promise.all(
+      Array.from(
+        { length: CLIENTS },
+        (_, i) =>
+          session(server.port, concat([proxyV2(`192.0.2.${i + 1}`, 41000 + i), bytes(`${i}\n`)])),
+      ),
+    );
+    ({ said: denied } = await refusalOf(server.port, proxyV1("198.51.100.1", 41100)));
+  } finally {
+    const result = await server.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assertNoCrash(result.stderr);
+    assert.deepEqual(
+      result.stdout.split("\n").slice(0, -1).sort(),
+      Array.from({ length: CLIENTS }, (_, i) => `[192.0.2.${i + 1}:${41000 + i}] ${i}`).sort(),
+    );
+    assert.match(result.stderr, /^refused 198\.51\.100\.1:41100: denied by --allow\/--deny$/m);
+  }
+  assert.equal(denied, "linehub-server: refused (denied): denied by --allow/--deny\n");
+
+  // A balancer named nowhere: each Worker refuses what it accepts.
+  const guarded = await startServer([
+    "--workers",
+    "2",
+    "--proxy-protocol",
+    "--proxy-from",
+    "10.0.0.0/8",
+  ]);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const forged = concat([proxyV1("192.0.2.1", 42000 + i), bytes("forged\n")]);
+      assert.equal(
+        (await refusalOf(guarded.port, forged)).said,
+        "linehub-server: refused (proxy): 127.0.0.1 is not in --proxy-from\n",
+      );
+    }
+  } finally {
+    const result = await guarded.stop("SIGTERM");
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /; 4 refused \(4 PROXY header\)\n/);
+  }
+});
+
+Deno.test("server --framing octet prints each octet-counted message as one labelled line and tells a bad header on stderr", async () => {
+  const server = await startServer(["--framing", "octet"]);
+  try {
+    const stream = "20 <13>1 two\nlines here9 <14>plain" + "<15>not counted\n";
+    const port = await session(server.port, stream);
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    assert.equal(
+      result.stdout,
+      "[client 0] <13>1 two\\x0alines here\n[client 0] <14>plain\n[client 0] <15>not counted\n",
+    );
+    assert.deepEqual(stderrLines(result.stderr).slice(1, 4), [
+      `client 0 connected from 127.0.0.1:${port}`,
+      `client 0 framing error from 127.0.0.1:${port}: Invalid octet-counting header "<": ` +
+      "a frame must start with its length, a digit from 1 to 9; the rest is read as lines ending in LF",
+      `client 0 disconnected from 127.0.0.1:${port} (eof): 3 lines, ${stream.length} bytes, D s`,
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server --framing auto --workers 2 reads octet-counting and LF clients each their own way", async () => {
+  const server = await startServer(["--framing", "auto", "--workers", "2", "--format", "json"]);
+  try {
+    await Promise.all([
+      session(server.port, "10 <13>a\nb c\n8 <13>more"),
+      session(server.port, "<13>lf line\n8 <13>more\n"),
+    ]);
+  } finally {
+    const result = await server.stop();
+    assert.equal(result.code, 0);
+    const texts = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))
+      .filter((record) => record.type === "message").map((record) => record.text);
+    assert.deepEqual(texts.sort(), ["8 <13>more", "<13>a\nb c\n", "<13>lf line", "<13>more"]);
   }
 });
 

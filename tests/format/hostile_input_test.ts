@@ -1,7 +1,9 @@
 /**
  * Property test over hostile input: 100,000 random byte streams, built from
  * the pieces that break naive line servers, go through the framer and every
- * output format, and the invariants users rely on must hold for each one.
+ * output format, and the invariants users rely on must hold for each one;
+ * and the same pieces, after the start of a PROXY header, through the
+ * header's parser into the events a server writes of it.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import {
   MessageFormatter,
 } from "../../lib/format/message_formatter.ts";
 import { formatJsonEvent, formatTextEvent } from "../../lib/server/events.ts";
+import { parseProxyHeader } from "../../lib/wire/proxy_header.ts";
 import { seededRandom } from "../_helpers/mod.ts";
 
 const INPUTS = 100_000;
@@ -197,6 +200,7 @@ Deno.test(
           truncated: 0,
           durationMs: 0,
         } as const,
+        { type: "framing-error", client, time: 0, detail } as const,
         {
           type: "refused",
           address: "10.0.0.1",
@@ -221,5 +225,64 @@ Deno.test(
         if (event.type !== "connect") assert.equal(record.detail, detail, where);
       }
     }
+  },
+);
+
+/** Starts of a PROXY header, so that hostile bytes reach every part of the
+ * parser, not only its first check. */
+const PROXY_STARTS: readonly Uint8Array[] = [
+  new Uint8Array(0),
+  encoder.encode("PROXY "),
+  encoder.encode("PROXY TCP4 "),
+  encoder.encode("PROXY TCP6 "),
+  encoder.encode("PROXY UNKNOWN"),
+  Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a),
+];
+
+Deno.test(
+  `what a PROXY header says, or why it is refused, stays inert in events over ${
+    INPUTS / 10
+  } inputs`,
+  () => {
+    const random = seededRandom(20261215);
+    let refusals = 0;
+    for (let n = 0; n < INPUTS / 10; n++) {
+      const start = PROXY_STARTS[Math.floor(random() * PROXY_STARTS.length)] as Uint8Array;
+      const input = new Uint8Array([...start, ...hostileBytes(random)]);
+      const parse = parseProxyHeader(input);
+      const where = `input ${n}: [${[...input]}]`;
+      const events = [];
+      if (parse.status === "invalid") {
+        refusals++;
+        // As the server reports it: the reason as the detail of a refusal.
+        events.push(
+          {
+            type: "refused",
+            address: "10.0.0.1",
+            port: 1,
+            time: 0,
+            reason: "proxy",
+            limit: 0,
+            detail: parse.reason,
+          } as const,
+        );
+      } else if (parse.status === "done" && parse.header.source !== null) {
+        const { address, port } = parse.header.source;
+        events.push(
+          { type: "connect", client: { ...CLIENT, address, port: port ?? 0 }, time: 0 } as const,
+        );
+      }
+      for (const event of events) {
+        for (const line of [formatTextEvent(event), formatJsonEvent(event)]) {
+          assert.equal(line.indexOf("\n"), line.length - 1, `${where}: ${line}`);
+          assert.ok(!RAW_UNSAFE.test(line.slice(0, -1)), `${where}: ${line}`);
+        }
+        const record = JSON.parse(formatJsonEvent(event));
+        if (event.type === "refused") assert.equal(record.detail, event.detail, where);
+        else assert.equal(record.address, event.client.address, where);
+      }
+    }
+    // Most such inputs are not headers: the refusals are what is tested.
+    assert.ok(refusals > INPUTS / 20, `${refusals} refusals`);
   },
 );

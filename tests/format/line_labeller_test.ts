@@ -37,7 +37,7 @@ import {
   type OutputFormat,
 } from "../../lib/format/message_formatter.ts";
 import { isPlainJsonUtf8, isPrintableUtf8 } from "../../lib/text/safe_text.ts";
-import { randomInt, seededRandom } from "../_helpers/mod.ts";
+import { randomChunks, randomInt, seededRandom } from "../_helpers/mod.ts";
 
 const LF = 10;
 const CR = 13;
@@ -772,16 +772,9 @@ function randomStream(random: () => number, maxLine: number): Uint8Array {
 }
 
 /** Cuts `input` into random chunks, empty ones included, or leaves it whole. */
-function randomChunks(input: Uint8Array, random: () => number): Uint8Array[] {
+function randomReads(input: Uint8Array, random: () => number): Uint8Array[] {
   if (random() < 0.1) return [input];
-  const largest = randomInt(random, 1, 200);
-  const chunks: Uint8Array[] = [];
-  for (let pos = 0; pos < input.length;) {
-    const size = randomInt(random, 0, largest);
-    chunks.push(input.subarray(pos, pos + size));
-    pos += size;
-  }
-  return chunks;
+  return randomChunks(input, random, randomInt(random, 1, 200));
 }
 
 /** What a whole stream wrote, in how many lines, and how many of them the
@@ -861,7 +854,7 @@ Deno.test("LineLabeller with a LineFramer writes what the framer and MessageForm
         labeller = new LineLabeller({ inputBytes, outputBytes });
         labellers.set(key, labeller);
       }
-      const chunks = randomChunks(input, random);
+      const chunks = randomReads(input, random);
       const options = randomOptions(random);
       const general = writeStream(format, chunks, maxLine, options);
       const fast = writeStream(format, chunks, maxLine, options, labeller);

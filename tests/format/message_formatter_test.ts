@@ -315,6 +315,27 @@ Deno.test("formatTextEvent names a client with its node when given one, and a re
   );
 });
 
+Deno.test("a framing error event names the client and the header, and says the rest is read by LF", () => {
+  const detail = 'Invalid octet-counting header "<": a frame must start with its length';
+  const event = { type: "framing-error", client: CLIENT, time: TIME, detail } as const;
+  assert.equal(
+    formatTextEvent(event),
+    `client 3 framing error from 127.0.0.1:40000: ${detail}; the rest is read as lines ending in LF\n`,
+  );
+  assert.match(formatTextEvent(event, "web-3"), /^web-3\/client 3 framing error from /);
+  const record = JSON.parse(formatJsonEvent(event, { run: "r", node: "web-3" }));
+  assert.deepEqual(record, {
+    time: new Date(TIME).toISOString(),
+    type: "framing-error",
+    run: "r",
+    node: "web-3",
+    client: 3,
+    address: "127.0.0.1",
+    port: 40000,
+    detail,
+  });
+});
+
 Deno.test("json says how long a truncated line was, before its cut", () => {
   const record = JSON.parse(format("json", bytes("abcd"), { truncated: true, length: 70000 }).text);
   assert.deepEqual([record.text, record.truncated, record.length], ["abcd", true, 70000]);

@@ -551,6 +551,37 @@ Deno.test("BatchWriter without a retry policy fails at the first error, counting
   assert.deepEqual(lost, [8]);
 });
 
+Deno.test("BatchWriter writes a long backlogged stream from a few reused chunks", async () => {
+  // A backlog of 8 chunks builds up, again and again; each chunk the output
+  // is given is a view of one of the writer's buffers. Without reuse there
+  // would be about one buffer per chunk written.
+  const buffers = new Set<ArrayBufferLike>();
+  let expected = 0;
+  const out: ByteWriter = {
+    write(bytes): Promise<number> {
+      buffers.add(bytes.buffer);
+      return Promise.resolve(bytes.length);
+    },
+  };
+  const writer = new BatchWriter(out, { chunkSize: 64, highWaterMark: 256, spareBytes: 640 });
+  const line = new Uint8Array(63).fill(120);
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 8; i++) writer.writeLine(new Uint8Array(0), line);
+    expected += 8 * 64;
+    await writer.drained();
+  }
+  await writer.flush();
+  assert.equal(writer.position, expected);
+  assert.ok(buffers.size <= 16, `${buffers.size} buffers for 400 chunks`);
+});
+
+Deno.test("BatchWriter rejects a negative spareBytes, naming it", () => {
+  assert.throws(
+    () => new BatchWriter(new FakeWriter(), { spareBytes: -1 }),
+    { name: "RangeError", message: /spareBytes "-1"/ },
+  );
+});
+
 Deno.test("BatchWriter hands onError the bytes it could not write, in order, after a partial write", async () => {
   const out = new FakeWriter({
     maxPerCall: 5,

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
+  certificateSummary,
   parseCertificates,
   readCertificates,
   readKeyPair,
@@ -14,10 +15,11 @@ import { certificatesForTests, nameUnless } from "../_helpers/mod.ts";
 
 const { files, skip } = await certificatesForTests();
 
-async function rejectsWith(promise: Promise<unknown>, message: string): Promise<void> {
+async function rejectsWith(promise: Promise<unknown>, message: string | RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof TlsFileError, `expected a TlsFileError, got ${error}`);
-    assert.equal(error.message, message);
+    if (typeof message === "string") assert.equal(error.message, message);
+    else assert.match(error.message, message);
     return true;
   });
 }
@@ -68,6 +70,44 @@ Deno.test({
       (await Deno.readTextFile(ca.cert)) + (await Deno.readTextFile(otherCa.cert)),
     );
     assert.equal(parseCertificates(await readCertificates(bundle), bundle).length, 2);
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "readKeyPair with validAt refuses a certificate expired or not yet valid then, naming it",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server, expiredServer } = files();
+    await rejectsWith(
+      readKeyPair(expiredServer.cert, expiredServer.key, { validAt: new Date() }),
+      `Certificate file "${expiredServer.cert}" has expired: valid until 2021-01-01 00:00:00 UTC`,
+    );
+    await rejectsWith(
+      readKeyPair(server.cert, server.key, { validAt: new Date("2000-01-01T00:00:00Z") }),
+      new RegExp(`^Certificate file "${server.cert}" is not valid yet: valid from \\d{4}-`),
+    );
+    // Without validAt, as at start-up, the dates are not looked at.
+    await readKeyPair(expiredServer.cert, expiredServer.key);
+    await readKeyPair(server.cert, server.key, { validAt: new Date() });
+  },
+});
+
+Deno.test({
+  name: nameUnless(skip, "certificateSummary names the served certificate's subject and end date"),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { expiredServer, server } = files();
+    assert.equal(
+      certificateSummary(await Deno.readTextFile(expiredServer.cert)),
+      "CN=localhost, valid until 2021-01-01 00:00:00 UTC",
+    );
+    // The first of a chain: the server's own.
+    const chain = (await Deno.readTextFile(server.cert)) +
+      (await Deno.readTextFile(files().ca.cert));
+    assert.match(certificateSummary(chain), /^CN=localhost, valid until \d{4}-\d\d-\d\d /);
   },
 });
 

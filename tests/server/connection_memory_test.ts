@@ -34,13 +34,15 @@ async function heapChurn(
   return JSON.parse(stdout);
 }
 
-Deno.test("20,000 finished connections do not grow the server's heap, plain and with --ack", async () => {
-  // Both at once: each is mostly waiting on loopback round trips.
-  const [plain, acked] = await Promise.all([
+Deno.test("20,000 finished connections do not grow the server's heap: plain, with --ack, behind PROXY headers", async () => {
+  // All at once: each is mostly waiting on loopback round trips.
+  const [plain, acked, proxied] = await Promise.all([
     heapChurn([String(CONNECTIONS)]),
     heapChurn([String(CONNECTIONS), "--ack"]),
+    heapChurn([String(CONNECTIONS), "--proxy"]),
   ]);
-  for (const [name, run] of [["plain", plain], ["--ack", acked]] as const) {
+  const runs = [["plain", plain], ["--ack", acked], ["--proxy-protocol", proxied]] as const;
+  for (const [name, run] of runs) {
     assert.equal(run.clients, CONNECTIONS + 2000, name);
     const growth = run.after - run.before;
     assert.ok(

@@ -40,6 +40,7 @@ import {
 import { LineServer } from "../../lib/server/line_server.ts";
 import { PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { ListenError } from "../../lib/server/server.ts";
+import { emptyStats } from "../../lib/server/stats.ts";
 
 type Harness = ServerHarness<LineServer>;
 
@@ -66,13 +67,6 @@ function outputShows(h: Harness, text: string): Promise<void> {
     `output ${JSON.stringify(text)}`,
     () => h.out.text().includes(text),
     () => h.out.text(),
-  );
-}
-
-/** The log's lines with durations (`0.0 s`) replaced by `D s`. */
-function logLines(h: Harness): string[] {
-  return h.log.text().split("\n").filter((line) => line !== "").map((line) =>
-    line.replace(/, \d+\.\d s$/, ", D s")
   );
 }
 
@@ -111,12 +105,17 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
     refusedFull: 0,
     refusedPerIp: 0,
     refusedTls: 0,
+    refusedProxy: 0,
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    partial: 0,
+    disconnects: { ...emptyStats().disconnects, eof: 3 },
+    throttled: 0,
+    throttledMs: 0,
   });
   const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
-  assert.deepEqual(logLines(h), [
+  assert.deepEqual(h.log.lines(), [
     `client 0 connected from 127.0.0.1:${pa}`,
     `client 1 connected from 127.0.0.1:${pb}`,
     `client 2 connected from 127.0.0.1:${pc}`,
@@ -194,7 +193,7 @@ Deno.test("server delivers a final line without newline, flagged partial", async
   assert.equal(stats.lines, 2);
   const port = conn.localAddr.port;
   assert.equal(
-    logLines(h)[1],
+    h.log.lines()[1],
     `client 0 disconnected from 127.0.0.1:${port} (eof): 2 lines, 15 bytes, D s`,
   );
 });
@@ -224,7 +223,7 @@ Deno.test("server cuts lines longer than --max-line, flags them truncated and co
   assert.equal(stats.lines, 5);
   assert.equal(stats.bytes, 9 + 10 + 101 + 3 + 9);
   assert.equal(
-    logLines(h)[1],
+    h.log.lines()[1],
     `client 0 disconnected from 127.0.0.1:${conn.localAddr.port} (eof): ` +
       "5 lines, 132 bytes, 3 truncated, D s",
   );
@@ -356,7 +355,7 @@ Deno.test("labelNode names the node in text labels and client events; without it
       `[${node}client 0] clean\n[${node}client 0] esc\\x1b\n[${node}client 0 partial] cut\n`,
     );
     const from = formatHostPort(conn.localAddr.hostname, conn.localAddr.port);
-    assert.deepEqual(logLines(h), [
+    assert.deepEqual(h.log.lines(), [
       `${node}client 0 connected from ${from}`,
       `${node}client 0 disconnected from ${from} (eof): 3 lines, 14 bytes, D s`,
     ]);
@@ -429,7 +428,7 @@ Deno.test({
     await socat.stop("SIGKILL");
     await disconnected(h, 1);
     assert.match(
-      logLines(h)[2] ?? "",
+      h.log.lines()[2] ?? "",
       /^client 1 disconnected from 127\.0\.0\.1:\d+ \(reset\): 1 line, 6 bytes, D s$/,
     );
     await writeAll(other, bytes("rted, then ended\n"));
@@ -483,11 +482,16 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
     refusedFull: 0,
     refusedPerIp: 0,
     refusedTls: 0,
+    refusedProxy: 0,
     dropped: 0,
     kicked: 0,
     abortedBeforeAccept: 0,
+    partial: 1,
+    disconnects: { ...emptyStats().disconnects, eof: 1 },
+    throttled: 0,
+    throttledMs: 0,
   });
-  assert.match(logLines(h)[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
+  assert.match(h.log.lines()[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
 });
 
 Deno.test("shutdown cuts off a silent client at the drain timeout and delivers its partial line", async () => {
@@ -510,7 +514,7 @@ Deno.test("shutdown cuts off a silent client at the drain timeout and delivers i
     h.out.text(),
     "[client 0] kept\n[client 1] in time\n[client 0 partial] half\n",
   );
-  assert.deepEqual(logLines(h).slice(2), [
+  assert.deepEqual(h.log.lines().slice(2), [
     `client 1 disconnected from 127.0.0.1:${prompt.localAddr.port} (eof): 1 line, 8 bytes, D s`,
     `client 0 disconnected from 127.0.0.1:${silent.localAddr.port} (drain-timeout): ` +
     "2 lines, 9 bytes, D s",
@@ -533,7 +537,7 @@ Deno.test({
     using conn = await connectTo(h.port, "::1");
     assert.equal(h.server.addr.hostname, "::1");
     await accepted(h, conn, 0);
-    assert.equal(logLines(h)[0], `client 0 connected from [::1]:${conn.localAddr.port}`);
+    assert.equal(h.log.lines()[0], `client 0 connected from [::1]:${conn.localAddr.port}`);
     await writeAll(conn, bytes("over v6\n"));
     conn.close();
     await h.stop();
@@ -693,7 +697,7 @@ Deno.test("a linehub client's hello is no line: it names the client in the text 
     assert.equal(stats.lines, 2, format);
     if (format === "text") {
       assert.equal(h.out.text(), "[client 0 web1] hello\n[client 0 web1] \\x07bell\n");
-      assert.match(logLines(h)[1] ?? "", /^client 0 \(web1\) disconnected from .*: 2 lines, /);
+      assert.match(h.log.lines()[1] ?? "", /^client 0 \(web1\) disconnected from .*: 2 lines, /);
       continue;
     }
     const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));

@@ -25,10 +25,12 @@ import {
   runClientProcess,
   runServerProcess,
   type ServerProcess,
+  sleep,
   startLineServer,
   startServer,
   waitFor,
   withTimeout,
+  writeAll,
 } from "../_helpers/mod.ts";
 
 const { files, skip } = await certificatesForTests();
@@ -329,6 +331,37 @@ Deno.test({
 Deno.test({
   name: nameUnless(
     skip,
+    "--idle-timeout counts from the end of the TLS handshake, not from the connect",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const server = await startTlsServer(["--idle-timeout", "0.3"]);
+    try {
+      // Connected, then silent for longer than the idle timeout before the
+      // handshake starts: the handshake's own deadline (10 s) is what holds.
+      const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      await sleep(800);
+      const conn = await Deno.startTls(tcp, {
+        hostname: "127.0.0.1",
+        caCerts: [Deno.readTextFileSync(files().ca.cert)],
+      });
+      try {
+        await conn.handshake();
+        await writeAll(conn, new TextEncoder().encode("after a slow start\n"));
+      } finally {
+        closeQuietly(conn);
+      }
+      const result = await server.stop();
+      assert.equal(result.stdout, "[client 0] after a slow start\n");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
     "over TLS the server still answers after a client's input ends: --ack and --mode echo",
   ),
   ignore: skip !== null,
@@ -529,6 +562,60 @@ Deno.test({
       assert.equal(stats.clients, 1);
       assert.equal(out.text(), "[client 0] served while another waits\n");
     }
+  },
+});
+
+Deno.test({
+  name: nameUnless(
+    skip,
+    "TlsAcceptor.reload: handshakes after it get the new certificate and client CA, a client " +
+      "connected before stays served",
+  ),
+  ignore: skip !== null,
+  async fn(): Promise<void> {
+    const { server: serverFiles, strangerServer, ca, otherCa } = files();
+    const tls = new TlsAcceptor({
+      keyPair: await readKeyPair(serverFiles.cert, serverFiles.key),
+      clientCa: Deno.readTextFileSync(ca.cert),
+    });
+    await using h = startLineServer({ tls });
+    const alice = clientCert("client");
+    const before = tlsConnect({
+      host: "127.0.0.1",
+      port: h.port,
+      servername: "localhost",
+      ca: Deno.readTextFileSync(ca.cert),
+      ...alice,
+    });
+    try {
+      await new Promise((resolve) => before.once("secureConnect", resolve));
+      before.write("connected before\n");
+      await waitFor("the first line", () => h.out.text().includes("connected before"));
+      // The stranger CA's server certificate, and its clients only.
+      tls.reload({
+        keyPair: await readKeyPair(strangerServer.cert, strangerServer.key),
+        clientCa: Deno.readTextFileSync(otherCa.cert),
+      });
+      const strangerCa = { ca: Deno.readTextFileSync(otherCa.cert) };
+      const mallory = await tlsSession(h.port, "mallory after\n", {
+        ...strangerCa,
+        ...clientCert("strangerClient"),
+      });
+      assert.equal(mallory.secure, true, String(mallory.error));
+      const refused = await tlsSession(h.port, "alice after\n", { ...strangerCa, ...alice });
+      assert.match(refused.received, /refused \(tls\): TLS: client certificate refused/);
+      // Made before the reload: same connection, still read.
+      before.end("still here\n");
+      await waitFor("the last line", () => h.out.text().includes("still here"));
+    } finally {
+      before.destroy();
+      await h.stop();
+    }
+    assert.equal(
+      h.out.text(),
+      "[client 0] connected before\n[client 1] mallory after\n[client 0] still here\n",
+    );
+    assert.match(h.log.text(), /client 1 connected from 127\.0\.0\.1:\d+ as mallory\n/);
   },
 });
 

@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { encodeAck } from "../../lib/wire/ack_protocol.ts";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
 import { ListenError } from "../../lib/server/server.ts";
-import type { ServerStats } from "../../lib/server/stats.ts";
+import { emptyStats, type ServerStats } from "../../lib/server/stats.ts";
 import { MainThreadOutput } from "../../lib/server/workers/_worker.ts";
 import type { FromWorker } from "../../lib/server/workers/_messages.ts";
 import { WorkerPool, workersUnavailableReason } from "../../lib/server/workers/pool.ts";
@@ -49,10 +49,12 @@ const SKIP = workersUnavailableReason();
 /** Time for a whole scenario, so a hang fails the test instead of the suite. */
 const LIMIT_MS = 60_000;
 
-/** Checks the totals named in `expected`; every other one must be 0. */
+/** Checks the totals named in `expected`; every other one must be 0, and
+ * every client must have left with `eof`. */
 function assertStats(actual: ServerStats, expected: Partial<ServerStats>): void {
-  const zero = Object.fromEntries(Object.keys(actual).map((key) => [key, 0]));
-  assert.deepEqual(actual, { ...zero, ...expected });
+  const zero = emptyStats();
+  const disconnects = { ...zero.disconnects, eof: expected.clients ?? 0 };
+  assert.deepEqual(actual, { ...zero, disconnects, ...expected });
 }
 
 /** Splits `data` into chunks of random sizes, cut anywhere. */

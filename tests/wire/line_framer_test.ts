@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { utf8CutPoint } from "../../lib/wire/_utf8_cut.ts";
-import { seededRandom } from "../_helpers/mod.ts";
+import { randomChunks, seededRandom } from "../_helpers/mod.ts";
 
 const CR = 13;
 const encoder = new TextEncoder();
@@ -112,18 +112,6 @@ function randomCase(random: () => number): { maxLine: number; input: Uint8Array 
     () => alphabet[Math.floor(random() * alphabet.length)] as number,
   );
   return { maxLine, input };
-}
-
-function randomChunks(input: Uint8Array, random: () => number, maxChunk: number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let pos = 0;
-  while (pos < input.length) {
-    // Zero-length chunks are legal and must change nothing.
-    const size = Math.floor(random() * (maxChunk + 1));
-    chunks.push(input.subarray(pos, pos + size));
-    pos += size;
-  }
-  return chunks;
 }
 
 /**

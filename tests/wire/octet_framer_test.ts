@@ -15,7 +15,7 @@ import { LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { MAX_LENGTH_DIGITS, OctetFramer } from "../../lib/wire/octet_framer.ts";
 import type { Framer } from "../../lib/wire/framer.ts";
-import { seededRandom } from "../_helpers/mod.ts";
+import { randomChunks, seededRandom } from "../_helpers/mod.ts";
 
 const LF = 10;
 const CR = 13;
@@ -112,18 +112,6 @@ function oneByteChunks(input: Uint8Array): Uint8Array[] {
   return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
 }
 
-function randomChunks(input: Uint8Array, random: () => number, maxChunk: number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let pos = 0;
-  while (pos < input.length) {
-    // Zero-length chunks are legal and must change nothing.
-    const size = Math.floor(random() * (maxChunk + 1));
-    chunks.push(input.subarray(pos, pos + size));
-    pos += size;
-  }
-  return chunks;
-}
-
 function randomBytes(random: () => number, alphabet: number[], length: number): Uint8Array {
   return Uint8Array.from(
     { length },
@@ -210,6 +198,24 @@ Deno.test("OctetFramer reads a stream framed by LF whose first line starts with 
       framingError: 'Invalid octet-counting header "2024-": a length must be followed by a space',
     });
   }
+});
+
+Deno.test("OctetFramer tells onFramingError once, before the first line read by LF", () => {
+  const events: string[] = [];
+  const framer = new OctetFramer({ onFramingError: (error) => events.push(`error: ${error}`) });
+  const sink = (line: Uint8Array): void => {
+    events.push(`line: ${toBinary(line)}`);
+  };
+  for (const chunk of ["5 hello", "12", "a\nb\n", "3 x\n"]) framer.push(binary(chunk), sink);
+  framer.end(sink);
+  assert.deepEqual(events, [
+    "line: hello",
+    'error: Invalid octet-counting header "12a": a length must be followed by a space',
+    "line: 12a",
+    "line: b",
+    "line: 3 x",
+  ]);
+  assert.equal(framer.framingError, events[1]?.slice("error: ".length));
 });
 
 Deno.test("OctetFramer quotes the byte that broke a header escaped, after the digits so far", () => {

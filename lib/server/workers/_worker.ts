@@ -9,19 +9,31 @@
  * cutting a line. A chunk counts as written when the main thread confirms
  * that the real output has written it: the writer's backpressure and
  * `whenWritten` (used by `--ack`) then mean here what they mean in a single
- * server. The messages are the {@linkcode ToWorker} and
+ * server.
+ *
+ * Where the pool's output is stdout, the Worker writes its lines there
+ * itself instead, through a {@linkcode SharedOutput} that shares one lock
+ * with the main thread's and the other Workers' (direct output): no copy to
+ * the main thread, no round trip per chunk, and its backpressure and
+ * `whenWritten` are those of its own writer. The messages are the {@linkcode ToWorker} and
  * {@linkcode FromWorker} unions of `_messages.ts`.
  *
  * @module
  */
 
 import { AccessList, DEFAULT_PORT } from "../../net/mod.ts";
-import { BatchWriter, type ByteWriter, type ChunkSink } from "../../io/mod.ts";
+import {
+  BatchWriter,
+  type ByteWriter,
+  type ChunkSink,
+  LineTail,
+  SharedOutput,
+} from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import { LineServer } from "../line_server.ts";
 import { DEFAULT_HOST } from "../server_options.ts";
-import type { ServerStats } from "../stats.ts";
-import { TlsAcceptor } from "../tls_acceptor.ts";
+import type { ClientStats, ServerStats } from "../stats.ts";
+import { TlsAcceptor, type TlsCredentials } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker } from "./_messages.ts";
 import { checkPortFree, unstableNetEnabled } from "./_port_sharing.ts";
 
@@ -36,10 +48,11 @@ const WORKER_CHUNK_SIZE = 1048576;
  * this much (plus one unfinished line), and the main thread at most one
  * chunk per Worker on top of its own output's buffer. */
 const WORKER_HIGH_WATER_MARK = 4 * WORKER_CHUNK_SIZE;
-/** The unfinished line kept between chunks starts this small; it grows to
- * the longest formatted line (about `--max-line`, up to six times that in
- * `json` for a line of control bytes) and shrinks back once sent. */
-const INITIAL_TAIL = 4096;
+/** Writing to stdout itself (direct output), a Worker gathers and holds
+ * what the main thread's own output does (lib/cli/server_cli.ts): nothing
+ * is in flight between threads. */
+const DIRECT_CHUNK_SIZE = 1048576;
+const DIRECT_HIGH_WATER_MARK = 1048576;
 /** Pause before a Worker tries again to bind the port after a resume failed. */
 const RESUME_RETRY_MS = 1000;
 const LF = 10;
@@ -64,9 +77,10 @@ type Post = (message: FromWorker, transfer?: Transferable[]) => void;
  */
 export class MainThreadOutput implements ByteWriter {
   readonly #post: Post;
-  /** Bytes after the last newline sent: the start of a line still coming. */
-  #tail = new Uint8Array(INITIAL_TAIL);
-  #tailLength = 0;
+  /** Bytes after the last newline sent: the start of a line still coming,
+   * at most the longest formatted line (about `--max-line`, up to six times
+   * that in `json` for a line of control bytes). */
+  readonly #tail = new LineTail();
   /** Chunks sent and not yet confirmed, oldest first. */
   readonly #unconfirmed: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
@@ -81,16 +95,16 @@ export class MainThreadOutput implements ByteWriter {
       // No line ends here: nothing can be sent yet. Counting these bytes as
       // written early is safe, since whoever waits for "written" waits for a
       // position at the end of a line, and this line ends in a later chunk.
-      this.#keep(bytes);
+      this.#tail.keep(bytes);
       return Promise.resolve(bytes.length);
     }
     // Copied, and the copy transferred: the batch writer reuses its chunks.
-    const chunk = new Uint8Array(this.#tailLength + end);
-    chunk.set(this.#tail.subarray(0, this.#tailLength));
-    chunk.set(bytes.subarray(0, end), this.#tailLength);
-    this.#tailLength = 0;
-    if (this.#tail.length > INITIAL_TAIL) this.#tail = new Uint8Array(INITIAL_TAIL);
-    this.#keep(bytes.subarray(end));
+    const held = this.#tail.length;
+    const chunk = new Uint8Array(held + end);
+    chunk.set(this.#tail.bytes());
+    chunk.set(bytes.subarray(0, end), held);
+    this.#tail.clear();
+    this.#tail.keep(bytes.subarray(end));
     return this.#send(chunk).then(() => bytes.length);
   }
 
@@ -108,9 +122,9 @@ export class MainThreadOutput implements ByteWriter {
    * writes ends with a newline, so once it has stopped nothing is left; this
    * makes sure that even if something were, it would not be lost. */
   async finish(): Promise<void> {
-    if (this.#tailLength === 0) return;
-    const chunk = this.#tail.slice(0, this.#tailLength);
-    this.#tailLength = 0;
+    if (this.#tail.length === 0) return;
+    const chunk = this.#tail.bytes().slice();
+    this.#tail.clear();
     await this.#send(chunk);
   }
 
@@ -119,17 +133,6 @@ export class MainThreadOutput implements ByteWriter {
     this.#unconfirmed.push({ resolve, reject });
     this.#post({ type: "output", chunk }, [chunk.buffer]);
     return promise;
-  }
-
-  #keep(bytes: Uint8Array): void {
-    const needed = this.#tailLength + bytes.length;
-    if (needed > this.#tail.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#tail.length * 2));
-      grown.set(this.#tail.subarray(0, this.#tailLength));
-      this.#tail = grown;
-    }
-    this.#tail.set(bytes, this.#tailLength);
-    this.#tailLength = needed;
   }
 }
 
@@ -161,9 +164,13 @@ class MainThreadLog implements ChunkSink {
 class WorkerSession {
   readonly #post: Post;
   readonly #index: number;
-  readonly output: MainThreadOutput;
+  /** Where the server's lines go when they go to the main thread; null
+   * with direct output. */
+  readonly output: MainThreadOutput | null;
   readonly #log: MainThreadLog;
   readonly #server: LineServer;
+  /** Its TLS, kept to reload; null on a plain port. */
+  readonly #tls: TlsAcceptor | null;
   #serving: Promise<void> = Promise.resolve();
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -173,20 +180,34 @@ class WorkerSession {
   constructor(post: Post, start: Extract<ToWorker, { type: "start" }>) {
     this.#post = post;
     this.#index = start.index;
-    this.output = new MainThreadOutput(post);
     this.#log = new MainThreadLog(post);
     const counter = new BigInt64Array(start.clientCounter);
     const { allow = [], deny = [], tlsOptions, ...options } = start.options;
-    this.#server = new LineServer(
-      new BatchWriter(this.output, {
+    this.#tls = tlsOptions === undefined ? null : new TlsAcceptor(tlsOptions);
+    let output: BatchWriter;
+    if (start.directOutput === null) {
+      this.output = new MainThreadOutput(post);
+      output = new BatchWriter(this.output, {
         chunkSize: WORKER_CHUNK_SIZE,
         highWaterMark: WORKER_HIGH_WATER_MARK,
-      }),
+      });
+    } else {
+      this.output = null;
+      const { lock, owner } = start.directOutput;
+      const stdout = new SharedOutput(Deno.stdout, lock, owner);
+      output = new BatchWriter(stdout, {
+        chunkSize: DIRECT_CHUNK_SIZE,
+        highWaterMark: DIRECT_HIGH_WATER_MARK,
+        onError: (error) => post({ type: "output-failed", message: describeError(error) }),
+      });
+    }
+    this.#server = new LineServer(
+      output,
       this.#log,
       {
         ...options,
         ...(allow.length + deny.length > 0 ? { accessList: new AccessList(allow, deny) } : {}),
-        ...(tlsOptions === undefined ? {} : { tls: new TlsAcceptor(tlsOptions) }),
+        ...(this.#tls === null ? {} : { tls: this.#tls }),
         reusePort: true,
         // One counter for all Workers: unique, and increasing in the order
         // numbers are handed out.
@@ -218,6 +239,11 @@ class WorkerSession {
     );
   }
 
+  /** The server's connected clients now. */
+  clients(): ClientStats[] {
+    return this.#server.clients();
+  }
+
   pause(): void {
     clearTimeout(this.#resumeTimer);
     this.#server.pauseAccepting();
@@ -239,6 +265,11 @@ class WorkerSession {
     this.#post({ type: "paused", paused: this.#server.paused });
   }
 
+  /** Serves `credentials` from the next handshake on. */
+  reloadTls(credentials: TlsCredentials): void {
+    this.#tls?.reload(credentials);
+  }
+
   /** Drains, waits until the main thread has written every line, reports. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
@@ -252,7 +283,7 @@ class WorkerSession {
       stats = this.#server.stats;
     }
     await this.#serving;
-    await this.output.finish().catch(() => {});
+    await this.output?.finish().catch(() => {});
     clearInterval(this.#statsTimer);
     // Log lines go before `stopped`, so the main thread has them all by then.
     this.#log.flush();
@@ -322,16 +353,23 @@ function runWorker(scope: WorkerScope): void {
         session = startSession(post, message);
         break;
       case "written":
-        session?.output.confirm();
+        session?.output?.confirm();
         break;
       case "write-failed":
-        session?.output.fail(message.message);
+        session?.output?.fail(message.message);
+        break;
+      case "clients":
+        post({ type: "clients", clients: session?.clients() ?? [] });
         break;
       case "pause-accepting":
         session?.pause();
         break;
       case "resume-accepting":
         session?.resume();
+        break;
+      case "reload-tls":
+        session?.reloadTls(message.credentials);
+        post({ type: "tls-reloaded" });
         break;
       case "shutdown":
         if (session === null) post({ type: "stopped", stats: null });

@@ -27,13 +27,17 @@
 
 import { type Cidr, DEFAULT_PORT } from "../../net/mod.ts";
 import { fileURLToPath } from "node:url";
-import type { ChunkSink, RecordSink } from "../../io/mod.ts";
+import { type ChunkSink, type RecordSink, SharedOutput } from "../../io/mod.ts";
 import { describeError } from "../../text/mod.ts";
 import type { ServerOptions } from "../server_options.ts";
 import { checkNodeName } from "../node_name.ts";
 import { ListenError, type Server } from "../server.ts";
-import { emptyStats, type ServerStats, sumStats } from "../stats.ts";
-import { DEFAULT_MAX_HANDSHAKES, type TlsAcceptorOptions } from "../tls_acceptor.ts";
+import { type ClientStats, emptyStats, type ServerStats, sumStats } from "../stats.ts";
+import {
+  DEFAULT_MAX_HANDSHAKES,
+  type TlsAcceptorOptions,
+  type TlsCredentials,
+} from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker, WorkerServerOptions } from "./_messages.ts";
 import { unstableNetEnabled } from "./_port_sharing.ts";
 
@@ -43,6 +47,9 @@ export const MAX_WORKERS = 256;
 /** How often a Worker reports its totals while they change, so that
  * {@linkcode WorkerPool.stats} (connected clients at a signal) is current. */
 const STATS_EVERY_MS = 100;
+/** Longest wait for a Worker's list of clients: one busy or failing Worker
+ * leaves its clients out of the list rather than holding up the caller. */
+const CLIENTS_WAIT_MS = 1000;
 
 /** The Worker module, next to this one. */
 const WORKER_MODULE = new URL("./_worker.ts", import.meta.url);
@@ -61,7 +68,19 @@ export interface WorkerPoolOptions extends ServerOptions, AccessRules {
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
    * @default {navigator.hardwareConcurrency} */
   workers?: number;
+  /** Set when the output is stdout, written through a `SharedOutput` with
+   * this lock and owner number 1 (see {@linkcode MAIN_OUTPUT_OWNER}): each
+   * Worker then writes its lines to stdout itself, through the same lock,
+   * instead of handing them to the main thread, which copies them once more
+   * and confirms each chunk. Told of a Worker's output failing for good,
+   * `onOutputError` should end the run as for the main thread's output.
+   * @default {none: the lines go through the main thread} */
+  directOutput?: { readonly lock: SharedArrayBuffer; onOutputError(message: string): void };
 }
+
+/** The owner number of the main thread's `SharedOutput` under
+ * {@linkcode WorkerPoolOptions.directOutput}; Worker i has i + 2. */
+export const MAIN_OUTPUT_OWNER = 1;
 
 /** `--allow`/`--deny` rules as data, which (unlike an `AccessList`) can be
  * copied to a Worker; each Worker builds its own list from them. */
@@ -128,6 +147,11 @@ interface Member {
   readonly listening: PromiseWithResolvers<Deno.NetAddr>;
   readonly acceptStopped: PromiseWithResolvers<void>;
   readonly stopped: PromiseWithResolvers<ServerStats>;
+  /** Callers waiting for its list of clients, oldest first (it answers in
+   * order). */
+  readonly clientRequests: Array<(clients: ClientStats[]) => void>;
+  /** Told when the Worker has taken a reload of TLS, oldest first. */
+  readonly tlsReloads: Array<() => void>;
 }
 
 /**
@@ -140,9 +164,11 @@ export class WorkerPool implements Server {
   readonly #log: ChunkSink;
   readonly #count: number;
   readonly #port: number;
-  readonly #serverOptions: WorkerServerOptions;
+  /** What each Worker starts with (its TLS credentials replaced by a reload). */
+  #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   readonly #members: Member[] = [];
+  readonly #directOutput: NonNullable<WorkerPoolOptions["directOutput"]> | null;
   #addr: Deno.NetAddr | null = null;
   #stopping: Promise<ServerStats> | null = null;
 
@@ -151,7 +177,7 @@ export class WorkerPool implements Server {
    * @param log where the Workers' events (outside `json`) and diagnostics go
    */
   constructor(output: RecordSink, log: ChunkSink, options: WorkerPoolOptions = {}) {
-    const { workers, ...serverOptions } = options;
+    const { workers, directOutput, ...serverOptions } = options;
     const count = workers ?? navigator.hardwareConcurrency;
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {
       throw new RangeError(
@@ -164,6 +190,7 @@ export class WorkerPool implements Server {
     if (options.node !== undefined) checkNodeName(options.node);
     this.#output = output;
     this.#log = log;
+    this.#directOutput = directOutput ?? null;
     this.#count = count;
     this.#port = options.port ?? DEFAULT_PORT;
     this.#serverOptions = serverOptions.tlsOptions === undefined ? serverOptions : {
@@ -190,6 +217,32 @@ export class WorkerPool implements Server {
    * as last reported (each Worker reports changes within 100 ms). */
   get stats(): ServerStats {
     return sumStats(this.#members.map((member) => member.stats));
+  }
+
+  /** The clients connected now, over all Workers, in order of number; a
+   * Worker that does not answer within 1 s is left out. */
+  async clients(): Promise<ClientStats[]> {
+    const lists = await Promise.all(
+      this.#members.filter((member) => member.alive).map((member) => this.#clientsOf(member)),
+    );
+    return lists.flat().sort((a, b) => a.id - b.id);
+  }
+
+  #clientsOf(member: Member): Promise<ClientStats[]> {
+    const { promise, resolve } = Promise.withResolvers<ClientStats[]>();
+    const timer = setTimeout(() => {
+      // Its answer, if it comes, is matched to this request and dropped.
+      const index = member.clientRequests.indexOf(answer);
+      if (index >= 0) member.clientRequests[index] = () => {};
+      resolve([]);
+    }, CLIENTS_WAIT_MS);
+    const answer = (clients: ClientStats[]): void => {
+      clearTimeout(timer);
+      resolve(clients);
+    };
+    member.clientRequests.push(answer);
+    this.#post(member, { type: "clients" });
+    return promise;
   }
 
   /** How many Workers the pool runs. */
@@ -261,6 +314,27 @@ export class WorkerPool implements Server {
     }
   }
 
+  /**
+   * Has every Worker serve `credentials` from its next handshake on, as
+   * {@linkcode TlsAcceptor.reload} does; resolves once each has them (a
+   * Worker that failed meanwhile counts as done). Does nothing for a plain
+   * pool.
+   */
+  async reloadTls(credentials: TlsCredentials): Promise<void> {
+    const tlsOptions = this.#serverOptions.tlsOptions;
+    if (tlsOptions === undefined) return;
+    // Workers started from now on start with them too.
+    const { keyPair: _key, clientCa: _ca, ...limits } = tlsOptions;
+    this.#serverOptions = { ...this.#serverOptions, tlsOptions: { ...limits, ...credentials } };
+    const alive = this.#members.filter((member) => member.alive);
+    await Promise.all(alive.map((member) => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      member.tlsReloads.push(resolve);
+      this.#post(member, { type: "reload-tls", credentials });
+      return promise;
+    }));
+  }
+
   /** True while any Worker holds new clients off (as last known). */
   get paused(): boolean {
     return this.#members.some((member) => member.alive && member.paused);
@@ -287,6 +361,8 @@ export class WorkerPool implements Server {
       listening: Promise.withResolvers<Deno.NetAddr>(),
       acceptStopped: Promise.withResolvers<void>(),
       stopped: Promise.withResolvers<ServerStats>(),
+      clientRequests: [],
+      tlsReloads: [],
     };
     // Nobody awaits `listening` once listen has given up on the pool.
     member.listening.promise.catch(() => {});
@@ -305,6 +381,9 @@ export class WorkerPool implements Server {
       clientCounter: this.#clientCounter,
       statsEveryMs: STATS_EVERY_MS,
       checkPortFree,
+      directOutput: this.#directOutput === null
+        ? null
+        : { lock: this.#directOutput.lock, owner: directOwner(index) },
     });
     return member;
   }
@@ -323,14 +402,23 @@ export class WorkerPool implements Server {
         );
         break;
       }
+      case "output-failed":
+        this.#directOutput?.onOutputError(message.message);
+        break;
       case "log":
         for (const chunk of message.chunks) this.#log.write(chunk);
         break;
       case "stats":
         member.stats = message.stats;
         break;
+      case "clients":
+        member.clientRequests.shift()?.(message.clients);
+        break;
       case "paused":
         member.paused = message.paused;
+        break;
+      case "tls-reloaded":
+        member.tlsReloads.shift()?.();
         break;
       case "listening":
         member.listening.resolve({
@@ -370,13 +458,24 @@ export class WorkerPool implements Server {
   #retire(member: Member): void {
     member.alive = false;
     member.worker.terminate();
+    // Ended in the middle of a write, it would keep every other writer waiting.
+    if (this.#directOutput !== null) {
+      SharedOutput.release(this.#directOutput.lock, directOwner(member.index));
+    }
+    for (const answer of member.clientRequests.splice(0)) answer([]);
     member.acceptStopped.resolve();
     member.stopped.resolve(member.stats);
+    for (const reloaded of member.tlsReloads.splice(0)) reloaded();
   }
 
   #post(member: Member, message: ToWorker): void {
     if (member.alive) member.worker.postMessage(message);
   }
+}
+
+/** Worker `index`'s owner number for a direct output's lock. */
+function directOwner(index: number): number {
+  return MAIN_OUTPUT_OWNER + 1 + index;
 }
 
 /**
