@@ -67,21 +67,19 @@ function freePorts(count: number): number[] {
 }
 
 /** The `.pid` files the README's commands write, and a word of the command
- * line each process has: a process id read back is only signalled while it
- * still names that process, not a zombie or a later process given its id. */
-function pidFiles(ports: ReadonlyMap<string, string>): Array<[file: string, word: string]> {
-  return [
-    ["haproxy.pid", "haproxy.cfg"],
-    ["web-1.pid", "--node web-1"],
-    ["web-2.pid", "--node web-2"],
-    ["redis.pid", `127.0.0.1:${ports.get("6379")}`],
-  ];
-}
+ * line of the process each names: an id read back is only signalled while
+ * it still names such a process, not one given the id since. */
+const PID_FILES = [
+  ["haproxy.pid", "haproxy"],
+  ["web-1.pid", "server.ts"],
+  ["web-2.pid", "server.ts"],
+  ["redis.pid", "redis-server"],
+] as const;
 
 /** Kills what the README's commands started and left running, for a test
  * that failed before the README stopped it. */
-async function killLeftovers(work: string, ports: ReadonlyMap<string, string>): Promise<void> {
-  for (const [file, word] of pidFiles(ports)) {
+async function killLeftovers(work: string): Promise<void> {
+  for (const [file, word] of PID_FILES) {
     let pid: number;
     try {
       pid = Number((await Deno.readTextFile(`${work}/${file}`)).trim());
@@ -191,7 +189,7 @@ Deno.test({
       }
       await assertTranscript(after, rewrite, work, env);
     } finally {
-      await killLeftovers(work, ports);
+      await killLeftovers(work);
       await Deno.remove(dir, { recursive: true });
     }
   },
