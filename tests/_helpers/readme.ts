@@ -13,6 +13,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import {
   type CommandResult,
@@ -121,6 +122,30 @@ export async function runShell(
       timeoutMs: README_COMMAND_TIMEOUT_MS,
     }),
   );
+}
+
+/**
+ * Runs each command of the transcript `block` with `sh` in `cwd`, stdout and
+ * stderr into one stream as on a terminal, and fails unless it exits 0 and
+ * prints what the README shows after it. `rewrite` is applied to each
+ * command and to the output shown (a README port made a free one).
+ */
+export async function assertTranscript(
+  block: ReadmeBlock,
+  rewrite: (text: string) => string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<void> {
+  const steps = parseTranscript(block);
+  assert.notEqual(steps.length, 0, `README.md:${block.line}: no command in "${block.name}"`);
+  for (const step of steps) {
+    const result = await runShell(`exec 2>&1\n${rewrite(step.command)}`, cwd, env);
+    assert.deepEqual(
+      { code: result.code, output: result.stdout },
+      { code: 0, output: rewrite(step.output) },
+      `README.md:${block.line}: ${step.command}`,
+    );
+  }
 }
 
 /**

@@ -15,12 +15,11 @@
 
 import assert from "node:assert/strict";
 import {
+  assertTranscript,
   commandEnv,
   freePort,
   installFromReadme,
   opensslMissing,
-  parseTranscript,
-  type ReadmeBlock,
   readmeBlock,
   readmeBlocks,
   runShell,
@@ -32,26 +31,6 @@ import {
 const README_PORT = "8443";
 /** A new pattern each time: a global RegExp keeps state between uses. */
 const readmePort = (): RegExp => new RegExp(`\\b${README_PORT}\\b`, "g");
-
-/** Runs each command of a transcript block, stdout and stderr into one
- * stream as on a terminal, and checks its exit status and output. */
-async function runTranscript(
-  block: ReadmeBlock,
-  port: (text: string) => string,
-  cwd: string,
-  env: Record<string, string>,
-): Promise<void> {
-  const steps = parseTranscript(block);
-  assert.notEqual(steps.length, 0, `README.md:${block.line}: no command in "${block.name}"`);
-  for (const step of steps) {
-    const result = await runShell(`exec 2>&1\n${port(step.command)}`, cwd, env);
-    assert.deepEqual(
-      { code: result.code, output: result.stdout },
-      { code: 0, output: port(step.output) },
-      `README.md:${block.line}: ${step.command}`,
-    );
-  }
-}
 
 const skipped = shellMissing() ?? await opensslMissing();
 
@@ -89,7 +68,7 @@ Deno.test({
       const server = await startReadmeServer(port(serverBlock.body.trim()), work, env);
       let stopped;
       try {
-        await runTranscript(client, port, work, env);
+        await assertTranscript(client, port, work, env);
         // What the README says of a client without a certificate.
         const stranger = await runShell(
           `exec 2>&1\nprintf 'no certificate\\n' | linehub-client --tls --ca ca.pem ` +
@@ -111,7 +90,7 @@ Deno.test({
       assert.match(stopped.stderr, /^client 0 connected from 127\.0\.0\.1:\d+ as web1$/m);
       assert.match(stopped.stderr, /^refused 127\.0\.0\.1:\d+: TLS: no client certificate$/m);
 
-      await runTranscript(after, port, work, env);
+      await assertTranscript(after, port, work, env);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
