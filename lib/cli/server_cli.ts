@@ -209,7 +209,9 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       }
     },
     onError(error, lostBytes): void {
-      const lost = lostBytes > 0 ? `; ${countOf(lostBytes, "byte")} received were not written` : "";
+      const lost = lostBytes > 0
+        ? `; ${countOf(lostBytes, "byte")} received ${lostBytes === 1 ? "was" : "were"} not written`
+        : "";
       outputFailed(`${describeError(error)}${lost}`);
     },
   });
@@ -237,7 +239,7 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
     onError(error, lost): void {
       stderr.write(
         `${PROGRAM}: ${sink?.name}: ${deliveryErrorText(error)}; ` +
-          `${countOf(lost, "message")} received were not delivered\n`,
+          `${countOf(lost, "message")} received ${lost === 1 ? "was" : "were"} not delivered\n`,
       );
       fatal.resolve(EXIT_OUTPUT);
     },

@@ -12,6 +12,7 @@ import {
   bytes,
   connectTo,
   DENO,
+  freePort,
   nameUnless,
   runProgram,
   sendAndClose,
@@ -76,6 +77,27 @@ Deno.test("server --http /healthz is 200 while accepting and 503 while draining"
   client.close();
   const result = await server.finished();
   assert.equal(result.code, 0, result.stderr);
+});
+
+Deno.test("server --http /healthz is 503 and /metrics says the sink is down while --sink cannot reach its broker", async () => {
+  // Nothing listens there: the first batch cannot be delivered.
+  const broker = `redis://127.0.0.1:${freePort()}/lines`;
+  const { server, url } = await startHttpServer(["--sink", broker, "--drain-timeout", "1s"]);
+  await using _ = server;
+  assert.deepEqual(await text(`${url}/healthz`), { status: 200, body: "ok\n" });
+  await sendAndClose(server.port, "held\n");
+  await server.waitForStderr("not accepting clients, retrying with backoff");
+  assert.deepEqual(await text(`${url}/healthz`), {
+    status: 503,
+    body: "unavailable: not-accepting\n",
+  });
+  const metrics = (await text(`${url}/metrics`)).body;
+  assert.match(metrics, /^linehub_sink_up\{[^}]*\} 0$/m);
+  server.kill("SIGTERM");
+  const result = await server.finished();
+  // The line it could not deliver is counted, as for a full disk.
+  assert.equal(result.code, 4, result.stderr);
+  assert.match(result.stderr, /; 1 message received was not delivered\n$/);
 });
 
 Deno.test("server --http-token asks /metrics for the token, and /healthz never", async () => {
