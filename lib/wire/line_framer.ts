@@ -22,19 +22,13 @@
  * @module
  */
 
+import { HeldBytes } from "./_held_bytes.ts";
 import { contentLength, CR, isOverLimit, keptLength, LF } from "./_line_split.ts";
 import type { Framer } from "./framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "./line_flags.ts";
 
 /** Default cap on a line's length in bytes, not counting the line ending. */
 export const DEFAULT_MAX_LINE = 65536;
-
-/** Smallest buffer allocated for an unfinished line; it doubles as needed. */
-const INITIAL_PENDING = 256;
-
-/** An assembled-line buffer larger than this is released once the line is done,
- * so a client that once sent a long line does not keep the memory while idle. */
-const KEEP_PENDING = 4096;
 
 /**
  * Receives each line; `line` is only valid during the call. `flags` holds
@@ -88,8 +82,8 @@ export class LineFramer implements Framer {
   /** The configured cap, in bytes. */
   readonly maxLine: number;
   readonly #keepCr: boolean;
-  #pending: Uint8Array | null = null;
-  #pendingLength = 0;
+  /** An unfinished line: at most maxLine + 1 bytes (see `push`). */
+  readonly #pending: HeldBytes;
   /** Set while a cut line is held and the rest of it dropped until its `\n`. */
   #discarding = false;
   /** While discarding: the bytes the line had so far, and the last of them. */
@@ -105,17 +99,18 @@ export class LineFramer implements Framer {
     }
     this.maxLine = maxLine;
     this.#keepCr = options.keepCr ?? false;
+    this.#pending = new HeldBytes(maxLine + 1);
   }
 
   /** Bytes of an unfinished line currently held. */
   get bufferedBytes(): number {
-    return this.#pendingLength;
+    return this.#pending.length;
   }
 
   /** True while a line has begun and not yet ended: bytes of it are held,
    * or the tail of a truncated line is being dropped until its newline. */
   get midLine(): boolean {
-    return this.#pendingLength > 0 || this.#discarding;
+    return this.#pending.length > 0 || this.#discarding;
   }
 
   /** Lines cut at `maxLine` and delivered so far. */
@@ -137,7 +132,7 @@ export class LineFramer implements Framer {
     const length = chunk.length;
     let fresh = true;
     while (pos < length) {
-      if (run !== undefined && this.#pendingLength === 0 && !this.#discarding) {
+      if (run !== undefined && this.#pending.length === 0 && !this.#discarding) {
         pos = run(chunk, pos, fresh);
         fresh = false;
         if (pos >= length) return;
@@ -151,16 +146,16 @@ export class LineFramer implements Framer {
         pos = newline + 1;
         continue;
       }
-      if (newline >= 0 && this.#pendingLength === 0) {
+      if (newline >= 0 && this.#pending.length === 0) {
         // Fast path: the whole line lies inside this chunk.
         this.#deliver(chunk.subarray(pos, newline), 0, sink);
         pos = newline + 1;
         continue;
       }
       const end = newline < 0 ? length : newline;
-      const room = this.maxLine + 1 - this.#pendingLength;
+      const room = this.maxLine + 1 - this.#pending.length;
       const take = Math.min(room, end - pos);
-      this.#append(chunk.subarray(pos, pos + take));
+      this.#pending.append(chunk.subarray(pos, pos + take));
       if (take < end - pos) {
         // More than maxLine + 1 bytes without a newline: cut here, drop the rest.
         this.#beginCut();
@@ -171,15 +166,15 @@ export class LineFramer implements Framer {
         continue;
       }
       if (newline >= 0) {
-        this.#deliver(this.#takePending(), 0, sink);
+        this.#deliver(this.#pending.take(), 0, sink);
         pos = newline + 1;
         continue;
       }
       // The chunk ended mid-line. One byte past maxLine is kept only if it is a
       // `\r` that a `\n` may still follow; anything else settles the cut now,
       // so that no more than the cut line is held while the rest streams by.
-      const held = this.#pendingLength;
-      const last = (this.#pending as Uint8Array)[held - 1] as number;
+      const held = this.#pending.length;
+      const last = this.#pending.view()[held - 1] as number;
       if (isOverLimit(held, last, this.maxLine)) this.#beginCut();
       return;
     }
@@ -194,7 +189,7 @@ export class LineFramer implements Framer {
     }
     // Over maxLine only as maxLine bytes and a `\r` that no `\n` followed,
     // which belongs to the line.
-    if (this.#pendingLength > 0) this.#deliver(this.#takePending(), PARTIAL, sink);
+    if (this.#pending.length > 0) this.#deliver(this.#pending.take(), PARTIAL, sink);
   }
 
   /** Delivers a line that is all here: `raw` is what came before its `\n`,
@@ -217,11 +212,11 @@ export class LineFramer implements Framer {
   /** The held bytes (maxLine + 1 of them) are too many: keeps only what the
    * cut leaves and drops the rest of the line until its `\n`. */
   #beginCut(): void {
-    const pending = this.#pending as Uint8Array;
-    const seen = this.#pendingLength;
-    const cut = keptLength(pending.subarray(0, seen), this.maxLine);
+    const pending = this.#pending.view();
+    const seen = pending.length;
+    const cut = keptLength(pending, this.maxLine);
     this.#droppedBytes += seen - cut;
-    this.#pendingLength = cut;
+    this.#pending.truncate(cut);
     this.#lineLength = seen;
     this.#lastByte = pending[seen - 1] as number;
     this.#discarding = true;
@@ -242,31 +237,6 @@ export class LineFramer implements Framer {
     this.#discarding = false;
     const crlf = ending !== PARTIAL && this.#lastByte === CR;
     this.#truncatedLines++;
-    sink(this.#takePending(), TRUNCATED | ending, this.#lineLength - (crlf ? 1 : 0));
-  }
-
-  #append(bytes: Uint8Array): void {
-    const needed = this.#pendingLength + bytes.length;
-    let pending = this.#pending;
-    if (pending === null || pending.length < needed) {
-      let size = Math.max(INITIAL_PENDING, pending?.length ?? 0);
-      while (size < needed) size *= 2;
-      const grown = new Uint8Array(Math.min(size, this.maxLine + 1));
-      if (pending !== null) grown.set(pending.subarray(0, this.#pendingLength));
-      this.#pending = pending = grown;
-    }
-    pending.set(bytes, this.#pendingLength);
-    this.#pendingLength = needed;
-  }
-
-  /** Returns the held bytes as a view and empties the buffer. The view stays
-   * valid until the next append, which is after the sink has returned. */
-  #takePending(): Uint8Array {
-    const pending = this.#pending;
-    if (pending === null) return new Uint8Array(0);
-    const line = pending.subarray(0, this.#pendingLength);
-    this.#pendingLength = 0;
-    if (pending.length > KEEP_PENDING) this.#pending = null;
-    return line;
+    sink(this.#pending.take(), TRUNCATED | ending, this.#lineLength - (crlf ? 1 : 0));
   }
 }

@@ -60,19 +60,13 @@
 import type { Framer } from "./framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "./line_flags.ts";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun, type LineSink } from "./line_framer.ts";
+import { HeldBytes } from "./_held_bytes.ts";
 import { LF } from "./_line_split.ts";
 import { utf8CutPoint } from "./_utf8_cut.ts";
 
 /** Most digits in a frame's length: frames of up to 999,999,999 bytes. A
  * longer length is a framing error. */
 export const MAX_LENGTH_DIGITS = 9;
-
-/** Smallest buffer allocated for an unfinished frame; it doubles as needed. */
-const INITIAL_PENDING = 256;
-
-/** A frame buffer larger than this is released once the frame is done, so a
- * client that once sent a long frame does not keep the memory while idle. */
-const KEEP_PENDING = 4096;
 
 const SPACE = 0x20;
 const ZERO = 0x30;
@@ -136,8 +130,8 @@ export class OctetFramer implements Framer {
   #digits = 0;
   /** In a message: the bytes of it that came so far. */
   #seen = 0;
-  #pending: Uint8Array | null = null;
-  #pendingLength = 0;
+  /** The message so far, until its cut: at most maxLine bytes. */
+  readonly #pending: HeldBytes;
   /** Set once a message over maxLine has been cut: the rest is dropped. */
   #cut = false;
   #truncatedLines = 0;
@@ -154,13 +148,14 @@ export class OctetFramer implements Framer {
     this.maxLine = maxLine;
     this.#keepCr = options.keepCr ?? false;
     this.#onFramingError = options.onFramingError;
+    this.#pending = new HeldBytes(maxLine);
   }
 
   /** Bytes of an unfinished message held: at most `maxLine` (`maxLine + 1`
    * after a framing error, as in LineFramer). A length being read is held
    * as a number. */
   get bufferedBytes(): number {
-    return this.#lines?.bufferedBytes ?? this.#pendingLength;
+    return this.#lines?.bufferedBytes ?? this.#pending.length;
   }
 
   /** True while a frame has begun and not yet ended, from the first digit
@@ -281,8 +276,8 @@ export class OctetFramer implements Framer {
     let kept = 0;
     if (!this.#cut) {
       // Until the cut, all that came of the message is held: at most maxLine.
-      kept = Math.min(take, this.maxLine - this.#pendingLength);
-      this.#append(chunk.subarray(pos, pos + kept));
+      kept = Math.min(take, this.maxLine - this.#pending.length);
+      this.#pending.append(chunk.subarray(pos, pos + kept));
       // A byte past maxLine settles the cut, as in LineFramer: a message of
       // maxLine bytes that the stream ends after is whole, if partial.
       if (take > kept) this.#beginCut();
@@ -296,12 +291,9 @@ export class OctetFramer implements Framer {
   /** Keeps what the cut leaves of the maxLine bytes held; the rest of the
    * message is dropped as it comes. */
   #beginCut(): void {
-    const kept = utf8CutPoint(
-      (this.#pending as Uint8Array).subarray(0, this.maxLine),
-      this.maxLine,
-    );
+    const kept = utf8CutPoint(this.#pending.view(), this.maxLine);
     this.#droppedBytes += this.maxLine - kept;
-    this.#pendingLength = kept;
+    this.#pending.truncate(kept);
     this.#cut = true;
   }
 
@@ -309,7 +301,7 @@ export class OctetFramer implements Framer {
    * at the end of the stream, with the length it had: the bytes that came. */
   #deliver(ending: LineFlags, sink: LineSink): void {
     this.#place = START;
-    const message = this.#takePending();
+    const message = this.#pending.take();
     if (this.#cut) {
       this.#truncatedLines++;
       sink(message, TRUNCATED | ending, this.#seen);
@@ -348,30 +340,5 @@ export class OctetFramer implements Framer {
     if (byte === 0x22 || byte === 0x5c) return `${digits}\\${String.fromCharCode(byte)}`;
     if (byte >= SPACE && byte < 0x7f) return digits + String.fromCharCode(byte);
     return `${digits}\\x${byte.toString(16).padStart(2, "0")}`;
-  }
-
-  #append(bytes: Uint8Array): void {
-    const needed = this.#pendingLength + bytes.length;
-    let pending = this.#pending;
-    if (pending === null || pending.length < needed) {
-      let size = Math.max(INITIAL_PENDING, pending?.length ?? 0);
-      while (size < needed) size *= 2;
-      const grown = new Uint8Array(Math.min(size, this.maxLine));
-      if (pending !== null) grown.set(pending.subarray(0, this.#pendingLength));
-      this.#pending = pending = grown;
-    }
-    pending.set(bytes, this.#pendingLength);
-    this.#pendingLength = needed;
-  }
-
-  /** Returns the held bytes as a view and empties the buffer. The view stays
-   * valid until the next append, which is after the sink has returned. */
-  #takePending(): Uint8Array {
-    const pending = this.#pending;
-    if (pending === null) return new Uint8Array(0);
-    const message = pending.subarray(0, this.#pendingLength);
-    this.#pendingLength = 0;
-    if (pending.length > KEEP_PENDING) this.#pending = null;
-    return message;
   }
 }
