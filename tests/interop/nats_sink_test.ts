@@ -36,12 +36,7 @@ const skip = await noNatsReason();
 
 /** The stored messages of each client, by its name or its number. */
 function byClient(messages: StoredMessage[]): Map<string, StoredMessage[]> {
-  const groups = new Map<string, StoredMessage[]>();
-  for (const message of messages) {
-    const key = String(message.record.name ?? message.record.client);
-    groups.set(key, [...(groups.get(key) ?? []), message]);
-  }
-  return groups;
+  return Map.groupBy(messages, (message) => String(message.record.name ?? message.record.client));
 }
 
 Deno.test({

@@ -34,12 +34,7 @@ const skip = await noRedisReason();
 
 /** The entries of each client, by the `name` the client gave or its number. */
 function byClient(entries: StreamEntry[]): Map<string, StreamEntry[]> {
-  const groups = new Map<string, StreamEntry[]>();
-  for (const entry of entries) {
-    const key = entry.fields.name ?? entry.fields.client ?? "?";
-    groups.set(key, [...(groups.get(key) ?? []), entry]);
-  }
-  return groups;
+  return Map.groupBy(entries, (entry) => entry.fields.name ?? entry.fields.client ?? "?");
 }
 
 Deno.test({
