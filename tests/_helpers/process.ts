@@ -442,9 +442,19 @@ export function shellQuote(word: string): string {
 
 /** Runs the shell command `command` in a pseudo-terminal of its own, through
  * util-linux `script`, as in a user's terminal: what the test writes to it
- * is typed there, and all it prints comes out on stdout. */
+ * is typed there, and all it prints comes out on stdout.
+ *
+ * `script` runs the command with `$SHELL -c`, so the shell is named here:
+ * bash and dash differ in how they take a Ctrl-C typed while they wait (bash
+ * waits for its child, dash dies at once), and CI runs with no `SHELL` at
+ * all. The shell stays in the terminal's foreground group, which a user's
+ * interactive shell is not: a test that types Ctrl-C should `exec` its
+ * program, so that only the program gets it. */
 export function spawnInTerminal(command: string): RunningProgram {
-  return spawnProgram("script", ["-qfec", command, "/dev/null"], { stdin: "piped" });
+  return spawnProgram("script", ["-qfec", command, "/dev/null"], {
+    stdin: "piped",
+    env: { SHELL: "/bin/sh" },
+  });
 }
 
 /** Whether an external program is on PATH, for tests that need real peers. */

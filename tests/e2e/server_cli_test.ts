@@ -1225,8 +1225,9 @@ Deno.test({
   async fn(): Promise<void> {
     const dir = await Deno.makeTempDir({ prefix: "linehub_ctrl_c_" });
     // The terminal's Ctrl-C reaches every process of its foreground group,
-    // `deno task` and the server; the task runner also passes it on.
-    const task = `cd ${shellQuote(ROOT)} && ${shellQuote(DENO)} task server ` +
+    // `deno task` and the server; the task runner also passes it on. `exec`:
+    // the shell that started it is not in that group in a real terminal.
+    const task = `cd ${shellQuote(ROOT)} && exec ${shellQuote(DENO)} task server ` +
       `--host 127.0.0.1 --port 0 2> ${shellQuote(`${dir}/err.log`)}`;
     const pty = spawnInTerminal(task);
     let conn: Deno.TcpConn | null = null;
