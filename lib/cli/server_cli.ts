@@ -603,6 +603,9 @@ function stopRecord(
     cutOff: stats.cutOff,
     dropped: stats.dropped,
     kicked: stats.kicked,
+    throttled: stats.throttled,
+    throttledMs: stats.throttledMs,
+    framingErrors: stats.framingErrors,
     durationMs: now - startedAt,
   });
 }

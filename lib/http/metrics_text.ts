@@ -228,6 +228,12 @@ export function metricsText(snapshot: MetricsSnapshot): string {
       [[{}, stats.throttledMs / 1000]],
     ),
     family(
+      "linehub_framing_errors_total",
+      "counter",
+      "Octet-counted streams that broke their framing and were read on as lines ending in LF.",
+      [[{}, stats.framingErrors]],
+    ),
+    family(
       "linehub_aborted_before_accept_total",
       "counter",
       "Connections reset or aborted in the listen queue, before the server accepted them.",

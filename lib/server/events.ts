@@ -184,6 +184,12 @@ export interface RunStop {
   /** Clients dropped for a full send queue. */
   readonly dropped: number;
   readonly kicked: number;
+  /** Clients held back at least once by `--rate-limit`. */
+  readonly throttled: number;
+  /** How long they were held back, added up over all of them. */
+  readonly throttledMs: number;
+  /** Octet-counted streams that broke their framing. */
+  readonly framingErrors: number;
   /** Since the server started listening. */
   readonly durationMs: number;
 }
@@ -194,5 +200,7 @@ export function formatJsonStop(stop: RunStop): string {
   return `{"time":"${new Date(stop.time).toISOString()}","type":"stop"${jsonOrigin(stop)},` +
     `"clients":${stop.clients},"lines":${stop.lines},"bytes":${stop.bytes},` +
     `"truncated":${stop.truncated},"refused":${stop.refused},"cut_off":${stop.cutOff},` +
-    `"dropped":${stop.dropped},"kicked":${stop.kicked},"duration_ms":${stop.durationMs}}\n`;
+    `"dropped":${stop.dropped},"kicked":${stop.kicked},"throttled":${stop.throttled},` +
+    `"throttled_ms":${stop.throttledMs},"framing_errors":${stop.framingErrors},` +
+    `"duration_ms":${stop.durationMs}}\n`;
 }

@@ -225,6 +225,7 @@ export class LineServer implements Server {
       // Reported as it happens, ahead of the lines read by LF after it: the
       // peer broke the protocol, which is no I/O error and ends nothing.
       onFramingError: (client, detail) => {
+        this.#stats.framingErrors++;
         this.#event({ type: "framing-error", client, time: Date.now(), detail });
       },
     };

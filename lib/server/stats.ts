@@ -58,6 +58,10 @@ export interface ServerStats {
   throttled: number;
   /** Milliseconds clients were held back, added up over all of them. */
   throttledMs: number;
+  /** Octet-counted streams that broke their framing (`--framing octet` or
+   * `auto`): each break is reported once, and the stream is read on as
+   * lines ending in LF. */
+  framingErrors: number;
 }
 
 /** One connected client as a view of the server shows it: plain data, so
@@ -102,6 +106,7 @@ export function emptyStats(): ServerStats {
     abortedBeforeAccept: 0,
     throttled: 0,
     throttledMs: 0,
+    framingErrors: 0,
     disconnects: {
       "eof": 0,
       "reset": 0,
@@ -191,7 +196,10 @@ export function totalsText(stats: ServerStats): string {
     ? `; ${countOf(stats.throttled, "client")} held back by --rate-limit, ` +
       `${(stats.throttledMs / 1000).toFixed(1)} s in all`
     : "";
+  const framing = stats.framingErrors > 0
+    ? `; ${countOf(stats.framingErrors, "framing error")}`
+    : "";
   return `${countOf(stats.clients, "client")} served, ` +
     `${countOf(stats.lines, "line")}, ${countOf(stats.bytes, "byte")}, ` +
-    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}${throttled}`;
+    `${stats.truncated} truncated${refused}${dropped}${kicked}${aborted}${throttled}${framing}`;
 }

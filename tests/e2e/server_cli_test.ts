@@ -1105,24 +1105,42 @@ Deno.test("server --framing octet prints each octet-counted message as one label
       "a frame must start with its length, a digit from 1 to 9; the rest is read as lines ending in LF",
       `client 0 disconnected from 127.0.0.1:${port} (eof): 3 lines, ${stream.length} bytes, D s`,
     ]);
+    assert.equal(
+      stderrLines(result.stderr).at(-1),
+      `linehub-server: shut down: 1 client served, 3 lines, ${stream.length} bytes, 0 truncated; ` +
+        "1 framing error",
+    );
   } finally {
     await server.stop();
   }
 });
 
-Deno.test("server --framing auto --workers 2 reads octet-counting and LF clients each their own way", async () => {
+Deno.test("server --framing auto --workers 2 reads octet-counting and LF clients each their own way, and counts a break", async () => {
   const server = await startServer(["--framing", "auto", "--workers", "2", "--format", "json"]);
   try {
     await Promise.all([
       session(server.port, "10 <13>a\nb c\n8 <13>more"),
       session(server.port, "<13>lf line\n8 <13>more\n"),
+      session(server.port, "3 abc<13>broken\n"),
     ]);
   } finally {
     const result = await server.stop();
     assert.equal(result.code, 0);
-    const texts = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))
-      .filter((record) => record.type === "message").map((record) => record.text);
-    assert.deepEqual(texts.sort(), ["8 <13>more", "<13>a\nb c\n", "<13>lf line", "<13>more"]);
+    const records = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const texts = records.filter((record) => record.type === "message")
+      .map((record) => record.text);
+    assert.deepEqual(texts.sort(), [
+      "8 <13>more",
+      "<13>a\nb c\n",
+      "<13>broken",
+      "<13>lf line",
+      "<13>more",
+      "abc",
+    ]);
+    // Only the third client broke its framing; the stop record adds up the Workers' counts.
+    const stop = records.at(-1);
+    assert.equal(stop.type, "stop");
+    assert.equal(stop.framing_errors, 1);
   }
 });
 

@@ -456,6 +456,9 @@ Deno.test("the start and stop records name the run and the node and say what a p
     cutOff: 0,
     dropped: 0,
     kicked: 1,
+    throttled: 2,
+    throttledMs: 1500,
+    framingErrors: 4,
     durationMs: 5000,
   }));
   assert.deepEqual(stop, {
@@ -471,6 +474,9 @@ Deno.test("the start and stop records name the run and the node and say what a p
     cut_off: 0,
     dropped: 0,
     kicked: 1,
+    throttled: 2,
+    throttled_ms: 1500,
+    framing_errors: 4,
     duration_ms: 5000,
   });
 });

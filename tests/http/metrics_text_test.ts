@@ -29,6 +29,7 @@ function busySnapshot(): MetricsSnapshot {
     abortedBeforeAccept: 5,
     throttled: 2,
     throttledMs: 1500,
+    framingErrors: 8,
   };
   stats.disconnects = { ...stats.disconnects, eof: 3, "send-queue-full": 1, "idle-timeout": 1 };
   return {
@@ -106,6 +107,7 @@ Deno.test("metricsText counts clients, lines, refusals and disconnects by reason
       "linehub_send_queue_drops_total 1",
       "linehub_rate_limited_clients_total 2",
       "linehub_rate_limited_seconds_total 1.5",
+      "linehub_framing_errors_total 8",
       "linehub_output_pending_bytes 4096",
       "linehub_output_stalled 0",
       "linehub_accepting 1",
