@@ -87,6 +87,20 @@ export interface PipelineSettings {
  * is written. */
 export type FramingErrorHandler = (error: string) => void;
 
+/** Who else sees one client's lines, beside the output. */
+export interface PipelineObservers {
+  /** Told of each line; with one, lines go one by one, not by the fast path.
+   * @default {none} */
+  readonly tap?: LineTap | null;
+  /** Shown the lines of the reads it wants (the live page's tail).
+   * @default {none} */
+  readonly sampler?: LineSampler | null;
+  /** Told when an octet-counted stream breaks its framing (`--framing
+   * octet` or `auto`).
+   * @default {none} */
+  readonly onFramingError?: FramingErrorHandler | null;
+}
+
 /**
  * Bytes in, labelled messages out, for one client.
  *
@@ -154,19 +168,15 @@ export class ConnectionPipeline {
    * @param output where the messages go
    * @param client who sends the lines, as known before its hello
    * @param settings how lines are written, as for every client
-   * @param tap told of each line; with one, lines go one by one
-   * @param sampler shown the lines of the reads it wants
-   * @param onFramingError told when an octet-counted stream breaks its
-   * framing (`--framing octet` or `auto`)
+   * @param observers who else sees the lines and framing breaks
    */
   constructor(
     output: LineWriter,
     client: ClientInfo,
     settings: PipelineSettings,
-    tap: LineTap | null = null,
-    sampler: LineSampler | null = null,
-    onFramingError: FramingErrorHandler | null = null,
+    observers: PipelineObservers = {},
   ) {
+    const { tap = null, sampler = null, onFramingError = null } = observers;
     this.#output = output;
     this.#settings = settings;
     this.#client = client;

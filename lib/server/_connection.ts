@@ -164,14 +164,11 @@ export class Connection implements ClientHandle {
     const onFramingError = settings.framing === "lf"
       ? null
       : (error: string): void => this.#options.onFramingError(this.client, error);
-    this.#pipeline = new ConnectionPipeline(
-      output,
-      this.#client,
-      settings,
+    this.#pipeline = new ConnectionPipeline(output, this.#client, settings, {
       tap,
       sampler,
       onFramingError,
-    );
+    });
     const limit = this.#options.rateLimit;
     if (limit !== null) this.#throttle = new ReadThrottle(limit, performance.now());
     this.#open = true;

@@ -39,7 +39,10 @@ function pipeline(framing: FramingChoice, maxLine = 100, tap = false): {
     out += `! ${error}\n`;
   };
   return {
-    pipeline: new ConnectionPipeline(output, CLIENT, settings, onTap, null, onError),
+    pipeline: new ConnectionPipeline(output, CLIENT, settings, {
+      tap: onTap,
+      onFramingError: onError,
+    }),
     out: () => out,
     tapped,
   };
