@@ -113,6 +113,7 @@ Deno.test("server numbers clients from 0 in the order it accepts them", async ()
     disconnects: { ...emptyStats().disconnects, eof: 3 },
     throttled: 0,
     throttledMs: 0,
+    framingErrors: 0,
   });
   const [pa, pb, pc] = conns.map((conn) => conn.localAddr.port);
   assert.deepEqual(h.log.lines(), [
@@ -490,6 +491,7 @@ Deno.test("shutdown stops accepting and writes every line of a client that finis
     disconnects: { ...emptyStats().disconnects, eof: 1 },
     throttled: 0,
     throttledMs: 0,
+    framingErrors: 0,
   });
   assert.match(h.log.lines()[1] ?? "", /\(eof\): 3 lines, 18 bytes, D s$/);
 });
