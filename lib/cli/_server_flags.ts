@@ -340,13 +340,6 @@ export function parseServerArgs(args: string[]): ServerConfig {
   const host = parseListenHost(values.host);
   if (values.output === "") throw new UsageError(`Invalid output file "": empty path`);
   const workers = parseInteger(values.workers, "workers", 1, MAX_WORKERS);
-  for (const limit of ["max-clients", "max-per-ip"] as const) {
-    if (workers > 1 && values[limit] !== "0") {
-      throw new UsageError(
-        `Cannot combine --workers ${workers} with --${limit}: each Worker would count on its own`,
-      );
-    }
-  }
   const mode = values.mode;
   if (!(MODES as readonly string[]).includes(mode)) {
     throw new UsageError(`Invalid mode "${mode}": must be one of ${MODES.join(", ")}`);

@@ -286,6 +286,8 @@ async function run(args: string[], stderr: BatchWriter): Promise<number> {
       workers: config.workers,
       allow: config.allow,
       deny: config.deny,
+      maxClients: config.maxClients,
+      maxPerIp: config.maxPerIp,
       ...(directLock === null
         ? {}
         : { directOutput: { lock: directLock, onOutputError: outputFailed } }),

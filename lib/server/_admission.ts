@@ -1,8 +1,8 @@
 /**
  * Who may become a client, and how a peer that may not is turned away. The
  * server asks {@linkcode Admission} about each accepted connection, before
- * any TLS work: `--allow`/`--deny`, `--max-clients` and `--max-per-ip`
- * (with the per-address counts those need). A refused peer is told why in
+ * any TLS work: `--allow`/`--deny`, then `--max-clients` and `--max-per-ip`
+ * (counted by a {@linkcode ClientLimits}). A refused peer is told why in
  * one notice line and closed; how many refused connections may stay open
  * meanwhile is capped, so a flood of refused connects cannot hold
  * descriptors. Counting the refusals and reporting them is the server's.
@@ -12,6 +12,7 @@
 
 import { closeQuietly, type StreamConn, writeAll } from "../io/mod.ts";
 import { formatNotice } from "../wire/mod.ts";
+import { type ClientLimits, LocalLimits } from "./client_limits.ts";
 import { type RefusalReason, refusalText } from "./events.ts";
 import type { PeerFilter } from "./server_options.ts";
 
@@ -46,6 +47,11 @@ export interface AdmissionOptions {
   /** Most connections admitted at once from one address; 0 for no limit.
    * @default {0} */
   maxPerIp?: number;
+  /** Where the connections admitted are counted against the limits:
+   * counts shared with other servers (a pool's Workers), which then hold
+   * the limits, `maxClients` and `maxPerIp` unused.
+   * @default {this server's own counts, for maxClients and maxPerIp} */
+  limits?: ClientLimits;
   /** Whether connections are TLS, so that a line to a refused peer would
    * first take a handshake.
    * @default {false} */
@@ -56,18 +62,14 @@ export interface AdmissionOptions {
  * admitted and not yet released. */
 export class Admission {
   readonly #accessList: PeerFilter | null;
-  readonly #maxClients: number;
-  readonly #maxPerIp: number;
+  readonly #limits: ClientLimits;
   readonly #tls: boolean;
-  #admitted = 0;
-  /** Admitted connections per address, kept only with a per-address limit. */
-  readonly #perIp = new Map<string, number>();
   #lingering = 0;
 
   constructor(options: AdmissionOptions = {}) {
     this.#accessList = options.accessList ?? null;
-    this.#maxClients = options.maxClients ?? 0;
-    this.#maxPerIp = options.maxPerIp ?? 0;
+    this.#limits = options.limits ??
+      new LocalLimits(options.maxClients ?? 0, options.maxPerIp ?? 0);
     this.#tls = options.tls ?? false;
   }
 
@@ -84,25 +86,12 @@ export class Admission {
     if (this.#accessList !== null && !this.#accessList.permits(peer)) {
       return { reason: "denied", limit: 0 };
     }
-    if (this.#maxClients > 0 && this.#admitted >= this.#maxClients) {
-      return { reason: "full", limit: this.#maxClients };
-    }
-    const fromAddress = this.#perIp.get(address) ?? 0;
-    if (this.#maxPerIp > 0 && fromAddress >= this.#maxPerIp) {
-      return { reason: "per-ip", limit: this.#maxPerIp };
-    }
-    this.#admitted++;
-    if (this.#maxPerIp > 0) this.#perIp.set(address, fromAddress + 1);
-    return null;
+    return this.#limits.admit(address);
   }
 
   /** An admitted connection from `address` has ended. */
   release(address: string): void {
-    this.#admitted--;
-    if (this.#maxPerIp === 0) return;
-    const left = (this.#perIp.get(address) ?? 1) - 1;
-    if (left > 0) this.#perIp.set(address, left);
-    else this.#perIp.delete(address);
+    this.#limits.release(address);
   }
 
   /**

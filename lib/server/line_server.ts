@@ -206,6 +206,7 @@ export class LineServer implements Server {
       ...(options.accessList === undefined ? {} : { accessList: options.accessList }),
       maxClients: checkInteger("maxClients", options.maxClients ?? DEFAULT_MAX_CLIENTS, 0),
       maxPerIp: checkInteger("maxPerIp", options.maxPerIp ?? DEFAULT_MAX_PER_IP, 0),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
       tls: this.#tls !== null,
     });
     this.#ack = options.ack ?? false;

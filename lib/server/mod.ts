@@ -9,6 +9,7 @@
  */
 
 export * from "./client_handle.ts";
+export * from "./client_limits.ts";
 export * from "./events.ts";
 export * from "./hub.ts";
 export * from "./line_server.ts";

@@ -17,6 +17,7 @@ import type { FramingChoice } from "../wire/mod.ts";
 import type { StreamConn } from "../io/mod.ts";
 import type { Cidr } from "../net/mod.ts";
 import type { ClientObserver } from "./client_handle.ts";
+import type { ClientLimits } from "./client_limits.ts";
 
 /** Where a server listens unless told otherwise: every IPv4 address. */
 export const DEFAULT_HOST = "0.0.0.0";
@@ -185,6 +186,11 @@ export interface LineServerOptions extends ServerOptions {
   /** Hands out client numbers; several servers sharing one keep numbers unique.
    * @default {a counter from 0, private to this server} */
   nextClientId?: () => number;
+  /** Counts clients against the limits; several servers sharing one (a
+   * pool's Workers) hold `--max-clients` and `--max-per-ip` together, and
+   * `maxClients` and `maxPerIp` then only say what the counts were made for.
+   * @default {counts private to this server, for maxClients and maxPerIp} */
+  limits?: ClientLimits;
   /** Serve TLS: each accepted connection is upgraded, after the
    * `accessList` check; a failed handshake is a `tls` refusal.
    * @default {plain TCP} */

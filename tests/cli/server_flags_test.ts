@@ -625,16 +625,13 @@ Deno.test("server takes --proxy-protocol, and --proxy-from only beside it, namin
   );
 });
 
-Deno.test("server --workers takes 1 to 256 and refuses per-server limits beside it", () => {
+Deno.test("server --workers takes 1 to 256, with the client limits beside it", () => {
   assert.equal(parseServerArgs([]).workers, 1);
   assert.equal(parseServerArgs(["--workers", "4"]).workers, 4);
   assert.throws(() => parseServerArgs(["--workers", "0"]), /Invalid --workers "0"/);
   assert.throws(() => parseServerArgs(["--workers", "257"]), /Invalid --workers "257"/);
-  assert.throws(
-    () => parseServerArgs(["--workers", "2", "--max-clients", "10"]),
-    /Cannot combine --workers 2 with --max-clients: each Worker would count on its own/,
-  );
-  assert.equal(parseServerArgs(["--workers", "1", "--max-per-ip", "3"]).maxPerIp, 3);
+  const limited = parseServerArgs(["--workers", "2", "--max-clients", "10", "--max-per-ip", "3"]);
+  assert.deepEqual([limited.workers, limited.maxClients, limited.maxPerIp], [2, 10, 3]);
 });
 
 Deno.test("server accepts the TLS flags, a client CA only with a certificate and key", () => {

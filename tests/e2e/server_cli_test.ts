@@ -894,6 +894,63 @@ Deno.test("server summary counts refused connections by reason", async () => {
   );
 });
 
+/** Occurrences of `text` in what `server` has written to stderr so far. */
+function stderrCount(server: ServerProcess, text: string): number {
+  return server.stderrSoFar().split(text).length - 1;
+}
+
+for (
+  const [flag, limit, reason] of [
+    ["--max-clients", 3, "server full (3 clients)"],
+    ["--max-per-ip", 2, "too many connections from 127.0.0.1 (limit 2)"],
+  ] as const
+) {
+  Deno.test(`server --workers 2 ${flag} ${limit} holds the limit for both Workers together, and frees places as clients leave`, async () => {
+    const server = await startServer(["--workers", "2", flag, String(limit)]);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      // Eight connections, spread over the Workers by the kernel: counted
+      // per Worker, up to twice the limit would be let in.
+      for (let i = 0; i < 8; i++) conns.push(await connectTo(server.port));
+      await waitFor(
+        `${limit} clients and ${8 - limit} refusals`,
+        () =>
+          stderrCount(server, " connected from ") + stderrCount(server, "refused 127.0.0.1:") === 8,
+        () => server.stderrSoFar(),
+      );
+      assert.equal(stderrCount(server, " connected from "), limit, server.stderrSoFar());
+      assert.equal(stderrCount(server, `: ${reason}`), 8 - limit, server.stderrSoFar());
+      for (const conn of conns.splice(0)) closeQuietly(conn);
+      await waitFor(
+        `${limit} disconnects`,
+        () => stderrCount(server, " disconnected from ") === limit,
+        () => server.stderrSoFar(),
+      );
+      // Every place is free again, whichever Worker held it.
+      for (let i = 0; i < limit; i++) conns.push(await connectTo(server.port));
+      await waitFor(
+        `${limit} more clients`,
+        () => stderrCount(server, " connected from ") === 2 * limit,
+        () => server.stderrSoFar(),
+      );
+      assert.equal(stderrCount(server, "refused 127.0.0.1:"), 8 - limit);
+    } finally {
+      for (const conn of conns) closeQuietly(conn);
+      const result = await server.stop("SIGTERM");
+      assert.equal(result.code, 0, result.stderr);
+      const why = flag === "--max-clients" ? "server full" : "per address";
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `shut down: ${2 * limit} clients served, .*; ${8 - limit} refused \\(${
+            8 - limit
+          } ${why}\\)`,
+        ),
+      );
+    }
+  });
+}
+
 /** Connects to `server` and says whether it was served (became a client). */
 async function admitted(server: ServerProcess, hostname = "127.0.0.1"): Promise<boolean> {
   const conn = await connectTo(server.port, hostname);

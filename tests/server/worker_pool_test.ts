@@ -12,6 +12,7 @@
  */
 
 import { parseCidr } from "../../lib/net/access_list.ts";
+import { LocalLimits } from "../../lib/server/client_limits.ts";
 import assert from "node:assert/strict";
 import { encodeAck } from "../../lib/wire/ack_protocol.ts";
 import { BatchWriter } from "../../lib/io/batch_writer.ts";
@@ -475,19 +476,16 @@ Deno.test("WorkerPool refuses a worker count outside 1 to 256", () => {
   }
 });
 
-Deno.test("WorkerPool refuses limits that each Worker would apply on its own", () => {
+Deno.test("WorkerPool refuses options of one server that cannot reach a Worker", () => {
   const output = new BatchWriter(new MemoryWriter());
   assert.throws(
     // @ts-expect-error: not a WorkerPoolOption; refused for untyped callers too
-    () => new WorkerPool(output, new LogSink(), { workers: 2, maxClients: 10 }),
-    new TypeError(
-      `Cannot combine workers with maxClients "10": each Worker would count on its own`,
-    ),
+    () => new WorkerPool(output, new LogSink(), { workers: 2, limits: new LocalLimits(1, 1) }),
+    new TypeError("Cannot combine workers with limits: give maxClients and maxPerIp"),
   );
   assert.throws(
-    // @ts-expect-error: not a WorkerPoolOption; refused for untyped callers too
-    () => new WorkerPool(output, new LogSink(), { workers: 2, maxPerIp: 3 }),
-    new TypeError(`Cannot combine workers with maxPerIp "3": each Worker would count on its own`),
+    () => new WorkerPool(output, new LogSink(), { workers: 2, maxClients: -1 }),
+    new RangeError(`Invalid maxClients "-1": must be an integer from 0`),
   );
   assert.throws(
     () =>

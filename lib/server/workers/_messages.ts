@@ -26,6 +26,9 @@ export type ToWorker =
     readonly options: WorkerServerOptions;
     /** One BigInt64 slot: the next client number, taken with `Atomics.add`. */
     readonly clientCounter: SharedArrayBuffer;
+    /** The counts behind `--max-clients` and `--max-per-ip`, shared by all
+     * Workers (see `SharedLimits`); null without either limit. */
+    readonly limits: SharedArrayBuffer | null;
     readonly statsEveryMs: number;
     /** Check with `checkPortFree` (`_port_sharing.ts`) right before
      * binding, and bind the port it returns: true for the first Worker only. */

@@ -36,6 +36,7 @@ import type { ClientStats, ServerStats } from "../stats.ts";
 import { TlsAcceptor, type TlsCredentials } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker } from "./_messages.ts";
 import { checkPortFree, unstableNetEnabled } from "./_port_sharing.ts";
+import { SharedLimits } from "./_shared_limits.ts";
 
 /** Size of the Worker's gathering chunks, so the most one message to the
  * main thread carries: large, since each Worker has one chunk in flight at a
@@ -212,6 +213,8 @@ class WorkerSession {
         // One counter for all Workers: unique, and increasing in the order
         // numbers are handed out.
         nextClientId: () => Number(Atomics.add(counter, 0, 1n)),
+        // And one set of counts for the limits.
+        ...(start.limits === null ? {} : { limits: new SharedLimits(start.limits, start.index) }),
       },
     );
     this.#statsTimer = setInterval(() => this.#reportStats(), start.statsEveryMs);

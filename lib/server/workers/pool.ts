@@ -40,6 +40,7 @@ import {
 } from "../tls_acceptor.ts";
 import type { FromWorker, ToWorker, WorkerServerOptions } from "./_messages.ts";
 import { unstableNetEnabled } from "./_port_sharing.ts";
+import { SharedLimits } from "./_shared_limits.ts";
 
 /** Most Workers a pool runs: well above any core count this is meant for,
  * low enough that a typo cannot start thousands of threads. */
@@ -65,6 +66,16 @@ export interface WorkerPoolOptions extends ServerOptions, AccessRules {
    * progress.
    * @default {plain TCP} */
   tlsOptions?: TlsAcceptorOptions;
+  /** Most clients connected at once to the whole pool; 0 for no limit. The
+   * Workers count them together (see `_shared_limits.ts`).
+   * @default {DEFAULT_MAX_CLIENTS: 0} */
+  maxClients?: number;
+  /** Most clients connected at once from one address, to the whole pool; 0
+   * for no limit. Without `maxClients`, the Workers keep count of up to
+   * {@linkcode DEFAULT_MAX_ADDRESSES} addresses with clients at once, and
+   * refuse a new address beyond them as full.
+   * @default {DEFAULT_MAX_PER_IP: 0} */
+  maxPerIp?: number;
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
    * @default {navigator.hardwareConcurrency} */
   workers?: number;
@@ -167,6 +178,8 @@ export class WorkerPool implements Server {
   /** What each Worker starts with (its TLS credentials replaced by a reload). */
   #serverOptions: WorkerServerOptions;
   readonly #clientCounter = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
+  /** The counts behind `maxClients` and `maxPerIp`, or null without either. */
+  readonly #limits: SharedArrayBuffer | null;
   readonly #members: Member[] = [];
   readonly #directOutput: NonNullable<WorkerPoolOptions["directOutput"]> | null;
   #addr: Deno.NetAddr | null = null;
@@ -185,6 +198,10 @@ export class WorkerPool implements Server {
       );
     }
     refuseLineServerOptions(options);
+    const { maxClients = 0, maxPerIp = 0 } = options;
+    this.#limits = maxClients === 0 && maxPerIp === 0
+      ? null
+      : SharedLimits.create({ maxClients, maxPerIp, workers: count });
     // Checked here too, so that a bad name fails in the caller's thread
     // rather than in every Worker.
     if (options.node !== undefined) checkNodeName(options.node);
@@ -379,6 +396,7 @@ export class WorkerPool implements Server {
       index,
       options: { ...this.#serverOptions, port },
       clientCounter: this.#clientCounter,
+      limits: this.#limits,
       statsEveryMs: STATS_EVERY_MS,
       checkPortFree,
       directOutput: this.#directOutput === null
@@ -458,6 +476,9 @@ export class WorkerPool implements Server {
   #retire(member: Member): void {
     member.alive = false;
     member.worker.terminate();
+    // Its connections ended with it: what it counted in must not hold the
+    // limits down (a no-op after a drain, which released them all).
+    if (this.#limits !== null) SharedLimits.forget(this.#limits, member.index);
     // Ended in the middle of a write, it would keep every other writer waiting.
     if (this.#directOutput !== null) {
       SharedOutput.release(this.#directOutput.lock, directOwner(member.index));
@@ -486,16 +507,8 @@ function directOwner(index: number): number {
  */
 function refuseLineServerOptions(options: object): void {
   const given = options as Record<string, unknown>;
-  // Each Worker's server would apply these on its own: a limit of 10 would
-  // admit 10 per Worker. They need counters shared between Workers, as
-  // client numbers have; until then they are refused rather than wrong.
-  for (const limit of ["maxClients", "maxPerIp"]) {
-    const value = given[limit] ?? 0;
-    if (value !== 0) {
-      throw new TypeError(
-        `Cannot combine workers with ${limit} "${value}": each Worker would count on its own`,
-      );
-    }
+  if (given.limits !== undefined) {
+    throw new TypeError("Cannot combine workers with limits: give maxClients and maxPerIp");
   }
   if (given.tls !== undefined) {
     throw new TypeError("Cannot combine workers with tls: give tlsOptions");
