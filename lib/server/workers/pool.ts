@@ -13,7 +13,9 @@
  * behind (each Worker has one chunk in flight, so what the main thread holds
  * for Workers is capped at N chunks), and `--ack` acknowledges lines only
  * once they are really written. Client numbers come from one counter in
- * shared memory, so they stay unique and increasing across Workers.
+ * shared memory, so they stay unique and increasing across Workers, and
+ * `maxClients` and `maxPerIp` are counted in shared memory too
+ * (`_shared_limits.ts`), so they hold for the pool as a whole.
  *
  * Needs Linux (Deno supports `SO_REUSEPORT` only there), Deno's
  * `--unstable-net` flag (or `"unstable": ["net"]` in deno.json), and, when
