@@ -33,6 +33,8 @@ export class BrokerConnection {
   readonly #broker: string;
   readonly #protocolText: (error: unknown) => string | null;
   #conn: Deno.TcpConn | null = null;
+  /** Ends the connect in progress, if any: closing does not wait for it. */
+  #connecting: AbortController | null = null;
   /** Why the connection was closed from this side, for the error message. */
   #closedBecause: string | null = null;
   /** Writes in progress, one after another (a PONG must not land inside a
@@ -66,18 +68,33 @@ export class BrokerConnection {
   }
 
   /** Opens the connection; throws a {@linkcode DeliveryError} saying why
-   * it could not. */
+   * it could not: an error, the connect timeout, or a {@linkcode close}
+   * meanwhile. */
   async connect(): Promise<void> {
     if (this.#conn !== null) return;
-    const signal = AbortSignal.timeout(this.#connectTimeoutMs);
+    const connecting = new AbortController();
+    const timeout = AbortSignal.timeout(this.#connectTimeoutMs);
+    const signal = AbortSignal.any([timeout, connecting.signal]);
+    this.#connecting = connecting;
+    this.#closedBecause = null;
     let conn: Deno.TcpConn;
     try {
       conn = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
     } catch (error) {
-      const why = signal.aborted
+      const why = connecting.signal.aborted
+        ? this.#closedBecause ?? "closed while connecting"
+        : timeout.aborted
         ? `no answer within ${this.#connectTimeoutMs / 1000} s`
         : describeError(error);
       throw new DeliveryError(`Cannot connect: ${why}`, "connection", 0, 0, { cause: error });
+    } finally {
+      this.#connecting = null;
+    }
+    if (connecting.signal.aborted) {
+      // Closed as the connect completed: it stays closed.
+      closeQuietly(conn);
+      const why = this.#closedBecause ?? "closed while connecting";
+      throw new DeliveryError(`Cannot connect: ${why}`, "connection", 0, 0);
     }
     // A batch is one write; small replies should not wait for more.
     conn.setNoDelay(true);
@@ -157,9 +174,14 @@ export class BrokerConnection {
     );
   }
 
-  /** Closes the connection, if open; an exchange in progress then fails
-   * with `reason` as its message, if given. */
+  /** Closes the connection, if open, or ends the connect in progress; an
+   * exchange or connect in progress then fails with `reason` as its
+   * message, if given. */
   close(reason?: string): void {
+    if (this.#connecting !== null) {
+      if (reason !== undefined) this.#closedBecause ??= reason;
+      this.#connecting.abort();
+    }
     const conn = this.#conn;
     this.#conn = null;
     if (conn === null) return;

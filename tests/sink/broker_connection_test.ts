@@ -82,6 +82,22 @@ Deno.test("BrokerConnection gives up a connect nobody answers after its timeout,
   }
 });
 
+Deno.test("BrokerConnection closed during a connect nobody answers ends the connect at once, saying why", async () => {
+  const { listener, queued } = await unansweringListener();
+  try {
+    const link = connection(listener.addr.port, { connectTimeoutMs: 60_000 });
+    const connecting = deliveryErrorOf(link.connect());
+    link.close("Gave up waiting for the broker");
+    const error = await connecting;
+    assert.equal(error.message, "Cannot connect: Gave up waiting for the broker");
+    assert.equal(error.failure, "connection");
+    assert.equal(link.connected, false);
+  } finally {
+    queued.forEach(closeQuietly);
+    listener.close();
+  }
+});
+
 Deno.test("BrokerConnection ends a batch the broker stays silent on, naming the reply timeout and keeping what was confirmed", async () => {
   await using broker = peer();
   const link = connection(broker.port, { replyTimeoutMs: 200 });
