@@ -39,15 +39,15 @@ import {
   DEFAULT_CONNECT_TIMEOUT,
   openConnection,
 } from "./connect.ts";
+import type { LineClientOptions } from "./plain_client.ts";
 import {
   abortReason,
   END_MAYBE_UNREAD,
-  type LineClientOptions,
   type NoticeOutcome,
   noticeOutcome,
   type ReportKind,
   tlsCloseHint,
-} from "./plain_client.ts";
+} from "./session_outcome.ts";
 import { LineQueue } from "./line_queue.ts";
 import { INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 

@@ -13,4 +13,5 @@ export * from "./connect.ts";
 export * from "./line_client.ts";
 export * from "./line_queue.ts";
 export * from "./plain_client.ts";
+export * from "./session_outcome.ts";
 export * from "./tls_connect.ts";

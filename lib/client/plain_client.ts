@@ -2,8 +2,8 @@
  * The linehub client in its plain mode (no `--retry`, no `--ack`): connects,
  * sends stdin (or given lines) as it is read, half-closes at the end of
  * input, and copies whatever the server sends to stdout until the server
- * closes. Also home to what the line mode builds on: these options, what a
- * server's notice means for a session, and the words for a session's end.
+ * closes. The line mode builds on its options; what a session's end means,
+ * in both modes, is `session_outcome.ts`'s.
  *
  * Sending and receiving run side by side, so the client works the same with
  * a server that only listens and one that talks back. Bytes are forwarded
@@ -26,10 +26,18 @@ import {
   randomId,
 } from "../net/mod.ts";
 import { type ByteReader, type ByteWriter, closeQuietly, writeAll } from "../io/mod.ts";
-import { describeError, safeString } from "../text/mod.ts";
-import { encodeHelloLine, type HeldNotice, NoticeReader, type ServerNotice } from "../wire/mod.ts";
+import { describeError } from "../text/mod.ts";
+import { encodeHelloLine, type HeldNotice, NoticeReader } from "../wire/mod.ts";
 import { ClientError, type ClientFailure } from "./client_error.ts";
 import { connectedMessage, DEFAULT_CONNECT_TIMEOUT, openConnection } from "./connect.ts";
+import {
+  abortReason,
+  END_MAYBE_UNREAD,
+  noticeOutcome,
+  type ReportKind,
+  REST_NOT_SENT,
+  tlsCloseHint,
+} from "./session_outcome.ts";
 import { INSECURE_WARNING, type TlsClientOptions } from "./tls_connect.ts";
 
 /** Size of the buffers stdin and the socket are read into. */
@@ -62,67 +70,6 @@ export interface LineClientOptions {
    * warning, a cut line, a stall), which it does not.
    * @default {() => {}} */
   onNotice?: (message: string, kind: ReportKind) => void;
-}
-
-/** The two kinds of message a session tells the user besides its failure. */
-export type ReportKind = "connection" | "notice";
-
-/** What a failure says was left when the server went away mid-input. */
-export const REST_NOT_SENT = "the rest of the input was not sent";
-/** What a failure says was left when the server reset or cut off the
- * connection after all input was sent: without acknowledgments the client
- * cannot know how much of it was read. */
-export const END_MAYBE_UNREAD =
-  "all input was sent, but the server may not have read the end of it";
-
-/** Refusal reasons after which the same client may be served later. */
-const REFUSED_FOR_NOW: ReadonlySet<string> = new Set(["full", "per-ip"]);
-
-/** What a server's notice means for a session. */
-export interface NoticeOutcome {
-  /** The failure it makes of the session. */
-  kind: ClientFailure;
-  /** Its message, without what was left undelivered. */
-  message: string;
-  /** Whether reconnecting can help. */
-  retry: boolean;
-}
-
-/**
- * What a notice from the server (see `server_notice.ts`) means: a refusal
- * for now (`full`, `per-ip`: `busy`, worth retrying), a refusal for good
- * (any other reason: `refused`), or a client cut off (`lost`, worth
- * retrying unless the operator kicked it: coming back would undo that).
- *
- * @example
- * ```ts
- * import { noticeOutcome } from "./plain_client.ts";
- * import assert from "node:assert/strict";
- *
- * const full = { kind: "refused", reason: "full", text: "server full (1 client)" } as const;
- * assert.deepEqual(noticeOutcome(full, "127.0.0.1:8888"), {
- *   kind: "busy",
- *   message: "Server 127.0.0.1:8888 refused the connection: server full (1 client)",
- *   retry: true,
- * });
- * ```
- */
-export function noticeOutcome(notice: ServerNotice, where: string): NoticeOutcome {
-  // The server's words, shown as the server's text output shows a peer's.
-  const text = safeString(notice.text);
-  if (notice.kind === "refused") {
-    const later = REFUSED_FOR_NOW.has(notice.reason);
-    return {
-      kind: later ? "busy" : "refused",
-      message: `Server ${where} refused the connection: ${text}`,
-      retry: later,
-    };
-  }
-  return {
-    kind: "lost",
-    message: `Server ${where} closed the connection: ${text}`,
-    retry: notice.reason !== "kicked",
-  };
 }
 
 /**
@@ -298,33 +245,6 @@ export async function runClient(
     stop.dispose();
     closeQuietly(conn);
   }
-}
-
-/** How soon after the handshake a silent close looks like a refused
- * client certificate rather than a server that just went away. */
-const REFUSAL_WINDOW_MS = 2000;
-
-/**
- * Why a TLS server may close at once without a word: a client certificate
- * it wanted, or refused (a server that checks it itself, like linehub's,
- * then just closes). "" unless the close came within
- * {@linkcode REFUSAL_WINDOW_MS} of connecting with nothing received.
- */
-export function tlsCloseHint(
-  tls: TlsClientOptions | undefined,
-  received: boolean,
-  connectedAt: number,
-  now: number = Date.now(),
-): string {
-  if (tls === undefined || received || now - connectedAt > REFUSAL_WINDOW_MS) return "";
-  return tls.keyPair === undefined
-    ? " (with --tls: was a client certificate needed?)"
-    : " (with --tls: was the client certificate refused?)";
-}
-
-/** " by SIGINT" when the abort reason is a signal name, else "". */
-export function abortReason(signal: AbortSignal | undefined): string {
-  return typeof signal?.reason === "string" ? ` by ${signal.reason}` : "";
 }
 
 /** A promise that resolves when `signal` is aborted (never without one), and

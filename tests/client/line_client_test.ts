@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { ClientError, type ClientFailure } from "../../lib/client/client_error.ts";
-import type { ReportKind } from "../../lib/client/plain_client.ts";
+import type { ReportKind } from "../../lib/client/session_outcome.ts";
 import {
   type ReconnectingClientOptions,
   runReconnectingClient,

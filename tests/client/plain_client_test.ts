@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import type { ByteReader } from "../../lib/io/types.ts";
 import { ClientError } from "../../lib/client/client_error.ts";
-import { type ReportKind, runClient, tlsCloseHint } from "../../lib/client/plain_client.ts";
+import { runClient } from "../../lib/client/plain_client.ts";
+import type { ReportKind } from "../../lib/client/session_outcome.ts";
 import {
   bytes,
   closeQuietly,
@@ -405,20 +406,4 @@ Deno.test("client tells no connection message when it cannot connect", async () 
     ClientError,
   );
   assert.deepEqual(notices, []);
-});
-
-Deno.test("tlsCloseHint asks about the client certificate only for a TLS server silent from the start", () => {
-  const tls = { insecure: false };
-  const withCert = { insecure: false, keyPair: { cert: "C", key: "K" } };
-  assert.equal(
-    tlsCloseHint(tls, false, 1000, 1500),
-    " (with --tls: was a client certificate needed?)",
-  );
-  assert.equal(
-    tlsCloseHint(withCert, false, 1000, 1500),
-    " (with --tls: was the client certificate refused?)",
-  );
-  assert.equal(tlsCloseHint(undefined, false, 1000, 1500), "", "not over TLS");
-  assert.equal(tlsCloseHint(tls, true, 1000, 1500), "", "the server said something");
-  assert.equal(tlsCloseHint(tls, false, 1000, 60_000), "", "long after connecting");
 });
