@@ -195,6 +195,9 @@ Deno.test("server --format json writes one JSON object per line, events and mess
       cut_off: 0,
       dropped: 0,
       kicked: 0,
+      throttled: 0,
+      throttled_ms: 0,
+      framing_errors: 0,
     });
     const records = all.slice(1, -1);
     const idOf = (conn: Deno.TcpConn): number => {
