@@ -20,7 +20,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   wire: [],
   text: [],
   io: [],
-  net: ["text", "io"],
+  // The access list parses addresses with wire's one IP text parser.
+  net: ["wire", "text", "io"],
   format: ["wire", "text", "io", "net"],
   server: ["wire", "text", "io", "net", "format"],
   client: ["wire", "text", "io", "net", "format"],

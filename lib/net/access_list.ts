@@ -13,6 +13,7 @@
  */
 
 import { UsageError } from "../text/mod.ts";
+import { formatIPv4, formatIPv6, ipv4Bytes, ipv6Bytes } from "../wire/mod.ts";
 
 /** An IPv4 or IPv6 network: an address with its host bits clear and a prefix length. */
 export interface Cidr {
@@ -34,16 +35,12 @@ interface IpAddress {
 
 const IPV4_BITS = 32;
 const IPV6_BITS = 128;
-/** The longest valid IPv6 text: six 4-digit groups and a dotted quad. */
-const MAX_IPV6_LENGTH = 45;
 const MAPPED_PREFIX = 96;
 /** The upper 96 bits of every IPv4-mapped IPv6 address (`::ffff:0:0/96`). */
 const MAPPED_HIGH = 0xffffn;
 /** The low 32 bits of an IPv6 address: the IPv4 address of a mapped one. */
 const LOW_32_BITS = 0xffff_ffffn;
 
-const COLON = 0x3a;
-const DOT = 0x2e;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
@@ -117,12 +114,23 @@ export function parseCidr(text: string, flag: string): Cidr {
  * ```
  */
 export function parseIp(text: string): { family: 4 | 6; value: bigint } | null {
-  if (text.includes(":")) {
-    const value = parseIPv6(text);
-    return value === null ? null : { family: 6, value };
-  }
-  const value = parseIPv4(text, 0, text.length);
-  return value < 0 ? null : { family: 4, value: BigInt(value) };
+  const v6 = text.includes(":");
+  const bytes = v6 ? ipv6Bytes(text) : ipv4Bytes(text);
+  return bytes === null ? null : { family: v6 ? 6 : 4, value: valueOf(bytes) };
+}
+
+/** Bytes in network order as one unsigned integer. */
+function valueOf(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return value;
+}
+
+/** An unsigned integer as `length` bytes in network order. */
+function bytesOf(value: bigint, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = length - 1; i >= 0; i--, value >>= 8n) bytes[i] = Number(value & 0xffn);
+  return bytes;
 }
 
 /** A rule ready for matching: `address & mask === network`. */
@@ -273,120 +281,7 @@ function parsePrefix(text: string, bits: number): number {
   return value <= bits ? value : -1;
 }
 
-/**
- * Parses the dotted quad in `text` from `start` to `end` (exclusive): four
- * decimal octets of at most 255 without leading zeros. Returns the address as
- * an unsigned 32-bit number, or -1.
- */
-function parseIPv4(text: string, start: number, end: number): number {
-  let value = 0;
-  let octets = 0;
-  let octet = 0;
-  let digits = 0;
-  for (let i = start; i <= end; i++) {
-    const code = i === end ? DOT : text.charCodeAt(i);
-    if (code === DOT) {
-      if (digits === 0 || octet > 255) return -1;
-      octets++;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-    } else if (code >= DIGIT_0 && code <= DIGIT_9) {
-      if ((digits > 0 && octet === 0) || ++digits > 3) return -1;
-      octet = octet * 10 + code - DIGIT_0;
-    } else {
-      return -1;
-    }
-  }
-  return octets === 4 ? value : -1;
-}
-
-/** The value of a hex digit's char code, or -1. */
-function hexDigit(code: number): number {
-  if (code >= DIGIT_0 && code <= DIGIT_9) return code - DIGIT_0;
-  const lower = code | 0x20; // ASCII letters: upper case to lower case
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
-}
-
-/** Parses an IPv6 address without zone or brackets into its 128-bit value, or null. */
-function parseIPv6(text: string): bigint | null {
-  const end = text.length;
-  if (end < 2 || end > MAX_IPV6_LENGTH) return null;
-  const groups: number[] = [];
-  let gap = -1; // where "::" stands among the groups, if anywhere
-  let i = 0;
-  if (text.charCodeAt(0) === COLON) {
-    if (text.charCodeAt(1) !== COLON) return null;
-    gap = 0;
-    i = 2;
-  }
-  while (i < end) {
-    let j = i;
-    let group = 0;
-    while (j < end) {
-      const digit = hexDigit(text.charCodeAt(j));
-      if (digit < 0) break;
-      group = group * 16 + digit;
-      j++;
-    }
-    if (j < end && text.charCodeAt(j) === DOT) {
-      // A dotted quad may only end the address, standing for its last two groups;
-      // the count check after the loop refuses one that leaves too many groups.
-      const quad = parseIPv4(text, i, end);
-      if (quad < 0) return null;
-      groups.push(quad >>> 16, quad & 0xffff);
-      break;
-    }
-    if (j === i || j - i > 4 || groups.push(group) > 8) return null;
-    if (j === end) break;
-    if (text.charCodeAt(j) !== COLON || j + 1 === end) return null;
-    i = j + 1;
-    if (text.charCodeAt(i) === COLON) {
-      if (gap >= 0) return null;
-      gap = groups.length;
-      i++;
-    }
-  }
-  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return null;
-  let value = 0n;
-  for (let k = 0; k < groups.length; k++) {
-    if (k === gap) value <<= BigInt(16 * (8 - groups.length));
-    value = (value << 16n) | BigInt(groups[k] ?? 0);
-  }
-  if (gap === groups.length) value <<= BigInt(16 * (8 - groups.length));
-  return value;
-}
-
 /** Formats an address: dotted quad, or RFC 5952 IPv6 (mapped addresses as `::ffff:a.b.c.d`). */
 function formatIp(family: 4 | 6, value: bigint): string {
-  if (family === 4) return formatIPv4(value);
-  if (value >> BigInt(IPV4_BITS) === MAPPED_HIGH) {
-    return `::ffff:${formatIPv4(value & LOW_32_BITS)}`;
-  }
-  const groups: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) {
-    groups.push(((value >> shift) & 0xffffn).toString(16));
-  }
-  // RFC 5952: "::" replaces the longest run of two or more zero groups, the first if tied.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let start = 0; start < groups.length; start++) {
-    let length = 0;
-    while (groups[start + length] === "0") length++;
-    if (length > bestLength) {
-      bestStart = start;
-      bestLength = length;
-    }
-    start += length;
-  }
-  if (bestStart < 0) return groups.join(":");
-  const head = groups.slice(0, bestStart).join(":");
-  const tail = groups.slice(bestStart + bestLength).join(":");
-  return `${head}::${tail}`;
-}
-
-/** Formats an unsigned 32-bit value as a dotted quad. */
-function formatIPv4(value: bigint): string {
-  const n = Number(value);
-  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+  return family === 4 ? formatIPv4(bytesOf(value, 4)) : formatIPv6(bytesOf(value, 16));
 }

@@ -20,6 +20,7 @@ export * from "./detect_framing.ts";
 export * from "./framer.ts";
 export * from "./framer_for.ts";
 export * from "./hello_line.ts";
+export * from "./ip_text.ts";
 export * from "./line_flags.ts";
 export * from "./line_framer.ts";
 export * from "./line_reader.ts";

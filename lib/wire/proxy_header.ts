@@ -48,7 +48,7 @@ import {
   ipv6Bytes,
   mayStartIPv4,
   mayStartIPv6,
-} from "./_ip_text.ts";
+} from "./ip_text.ts";
 
 /** Longest v1 header, CRLF included (`PROXY UNKNOWN` with two full IPv6 addresses and ports). */
 export const MAX_PROXY_V1_LENGTH = 107;

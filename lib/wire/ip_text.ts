@@ -1,9 +1,10 @@
 /**
- * IPv4 and IPv6 addresses as text, for the PROXY header: parsing the
- * addresses of a v1 line, whole or still arriving, and showing an address
- * as linehub shows its peers. The wire part may not import lib/net, whose
- * access list has its own parser, so this one is written for what a PROXY
- * header needs: an answer for text that is cut short, and bytes as output.
+ * IPv4 and IPv6 addresses as text, the one parser and formatter of them:
+ * the addresses of a PROXY v1 line, whole or still arriving (so it can say
+ * whether text cut short could still become an address), the `--allow` and
+ * `--deny` rules and peers of the access list (`lib/net/access_list.ts`,
+ * which works on the bytes as numbers), and an address shown as linehub
+ * shows its peers. No regular expressions: it runs for every peer.
  *
  * An IPv4 address is four decimal numbers from 0 to 255 without leading
  * zeros, as the PROXY spec asks. An IPv6 address is what `inet_pton` takes:
