@@ -13,7 +13,7 @@
  */
 
 import { UsageError } from "../text/mod.ts";
-import { formatIPv4, formatIPv6, ipv4Bytes, ipv6Bytes } from "../wire/mod.ts";
+import { formatIPv4, formatIPv6, ipv4Octets, ipv6Groups } from "../wire/mod.ts";
 
 /** An IPv4 or IPv6 network: an address with its host bits clear and a prefix length. */
 export interface Cidr {
@@ -114,15 +114,24 @@ export function parseCidr(text: string, flag: string): Cidr {
  * ```
  */
 export function parseIp(text: string): { family: 4 | 6; value: bigint } | null {
-  const v6 = text.includes(":");
-  const bytes = v6 ? ipv6Bytes(text) : ipv4Bytes(text);
-  return bytes === null ? null : { family: v6 ? 6 : 4, value: valueOf(bytes) };
+  if (text.includes(":")) {
+    const groups = ipv6Groups(text);
+    return groups === null ? null : { family: 6, value: valueOf(groups, 16) };
+  }
+  const octets = ipv4Octets(text);
+  return octets === null ? null : { family: 4, value: valueOf(octets, 8) };
 }
 
-/** Bytes in network order as one unsigned integer. */
-function valueOf(bytes: Uint8Array): bigint {
+/** Parts of `bits` bits each, most significant first, as one unsigned
+ * integer: joined 32 bits at a time in plain numbers, then as bigints. */
+function valueOf(parts: readonly number[], bits: 8 | 16): bigint {
+  const perWord = 32 / bits;
   let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  for (let at = 0; at < parts.length; at += perWord) {
+    let word = 0;
+    for (let k = 0; k < perWord; k++) word = word * 2 ** bits + (parts[at + k] ?? 0);
+    value = (value << 32n) | BigInt(word);
+  }
   return value;
 }
 

@@ -121,14 +121,24 @@ function scanIPv6(text: string, complete: boolean): number[] | null {
 /** All eight groups, the zero groups `::` stands for put in at `gap`. */
 function expand(groups: number[], gap: number): number[] | null {
   if (gap < 0) return groups.length === IPV6_GROUPS ? groups : null;
-  const zeros = new Array<number>(IPV6_GROUPS - groups.length).fill(0);
-  return [...groups.slice(0, gap), ...zeros, ...groups.slice(gap)];
+  const all = new Array<number>(IPV6_GROUPS).fill(0);
+  const after = groups.length - gap;
+  for (let k = 0; k < gap; k++) all[k] = groups[k] ?? 0;
+  for (let k = 0; k < after; k++) all[IPV6_GROUPS - after + k] = groups[gap + k] ?? 0;
+  return all;
+}
+
+/** The 4 octets of an IPv4 address written `a.b.c.d` (no leading zeros),
+ * as numbers, or null: for a caller that works on numbers, without the
+ * cost of a typed array (about 1 us each in V8, many times the parse). */
+export function ipv4Octets(text: string): number[] | null {
+  return scanIPv4(text, true);
 }
 
 /** The 4 bytes of an IPv4 address written `a.b.c.d` (no leading zeros), or null. */
 export function ipv4Bytes(text: string): Uint8Array | null {
   const octets = scanIPv4(text, true);
-  return octets === null ? null : Uint8Array.from(octets);
+  return octets === null ? null : new Uint8Array(octets);
 }
 
 /** Whether `text` could be the start of an IPv4 address (the empty text can). */
@@ -136,15 +146,22 @@ export function mayStartIPv4(text: string): boolean {
   return scanIPv4(text, false) !== null;
 }
 
+/** The 8 groups of an IPv6 address in text, as 16-bit numbers, or null
+ * (see {@linkcode ipv4Octets} for why numbers). */
+export function ipv6Groups(text: string): number[] | null {
+  return scanIPv6(text, true);
+}
+
 /** The 16 bytes of an IPv6 address in text, or null. */
 export function ipv6Bytes(text: string): Uint8Array | null {
   const groups = scanIPv6(text, true);
   if (groups === null) return null;
   const bytes = new Uint8Array(16);
-  groups.forEach((group, k) => {
+  for (let k = 0; k < IPV6_GROUPS; k++) {
+    const group = groups[k] ?? 0;
     bytes[2 * k] = group >> 8;
     bytes[2 * k + 1] = group & 0xff;
-  });
+  }
   return bytes;
 }
 

@@ -11,7 +11,9 @@ import {
   formatIPv4,
   formatIPv6,
   ipv4Bytes,
+  ipv4Octets,
   ipv6Bytes,
+  ipv6Groups,
   mayStartIPv4,
   mayStartIPv6,
 } from "../../lib/wire/ip_text.ts";
@@ -58,6 +60,24 @@ Deno.test("ipv6Bytes takes inet_pton's forms: ::, a dotted tail, upper case; and
   ) {
     assert.equal(ipv6Bytes(text), null, text);
   }
+});
+
+Deno.test("ipv4Octets and ipv6Groups give the same address as numbers, and refuse what the bytes refuse", () => {
+  assert.deepEqual(ipv4Octets("192.0.2.255"), [192, 0, 2, 255]);
+  assert.deepEqual(ipv6Groups("2001:db8::ffff:1.2.3.4"), [
+    0x2001,
+    0xdb8,
+    0,
+    0,
+    0,
+    0xffff,
+    0x102,
+    0x304,
+  ]);
+  assert.deepEqual(ipv6Groups("::1"), [0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.deepEqual(ipv6Groups("1::"), [1, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(ipv4Octets("1.2.3.04"), null);
+  assert.equal(ipv6Groups("1::2::3"), null);
 });
 
 Deno.test("mayStartIPv4 and mayStartIPv6 say whether text cut short can still become an address", () => {
