@@ -10,7 +10,11 @@
 
 import assert from "node:assert/strict";
 import { LocalLimits } from "../../lib/server/client_limits.ts";
-import { DEFAULT_MAX_ADDRESSES, SharedLimits } from "../../lib/server/workers/_shared_limits.ts";
+import {
+  DEFAULT_MAX_ADDRESSES,
+  MAX_TABLE_BYTES,
+  SharedLimits,
+} from "../../lib/server/workers/_shared_limits.ts";
 import { seededRandom } from "../_helpers/mod.ts";
 
 /** Views of one fresh buffer, one per Worker. */
@@ -89,6 +93,20 @@ Deno.test("SharedLimits without --max-clients refuses a new address as full once
   assert.deepEqual(view.admit("192.0.2.1"), { reason: "full", limit: DEFAULT_MAX_ADDRESSES });
   view.release("10.0.0.7");
   assert.equal(view.admit("192.0.2.1"), null);
+});
+
+Deno.test("SharedLimits with many Workers keeps its table under its size in bytes, holding fewer addresses", () => {
+  const buffer = SharedLimits.create({ maxClients: 0, maxPerIp: 1, workers: 256 });
+  assert.ok(buffer.byteLength <= MAX_TABLE_BYTES + 4096, `${buffer.byteLength} bytes`);
+  const view = new SharedLimits(buffer, 255);
+  let admitted = 0;
+  while (
+    view.admit(`10.${(admitted >> 16) & 255}.${(admitted >> 8) & 255}.${admitted & 255}`) === null
+  ) {
+    admitted++;
+  }
+  assert.ok(admitted < DEFAULT_MAX_ADDRESSES, `${admitted} addresses`);
+  assert.deepEqual(view.admit("192.0.2.1"), { reason: "full", limit: admitted });
 });
 
 Deno.test("SharedLimits.forget takes back a failed Worker's clients, and counts nothing more for it", () => {

@@ -7,7 +7,9 @@
  * Workers, both limits, the table's size and how many addresses it holds),
  * each Worker's count of admitted clients, then, with a per-address limit,
  * an open-addressing hash table (linear probing, deleted by shifting back,
- * so no tombstones) of the addresses that have clients now. A slot holds the
+ * so no tombstones) of the addresses that have clients now: up to
+ * {@linkcode DEFAULT_MAX_ADDRESSES}, fewer where the table would take more
+ * than {@linkcode MAX_TABLE_BYTES} (many Workers). A slot holds the
  * address's length, a hash of it, its first {@linkcode KEY_CHARS} characters
  * (an address as linehub shows it, IPv4 or RFC 5952 IPv6, is at most 39) and
  * one count per Worker.
@@ -51,9 +53,12 @@ const KEY = 2;
 /** Slot fields before the Workers' counts. */
 const SLOT_HEAD = KEY + KEY_INTS;
 
-/** Addresses with clients at once that the table holds when no
- * `--max-clients` bounds them; a new address beyond is refused as full. */
+/** Most addresses with clients at once that the table holds; a new address
+ * beyond is refused as full. A smaller `--max-clients` makes it smaller. */
 export const DEFAULT_MAX_ADDRESSES = 65536;
+/** Most bytes the table may take: with many Workers (a count each in every
+ * slot) it holds fewer addresses rather than grow past this. */
+export const MAX_TABLE_BYTES = 16 * 1024 * 1024;
 
 /** How long one wait for the lock sleeps before looking again. */
 const LOCK_WAIT_MS = 1;
@@ -134,7 +139,9 @@ export class SharedLimits implements ClientLimits {
       ? Math.min(maxClients, DEFAULT_MAX_ADDRESSES)
       : DEFAULT_MAX_ADDRESSES;
     // At most half full, so that probes stay short.
-    const slots = addresses === 0 ? 0 : powerOfTwoAtLeast(addresses * 2);
+    let slots = addresses === 0 ? 0 : powerOfTwoAtLeast(addresses * 2);
+    const slotBytes = (SLOT_HEAD + workers) * Int32Array.BYTES_PER_ELEMENT;
+    while (slots > 2 && slots * slotBytes > MAX_TABLE_BYTES) slots /= 2;
     const ints = HEADER + workers + slots * (SLOT_HEAD + workers);
     const buffer = new SharedArrayBuffer(ints * Int32Array.BYTES_PER_ELEMENT);
     const words = new Int32Array(buffer);
@@ -199,8 +206,9 @@ export class SharedLimits implements ClientLimits {
           return { reason: "per-ip", limit: this.#maxPerIp };
         }
         if (slot < 0) {
-          // Only without --max-clients can the table fill: the addresses
-          // with clients are then themselves a count of clients.
+          // The table fills only where --max-clients does not bound the
+          // addresses below its size: the addresses with clients are then
+          // themselves a count of clients.
           if (this.#at(ADDRESSES) >= this.#slots / 2) {
             return { reason: "full", limit: this.#slots / 2 };
           }
