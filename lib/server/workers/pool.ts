@@ -73,9 +73,9 @@ export interface WorkerPoolOptions extends ServerOptions, AccessRules {
    * @default {DEFAULT_MAX_CLIENTS: 0} */
   maxClients?: number;
   /** Most clients connected at once from one address, to the whole pool; 0
-   * for no limit. Without `maxClients`, the Workers keep count of up to
-   * {@linkcode DEFAULT_MAX_ADDRESSES} addresses with clients at once, and
-   * refuse a new address beyond them as full.
+   * for no limit. The Workers keep count of a bounded number of addresses
+   * with clients at once (65,536, fewer with many Workers; see
+   * `_shared_limits.ts`), and refuse a new address beyond them as full.
    * @default {DEFAULT_MAX_PER_IP: 0} */
   maxPerIp?: number;
   /** How many Workers (listeners) to run, from 1 to {@linkcode MAX_WORKERS}.
