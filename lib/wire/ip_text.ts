@@ -11,6 +11,8 @@
  * up to eight groups of 1 to 4 hex digits, one `::` standing for one or more
  * zero groups, and optionally a dotted IPv4 address in place of the last
  * two groups (what `inet_ntop`, which senders use, writes for `::ffff:a.b.c.d`).
+ * Zone ids (`%eth0`) and brackets are not part of an address here: callers
+ * that take them strip them first.
  *
  * @module
  */
@@ -128,31 +130,86 @@ function expand(groups: number[], gap: number): number[] | null {
   return all;
 }
 
-/** The 4 octets of an IPv4 address written `a.b.c.d` (no leading zeros),
+/**
+ * The 4 octets of an IPv4 address written `a.b.c.d` (no leading zeros),
  * as numbers, or null: for a caller that works on numbers, without the
- * cost of a typed array (about 1 us each in V8, many times the parse). */
+ * cost of a typed array (about 1 us each in V8, many times the parse).
+ *
+ * @example
+ * ```ts
+ * import { ipv4Octets } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(ipv4Octets("10.0.0.1"), [10, 0, 0, 1]);
+ * assert.equal(ipv4Octets("010.0.0.1"), null);
+ * ```
+ */
 export function ipv4Octets(text: string): number[] | null {
   return scanIPv4(text, true);
 }
 
-/** The 4 bytes of an IPv4 address written `a.b.c.d` (no leading zeros), or null. */
+/**
+ * The 4 bytes of an IPv4 address written `a.b.c.d` (no leading zeros), or null.
+ *
+ * @example
+ * ```ts
+ * import { ipv4Bytes } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(ipv4Bytes("10.0.0.1"), Uint8Array.of(10, 0, 0, 1));
+ * assert.equal(ipv4Bytes("10.0.0"), null);
+ * ```
+ */
 export function ipv4Bytes(text: string): Uint8Array | null {
   const octets = scanIPv4(text, true);
   return octets === null ? null : new Uint8Array(octets);
 }
 
-/** Whether `text` could be the start of an IPv4 address (the empty text can). */
+/**
+ * Whether `text` could be the start of an IPv4 address (the empty text can).
+ *
+ * @example
+ * ```ts
+ * import { mayStartIPv4 } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(mayStartIPv4("192.168."), true);
+ * assert.equal(mayStartIPv4("256."), false);
+ * ```
+ */
 export function mayStartIPv4(text: string): boolean {
   return scanIPv4(text, false) !== null;
 }
 
-/** The 8 groups of an IPv6 address in text, as 16-bit numbers, or null
- * (see {@linkcode ipv4Octets} for why numbers). */
+/**
+ * The 8 groups of an IPv6 address in text, as 16-bit numbers, or null
+ * (see {@linkcode ipv4Octets} for why numbers).
+ *
+ * @example
+ * ```ts
+ * import { ipv6Groups } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(ipv6Groups("2001:db8::1"), [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]);
+ * assert.equal(ipv6Groups("1::2::3"), null);
+ * ```
+ */
 export function ipv6Groups(text: string): number[] | null {
   return scanIPv6(text, true);
 }
 
-/** The 16 bytes of an IPv6 address in text, or null. */
+/**
+ * The 16 bytes of an IPv6 address in text, or null.
+ *
+ * @example
+ * ```ts
+ * import { ipv6Bytes } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(ipv6Bytes("::FFFF:10.0.0.1")?.subarray(10), Uint8Array.of(255, 255, 10, 0, 0, 1));
+ * assert.equal(ipv6Bytes("fe80::1%eth0"), null);
+ * ```
+ */
 export function ipv6Bytes(text: string): Uint8Array | null {
   const groups = scanIPv6(text, true);
   if (groups === null) return null;
@@ -165,12 +222,33 @@ export function ipv6Bytes(text: string): Uint8Array | null {
   return bytes;
 }
 
-/** Whether `text` could be the start of an IPv6 address (the empty text can). */
+/**
+ * Whether `text` could be the start of an IPv6 address (the empty text can).
+ *
+ * @example
+ * ```ts
+ * import { mayStartIPv6 } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(mayStartIPv6("2001:db8:"), true);
+ * assert.equal(mayStartIPv6("2001:db8::1::"), false);
+ * ```
+ */
 export function mayStartIPv6(text: string): boolean {
   return scanIPv6(text, false) !== null;
 }
 
-/** Shows 4 bytes as a dotted quad. */
+/**
+ * Shows 4 bytes as a dotted quad.
+ *
+ * @example
+ * ```ts
+ * import { formatIPv4 } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatIPv4(Uint8Array.of(192, 0, 2, 1)), "192.0.2.1");
+ * ```
+ */
 export function formatIPv4(bytes: Uint8Array): string {
   return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
 }
@@ -180,6 +258,16 @@ export function formatIPv4(bytes: Uint8Array): string {
  * RFC 5952's form, lower case with the longest run of two or more zero
  * groups (the first of equals) as `::`, and an IPv4-mapped address as
  * `::ffff:a.b.c.d`.
+ *
+ * @example
+ * ```ts
+ * import { formatIPv6, ipv6Bytes } from "./ip_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const show = (text: string) => formatIPv6(ipv6Bytes(text) ?? new Uint8Array(16));
+ * assert.equal(show("2001:DB8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+ * assert.equal(show("::ffff:a00:1"), "::ffff:10.0.0.1");
+ * ```
  */
 export function formatIPv6(bytes: Uint8Array): string {
   const groups: number[] = [];
