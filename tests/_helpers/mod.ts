@@ -19,6 +19,7 @@
 export * from "./wait.ts";
 export * from "./memory.ts";
 export * from "./random.ts";
+export * from "./chunks.ts";
 export * from "./net.ts";
 export * from "./skip.ts";
 export * from "./process.ts";

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ACK_BYTE, AckParser, AckProtocolError, encodeAck } from "../../lib/wire/ack_protocol.ts";
-import { bytes, concat, randomInt, seededRandom } from "../_helpers/mod.ts";
+import { bytes, concat, randomInt, seededRandom, splitAt } from "../_helpers/mod.ts";
 
 /** Feeds `chunks` to a new parser; returns the counts and the other bytes. */
 function parse(chunks: readonly Uint8Array[]): { acks: number[]; data: Uint8Array } {
@@ -19,17 +19,6 @@ function parse(chunks: readonly Uint8Array[]): { acks: number[]; data: Uint8Arra
     parser.push(chunk, (count) => acks.push(count), (part) => data.push(part.slice()));
   }
   return { acks, data: concat(data) };
-}
-
-/** Splits `bytes` at the given offsets. */
-function splitAt(data: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let from = 0;
-  for (const at of [...offsets, data.length]) {
-    chunks.push(data.subarray(from, at));
-    from = at;
-  }
-  return chunks;
 }
 
 /** Asserts that parsing `chunks` throws an AckProtocolError matching `pattern`. */

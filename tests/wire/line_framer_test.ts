@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_MAX_LINE, LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { utf8CutPoint } from "../../lib/wire/_utf8_cut.ts";
-import { randomChunks, seededRandom } from "../_helpers/mod.ts";
+import { oneByteChunks, randomChunks, seededRandom, splitAt } from "../_helpers/mod.ts";
 
 const CR = 13;
 const encoder = new TextEncoder();
@@ -84,22 +84,6 @@ function run(chunks: Uint8Array[], maxLine?: number, keepCr = false): Outcome {
   for (const chunk of chunks) push(chunk);
   end();
   return { frames, truncatedLines: framer.truncatedLines, droppedBytes: framer.droppedBytes };
-}
-
-/** Splits `input` at the given offsets (ascending). */
-function splitAt(input: Uint8Array, offsets: number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const offset of offsets) {
-    chunks.push(input.subarray(start, offset));
-    start = offset;
-  }
-  chunks.push(input.subarray(start));
-  return chunks;
-}
-
-function oneByteChunks(input: Uint8Array): Uint8Array[] {
-  return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
 }
 
 /** A random maxLine from 1 to 10 and up to 80 bytes of few symbols, so that

@@ -15,7 +15,7 @@ import { LineFramer, type LineRun } from "../../lib/wire/line_framer.ts";
 import { type LineFlags, PARTIAL, TRUNCATED } from "../../lib/wire/line_flags.ts";
 import { MAX_LENGTH_DIGITS, OctetFramer } from "../../lib/wire/octet_framer.ts";
 import type { Framer } from "../../lib/wire/framer.ts";
-import { randomChunks, seededRandom } from "../_helpers/mod.ts";
+import { oneByteChunks, randomChunks, seededRandom, splitAt } from "../_helpers/mod.ts";
 
 const LF = 10;
 const CR = 13;
@@ -94,22 +94,6 @@ function octetCounted(messages: Uint8Array[], trailer = ""): Uint8Array {
     at += part.length;
   }
   return stream;
-}
-
-/** Splits `input` at the given offsets (ascending). */
-function splitAt(input: Uint8Array, offsets: number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const offset of offsets) {
-    chunks.push(input.subarray(start, offset));
-    start = offset;
-  }
-  chunks.push(input.subarray(start));
-  return chunks;
-}
-
-function oneByteChunks(input: Uint8Array): Uint8Array[] {
-  return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
 }
 
 function randomBytes(random: () => number, alphabet: number[], length: number): Uint8Array {
