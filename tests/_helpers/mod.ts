@@ -20,6 +20,7 @@ export * from "./wait.ts";
 export * from "./memory.ts";
 export * from "./random.ts";
 export * from "./chunks.ts";
+export * from "./json_lines.ts";
 export * from "./net.ts";
 export * from "./skip.ts";
 export * from "./process.ts";

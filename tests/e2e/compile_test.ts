@@ -23,6 +23,7 @@ import {
   commandResult,
   DENO,
   hostName,
+  jsonLines,
   type ProcessResult,
   ROOT,
   runProgram,
@@ -165,7 +166,7 @@ binaryTest(
     await server.waitForStdout(`"type":"disconnect"`);
     const result = await server.stop();
     assert.equal(result.code, 0, result.stderr);
-    const records = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const records = jsonLines(result.stdout);
     assert.deepEqual(records.map((record) => record.type), [
       "start",
       "connect",

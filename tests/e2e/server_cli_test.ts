@@ -20,6 +20,7 @@ import {
   DENO,
   hasCommand,
   hostName,
+  jsonLines,
   nameUnless,
   noIPv6Reason,
   proxyV1,
@@ -249,7 +250,7 @@ Deno.test("server --node names the node in every JSON record, and --label-node i
     await session(server.port, "hello\n");
     const result = await server.stop();
     assert.equal(result.code, 0);
-    const records = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const records = jsonLines(result.stdout);
     assert.deepEqual(records.map((record) => record.type), [
       "start",
       "connect",
@@ -1186,7 +1187,7 @@ Deno.test("server --framing auto --workers 2 reads octet-counting and LF clients
   } finally {
     const result = await server.stop();
     assert.equal(result.code, 0);
-    const records = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const records = jsonLines(result.stdout);
     const texts = records.filter((record) => record.type === "message")
       .map((record) => record.text);
     assert.deepEqual(texts.sort(), [

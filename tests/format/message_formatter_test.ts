@@ -27,7 +27,7 @@ import {
   formatTextEvent,
 } from "../../lib/server/events.ts";
 import { countOf } from "../../lib/text/count_of.ts";
-import { concat, randomInt, seededRandom } from "../_helpers/mod.ts";
+import { concat, jsonLines, randomInt, seededRandom } from "../_helpers/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -226,7 +226,7 @@ Deno.test("json records name the run, and seq counts a client's lines from 1, or
   const sink = new CollectingSink();
   const lines = lineWriterOver(sink);
   for (const line of ["a", "b\x1b", "c"]) formatter.write(lines, bytes(line), 0, TIME);
-  const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
+  const records = jsonLines(sink.text);
   assert.deepEqual(records.map((r) => [r.run, r.client, r.seq]), [
     ["0123456789abcdef", 3, 1],
     ["0123456789abcdef", 3, 2],
@@ -1038,7 +1038,7 @@ Deno.test("writeRun puts the time of each read in its JSON records, and runLines
   const secondRun = formatter.writeRun(sink, second, 0, true, 100, TIME + 1000);
   assert.equal(secondRun.next, second.length);
   assert.equal(secondRun.lines, 1);
-  const records = sink.text.trimEnd().split("\n").map((line) => JSON.parse(line));
+  const records = jsonLines(sink.text);
   assert.deepEqual(records.map((record) => [record.time, record.text]), [
     ["2023-11-14T22:13:20.123Z", "one"],
     ["2023-11-14T22:13:20.123Z", "two"],

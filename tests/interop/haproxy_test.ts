@@ -23,6 +23,7 @@ import { connect as tlsConnect } from "node:tls";
 import {
   certificatesForTests,
   freePort,
+  jsonLines,
   nameUnless,
   type RunningProgram,
   runProgram,
@@ -159,7 +160,7 @@ function visit(port: number, localAddress: string, text: string, ca?: string): P
 async function recordsOf(server: ServerProcess): Promise<Array<Record<string, unknown>>> {
   const { stdout, code, stderr } = await server.stop("SIGTERM");
   assert.equal(code, 0, stderr);
-  return stdout.trim().split("\n").map((line) => JSON.parse(line));
+  return jsonLines(stdout);
 }
 
 /** `type address:port text` of each record but `start` and `stop`. */

@@ -23,6 +23,7 @@ import {
   connectTo,
   hasCommand,
   HeldWriter,
+  jsonLines,
   LogSink,
   LOOPBACK_MS,
   MemoryWriter,
@@ -675,7 +676,7 @@ Deno.test("a linehub client's hello is no line: it names the client in the text 
       assert.match(h.log.lines()[1] ?? "", /^client 0 \(web1\) disconnected from .*: 2 lines, /);
       continue;
     }
-    const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
+    const records = jsonLines(h.out.text());
     assert.deepEqual(
       records.map((r) => [r.type, r.name, r.session, r.seq, r.text]),
       [

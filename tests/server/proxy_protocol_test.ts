@@ -22,6 +22,7 @@ import {
   certificatesForTests,
   concat,
   connectTo,
+  jsonLines,
   nameUnless,
   PROXY_V2_LOCAL,
   proxyV1,
@@ -81,7 +82,7 @@ Deno.test("JSON records give a v2 header's client address and port: IPv6 as Deno
   await exchange(h.port, concat([proxyV2("::ffff:198.51.100.4", 40001), bytes("mapped\n")]));
   await waitFor("two disconnects", () => h.out.text().split('"disconnect"').length === 3);
   await h.stop();
-  const records = h.out.text().trim().split("\n").map((line) => JSON.parse(line));
+  const records = jsonLines(h.out.text());
   const seen = records.map(({ type, client, address, port, text }) => ({
     type,
     client,
@@ -205,7 +206,7 @@ Deno.test("a connection without a valid header is refused (proxy), told why, and
   );
   await waitFor("two refusals", () => h.out.text().split('"refused"').length === 3);
   const stats = await h.stop();
-  const records = h.out.text().trim().split("\n").map((line) => JSON.parse(line));
+  const records = jsonLines(h.out.text());
   assert.deepEqual(records.map(({ type, reason }) => `${type} ${reason}`), [
     "refused proxy",
     "refused proxy",
@@ -244,7 +245,7 @@ Deno.test("a header over its cap is refused (proxy) as soon as the cap is passed
     "of 4096\n",
   ]);
   const stats = await h.stop();
-  const refused = h.out.text().trim().split("\n").map((line) => JSON.parse(line));
+  const refused = jsonLines(h.out.text());
   assert.deepEqual(refused.map(({ type, reason }) => `${type} ${reason}`), [
     "refused proxy",
     "refused proxy",
@@ -454,7 +455,7 @@ Deno.test("random headers, whole, cut short or corrupted, each get what the pars
     () => h.out.text().slice(-2000),
   );
   const stats = await h.stop();
-  const records = h.out.text().trim().split("\n").map((line) => JSON.parse(line));
+  const records = jsonLines(h.out.text());
   // Clients are numbered in the order they connected, one at a time.
   const seen = records.filter((record) => record.type === "disconnect").map((end) => ({
     address: end.address,

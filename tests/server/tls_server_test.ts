@@ -20,6 +20,7 @@ import {
   clientHello,
   closeQuietly,
   connectTo,
+  jsonLines,
   nameUnless,
   readToEnd,
   runClientProcess,
@@ -130,7 +131,7 @@ Deno.test({
     } finally {
       const result = await server.stop();
       assert.equal(result.code, 0);
-      const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const records = jsonLines(result.stdout);
       assert.deepEqual(
         records.map((r) => [r.type, r.client, r.identity, r.text]),
         [
@@ -236,7 +237,7 @@ Deno.test({
     } finally {
       const result = await server.stop();
       assert.equal(result.code, 0);
-      const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const records = jsonLines(result.stdout);
       const refused = records.filter((r) => r.type === "refused");
       assert.equal(refused.length, 1);
       assert.equal(refused[0].reason, "tls");

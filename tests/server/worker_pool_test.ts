@@ -28,6 +28,7 @@ import {
   connectTo,
   DENO,
   HeldWriter,
+  jsonLines,
   listenerCount,
   LogSink,
   LOOPBACK_MS,
@@ -254,7 +255,7 @@ Deno.test({
       () => h.out.text().split(`"type":"disconnect"`).length - 1 === CLIENTS,
     );
     await h.stop();
-    const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
+    const records = jsonLines(h.out.text());
     const byClient = new Map<number, string[]>();
     for (const record of records) {
       const seen = byClient.get(record.client) ?? [];
@@ -530,7 +531,7 @@ Deno.test({
         () => h.out.text(),
       );
       await h.stop();
-      const records = h.out.text().trimEnd().split("\n").map((line) => JSON.parse(line));
+      const records = jsonLines(h.out.text());
       assert.equal(records.length, CLIENTS * 4);
       assert.ok(records.every((record) => record.node === "web-3" && record.run === run));
     }
