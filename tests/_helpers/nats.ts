@@ -11,6 +11,7 @@
 
 import { NatsBatch, type NatsOp, NatsParser } from "../../lib/sink/_nats_protocol.ts";
 import { closeQuietly, freePort, writeAll } from "./net.ts";
+import { BrokerProcess } from "./broker_process.ts";
 import { hasCommand, type RunningProgram, spawnProgram } from "./process.ts";
 import { WAIT_TIMEOUT_MS } from "./wait.ts";
 
@@ -33,19 +34,9 @@ export async function noNatsReason(): Promise<string | null> {
 const decoder = new TextDecoder();
 
 /** A nats-server started by a test; see the module's summary. */
-export class NatsPeer implements AsyncDisposable {
-  readonly port: number;
-  readonly dir: string;
-  #program: RunningProgram | null = null;
-
-  /** The process's id, while it runs. */
-  get pid(): number | undefined {
-    return this.#program?.process.pid;
-  }
-
+export class NatsPeer extends BrokerProcess {
   private constructor(port: number, dir: string) {
-    this.port = port;
-    this.dir = dir;
+    super(port, dir);
   }
 
   /** Starts one and waits until it is ready. */
@@ -62,26 +53,11 @@ export class NatsPeer implements AsyncDisposable {
     }`;
   }
 
-  /** Starts it (again) on the same port and folder. */
-  async restart(): Promise<void> {
-    if (this.#program !== null) return;
+  protected launch(): { program: RunningProgram; ready: Promise<unknown> } {
     const program = spawnProgram("nats-server", [
       ...["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.dir],
     ], { timeoutMs: Infinity });
-    this.#program = program;
-    try {
-      await program.waitForStderr("Server is ready");
-    } catch (error) {
-      await this.kill();
-      throw error;
-    }
-  }
-
-  /** Kills it with SIGKILL, as a crash would, and waits for it to end. */
-  async kill(): Promise<void> {
-    const program = this.#program;
-    this.#program = null;
-    await program?.stop("SIGKILL");
+    return { program, ready: program.waitForStderr("Server is ready") };
   }
 
   /** Creates `stream` taking `subject`, with these settings besides
@@ -164,10 +140,5 @@ export class NatsPeer implements AsyncDisposable {
       clearTimeout(timer);
       closeQuietly(conn);
     }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.kill();
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

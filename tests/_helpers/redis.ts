@@ -11,6 +11,7 @@
 
 import { RespBatch, RespDecoder, type RespReply } from "../../lib/sink/_resp.ts";
 import { closeQuietly, freePort, writeAll } from "./net.ts";
+import { BrokerProcess } from "./broker_process.ts";
 import { hasCommand, type RunningProgram, spawnProgram } from "./process.ts";
 import { WAIT_TIMEOUT_MS } from "./wait.ts";
 
@@ -31,15 +32,11 @@ export async function noRedisReason(): Promise<string | null> {
 }
 
 /** A redis-server started by a test; see the module's summary. */
-export class RedisPeer implements AsyncDisposable {
-  readonly port: number;
-  readonly dir: string;
+export class RedisPeer extends BrokerProcess {
   readonly #durable: boolean;
-  #program: RunningProgram | null = null;
 
   private constructor(port: number, dir: string, durable: boolean) {
-    this.port = port;
-    this.dir = dir;
+    super(port, dir);
     this.#durable = durable;
   }
 
@@ -56,44 +53,18 @@ export class RedisPeer implements AsyncDisposable {
     return peer;
   }
 
-  /** The process's id, while it runs. */
-  get pid(): number | undefined {
-    return this.#program?.process.pid;
-  }
-
   /** `redis://127.0.0.1:PORT/stream`. */
   url(stream: string): string {
     return `redis://127.0.0.1:${this.port}/${stream}`;
   }
 
-  /** Whether it is running. */
-  get running(): boolean {
-    return this.#program !== null;
-  }
-
-  /** Starts it (again) on the same port and folder, and waits until it
-   * answers: what it had confirmed before is read back from its folder. */
-  async restart(): Promise<void> {
-    if (this.#program !== null) return;
+  protected launch(): { program: RunningProgram; ready: Promise<unknown> } {
     const program = spawnProgram("redis-server", [
       ...["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir],
       ...["--save", "", "--appendonly", this.#durable ? "yes" : "no", "--appendfsync", "always"],
       ...["--daemonize", "no", "--protected-mode", "no"],
     ], { timeoutMs: Infinity });
-    this.#program = program;
-    try {
-      await program.waitForStdout("Ready to accept connections");
-    } catch (error) {
-      await this.kill();
-      throw error;
-    }
-  }
-
-  /** Kills it with SIGKILL, as a crash would, and waits for it to end. */
-  async kill(): Promise<void> {
-    const program = this.#program;
-    this.#program = null;
-    await program?.stop("SIGKILL");
+    return { program, ready: program.waitForStdout("Ready to accept connections") };
   }
 
   /** Every entry of `stream`, oldest first; read 1,000 at a time, since
@@ -172,10 +143,5 @@ export class RedisPeer implements AsyncDisposable {
       clearTimeout(timer);
       closeQuietly(conn);
     }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.kill();
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
