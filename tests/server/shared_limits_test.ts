@@ -109,21 +109,25 @@ Deno.test("SharedLimits with many Workers keeps its table under its size in byte
   assert.deepEqual(view.admit("192.0.2.1"), { reason: "full", limit: admitted });
 });
 
-Deno.test("SharedLimits.forget takes back a failed Worker's clients, and counts nothing more for it", () => {
-  const buffer = SharedLimits.create({ maxClients: 2, maxPerIp: 1, workers: 2 });
+Deno.test("SharedLimits.forget takes back a failed Worker's clients, keeps the others', and counts nothing more for it", () => {
+  const buffer = SharedLimits.create({ maxClients: 3, maxPerIp: 1, workers: 2 });
   const kept = new SharedLimits(buffer, 0);
   const failed = new SharedLimits(buffer, 1);
+  assert.equal(kept.admit("192.0.2.5"), null);
   assert.equal(failed.admit("192.0.2.1"), null);
   assert.equal(failed.admit("192.0.2.2"), null);
-  assert.deepEqual(kept.admit("192.0.2.3"), { reason: "full", limit: 2 });
+  assert.deepEqual(kept.admit("192.0.2.3"), { reason: "full", limit: 3 });
   SharedLimits.forget(buffer, 1);
   assert.equal(kept.admit("192.0.2.1"), null, "its address is free again");
-  assert.deepEqual(failed.admit("192.0.2.9"), { reason: "full", limit: 2 });
+  assert.deepEqual(kept.admit("192.0.2.5"), { reason: "per-ip", limit: 1 }, "the other's stays");
+  assert.deepEqual(failed.admit("192.0.2.9"), { reason: "full", limit: 3 });
   // A late release from the Worker being ended takes nothing out twice.
   failed.release("192.0.2.1");
   assert.deepEqual(kept.admit("192.0.2.1"), { reason: "per-ip", limit: 1 });
   assert.equal(kept.admit("192.0.2.3"), null);
-  assert.deepEqual(kept.admit("192.0.2.4"), { reason: "full", limit: 2 });
+  assert.deepEqual(kept.admit("192.0.2.4"), { reason: "full", limit: 3 });
+  kept.release("192.0.2.5");
+  assert.equal(kept.admit("192.0.2.5"), null, "the kept entry is found and removed again");
 });
 
 Deno.test("SharedLimits.forget takes the lock from a Worker that was ended holding it", () => {

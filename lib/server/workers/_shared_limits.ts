@@ -306,12 +306,17 @@ export class SharedLimits implements ClientLimits {
     return true;
   }
 
+  /** Where the first free slot from `hash`'s home starts. */
+  #freeSlotFrom(hash: number): number {
+    const mask = this.#slots - 1;
+    let index = (hash >>> 0) & mask;
+    while (this.#at(this.#slotAt(index) + LENGTH) !== 0) index = (index + 1) & mask;
+    return this.#slotAt(index);
+  }
+
   /** Puts `address` in the first free slot from its hash; returns where. */
   #insert(address: string, hash: number): number {
-    const mask = this.#slots - 1;
-    let index = hash & mask;
-    while (this.#words[this.#slotAt(index) + LENGTH] !== 0) index = (index + 1) & mask;
-    const slot = this.#slotAt(index);
+    const slot = this.#freeSlotFrom(hash);
     this.#words[slot + LENGTH] = address.length;
     this.#words[slot + HASH] = hash | 0;
     for (let k = 0; k < KEY_INTS; k++) this.#words[slot + KEY + k] = 0;
@@ -351,22 +356,19 @@ export class SharedLimits implements ClientLimits {
     // Zero its counts, then put back the addresses that other Workers still
     // count: simpler than removing in place while walking the table, and a
     // Worker fails seldom.
-    const kept: Array<{ words: Int32Array }> = [];
+    const kept: Int32Array[] = [];
     for (let index = 0; index < this.#slots; index++) {
       const slot = this.#slotAt(index);
       if (this.#words[slot + LENGTH] === 0) continue;
       this.#words[slot + SLOT_HEAD + this.#worker] = 0;
       if (this.#countInAll(slot) > 0) {
-        kept.push({ words: this.#words.slice(slot, slot + this.#slotInts) });
+        kept.push(this.#words.slice(slot, slot + this.#slotInts));
       }
       this.#words[slot + LENGTH] = 0;
     }
     this.#words[ADDRESSES] = 0;
-    const mask = this.#slots - 1;
-    for (const { words } of kept) {
-      let index = ((words[HASH] ?? 0) >>> 0) & mask;
-      while (this.#words[this.#slotAt(index) + LENGTH] !== 0) index = (index + 1) & mask;
-      this.#words.set(words, this.#slotAt(index));
+    for (const words of kept) {
+      this.#words.set(words, this.#freeSlotFrom(words[HASH] ?? 0));
       this.#bump(ADDRESSES, 1);
     }
   }
