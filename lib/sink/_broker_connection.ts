@@ -77,29 +77,28 @@ export class BrokerConnection {
     const signal = AbortSignal.any([timeout, connecting.signal]);
     this.#connecting = connecting;
     this.#closedBecause = null;
+    const closedWhy = (): string => this.#closedBecause ?? "closed while connecting";
     let conn: Deno.TcpConn;
     try {
       conn = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
     } catch (error) {
       const why = connecting.signal.aborted
-        ? this.#closedBecause ?? "closed while connecting"
+        ? closedWhy()
         : timeout.aborted
         ? `no answer within ${this.#connectTimeoutMs / 1000} s`
         : describeError(error);
-      throw new DeliveryError(`Cannot connect: ${why}`, "connection", 0, 0, { cause: error });
+      throw cannotConnect(why, error);
     } finally {
       this.#connecting = null;
     }
     if (connecting.signal.aborted) {
       // Closed as the connect completed: it stays closed.
       closeQuietly(conn);
-      const why = this.#closedBecause ?? "closed while connecting";
-      throw new DeliveryError(`Cannot connect: ${why}`, "connection", 0, 0);
+      throw cannotConnect(closedWhy());
     }
     // A batch is one write; small replies should not wait for more.
     conn.setNoDelay(true);
     this.#conn = conn;
-    this.#closedBecause = null;
     this.#writing = Promise.resolve();
   }
 
@@ -195,4 +194,15 @@ export class BrokerConnection {
     }
     return this.#conn;
   }
+}
+
+/** A failed connect, saying why; nothing was sent or confirmed. */
+function cannotConnect(why: string, cause?: unknown): DeliveryError {
+  return new DeliveryError(
+    `Cannot connect: ${why}`,
+    "connection",
+    0,
+    0,
+    cause === undefined ? undefined : { cause },
+  );
 }
